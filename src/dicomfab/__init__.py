@@ -1,0 +1,41 @@
+"""dicomfab: synthetic DICOM studies, broken on purpose when asked, and ingestion tests.
+
+    >>> from dicomfab import load_spec, generate
+    >>> result = generate(load_spec("study.yaml"), Path("out"))
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from dicomfab.build.plan import Plan, make_plan
+from dicomfab.errors import (
+    BuildError,
+    DicomfabError,
+    Issue,
+    OutputError,
+    SpecError,
+    TransferSyntaxError,
+)
+from dicomfab.output.generate import GenerateResult, generate
+from dicomfab.output.manifest import Manifest
+from dicomfab.spec.loading import load_spec, parse_spec
+from dicomfab.spec.models import Spec
+
+__all__ = [
+    "BuildError",
+    "DicomfabError",
+    "GenerateResult",
+    "Issue",
+    "Manifest",
+    "OutputError",
+    "Plan",
+    "Spec",
+    "SpecError",
+    "TransferSyntaxError",
+    "__version__",
+    "generate",
+    "load_spec",
+    "make_plan",
+    "parse_spec",
+]

@@ -1,0 +1,40 @@
+"""Plausible synthetic patients, derived from the seed (never from real people)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+FAMILY_NAMES = (
+    "Anderson Bakker Costa Dubois Eriksen Fischer Garcia Hansen Ivanova Jensen Kowalski Larsen "
+    "Moreau Nielsen Olsen Petrov Quinn Rossi Schmidt Tanaka Urban Virtanen Weber Xu Yilmaz Zimmermann"
+).split()
+GIVEN_NAMES = (
+    "Anna Birgit Clara Daniela Eva Fatima Greta Hanna Ingrid Julia Katarina Lena Maria Nora "
+    "Olivia Paula Rosa Sofia Tove Ursula Vera Wanda Yasmin Zoe"
+).split()
+
+
+def synthetic_patient(seed: int, index: int, study_date: dt.date) -> tuple[str, str, dt.date]:
+    """(PatientName, PatientID, PatientBirthDate) for patient ``index``: a woman aged 50–75."""
+    rng = random.Random(f"patient/{seed}/{index}")
+    name = f"{rng.choice(FAMILY_NAMES)}^{rng.choice(GIVEN_NAMES)}"
+    patient_id = f"DF{rng.randrange(10**8):08d}"
+    age_days = rng.randrange(50 * 365, 75 * 365)
+    return name, patient_id, study_date - dt.timedelta(days=age_days)
+
+
+def default_study_date(seed: int) -> dt.date:
+    """A current-study date between 2021 and 2025, fixed by the seed."""
+    rng = random.Random(f"date/{seed}")
+    return dt.date(2021, 1, 4) + dt.timedelta(days=rng.randrange(5 * 365))
+
+
+def default_study_time(seed: int, path: str) -> str:
+    rng = random.Random(f"time/{seed}/{path}")
+    return f"{rng.randrange(7, 18):02d}{rng.randrange(60):02d}{rng.randrange(60):02d}"
+
+
+def accession_number(seed: int, path: str) -> str:
+    rng = random.Random(f"acc/{seed}/{path}")
+    return f"A{rng.randrange(10**9):09d}"

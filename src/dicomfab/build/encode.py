@@ -1,0 +1,55 @@
+"""Attach pixel data to a built dataset in its transfer syntax.
+
+Native little-endian pixels are not copied into the dataset: they stay in the shared
+``PixelImage`` buffer and the writer streams them after the header. Every other syntax puts the
+encoded value into ``PixelData``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
+
+from dicomfab.build import encoding
+from dicomfab.build.encoding import TransferSyntax
+from dicomfab.build.pixels.image import PixelImage
+
+
+@dataclass
+class EncodedInstance:
+    dataset: Dataset  # header + file meta; PixelData set unless ``stream`` is given
+    stream: PixelImage | None = None  # native pixels the writer appends after the header
+
+
+def encode(ds: Dataset, image: PixelImage | None, ts: TransferSyntax) -> EncodedInstance:
+    if image is None:
+        return EncodedInstance(ds)
+    if image.frames > 1 or "NumberOfFrames" in ds:
+        ds.NumberOfFrames = image.frames
+    if not ts.compressed and ts.uid not in (ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian):
+        return EncodedInstance(ds, stream=image)
+    if ts.uid == ExplicitVRBigEndian:
+        array = image.array
+        data = array.astype(array.dtype.newbyteorder(">"), copy=False).tobytes()
+        ds.PixelData = data + (b"\x00" if len(data) % 2 else b"")
+        ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
+        return EncodedInstance(ds)
+    if ts.uid == DeflatedExplicitVRLittleEndian:
+        ds.PixelData = image.native_bytes()
+        ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
+        return EncodedInstance(ds)
+
+    frames = encoding.encode_frames(ts, image.frame_arrays(), image.bits_stored)
+    ds.PixelData = encapsulate(frames, has_bot=image.frames > 1)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    if ts.lossy:
+        original = image.array.nbytes
+        compressed = sum(len(f) for f in frames) or 1
+        ds.LossyImageCompression = "01"
+        ds.LossyImageCompressionRatio = f"{original / compressed:.2f}"
+        ds.LossyImageCompressionMethod = ts.lossy_method
+    return EncodedInstance(ds)

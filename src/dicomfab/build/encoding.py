@@ -1,0 +1,140 @@
+"""Transfer syntaxes: a registry of names → UID, codec and what it needs.
+
+Native syntaxes are written by dicomfab's writer directly; compressed ones encode each frame with a
+maintained codec (pylibjpeg-openjpeg, pyjpegls, pylibjpeg-rle, GDCM) and encapsulate the frames.
+Like pydicom's codec plugins, each entry says whether it is available and what to install if not.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom import uid as _uid
+
+from dicomfab.errors import TransferSyntaxError
+
+FrameEncoder = Callable[[np.ndarray, int], bytes]
+"""Encode one frame (rows × columns, uint8/uint16) with ``bits_stored`` → one codestream."""
+
+
+@dataclass(frozen=True)
+class TransferSyntax:
+    name: str
+    uid: str
+    title: str
+    compressed: bool = False
+    lossy: bool = False
+    requires: tuple[str, ...] = ()  # importable module names
+    max_bits_stored: int = 16
+    min_bits_stored: int = 1
+    lossy_method: str | None = None  # LossyImageCompressionMethod (0028,2114)
+    aliases: tuple[str, ...] = ()
+    encoder: Callable[[], FrameEncoder] | None = None  # factory, so imports stay lazy
+
+    @property
+    def explicit_vr(self) -> bool:
+        return self.uid != _uid.ImplicitVRLittleEndian
+
+    @property
+    def little_endian(self) -> bool:
+        return self.uid != _uid.ExplicitVRBigEndian
+
+    def is_available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def frame_encoder(self) -> FrameEncoder:
+        if self.encoder is None:
+            raise TransferSyntaxError(f"{self.name} is not a compressed transfer syntax")
+        if not self.is_available():
+            raise TransferSyntaxError(
+                f"{self.name} needs the Python module(s) {', '.join(self.requires)}, which are "
+                "not installed (reinstall dicomfab with its dependencies)"
+            )
+        return self.encoder()
+
+
+def _lazy(module: str, name: str) -> Callable[[], FrameEncoder]:
+    def load() -> FrameEncoder:
+        mod = importlib.import_module(module)
+        encoder: FrameEncoder = getattr(mod, name)
+        return encoder
+
+    return load
+
+
+_CODECS = "dicomfab.build.codecs"
+
+REGISTRY: tuple[TransferSyntax, ...] = (
+    TransferSyntax("explicit-le", _uid.ExplicitVRLittleEndian, "Explicit VR Little Endian",
+                   aliases=("explicit", "explicit-little-endian")),
+    TransferSyntax("implicit-le", _uid.ImplicitVRLittleEndian, "Implicit VR Little Endian",
+                   aliases=("implicit", "implicit-little-endian")),
+    TransferSyntax("explicit-be", _uid.ExplicitVRBigEndian,
+                   "Explicit VR Big Endian (retired; old priors)", aliases=("big-endian",)),
+    TransferSyntax("deflated", _uid.DeflatedExplicitVRLittleEndian,
+                   "Deflated Explicit VR Little Endian", aliases=("deflate",)),
+    TransferSyntax("rle", _uid.RLELossless, "RLE Lossless", compressed=True,
+                   requires=("rle",), aliases=("rle-lossless",),
+                   encoder=_lazy(_CODECS, "encode_rle")),
+    TransferSyntax("jpeg-ls-lossless", _uid.JPEGLSLossless, "JPEG-LS Lossless", compressed=True,
+                   requires=("jpeg_ls",), min_bits_stored=2, aliases=("jpegls", "jpeg-ls"),
+                   encoder=_lazy(_CODECS, "encode_jpeg_ls")),
+    TransferSyntax("jpeg2000-lossless", _uid.JPEG2000Lossless, "JPEG 2000 Lossless",
+                   compressed=True, requires=("openjpeg",), aliases=("j2k-lossless",),
+                   encoder=_lazy(_CODECS, "encode_j2k_lossless")),
+    TransferSyntax("jpeg2000", _uid.JPEG2000, "JPEG 2000 (lossy)", compressed=True, lossy=True,
+                   requires=("openjpeg",), lossy_method="ISO_15444_1",
+                   aliases=("j2k", "jpeg2000-lossy"), encoder=_lazy(_CODECS, "encode_j2k_lossy")),
+    TransferSyntax("jpeg-baseline", _uid.JPEGBaseline8Bit, "JPEG Baseline (Process 1), 8 bit",
+                   compressed=True, lossy=True, requires=("gdcm",), max_bits_stored=8,
+                   min_bits_stored=8, lossy_method="ISO_10918_1", aliases=("jpeg",),
+                   encoder=_lazy(_CODECS, "encode_jpeg_baseline")),
+    TransferSyntax("jpeg-lossless-sv1", _uid.JPEGLosslessSV1,
+                   "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 SV1)",
+                   compressed=True, requires=("gdcm",), min_bits_stored=2,
+                   aliases=("jpeg-lossless", "jpeg-ls-sv1"),
+                   encoder=_lazy(_CODECS, "encode_jpeg_lossless_sv1")),
+)  # fmt: skip
+
+_BY_KEY: dict[str, TransferSyntax] = {}
+for _ts in REGISTRY:
+    for _key in (_ts.name, _ts.uid, *_ts.aliases):
+        _BY_KEY[_key.lower()] = _ts
+_BY_KEY.update({str(_uid.UID(ts.uid).keyword).lower(): ts for ts in REGISTRY})
+
+DEFAULT = REGISTRY[0]
+
+
+def names() -> list[str]:
+    return [ts.name for ts in REGISTRY]
+
+
+def get(name: str) -> TransferSyntax:
+    """The transfer syntax named by ``name`` (our name, an alias, pydicom's keyword or the UID)."""
+    found = _BY_KEY.get(name.strip().lower())
+    if found is None:
+        near = difflib.get_close_matches(name.lower(), [ts.name for ts in REGISTRY], n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise TransferSyntaxError(
+            f"unknown transfer syntax {name!r} (known: {', '.join(names())}){hint}"
+        )
+    return found
+
+
+def check_bits(ts: TransferSyntax, bits_stored: int) -> str | None:
+    """Why ``ts`` cannot hold pixels of ``bits_stored`` bits, or None if it can."""
+    if not ts.min_bits_stored <= bits_stored <= ts.max_bits_stored:
+        return (
+            f"{ts.name} holds {ts.min_bits_stored}–{ts.max_bits_stored} bits stored, "
+            f"not {bits_stored}"
+        )
+    return None
+
+
+def encode_frames(ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int) -> list[bytes]:
+    encoder = ts.frame_encoder()
+    return [encoder(frame, bits_stored) for frame in frames]

@@ -1,0 +1,37 @@
+"""What an IOD module provides: an ``IODTemplate`` registered under a short name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+
+from dicomfab.build.pixels.image import PixelImage
+from dicomfab.spec.models import PixelOptions
+
+if TYPE_CHECKING:
+    from dicomfab.build.plan import InstancePlan
+
+Builder = Callable[["InstancePlan", PixelImage | None], Dataset]
+
+
+@dataclass(frozen=True)
+class IODTemplate:
+    """One IOD we can emit. ``build`` returns the dataset with every module filled in from the plan
+    (including the Image Pixel attributes, but not PixelData itself, which the encoder adds)."""
+
+    name: str
+    title: str
+    sop_class_uid: str
+    modality: str
+    build: Builder
+    pixels: PixelOptions | None  # defaults; None: the IOD has no pixel data (Encapsulated PDF)
+    default_views: tuple[str, ...] = ()
+    breast: bool = False  # instances carry a mammography view and laterality
+    multiframe: bool = False
+    aliases: tuple[str, ...] = ()
+    required: frozenset[str] = field(default_factory=frozenset)  # Type 1/2 keywords
+    allowed_bits_stored: tuple[int, int] = (1, 16)
+    native_only: bool = False  # no encapsulated transfer syntaxes (e.g. no pixel data)

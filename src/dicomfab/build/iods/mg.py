@@ -1,0 +1,182 @@
+"""Digital Mammography X-Ray Image IOD (PS3.3 A.27), For Presentation and For Processing.
+
+Module table (M = mandatory, C = conditional, U = user option) and where each is built:
+  Patient M, General Study M, General Series M, General Equipment M, General Image M,
+  General Acquisition M, Image Pixel M, Acquisition Context M, SOP Common M   → build.modules
+  DX Series M, Mammography Series M                                         → _dx_series
+  DX Anatomy Imaged M, DX Image M, DX Detector M, Mammography Image M       → _dx_image, …
+  VOI LUT C (For Presentation only; shall not be present For Processing)    → _voi_lut
+  DX Positioning U, X-Ray Acquisition Dose U                                → _dx_positioning
+IHE MAMMO's stricter types (scenario-catalogue §1.4) are honoured where they cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomfab.build import modules as m
+from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.pixels.image import PixelImage
+from dicomfab.spec.models import PixelOptions
+from dicomfab.spec.views import SCREENING_VIEWS
+
+if TYPE_CHECKING:
+    from dicomfab.build.plan import InstancePlan
+
+MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
+MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
+BREAST = ("76752008", "SCT", "Breast")
+REQUIRED = frozenset(
+    "PatientName PatientID PatientBirthDate PatientSex StudyInstanceUID StudyDate StudyTime "
+    "ReferringPhysicianName StudyID AccessionNumber Modality SeriesInstanceUID SeriesNumber "
+    "PresentationIntentType Manufacturer InstanceNumber PatientOrientation SamplesPerPixel "
+    "PhotometricInterpretation Rows Columns BitsAllocated BitsStored HighBit PixelRepresentation "
+    "PixelData ImageType PixelIntensityRelationship PixelIntensityRelationshipSign "
+    "RescaleIntercept RescaleSlope RescaleType PresentationLUTShape LossyImageCompression "
+    "BurnedInAnnotation ImageLaterality AnatomicRegionSequence ImagerPixelSpacing DetectorType "
+    "PositionerType OrganExposed ViewCodeSequence AcquisitionContextSequence SOPClassUID "
+    "SOPInstanceUID".split()
+)
+PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
+
+
+def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bool) -> Dataset:
+    assert image is not None
+    ds = Dataset()
+    m.sop_common(ds, plan, MG_PRESENTATION if for_presentation else MG_PROCESSING)
+    m.patient(ds, plan)
+    m.general_study(ds, plan)
+    m.general_series(ds, plan, "MG")
+    m.general_equipment(ds, plan)
+    m.general_image(ds, plan)
+    m.image_pixel(ds, image)
+    m.acquisition_context(ds)
+    _dx_series(ds, for_presentation)
+    _dx_image(ds, plan, image, for_presentation)
+    _dx_detector(ds)
+    _mammography_image(ds, plan)
+    _dx_positioning(ds, plan)
+    if for_presentation:
+        _voi_lut(ds, image)
+    return ds
+
+
+# DX Series (C.8.11.1) + Mammography Series (C.8.11.6)
+def _dx_series(ds: Dataset, for_presentation: bool) -> None:
+    ds.PresentationIntentType = "FOR PRESENTATION" if for_presentation else "FOR PROCESSING"
+
+
+# DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
+def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentation: bool) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
+    ds.PixelIntensityRelationship = "LOG" if for_presentation else "LIN"
+    ds.PixelIntensityRelationshipSign = 1
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.RescaleType = "US"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.LossyImageCompression = "00"
+    ds.BurnedInAnnotation = "NO"
+    ds.PixelPaddingValue = 0
+    ds.ImageLaterality = plan.laterality or "B"
+    ds.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
+    ds.BodyPartExamined = "BREAST"
+    if plan.view is not None:
+        ds.PatientOrientation = plan.view.patient_orientation
+    else:
+        ds.PatientOrientation = ["A", "F"]
+
+
+# DX Detector (C.8.11.4)
+def _dx_detector(ds: Dataset) -> None:
+    ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    ds.DetectorType = "DIRECT"
+    ds.DetectorID = "DFDET01"
+    ds.DateOfLastDetectorCalibration = ds.StudyDate
+
+
+# Mammography Image (C.8.11.7)
+def _mammography_image(ds: Dataset, plan: InstancePlan) -> None:
+    ds.PositionerType = "MAMMOGRAPHIC"
+    ds.OrganExposed = "BREAST"
+    ds.BreastImplantPresent = "NO"
+    ds.PartialView = "NO"
+    view = Dataset()
+    if plan.view is not None:
+        view = m.code_item(plan.view.code, "SCT", plan.view.meaning)
+    else:
+        view = m.code_item("399162004", "SCT", "cranio-caudal")
+    view.ViewModifierCodeSequence = Sequence()  # Type 2: present even when empty
+    ds.ViewCodeSequence = Sequence([view])
+
+
+# DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U, IHE MAMMO Type 1 subset
+def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
+    oblique = plan.view is not None and plan.view.oblique
+    ds.PositionerPrimaryAngle = 45 if oblique else 0
+    ds.CompressionForce = 120
+    ds.BodyPartThickness = 52
+    ds.EstimatedRadiographicMagnificationFactor = round(660 / 640, 4)
+    ds.DistanceSourceToDetector = 660
+    ds.DistanceSourceToPatient = 640
+    ds.KVP = 29
+    ds.Exposure = 120
+    ds.ExposureTime = 1200
+    ds.RelativeXRayExposure = 850
+    ds.FilterMaterial = "RHODIUM"
+    ds.AnodeTargetMaterial = "TUNGSTEN"
+    ds.EntranceDoseInmGy = 6.2
+    ds.OrganDose = 1.4
+
+
+# VOI LUT (C.11.2)
+def _voi_lut(ds: Dataset, image: PixelImage) -> None:
+    centre, width = m.window_for(image)
+    ds.WindowCenter = centre
+    ds.WindowWidth = width
+    ds.WindowCenterWidthExplanation = "NORMAL"
+    ds.VOILUTFunction = "LINEAR"
+
+
+def build_presentation(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    return _build(plan, image, for_presentation=True)
+
+
+def build_processing(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    return _build(plan, image, for_presentation=False)
+
+
+_PIXELS = PixelOptions(rows=3328, columns=2560, bits_stored=12, pattern="auto",
+                       photometric="MONOCHROME2")  # fmt: skip
+
+TEMPLATES = (
+    IODTemplate(
+        name="mg-presentation",
+        title="Digital Mammography X-Ray Image - For Presentation",
+        sop_class_uid=MG_PRESENTATION,
+        modality="MG",
+        build=build_presentation,
+        pixels=_PIXELS,
+        default_views=SCREENING_VIEWS,
+        breast=True,
+        aliases=("mg", "mammo", "mammography"),
+        required=REQUIRED | {"WindowCenter", "WindowWidth"},
+        allowed_bits_stored=(6, 16),
+    ),
+    IODTemplate(
+        name="mg-processing",
+        title="Digital Mammography X-Ray Image - For Processing",
+        sop_class_uid=MG_PROCESSING,
+        modality="MG",
+        build=build_processing,
+        pixels=_PIXELS.model_copy(update={"bits_stored": 14}),
+        default_views=SCREENING_VIEWS,
+        breast=True,
+        aliases=("mg-raw", "raw"),
+        required=REQUIRED,
+        allowed_bits_stored=(6, 16),
+    ),
+)

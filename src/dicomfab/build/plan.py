@@ -1,0 +1,484 @@
+"""Spec → plan: every patient, study, series and instance resolved to concrete values.
+
+Planning is where a spec is checked as a whole: settings inherited level by level, dates resolved,
+UIDs derived from the seed, tag keys and values checked against the dictionary and their VR. Every
+problem is collected with its path, and all are raised together as one ``SpecError``. A plan is
+plain data: building and writing it cannot fail on the spec's account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from dicomfab.build import encoding
+from dicomfab.build.demographics import (
+    accession_number,
+    default_study_date,
+    default_study_time,
+    synthetic_patient,
+)
+from dicomfab.build.encoding import TransferSyntax
+from dicomfab.build.iods import registry as iod_registry
+from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.uids import UIDFactory
+from dicomfab.errors import Issue, SpecError, TransferSyntaxError
+from dicomfab.spec.dates import parse_date, resolve_relative
+from dicomfab.spec.models import (
+    InstanceSpec,
+    PatientSpec,
+    PixelOptions,
+    SeriesSpec,
+    Settings,
+    Spec,
+    StudySpec,
+)
+from dicomfab.spec.tags import CoercedValue, TagRef, ValueContext, coerce_value, parse_tag_key
+from dicomfab.spec.views import VIEWS, View
+
+# Image Pixel attributes given as tags steer the pixel generator instead of being written as-is
+_PIXEL_TAGS = {
+    "Rows": "rows",
+    "Columns": "columns",
+    "NumberOfFrames": "frames",
+    "PhotometricInterpretation": "photometric",
+}
+# …and these, unless permissive (then they are written exactly as given: a bits mismatch)
+_BITS_TAGS = {"BitsStored": "bits_stored", "BitsAllocated": "bits_allocated"}
+_DERIVED_BITS_TAGS = ("HighBit", "PixelRepresentation", "SamplesPerPixel")
+
+Chain = list[tuple[str, Settings]]
+"""The settings levels that apply to one instance, shallow to deep, each with its spec path."""
+
+
+@dataclass
+class PatientPlan:
+    index: int
+    path: str
+    name: str
+    patient_id: str
+    birth_date: dt.date | None
+    sex: str
+    anatomy_seed: int
+    studies: list[StudyPlan] = field(default_factory=list)
+
+
+@dataclass
+class StudyPlan:
+    patient: PatientPlan
+    index: int
+    path: str
+    role: str
+    date: dt.date
+    time: str
+    uid: str
+    description: str
+    accession_number: str
+    study_id: str
+    series: list[SeriesPlan] = field(default_factory=list)
+
+
+@dataclass
+class SeriesPlan:
+    study: StudyPlan
+    index: int
+    path: str
+    number: int
+    uid: str
+    description: str
+    instances: list[InstancePlan] = field(default_factory=list)
+
+
+@dataclass
+class InstancePlan:
+    series: SeriesPlan
+    index: int
+    path: str
+    number: int
+    iod: IODTemplate
+    view: View | None
+    tags: dict[TagRef, CoercedValue]
+    remove: list[TagRef]
+    pixels: PixelOptions
+    transfer_syntax: TransferSyntax
+    sop_instance_uid: str
+    file_name: str
+    skip_writing: bool
+    permissive: bool
+    uids: UIDFactory
+
+    @property
+    def study(self) -> StudyPlan:
+        return self.series.study
+
+    @property
+    def patient(self) -> PatientPlan:
+        return self.series.study.patient
+
+    @property
+    def laterality(self) -> str | None:
+        return self.view.laterality if self.view else None
+
+    def uid(self, kind: str) -> str:
+        """A further UID for this instance (e.g. ``uid("frame-of-reference")``)."""
+        return self.uids.uid(kind, self.patient.index, self.study.index, self.series.index,
+                             self.index)  # fmt: skip
+
+    def study_level_uid(self, kind: str) -> str:
+        """A UID shared by the whole study (e.g. a frame of reference for all its views)."""
+        return self.uids.uid(kind, self.patient.index, self.study.index)
+
+
+@dataclass
+class Plan:
+    spec: Spec
+    patients: list[PatientPlan]
+
+    @property
+    def studies(self) -> list[StudyPlan]:
+        return [s for p in self.patients for s in p.studies]
+
+    @property
+    def instances(self) -> list[InstancePlan]:
+        return [i for s in self.studies for se in s.series for i in se.instances]
+
+
+class _Planner:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.uids = UIDFactory(spec.seed, spec.uid_root)
+        self.issues: dict[str, Issue] = {}
+        self.reference_date = spec.reference_date or default_study_date(spec.seed)
+
+    def fail(self, path: str, message: str, suggestion: str | None = None) -> None:
+        self.issues.setdefault(f"{path}\0{message}", Issue(path, message, suggestion))
+
+    # ------------------------------------------------------------------ levels
+    def plan(self) -> Plan:
+        patients = [self.patient(i, p) for i, p in enumerate(self.spec.patients)]
+        if self.issues:
+            raise SpecError(list(self.issues.values()))
+        return Plan(self.spec, patients)
+
+    def patient(self, index: int, spec: PatientSpec) -> PatientPlan:
+        path = f"patients[{index}]"
+        studies = spec.studies or [StudySpec()]
+        anchor = self.anchor_date(path, studies)
+        name, patient_id, birth = synthetic_patient(self.spec.seed, index, anchor)
+        if spec.birth_date is not None:
+            birth = self.date(f"{path}.birth_date", spec.birth_date, anchor) or birth
+        plan = PatientPlan(
+            index=index,
+            path=path,
+            name=spec.name if spec.name is not None else name,
+            patient_id=spec.id if spec.id is not None else patient_id,
+            birth_date=birth,
+            sex=spec.sex if spec.sex is not None else "F",
+            anatomy_seed=hash_seed(self.spec.seed, "anatomy", index),
+        )
+        nth_of_role: dict[str, int] = {}
+        for s_index, study in enumerate(studies):
+            nth = nth_of_role.get(study.role, 0)
+            nth_of_role[study.role] = nth + 1
+            chain: Chain = [("defaults", self.spec.defaults), (path, spec)]
+            plan.studies.append(self.study(plan, s_index, study, anchor, nth, chain))
+        return plan
+
+    def anchor_date(self, path: str, studies: list[StudySpec]) -> dt.date:
+        """The patient's current-study date: what relative dates count from."""
+        for index, study in enumerate(studies):
+            if study.role == "current" and study.date is not None:
+                found = self.date(f"{path}.studies[{index}].date", study.date, self.reference_date)
+                return found or self.reference_date
+        return self.reference_date
+
+    def date(self, path: str, value: dt.date | str, anchor: dt.date) -> dt.date | None:
+        try:
+            return parse_date(value, anchor)
+        except ValueError as exc:
+            self.fail(path, str(exc))
+            return None
+
+    def study(
+        self, patient: PatientPlan, index: int, spec: StudySpec, anchor: dt.date, nth: int,
+        chain: Chain,
+    ) -> StudyPlan:  # fmt: skip
+        path = f"{patient.path}.studies[{index}]"
+        if spec.date is not None:
+            date = self.date(f"{path}.date", spec.date, anchor) or anchor
+        elif spec.role == "current":
+            date = anchor
+        elif spec.role == "prior":
+            date = resolve_relative(f"-{nth + 1}y", anchor) or anchor
+        else:
+            date = resolve_relative(f"-{nth + 1}y3m", anchor) or anchor
+        plan = StudyPlan(
+            patient=patient,
+            index=index,
+            path=path,
+            role=spec.role,
+            date=date,
+            time=(spec.time or default_study_time(self.spec.seed, path)).replace(":", ""),
+            uid=spec.uid or self.uids.uid("study", patient.index, index),
+            description=spec.description
+            if spec.description is not None
+            else _default_study_description(spec.role),
+            accession_number=spec.accession_number
+            if spec.accession_number is not None
+            else accession_number(self.spec.seed, path),
+            study_id=spec.study_id if spec.study_id is not None else str(index + 1),
+        )
+        for se_index, series in enumerate(spec.series or [SeriesSpec()]):
+            plan.series.append(self.series(plan, se_index, series, anchor, [*chain, (path, spec)]))
+        return plan
+
+    def series(
+        self, study: StudyPlan, index: int, spec: SeriesSpec, anchor: dt.date, chain: Chain,
+    ) -> SeriesPlan:  # fmt: skip
+        path = f"{study.path}.series[{index}]"
+        plan = SeriesPlan(
+            study=study,
+            index=index,
+            path=path,
+            number=spec.number if spec.number is not None else index + 1,
+            uid=spec.uid or self.uids.uid("series", study.patient.index, study.index, index),
+            description=spec.description if spec.description is not None else "",
+        )
+        chain = [*chain, (path, spec)]
+        series_iod = self.iod(path, chain)
+        if series_iod is None:
+            return plan
+        views = list(spec.views or [])
+        count = spec.count
+        if count is None:
+            count = max(len(views), len(spec.instances)) or (
+                len(series_iod.default_views) if series_iod.breast else 1
+            )
+        if not views and series_iod.breast:
+            views = list(series_iod.default_views)
+        if len(spec.instances) > count:
+            self.fail(f"{path}.instances", f"{len(spec.instances)} instances for count {count}")
+        for i in range(count):
+            inst = spec.instances[i] if i < len(spec.instances) else InstanceSpec()
+            view_name = inst.view or (views[i % len(views)] if views else None)
+            inst_path = f"{path}.instances[{i}]"
+            plan.instances.append(
+                self.instance(plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor)
+            )
+        self.check_file_names(plan)
+        if not plan.description and plan.instances:
+            plan.description = _default_series_description(plan.instances[0])
+        return plan
+
+    def iod(self, path: str, chain: Chain) -> IODTemplate | None:
+        name = _inherit(chain, "iod") or "mg"
+        found = iod_registry.find(name)
+        if found is None:
+            near = iod_registry.suggest(name)
+            self.fail(
+                f"{path}.iod", f"unknown IOD {name!r} (known: {', '.join(iod_registry.names())})",
+                near,
+            )  # fmt: skip
+        return found
+
+    def instance(
+        self, series: SeriesPlan, index: int, spec: InstanceSpec, chain: Chain,
+        view_name: str | None, anchor: dt.date,
+    ) -> InstancePlan:  # fmt: skip
+        path = f"{series.path}.instances[{index}]"
+        iod = self.iod(path, chain) or iod_registry.find("mg")
+        assert iod is not None
+        permissive = bool(_inherit(chain, "permissive"))
+        view = VIEWS[view_name] if view_name and iod.breast else None
+        if view_name and not iod.breast and spec.view:
+            self.fail(f"{path}.view", f"{iod.name} images have no mammography view")
+
+        pixels = iod.pixels or PixelOptions()
+        for _, level in chain:
+            pixels = pixels.merged(level.pixels)
+        tags, remove = self.tags(chain, permissive, anchor)
+        pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
+        self.check_removals(path, iod, remove, permissive)
+
+        ts = self.transfer_syntax(path, chain, iod, pixels)
+        sop_uid = spec.sop_instance_uid or self.uids.uid(
+            "instance", series.study.patient.index, series.study.index, series.index, index
+        )
+        return InstancePlan(
+            series=series,
+            index=index,
+            path=path,
+            number=index + 1,
+            iod=iod,
+            view=view,
+            tags=tags,
+            remove=remove,
+            pixels=pixels,
+            transfer_syntax=ts,
+            sop_instance_uid=sop_uid,
+            file_name=spec.file_name or f"{sop_uid}.dcm",
+            skip_writing=spec.skip_writing,
+            permissive=permissive,
+            uids=self.uids,
+        )
+
+    # ------------------------------------------------------------------ tags
+    def tags(
+        self, chain: Chain, permissive: bool, anchor: dt.date
+    ) -> tuple[dict[TagRef, CoercedValue], list[TagRef]]:
+        ctx = ValueContext(lambda text: resolve_relative(text, anchor), permissive)
+        merged: dict[TagRef, tuple[Any, str]] = {}
+        removed: dict[TagRef, str] = {}
+        for level_path, level in chain:
+            for key, raw in level.tags.items():
+                ref = self.tag_ref(f"{level_path}.tags.{key}", key)
+                if ref is not None:
+                    merged[ref] = (raw, f"{level_path}.tags.{key}")
+                    removed.pop(ref, None)
+            for i, key in enumerate(level.remove_tags):
+                ref = self.tag_ref(f"{level_path}.remove_tags[{i}]", key)
+                if ref is not None:
+                    removed[ref] = key
+                    merged.pop(ref, None)
+        out: dict[TagRef, CoercedValue] = {}
+        for ref, (raw, path) in merged.items():
+            value = self.coerce(path, ref, raw, ctx)
+            if value is not None:
+                out[ref] = value
+        return out, list(removed)
+
+    def tag_ref(self, path: str, key: str) -> TagRef | None:
+        try:
+            return parse_tag_key(key)
+        except SpecError as exc:
+            issue = exc.issues[0]
+            self.fail(path, issue.message, issue.suggestion)
+            return None
+
+    def coerce(self, path: str, ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue | None:
+        try:
+            value = coerce_value(ref, raw, ctx)
+        except (ValueError, TypeError, OverflowError) as exc:
+            self.fail(path, f"invalid value {raw!r}: {exc}")
+            return None
+        if value.vr == "SQ":
+            items = []
+            for n, item in enumerate(value.value):
+                coerced_item: dict[TagRef, CoercedValue] = {}
+                for key, sub in item.items():
+                    sub_path = f"{path}[{n}].{key}"
+                    sub_ref = self.tag_ref(sub_path, str(key))
+                    if sub_ref is None:
+                        continue
+                    sub_value = self.coerce(sub_path, sub_ref, sub, ctx)
+                    if sub_value is not None:
+                        coerced_item[sub_ref] = sub_value
+                items.append(coerced_item)
+            return CoercedValue("SQ", items)
+        return value
+
+    def fold_pixel_tags(
+        self, path: str, tags: dict[TagRef, CoercedValue], pixels: PixelOptions, permissive: bool
+    ) -> PixelOptions:
+        updates: dict[str, Any] = {}
+        folded = dict(_PIXEL_TAGS)
+        if not permissive:
+            folded.update(_BITS_TAGS)
+        for ref in list(tags):
+            if ref.keyword in folded and tags[ref].value is not None:
+                updates[folded[ref.keyword]] = tags.pop(ref).value
+            elif ref.keyword in _DERIVED_BITS_TAGS and not permissive:
+                self.fail(
+                    f"{path}.tags.{ref.keyword}",
+                    f"{ref.keyword} follows from the pixel options; set pixels.bits_stored, "
+                    "or set permissive: true to write an inconsistent value on purpose",
+                )
+                tags.pop(ref)
+        if not updates:
+            return pixels
+        try:
+            return pixels.merged(PixelOptions(**updates))
+        except ValueError as exc:
+            self.fail(f"{path}.tags", f"invalid Image Pixel attribute: {exc}")
+            return pixels
+
+    def check_removals(
+        self, path: str, iod: IODTemplate, remove: list[TagRef], permissive: bool
+    ) -> None:
+        if permissive:
+            return
+        for ref in remove:
+            if ref.keyword in iod.required:
+                self.fail(
+                    f"{path}.remove_tags",
+                    f"{ref.keyword} is required by the {iod.title} IOD; "
+                    "set permissive: true to leave it out on purpose",
+                )
+
+    def transfer_syntax(
+        self, path: str, chain: Chain, iod: IODTemplate, pixels: PixelOptions
+    ) -> TransferSyntax:
+        name = _inherit(chain, "transfer_syntax")
+        if name is None:
+            return encoding.DEFAULT
+        try:
+            ts = encoding.get(name)
+        except TransferSyntaxError as exc:
+            self.fail(f"{path}.transfer_syntax", str(exc))
+            return encoding.DEFAULT
+        if ts.compressed and iod.native_only:
+            self.fail(f"{path}.transfer_syntax", f"{iod.name} has no pixel data to compress")
+        elif ts.compressed:
+            if not ts.is_available():
+                self.fail(f"{path}.transfer_syntax", f"{ts.name}: codec not installed")
+            bits = pixels.bits_stored or 8
+            why = encoding.check_bits(ts, bits)
+            if why:
+                self.fail(f"{path}.transfer_syntax", why)
+        return ts
+
+    def check_file_names(self, series: SeriesPlan) -> None:
+        seen = {
+            i.file_name: i.path
+            for se in series.study.series[: series.index]
+            for i in se.instances
+        }
+        for inst in series.instances:
+            if inst.file_name in seen:
+                self.fail(f"{inst.path}.file_name",
+                          f"{inst.file_name!r} is already used by {seen[inst.file_name]}")  # fmt: skip
+            seen[inst.file_name] = inst.path
+
+
+def _inherit(chain: Chain, attribute: str) -> Any:
+    value = None
+    for _, level in chain:
+        own = getattr(level, attribute)
+        if own is not None:
+            value = own
+    return value
+
+
+def hash_seed(*parts: object) -> int:
+    import hashlib
+
+    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _default_study_description(role: str) -> str:
+    return {
+        "current": "MAMMO SCREENING BILATERAL",
+        "prior": "MAMMO SCREENING BILATERAL (PRIOR)",
+        "external_prior": "MAMMO OUTSIDE PRIOR",
+    }[role]
+
+
+def _default_series_description(instance: InstancePlan) -> str:
+    return instance.iod.title
+
+
+def make_plan(spec: Spec) -> Plan:
+    """Resolve a spec into a plan; raise ``SpecError`` listing every problem with its path."""
+    return _Planner(spec).plan()

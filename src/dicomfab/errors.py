@@ -1,0 +1,62 @@
+"""One exception tree for the whole package.
+
+    DicomfabError                  base: everything dicomfab raises on purpose
+    ├── SpecError                  a spec (or old config) is wrong; carries every issue with its path
+    ├── TransferSyntaxError        unknown transfer syntax, or its codec is not installed
+    ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
+    └── OutputError                the output folder cannot be written (exists, not writable, …)
+
+The CLI turns any DicomfabError into one clear message and exit code 2; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DicomfabError(Exception):
+    """Base class of every error dicomfab raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a spec: where (a dotted path such as ``patients[0].tags.PatientNmae``),
+    what is wrong, and, when we can guess it, the fix."""
+
+    path: str
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion}?)"
+        return text
+
+
+class SpecError(DicomfabError):
+    """A spec, old-format config or tag value is invalid. ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[Issue] | Issue, source: str | None = None) -> None:
+        self.issues = [issues] if isinstance(issues, Issue) else list(issues)
+        self.source = source
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        if len(self.issues) == 1:
+            return f"{where}{self.issues[0]}"
+        lines = [f"{where}{len(self.issues)} problems:"] + [f"  - {i}" for i in self.issues]
+        return "\n".join(lines)
+
+
+class TransferSyntaxError(DicomfabError):
+    """Unknown transfer syntax name, or the codec it needs is not installed."""
+
+
+class BuildError(DicomfabError):
+    """A spec that validated could not be built (for example pixel options the IOD cannot hold)."""
+
+
+class OutputError(DicomfabError):
+    """The output location cannot be written."""

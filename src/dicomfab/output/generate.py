@@ -1,0 +1,246 @@
+"""Spec → dataset folder on disk: ``<out>/<name>/{dicoms,jsons,manifest.json}``.
+
+Written into a hidden temporary folder beside the target and renamed into place at the end, so an
+error never leaves a half-written dataset. Instances are built by up to ``workers`` processes,
+each taking whole patients (so one patient's anatomy is drawn once and shared by its priors).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dicomfab import __version__
+from dicomfab.build import pixels
+from dicomfab.build.dataset import build_dataset
+from dicomfab.build.encode import encode
+from dicomfab.build.plan import InstancePlan, Plan, make_plan
+from dicomfab.errors import OutputError
+from dicomfab.output.files import FileDigest, write_file
+from dicomfab.output.manifest import (
+    InstanceEntry,
+    Manifest,
+    PatientEntry,
+    SeriesEntry,
+    StudyEntry,
+)
+from dicomfab.output.records import current_study_records
+from dicomfab.spec.models import Spec
+
+Progress = Callable[[int], None]
+"""Called with the number of instances just finished."""
+
+KEY_ATTRIBUTES = (
+    "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "IssuerOfPatientID",
+    "StudyInstanceUID", "StudyDate", "StudyID", "AccessionNumber", "StudyDescription",
+    "SeriesInstanceUID", "SeriesNumber", "Modality", "SOPClassUID", "SOPInstanceUID",
+    "InstanceNumber", "ImageLaterality", "ViewPosition", "Rows", "Columns", "BitsAllocated",
+    "BitsStored", "NumberOfFrames",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    path: Path
+    manifest: Manifest
+    files_written: int
+    bytes_written: int
+
+
+def instance_relpath(inst: InstancePlan) -> str:
+    return f"dicoms/{inst.study.uid}/{inst.file_name}"
+
+
+def _attributes(ds: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for keyword in KEY_ATTRIBUTES:
+        if keyword in ds:
+            value = ds[keyword].value
+            if isinstance(value, bytes | bytearray):
+                continue
+            if hasattr(value, "original_string") or type(value).__name__ == "PersonName":
+                value = str(value)
+            elif isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+                value = [v if isinstance(v, int | float) else str(v) for v in value]
+            elif not isinstance(value, int | float | str) and value is not None:
+                value = str(value)
+            out[keyword] = value
+    return out
+
+
+def _build_and_write(inst: InstancePlan, root: Path) -> tuple[FileDigest | None, dict[str, Any]]:
+    image = pixels.render(inst)
+    ds = build_dataset(inst, image)
+    attributes = _attributes(ds)
+    if inst.skip_writing:
+        return None, attributes
+    encoded = encode(ds, image, inst.transfer_syntax)
+    path = root / instance_relpath(inst)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_file(path, encoded), attributes
+
+
+def _work(
+    spec_json: dict[str, Any], root: str, patient_indices: list[int]
+) -> list[tuple[str, FileDigest | None, dict[str, Any]]]:
+    """Worker-process entry: build and write every instance of some patients."""
+    plan = make_plan(Spec.model_validate(spec_json))
+    wanted = set(patient_indices)
+    out = []
+    for inst in plan.instances:
+        if inst.patient.index in wanted:
+            digest, attrs = _build_and_write(inst, Path(root))
+            out.append((inst.path, digest, attrs))
+    return out
+
+
+def _run(
+    plan: Plan, root: Path, workers: int, progress: Progress | None
+) -> dict[str, tuple[FileDigest | None, dict[str, Any]]]:
+    results: dict[str, tuple[FileDigest | None, dict[str, Any]]] = {}
+    patients = [p.index for p in plan.patients]
+    if workers <= 1 or len(patients) < 2:
+        for inst in plan.instances:
+            results[inst.path] = _build_and_write(inst, root)
+            if progress:
+                progress(1)
+        return results
+    spec_json = plan.spec.model_dump(mode="json")
+    groups = [patients[i::workers] for i in range(workers)]
+    # finer chunks give smoother progress; each chunk still holds whole patients
+    chunks = [[p] for group in groups for p in group]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_work, spec_json, str(root), chunk) for chunk in chunks]
+        for future in futures:
+            done = future.result()
+            for path, digest, attrs in done:
+                results[path] = (digest, attrs)
+            if progress:
+                progress(len(done))
+    return results
+
+
+def build_manifest(
+    plan: Plan, results: dict[str, tuple[FileDigest | None, dict[str, Any]]]
+) -> Manifest:
+    manifest = Manifest(generator=f"dicomfab {__version__}", dataset=plan.spec.name,
+                        seed=plan.spec.seed)  # fmt: skip
+    for p in plan.patients:
+        pe = PatientEntry(
+            patient_id=p.patient_id,
+            name=p.name,
+            birth_date=p.birth_date.isoformat() if p.birth_date else None,
+            sex=p.sex,
+        )
+        for s in p.studies:
+            se_list = []
+            for se in s.series:
+                entry = SeriesEntry(series_instance_uid=se.uid, number=se.number,
+                                    modality=se.instances[0].iod.modality if se.instances else "",
+                                    description=se.description)  # fmt: skip
+                for inst in se.instances:
+                    digest, attrs = results.get(inst.path, (None, {}))
+                    entry.instances.append(
+                        InstanceEntry(
+                            sop_instance_uid=inst.sop_instance_uid,
+                            sop_class_uid=inst.iod.sop_class_uid,
+                            iod=inst.iod.name,
+                            instance_number=inst.number,
+                            view=inst.view.name if inst.view else None,
+                            laterality=inst.laterality,
+                            transfer_syntax=inst.transfer_syntax.uid,
+                            file=instance_relpath(inst),
+                            written=digest is not None,
+                            size=digest.size if digest else None,
+                            header_sha256=digest.header_sha256 if digest else None,
+                            pixel_sha256=digest.pixel_sha256 if digest else None,
+                            attributes=attrs,
+                        )
+                    )
+                se_list.append(entry)
+            pe.studies.append(
+                StudyEntry(
+                    study_instance_uid=s.uid,
+                    role=s.role,
+                    date=s.date.isoformat(),
+                    accession_number=s.accession_number,
+                    description=s.description,
+                    record=f"jsons/{s.uid}.json" if s.role == "current" else None,
+                    series=se_list,
+                )
+            )
+        manifest.patients.append(pe)
+    return manifest
+
+
+def _write_records(manifest: Manifest, root: Path) -> None:
+    jsons = root / "jsons"
+    jsons.mkdir(parents=True, exist_ok=True)
+    for patient in manifest.patients:
+        for uid, record in current_study_records(patient).items():
+            text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+            (jsons / f"{uid}.json").write_text(text, encoding="utf-8")
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def generate(
+    spec: Spec,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    plan: Plan | None = None,
+) -> GenerateResult:
+    """Generate ``spec`` into ``output/<spec.name>``; atomic: all of it appears, or nothing."""
+    plan = plan or make_plan(spec)
+    target = output / spec.name
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists (use --overwrite to replace it)")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {output}: {exc.strerror}") from exc
+    temp = output / f".{spec.name}.partial-{os.getpid()}"
+    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        temp.mkdir()
+        (temp / "dicoms").mkdir()
+        results = _run(plan, temp, workers or default_workers(), progress)
+        manifest = build_manifest(plan, results)
+        _write_records(manifest, temp)
+        (temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        _replace(temp, target)
+    except OSError as exc:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise OutputError(f"cannot write {target}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    written = [i for i in manifest.instances() if i.written]
+    return GenerateResult(target, manifest, len(written), sum(i.size or 0 for i in written))
+
+
+def _replace(temp: Path, target: Path) -> None:
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+        temp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        temp.rename(target)
+
+
+def iter_files(result: GenerateResult) -> Iterable[Path]:
+    for inst in result.manifest.instances():
+        if inst.written:
+            yield result.path / inst.file

@@ -1,0 +1,81 @@
+"""manifest.json: every patient, study, series and instance generated, with its file and digests.
+
+The manifest is the contract verification checks against. It holds no timestamps, so the same
+spec and seed give a byte-identical manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST_FORMAT = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstanceEntry(_Model):
+    sop_instance_uid: str
+    sop_class_uid: str
+    iod: str
+    instance_number: int
+    view: str | None = None
+    laterality: str | None = None
+    transfer_syntax: str
+    file: str = Field(description="path relative to the dataset folder")
+    written: bool = Field(description="false when the spec asked to list it but write no file")
+    size: int | None = None
+    header_sha256: str | None = None
+    pixel_sha256: str | None = None
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="key attributes as written in the file"
+    )
+    expectation: str | None = None
+    defects: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SeriesEntry(_Model):
+    series_instance_uid: str
+    number: int
+    modality: str
+    description: str
+    instances: list[InstanceEntry] = Field(default_factory=list)
+
+
+class StudyEntry(_Model):
+    study_instance_uid: str
+    role: str
+    date: str
+    accession_number: str
+    description: str
+    record: str | None = Field(None, description="companion record file, for current studies")
+    expectation: str | None = None
+    series: list[SeriesEntry] = Field(default_factory=list)
+
+
+class PatientEntry(_Model):
+    patient_id: str
+    name: str
+    birth_date: str | None
+    sex: str
+    studies: list[StudyEntry] = Field(default_factory=list)
+
+
+class Manifest(_Model):
+    format: int = MANIFEST_FORMAT
+    generator: str
+    dataset: str
+    seed: int
+    scenario: str | None = None
+    patients: list[PatientEntry] = Field(default_factory=list)
+
+    def instances(self) -> list[InstanceEntry]:
+        return [
+            i for p in self.patients for s in p.studies for se in s.series for i in se.instances
+        ]
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"

@@ -1,0 +1,29 @@
+"""The spec's JSON Schema, with the names the registries know (IODs, transfer syntaxes, views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dicomfab.spec.models import Spec
+from dicomfab.spec.views import VIEWS
+
+
+def spec_schema() -> dict[str, Any]:
+    from dicomfab.build import encoding
+    from dicomfab.build.iods import registry
+
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dicomfab spec"
+    defs = schema.get("$defs", {})
+    settings = defs.get("Settings", {}).get("properties", {})
+    for model in defs.values():
+        props = model.get("properties", {})
+        if "iod" in props:
+            props["iod"]["examples"] = registry.names()
+        if "transfer_syntax" in props:
+            props["transfer_syntax"]["examples"] = encoding.names()
+        if "view" in props:
+            props["view"]["examples"] = list(VIEWS)
+    _ = settings
+    return schema

@@ -1,0 +1,321 @@
+"""Tag keys and tag values of a spec: parse, check against the DICOM dictionary, coerce per VR.
+
+A tag key is one of
+  - a keyword:                 ``PatientName``
+  - a public tag:              ``(0010,0010)`` or ``00100010``
+  - a private element:         ``(0029,"SIEMENS CSA HEADER",10)`` — group, Private Creator, element
+                               offset inside the creator's block (the notation of DCMTK's private.dic)
+
+A tag value is a JSON/YAML scalar or list (multi-valued), a list of mappings for a sequence, ``null``
+for a present-but-empty element, or ``{"vr": "LO", "value": ...}`` to name the VR explicitly (needed
+for private elements the dictionary does not know).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pydicom import config as pydicom_config
+from pydicom.datadict import (
+    dictionary_VR,
+    get_private_entry,
+    keyword_dict,
+    keyword_for_tag,
+    tag_for_keyword,
+)
+from pydicom.tag import BaseTag, Tag
+from pydicom.valuerep import validate_value
+
+from dicomfab.errors import Issue, SpecError
+
+_PUBLIC_PAREN = re.compile(r"^\(\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)$")
+_PUBLIC_FLAT = re.compile(r"^(?:0x)?([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")
+_PRIVATE = re.compile(r'^\(\s*([0-9A-Fa-f]{4})\s*,\s*"([^"]{1,64})"\s*,\s*([0-9A-Fa-f]{2})\s*\)$')
+_LEGACY_PRIVATE = re.compile(r"^Private_([0-9A-Fa-f]{4})_([0-9A-Fa-f]{4})$")
+
+#: VRs whose value is text
+TEXT_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
+BINARY_VRS = frozenset("OB OD OF OL OV OW UN".split())
+NUMBER_VRS = frozenset("FL FD SL SS UL US SV UV".split())
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """A resolved tag key. For a private element ``tag`` is None until a block is reserved."""
+
+    key: str
+    group: int
+    element: int  # full element for public tags; the offset (0x00-0xFF) for private ones
+    vr: str | None
+    keyword: str | None = None
+    creator: str | None = None
+
+    @property
+    def is_private(self) -> bool:
+        return self.creator is not None
+
+    @property
+    def tag(self) -> BaseTag:
+        if self.is_private:
+            raise ValueError("a private element has no fixed tag before its block is reserved")
+        return Tag(self.group, self.element)
+
+    @property
+    def label(self) -> str:
+        if self.is_private:
+            return f'({self.group:04X},"{self.creator}",{self.element:02X})'
+        return self.keyword or f"({self.group:04X},{self.element:04X})"
+
+
+@lru_cache(maxsize=1)
+def _keywords() -> list[str]:
+    return sorted(keyword_dict)
+
+
+def suggest_keyword(word: str) -> str | None:
+    """The nearest DICOM keyword to a misspelt one (``PatientNmae`` → ``PatientName``)."""
+    lowered = {k.lower(): k for k in _keywords()}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    hits = difflib.get_close_matches(word, _keywords(), n=1, cutoff=0.75)
+    return hits[0] if hits else None
+
+
+@lru_cache(maxsize=4096)
+def parse_tag_key(key: str) -> TagRef:
+    """Resolve a tag key; raises ``SpecError`` (path-less) with a suggestion on failure."""
+    key = key.strip()
+    if m := _PRIVATE.match(key):
+        group, creator, offset = int(m[1], 16), m[2], int(m[3], 16)
+        if group % 2 == 0:
+            raise SpecError(Issue("", f"{key!r}: a private element needs an odd group"))
+        return TagRef(key, group, offset, _private_vr(group, creator, offset), creator=creator)
+    if m := _LEGACY_PRIVATE.match(key):
+        raise SpecError(
+            Issue("", f"{key!r} is the old private-tag notation without a Private Creator"),
+        )
+    m = _PUBLIC_PAREN.match(key) or _PUBLIC_FLAT.match(key)
+    if m:
+        group, element = int(m[1], 16), int(m[2], 16)
+        if group % 2 == 1:
+            raise SpecError(
+                Issue(
+                    "",
+                    f"{key!r} is a private element: name its creator, "
+                    f'e.g. ({group:04X},"MY CREATOR",{element & 0xFF:02X})',
+                )
+            )
+        tag = Tag(group, element)
+        kw = keyword_for_tag(tag) or None
+        try:
+            vr: str | None = dictionary_VR(tag)
+        except KeyError:
+            vr = None
+        return TagRef(key, group, element, vr, keyword=kw)
+    tag_int = tag_for_keyword(key)
+    if tag_int is None:
+        suggestion = suggest_keyword(key)
+        raise SpecError(Issue("", "unknown DICOM keyword", suggestion))
+    tag = Tag(tag_int)
+    return TagRef(key, tag.group, tag.element, dictionary_VR(tag), keyword=key)
+
+
+def _private_vr(group: int, creator: str, offset: int) -> str | None:
+    try:
+        vr, *_ = get_private_entry(Tag(group, 0x1000 | offset), creator)
+    except KeyError:
+        return None
+    return str(vr)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ValueContext:
+    """What value coercion needs to know: how to resolve a relative date, strictness."""
+
+    resolve_date: Callable[[str], dt.date | None]
+    permissive: bool = False
+
+
+_DATE_FORMS = ("%Y-%m-%d", "%Y%m%d")
+
+
+def _as_date(raw: Any, ctx: ValueContext) -> str:
+    if isinstance(raw, dt.datetime):
+        return raw.strftime("%Y%m%d")
+    if isinstance(raw, dt.date):
+        return raw.strftime("%Y%m%d")
+    text = str(raw).strip()
+    if text == "":
+        return ""
+    resolved = ctx.resolve_date(text)
+    if resolved is not None:
+        return resolved.strftime("%Y%m%d")
+    for form in _DATE_FORMS:
+        try:
+            return dt.datetime.strptime(text, form).strftime("%Y%m%d")
+        except ValueError:
+            continue
+    if ctx.permissive:
+        return text
+    raise ValueError(f"{text!r} is not a date: use YYYY-MM-DD, YYYYMMDD or a relative date like -2y")
+
+
+def _as_time(raw: Any) -> str:
+    if isinstance(raw, dt.time):
+        return raw.strftime("%H%M%S")
+    if isinstance(raw, int):  # YAML reads 12:30:00 as sexagesimal seconds
+        hours, rest = divmod(raw, 3600)
+        return f"{hours:02d}{rest // 60:02d}{rest % 60:02d}"
+    return str(raw).replace(":", "").strip()
+
+
+def _as_person_name(raw: Any) -> str:
+    if isinstance(raw, Mapping):
+        parts = [raw.get(k, "") for k in ("family", "given", "middle", "prefix", "suffix")]
+        return "^".join(str(p) for p in parts).rstrip("^")
+    return str(raw)
+
+
+def _as_bytes(raw: Any) -> bytes:
+    if isinstance(raw, bytes):
+        return raw
+    if isinstance(raw, Mapping):
+        if "hex" in raw:
+            return bytes.fromhex(str(raw["hex"]))
+        if "base64" in raw:
+            return base64.b64decode(str(raw["base64"]))
+    if isinstance(raw, str):
+        return raw.encode("latin-1")
+    if isinstance(raw, list) and all(isinstance(v, int) for v in raw):
+        return bytes(raw)
+    raise ValueError("binary value: give a string, {hex: ...}, {base64: ...} or a list of bytes")
+
+
+def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
+    """Coerce one value (not a list) for a VR."""
+    if vr == "DA":
+        return _as_date(raw, ctx)
+    if vr == "TM":
+        return _as_time(raw)
+    if vr == "DT":
+        if isinstance(raw, dt.datetime):
+            return raw.strftime("%Y%m%d%H%M%S")
+        return str(raw).replace("-", "").replace(":", "").replace("T", "").replace(" ", "")
+    if vr == "PN":
+        return _as_person_name(raw)
+    if vr == "IS":
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError(f"{raw!r} is not an integer string (IS)")
+        return str(int(raw)) if isinstance(raw, int | float) else str(raw).strip()
+    if vr == "DS":
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is not a decimal string (DS)")
+        if isinstance(raw, int | float):
+            return _format_ds(float(raw))
+        return str(raw).strip()
+    if vr in NUMBER_VRS:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError(f"{raw!r} is not a number")
+        number = float(raw) if vr in ("FL", "FD") else int(raw)
+        if not ctx.permissive and vr not in ("FL", "FD"):
+            lo, hi = _INT_RANGES[vr]
+            if not lo <= int(number) <= hi:
+                raise ValueError(f"{raw!r} is out of range for {vr} ({lo}..{hi})")
+        return number
+    if vr == "AT":
+        return parse_tag_key(str(raw)).tag
+    if vr in BINARY_VRS:
+        return _as_bytes(raw)
+    if isinstance(raw, bool):
+        return "YES" if raw else "NO"
+    return str(raw)
+
+
+_INT_RANGES = {
+    "US": (0, 2**16 - 1),
+    "SS": (-(2**15), 2**15 - 1),
+    "UL": (0, 2**32 - 1),
+    "SL": (-(2**31), 2**31 - 1),
+    "UV": (0, 2**64 - 1),
+    "SV": (-(2**63), 2**63 - 1),
+}
+
+
+def _format_ds(value: float) -> str:
+    text = repr(value) if not value.is_integer() else str(int(value))
+    if len(text) > 16:
+        text = f"{value:.10g}"
+    return text
+
+
+@dataclass(frozen=True)
+class CoercedValue:
+    """A value ready for pydicom: ``value`` is a scalar, a list, or for SQ a list of item mappings."""
+
+    vr: str
+    value: Any
+
+
+def split_explicit(raw: Any) -> tuple[str | None, Any]:
+    """``{"vr": "LO", "value": x}`` → ("LO", x); anything else → (None, raw)."""
+    if isinstance(raw, Mapping) and "vr" in raw and set(raw) <= {"vr", "value"}:
+        return str(raw["vr"]).upper(), raw.get("value")
+    return None, raw
+
+
+def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
+    """Turn a spec value into what pydicom stores for that element; raise ValueError if invalid."""
+    explicit_vr, raw = split_explicit(raw)
+    vr = explicit_vr or ref.vr
+    if vr is None:
+        raise ValueError(
+            f"the dictionary does not know {ref.label}: give its VR as {{vr: LO, value: ...}}"
+        )
+    vr = _resolve_ambiguous_vr(vr)
+    if vr == "SQ":
+        if raw is None:
+            return CoercedValue("SQ", [])
+        if isinstance(raw, Mapping):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(i, Mapping) for i in raw):
+            raise ValueError("a sequence (SQ) value is a list of items, each a mapping of tags")
+        return CoercedValue("SQ", list(raw))
+    if raw is None:
+        return CoercedValue(vr, None)
+    if vr in BINARY_VRS:
+        return CoercedValue(vr, _as_bytes(raw))
+    if isinstance(raw, str) and "\\" in raw and vr in TEXT_VRS and vr not in ("LT", "ST", "UT"):
+        raw = raw.split("\\")
+    if isinstance(raw, list | tuple):
+        values = [_one(vr, v, ctx) for v in raw]
+        if not ctx.permissive:
+            for v in values:
+                _validate(vr, v)
+        return CoercedValue(vr, values)
+    value = _one(vr, raw, ctx)
+    if not ctx.permissive:
+        _validate(vr, value)
+    return CoercedValue(vr, value)
+
+
+def _resolve_ambiguous_vr(vr: str) -> str:
+    # dictionary VRs such as "US or SS" or "OB or OW": take the first, the common case
+    return vr.split(" or ")[0].strip()
+
+
+def _validate(vr: str, value: Any) -> None:
+    if vr in TEXT_VRS and isinstance(value, str):
+        try:
+            validate_value(vr, value, pydicom_config.RAISE)
+        except ValueError as exc:
+            raise ValueError(str(exc).rstrip(".")) from None

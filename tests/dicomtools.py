@@ -1,0 +1,47 @@
+"""Wrappers around the external DICOM tools the tests use as independent readers:
+dicom3tools' ``dciodvfy`` (the reference IOD validator) and DCMTK's ``dcmdump``.
+
+They are required: .ci/run installs them, and a missing tool fails the test (never skips it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def require(tool: str) -> str:
+    found = shutil.which(tool, path="/usr/bin:/usr/local/bin:/bin")
+    if found is None:
+        raise AssertionError(f"{tool} is not installed: run `make deps` (or .ci/run) first")
+    return found
+
+
+@dataclass(frozen=True)
+class Validation:
+    errors: list[str]
+    warnings: list[str]
+    output: str
+
+
+def dciodvfy(path: Path) -> Validation:
+    """Run dciodvfy; return its error and warning lines."""
+    proc = subprocess.run(
+        [require("dciodvfy"), "-new", str(path)], capture_output=True, text=True, timeout=300
+    )
+    text = proc.stdout + proc.stderr
+    errors = [line for line in text.splitlines() if line.startswith("Error")]
+    warnings = [line for line in text.splitlines() if line.startswith("Warning")]
+    return Validation(errors, warnings, text)
+
+
+def dcmdump(path: Path) -> str:
+    """dcmdump's text of a file; fails the test if DCMTK cannot read it."""
+    proc = subprocess.run(
+        [require("dcmdump"), "-q", "+L", str(path)],  # +L: print long values in full
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"dcmdump could not read {path}:\n{proc.stderr}"
+    return proc.stdout
