@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydicom import config as pydicom_config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -24,7 +23,9 @@ _ = PYDICOM_IMPLEMENTATION_UID  # documents where our implementation UID is root
 
 
 def build_dataset(plan: InstancePlan, image: PixelImage | None) -> Dataset:
-    """The full header of one instance (without PixelData), with its file meta information."""
+    """The full header of one instance (without PixelData), with its file meta information.
+
+    Call it inside ``validation.writing_mode(permissive=plan.permissive)``."""
     ds = plan.iod.build(plan, image)
     apply_tags(ds, plan.tags, permissive=plan.permissive)
     for ref in plan.remove:
@@ -66,11 +67,7 @@ def _set(ds: Dataset, ref: TagRef, value: CoercedValue, permissive: bool) -> Non
         tag = block.get_tag(ref.element)
     else:
         tag = ref.tag
-    if permissive:
-        with pydicom_config.settings.writing_validation_mode_context(pydicom_config.IGNORE):  # type: ignore[attr-defined]
-            ds[tag] = DataElement(tag, value.vr, element_value)
-    else:
-        ds[tag] = DataElement(tag, value.vr, element_value)
+    ds[tag] = DataElement(tag, value.vr, element_value)
 
 
 def _remove(ds: Dataset, ref: TagRef) -> None:

@@ -246,9 +246,7 @@ class _Planner:
             description=spec.description if spec.description is not None else "",
         )
         chain = [*chain, (path, spec)]
-        series_iod = self.iod(path, chain)
-        if series_iod is None:
-            return plan
+        series_iod = self.iod(path, chain) or _fallback_iod()
         views = list(spec.views or [])
         count = spec.count
         if count is None:
@@ -264,7 +262,8 @@ class _Planner:
             view_name = inst.view or (views[i % len(views)] if views else None)
             inst_path = f"{path}.instances[{i}]"
             plan.instances.append(
-                self.instance(plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor)
+                self.instance(plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor,
+                              series_iod)  # fmt: skip
             )
         self.check_file_names(plan)
         if not plan.description and plan.instances:
@@ -284,11 +283,12 @@ class _Planner:
 
     def instance(
         self, series: SeriesPlan, index: int, spec: InstanceSpec, chain: Chain,
-        view_name: str | None, anchor: dt.date,
+        view_name: str | None, anchor: dt.date, series_iod: IODTemplate,
     ) -> InstancePlan:  # fmt: skip
         path = f"{series.path}.instances[{index}]"
-        iod = self.iod(path, chain) or iod_registry.find("mg")
-        assert iod is not None
+        iod = series_iod
+        if spec.iod is not None:
+            iod = self.iod(path, chain) or series_iod
         permissive = bool(_inherit(chain, "permissive"))
         view = VIEWS[view_name] if view_name and iod.breast else None
         if view_name and not iod.breast and spec.view:
@@ -449,6 +449,13 @@ class _Planner:
                 self.fail(f"{inst.path}.file_name",
                           f"{inst.file_name!r} is already used by {seen[inst.file_name]}")  # fmt: skip
             seen[inst.file_name] = inst.path
+
+
+def _fallback_iod() -> IODTemplate:
+    """Stand-in for an unknown IOD, so that planning goes on and reports every other problem."""
+    found = iod_registry.find("mg")
+    assert found is not None
+    return found
 
 
 def _inherit(chain: Chain, attribute: str) -> Any:

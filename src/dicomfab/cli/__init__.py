@@ -12,7 +12,7 @@ import sys
 import click
 
 from dicomfab import __version__
-from dicomfab.cli import generate, inspect, listing, schema, validate
+from dicomfab.cli import generate, inspect, listing, schema, summary, validate
 from dicomfab.cli.common import console_err
 from dicomfab.errors import DicomfabError
 
@@ -35,6 +35,7 @@ cli.add_command(listing.command)
 cli.add_command(schema.command)
 cli.add_command(validate.command)
 cli.add_command(inspect.command)
+cli.add_command(summary.command)
 
 
 def main(argv: list[str] | None = None) -> None:

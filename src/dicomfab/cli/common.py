@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 
-console = Console(highlight=False)
-console_err = Console(stderr=True, highlight=False)
+# a pipe or a CI log gets a wide console instead of rich's 80-column default
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(highlight=False, width=_WIDTH)
+console_err = Console(stderr=True, highlight=False, width=_WIDTH)
 
 
 def human_bytes(n: int) -> str:

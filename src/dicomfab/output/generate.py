@@ -21,6 +21,7 @@ from dicomfab.build import pixels
 from dicomfab.build.dataset import build_dataset
 from dicomfab.build.encode import encode
 from dicomfab.build.plan import InstancePlan, Plan, make_plan
+from dicomfab.build.validation import writing_mode
 from dicomfab.errors import OutputError
 from dicomfab.output.files import FileDigest, write_file
 from dicomfab.output.manifest import (
@@ -75,6 +76,13 @@ def _attributes(ds: Any) -> dict[str, Any]:
 
 
 def _build_and_write(inst: InstancePlan, root: Path) -> tuple[FileDigest | None, dict[str, Any]]:
+    with writing_mode(permissive=inst.permissive):
+        return _build_and_write_unchecked(inst, root)
+
+
+def _build_and_write_unchecked(
+    inst: InstancePlan, root: Path
+) -> tuple[FileDigest | None, dict[str, Any]]:
     image = pixels.render(inst)
     ds = build_dataset(inst, image)
     attributes = _attributes(ds)

@@ -112,6 +112,7 @@ def parse_tag_key(key: str) -> TagRef:
                     f'e.g. ({group:04X},"MY CREATOR",{element & 0xFF:02X})',
                 )
             )
+        _check_settable(key, group, element)
         tag = Tag(group, element)
         kw = keyword_for_tag(tag) or None
         try:
@@ -124,7 +125,23 @@ def parse_tag_key(key: str) -> TagRef:
         suggestion = suggest_keyword(key)
         raise SpecError(Issue("", "unknown DICOM keyword", suggestion))
     tag = Tag(tag_int)
+    _check_settable(key, tag.group, tag.element)
     return TagRef(key, tag.group, tag.element, dictionary_VR(tag), keyword=key)
+
+
+def _check_settable(key: str, group: int, element: int) -> None:
+    """Refuse elements that cannot be in a data set: command, file meta, lengths, delimiters."""
+    if group == 0x0000:
+        why = "is a DIMSE command element, which never appears in a file"
+    elif group == 0x0002:
+        why = "is file meta information, written by dicomfab (set transfer_syntax instead)"
+    elif group == 0xFFFE:
+        why = "is an item delimiter, not an attribute"
+    elif element == 0x0000:
+        why = "is a group length, which dicomfab computes"
+    else:
+        return
+    raise SpecError(Issue("", f"{key!r} {why}"))
 
 
 def _private_vr(group: int, creator: str, offset: int) -> str | None:

@@ -116,6 +116,8 @@ def _mammography_image(ds: Dataset, plan: InstancePlan) -> None:
 # DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U, IHE MAMMO Type 1 subset
 def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
     oblique = plan.view is not None and plan.view.oblique
+    if plan.view is not None:
+        ds.ViewPosition = plan.view.position  # ACR MQCM term; dciodvfy knows only DX terms (warns)
     ds.PositionerPrimaryAngle = 45 if oblique else 0
     ds.CompressionForce = 120
     ds.BodyPartThickness = 52

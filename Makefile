@@ -1,0 +1,53 @@
+# dicomfab — every set-up step lives here, so a fresh machine needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEBIAN_PACKAGES := dcmtk dicom3tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv deps system-deps demo test lint format bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with dicomfab and its development tools
+
+system-deps:  ## install the Debian tools the tests use as second readers (dcmtk, dicom3tools)
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+deps: venv system-deps  ## everything the tests need
+
+demo: venv  ## generate every example spec into ./out and print a summary
+	@for spec in examples/specs/*.yaml; do \
+	  $(BIN)/dicomfab generate --output out --config $$spec --overwrite --quiet || exit $$?; \
+	done
+	@$(BIN)/dicomfab summary out
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv  ## apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: deps lint  ## install everything, lint, and run the whole test suite
+	$(BIN)/pytest -n 2 --dist loadfile
+
+bench: venv  ## run the benchmarks (print ratios against baselines measured in the same run)
+	$(BIN)/python benchmarks/generate.py
+
+clean:  ## remove generated data and caches (keeps .venv)
+	rm -rf out tmp .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,119 @@
+"""The dataset on disk: layout, manifest, companion records, determinism, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from dicomfab import OutputError, SpecError, generate, parse_spec
+from dicomfab.output.files import file_digests
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_layout_manifest_and_records(make_dataset: Any, small_spec: dict[str, Any]) -> None:
+    result = make_dataset(small_spec)
+    root = result.path
+    assert root.name == "small"
+    manifest = json.loads((root / "manifest.json").read_text())
+    studies = manifest["patients"][0]["studies"]
+    assert [s["role"] for s in studies] == ["current", "prior"]
+    for study in studies:
+        uids = [i["sop_instance_uid"] for se in study["series"] for i in se["instances"]]
+        assert len(uids) == 4
+        for se in study["series"]:
+            for inst in se["instances"]:
+                path = root / inst["file"]
+                assert path == root / "dicoms" / study["study_instance_uid"] / f"{inst['sop_instance_uid']}.dcm"
+                ds = pydicom.dcmread(path)
+                assert ds.SOPInstanceUID == inst["sop_instance_uid"]
+                assert ds.StudyInstanceUID == study["study_instance_uid"]
+                digest = file_digests(path)
+                assert (digest.size, digest.header_sha256, digest.pixel_sha256) == (
+                    inst["size"], inst["header_sha256"], inst["pixel_sha256"],
+                )  # fmt: skip
+    current, prior = studies
+    record = json.loads((root / current["record"]).read_text())
+    assert record["study_instance_uid"] == current["study_instance_uid"]
+    assert record["prior_study_data"]["study_instance_uid"] == prior["study_instance_uid"]
+    assert record["prior_study_data"]["prior_study_data"] is None
+    assert record["study_date"].endswith("T00:00:00+00:00")
+    assert sorted(record["sop_instance_uids"]) == sorted(
+        i["sop_instance_uid"] for se in current["series"] for i in se["instances"]
+    )
+    assert prior["record"] is None and not (root / "jsons" / f"{prior['study_instance_uid']}.json").exists()
+
+
+def test_prior_chain_is_ordered_newest_first(make_dataset: Any) -> None:
+    spec = {
+        "defaults": {"pixels": {"rows": 64, "columns": 48}},
+        "patients": [{"studies": [
+            {"role": "prior", "date": "-3y"}, {"role": "current", "date": "2024-06-01"},
+            {"role": "prior", "date": "-1y"}, {"role": "external_prior", "date": "-2y"},
+            {"role": "prior", "date": "-2y"},
+        ]}],
+    }  # fmt: skip
+    root = make_dataset(spec).path
+    (record_file,) = (root / "jsons").glob("*.json")
+    record = json.loads(record_file.read_text())
+    dates = []
+    link = record["prior_study_data"]
+    while link:
+        dates.append(link["study_date"][:10])
+        link = link["prior_study_data"]
+    assert dates == ["2023-06-01", "2022-06-01", "2021-06-01"]
+    assert [e["study_date"][:10] for e in record["external_priors"]] == ["2022-06-01"]
+
+
+def test_same_spec_and_seed_give_byte_identical_datasets(
+    tmp_path: Path, small_spec: dict[str, Any]
+) -> None:
+    first = generate(parse_spec(small_spec), tmp_path / "a", workers=1)
+    second = generate(parse_spec(small_spec), tmp_path / "b", workers=2)
+    assert _hashes(first.path) == _hashes(second.path)
+    other_seed = generate(parse_spec({**small_spec, "seed": 8}), tmp_path / "c")
+    assert _hashes(other_seed.path).keys() != _hashes(first.path).keys()
+
+
+def test_existing_output_is_kept_unless_overwrite(make_dataset: Any, small_spec: dict[str, Any]) -> None:
+    result = make_dataset(small_spec)
+    marker = result.path / "keep.txt"
+    marker.write_text("mine")
+    with pytest.raises(OutputError, match="already exists"):
+        make_dataset(small_spec)
+    assert marker.exists()
+    make_dataset(small_spec, overwrite=True)
+    assert not marker.exists()
+    assert [p.name for p in result.path.parent.iterdir()] == ["small"]
+
+
+def test_invalid_spec_writes_nothing(tmp_path: Path) -> None:
+    bad = {"name": "bad", "patients": [{"tags": {"PatientNmae": "x"}}]}
+    with pytest.raises(SpecError):
+        generate(parse_spec(bad), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_skipped_instance_is_listed_not_written(make_dataset: Any) -> None:
+    spec = {
+        "defaults": {"pixels": {"rows": 64, "columns": 48}},
+        "patients": [{"studies": [{"series": [{"instances": [{}, {"skip_writing": True}]}]}]}],
+    }
+    result = make_dataset(spec)
+    inst = result.manifest.instances()
+    assert [i.written for i in inst] == [True, False]  # two instances given: count is 2
+    assert [i.view for i in inst] == ["RCC", "LCC"]
+    assert not (result.path / inst[1].file).exists()
+    (record_file,) = (result.path / "jsons").glob("*.json")
+    assert inst[1].sop_instance_uid in json.loads(record_file.read_text())["sop_instance_uids"]
