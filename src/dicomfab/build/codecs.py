@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydicom.uid import UID
 
 from dicomfab.errors import BuildError, TransferSyntaxError
 
@@ -24,6 +25,9 @@ J2K_LOSSY_RATIO = 10.0
 JPEG_BASELINE_QUALITY = 90
 """IJG quality (1–100) for JPEG baseline; GDCM's own default, 100, barely compresses."""
 
+_J2K_MIN_SIDE = 32
+"""pylibjpeg-openjpeg always uses 6 resolution levels, so both sides need 2**5 pixels."""
+
 
 def _check(
     frame: np.ndarray,
@@ -31,11 +35,17 @@ def _check(
     syntax: str,
     bits: tuple[int, int] = (1, 16),
     dtypes: tuple[type[np.unsignedinteger[Any]], ...] = (np.uint8, np.uint16),
+    min_side: int = 1,
 ) -> None:
     """Raise TransferSyntaxError unless ``frame`` can be encoded as ``syntax``."""
     if frame.ndim != 2:
         raise TransferSyntaxError(
             f"{syntax}: expected one monochrome frame (rows × columns), got shape {frame.shape}"
+        )
+    if min(frame.shape) < min_side:
+        raise TransferSyntaxError(
+            f"{syntax}: a {frame.shape[0]}×{frame.shape[1]} frame is too small, the encoder "
+            f"needs at least {min_side} rows and columns"
         )
     if frame.dtype.type not in dtypes:
         allowed = ", ".join(np.dtype(d).name for d in dtypes)
@@ -52,34 +62,46 @@ def _check(
         )
 
 
-def _pydicom_encode(frame: np.ndarray, bits_stored: int, uid: str, **options: Any) -> bytes:
+def _pydicom_encode(frame: np.ndarray, bits_stored: int, uid: UID, **options: Any) -> bytes:
     """Encode ``frame`` with pydicom's encoder for ``uid``."""
     from pydicom.pixels.encoders.base import get_encoder
 
-    encoded = get_encoder(uid).encode(
-        np.ascontiguousarray(frame),
-        rows=frame.shape[0],
-        columns=frame.shape[1],
-        samples_per_pixel=1,
-        bits_allocated=8 * frame.itemsize,
-        bits_stored=bits_stored,
-        pixel_representation=0,
-        photometric_interpretation="MONOCHROME2",
-        number_of_frames=1,
-        **options,
-    )
+    encoder = get_encoder(uid)
+    try:
+        encoded = encoder.encode(
+            np.ascontiguousarray(frame),
+            rows=frame.shape[0],
+            columns=frame.shape[1],
+            samples_per_pixel=1,
+            bits_allocated=8 * frame.itemsize,
+            bits_stored=bits_stored,
+            pixel_representation=0,
+            photometric_interpretation="MONOCHROME2",
+            number_of_frames=1,
+            **options,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise BuildError(
+            f"could not encode a {frame.shape[0]}×{frame.shape[1]} frame, {bits_stored} bits "
+            f"stored, as {uid.name}: {exc}"
+        ) from exc
     return bytes(encoded)  # pyjpegls returns a bytearray
 
 
 def encode_rle(frame: np.ndarray, bits_stored: int) -> bytes:
-    """DICOM RLE Lossless (1.2.840.10008.1.2.5): pylibjpeg-rle, else pydicom's own encoder."""
+    """DICOM RLE Lossless (1.2.840.10008.1.2.5): pylibjpeg-rle, else pydicom's own encoder.
+
+    The plugin is chosen explicitly: pydicom would try GDCM first, whose RLE encoder can abort
+    the whole process. Bits Stored is passed as Bits Allocated (RLE segments are whole bytes
+    and do not record it), or pydicom would shrink a uint16 frame of ≤ 8 bits stored to one
+    byte per pixel and the encoder would reject it.
+    """
     from pydicom.pixels.encoders import RLELosslessEncoder
     from pydicom.uid import RLELossless
 
     _check(frame, bits_stored, "RLE Lossless")
-    available = RLELosslessEncoder.available_plugins
-    plugin = "pylibjpeg" if "pylibjpeg" in available else "pydicom"
-    return _pydicom_encode(frame, bits_stored, RLELossless, encoding_plugin=plugin)
+    plugin = "pylibjpeg" if "pylibjpeg" in RLELosslessEncoder.available_plugins else "pydicom"
+    return _pydicom_encode(frame, 8 * frame.itemsize, RLELossless, encoding_plugin=plugin)
 
 
 def encode_jpeg_ls(frame: np.ndarray, bits_stored: int) -> bytes:
@@ -94,7 +116,7 @@ def encode_j2k_lossless(frame: np.ndarray, bits_stored: int) -> bytes:
     """JPEG 2000 Lossless (1.2.840.10008.1.2.4.90): reversible 5-3, precision = bits_stored."""
     from pydicom.uid import JPEG2000Lossless
 
-    _check(frame, bits_stored, "JPEG 2000 Lossless")
+    _check(frame, bits_stored, "JPEG 2000 Lossless", min_side=_J2K_MIN_SIDE)
     return _pydicom_encode(frame, bits_stored, JPEG2000Lossless)
 
 
@@ -102,7 +124,7 @@ def encode_j2k_lossy(frame: np.ndarray, bits_stored: int) -> bytes:
     """JPEG 2000 (1.2.840.10008.1.2.4.91): irreversible 9-7 at ``J2K_LOSSY_RATIO``:1."""
     from pydicom.uid import JPEG2000
 
-    _check(frame, bits_stored, "JPEG 2000")
+    _check(frame, bits_stored, "JPEG 2000", min_side=_J2K_MIN_SIDE)
     return _pydicom_encode(frame, bits_stored, JPEG2000, j2k_cr=[J2K_LOSSY_RATIO])
 
 
@@ -142,7 +164,11 @@ def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int) -> bytes:
     img.SetDimension(1, rows)
     if copies > 1:
         img.SetDimension(2, copies)
-    img.SetPixelFormat(gdcm.PixelFormat(1, 8 * frame.itemsize, bits_stored, bits_stored - 1, 0))
+    # GDCM takes the JPEG sample precision P from Bits Allocated and has 8-, 12- and 16-bit
+    # codecs; declaring 12 for 9–12 bits stored (data still in 2-byte cells) gives P = 12, so a
+    # 12-bit frame gets P = Bits Stored instead of 16.
+    allocated = 12 if 8 < bits_stored <= 12 else 8 * frame.itemsize
+    img.SetPixelFormat(gdcm.PixelFormat(1, allocated, bits_stored, bits_stored - 1, 0))
     img.SetPhotometricInterpretation(
         gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.MONOCHROME2)
     )
@@ -153,8 +179,8 @@ def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int) -> bytes:
 
     change = gdcm.ImageChangeTransferSyntax()
     change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
-    codec = gdcm.JPEGCodec()  # must outlive change.Change()
     if syntax == gdcm.TransferSyntax.JPEGBaselineProcess1:
+        codec = gdcm.JPEGCodec()  # a local, so it outlives change.Change()
         codec.SetLossless(False)
         codec.SetQuality(JPEG_BASELINE_QUALITY)
         change.SetUserCodec(codec)
