@@ -30,15 +30,53 @@ MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
 BREAST = ("76752008", "SCT", "Breast")
 REQUIRED = frozenset(
-    "PatientName PatientID PatientBirthDate PatientSex StudyInstanceUID StudyDate StudyTime "
-    "ReferringPhysicianName StudyID AccessionNumber Modality SeriesInstanceUID SeriesNumber "
-    "PresentationIntentType Manufacturer InstanceNumber PatientOrientation SamplesPerPixel "
-    "PhotometricInterpretation Rows Columns BitsAllocated BitsStored HighBit PixelRepresentation "
-    "PixelData ImageType PixelIntensityRelationship PixelIntensityRelationshipSign "
-    "RescaleIntercept RescaleSlope RescaleType PresentationLUTShape LossyImageCompression "
-    "BurnedInAnnotation ImageLaterality AnatomicRegionSequence ImagerPixelSpacing DetectorType "
-    "PositionerType OrganExposed ViewCodeSequence AcquisitionContextSequence SOPClassUID "
-    "SOPInstanceUID".split()
+    [
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+        "Modality",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "PresentationIntentType",
+        "Manufacturer",
+        "InstanceNumber",
+        "PatientOrientation",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+        "Rows",
+        "Columns",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "PixelData",
+        "ImageType",
+        "PixelIntensityRelationship",
+        "PixelIntensityRelationshipSign",
+        "RescaleIntercept",
+        "RescaleSlope",
+        "RescaleType",
+        "PresentationLUTShape",
+        "LossyImageCompression",
+        "BurnedInAnnotation",
+        "ImageLaterality",
+        "AnatomicRegionSequence",
+        "ImagerPixelSpacing",
+        "DetectorType",
+        "PositionerType",
+        "OrganExposed",
+        "ViewCodeSequence",
+        "AcquisitionContextSequence",
+        "SOPClassUID",
+        "SOPInstanceUID",
+    ]
 )
 PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
 
@@ -151,8 +189,9 @@ def build_processing(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     return _build(plan, image, for_presentation=False)
 
 
-_PIXELS = PixelOptions(rows=3328, columns=2560, bits_stored=12, pattern="auto",
-                       photometric="MONOCHROME2")  # fmt: skip
+_PIXELS = PixelOptions(
+    rows=3328, columns=2560, bits_stored=12, pattern="auto", photometric="MONOCHROME2"
+)
 
 TEMPLATES = (
     IODTemplate(

@@ -9,7 +9,7 @@ from functools import cache
 from dicomfab.build.iods.base import IODTemplate
 
 #: modules under dicomfab.build.iods that define TEMPLATES, in the order ``names()`` lists them
-MODULES = ("mg",)
+MODULES = ("mg", "dbt", "dx", "cr", "sc", "mr", "pdf")
 
 
 @cache

@@ -1,0 +1,134 @@
+"""Computed Radiography Image IOD (PS3.3 A.2): a storage-phosphor chest PA radiograph.
+
+Module table (M = mandatory, C = conditional, U = user option) and where each is built:
+  Patient M, General Study M, General Series M, General Equipment M, General Image M,
+  General Acquisition M, Image Pixel M, SOP Common M                        → build.modules
+  CR Series M                                                               → _cr_series
+  CR Image M                                                                → _cr_image
+  Modality LUT U (identity rescale)                                         → _modality_lut
+  VOI LUT U                                                                 → _voi_lut
+  Clinical Trial *, Patient Study, Contrast/Bolus, Display Shutter, Device, Specimen,
+  Overlay Plane, Common Instance Reference U                                → not built
+Older breast priors came from CR plates with Modality MG: a spec sets ``tags: {Modality: MG}``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+
+from dicomfab.build import modules as m
+from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.pixels.image import PixelImage
+from dicomfab.spec.models import PixelOptions
+
+if TYPE_CHECKING:
+    from dicomfab.build.plan import InstancePlan
+
+CR = "1.2.840.10008.5.1.4.1.1.1"
+REQUIRED = frozenset(
+    [
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+        "Modality",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "BodyPartExamined",
+        "ViewPosition",
+        "Manufacturer",
+        "InstanceNumber",
+        "PatientOrientation",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+        "Rows",
+        "Columns",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "PixelData",
+        "SOPClassUID",
+        "SOPInstanceUID",
+    ]
+)
+PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm (14") cassette
+
+
+def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    assert image is not None
+    ds = Dataset()
+    m.sop_common(ds, plan, CR)
+    m.patient(ds, plan)
+    m.general_study(ds, plan)
+    m.general_series(ds, plan, "CR")
+    m.general_equipment(ds, plan)
+    m.general_image(ds, plan)
+    m.image_pixel(ds, image)
+    _cr_series(ds)
+    _cr_image(ds, plan)
+    _modality_lut(ds)
+    _voi_lut(ds, image)
+    return ds
+
+
+# CR Series (C.8.1.1)
+def _cr_series(ds: Dataset) -> None:
+    ds.BodyPartExamined = "CHEST"
+    ds.ViewPosition = "PA"
+
+
+# CR Image (C.8.1.2) + General Image's anatomy and orientation (C.7.6.1)
+def _cr_image(ds: Dataset, plan: InstancePlan) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.PatientOrientation = ["L", "F"]  # PA, displayed as if facing the patient
+    ds.ImageLaterality = "U"
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.KVP = 110
+    ds.PlateID = f"PLATE{plan.index + 1:03d}"
+    ds.DistanceSourceToDetector = 1800
+    ds.ExposureTime = 10
+    ds.XRayTubeCurrent = 250
+    ds.Exposure = 3
+    ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    ds.PhosphorType = "BaFBr"
+
+
+# Modality LUT (C.11.1): an identity rescale
+def _modality_lut(ds: Dataset) -> None:
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.RescaleType = "US"
+
+
+# VOI LUT (C.11.2)
+def _voi_lut(ds: Dataset, image: PixelImage) -> None:
+    centre, width = m.window_for(image)
+    ds.WindowCenter = centre
+    ds.WindowWidth = width
+
+
+TEMPLATES = (
+    IODTemplate(
+        name="cr",
+        title="Computed Radiography Image",
+        sop_class_uid=CR,
+        modality="CR",
+        build=build,
+        pixels=PixelOptions(
+            rows=1024, columns=1024, bits_stored=10, pattern="auto", photometric="MONOCHROME2"
+        ),
+        aliases=("computed-radiography",),
+        required=REQUIRED,
+        allowed_bits_stored=(1, 16),
+    ),
+)

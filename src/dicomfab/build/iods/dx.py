@@ -1,0 +1,172 @@
+"""Digital X-Ray Image IOD (PS3.3 A.26), For Presentation: a chest PA radiograph.
+
+Module table (M = mandatory, C = conditional, U = user option) and where each is built:
+  Patient M, General Study M, General Series M, General Equipment M, General Image M,
+  General Acquisition M, Image Pixel M, Acquisition Context M, SOP Common M   → build.modules
+  DX Series M                                                               → _dx_series
+  DX Anatomy Imaged M, DX Image M                                           → _dx_image
+  DX Detector M                                                             → _dx_detector
+  VOI LUT C (For Presentation only; shall not be present For Processing)    → _voi_lut
+  DX Positioning U, X-Ray Acquisition Dose U                                → _dx_positioning
+  Overlay Plane C (no graphic annotation), Frame of Reference U, Contrast/Bolus U,
+  Display Shutter U, Device U, Intervention U, Specimen U, X-Ray Collimator U,
+  X-Ray Tomo Acquisition U, X-Ray Generation U, X-Ray Filtration U, X-Ray Grid U,
+  Image Histogram U                                                         → not built
+Old breast priors were often stored as DX with Modality MG: a spec sets ``tags: {Modality: MG}``
+(and the anatomy) for that; by default this is a chest PA image.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomfab.build import modules as m
+from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.pixels.image import PixelImage
+from dicomfab.spec.models import PixelOptions
+
+if TYPE_CHECKING:
+    from dicomfab.build.plan import InstancePlan
+
+DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+CHEST = ("51185008", "SCT", "Chest")
+POSTERO_ANTERIOR = ("399348003", "SCT", "postero-anterior")
+REQUIRED = frozenset(
+    [
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+        "Modality",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "PresentationIntentType",
+        "Manufacturer",
+        "InstanceNumber",
+        "PatientOrientation",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+        "Rows",
+        "Columns",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "PixelData",
+        "ImageType",
+        "PixelIntensityRelationship",
+        "PixelIntensityRelationshipSign",
+        "RescaleIntercept",
+        "RescaleSlope",
+        "RescaleType",
+        "PresentationLUTShape",
+        "LossyImageCompression",
+        "BurnedInAnnotation",
+        "ImageLaterality",
+        "AnatomicRegionSequence",
+        "ImagerPixelSpacing",
+        "DetectorType",
+        "WindowCenter",
+        "WindowWidth",
+        "AcquisitionContextSequence",
+        "SOPClassUID",
+        "SOPInstanceUID",
+    ]
+)
+PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm chest detector
+
+
+def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    assert image is not None
+    ds = Dataset()
+    m.sop_common(ds, plan, DX_PRESENTATION)
+    m.patient(ds, plan)
+    m.general_study(ds, plan)
+    m.general_series(ds, plan, "DX")
+    m.general_equipment(ds, plan)
+    m.general_image(ds, plan)
+    m.image_pixel(ds, image)
+    m.acquisition_context(ds)
+    _dx_series(ds)
+    _dx_image(ds)
+    _dx_detector(ds)
+    _dx_positioning(ds)
+    _voi_lut(ds, image)
+    return ds
+
+
+# DX Series (C.8.11.1)
+def _dx_series(ds: Dataset) -> None:
+    ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.BodyPartExamined = "CHEST"
+
+
+# DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
+def _dx_image(ds: Dataset) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.PixelIntensityRelationship = "LOG"
+    ds.PixelIntensityRelationshipSign = 1
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.RescaleType = "US"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.LossyImageCompression = "00"
+    ds.BurnedInAnnotation = "NO"
+    ds.ImageLaterality = "U"  # unpaired anatomy
+    ds.AnatomicRegionSequence = Sequence([m.code_item(*CHEST)])
+    ds.PatientOrientation = ["L", "F"]  # PA, displayed as if facing the patient
+
+
+# DX Detector (C.8.11.4)
+def _dx_detector(ds: Dataset) -> None:
+    ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    ds.DetectorType = "SCINTILLATOR"
+    ds.DetectorID = "DFDET02"
+
+
+# DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U
+def _dx_positioning(ds: Dataset) -> None:
+    ds.ViewPosition = "PA"
+    ds.PositionerType = "COLUMN"  # a chest stand
+    view = m.code_item(*POSTERO_ANTERIOR)
+    view.ViewModifierCodeSequence = Sequence()
+    ds.ViewCodeSequence = Sequence([view])
+    ds.DistanceSourceToDetector = 1800
+    ds.DistanceSourceToPatient = 1650
+    ds.KVP = 120
+    ds.Exposure = 2
+    ds.ExposureTime = 8
+
+
+# VOI LUT (C.11.2)
+def _voi_lut(ds: Dataset, image: PixelImage) -> None:
+    centre, width = m.window_for(image)
+    ds.WindowCenter = centre
+    ds.WindowWidth = width
+    ds.VOILUTFunction = "LINEAR"
+
+
+TEMPLATES = (
+    IODTemplate(
+        name="dx",
+        title="Digital X-Ray Image - For Presentation",
+        sop_class_uid=DX_PRESENTATION,
+        modality="DX",
+        build=build,
+        pixels=PixelOptions(
+            rows=1024, columns=1024, bits_stored=12, pattern="auto", photometric="MONOCHROME2"
+        ),
+        aliases=("dx-presentation", "digital-x-ray"),
+        required=REQUIRED,
+        allowed_bits_stored=(6, 16),
+    ),
+)
