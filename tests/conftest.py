@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dicomfab import generate, parse_spec  # noqa: E402
-from dicomfab.output.generate import GenerateResult  # noqa: E402
+from dicomfab import generate, parse_spec
+from dicomfab.output.generate import GenerateResult
 
 SMALL_MG = {"rows": 256, "columns": 208, "bits_stored": 12}
 

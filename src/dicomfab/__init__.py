@@ -1,7 +1,7 @@
 """dicomfab: synthetic DICOM studies, broken on purpose when asked, and ingestion tests.
 
-    >>> from dicomfab import load_spec, generate
-    >>> result = generate(load_spec("study.yaml"), Path("out"))
+>>> from dicomfab import load_spec, generate
+>>> result = generate(load_spec("study.yaml"), Path("out"))
 """
 
 from __future__ import annotations

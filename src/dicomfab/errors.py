@@ -1,7 +1,7 @@
 """One exception tree for the whole package.
 
     DicomfabError                  base: everything dicomfab raises on purpose
-    ├── SpecError                  a spec (or old config) is wrong; carries every issue with its path
+    ├── SpecError                  a spec (or old config) is wrong; carries each issue and its path
     ├── TransferSyntaxError        unknown transfer syntax, or its codec is not installed
     ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
     └── OutputError                the output folder cannot be written (exists, not writable, …)

@@ -25,17 +25,31 @@ def test_empty_spec_is_one_current_four_view_mammogram() -> None:
 
 
 def test_deeper_levels_override_shallower_ones() -> None:
-    plan = plan_of({
-        "defaults": {"tags": {"InstitutionName": "A", "StationName": "S"}, "transfer_syntax": "rle"},
-        "patients": [{
-            "tags": {"InstitutionName": "B"},
-            "studies": [{
-                "tags": {"InstitutionName": "C"},
-                "series": [{"count": 2, "transfer_syntax": "explicit-le",
-                            "instances": [{"tags": {"InstitutionName": "D"}}]}],
-            }],
-        }],
-    })  # fmt: skip
+    plan = plan_of(
+        {
+            "defaults": {
+                "tags": {"InstitutionName": "A", "StationName": "S"},
+                "transfer_syntax": "rle",
+            },
+            "patients": [
+                {
+                    "tags": {"InstitutionName": "B"},
+                    "studies": [
+                        {
+                            "tags": {"InstitutionName": "C"},
+                            "series": [
+                                {
+                                    "count": 2,
+                                    "transfer_syntax": "explicit-le",
+                                    "instances": [{"tags": {"InstitutionName": "D"}}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
     values = [{r.keyword: v.value for r, v in i.tags.items()} for i in plan.instances]
     assert values == [
         {"InstitutionName": "D", "StationName": "S"},
@@ -45,15 +59,28 @@ def test_deeper_levels_override_shallower_ones() -> None:
 
 
 def test_relative_dates_count_from_the_current_study() -> None:
-    plan = plan_of({"patients": [{"birth_date": "-60y", "studies": [
-        {"role": "prior", "date": "-2y", "tags": {"ContentDate": "-2y1d"}},
-        {"role": "current", "date": "2024-05-10"},
-        {"role": "external_prior"},
-        {"role": "prior"},
-    ]}]})  # fmt: skip
+    plan = plan_of(
+        {
+            "patients": [
+                {
+                    "birth_date": "-60y",
+                    "studies": [
+                        {"role": "prior", "date": "-2y", "tags": {"ContentDate": "-2y1d"}},
+                        {"role": "current", "date": "2024-05-10"},
+                        {"role": "external_prior"},
+                        {"role": "prior"},
+                    ],
+                }
+            ]
+        }
+    )
     dates = [s.date for s in plan.studies]
-    assert dates == [dt.date(2022, 5, 10), dt.date(2024, 5, 10), dt.date(2023, 2, 10),
-                     dt.date(2022, 5, 10)]  # fmt: skip
+    assert dates == [
+        dt.date(2022, 5, 10),
+        dt.date(2024, 5, 10),
+        dt.date(2023, 2, 10),
+        dt.date(2022, 5, 10),
+    ]
     assert plan.patients[0].birth_date == dt.date(1964, 5, 10)
     (content_date,) = plan.studies[0].series[0].instances[0].tags.values()
     assert content_date.value == "20220509"
@@ -61,11 +88,26 @@ def test_relative_dates_count_from_the_current_study() -> None:
 
 def test_every_problem_is_reported_with_its_path() -> None:
     with pytest.raises(SpecError) as info:
-        plan_of({"patients": [{"studies": [{}, {"series": [{
-            "tags": {"PatientNmae": "x", "Rows": "many"},
-            "transfer_syntax": "jpeg2001",
-            "iod": "mgg",
-        }]}]}]})  # fmt: skip
+        plan_of(
+            {
+                "patients": [
+                    {
+                        "studies": [
+                            {},
+                            {
+                                "series": [
+                                    {
+                                        "tags": {"PatientNmae": "x", "Rows": "many"},
+                                        "transfer_syntax": "jpeg2001",
+                                        "iod": "mgg",
+                                    }
+                                ]
+                            },
+                        ]
+                    }
+                ]
+            }
+        )
     text = str(info.value)
     assert "patients[0].studies[1].series[0].tags.PatientNmae: unknown DICOM keyword" in text
     assert "did you mean PatientName?" in text
@@ -83,13 +125,44 @@ def test_pixel_tags_steer_the_generator_unless_permissive() -> None:
 
 
 def test_bits_mismatch_is_written_as_given_when_permissive(make_dataset: Any) -> None:
-    result = make_dataset({"patients": [{"studies": [{"series": [{"count": 1, "instances": [{
-        "permissive": True,
-        "tags": {"Rows": 64, "Columns": 48, "BitsAllocated": 12, "BitsStored": 15, "HighBit": 14},
-    }]}]}]}]})  # fmt: skip
+    result = make_dataset(
+        {
+            "patients": [
+                {
+                    "studies": [
+                        {
+                            "series": [
+                                {
+                                    "count": 1,
+                                    "instances": [
+                                        {
+                                            "permissive": True,
+                                            "tags": {
+                                                "Rows": 64,
+                                                "Columns": 48,
+                                                "BitsAllocated": 12,
+                                                "BitsStored": 15,
+                                                "HighBit": 14,
+                                            },
+                                        }
+                                    ],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     (inst,) = result.manifest.instances()
     ds = pydicom.dcmread(result.path / inst.file)
-    assert (ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit) == (64, 48, 12, 15, 14)
+    assert (ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit) == (
+        64,
+        48,
+        12,
+        15,
+        14,
+    )
 
 
 def test_removing_a_required_attribute_needs_permissive() -> None:
@@ -101,5 +174,31 @@ def test_removing_a_required_attribute_needs_permissive() -> None:
 
 def test_duplicate_file_names_are_refused() -> None:
     with pytest.raises(SpecError, match="already used"):
-        plan_of({"patients": [{"studies": [{"series": [{"instances": [
-            {"file_name": "a.dcm"}, {"file_name": "a.dcm"}]}]}]}]})  # fmt: skip
+        plan_of(
+            {
+                "patients": [
+                    {
+                        "studies": [
+                            {
+                                "series": [
+                                    {"instances": [{"file_name": "a.dcm"}, {"file_name": "a.dcm"}]}
+                                ]
+                            }
+                        ]
+                    }
+                ]
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        ({"frames": 3}, "single-frame IOD"),
+        ({"bits_stored": 4}, "holds 6–16 bits stored"),
+        ({"bits_stored": 12, "bits_allocated": 8}, "at most 8 bits stored"),
+    ],
+)
+def test_pixel_options_the_iod_cannot_hold(pixels: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        plan_of({"defaults": {"pixels": pixels}})

@@ -27,7 +27,9 @@ def _text(vr: str) -> st.SearchStrategy[str]:
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     **{vr: _text(vr) for vr in _MAX},
-    "PN": st.tuples(_text("SH"), _text("SH")).map(lambda p: f"{p[0].replace(' ', '')}^{p[1].replace(' ', '')}").filter(lambda s: len(s) > 2 and "^" in s and not s.startswith("^") and not s.endswith("^")),
+    "PN": st.tuples(_text("SH"), _text("SH"))
+    .map(lambda p: f"{p[0].replace(' ', '')}^{p[1].replace(' ', '')}")
+    .filter(lambda s: len(s) > 2 and "^" in s and not s.startswith("^") and not s.endswith("^")),
     "DA": st.dates(min_value=__import__("datetime").date(1900, 1, 1)).map(lambda d: d.isoformat()),
     "TM": st.times().map(lambda t: t.strftime("%H%M%S")),
     "IS": st.integers(-(2**31), 2**31 - 1),
@@ -38,7 +40,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "SL": st.integers(-(2**31), 2**31 - 1),
     "FD": st.floats(-1e12, 1e12, allow_nan=False),
     "FL": st.floats(-1e6, 1e6, allow_nan=False, width=32),
-}  # fmt: skip
+}
 
 _SKIP_GROUPS = {0x0000, 0x0002, 0x0028, 0x7FE0, 0xFFFE, 0xFFFA}  # refused or owned by pixels
 
@@ -69,7 +71,9 @@ def tag_values(draw: st.DrawFn) -> tuple[str, str, Any]:
 @st.composite
 def private_values(draw: st.DrawFn) -> tuple[str, str, Any]:
     group = draw(st.sampled_from([0x0009, 0x0011, 0x0019, 0x0029, 0x0041]))
-    creator = draw(st.text(string.ascii_uppercase + " ", min_size=3, max_size=20).map(str.strip).filter(bool))
+    creator = draw(
+        st.text(string.ascii_uppercase + " ", min_size=3, max_size=20).map(str.strip).filter(bool)
+    )
     offset = draw(st.integers(0, 0xFF))
     vr = draw(st.sampled_from(["LO", "US", "FD", "SH", "UL"]))
     return f'({group:04X},"{creator}",{offset:02X})', vr, draw(VALUES[vr])
@@ -88,8 +92,10 @@ def _same(vr: str, expected: Any, actual: Any) -> bool:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(public=st.lists(tag_values(), min_size=1, max_size=12, unique_by=lambda t: t[0]),
-       private=st.lists(private_values(), max_size=4, unique_by=lambda t: t[0]))  # fmt: skip
+@given(
+    public=st.lists(tag_values(), min_size=1, max_size=12, unique_by=lambda t: t[0]),
+    private=st.lists(private_values(), max_size=4, unique_by=lambda t: t[0]),
+)
 def test_any_valid_tag_value_round_trips(
     public: list[tuple[str, str, Any]], private: list[tuple[str, str, Any]]
 ) -> None:
@@ -111,6 +117,6 @@ def test_any_valid_tag_value_round_trips(
             creator = key.split('"')[1]
             offset = int(key.split(",")[-1].rstrip(")"), 16)
             element = ds.private_block(group, creator)[offset]
-            assert element.VR == vr
+            assert vr == element.VR
             assert _same(vr, value, element.value), (key, value, element.value)
     assert keyword_for_tag(0x00100010) == "PatientName"

@@ -10,19 +10,29 @@ import pydicom
 def test_sequences_private_elements_and_utf8(make_dataset: Any) -> None:
     spec = {
         "defaults": {"pixels": {"rows": 32, "columns": 32}},
-        "patients": [{
-            "name": "Müller^Zoë",
-            "tags": {
-                "OtherPatientIDsSequence": [
-                    {"PatientID": "X1", "IssuerOfPatientID": "SITE A", "TypeOfPatientID": "TEXT"},
-                    {"PatientID": "X2", "IssuerOfPatientID": "SITE B", "TypeOfPatientID": "TEXT"},
-                ],
-                '(0029,"SIEMENS CSA HEADER",08)': "IMAGE NUM 4",
-                '(0009,"ACME QUIRK",10)': {"vr": "US", "value": [1, 2, 3]},
-            },
-            "studies": [{"series": [{"count": 1}]}],
-        }],
-    }  # fmt: skip
+        "patients": [
+            {
+                "name": "Müller^Zoë",
+                "tags": {
+                    "OtherPatientIDsSequence": [
+                        {
+                            "PatientID": "X1",
+                            "IssuerOfPatientID": "SITE A",
+                            "TypeOfPatientID": "TEXT",
+                        },
+                        {
+                            "PatientID": "X2",
+                            "IssuerOfPatientID": "SITE B",
+                            "TypeOfPatientID": "TEXT",
+                        },
+                    ],
+                    '(0029,"SIEMENS CSA HEADER",08)': "IMAGE NUM 4",
+                    '(0009,"ACME QUIRK",10)': {"vr": "US", "value": [1, 2, 3]},
+                },
+                "studies": [{"series": [{"count": 1}]}],
+            }
+        ],
+    }
     result = make_dataset(spec)
     (inst,) = result.manifest.instances()
     ds = pydicom.dcmread(result.path / inst.file)
@@ -38,10 +48,14 @@ def test_sequences_private_elements_and_utf8(make_dataset: Any) -> None:
 
 def test_removed_and_empty_attributes(make_dataset: Any) -> None:
     spec = {
-        "defaults": {"pixels": {"rows": 32, "columns": 32}, "permissive": True,
-                     "remove_tags": ["ImageLaterality"], "tags": {"AccessionNumber": None}},
+        "defaults": {
+            "pixels": {"rows": 32, "columns": 32},
+            "permissive": True,
+            "remove_tags": ["ImageLaterality"],
+            "tags": {"AccessionNumber": None},
+        },
         "patients": [{"studies": [{"series": [{"count": 1}]}]}],
-    }  # fmt: skip
+    }
     result = make_dataset(spec)
     ds = pydicom.dcmread(result.path / result.manifest.instances()[0].file)
     assert "ImageLaterality" not in ds

@@ -9,15 +9,23 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from dicomtools import dcmdump, dciodvfy
 
 from dicomfab import generate, parse_spec
 from dicomfab.build import encoding
 from dicomfab.build.iods import registry
+from dicomtools import dciodvfy, dcmdump
 
 ALL_TS = encoding.names()
-COMMON_TS = ["explicit-le", "implicit-le", "explicit-be", "deflated", "rle", "jpeg-ls-lossless",
-             "jpeg2000-lossless", "jpeg-lossless-sv1"]  # fmt: skip
+COMMON_TS = [
+    "explicit-le",
+    "implicit-le",
+    "explicit-be",
+    "deflated",
+    "rle",
+    "jpeg-ls-lossless",
+    "jpeg2000-lossless",
+    "jpeg-lossless-sv1",
+]
 PIXEL_IODS = [t.name for t in registry.templates() if t.pixels is not None]
 CASES = [("mg-presentation", ts) for ts in ALL_TS] + [
     (iod, ts) for iod in PIXEL_IODS if iod != "mg-presentation" for ts in COMMON_TS

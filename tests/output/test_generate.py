@@ -35,14 +35,22 @@ def test_layout_manifest_and_records(make_dataset: Any, small_spec: dict[str, An
         for se in study["series"]:
             for inst in se["instances"]:
                 path = root / inst["file"]
-                assert path == root / "dicoms" / study["study_instance_uid"] / f"{inst['sop_instance_uid']}.dcm"
+                assert (
+                    path
+                    == root
+                    / "dicoms"
+                    / study["study_instance_uid"]
+                    / f"{inst['sop_instance_uid']}.dcm"
+                )
                 ds = pydicom.dcmread(path)
                 assert ds.SOPInstanceUID == inst["sop_instance_uid"]
                 assert ds.StudyInstanceUID == study["study_instance_uid"]
                 digest = file_digests(path)
                 assert (digest.size, digest.header_sha256, digest.pixel_sha256) == (
-                    inst["size"], inst["header_sha256"], inst["pixel_sha256"],
-                )  # fmt: skip
+                    inst["size"],
+                    inst["header_sha256"],
+                    inst["pixel_sha256"],
+                )
     current, prior = studies
     record = json.loads((root / current["record"]).read_text())
     assert record["study_instance_uid"] == current["study_instance_uid"]
@@ -52,18 +60,27 @@ def test_layout_manifest_and_records(make_dataset: Any, small_spec: dict[str, An
     assert sorted(record["sop_instance_uids"]) == sorted(
         i["sop_instance_uid"] for se in current["series"] for i in se["instances"]
     )
-    assert prior["record"] is None and not (root / "jsons" / f"{prior['study_instance_uid']}.json").exists()
+    assert (
+        prior["record"] is None
+        and not (root / "jsons" / f"{prior['study_instance_uid']}.json").exists()
+    )
 
 
 def test_prior_chain_is_ordered_newest_first(make_dataset: Any) -> None:
     spec = {
         "defaults": {"pixels": {"rows": 64, "columns": 48}},
-        "patients": [{"studies": [
-            {"role": "prior", "date": "-3y"}, {"role": "current", "date": "2024-06-01"},
-            {"role": "prior", "date": "-1y"}, {"role": "external_prior", "date": "-2y"},
-            {"role": "prior", "date": "-2y"},
-        ]}],
-    }  # fmt: skip
+        "patients": [
+            {
+                "studies": [
+                    {"role": "prior", "date": "-3y"},
+                    {"role": "current", "date": "2024-06-01"},
+                    {"role": "prior", "date": "-1y"},
+                    {"role": "external_prior", "date": "-2y"},
+                    {"role": "prior", "date": "-2y"},
+                ]
+            }
+        ],
+    }
     root = make_dataset(spec).path
     (record_file,) = (root / "jsons").glob("*.json")
     record = json.loads(record_file.read_text())
@@ -86,7 +103,9 @@ def test_same_spec_and_seed_give_byte_identical_datasets(
     assert _hashes(other_seed.path).keys() != _hashes(first.path).keys()
 
 
-def test_existing_output_is_kept_unless_overwrite(make_dataset: Any, small_spec: dict[str, Any]) -> None:
+def test_existing_output_is_kept_unless_overwrite(
+    make_dataset: Any, small_spec: dict[str, Any]
+) -> None:
     result = make_dataset(small_spec)
     marker = result.path / "keep.txt"
     marker.write_text("mine")

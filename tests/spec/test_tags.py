@@ -55,8 +55,9 @@ def test_values_are_coerced_per_vr() -> None:
     assert coerce_value(parse_tag_key("StudyTime"), "10:11:12", ctx).value == "101112"
     assert coerce_value(parse_tag_key("SeriesNumber"), 3, ctx).value == "3"
     assert coerce_value(parse_tag_key("ImageType"), "ORIGINAL\\PRIMARY", ctx).value == [
-        "ORIGINAL", "PRIMARY",
-    ]  # fmt: skip
+        "ORIGINAL",
+        "PRIMARY",
+    ]
     person = {"family": "Doe", "given": "Jane"}
     assert coerce_value(parse_tag_key("PatientName"), person, ctx).value == "Doe^Jane"
     explicit = coerce_value(parse_tag_key('(0009,"ACME 1",01)'), {"vr": "US", "value": 7}, ctx)

@@ -11,15 +11,15 @@ from typing import Any
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import UID
 
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.build.plan import InstancePlan
 from dicomfab.spec.tags import CoercedValue, TagRef
 
-IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1435.1"  # dicomfab, under pydicom's UID root
+# dicomfab's own UUID-derived UID (PS3.5 B.2): no organisation root is borrowed
+IMPLEMENTATION_CLASS_UID = "2.25.186286998657177681993761274476141863721"
 IMPLEMENTATION_VERSION = "DICOMFAB_010"
-_ = PYDICOM_IMPLEMENTATION_UID  # documents where our implementation UID is rooted
 
 
 def build_dataset(plan: InstancePlan, image: PixelImage | None) -> Dataset:
@@ -37,10 +37,10 @@ def build_dataset(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
 def file_meta(ds: Dataset, transfer_syntax_uid: str) -> FileMetaDataset:
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID", "")
-    meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", "")
-    meta.TransferSyntaxUID = transfer_syntax_uid
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.MediaStorageSOPClassUID = UID(str(ds.get("SOPClassUID", "")))
+    meta.MediaStorageSOPInstanceUID = UID(str(ds.get("SOPInstanceUID", "")))
+    meta.TransferSyntaxUID = UID(transfer_syntax_uid)
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION
     return meta
 

@@ -69,36 +69,93 @@ def _lazy(module: str, name: str) -> Callable[[], FrameEncoder]:
 _CODECS = "dicomfab.build.codecs"
 
 REGISTRY: tuple[TransferSyntax, ...] = (
-    TransferSyntax("explicit-le", _uid.ExplicitVRLittleEndian, "Explicit VR Little Endian",
-                   aliases=("explicit", "explicit-little-endian")),
-    TransferSyntax("implicit-le", _uid.ImplicitVRLittleEndian, "Implicit VR Little Endian",
-                   aliases=("implicit", "implicit-little-endian")),
-    TransferSyntax("explicit-be", _uid.ExplicitVRBigEndian,
-                   "Explicit VR Big Endian (retired; old priors)", aliases=("big-endian",)),
-    TransferSyntax("deflated", _uid.DeflatedExplicitVRLittleEndian,
-                   "Deflated Explicit VR Little Endian", aliases=("deflate",)),
-    TransferSyntax("rle", _uid.RLELossless, "RLE Lossless", compressed=True,
-                   requires=("rle",), aliases=("rle-lossless",),
-                   encoder=_lazy(_CODECS, "encode_rle")),
-    TransferSyntax("jpeg-ls-lossless", _uid.JPEGLSLossless, "JPEG-LS Lossless", compressed=True,
-                   requires=("jpeg_ls",), min_bits_stored=2, aliases=("jpegls", "jpeg-ls"),
-                   encoder=_lazy(_CODECS, "encode_jpeg_ls")),
-    TransferSyntax("jpeg2000-lossless", _uid.JPEG2000Lossless, "JPEG 2000 Lossless",
-                   compressed=True, requires=("openjpeg",), aliases=("j2k-lossless",),
-                   encoder=_lazy(_CODECS, "encode_j2k_lossless")),
-    TransferSyntax("jpeg2000", _uid.JPEG2000, "JPEG 2000 (lossy)", compressed=True, lossy=True,
-                   requires=("openjpeg",), lossy_method="ISO_15444_1",
-                   aliases=("j2k", "jpeg2000-lossy"), encoder=_lazy(_CODECS, "encode_j2k_lossy")),
-    TransferSyntax("jpeg-baseline", _uid.JPEGBaseline8Bit, "JPEG Baseline (Process 1), 8 bit",
-                   compressed=True, lossy=True, requires=("gdcm",), max_bits_stored=8,
-                   min_bits_stored=8, lossy_method="ISO_10918_1", aliases=("jpeg",),
-                   encoder=_lazy(_CODECS, "encode_jpeg_baseline")),
-    TransferSyntax("jpeg-lossless-sv1", _uid.JPEGLosslessSV1,
-                   "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 SV1)",
-                   compressed=True, requires=("gdcm",), min_bits_stored=2,
-                   aliases=("jpeg-lossless", "jpeg-ls-sv1"),
-                   encoder=_lazy(_CODECS, "encode_jpeg_lossless_sv1")),
-)  # fmt: skip
+    TransferSyntax(
+        "explicit-le",
+        _uid.ExplicitVRLittleEndian,
+        "Explicit VR Little Endian",
+        aliases=("explicit", "explicit-little-endian"),
+    ),
+    TransferSyntax(
+        "implicit-le",
+        _uid.ImplicitVRLittleEndian,
+        "Implicit VR Little Endian",
+        aliases=("implicit", "implicit-little-endian"),
+    ),
+    TransferSyntax(
+        "explicit-be",
+        _uid.ExplicitVRBigEndian,
+        "Explicit VR Big Endian (retired; old priors)",
+        aliases=("big-endian",),
+    ),
+    TransferSyntax(
+        "deflated",
+        _uid.DeflatedExplicitVRLittleEndian,
+        "Deflated Explicit VR Little Endian",
+        aliases=("deflate",),
+    ),
+    TransferSyntax(
+        "rle",
+        _uid.RLELossless,
+        "RLE Lossless",
+        compressed=True,
+        requires=("rle",),
+        aliases=("rle-lossless",),
+        encoder=_lazy(_CODECS, "encode_rle"),
+    ),
+    TransferSyntax(
+        "jpeg-ls-lossless",
+        _uid.JPEGLSLossless,
+        "JPEG-LS Lossless",
+        compressed=True,
+        requires=("jpeg_ls",),
+        min_bits_stored=2,
+        aliases=("jpegls", "jpeg-ls"),
+        encoder=_lazy(_CODECS, "encode_jpeg_ls"),
+    ),
+    TransferSyntax(
+        "jpeg2000-lossless",
+        _uid.JPEG2000Lossless,
+        "JPEG 2000 Lossless",
+        compressed=True,
+        requires=("openjpeg",),
+        aliases=("j2k-lossless",),
+        encoder=_lazy(_CODECS, "encode_j2k_lossless"),
+    ),
+    TransferSyntax(
+        "jpeg2000",
+        _uid.JPEG2000,
+        "JPEG 2000 (lossy)",
+        compressed=True,
+        lossy=True,
+        requires=("openjpeg",),
+        lossy_method="ISO_15444_1",
+        aliases=("j2k", "jpeg2000-lossy"),
+        encoder=_lazy(_CODECS, "encode_j2k_lossy"),
+    ),
+    TransferSyntax(
+        "jpeg-baseline",
+        _uid.JPEGBaseline8Bit,
+        "JPEG Baseline (Process 1), 8 bit",
+        compressed=True,
+        lossy=True,
+        requires=("gdcm",),
+        max_bits_stored=8,
+        min_bits_stored=8,
+        lossy_method="ISO_10918_1",
+        aliases=("jpeg",),
+        encoder=_lazy(_CODECS, "encode_jpeg_baseline"),
+    ),
+    TransferSyntax(
+        "jpeg-lossless-sv1",
+        _uid.JPEGLosslessSV1,
+        "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 SV1)",
+        compressed=True,
+        requires=("gdcm",),
+        min_bits_stored=2,
+        aliases=("jpeg-lossless", "jpeg-ls-sv1"),
+        encoder=_lazy(_CODECS, "encode_jpeg_lossless_sv1"),
+    ),
+)
 
 _BY_KEY: dict[str, TransferSyntax] = {}
 for _ts in REGISTRY:
@@ -135,6 +192,8 @@ def check_bits(ts: TransferSyntax, bits_stored: int) -> str | None:
     return None
 
 
-def encode_frames(ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int) -> list[bytes]:
+def encode_frames(
+    ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int
+) -> list[bytes]:
     encoder = ts.frame_encoder()
     return [encoder(frame, bits_stored) for frame in frames]

@@ -7,9 +7,8 @@ their own modules.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from dicomfab.build import encoding
 from dicomfab.build.demographics import (
     accession_number,
@@ -122,8 +124,9 @@ class InstancePlan:
 
     def uid(self, kind: str) -> str:
         """A further UID for this instance (e.g. ``uid("frame-of-reference")``)."""
-        return self.uids.uid(kind, self.patient.index, self.study.index, self.series.index,
-                             self.index)  # fmt: skip
+        return self.uids.uid(
+            kind, self.patient.index, self.study.index, self.series.index, self.index
+        )
 
     def study_level_uid(self, kind: str) -> str:
         """A UID shared by the whole study (e.g. a frame of reference for all its views)."""
@@ -149,6 +152,7 @@ class _Planner:
         self.spec = spec
         self.uids = UIDFactory(spec.seed, spec.uid_root)
         self.issues: dict[str, Issue] = {}
+        self.tag_paths: dict[TagRef, str] = {}  # where the last tags() call found each tag
         self.reference_date = spec.reference_date or default_study_date(spec.seed)
 
     def fail(self, path: str, message: str, suggestion: str | None = None) -> None:
@@ -201,9 +205,14 @@ class _Planner:
             return None
 
     def study(
-        self, patient: PatientPlan, index: int, spec: StudySpec, anchor: dt.date, nth: int,
+        self,
+        patient: PatientPlan,
+        index: int,
+        spec: StudySpec,
+        anchor: dt.date,
+        nth: int,
         chain: Chain,
-    ) -> StudyPlan:  # fmt: skip
+    ) -> StudyPlan:
         path = f"{patient.path}.studies[{index}]"
         if spec.date is not None:
             date = self.date(f"{path}.date", spec.date, anchor) or anchor
@@ -234,8 +243,13 @@ class _Planner:
         return plan
 
     def series(
-        self, study: StudyPlan, index: int, spec: SeriesSpec, anchor: dt.date, chain: Chain,
-    ) -> SeriesPlan:  # fmt: skip
+        self,
+        study: StudyPlan,
+        index: int,
+        spec: SeriesSpec,
+        anchor: dt.date,
+        chain: Chain,
+    ) -> SeriesPlan:
         path = f"{study.path}.series[{index}]"
         plan = SeriesPlan(
             study=study,
@@ -262,8 +276,9 @@ class _Planner:
             view_name = inst.view or (views[i % len(views)] if views else None)
             inst_path = f"{path}.instances[{i}]"
             plan.instances.append(
-                self.instance(plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor,
-                              series_iod)  # fmt: skip
+                self.instance(
+                    plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor, series_iod
+                )
             )
         self.check_file_names(plan)
         if not plan.description and plan.instances:
@@ -276,15 +291,22 @@ class _Planner:
         if found is None:
             near = iod_registry.suggest(name)
             self.fail(
-                f"{path}.iod", f"unknown IOD {name!r} (known: {', '.join(iod_registry.names())})",
+                f"{_set_at(chain, 'iod', path)}.iod",
+                f"unknown IOD {name!r} (known: {', '.join(iod_registry.names())})",
                 near,
-            )  # fmt: skip
+            )
         return found
 
     def instance(
-        self, series: SeriesPlan, index: int, spec: InstanceSpec, chain: Chain,
-        view_name: str | None, anchor: dt.date, series_iod: IODTemplate,
-    ) -> InstancePlan:  # fmt: skip
+        self,
+        series: SeriesPlan,
+        index: int,
+        spec: InstanceSpec,
+        chain: Chain,
+        view_name: str | None,
+        anchor: dt.date,
+        series_iod: IODTemplate,
+    ) -> InstancePlan:
         path = f"{series.path}.instances[{index}]"
         iod = series_iod
         if spec.iod is not None:
@@ -299,6 +321,7 @@ class _Planner:
             pixels = pixels.merged(level.pixels)
         tags, remove = self.tags(chain, permissive, anchor)
         pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
+        self.check_pixels(path, iod, pixels)
         self.check_removals(path, iod, remove, permissive)
 
         ts = self.transfer_syntax(path, chain, iod, pixels)
@@ -342,6 +365,7 @@ class _Planner:
                     removed[ref] = key
                     merged.pop(ref, None)
         out: dict[TagRef, CoercedValue] = {}
+        self.tag_paths = {ref: path for ref, (_, path) in merged.items()}
         for ref, (raw, path) in merged.items():
             value = self.coerce(path, ref, raw, ctx)
             if value is not None:
@@ -385,12 +409,15 @@ class _Planner:
         folded = dict(_PIXEL_TAGS)
         if not permissive:
             folded.update(_BITS_TAGS)
+        where: dict[str, str] = {}  # reported where the tag is set, once for all instances
         for ref in list(tags):
+            tag_path = self.tag_paths.get(ref, f"{path}.tags.{ref.keyword}")
             if ref.keyword in folded and tags[ref].value is not None:
                 updates[folded[ref.keyword]] = tags.pop(ref).value
+                where[folded[ref.keyword]] = tag_path
             elif ref.keyword in _DERIVED_BITS_TAGS and not permissive:
                 self.fail(
-                    f"{path}.tags.{ref.keyword}",
+                    tag_path,
                     f"{ref.keyword} follows from the pixel options; set pixels.bits_stored, "
                     "or set permissive: true to write an inconsistent value on purpose",
                 )
@@ -399,9 +426,25 @@ class _Planner:
             return pixels
         try:
             return pixels.merged(PixelOptions(**updates))
-        except ValueError as exc:
-            self.fail(f"{path}.tags", f"invalid Image Pixel attribute: {exc}")
+        except ValidationError as exc:
+            for err in exc.errors():
+                tag_path = where.get(str(err["loc"][0]), f"{path}.tags")
+                self.fail(tag_path, f"invalid value {err['input']!r}: {err['msg']}")
             return pixels
+
+    def check_pixels(self, path: str, iod: IODTemplate, pixels: PixelOptions) -> None:
+        if (pixels.frames or 1) > 1 and not iod.multiframe:
+            self.fail(f"{path}.pixels.frames", f"{iod.name} is a single-frame IOD; use dbt")
+        low, high = iod.allowed_bits_stored
+        if pixels.bits_stored is not None and not low <= pixels.bits_stored <= high:
+            self.fail(
+                f"{path}.pixels.bits_stored",
+                f"{iod.name} holds {low}–{high} bits stored, not {pixels.bits_stored}",
+            )
+        if pixels.bits_allocated == 8 and (pixels.bits_stored or 8) > 8:
+            self.fail(
+                f"{path}.pixels.bits_allocated", "8 bits allocated hold at most 8 bits stored"
+            )
 
     def check_removals(
         self, path: str, iod: IODTemplate, remove: list[TagRef], permissive: bool
@@ -424,8 +467,8 @@ class _Planner:
             return encoding.DEFAULT
         try:
             ts = encoding.get(name)
-        except TransferSyntaxError as exc:
-            self.fail(f"{path}.transfer_syntax", str(exc))
+        except TransferSyntaxError as exc:  # reported once, where it is set
+            self.fail(f"{_set_at(chain, 'transfer_syntax', path)}.transfer_syntax", str(exc))
             return encoding.DEFAULT
         if ts.compressed and iod.native_only:
             self.fail(f"{path}.transfer_syntax", f"{iod.name} has no pixel data to compress")
@@ -440,14 +483,14 @@ class _Planner:
 
     def check_file_names(self, series: SeriesPlan) -> None:
         seen = {
-            i.file_name: i.path
-            for se in series.study.series[: series.index]
-            for i in se.instances
+            i.file_name: i.path for se in series.study.series[: series.index] for i in se.instances
         }
         for inst in series.instances:
             if inst.file_name in seen:
-                self.fail(f"{inst.path}.file_name",
-                          f"{inst.file_name!r} is already used by {seen[inst.file_name]}")  # fmt: skip
+                self.fail(
+                    f"{inst.path}.file_name",
+                    f"{inst.file_name!r} is already used by {seen[inst.file_name]}",
+                )
             seen[inst.file_name] = inst.path
 
 
@@ -455,6 +498,15 @@ def _fallback_iod() -> IODTemplate:
     """Stand-in for an unknown IOD, so that planning goes on and reports every other problem."""
     found = iod_registry.find("mg")
     assert found is not None
+    return found
+
+
+def _set_at(chain: Chain, attribute: str, default: str) -> str:
+    """The path of the deepest level that sets ``attribute`` (where to report a bad value)."""
+    found = default
+    for level_path, level in chain:
+        if getattr(level, attribute) is not None:
+            found = level_path
     return found
 
 

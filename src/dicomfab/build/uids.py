@@ -1,4 +1,4 @@
-"""Deterministic UIDs: same seed and same place in the spec ⇒ same UID, different places ⇒ different.
+"""Deterministic UIDs: same seed and place in the spec ⇒ same UID; different places ⇒ different.
 
 Without a root, a UID is ``2.25.`` + the decimal form of a name-based (SHA-1, version 5) UUID of
 ``seed/path`` (PS3.5 B.2). With an organisation's root, the same 128-bit value is cut to the digits

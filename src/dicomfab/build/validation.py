@@ -13,9 +13,11 @@ from pydicom import config as pydicom_config
 def writing_mode(*, permissive: bool) -> Iterator[None]:
     """Within the block, pydicom raises on invalid values (or, if ``permissive``, ignores them)."""
     settings = pydicom_config.settings
-    previous = settings.writing_validation_mode
+    previous = settings.writing_validation_mode, settings.reading_validation_mode
     settings.writing_validation_mode = pydicom_config.IGNORE if permissive else pydicom_config.RAISE
+    if permissive:  # DataElement() checks a new value with the *reading* mode (WARN by default)
+        settings.reading_validation_mode = pydicom_config.IGNORE
     try:
         yield
     finally:
-        settings.writing_validation_mode = previous
+        settings.writing_validation_mode, settings.reading_validation_mode = previous

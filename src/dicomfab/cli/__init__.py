@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from dicomfab import __version__
 from dicomfab.cli import generate, inspect, listing, schema, summary, validate
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except DicomfabError as exc:
-        console_err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # escape: a message quotes user values ("[red]" is not markup); soft_wrap: one line each
+        console_err.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("interrupted")

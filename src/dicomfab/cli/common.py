@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from rich.console import Console
+
+from dicomfab.build.plan import Plan, make_plan
+from dicomfab.errors import SpecError
+from dicomfab.spec.models import Spec
 
 # a pipe or a CI log gets a wide console instead of rich's 80-column default
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -19,3 +24,16 @@ def human_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+def plan_from(spec: Spec, source: Path) -> Plan:
+    """Plan ``spec``; planning errors name the spec file, as loading errors do."""
+    try:
+        return make_plan(spec)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=str(source)) from None
+
+
+def note(text: str) -> None:
+    """Tell the user about a step that is not one to one (e.g. an old-format conversion)."""
+    console_err.print(f"note: {text}", markup=False, soft_wrap=True)

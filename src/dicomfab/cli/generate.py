@@ -9,37 +9,64 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dicomfab.build.plan import Plan, make_plan
+from dicomfab.build.plan import Plan
 from dicomfab.cli import listing
-from dicomfab.cli.common import console, console_err, human_bytes
+from dicomfab.cli.common import console, console_err, human_bytes, note, plan_from
 from dicomfab.output.generate import GenerateResult, generate, instance_relpath
-from dicomfab.spec.loading import load_spec
+from dicomfab.spec.loading import load_spec, parse_spec
 from dicomfab.spec.models import Spec
 
 
 @click.command("generate")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default="out",
-              show_default=True, help="Folder to write datasets into (one sub-folder each).")
-@click.option("-c", "--config", "config", type=click.Path(dir_okay=False, path_type=Path),
-              help="Spec file (YAML or JSON); the old power-customize format is accepted too.")
-@click.option("--power-customize", "power_customize",
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Alias of --config, for the predecessor's command lines.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="out",
+    show_default=True,
+    help="Folder to write datasets into (one sub-folder each).",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),  # load_spec explains a missing file or a folder
+    help="Spec file (YAML or JSON); the old power-customize format is accepted too.",
+)
+@click.option(
+    "--power-customize",
+    "power_customize",
+    type=click.Path(path_type=Path),
+    help="Alias of --config, for the predecessor's command lines.",
+)
 @click.option("--seed", type=click.IntRange(min=0), help="Override the spec's seed.")
 @click.option("--name", help="Override the dataset (folder) name.")
-@click.option("-p", "--preview", is_flag=True,
-              help="Validate and show what would be written; write nothing.")
+@click.option(
+    "-p", "--preview", is_flag=True, help="Validate and show what would be written; write nothing."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
-@click.option("-j", "--workers", type=click.IntRange(min=1),
-              help="Processes to build with (default: up to 2, one per core).")
+@click.option(
+    "-j",
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes to build with (default: up to 2, one per core).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--list-scenarios", is_flag=True, help="Alias of `dicomfab list`.")
 def command(
-    output: Path, config: Path | None, power_customize: Path | None, seed: int | None,
-    name: str | None, preview: bool, overwrite: bool, workers: int | None, as_json: bool,
-    quiet: bool, list_scenarios: bool,
-) -> None:  # fmt: skip
+    output: Path,
+    config: Path | None,
+    power_customize: Path | None,
+    seed: int | None,
+    name: str | None,
+    preview: bool,
+    overwrite: bool,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+    list_scenarios: bool,
+) -> None:
     """Generate DICOM files, companion records and a manifest from a spec.
 
     \b
@@ -61,15 +88,15 @@ def command(
     source = config or power_customize
     if source is None:
         raise click.UsageError("name a spec with --config FILE (see `dicomfab generate --help`)")
-    spec = load_spec(source)
+    spec = load_spec(source, warn=note)
     updates: dict[str, object] = {}
     if seed is not None:
         updates["seed"] = seed
     if name is not None:
         updates["name"] = name
     if updates:
-        spec = Spec.model_validate({**spec.model_dump(), **updates})
-    plan = make_plan(spec)
+        spec = parse_spec({**spec.model_dump(exclude_unset=True), **updates}, source="command line")
+    plan = plan_from(spec, source)
     if preview:
         _preview(plan, output, as_json)
         return
@@ -86,14 +113,23 @@ def _generate(
     total = len(plan.instances)
     if quiet:
         return generate(spec, output, overwrite=overwrite, workers=workers, plan=plan)
-    columns = (TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("instances"), TimeRemainingColumn())  # fmt: skip
+    columns = (
+        TextColumn("[bold]generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("instances"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console_err, transient=True) as bar:
         task = bar.add_task("generate", total=total)
         return generate(
-            spec, output, overwrite=overwrite, workers=workers, plan=plan,
+            spec,
+            output,
+            overwrite=overwrite,
+            workers=workers,
+            plan=plan,
             progress=lambda n: bar.advance(task, n),
-        )  # fmt: skip
+        )
 
 
 def _summary(result: GenerateResult) -> dict[str, object]:
@@ -115,13 +151,18 @@ def _print_summary(result: GenerateResult) -> None:
     for p in result.manifest.patients:
         for s in p.studies:
             inst = [i for se in s.series for i in se.instances]
-            table.add_row(p.patient_id, s.study_instance_uid[-18:], s.role, s.date,
-                          str(len(s.series)), str(len(inst)),
-                          str(sum(i.written for i in inst)))  # fmt: skip
+            table.add_row(
+                p.patient_id,
+                s.study_instance_uid[-18:],
+                s.role,
+                s.date,
+                str(len(s.series)),
+                str(len(inst)),
+                str(sum(i.written for i in inst)),
+            )
     console.print(table)
     console.print(
-        f"wrote {result.files_written} files ({human_bytes(result.bytes_written)}) "
-        f"to {result.path}"
+        f"wrote {result.files_written} files ({human_bytes(result.bytes_written)}) to {result.path}"
     )
 
 
@@ -149,7 +190,14 @@ def _preview(plan: Plan, output: Path, as_json: bool) -> None:
     for r in rows:
         size = f"{r['rows']}×{r['columns']}" if r["rows"] else "-"
         file = str(r["file"]) + ("" if r["written"] else "  (listed, not written)")
-        table.add_row(str(r["role"]), str(r["study_date"]), str(r["iod"]), str(r["view"] or "-"),
-                      str(r["transfer_syntax"]), size, file)  # fmt: skip
+        table.add_row(
+            str(r["role"]),
+            str(r["study_date"]),
+            str(r["iod"]),
+            str(r["view"] or "-"),
+            str(r["transfer_syntax"]),
+            size,
+            file,
+        )
     console.print(table)
     console_err.print(f"{len(rows)} instances; nothing written")

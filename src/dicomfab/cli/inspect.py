@@ -14,17 +14,30 @@ from dicomfab.output.preview import read_header, render_png
 
 @click.command("inspect")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a windowed PNG preview of the (first frame of the) image.")
-@click.option("--size", type=click.IntRange(16, 4096), default=512, show_default=True,
-              help="Longest side of the PNG preview, in pixels.")
+@click.option(
+    "--png",
+    "png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a windowed PNG preview of the (first frame of the) image.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(16, 4096),
+    default=512,
+    show_default=True,
+    help="Longest side of the PNG preview, in pixels.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the header as DICOM JSON.")
-def command(file: Path, png: Path | None, size: int, as_json: bool) -> None:  # fmt: skip
+def command(file: Path, png: Path | None, size: int, as_json: bool) -> None:
     """Print the header of FILE (a DICOM Part 10 file)."""
     ds = read_header(file)
     if as_json:
-        click.echo(json.dumps(ds.to_json_dict(bulk_data_threshold=256,
-                                              bulk_data_element_handler=lambda e: ""), indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                ds.to_json_dict(bulk_data_threshold=256, bulk_data_element_handler=lambda e: ""),
+                indent=2,
+            )
+        )
     else:
         console.print(str(ds), markup=False)
     if png:

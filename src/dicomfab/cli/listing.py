@@ -17,18 +17,29 @@ from dicomfab.cli.common import console
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (for scripts).")
 def command(what: str, as_json: bool) -> None:
     """List the IODs or transfer syntaxes dicomfab can write."""
+    rows: list[dict[str, object]]
     if what == "iods":
         rows = [
-            {"name": t.name, "title": t.title, "sop_class_uid": t.sop_class_uid,
-             "modality": t.modality, "aliases": list(t.aliases)}
+            {
+                "name": t.name,
+                "title": t.title,
+                "sop_class_uid": t.sop_class_uid,
+                "modality": t.modality,
+                "aliases": list(t.aliases),
+            }
             for t in registry.templates()
-        ]  # fmt: skip
+        ]
     else:
         rows = [
-            {"name": ts.name, "title": ts.title, "uid": ts.uid, "lossy": ts.lossy,
-             "available": ts.is_available()}
+            {
+                "name": ts.name,
+                "title": ts.title,
+                "uid": ts.uid,
+                "lossy": ts.lossy,
+                "available": ts.is_available(),
+            }
             for ts in encoding.REGISTRY
-        ]  # fmt: skip
+        ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -11,8 +11,12 @@ from dicomfab.spec.schema import spec_schema
 
 
 @click.command("schema")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
 def command(output: Path | None) -> None:
     """Print the JSON Schema of a spec (what `generate --config` reads)."""
     text = json.dumps(spec_schema(), indent=2) + "\n"

@@ -57,8 +57,9 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @click.command("summary")
-@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path),
-                default="out")  # fmt: skip
+@click.argument(
+    "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default="out"
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (for scripts).")
 def command(folder: Path, as_json: bool) -> None:
     """Summarise every dataset in FOLDER (default: out): studies, files, IODs, syntaxes."""
@@ -72,6 +73,13 @@ def command(folder: Path, as_json: bool) -> None:
     for column in ("dataset", "patients", "studies", "files", "size", "IODs", "transfer syntaxes"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r.dataset, str(r.patients), str(r.studies), f"{r.files}/{r.instances}",
-                      human_bytes(r.bytes), _counts(r.iods), _counts(r.transfer_syntaxes))  # fmt: skip
+        table.add_row(
+            r.dataset,
+            str(r.patients),
+            str(r.studies),
+            f"{r.files}/{r.instances}",
+            human_bytes(r.bytes),
+            _counts(r.iods),
+            _counts(r.transfer_syntaxes),
+        )
     console.print(table)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from dicomfab.build.plan import make_plan
-from dicomfab.cli.common import console
+from dicomfab.cli.common import console, note, plan_from
 from dicomfab.spec.loading import load_spec
 
 
@@ -18,7 +17,7 @@ def command(spec_file: Path) -> None:
 
     Exit code 0 when valid; 2 with every problem and its path when not.
     """
-    plan = make_plan(load_spec(spec_file))
+    plan = plan_from(load_spec(spec_file, warn=note), spec_file)
     console.print(
         f"[green]valid[/]: {len(plan.patients)} patients, {len(plan.studies)} studies, "
         f"{len(plan.instances)} instances"

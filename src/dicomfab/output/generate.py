@@ -38,12 +38,30 @@ Progress = Callable[[int], None]
 """Called with the number of instances just finished."""
 
 KEY_ATTRIBUTES = (
-    "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "IssuerOfPatientID",
-    "StudyInstanceUID", "StudyDate", "StudyID", "AccessionNumber", "StudyDescription",
-    "SeriesInstanceUID", "SeriesNumber", "Modality", "SOPClassUID", "SOPInstanceUID",
-    "InstanceNumber", "ImageLaterality", "ViewPosition", "Rows", "Columns", "BitsAllocated",
-    "BitsStored", "NumberOfFrames",
-)  # fmt: skip
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "IssuerOfPatientID",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyID",
+    "AccessionNumber",
+    "StudyDescription",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "Modality",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "InstanceNumber",
+    "ImageLaterality",
+    "ViewPosition",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "NumberOfFrames",
+)
 
 
 @dataclass(frozen=True)
@@ -137,8 +155,9 @@ def _run(
 def build_manifest(
     plan: Plan, results: dict[str, tuple[FileDigest | None, dict[str, Any]]]
 ) -> Manifest:
-    manifest = Manifest(generator=f"dicomfab {__version__}", dataset=plan.spec.name,
-                        seed=plan.spec.seed)  # fmt: skip
+    manifest = Manifest(
+        generator=f"dicomfab {__version__}", dataset=plan.spec.name, seed=plan.spec.seed
+    )
     for p in plan.patients:
         pe = PatientEntry(
             patient_id=p.patient_id,
@@ -149,9 +168,12 @@ def build_manifest(
         for s in p.studies:
             se_list = []
             for se in s.series:
-                entry = SeriesEntry(series_instance_uid=se.uid, number=se.number,
-                                    modality=se.instances[0].iod.modality if se.instances else "",
-                                    description=se.description)  # fmt: skip
+                entry = SeriesEntry(
+                    series_instance_uid=se.uid,
+                    number=se.number,
+                    modality=se.instances[0].iod.modality if se.instances else "",
+                    description=se.description,
+                )
                 for inst in se.instances:
                     digest, attrs = results.get(inst.path, (None, {}))
                     entry.instances.append(

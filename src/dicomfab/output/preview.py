@@ -9,6 +9,8 @@ from PIL import Image
 from pydicom import dcmread
 from pydicom.dataset import FileDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels import pixel_array
+from pydicom.uid import JPEGBaseline8Bit, JPEGLossless, JPEGLosslessSV1
 
 from dicomfab.errors import DicomfabError
 
@@ -24,8 +26,12 @@ def _window(ds: FileDataset, frame: np.ndarray) -> np.ndarray:
     data = frame.astype(np.float32)
     centre, width = ds.get("WindowCenter"), ds.get("WindowWidth")
     if centre is not None and width is not None:
-        c = float(centre[0] if isinstance(centre, list | tuple) or hasattr(centre, "__len__") and
-                  not isinstance(centre, str) else centre)  # fmt: skip
+        c = float(
+            centre[0]
+            if isinstance(centre, list | tuple)
+            or (hasattr(centre, "__len__") and not isinstance(centre, str))
+            else centre
+        )
         w = float(width[0] if hasattr(width, "__len__") and not isinstance(width, str) else width)
         low, high = c - w / 2, c + w / 2
     else:
@@ -42,11 +48,17 @@ def preview_image(path: Path, size: int = 512) -> Image.Image:
     ds = read_header(path)
     if "PixelData" not in ds:
         raise DicomfabError(f"{path}: no pixel data to preview")
+    ts = ds.file_meta.get("TransferSyntaxUID")
+    # GDCM aborts the process on some valid JPEG files (8 bits allocated, fewer stored); pydicom
+    # would try it first, so JPEG process 1/14 goes to pylibjpeg, which decodes them fine
+    plugin = "pylibjpeg" if ts in (JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLossless) else ""
     try:
-        pixels = ds.pixel_array
+        pixels = pixel_array(
+            ds, index=0 if ds.get("NumberOfFrames", 1) > 1 else None, decoding_plugin=plugin
+        )
     except Exception as exc:  # any decoder failure is the file's problem, reported plainly
         raise DicomfabError(f"{path}: cannot decode pixel data ({exc})") from None
-    frame = pixels[0] if pixels.ndim == 3 and ds.get("SamplesPerPixel", 1) == 1 else pixels
+    frame = pixels
     image = Image.fromarray(_window(ds, frame)) if frame.ndim == 2 else Image.fromarray(frame)
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     return image

@@ -4,11 +4,12 @@ format (detected and converted, never rejected). Errors name the path of the bad
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dicomfab.errors import Issue, SpecError
 from dicomfab.spec import legacy
@@ -17,12 +18,21 @@ from dicomfab.spec.models import Spec
 
 def read_document(path: Path) -> Any:
     """Parse a JSON or YAML file into plain data; raise SpecError naming the file and line."""
+    if path.is_dir():
+        raise SpecError(
+            Issue("", "is a folder, not a spec file: name a .yaml or .json file"), source=str(path)
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(Issue("", "no such file"), source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(Issue("", f"cannot read: {exc}"), source=str(path)) from None
+        raise SpecError(Issue("", "no such file (check the path)"), source=str(path)) from None
+    except UnicodeDecodeError:
+        issue = Issue("", "not a text file: a spec is UTF-8 YAML or JSON")
+        raise SpecError(issue, source=str(path)) from None
+    except OSError as exc:
+        raise SpecError(
+            Issue("", f"cannot read: {exc.strerror or exc}"), source=str(path)
+        ) from None
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)
@@ -49,49 +59,104 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+#: fields whose type is a union of date and text: pydantic reports each member separately
+_DATE_FIELDS = {"date", "birth_date"}
+_UNION_MEMBERS = {"date", "str"}
+
+
 def _issues(exc: ValidationError) -> list[Issue]:
-    issues = []
+    issues: dict[str, Issue] = {}
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p[0] != "("))
+        if len(loc) > 1 and loc[-1] in _UNION_MEMBERS and loc[-2] in _DATE_FIELDS:
+            loc = loc[:-1]
         path = format_location(loc)
-        message = err["msg"]
+        message = str(err["msg"]).removeprefix("Value error, ")
         suggestion = None
         if err["type"] == "extra_forbidden":
             message = "unknown field"
-            suggestion = _near_field(exc.title, loc)
-        issues.append(Issue(path, message, suggestion))
-    return issues
+            suggestion = _near_field(loc)
+        elif loc and loc[-1] in _DATE_FIELDS:
+            message = "not a date: use YYYY-MM-DD, YYYYMMDD or relative like -2y, -18m"
+        if err["type"] not in ("extra_forbidden", "value_error", "missing"):
+            message += f" (got {_short(err.get('input'))})"
+        issues.setdefault(path, Issue(path, message, suggestion))
+    return list(issues.values())
 
 
-def _near_field(model_name: str, loc: tuple[int | str, ...]) -> str | None:
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _near_field(loc: tuple[int | str, ...]) -> str | None:
+    """The nearest field name of the model at ``loc`` (all models' fields if it is not found)."""
     import difflib
 
-    from dicomfab.spec import models
-
     field = str(loc[-1])
-    names: set[str] = set()
-    for cls in (models.Spec, models.PatientSpec, models.StudySpec, models.SeriesSpec,
-                models.InstanceSpec, models.PixelOptions, models.Settings):  # fmt: skip
-        names.update(cls.model_fields)
+    names = _fields_at(loc[:-1])
+    if not loc[:-1]:
+        names = names | legacy.LEGACY_KEYS
     hits = difflib.get_close_matches(field, sorted(names), n=1)
     return hits[0] if hits else None
 
 
-def parse_spec(data: Any, source: str | None = None) -> Spec:
-    """Validate plain data as a spec (converting the old power-customize format)."""
+def _fields_at(loc: tuple[int | str, ...]) -> set[str]:
+    from dicomfab.spec import models
+
+    cls: type[BaseModel] | None = models.Spec
+    for part in loc:
+        if isinstance(part, int) or cls is None:
+            continue
+        info = cls.model_fields.get(part)
+        cls = _model_in(info.annotation) if info is not None else None
+    if cls is not None:
+        return set(cls.model_fields)
+    names: set[str] = set()
+    for model in (
+        models.Spec,
+        models.PatientSpec,
+        models.StudySpec,
+        models.SeriesSpec,
+        models.InstanceSpec,
+        models.PixelOptions,
+        models.Settings,
+    ):
+        names.update(model.model_fields)
+    return names
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``list[StudySpec]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse_spec(data: Any, source: str | None = None, warn: legacy.Warn | None = None) -> Spec:
+    """Validate plain data as a spec (converting the old power-customize format).
+
+    ``warn`` receives one line per lossy step of an old-format conversion."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise SpecError(Issue("", "a spec is a mapping (JSON object / YAML mapping)"), source)
     if legacy.is_legacy(data):
-        data = legacy.convert(data)
+        try:
+            data = legacy.convert(data, warn=warn)
+        except SpecError as exc:
+            raise SpecError(exc.issues, source=source) from None
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_issues(exc), source=source) from None
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | Path, warn: legacy.Warn | None = None) -> Spec:
     """Read a spec file (``.json``, ``.yaml`` or ``.yml``)."""
     path = Path(path)
-    return parse_spec(read_document(path), source=str(path))
+    return parse_spec(read_document(path), source=str(path), warn=warn)

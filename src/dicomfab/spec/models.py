@@ -4,7 +4,7 @@
          └ patients[] ─ studies[] (role current / prior / external_prior) ─ series[] ─ instances[]
 
 Every level carries the same inheritable ``Settings`` (IOD, tags, tags to remove, pixel options,
-transfer syntax, permissive switch); a deeper level overrides a shallower one, tags merge key by key.
+transfer syntax, permissive switch); a deeper level overrides a shallower one; tags merge by key.
 Everything has a default, so ``{}`` is a valid spec: one patient, one current 4-view mammogram.
 """
 
@@ -114,7 +114,7 @@ class StudySpec(Settings):
     role: Role = "current"
     date: DateValue | None = Field(
         None,
-        description="YYYY-MM-DD, or relative to the patient's current study (-2y, -18m, -1y6m, -30d)",
+        description="YYYY-MM-DD, or relative to the current study: -2y, -18m, -1y6m, -30d",
     )
     time: str | None = Field(None, description="HH:MM:SS")
     description: str | None = None

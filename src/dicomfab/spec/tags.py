@@ -3,12 +3,12 @@
 A tag key is one of
   - a keyword:                 ``PatientName``
   - a public tag:              ``(0010,0010)`` or ``00100010``
-  - a private element:         ``(0029,"SIEMENS CSA HEADER",10)`` — group, Private Creator, element
-                               offset inside the creator's block (the notation of DCMTK's private.dic)
+  - a private element:         ``(0029,"SIEMENS CSA HEADER",10)`` — group, Private Creator,
+                               element offset inside the creator's block (DCMTK private.dic style)
 
-A tag value is a JSON/YAML scalar or list (multi-valued), a list of mappings for a sequence, ``null``
-for a present-but-empty element, or ``{"vr": "LO", "value": ...}`` to name the VR explicitly (needed
-for private elements the dictionary does not know).
+A tag value is a JSON/YAML scalar or list (multi-valued), a list of mappings for a sequence,
+``null`` for a present-but-empty element, or ``{"vr": "LO", "value": ...}`` to name the VR
+explicitly (needed for private elements the dictionary does not know).
 """
 
 from __future__ import annotations
@@ -41,9 +41,29 @@ _PRIVATE = re.compile(r'^\(\s*([0-9A-Fa-f]{4})\s*,\s*"([^"]{1,64})"\s*,\s*([0-9A
 _LEGACY_PRIVATE = re.compile(r"^Private_([0-9A-Fa-f]{4})_([0-9A-Fa-f]{4})$")
 
 #: VRs whose value is text
-TEXT_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
-BINARY_VRS = frozenset("OB OD OF OL OV OW UN".split())
-NUMBER_VRS = frozenset("FL FD SL SS UL US SV UV".split())
+TEXT_VRS = frozenset(
+    (
+        "AE",
+        "AS",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "IS",
+        "LO",
+        "LT",
+        "PN",
+        "SH",
+        "ST",
+        "TM",
+        "UC",
+        "UI",
+        "UR",
+        "UT",
+    )
+)
+BINARY_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "UN"))
+NUMBER_VRS = frozenset(("FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"))
 
 
 @dataclass(frozen=True)
@@ -98,8 +118,13 @@ def parse_tag_key(key: str) -> TagRef:
             raise SpecError(Issue("", f"{key!r}: a private element needs an odd group"))
         return TagRef(key, group, offset, _private_vr(group, creator, offset), creator=creator)
     if m := _LEGACY_PRIVATE.match(key):
+        group, element = int(m[1], 16), int(m[2], 16)
         raise SpecError(
-            Issue("", f"{key!r} is the old private-tag notation without a Private Creator"),
+            Issue(
+                "",
+                f"{key!r} is the old private-tag notation without a Private Creator",
+                f'({group:04X},"MY CREATOR",{element & 0xFF:02X})',
+            )
         )
     m = _PUBLIC_PAREN.match(key) or _PUBLIC_FLAT.match(key)
     if m:
@@ -184,7 +209,9 @@ def _as_date(raw: Any, ctx: ValueContext) -> str:
             continue
     if ctx.permissive:
         return text
-    raise ValueError(f"{text!r} is not a date: use YYYY-MM-DD, YYYYMMDD or a relative date like -2y")
+    raise ValueError(
+        f"{text!r} is not a date: use YYYY-MM-DD, YYYYMMDD or a relative date like -2y"
+    )
 
 
 def _as_time(raw: Any) -> str:
@@ -233,20 +260,28 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
     if vr == "IS":
         if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
             raise ValueError(f"{raw!r} is not an integer string (IS)")
-        return str(int(raw)) if isinstance(raw, int | float) else str(raw).strip()
+        if isinstance(raw, int | float):
+            return str(int(raw))
+        return _numeric_text(vr, str(raw).strip(), ctx)
     if vr == "DS":
         if isinstance(raw, bool):
             raise ValueError(f"{raw!r} is not a decimal string (DS)")
         if isinstance(raw, int | float):
             return _format_ds(float(raw))
-        return str(raw).strip()
+        return _numeric_text(vr, str(raw).strip(), ctx)
     if vr in NUMBER_VRS:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise ValueError(f"{raw!r} is not a number")
         number = float(raw) if vr in ("FL", "FD") else int(raw)
-        if not ctx.permissive and vr not in ("FL", "FD"):
+        if vr not in ("FL", "FD"):
             lo, hi = _INT_RANGES[vr]
             if not lo <= int(number) <= hi:
+                wider = {"US": "UL", "SS": "SL", "UL": "UV", "SL": "SV"}.get(vr)
+                if ctx.permissive and wider:  # a binary element cannot hold it at all
+                    raise ValueError(
+                        f"{raw!r} does not fit in {vr} ({lo}..{hi}), not even with permissive; "
+                        f"to write it anyway give a wider VR: {{vr: {wider}, value: {raw!r}}}"
+                    )
                 raise ValueError(f"{raw!r} is out of range for {vr} ({lo}..{hi})")
         return number
     if vr == "AT":
@@ -256,6 +291,19 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
     if isinstance(raw, bool):
         return "YES" if raw else "NO"
     return str(raw)
+
+
+def _numeric_text(vr: str, text: str, ctx: ValueContext) -> str:
+    """An IS/DS text; even when permissive, pydicom can only hold one that reads as a number."""
+    if ctx.permissive and text:
+        try:
+            float(text)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a number, and pydicom cannot hold a non-numeric {vr} even with "
+                f"permissive; to write the text anyway give another VR, e.g. {{vr: LO, value: ...}}"
+            ) from None
+    return text
 
 
 _INT_RANGES = {
@@ -277,7 +325,7 @@ def _format_ds(value: float) -> str:
 
 @dataclass(frozen=True)
 class CoercedValue:
-    """A value ready for pydicom: ``value`` is a scalar, a list, or for SQ a list of item mappings."""
+    """A value ready for pydicom: a scalar, a list, or for SQ a list of item mappings."""
 
     vr: str
     value: Any
@@ -334,5 +382,5 @@ def _validate(vr: str, value: Any) -> None:
     if vr in TEXT_VRS and isinstance(value, str):
         try:
             validate_value(vr, value, pydicom_config.RAISE)
-        except ValueError as exc:
-            raise ValueError(str(exc).rstrip(".")) from None
+        except ValueError as exc:  # pydicom's text ends with a link to PS3.5: keep the reason
+            raise ValueError(str(exc).split(". Please see")[0].rstrip(".")) from None

@@ -1,0 +1,283 @@
+"""Bad input on the command line: exit code 2, one clear message on stderr that names the file,
+the path of the bad field and a way out, no traceback, and nothing written.
+
+A few tests run ``python -m dicomfab`` in a subprocess (the real entry point); the many variations
+call ``dicomfab.cli.main`` in-process, where any uncaught exception or warning fails the test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+import yaml
+from pydicom import config as pydicom_config
+
+from dicomfab.cli import main
+
+SMALL = {"pixels": {"rows": 64, "columns": 48}}
+
+
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dicomfab", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )  # fmt: skip
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """``dicomfab ARGS`` in this process, in ``tmp_path``; returns what ``run`` returns."""
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        argv = [str(a) for a in args]
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        out, err = capsys.readouterr()
+        code = info.value.code
+        return subprocess.CompletedProcess(argv, code if isinstance(code, int) else 1, out, err)
+
+    return invoke
+
+
+def write_spec(folder: Path, spec: Any, name: str = "study.yaml") -> Path:
+    path = folder / name
+    if name.endswith(".json"):
+        path.write_text(json.dumps(spec))
+    else:
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def assert_rejected(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """Exit 2, a one-line ``error:`` on stderr holding every fragment, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def assert_nothing_written(folder: Path) -> None:
+    out = folder / "out"
+    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
+
+
+def two_studies(series_tags: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "bad",
+        "defaults": SMALL,
+        "patients": [
+            {"studies": [{"role": "current"}, {"role": "prior", "series": [{"tags": series_tags}]}]}
+        ],
+    }
+
+
+def test_unknown_keyword_names_path_and_suggests(tmp_path: Path) -> None:
+    write_spec(tmp_path, two_studies({"PatientNmae": "Doe^Jane"}))
+    proc = run("generate", "-o", "out", "-c", "study.yaml", cwd=tmp_path)
+    line = assert_rejected(proc)
+    assert line == (
+        "error: study.yaml: patients[0].studies[1].series[0].tags.PatientNmae: "
+        "unknown DICOM keyword (did you mean PatientName?)"
+    )
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("tags", "fragments"),
+    [
+        ({"StudyDate": "2024-13-45"},
+         ["tags.StudyDate", "'2024-13-45' is not a date", "YYYY-MM-DD"]),
+        ({"SeriesDescription": "x" * 70},
+         ["tags.SeriesDescription", "exceeds the maximum length of 64"]),
+        ({"LargestImagePixelValue": 70000},
+         ["tags.LargestImagePixelValue", "out of range for US (0..65535)"]),
+        ({"WindowCenter": "abc"}, ["tags.WindowCenter", "Invalid value for VR DS"]),
+        ({"Rows": 0}, ["tags.Rows", "greater than or equal to 1"]),
+        ({"HighBit": 14}, ["tags.HighBit", "permissive: true"]),
+        ({"Private_0029_1010": "x"}, ["without a Private Creator", '(0029,"MY CREATOR",10)']),
+        ({"(0029,1010)": "x"}, ["private element", '(0029,"MY CREATOR",10)']),
+    ],
+)  # fmt: skip
+def test_value_invalid_for_its_vr(
+    tmp_path: Path, cli: Run, tags: dict[str, Any], fragments: list[str]
+) -> None:
+    write_spec(tmp_path, two_studies(tags))
+    proc = cli("generate", "-o", "out", "-c", "study.yaml")
+    assert_rejected(proc, "study.yaml: patients[0].studies[1].series[0]", *fragments)
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        ({"seed": "abc"}, ["study.yaml: seed: ", "valid integer", "(got 'abc')"]),
+        ({"patients": [{"studies": [{"series": [{"count": -1}]}]}]},
+         ["patients[0].studies[0].series[0].count: ", "greater than or equal to 0", "(got -1)"]),
+        ({"patinets": []}, ["study.yaml: patinets: unknown field (did you mean patients?)"]),
+        ({"patients": [{"studies": [{"decription": "x"}]}]},
+         ["patients[0].studies[0].decription: unknown field (did you mean description?)"]),
+        ({"patients": [{"sex": "X"}]}, ["patients[0].sex: ", "'F', 'M', 'O' or ''", "(got 'X')"]),
+        ({"patients": [{"studies": [{"date": "-2q"}]}]},
+         ["patients[0].studies[0].date: '-2q' is not a date", "relative like -2y"]),
+        ({"patients": [{"studies": [{"date": 5}]}]},
+         ["patients[0].studies[0].date: not a date", "(got 5)"]),
+        ({"defaults": {"transfer_syntax": "jpeg2001"}},
+         ["study.yaml: defaults.transfer_syntax: unknown transfer syntax 'jpeg2001'",
+          "did you mean jpeg2000?"]),
+        ({"defaults": {"iod": "mgg"}}, ["defaults.iod: unknown IOD 'mgg'", "did you mean mg?"]),
+        ({"patients": [{"studies": [{"series": [{"views": ["RCX"]}]}]}]},
+         ["patients[0].studies[0].series[0].views: unknown view 'RCX'", "did you mean RCC?"]),
+        ({"name": "a b"}, ["study.yaml: name: ", "(got 'a b')"]),
+        ([1, 2], ["study.yaml: a spec is a mapping"]),
+    ],
+)  # fmt: skip
+def test_wrong_types_and_unknown_fields(
+    tmp_path: Path, cli: Run, spec: Any, fragments: list[str]
+) -> None:
+    write_spec(tmp_path, spec)
+    proc = cli("generate", "-o", "out", "-c", "study.yaml")
+    assert_rejected(proc, *fragments)
+    assert_nothing_written(tmp_path)
+
+
+def test_every_problem_is_listed_once(tmp_path: Path, cli: Run) -> None:
+    spec = {"defaults": {**SMALL, "transfer_syntax": "jpeg2001", "tags": {"PatientNmae": "X"}}}
+    write_spec(tmp_path, spec)
+    proc = cli("generate", "-o", "out", "-c", "study.yaml")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "error: study.yaml: 2 problems:",
+        "  - defaults.tags.PatientNmae: unknown DICOM keyword (did you mean PatientName?)",
+        "  - defaults.transfer_syntax: unknown transfer syntax 'jpeg2001' (known: explicit-le, "
+        "implicit-le, explicit-be, deflated, rle, jpeg-ls-lossless, jpeg2000-lossless, jpeg2000, "
+        "jpeg-baseline, jpeg-lossless-sv1); did you mean jpeg2000?",
+    ]
+
+
+def test_old_config_errors_name_the_old_path(tmp_path: Path) -> None:
+    old = {"outputDir": "x", "current_study": {"images": [{"tags": {"PatientNmae": "X"}}]},
+           "internal_prior": []}  # fmt: skip
+    write_spec(tmp_path, old, "old.json")
+    proc = run("generate", "-o", "out", "--power-customize", "old.json", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "error: old.json: 2 problems:",
+        "  - internal_prior: unknown key in a power-customize config "
+        "(did you mean internal_priors?)",
+        "  - current_study.images[0].tags.PatientNmae: unknown DICOM keyword "
+        "(did you mean PatientName?)",
+    ]
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("setup", "fragments"),
+    [
+        ("missing", ["missing.yaml: no such file"]),
+        ("invalid-yaml", ["bad.yaml: line 2, column 1: invalid YAML"]),
+        ("invalid-json", ["bad.json: line 1, column 12: invalid JSON"]),
+        ("folder", ["specs: is a folder, not a spec file", ".yaml or .json"]),
+        ("binary", ["binary.yaml: not a text file"]),
+    ],
+)
+def test_unreadable_spec_file(tmp_path: Path, cli: Run, setup: str, fragments: list[str]) -> None:
+    name = {"missing": "missing.yaml", "invalid-yaml": "bad.yaml", "invalid-json": "bad.json",
+            "folder": "specs", "binary": "binary.yaml"}[setup]  # fmt: skip
+    if setup == "invalid-yaml":
+        (tmp_path / name).write_text("patients: [1\n")
+    elif setup == "invalid-json":
+        (tmp_path / name).write_text('{"seed": 1,,}')
+    elif setup == "folder":
+        (tmp_path / name).mkdir()
+    elif setup == "binary":
+        (tmp_path / name).write_bytes(b"\xff\xfe\x00\x81 not utf-8")
+    proc = cli("generate", "-o", "out", "-c", name)
+    assert_rejected(proc, *fragments)
+    assert_nothing_written(tmp_path)
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path, cli: Run) -> None:
+    write_spec(tmp_path, {"name": "ds", "defaults": SMALL,
+                          "patients": [{"studies": [{"series": [{"count": 1}]}]}]})  # fmt: skip
+    first = cli("generate", "-o", "out", "-c", "study.yaml", "-q")
+    assert first.returncode == 0, first.stderr
+    before = sorted(p.name for p in (tmp_path / "out" / "ds").rglob("*"))
+    proc = run("generate", "-o", "out", "-c", "study.yaml", cwd=tmp_path)
+    assert_rejected(proc, "out/ds already exists", "--overwrite")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ds"]  # no .partial- left
+    assert sorted(p.name for p in (tmp_path / "out" / "ds").rglob("*")) == before
+    again = cli("generate", "-o", "out", "-c", "study.yaml", "-q", "--overwrite")
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ds"]
+
+
+def test_bad_options(tmp_path: Path, cli: Run) -> None:
+    write_spec(tmp_path, {"defaults": SMALL})
+    proc = cli("generate", "-o", "out", "-c", "study.yaml", "--name", "a/b")
+    assert_rejected(proc, "command line: name: ", "(got 'a/b')")
+    proc = cli("generate", "-o", "out")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--config" in proc.stderr
+    assert_nothing_written(tmp_path)
+
+
+PERMISSIVE_VALUES = {
+    "StudyDate": "2024-13-45",
+    "SeriesDescription": "x" * 70,
+    "PatientSex": "UNKNOWN-SEX-VALUE-TOO-LONG",
+    "InstitutionName": "nul\x00byte",
+    "WindowCenter": "1.00000000000000001",
+}
+
+
+def test_invalid_values_are_written_when_permissive(tmp_path: Path) -> None:
+    spec = {
+        "name": "broken",
+        "defaults": SMALL,
+        "patients": [{"studies": [{"series": [{"count": 1, "instances": [
+            {"permissive": True, "tags": PERMISSIVE_VALUES}]}]}]}],
+    }  # fmt: skip
+    write_spec(tmp_path, spec)
+    proc = run("generate", "-o", "out", "-c", "study.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
+    (path,) = (tmp_path / "out" / "broken" / "dicoms").rglob("*.dcm")
+    previous = pydicom_config.settings.reading_validation_mode
+    pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
+    try:
+        ds = pydicom.dcmread(path)
+        for keyword, value in PERMISSIVE_VALUES.items():
+            raw = ds.get_item(keyword).value  # the bytes in the file, before any conversion
+            assert raw.rstrip(b" \x00") == value.encode().rstrip(b"\x00"), keyword
+    finally:
+        pydicom_config.settings.reading_validation_mode = previous
+
+
+def test_values_no_element_can_hold_are_refused_even_when_permissive(
+    tmp_path: Path, cli: Run
+) -> None:
+    write_spec(tmp_path, two_studies({"LargestImagePixelValue": 70000}) | {
+        "defaults": {**SMALL, "permissive": True}})  # fmt: skip
+    proc = cli("generate", "-o", "out", "-c", "study.yaml")
+    assert_rejected(proc, "tags.LargestImagePixelValue", "not even with permissive",
+                    "{vr: UL, value: 70000}")  # fmt: skip
+    write_spec(tmp_path, two_studies({"WindowCenter": "abc"}) | {
+        "defaults": {**SMALL, "permissive": True}})  # fmt: skip
+    proc = cli("generate", "-o", "out", "-c", "study.yaml")
+    assert_rejected(proc, "tags.WindowCenter", "{vr: LO, value: ...}")
+    assert_nothing_written(tmp_path)
