@@ -32,6 +32,8 @@ demo: venv  ## generate every example spec into ./out and print a summary
 	@for spec in examples/specs/*.yaml; do \
 	  $(BIN)/dicomfab generate --output out --config $$spec --overwrite --quiet || exit $$?; \
 	done
+	@$(BIN)/dicomfab generate --output out --power-customize examples/legacy/power-customize.json \
+	  --name legacy-power-customize --overwrite --quiet
 	@$(BIN)/dicomfab summary out
 
 lint: venv  ## ruff (lint + format check) and mypy

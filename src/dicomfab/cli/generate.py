@@ -52,7 +52,9 @@ from dicomfab.spec.models import Spec
     help="Processes to build with (default: up to 2, one per core).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bar, no summary (errors still show)."
+)
 @click.option("--list-scenarios", is_flag=True, help="Alias of `dicomfab list`.")
 def command(
     output: Path,
@@ -103,7 +105,7 @@ def command(
     result = _generate(spec, plan, output, overwrite, workers, quiet or as_json)
     if as_json:
         click.echo(json.dumps(_summary(result), indent=2))
-    else:
+    elif not quiet:
         _print_summary(result)
 
 
