@@ -53,9 +53,17 @@ def render(plan: InstancePlan) -> PixelImage | None:
 
 
 def _draw(
-    pattern: object, seed: object, view_name: object, rows: object, cols: object,
-    bits_stored: object, bits_allocated: object, frames: object, calcs: object, photometric: object,
-) -> PixelImage:  # fmt: skip
+    pattern: object,
+    seed: object,
+    view_name: object,
+    rows: object,
+    cols: object,
+    bits_stored: object,
+    bits_allocated: object,
+    frames: object,
+    calcs: object,
+    photometric: object,
+) -> PixelImage:
     assert isinstance(seed, int) and isinstance(rows, int) and isinstance(cols, int)
     assert isinstance(bits_stored, int) and isinstance(frames, int)
     dtype = np.uint8 if bits_allocated == 8 else np.uint16
@@ -67,9 +75,15 @@ def _draw(
 
         def one(frame: int) -> np.ndarray:
             return mammo.synthesize(
-                anatomy_seed + frame, rows, cols, bits_stored, dtype,
-                laterality=laterality, oblique=oblique, calcifications=bool(calcs),
-            )  # fmt: skip
+                anatomy_seed + frame,
+                rows,
+                cols,
+                bits_stored,
+                dtype,
+                laterality=laterality,
+                oblique=oblique,
+                calcifications=bool(calcs),
+            )
     else:
 
         def one(frame: int) -> np.ndarray:
