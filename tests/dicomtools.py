@@ -29,7 +29,7 @@ class Validation:
 DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
-def dciodvfy(path: Path) -> Validation:
+def dciodvfy(path: Path, profile: str | None = None) -> Validation:
     """Run dciodvfy; return its error and warning lines.
 
     Debian's dicom3tools build cannot read Deflated Explicit VR Little Endian (not even files
@@ -46,11 +46,15 @@ def dciodvfy(path: Path) -> Validation:
         )
         assert proc.returncode == 0, f"dcmconv could not inflate {path}:\n{proc.stderr}"
         try:
-            return dciodvfy(inflated)
+            return dciodvfy(inflated, profile)
         finally:
             inflated.unlink()
+    options = ["-profile", profile] if profile else []
     proc = subprocess.run(
-        [require("dciodvfy"), "-new", str(path)], capture_output=True, text=True, timeout=300
+        [require("dciodvfy"), "-new", *options, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     text = proc.stdout + proc.stderr
     errors = [line for line in text.splitlines() if line.startswith("Error")]

@@ -80,3 +80,15 @@ def test_pdf_is_valid(tmp_path: Path) -> None:
     assert dciodvfy(path).errors == []
     dcmdump(path)
     assert pydicom.dcmread(path).EncapsulatedDocument.startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("iod", ["mg-presentation", "mg-processing"])
+def test_mammography_meets_the_ihe_mammo_profile(tmp_path: Path, iod: str) -> None:
+    spec = _spec(iod, "explicit-le")
+    spec["patients"][0]["studies"][0]["series"][0] = {"views": ["RCC", "LMLO"]}
+    result = generate(parse_spec(spec), tmp_path, workers=1)
+    for inst in result.manifest.instances():
+        validation = dciodvfy(result.path / inst.file, profile="IHEMammo")
+        assert validation.errors == [], validation.output
+        # the one warning left: dciodvfy knows only DX terms for ViewPosition, not ACR MQCM's
+        assert all("ViewPosition" in w for w in validation.warnings), validation.warnings

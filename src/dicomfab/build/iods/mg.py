@@ -99,7 +99,19 @@ def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bo
     _dx_positioning(ds, plan)
     if for_presentation:
         _voi_lut(ds, image)
+        _source_image(ds, plan)
+    ds.OperatorsName = "Radiographer^Synthetic"  # IHE MAMMO: Type 1
     return ds
+
+
+# General Image > Source Image Sequence: IHE MAMMO wants a presentation image to name the
+# For Processing image it was made from (which, as in most sites, is not archived)
+def _source_image(ds: Dataset, plan: InstancePlan) -> None:
+    source = Dataset()
+    source.ReferencedSOPClassUID = MG_PROCESSING
+    source.ReferencedSOPInstanceUID = plan.uid("for-processing-source")
+    source.SpatialLocationsPreserved = "YES"
+    ds.SourceImageSequence = Sequence([source])
 
 
 # DX Series (C.8.11.1) + Mammography Series (C.8.11.6)
