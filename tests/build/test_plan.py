@@ -202,3 +202,12 @@ def test_duplicate_file_names_are_refused() -> None:
 def test_pixel_options_the_iod_cannot_hold(pixels: dict[str, Any], message: str) -> None:
     with pytest.raises(SpecError, match=message):
         plan_of({"defaults": {"pixels": pixels}})
+
+
+@pytest.mark.parametrize(("size", "expected"), [("full", (3328, 2560)), ("reduced", (1664, 1280)),
+                                                 ("small", (256, 197))])
+def test_size_presets_scale_the_iod_default(size: str, expected: tuple[int, int]) -> None:
+    inst = plan_of({"defaults": {"pixels": {"size": size}}}).instances[0]
+    assert (inst.pixels.rows, inst.pixels.columns) == expected
+    explicit = plan_of({"defaults": {"pixels": {"size": size, "rows": 100}}}).instances[0]
+    assert explicit.pixels.rows == 100

@@ -316,9 +316,10 @@ class _Planner:
         if view_name and not iod.breast and spec.view:
             self.fail(f"{path}.view", f"{iod.name} images have no mammography view")
 
-        pixels = iod.pixels or PixelOptions()
+        chosen = PixelOptions()
         for _, level in chain:
-            pixels = pixels.merged(level.pixels)
+            chosen = chosen.merged(level.pixels)
+        pixels = _sized(iod.pixels or PixelOptions(), chosen.size).merged(chosen)
         tags, remove = self.tags(chain, permissive, anchor)
         pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
         self.check_pixels(path, iod, pixels)
@@ -492,6 +493,17 @@ class _Planner:
                     f"{inst.file_name!r} is already used by {seen[inst.file_name]}",
                 )
             seen[inst.file_name] = inst.path
+
+
+def _sized(defaults: PixelOptions, size: str | None) -> PixelOptions:
+    """The IOD's default pixel options scaled to a size preset."""
+    rows, columns = defaults.rows, defaults.columns
+    if size in (None, "full") or rows is None or columns is None:
+        return defaults
+    factor = 0.5 if size == "reduced" else 256 / max(rows, columns)
+    # 32 is the smallest side every codec takes (JPEG 2000 uses 6 resolution levels)
+    scaled = {"rows": max(32, round(rows * factor)), "columns": max(32, round(columns * factor))}
+    return defaults.model_copy(update=scaled)
 
 
 def _fallback_iod() -> IODTemplate:

@@ -37,6 +37,9 @@ from dicomfab.spec.models import Spec
 Progress = Callable[[int], None]
 """Called with the number of instances just finished."""
 
+Finish = Callable[[Path, Manifest], None]
+"""Called with the temporary dataset folder and its manifest, before they are made final."""
+
 KEY_ATTRIBUTES = (
     "PatientID",
     "PatientName",
@@ -230,8 +233,12 @@ def generate(
     workers: int | None = None,
     progress: Progress | None = None,
     plan: Plan | None = None,
+    finish: Finish | None = None,
 ) -> GenerateResult:
-    """Generate ``spec`` into ``output/<spec.name>``; atomic: all of it appears, or nothing."""
+    """Generate ``spec`` into ``output/<spec.name>``; atomic: all of it appears, or nothing.
+
+    ``finish(folder, manifest)`` runs after the files and records are written and before the
+    manifest is saved and the folder renamed into place (scenarios break files there)."""
     plan = plan or make_plan(spec)
     target = output / spec.name
     if target.exists() and not overwrite:
@@ -248,6 +255,8 @@ def generate(
         results = _run(plan, temp, workers or default_workers(), progress)
         manifest = build_manifest(plan, results)
         _write_records(manifest, temp)
+        if finish is not None:
+            finish(temp, manifest)
         (temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         _replace(temp, target)
     except OSError as exc:

@@ -43,6 +43,11 @@ class PixelOptions(_Model):
     )
     calcifications: bool | None = Field(None, description="add bright calcification specks")
     photometric: Literal["MONOCHROME1", "MONOCHROME2"] | None = None
+    size: Literal["full", "reduced", "small"] | None = Field(
+        None,
+        description="scale the IOD's default rows × columns: full (as a unit writes them), "
+        "reduced (half) or small (longest side 256); explicit rows/columns win",
+    )
 
     def merged(self, deeper: PixelOptions | None) -> PixelOptions:
         if deeper is None:

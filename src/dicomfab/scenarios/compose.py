@@ -1,0 +1,225 @@
+"""Scenario + parameters → the spec to build, its clean twin, and what to break after writing.
+
+The clean twin is the same spec without the defects, built with the same seed: a scenario and its
+twin differ in exactly the declared defects (``tests/scenarios`` checks that for every scenario).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dicomfab.build.plan import InstancePlan, Plan, StudyPlan, make_plan
+from dicomfab.errors import Issue, SpecError
+from dicomfab.output.files import file_digests
+from dicomfab.output.manifest import Manifest
+from dicomfab.scenarios import mutations, params, selectors
+from dicomfab.scenarios.library import base_spec
+from dicomfab.scenarios.model import Defect, Scenario
+from dicomfab.scenarios.profiles import SiteProfile
+from dicomfab.spec.loading import parse_spec
+from dicomfab.spec.models import Spec
+
+_SETTINGS_FIELDS = ("iod", "transfer_syntax", "skip_writing", "file_name", "sop_instance_uid")
+
+
+@dataclass
+class Composed:
+    scenario: Scenario
+    values: dict[str, Any]
+    spec: Spec
+    twin: Spec
+    plan: Plan
+    targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = field(default_factory=list)
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Mappings merge key by key; lists merge item by item (extra items are appended)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    if isinstance(base, list) and isinstance(over, list):
+        merged = [deep_merge(b, o) for b, o in zip(base, over, strict=False)]
+        return merged + copy.deepcopy(base[len(over) :]) + copy.deepcopy(over[len(base) :])
+    return copy.deepcopy(over)
+
+
+def _slot(spec: dict[str, Any], key: str, index: int) -> dict[str, Any]:
+    items = spec.setdefault(key, [])
+    while len(items) <= index:
+        items.append({})
+    node: dict[str, Any] = items[index]
+    return node
+
+
+def _study_node(spec: dict[str, Any], study: StudyPlan) -> dict[str, Any]:
+    return _slot(_slot(spec, "patients", study.patient.index), "studies", study.index)
+
+
+def _instance_node(spec: dict[str, Any], inst: InstancePlan) -> dict[str, Any]:
+    series = _slot(_study_node(spec, inst.study), "series", inst.series.index)
+    return _slot(series, "instances", inst.index)
+
+
+def _patch(node: dict[str, Any], defect: Defect) -> None:
+    if defect.tags:
+        node["tags"] = {**node.get("tags", {}), **defect.tags}
+    if defect.remove_tags:
+        node["remove_tags"] = [*node.get("remove_tags", []), *defect.remove_tags]
+    if defect.pixels is not None:
+        node["pixels"] = {**node.get("pixels", {}), **defect.pixels.model_dump(exclude_none=True)}
+    for name in _SETTINGS_FIELDS:
+        value = getattr(defect, name)
+        if value is not None:
+            node[name] = value
+    if defect.permissive:
+        node["permissive"] = True
+
+
+def _has_spec_change(defect: Defect) -> bool:
+    return bool(defect.tags or defect.remove_tags or defect.pixels) or any(
+        getattr(defect, name) is not None for name in _SETTINGS_FIELDS
+    )
+
+
+def compose(
+    scenario: Scenario,
+    overrides: Mapping[str, Any] | None = None,
+    profiles: Mapping[str, SiteProfile] | None = None,
+    *,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Composed:
+    """Resolve parameters, merge the base spec, and apply the defects at their selectors."""
+    base = base_spec(scenario.base) if scenario.base else None
+    declared = {k: p.default for k, p in (base.parameters if base else {}).items()}
+    declared.update({k: p.default for k, p in scenario.parameters.items()})
+    values = params.resolve(declared, overrides or {}, profiles or {})
+    data = deep_merge(
+        params.render(base.spec, values) if base else {}, params.render(scenario.spec, values)
+    )
+    data["name"] = name or scenario.name
+    if seed is not None:
+        data["seed"] = seed
+    source = f"scenario {scenario.name}"
+    twin = parse_spec(copy.deepcopy(data), source=source)
+    try:
+        twin_plan = make_plan(twin)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=source) from None
+
+    targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = []
+    for i, defect in enumerate(scenario.defects):
+        try:
+            selector = selectors.parse(defect.at)
+            studies = selectors.studies(selector, twin_plan)
+            instances = [] if selector.is_study else selectors.instances(selector, twin_plan)
+        except selectors.SelectorError as exc:
+            raise SpecError(Issue(f"defects[{i}].at", str(exc)), source=source) from None
+        if _has_spec_change(defect):
+            if selector.is_study:
+                for study in studies:
+                    _patch(_study_node(data, study), defect)
+            for inst in instances:
+                _patch(_instance_node(data, inst), defect)
+        targets.append((defect, instances, studies))
+    spec = parse_spec(data, source=source)
+    try:
+        plan = make_plan(spec)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=source) from None
+    return Composed(scenario, values, spec, twin, plan, targets)
+
+
+# ------------------------------------------------------------------ after the files are written
+
+
+def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
+    """Apply file mutations and record changes, then annotate the manifest."""
+    by_uid = {i.sop_instance_uid: i for i in manifest.instances()}
+    rng = random.Random(f"{composed.spec.seed}/{composed.scenario.name}")
+    for defect, instances, studies in composed.targets:
+        if defect.mutation is not None:
+            for inst in instances:
+                entry = by_uid[_sop_uid(composed.plan, inst)]
+                if not entry.written:
+                    continue
+                path = root / entry.file
+                ctx = mutations.MutationContext(rng, entry.sop_instance_uid)
+                new = mutations.apply(defect.mutation.name, path.read_bytes(), ctx,
+                                      defect.mutation.args)  # fmt: skip
+                if new is None:
+                    path.unlink()
+                    entry.written, entry.size = False, None
+                    entry.header_sha256 = entry.pixel_sha256 = None
+                else:
+                    path.write_bytes(new)
+                    digest = file_digests(path)
+                    entry.size, entry.header_sha256 = digest.size, digest.header_sha256
+                    entry.pixel_sha256 = digest.pixel_sha256
+        if defect.record:
+            for study in studies:
+                _patch_records(root, study.uid, defect.record)
+    _annotate(composed, manifest)
+
+
+def _sop_uid(plan: Plan, twin_inst: InstancePlan) -> str:
+    """The SOP Instance UID the built instance at the twin instance's place has."""
+    study = plan.patients[twin_inst.patient.index].studies[twin_inst.study.index]
+    return study.series[twin_inst.series.index].instances[twin_inst.index].sop_instance_uid
+
+
+def _patch_records(root: Path, study_uid: str, changes: dict[str, Any]) -> None:
+    for path in sorted((root / "jsons").glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if _patch_record(record, study_uid, changes):
+            path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def _patch_record(record: dict[str, Any], study_uid: str, changes: dict[str, Any]) -> bool:
+    changed = False
+    if record.get("study_instance_uid") == study_uid:
+        record.update(changes)
+        changed = True
+    prior = record.get("prior_study_data")
+    if isinstance(prior, dict):
+        changed = _patch_record(prior, study_uid, changes) or changed
+    for external in record.get("external_priors") or []:
+        changed = _patch_record(external, study_uid, changes) or changed
+    return changed
+
+
+def _annotate(composed: Composed, manifest: Manifest) -> None:
+    scenario, plan = composed.scenario, composed.plan
+    manifest.scenario = scenario.name
+    study_outcome: dict[str, str] = {}
+    for text, outcome in scenario.expect.studies.items():
+        for study in selectors.studies(selectors.parse(text), plan):
+            study_outcome[study.uid] = outcome
+    instance_outcome: dict[str, str] = {}
+    for text, outcome in scenario.expect.instances.items():
+        for inst in selectors.instances(selectors.parse(text), plan):
+            instance_outcome[inst.sop_instance_uid] = outcome
+    defects: dict[str, list[dict[str, Any]]] = {}
+    for defect, instances, _studies in composed.targets:
+        for inst in instances:
+            note = {"what": defect.what, "at": defect.at}
+            if defect.mutation:
+                note["mutation"] = defect.mutation.name
+            defects.setdefault(_sop_uid(plan, inst), []).append(note)
+    for patient in manifest.patients:
+        for study in patient.studies:
+            study.expectation = study_outcome.get(study.study_instance_uid,
+                                                  scenario.expect.study_default)  # fmt: skip
+            for series in study.series:
+                for inst in series.instances:
+                    inst.expectation = instance_outcome.get(inst.sop_instance_uid,
+                                                            scenario.expect.default)  # fmt: skip
+                    inst.defects = defects.get(inst.sop_instance_uid, [])

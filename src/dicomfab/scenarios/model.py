@@ -1,0 +1,118 @@
+"""What a scenario is: a named, documented spec with its declared defects and expected outcome.
+
+Scenarios are data (one YAML file each under ``scenarios/library/``); this module is their schema.
+
+    Scenario ─ name, title, category, tags, description, why, sources, aliases
+             ├ parameters  (name → default; overridable by --set / --params / site profiles)
+             ├ base + spec (a base spec from library/_bases, deep-merged with the scenario's own)
+             ├ defects[]   (what is broken, where: spec changes and/or a file mutation)
+             └ expect      (what a correct ingestion does, per study and per instance)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dicomfab.spec.models import PixelOptions
+
+Outcome = Literal[
+    "accept", "normalise", "warn", "exclude", "quarantine", "reject", "link", "no-link"
+]
+OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
+INSTANCE_OUTCOMES = ("accept", "normalise", "warn", "exclude", "quarantine", "reject")
+STUDY_OUTCOMES = (*INSTANCE_OUTCOMES, "link", "no-link")
+
+Category = Literal[
+    "clean",
+    "pixel-encoding",
+    "identifiers",
+    "demographics",
+    "study-structure",
+    "private-tags",
+    "transfer-syntax",
+    "file-format",
+    "dates-times",
+    "multi-frame",
+    "sr-cad-presentation",
+    "network",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parameter(_Model):
+    default: Any = None
+    description: str = ""
+
+
+class Mutation(_Model):
+    """A file-level change made after the file is written (see ``scenarios.mutations``)."""
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Defect(_Model):
+    """One deliberate fault. ``at`` selects where (see ``scenarios.selectors``); the spec fields
+    are applied there (permissive unless ``permissive: false``); ``mutation`` changes the written
+    file. ``changes`` lists the attributes that differ from the clean twin (default: the keys of
+    ``tags`` and ``remove_tags``); ``dciodvfy`` the error texts the defect explains."""
+
+    at: str
+    what: str
+    tags: dict[str, Any] = Field(default_factory=dict)
+    remove_tags: list[str] = Field(default_factory=list)
+    iod: str | None = None
+    transfer_syntax: str | None = None
+    pixels: PixelOptions | None = None
+    skip_writing: bool | None = None
+    file_name: str | None = None
+    sop_instance_uid: str | None = None
+    permissive: bool = True
+    mutation: Mutation | None = None
+    changes: list[str] | None = Field(
+        None, description="attributes that differ from the clean twin; ['*'] = the whole file"
+    )
+    record: dict[str, Any] = Field(
+        default_factory=dict, description="fields of the companion record to change"
+    )
+    dciodvfy: list[str] = Field(default_factory=list)
+    readable: bool = Field(True, description="pydicom can still read the file")
+
+
+class Expectation(_Model):
+    """What a correct ingestion does. ``studies`` and ``instances`` map selectors to outcomes;
+    whatever they do not name gets ``default`` (instances) or ``study_default`` (studies)."""
+
+    default: Outcome = "accept"
+    study_default: Outcome = "accept"
+    studies: dict[str, Outcome] = Field(default_factory=dict)
+    instances: dict[str, Outcome] = Field(default_factory=dict)
+    note: str = ""
+
+
+class Scenario(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$")
+    title: str
+    category: Category
+    tags: list[str] = Field(default_factory=list)
+    description: str
+    why: str = ""
+    sources: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list, description="older names users still type")
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    base: str | None = "screening"
+    spec: dict[str, Any] = Field(default_factory=dict)
+    defects: list[Defect] = Field(default_factory=list)
+    expect: Expectation = Field(default_factory=Expectation)
+    network: str | None = Field(
+        None, description="for network-level faults no file can carry: what the runner does"
+    )
+
+    @property
+    def clean(self) -> bool:
+        return not self.defects

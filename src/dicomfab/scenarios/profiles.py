@@ -1,0 +1,113 @@
+"""Site profiles: the patient details and equipment an external site writes into its priors.
+
+Built-in profiles live in ``sites.yaml`` beside this module; users add or change profiles in their
+own YAML file (``--sites FILE``, or ``$DICOMFAB_SITES``) without touching code. A wrong field is
+reported with its file, line and the nearest valid field name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dicomfab.errors import Issue, SpecError
+from dicomfab.spec.loading import format_location
+
+BUILTIN = Path(__file__).with_name("sites.yaml")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SitePatient(_Model):
+    name: str | None = Field(None, description="PatientName as the site writes it")
+    birth_date: str | None = None
+    id: str | None = Field(None, description="PatientID at that site")
+    issuer: str | None = Field(None, description="IssuerOfPatientID")
+    sex: str | None = None
+
+
+class SiteProfile(_Model):
+    description: str = ""
+    patient: SitePatient = Field(default_factory=SitePatient)
+    institution: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    station: str | None = None
+
+    def flat(self) -> dict[str, Any]:
+        values: dict[str, Any] = {f"patient.{k}": v for k, v in self.patient.model_dump().items()}
+        values.update(
+            {k: v for k, v in self.model_dump().items() if k not in ("patient", "description")}
+        )
+        return values
+
+
+def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int | None:
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if getattr(k, "value", None) == part]
+            keys = [k for k, v in node.value if getattr(k, "value", None) == part]
+            if not match:
+                return node.start_mark.line + 1
+            if part == loc[-1]:
+                return keys[0].start_mark.line + 1
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part]
+        else:
+            break
+    return node.start_mark.line + 1
+
+
+def load_file(path: Path) -> dict[str, SiteProfile]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+        root = yaml.compose(text)
+    except OSError as exc:
+        raise SpecError(
+            Issue("", f"cannot read site profiles: {exc.strerror}"), str(path)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(Issue("", f"invalid YAML: {exc}"), str(path)) from None
+    if not isinstance(data, dict):
+        raise SpecError(Issue("", "site profiles are a mapping: NAME: {patient: {...}, ...}"),
+                        str(path))  # fmt: skip
+    profiles: dict[str, SiteProfile] = {}
+    issues: list[Issue] = []
+    for name, body in data.items():
+        try:
+            profiles[str(name)] = SiteProfile.model_validate(body or {})
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = (name, *err["loc"])
+                line = _line_of(root, loc) if root is not None else None
+                suggestion = None
+                if err["type"] == "extra_forbidden":
+                    import difflib
+
+                    fields = [*SiteProfile.model_fields, *SitePatient.model_fields]
+                    near = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+                    suggestion = near[0] if near else None
+                where = f"line {line}: {format_location(loc)}" if line else format_location(loc)
+                message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+                issues.append(Issue(where, message, suggestion))
+    if issues:
+        raise SpecError(issues, str(path))
+    return profiles
+
+
+def load_profiles(extra: Path | None = None) -> dict[str, SiteProfile]:
+    """Built-in profiles, then ``$DICOMFAB_SITES``, then ``extra`` (later files win by name)."""
+    profiles = load_file(BUILTIN)
+    env = os.environ.get("DICOMFAB_SITES")
+    for path in (Path(env) if env else None, extra):
+        if path is not None:
+            profiles.update(load_file(path))
+    return profiles
