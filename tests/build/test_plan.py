@@ -204,8 +204,9 @@ def test_pixel_options_the_iod_cannot_hold(pixels: dict[str, Any], message: str)
         plan_of({"defaults": {"pixels": pixels}})
 
 
-@pytest.mark.parametrize(("size", "expected"), [("full", (3328, 2560)), ("reduced", (1664, 1280)),
-                                                 ("small", (256, 197))])
+@pytest.mark.parametrize(
+    ("size", "expected"), [("full", (3328, 2560)), ("reduced", (1664, 1280)), ("small", (256, 197))]
+)
 def test_size_presets_scale_the_iod_default(size: str, expected: tuple[int, int]) -> None:
     inst = plan_of({"defaults": {"pixels": {"size": size}}}).instances[0]
     assert (inst.pixels.rows, inst.pixels.columns) == expected

@@ -26,8 +26,11 @@ SMALL = {"pixels": {"rows": 64, "columns": 48}}
 def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dicomfab", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -100,19 +103,25 @@ def test_unknown_keyword_names_path_and_suggests(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("tags", "fragments"),
     [
-        ({"StudyDate": "2024-13-45"},
-         ["tags.StudyDate", "'2024-13-45' is not a date", "YYYY-MM-DD"]),
-        ({"SeriesDescription": "x" * 70},
-         ["tags.SeriesDescription", "exceeds the maximum length of 64"]),
-        ({"LargestImagePixelValue": 70000},
-         ["tags.LargestImagePixelValue", "out of range for US (0..65535)"]),
+        (
+            {"StudyDate": "2024-13-45"},
+            ["tags.StudyDate", "'2024-13-45' is not a date", "YYYY-MM-DD"],
+        ),
+        (
+            {"SeriesDescription": "x" * 70},
+            ["tags.SeriesDescription", "exceeds the maximum length of 64"],
+        ),
+        (
+            {"LargestImagePixelValue": 70000},
+            ["tags.LargestImagePixelValue", "out of range for US (0..65535)"],
+        ),
         ({"WindowCenter": "abc"}, ["tags.WindowCenter", "Invalid value for VR DS"]),
         ({"Rows": 0}, ["tags.Rows", "greater than or equal to 1"]),
         ({"HighBit": 14}, ["tags.HighBit", "permissive: true"]),
         ({"Private_0029_1010": "x"}, ["without a Private Creator", '(0029,"MY CREATOR",10)']),
         ({"(0029,1010)": "x"}, ["private element", '(0029,"MY CREATOR",10)']),
     ],
-)  # fmt: skip
+)
 def test_value_invalid_for_its_vr(
     tmp_path: Path, cli: Run, tags: dict[str, Any], fragments: list[str]
 ) -> None:
@@ -126,26 +135,40 @@ def test_value_invalid_for_its_vr(
     ("spec", "fragments"),
     [
         ({"seed": "abc"}, ["study.yaml: seed: ", "valid integer", "(got 'abc')"]),
-        ({"patients": [{"studies": [{"series": [{"count": -1}]}]}]},
-         ["patients[0].studies[0].series[0].count: ", "greater than or equal to 0", "(got -1)"]),
+        (
+            {"patients": [{"studies": [{"series": [{"count": -1}]}]}]},
+            ["patients[0].studies[0].series[0].count: ", "greater than or equal to 0", "(got -1)"],
+        ),
         ({"patinets": []}, ["study.yaml: patinets: unknown field (did you mean patients?)"]),
-        ({"patients": [{"studies": [{"decription": "x"}]}]},
-         ["patients[0].studies[0].decription: unknown field (did you mean description?)"]),
+        (
+            {"patients": [{"studies": [{"decription": "x"}]}]},
+            ["patients[0].studies[0].decription: unknown field (did you mean description?)"],
+        ),
         ({"patients": [{"sex": "X"}]}, ["patients[0].sex: ", "'F', 'M', 'O' or ''", "(got 'X')"]),
-        ({"patients": [{"studies": [{"date": "-2q"}]}]},
-         ["patients[0].studies[0].date: '-2q' is not a date", "relative like -2y"]),
-        ({"patients": [{"studies": [{"date": 5}]}]},
-         ["patients[0].studies[0].date: not a date", "(got 5)"]),
-        ({"defaults": {"transfer_syntax": "jpeg2001"}},
-         ["study.yaml: defaults.transfer_syntax: unknown transfer syntax 'jpeg2001'",
-          "did you mean jpeg2000?"]),
+        (
+            {"patients": [{"studies": [{"date": "-2q"}]}]},
+            ["patients[0].studies[0].date: '-2q' is not a date", "relative like -2y"],
+        ),
+        (
+            {"patients": [{"studies": [{"date": 5}]}]},
+            ["patients[0].studies[0].date: not a date", "(got 5)"],
+        ),
+        (
+            {"defaults": {"transfer_syntax": "jpeg2001"}},
+            [
+                "study.yaml: defaults.transfer_syntax: unknown transfer syntax 'jpeg2001'",
+                "did you mean jpeg2000?",
+            ],
+        ),
         ({"defaults": {"iod": "mgg"}}, ["defaults.iod: unknown IOD 'mgg'", "did you mean mg?"]),
-        ({"patients": [{"studies": [{"series": [{"views": ["RCX"]}]}]}]},
-         ["patients[0].studies[0].series[0].views: unknown view 'RCX'", "did you mean RCC?"]),
+        (
+            {"patients": [{"studies": [{"series": [{"views": ["RCX"]}]}]}]},
+            ["patients[0].studies[0].series[0].views: unknown view 'RCX'", "did you mean RCC?"],
+        ),
         ({"name": "a b"}, ["study.yaml: name: ", "(got 'a b')"]),
         ([1, 2], ["study.yaml: a spec is a mapping"]),
     ],
-)  # fmt: skip
+)
 def test_wrong_types_and_unknown_fields(
     tmp_path: Path, cli: Run, spec: Any, fragments: list[str]
 ) -> None:
@@ -170,8 +193,11 @@ def test_every_problem_is_listed_once(tmp_path: Path, cli: Run) -> None:
 
 
 def test_old_config_errors_name_the_old_path(tmp_path: Path) -> None:
-    old = {"outputDir": "x", "current_study": {"images": [{"tags": {"PatientNmae": "X"}}]},
-           "internal_prior": []}  # fmt: skip
+    old = {
+        "outputDir": "x",
+        "current_study": {"images": [{"tags": {"PatientNmae": "X"}}]},
+        "internal_prior": [],
+    }
     write_spec(tmp_path, old, "old.json")
     proc = run("generate", "-o", "out", "--power-customize", "old.json", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -196,8 +222,13 @@ def test_old_config_errors_name_the_old_path(tmp_path: Path) -> None:
     ],
 )
 def test_unreadable_spec_file(tmp_path: Path, cli: Run, setup: str, fragments: list[str]) -> None:
-    name = {"missing": "missing.yaml", "invalid-yaml": "bad.yaml", "invalid-json": "bad.json",
-            "folder": "specs", "binary": "binary.yaml"}[setup]  # fmt: skip
+    name = {
+        "missing": "missing.yaml",
+        "invalid-yaml": "bad.yaml",
+        "invalid-json": "bad.json",
+        "folder": "specs",
+        "binary": "binary.yaml",
+    }[setup]
     if setup == "invalid-yaml":
         (tmp_path / name).write_text("patients: [1\n")
     elif setup == "invalid-json":
@@ -212,8 +243,10 @@ def test_unreadable_spec_file(tmp_path: Path, cli: Run, setup: str, fragments: l
 
 
 def test_existing_output_needs_overwrite(tmp_path: Path, cli: Run) -> None:
-    write_spec(tmp_path, {"name": "ds", "defaults": SMALL,
-                          "patients": [{"studies": [{"series": [{"count": 1}]}]}]})  # fmt: skip
+    write_spec(
+        tmp_path,
+        {"name": "ds", "defaults": SMALL, "patients": [{"studies": [{"series": [{"count": 1}]}]}]},
+    )
     first = cli("generate", "-o", "out", "-c", "study.yaml", "-q")
     assert first.returncode == 0, first.stderr
     before = sorted(p.name for p in (tmp_path / "out" / "ds").rglob("*"))
@@ -249,9 +282,21 @@ def test_invalid_values_are_written_when_permissive(tmp_path: Path) -> None:
     spec = {
         "name": "broken",
         "defaults": SMALL,
-        "patients": [{"studies": [{"series": [{"count": 1, "instances": [
-            {"permissive": True, "tags": PERMISSIVE_VALUES}]}]}]}],
-    }  # fmt: skip
+        "patients": [
+            {
+                "studies": [
+                    {
+                        "series": [
+                            {
+                                "count": 1,
+                                "instances": [{"permissive": True, "tags": PERMISSIVE_VALUES}],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ],
+    }
     write_spec(tmp_path, spec)
     proc = run("generate", "-o", "out", "-c", "study.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -271,13 +316,18 @@ def test_invalid_values_are_written_when_permissive(tmp_path: Path) -> None:
 def test_values_no_element_can_hold_are_refused_even_when_permissive(
     tmp_path: Path, cli: Run
 ) -> None:
-    write_spec(tmp_path, two_studies({"LargestImagePixelValue": 70000}) | {
-        "defaults": {**SMALL, "permissive": True}})  # fmt: skip
+    write_spec(
+        tmp_path,
+        two_studies({"LargestImagePixelValue": 70000})
+        | {"defaults": {**SMALL, "permissive": True}},
+    )
     proc = cli("generate", "-o", "out", "-c", "study.yaml")
-    assert_rejected(proc, "tags.LargestImagePixelValue", "not even with permissive",
-                    "{vr: UL, value: 70000}")  # fmt: skip
-    write_spec(tmp_path, two_studies({"WindowCenter": "abc"}) | {
-        "defaults": {**SMALL, "permissive": True}})  # fmt: skip
+    assert_rejected(
+        proc, "tags.LargestImagePixelValue", "not even with permissive", "{vr: UL, value: 70000}"
+    )
+    write_spec(
+        tmp_path, two_studies({"WindowCenter": "abc"}) | {"defaults": {**SMALL, "permissive": True}}
+    )
     proc = cli("generate", "-o", "out", "-c", "study.yaml")
     assert_rejected(proc, "tags.WindowCenter", "{vr: LO, value: ...}")
     assert_nothing_written(tmp_path)

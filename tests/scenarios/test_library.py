@@ -69,8 +69,13 @@ def test_scenario_differs_from_its_twin_in_exactly_the_declared_defects(
 ) -> None:
     scenario = scenarios()[name]
     composed = compose(scenario, _small(name), load_profiles())
-    broken = generate(composed.spec, tmp_path / "scenario", workers=1, plan=composed.plan,
-                      finish=lambda root, manifest: finish(composed, root, manifest))  # fmt: skip
+    broken = generate(
+        composed.spec,
+        tmp_path / "scenario",
+        workers=1,
+        plan=composed.plan,
+        finish=lambda root, manifest: finish(composed, root, manifest),
+    )
     twin = generate(composed.twin, tmp_path / "twin", workers=1)
 
     defects_at: dict[str, list[Defect]] = {}
@@ -97,8 +102,9 @@ def test_scenario_differs_from_its_twin_in_exactly_the_declared_defects(
         assert entry.defects, f"{entry.file}: the manifest does not record its defect"
         if not entry.written:
             assert not path.exists()
-            assert any(d.skip_writing or (d.mutation and d.mutation.name == "skip_file")
-                       for d in defects)  # fmt: skip
+            assert any(
+                d.skip_writing or (d.mutation and d.mutation.name == "skip_file") for d in defects
+            )
             continue
         _check_broken_file(clean_path, path, defects)
 

@@ -19,10 +19,19 @@ from dicomfab.spec.loading import load_spec
 from dicomfab.spec.views import VIEWS
 
 CREATOR = "DICOMFAB LEGACY"
-SPECIAL = {"skip_writing", "CustomFileName", "force_bits_mismatch", "force_raw_dicom",
-           "force_unsupported_dicom"}  # fmt: skip
-PATIENT = {"PatientName": "Doe^Jane", "PatientID": "PID0001", "PatientBirthDate": "19650412",
-           "PatientSex": "F"}  # fmt: skip
+SPECIAL = {
+    "skip_writing",
+    "CustomFileName",
+    "force_bits_mismatch",
+    "force_raw_dicom",
+    "force_unsupported_dicom",
+}
+PATIENT = {
+    "PatientName": "Doe^Jane",
+    "PatientID": "PID0001",
+    "PatientBirthDate": "19650412",
+    "PatientSex": "F",
+}
 SMALL = {"Rows": 128, "Columns": 96}
 
 
@@ -31,8 +40,13 @@ def _image(**tags: Any) -> dict[str, Any]:
 
 
 def realistic_config() -> dict[str, Any]:
-    current = {"StudyDate": "20240301", "AccessionNumber": "ACC1001", "StudyID": "S1",
-               "BitsAllocated": 16, "BitsStored": 12}  # fmt: skip
+    current = {
+        "StudyDate": "20240301",
+        "AccessionNumber": "ACC1001",
+        "StudyID": "S1",
+        "BitsAllocated": 16,
+        "BitsStored": 12,
+    }
     prior = {"StudyDate": "20220301", "StudyDescription": "MAMMO PRIOR"}
     return {
         "outputDir": "C:/data/generated",
@@ -129,8 +143,11 @@ def test_realistic_config_is_honoured_tag_by_tag(tmp_path: Path, lenient_reading
     assert result.path.name == "power_customized_dataset"
     (patient,) = result.manifest.patients
     assert (patient.patient_id, patient.name, patient.birth_date, patient.sex) == (
-        "PID0001", "Doe^Jane", "1965-04-12", "F",
-    )  # fmt: skip
+        "PID0001",
+        "Doe^Jane",
+        "1965-04-12",
+        "F",
+    )
     current, prior, external = patient.studies
     assert [s.role for s in patient.studies] == ["current", "prior", "external_prior"]
     assert (current.date, current.description) == ("2024-03-01", "MAMMO SCREENING BILATERAL")
@@ -259,19 +276,22 @@ def test_study_attributes_lift_within_their_study() -> None:
 
 def test_forced_iods() -> None:
     data = _convert(
-        current_study={"images": [
-            {"tags": {"force_raw_dicom": True, "ViewPosition": "LMLO"}},
-            {"force_unsupported_dicom": True, "tags": {"ViewPosition": "RCC"}},
-        ]}
-    )  # fmt: skip
+        current_study={
+            "images": [
+                {"tags": {"force_raw_dicom": True, "ViewPosition": "LMLO"}},
+                {"force_unsupported_dicom": True, "tags": {"ViewPosition": "RCC"}},
+            ]
+        }
+    )
     raw, pdf = _instances(data)
     assert raw == {"iod": "mg-processing", "view": "LMLO"}
     assert pdf == {"iod": "pdf", "tags": {"ViewPosition": "RCC"}}
     plan = make_plan(Spec.model_validate(data))
     assert [i.iod.name for i in plan.instances] == ["mg-processing", "pdf"]
     with pytest.raises(SpecError, match="exclude each other"):
-        _convert(current_study={"images": [{"force_raw_dicom": True,
-                                             "force_unsupported_dicom": True}]})  # fmt: skip
+        _convert(
+            current_study={"images": [{"force_raw_dicom": True, "force_unsupported_dicom": True}]}
+        )
 
 
 def test_derived_bits_are_dropped_unless_forced() -> None:
@@ -305,11 +325,20 @@ def test_private_values_get_a_vr_from_their_type(value: Any, expected: dict[str,
 
 def test_private_key_problems() -> None:
     with pytest.raises(SpecError) as info:
-        _convert(current_study={"images": [{"tags": {
-            "Private_0010_0010": "x",  # even group: not private
-            "Private_0029_1010": "a", "Private_0029_1110": "b",  # same element after mapping
-            "Private_0029_1011": {"nested": 1},
-        }}]})  # fmt: skip
+        _convert(
+            current_study={
+                "images": [
+                    {
+                        "tags": {
+                            "Private_0010_0010": "x",  # even group: not private
+                            "Private_0029_1010": "a",
+                            "Private_0029_1110": "b",  # same element after mapping
+                            "Private_0029_1011": {"nested": 1},
+                        }
+                    }
+                ]
+            }
+        )
     text = str(info.value)
     assert "Private_0010_0010: group 0010 is even" in text and "PatientName" in text
     assert "Private_0029_1110: Private_0029_1110 and another Private_ key both become" in text
@@ -322,10 +351,16 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
             {
                 "outputDir": "x",
                 "curent_study": {},
-                "internal_priors": [{"cout": 2, "images": [{"tag": {}, "tags": {
-                    "PatientNmae": "X", "skip_writting": True}}]}],
+                "internal_priors": [
+                    {
+                        "cout": 2,
+                        "images": [
+                            {"tag": {}, "tags": {"PatientNmae": "X", "skip_writting": True}}
+                        ],
+                    }
+                ],
             }
-        )  # fmt: skip
+        )
     issues = {i.path: i for i in info.value.issues}
     assert issues["curent_study"].suggestion == "current_study"
     assert issues["internal_priors[0].cout"].suggestion == "count"
@@ -342,11 +377,19 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
 
 def test_wrong_types_name_their_path() -> None:
     with pytest.raises(SpecError) as info:
-        legacy.convert({"current_study": {"count": -1, "cancerous": "yes", "images": {}},
-                        "external_priors": {}})  # fmt: skip
+        legacy.convert(
+            {
+                "current_study": {"count": -1, "cancerous": "yes", "images": {}},
+                "external_priors": {},
+            }
+        )
     paths = {i.path for i in info.value.issues}
-    assert paths == {"current_study.count", "current_study.cancerous", "current_study.images",
-                     "external_priors"}  # fmt: skip
+    assert paths == {
+        "current_study.count",
+        "current_study.cancerous",
+        "current_study.images",
+        "external_priors",
+    }
 
 
 def test_dicomfab_fields_may_stand_beside_old_keys(tmp_path: Path) -> None:

@@ -153,8 +153,9 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
                     continue
                 path = root / entry.file
                 ctx = mutations.MutationContext(rng, entry.sop_instance_uid)
-                new = mutations.apply(defect.mutation.name, path.read_bytes(), ctx,
-                                      defect.mutation.args)  # fmt: skip
+                new = mutations.apply(
+                    defect.mutation.name, path.read_bytes(), ctx, defect.mutation.args
+                )
                 if new is None:
                     path.unlink()
                     entry.written, entry.size = False, None
@@ -199,27 +200,31 @@ def _patch_record(record: dict[str, Any], study_uid: str, changes: dict[str, Any
 def _annotate(composed: Composed, manifest: Manifest) -> None:
     scenario, plan = composed.scenario, composed.plan
     manifest.scenario = scenario.name
-    study_outcome: dict[str, str] = {}
-    for text, outcome in scenario.expect.studies.items():
-        for study in selectors.studies(selectors.parse(text), plan):
-            study_outcome[study.uid] = outcome
-    instance_outcome: dict[str, str] = {}
-    for text, outcome in scenario.expect.instances.items():
-        for inst in selectors.instances(selectors.parse(text), plan):
-            instance_outcome[inst.sop_instance_uid] = outcome
+    study_outcome = {
+        planned.uid: outcome
+        for text, outcome in scenario.expect.studies.items()
+        for planned in selectors.studies(selectors.parse(text), plan)
+    }
+    instance_outcome = {
+        planned_inst.sop_instance_uid: outcome
+        for text, outcome in scenario.expect.instances.items()
+        for planned_inst in selectors.instances(selectors.parse(text), plan)
+    }
     defects: dict[str, list[dict[str, Any]]] = {}
-    for defect, instances, _studies in composed.targets:
-        for inst in instances:
+    for defect, targets, _studies in composed.targets:
+        for target in targets:
             note = {"what": defect.what, "at": defect.at}
             if defect.mutation:
                 note["mutation"] = defect.mutation.name
-            defects.setdefault(_sop_uid(plan, inst), []).append(note)
+            defects.setdefault(_sop_uid(plan, target), []).append(note)
     for patient in manifest.patients:
         for study in patient.studies:
-            study.expectation = study_outcome.get(study.study_instance_uid,
-                                                  scenario.expect.study_default)  # fmt: skip
+            study.expectation = study_outcome.get(
+                study.study_instance_uid, scenario.expect.study_default
+            )
             for series in study.series:
                 for inst in series.instances:
-                    inst.expectation = instance_outcome.get(inst.sop_instance_uid,
-                                                            scenario.expect.default)  # fmt: skip
+                    inst.expectation = instance_outcome.get(
+                        inst.sop_instance_uid, scenario.expect.default
+                    )
                     inst.defects = defects.get(inst.sop_instance_uid, [])

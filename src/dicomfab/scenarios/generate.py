@@ -27,8 +27,7 @@ class ScenarioRequest:
 
 def generate_one(request: ScenarioRequest, output: Path) -> GenerateResult:
     scenario = get(request.name)
-    composed = compose(scenario, request.overrides, load_profiles(request.sites),
-                       seed=request.seed)  # fmt: skip
+    composed = compose(scenario, request.overrides, load_profiles(request.sites), seed=request.seed)
     return generate(
         composed.spec,
         output,

@@ -67,8 +67,10 @@ def _aliases() -> dict[str, str]:
     for scenario in scenarios().values():
         for alias in scenario.aliases:
             if alias in scenarios() or alias in table:
-                raise SpecError(Issue("aliases", f"{alias!r} names another scenario too"),
-                                f"scenario {scenario.name}")  # fmt: skip
+                raise SpecError(
+                    Issue("aliases", f"{alias!r} names another scenario too"),
+                    f"scenario {scenario.name}",
+                )
             table[alias] = scenario.name
     return table
 

@@ -140,12 +140,12 @@ def meta_transfer_syntax(data: bytes, ctx: MutationContext, uid: str) -> bytes:
 
 @register("pixel_data_short", "Pixel Data value shorter than Rows × Columns × … (`keep` fraction)")
 def pixel_data_short(data: bytes, ctx: MutationContext, keep: float = 0.75) -> bytes:
-    start, length, explicit = _pixel_value_span(data)
+    start, length, _explicit = _pixel_value_span(data)
     if length < 0:
         raise ValueError("pixel_data_short needs native (not encapsulated) pixel data")
     new_length = int(length * keep) & ~1
-    header_at = start - (4 if explicit else 4)
-    return data[:header_at] + struct.pack("<I", new_length) + data[start : start + new_length]
+    length_at = start - 4  # the length field ends both explicit and implicit element headers
+    return data[:length_at] + struct.pack("<I", new_length) + data[start : start + new_length]
 
 
 @register("pixel_data_odd", "Pixel Data one byte longer than the image needs (odd length)")
@@ -184,7 +184,7 @@ def _other_uid(uid: str, suffix: str) -> str:
 
 
 def _rewrite_meta(data: bytes, keyword: str, change: Callable[[str], str]) -> bytes:
-    """Re-encode the file meta group with one element changed; the data set is kept byte for byte."""
+    """Re-encode the file meta group with one element changed; the data set stays byte for byte."""
     from pydicom.filewriter import write_file_meta_info
 
     end = meta_end(data)

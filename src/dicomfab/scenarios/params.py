@@ -53,7 +53,7 @@ def resolve(
                     f"--set {name}",
                     f"unknown parameter (this scenario has: {known})",
                     near[0] if near else None,
-                )  # fmt: skip
+                )
             )
         values[name] = value
     site = values.get("site")
@@ -65,7 +65,7 @@ def resolve(
                     "--set site",
                     f"unknown site profile {site!r} (known: {', '.join(sorted(profiles))})",
                     near[0] if near else None,
-                )  # fmt: skip
+                )
             )
         for key, value in profiles[site].flat().items():
             values.setdefault(f"site.{key}", value)

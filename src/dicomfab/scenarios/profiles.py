@@ -77,8 +77,9 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
     except yaml.YAMLError as exc:
         raise SpecError(Issue("", f"invalid YAML: {exc}"), str(path)) from None
     if not isinstance(data, dict):
-        raise SpecError(Issue("", "site profiles are a mapping: NAME: {patient: {...}, ...}"),
-                        str(path))  # fmt: skip
+        raise SpecError(
+            Issue("", "site profiles are a mapping: NAME: {patient: {...}, ...}"), str(path)
+        )
     profiles: dict[str, SiteProfile] = {}
     issues: list[Issue] = []
     for name, body in data.items():

@@ -6,7 +6,8 @@ ROLE is ``current``, ``prior``, ``external_prior`` or ``study`` (any role); ``[K
 study of that role in spec order (default 0: for priors that is the first one listed). WHICH is
 ``study`` (the study itself, the default), ``all`` (every instance), ``first``, ``last``, an
 instance index counted across the study's series (``2``), or a view name (``RMLO``).
-Examples: ``current.last``, ``prior.all``, ``prior[1].RCC``, ``external_prior``, ``patient[1].current``.
+Examples: ``current.last``, ``prior.all``, ``prior[1].RCC``, ``external_prior``,
+``patient[1].current``.
 """
 
 from __future__ import annotations
