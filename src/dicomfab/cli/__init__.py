@@ -13,7 +13,7 @@ import click
 from rich.markup import escape
 
 from dicomfab import __version__
-from dicomfab.cli import generate, inspect, listing, schema, summary, validate
+from dicomfab.cli import describe, generate, inspect, listing, schema, summary, validate
 from dicomfab.cli.common import console_err
 from dicomfab.errors import DicomfabError
 
@@ -33,6 +33,7 @@ def cli() -> None:
 
 cli.add_command(generate.command)
 cli.add_command(listing.command)
+cli.add_command(describe.command)
 cli.add_command(schema.command)
 cli.add_command(validate.command)
 cli.add_command(inspect.command)

@@ -12,12 +12,13 @@ from rich.table import Table
 from dicomfab.build.plan import Plan
 from dicomfab.cli import listing
 from dicomfab.cli.common import console, console_err, human_bytes, note, plan_from
+from dicomfab.cli.scenario_run import ScenarioRun, expand_names, read_overrides
 from dicomfab.output.generate import GenerateResult, generate, instance_relpath
 from dicomfab.spec.loading import load_spec, parse_spec
 from dicomfab.spec.models import Spec
 
 
-@click.command("generate")
+@click.command("generate", context_settings={"allow_extra_args": True})
 @click.option(
     "-o",
     "--output",
@@ -38,6 +39,31 @@ from dicomfab.spec.models import Spec
     "power_customize",
     type=click.Path(path_type=Path),
     help="Alias of --config, for the predecessor's command lines.",
+)
+@click.option(
+    "-s",
+    "--scenario",
+    "scenario_names",
+    multiple=True,
+    help="Scenario(s) from the library instead of a spec; `all` for every one (see `list`).",
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a scenario parameter, e.g. --set patient.name=Doe^Jane (repeatable).",
+)
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML/JSON file of scenario parameters (NAME: VALUE); --set wins over it.",
+)
+@click.option(
+    "--sites",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your site-profile file (adds to or replaces the built-in profiles by name).",
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the spec's seed.")
 @click.option("--name", help="Override the dataset (folder) name.")
@@ -60,6 +86,10 @@ def command(
     output: Path,
     config: Path | None,
     power_customize: Path | None,
+    scenario_names: tuple[str, ...],
+    assignments: tuple[str, ...],
+    params_file: Path | None,
+    sites: Path | None,
     seed: int | None,
     name: str | None,
     preview: bool,
@@ -69,7 +99,7 @@ def command(
     quiet: bool,
     list_scenarios: bool,
 ) -> None:
-    """Generate DICOM files, companion records and a manifest from a spec.
+    """Generate DICOM files, companion records and a manifest from a spec or from scenarios.
 
     \b
     Writes <output>/<name>/dicoms/<StudyInstanceUID>/<SOPInstanceUID>.dcm,
@@ -77,14 +107,35 @@ def command(
            <output>/<name>/manifest.json.
     The folder appears complete or not at all. Same spec and seed give byte-identical files.
 
+    Scenarios go to <output>/<scenario name>/ each; --set and --params change their parameters.
+
     \b
     Examples:
       dicomfab generate -o out -c examples/specs/mg-screening.yaml
       dicomfab generate -o out --power-customize old_config.json --preview
+      dicomfab generate -o out --scenario pr_bits_mismatch cu_private_tag --seed 7
+      dicomfab generate -o out --scenario all --set image_size=small
+      dicomfab generate -o out --scenario masc_ext_prior --set patient.name=Doe^Jane
     """
     if list_scenarios:
         click.get_current_context().invoke(listing.command)
         return
+    if scenario_names:
+        if config or power_customize:
+            raise click.UsageError("give --scenario or a spec (--config), not both")
+        run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json)
+        run.generate(
+            expand_names(scenario_names, click.get_current_context().args),
+            read_overrides(params_file, assignments),
+            preview=preview,
+            as_json=as_json,
+        )
+        return
+    if assignments or params_file or sites:
+        raise click.UsageError("--set, --params and --sites go with --scenario")
+    if click.get_current_context().args:
+        extra = " ".join(click.get_current_context().args)
+        raise click.UsageError(f"unexpected argument(s): {extra}")
     if config and power_customize:
         raise click.UsageError("give --config or --power-customize, not both")
     source = config or power_customize

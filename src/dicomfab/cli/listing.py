@@ -1,8 +1,10 @@
-"""``dicomfab list``: what dicomfab can generate."""
+"""``dicomfab list``: the scenario library (default), or the IODs, transfer syntaxes and site
+profiles dicomfab knows."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -10,15 +12,71 @@ from rich.table import Table
 from dicomfab.build import encoding
 from dicomfab.build.iods import registry
 from dicomfab.cli.common import console
+from dicomfab.scenarios import Scenario, load_profiles, scenarios
+
+
+def scenario_row(s: Scenario) -> dict[str, object]:
+    outcomes = sorted({s.expect.default, *s.expect.instances.values()})
+    return {
+        "name": s.name,
+        "category": s.category,
+        "title": s.title,
+        "description": " ".join(s.description.split()),
+        "tags": s.tags,
+        "aliases": s.aliases,
+        "defects": [d.what for d in s.defects],
+        "expected": outcomes,
+        "network": s.network,
+    }
+
+
+def matches(s: Scenario, tags: tuple[str, ...], category: str | None, search: str | None) -> bool:
+    if tags and not set(tags) <= set(s.tags):
+        return False
+    if category and s.category != category:
+        return False
+    if search:
+        text = " ".join([s.name, s.title, s.description, s.why, *s.tags, *s.aliases]).lower()
+        return all(word in text for word in search.lower().split())
+    return True
 
 
 @click.command("list")
-@click.argument("what", type=click.Choice(["iods", "transfer-syntaxes"]), default="iods")
+@click.argument(
+    "what",
+    type=click.Choice(["scenarios", "iods", "transfer-syntaxes", "sites"]),
+    default="scenarios",
+)
+@click.option("--tag", "tags", multiple=True, help="Only scenarios with this tag (repeatable).")
+@click.option("--category", help="Only scenarios of this category.")
+@click.option("--search", help="Only scenarios whose name or text contains every word.")
+@click.option(
+    "--sites",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Your site-profile file (with `list sites`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (for scripts).")
-def command(what: str, as_json: bool) -> None:
-    """List the IODs or transfer syntaxes dicomfab can write."""
+def command(
+    what: str,
+    tags: tuple[str, ...],
+    category: str | None,
+    search: str | None,
+    sites: Path | None,
+    as_json: bool,
+) -> None:
+    """List the scenario library (default), or the IODs, transfer syntaxes or site profiles.
+
+    \b
+    Examples:
+      dicomfab list --tag prior --search bits
+      dicomfab list --category file-format --json
+      dicomfab list transfer-syntaxes
+    """
     rows: list[dict[str, object]]
-    if what == "iods":
+    if what == "scenarios":
+        rows = [scenario_row(s) for s in scenarios().values() if matches(s, tags, category, search)]
+        columns = ("name", "category", "title", "expected")
+    elif what == "iods":
         rows = [
             {
                 "name": t.name,
@@ -29,7 +87,8 @@ def command(what: str, as_json: bool) -> None:
             }
             for t in registry.templates()
         ]
-    else:
+        columns = ("name", "title", "sop_class_uid", "modality", "aliases")
+    elif what == "transfer-syntaxes":
         rows = [
             {
                 "name": ts.name,
@@ -40,12 +99,24 @@ def command(what: str, as_json: bool) -> None:
             }
             for ts in encoding.REGISTRY
         ]
+        columns = ("name", "title", "uid", "lossy", "available")
+    else:
+        rows = [
+            {"name": name, **profile.model_dump()} for name, profile in load_profiles(sites).items()
+        ]
+        columns = ("name", "description")
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table()
-    for column in rows[0]:
-        table.add_column(column)
+    table = Table(title=f"{len(rows)} {what}", title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
+        table.add_row(*(_cell(row[c]) for c in columns))
     console.print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)

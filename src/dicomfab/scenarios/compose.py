@@ -20,12 +20,35 @@ from dicomfab.output.files import file_digests
 from dicomfab.output.manifest import Manifest
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
-from dicomfab.scenarios.model import Defect, Scenario
+from dicomfab.scenarios.model import Defect, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.spec.loading import parse_spec
 from dicomfab.spec.models import Spec
 
 _SETTINGS_FIELDS = ("iod", "transfer_syntax", "skip_writing", "file_name", "sop_instance_uid")
+
+#: parameters every scenario has: they set the (first) patient's details
+UNIVERSAL = {
+    "patient.name": Parameter(description="PatientName, Family^Given (default: from the seed)"),
+    "patient.id": Parameter(description="PatientID (default: from the seed)"),
+    "patient.birth_date": Parameter(description="YYYY-MM-DD, or relative such as -62y"),
+    "patient.sex": Parameter(description="PatientSex: F, M, O or empty"),
+}
+_PATIENT_FIELDS = {
+    "patient.name": "name",
+    "patient.id": "id",
+    "patient.birth_date": "birth_date",
+    "patient.sex": "sex",
+}
+
+
+def declared_parameters(scenario: Scenario) -> dict[str, Parameter]:
+    """Every parameter of a scenario: the universal ones, its base's, then its own."""
+    declared = dict(UNIVERSAL)
+    if scenario.base:
+        declared.update(base_spec(scenario.base).parameters)
+    declared.update(scenario.parameters)
+    return declared
 
 
 @dataclass
@@ -99,12 +122,13 @@ def compose(
 ) -> Composed:
     """Resolve parameters, merge the base spec, and apply the defects at their selectors."""
     base = base_spec(scenario.base) if scenario.base else None
-    declared = {k: p.default for k, p in (base.parameters if base else {}).items()}
-    declared.update({k: p.default for k, p in scenario.parameters.items()})
+    declared = {k: p.default for k, p in declared_parameters(scenario).items()}
     values = params.resolve(declared, overrides or {}, profiles or {})
-    data = deep_merge(
-        params.render(base.spec, values) if base else {}, params.render(scenario.spec, values)
-    )
+    base_data = params.render(base.spec, values) if base else {}
+    data = deep_merge(base_data, params.render(scenario.spec, values))
+    for key, spec_field in _PATIENT_FIELDS.items():
+        if values.get(key) is not None:
+            _slot(data, "patients", 0)[spec_field] = values[key]
     data["name"] = name or scenario.name
     if seed is not None:
         data["seed"] = seed

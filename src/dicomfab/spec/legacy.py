@@ -243,8 +243,16 @@ class _Converter:
         series["instances"] = instances
         if not instances:
             del series["instances"]
-        order = ("role", "date", "description", "accession_number", "study_id", "uid", "pixels",
-                 "series")  # fmt: skip
+        order = (
+            "role",
+            "date",
+            "description",
+            "accession_number",
+            "study_id",
+            "uid",
+            "pixels",
+            "series",
+        )
         return {key: study[key] for key in order if key in study}
 
     # ------------------------------------------------------------------ images

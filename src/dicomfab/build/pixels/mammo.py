@@ -12,7 +12,7 @@ What is drawn (for a left breast: chest wall on the left, IHE orientation; mirro
 * fibroglandular tissue behind the nipple, clear of the subcutaneous and retromammary fat: an
   irregular, flame-like cloud whose texture is streaky, made of ducts and strands converging on
   the nipple (noise drawn in a polar frame centred on the nipple, elongated along the rays), with
-  darker fat lobules; Cooper's ligaments as thin curvilinear strands in the fat, a few vessels;
+  darker fat lobules; Cooper's ligaments as thin curvilinear strands in the fat, with scalloped edges;
   density from almost entirely fatty to extremely dense;
 * quantum noise, and optionally a cluster of calcification specks (small bright dots).
 
@@ -61,6 +61,9 @@ class _Shape:
         if self.oblique:
             s = np.clip(y / self.nipple_y, 0.0, 1.0)
             upper = self.top_x + (self.nipple_x - self.top_x) * (1.0 - (1.0 - s) ** self.rise)
+            # above the image the axillary tail goes on, narrowing along the same slope
+            above = (self.nipple_x - self.top_x) * self.rise * np.minimum(y / self.nipple_y, 0.0)
+            upper = upper + above
             t = np.clip((y - self.nipple_y) / (self.fold_y - self.nipple_y), 0.0, 1.0)
             lower = self.nipple_x * (1.0 - t**self.power) ** (1.0 / self.power)
             x = np.where(y < self.nipple_y, upper, lower)
@@ -109,18 +112,11 @@ def _shape(rng: np.random.Generator, oblique: bool) -> _Shape:
     )
 
 
-def _spectral_noise(
-    rng: np.random.Generator,
-    shape: tuple[int, int],
-    beta: float,
-    stretch: float = 1.0,
-    low: float = 0.0,
-    high: float = 0.0,
+@lru_cache(maxsize=64)
+def _spectrum_shape(
+    shape: tuple[int, int], beta: float, stretch: float, low: float, high: float
 ) -> np.ndarray:
-    """Gaussian noise with a 1/f**beta amplitude spectrum, unit standard deviation, float32.
-
-    ``stretch`` > 1 makes it correlated along axis 1 (its frequencies count ``stretch`` times
-    more), < 1 along axis 0; ``low``/``high`` (cycles per sample) make it band-pass."""
+    """The amplitude filter of :func:`_spectral_noise` (complex64, read-only, cached)."""
     fy = np.fft.fftfreq(shape[0])[:, None]
     fx = np.fft.rfftfreq(shape[1])[None, :] * stretch
     f2 = fy * fy + fx * fx
@@ -131,27 +127,52 @@ def _spectral_noise(
     if high:
         amplitude *= np.exp(-f2 / (high * high))
     amplitude[0, 0] = 0.0
-    size = (shape[0], fx.shape[1])
-    real = rng.standard_normal(size, dtype=_F32)
-    imag = rng.standard_normal(size, dtype=_F32)
-    spectrum = (real + 1j * imag).astype(np.complex64) * amplitude.astype(_F32)
-    field = np.fft.irfft2(spectrum, s=shape).astype(_F32)
-    field /= field.std() or _F32(1.0)
-    return field
+    amplitude *= np.sqrt(amplitude.size / np.sum(amplitude * amplitude))  # unit variance-ish
+    filt = amplitude.astype(np.complex64)
+    filt.setflags(write=False)
+    return filt
 
 
-def _resize(field: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Bilinear resize of a small float32 field to rows × cols."""
+def _spectral_noise(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    beta: float,
+    stretch: float = 1.0,
+    low: float = 0.0,
+    high: float = 0.0,
+    second: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Gaussian noise with a 1/f**beta amplitude spectrum, unit standard deviation, float32.
 
-    def axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = np.linspace(0.0, n_in - 1.0, n_out, dtype=_F32)
-        i0 = np.minimum(pos.astype(np.intp), n_in - 2)
-        return i0, i0 + 1, pos - i0
+    ``stretch`` > 1 makes it correlated along axis 1 (its frequencies count ``stretch`` times
+    more), < 1 along axis 0; ``low``/``high`` (cycles per sample) make it band-pass. With
+    ``second`` = (beta, low), the result is complex64: the imaginary part is a second field from
+    the same draw with that spectrum (aligned with the first, finer)."""
+    filt = _spectrum_shape(shape, beta, stretch, low, high)
+    draw = rng.standard_normal(filt.shape + (2,), dtype=_F32).view(np.complex64)[..., 0]
+    field = np.fft.irfft2(draw * filt, s=shape)
+    field *= _F32(1.0) / (field.std() or _F32(1.0))
+    if second is None:
+        return field
+    other = np.fft.irfft2(
+        draw * _spectrum_shape(shape, second[0], stretch, second[1], 0.0), s=shape
+    )
+    other *= _F32(1.0) / (other.std() or _F32(1.0))
+    out = np.empty(shape, dtype=np.complex64)
+    out.real, out.imag = field, other
+    return out
 
-    r0, r1, fr = axis(field.shape[0], rows)
-    c0, c1, fc = axis(field.shape[1], cols)
-    tall = field[r0] + (field[r1] - field[r0]) * fr[:, None]
-    return tall[:, c0] + (tall[:, c1] - tall[:, c0]) * fc[None, :]
+
+def _noise_at(
+    rng: np.random.Generator, rows: int, cols: int, doublings: int, beta: float, **kw: float
+) -> np.ndarray:
+    """Spectral noise drawn at 1/2**doublings of rows × cols and enlarged bilinearly: cheap
+    smooth fields (frequencies scale with the drawing grid)."""
+    f = 1 << doublings
+    field = _spectral_noise(rng, (max(2, -(-rows // f)), max(2, -(-cols // f))), beta, **kw)
+    for _ in range(doublings):
+        field = _double(field)
+    return field[:rows, :cols]
 
 
 def _double(a: np.ndarray) -> np.ndarray:
@@ -189,78 +210,107 @@ def _anatomy(
     """Relative brightness in [0, 1] at ``rows`` × ``cols`` (a left breast) and the glandular map.
 
     Outside the outline the value is the skin's, so that enlarging it puts skin, not background,
-    next to the edge; the caller cuts the outline at full resolution."""
+    next to the edge; the caller cuts the outline at full resolution. Only the columns the breast
+    can reach are computed."""
     f32 = _F32
     aspect = cols / rows  # one unit of X in units of Y (distances below are in image heights)
     yy = (np.arange(rows, dtype=f32) + 0.5) / rows
-    xx = (np.arange(cols, dtype=f32) + 0.5) / cols
-    y2, x2 = yy[:, None], xx[None, :]
     edge_x = shape.edge(yy).astype(f32)
+    used = min(cols, 16 * -(-(int(edge_x.max() * cols) + 3) // 16))  # 16-column steps
+    xx = (np.arange(used, dtype=f32) + 0.5) / cols
+    y2, x2 = yy[:, None], xx[None, :]
     inside = x2 < edge_x[:, None]
 
     # distance to the skin: horizontal and vertical gaps combined (exact for a straight edge at
-    # any angle); the image border is not skin
+    # any angle); the image border is not skin, the outline goes on beyond it
     gap_x = np.maximum((edge_x[:, None] - x2) * f32(aspect), f32(1e-4))
-    has = inside.any(axis=0)
-    top = np.where(has, inside.argmax(axis=0), 0).astype(f32) / rows
-    bottom = np.where(has, rows - inside[::-1].argmax(axis=0), rows).astype(f32) / rows
-    gap_top = np.where(inside[0], f32(9.0), y2 - top)
-    gap_bottom = np.where(inside[-1], f32(9.0), bottom - y2)
+    pad = rows // 2
+    beyond = (np.arange(-pad, rows + pad, dtype=f32) + 0.5) / rows
+    reach = x2 < shape.edge(beyond).astype(f32)[:, None]
+    has = reach.any(axis=0)
+    top = np.where(has, reach.argmax(axis=0) - pad, 0).astype(f32) / rows
+    bottom = np.where(has, rows + pad - reach[::-1].argmax(axis=0), rows).astype(f32) / rows
+    gap_top = np.where(reach[0], f32(9.0), y2 - top)
+    gap_bottom = np.where(reach[-1], f32(9.0), bottom - y2)
     gap_y = np.maximum(np.minimum(gap_top, gap_bottom), f32(1e-4))
     skin_dist = gap_x * gap_y / np.sqrt(gap_x * gap_x + gap_y * gap_y)
     skin_dist = np.where(inside, skin_dist, f32(0.0))
 
-    # compressed thickness: flat in the middle, a rounded fall-off over the last 1–2.5 cm
+    # compressed thickness: flat in the middle, a rounded fall-off over the last 1.5–2.5 cm
     u = np.minimum(skin_dist * f32(1.0 / rng.uniform(0.06, 0.10)), f32(1.0))
     thickness = np.sqrt(u * (2.0 - u))
 
     # where fibroglandular tissue may be: behind the nipple, inside the subcutaneous fat layer,
     # clear of the retromammary fat at the chest wall; in MLO reaching up toward the axilla
     nx, ny = shape.nipple_x, shape.nipple_y
-    envelope = _smoothstep((skin_dist - f32(rng.uniform(0.015, 0.04))) * f32(1 / 0.07))
-    envelope *= _smoothstep((x2 - f32(rng.uniform(0.0, 0.08))) * f32(1 / 0.30))
-    envelope *= _smoothstep((nx - x2) * f32(aspect / 0.12) + f32(0.1))
-    centre, spread = (ny - 0.12, 0.32) if shape.oblique else (ny - 0.03, 0.33)
-    envelope *= np.exp(-(((y2 - f32(centre)) * f32(1 / spread)) ** 2))
+    envelope = _smoothstep((skin_dist - f32(rng.uniform(0.012, 0.035))) * f32(1 / 0.06))
+    envelope *= _smoothstep((x2 - f32(rng.uniform(0.0, 0.06))) * f32(1 / 0.15))
+    to_nipple = np.hypot((x2 - f32(nx)) * f32(aspect), y2 - f32(ny))
+    envelope *= _smoothstep((to_nipple - f32(0.02)) * f32(1 / 0.08))
+    centre, spread = (ny - 0.12, 0.34) if shape.oblique else (ny - 0.02, 0.34)
+    depth = x2 * f32(1 / nx)
+    cone = f32(1 / spread) / (1.0 - 0.6 * depth * depth)  # narrowing toward the nipple
+    tilt = f32(0.08 if shape.oblique else 0.0)
+    envelope *= np.exp(-(((y2 - f32(centre) + tilt * depth) * cone) ** 2))
 
-    # polar frame centred just beyond the nipple: the sine of each ray's angle and the distance
-    # along it. Noise drawn in that frame, elongated along the rays, converges on the nipple.
-    low = _resize(_spectral_noise(rng, (40, 32), 2.6), rows, cols)  # large-scale variation
+    # polar frame centred just beyond the nipple: the angle of each ray and the distance along
+    # it. Noise drawn in that frame, elongated along the rays, converges on the nipple.
+    low = _noise_at(rng, rows, used, 3, 2.6)  # large-scale variation
     run = np.maximum((f32(nx + 0.03) - x2) * f32(aspect), f32(0.01))
     slope = (y2 - f32(ny)) / run + f32(rng.uniform(0.06, 0.12)) * low  # rays bend a little
-    cosine = 1.0 / np.sqrt(1.0 + slope * slope)
-    n_angle, n_along = 720, 96
-    angle = ((slope * cosine + 1.0) * f32(0.5 * (n_angle - 1))).astype(np.intp)
-    along = np.minimum((run / cosine * f32(n_along / 1.4)).astype(np.intp), n_along - 1)
-    polar = angle * n_along + along
+    angle = np.arctan(slope) * f32(1 / np.pi) + f32(0.5)  # in (0, 1): uniform in angle
+    distance = run * np.sqrt(1.0 + slope * slope)
 
-    def gather(field: np.ndarray) -> np.ndarray:
-        return np.take(field.ravel(), polar)
+    def polar(
+        grid: tuple[int, int], beta: float, stretch: float, second: tuple[float, float] | None
+    ) -> np.ndarray:
+        """Noise on an angle × distance grid, read back at every pixel. With ``second``
+        (beta, low cut) a second, band-passed field from the same draw comes along as the
+        imaginary part, read bilinearly (its thin ridges would show nearest-neighbour steps)."""
+        n_angle, n_along = grid
+        flat = _spectral_noise(rng, grid, beta, stretch=stretch, second=second).ravel()
+        fi = angle * f32(n_angle - 1)
+        fj = np.minimum(distance * f32(n_along / 1.4), f32(n_along - 1.001))
+        i, j = fi.astype(np.intp), fj.astype(np.intp)
+        index = i * n_along + j
+        if second is None:
+            return np.take(flat, index)
+        np.minimum(index, flat.size - n_along - 2, out=index)
+        fi -= i
+        fj -= j
+        a, b = np.take(flat, index), np.take(flat, index + 1)
+        index += n_along
+        c, d = np.take(flat, index), np.take(flat, index + 1)
+        a += (b - a) * fj
+        c += (d - c) * fj
+        a += (c - a) * fi
+        return a
 
-    grid = (n_angle, n_along)
-    flames = gather(_spectral_noise(rng, grid, 2.2, stretch=2.5))
-    streaks = gather(_spectral_noise(rng, grid, 1.5, stretch=5.0, low=0.01))
-    ducts = _ridge(gather(_spectral_noise(rng, grid, 1.4, stretch=8.0, low=0.02)), 0.35)
-    arcs = _ridge(gather(_spectral_noise(rng, grid, 1.2, stretch=0.35, low=0.02)), 0.3)
-    vessels = _ridge(gather(_spectral_noise(rng, grid, 2.0, stretch=12.0, low=0.004)), 0.12)
-    mid = _spectral_noise(rng, (rows, cols), 1.6)  # isotropic mottle
-    cells = _spectral_noise(rng, (rows, cols), 0.5, low=0.05, high=0.14)  # lobule-sized
+    flames = polar((360, 96), 1.8, 2.5, None).real  # the flame-like cloud of glands
+    both = polar((512, 160), 1.5, 10.0, (1.6, 0.012))  # strands and ducts toward the nipple
+    streaks = np.ascontiguousarray(both.real)
+    ducts = _ridge(np.ascontiguousarray(both.imag), 0.3)
+    mid = _noise_at(rng, rows, used, 1, 1.6)  # isotropic mottle
+    cells = _noise_at(rng, rows, used, 1, 0.5, low=0.05, high=0.16)  # lobule-sized
+    arcs = _ridge(_noise_at(rng, rows, used, 1, 1.0, low=0.06, high=0.2), 0.25)  # ligaments
 
-    # the glandular cloud: envelope plus noise, thresholded softly; density decides how much
+    # the glandular fraction: the envelope modulated by multi-scale noise (flames elongated toward
+    # the nipple, isotropic mottle, large-scale variation), saturating softly
     density = float(rng.choice([0.1, 0.35, 0.6, 0.85], p=[0.12, 0.38, 0.38, 0.12]))
-    cloud = envelope * f32(0.45 + 0.55 * density) + f32(0.2) * low + f32(0.22) * flames
-    cloud += f32(0.12) * mid + f32(0.06) * arcs * envelope  # scalloped by Cooper's ligaments
-    glands = _smoothstep((cloud - f32(0.55 - 0.3 * density)) * f32(1 / 0.55))
+    noise = f32(0.45) * flames + f32(0.3) * mid + f32(0.3) * low + f32(0.25) * streaks
+    cloud = envelope * f32(0.25 + 0.9 * density) + f32(0.3) * noise - f32(0.2)
+    cloud -= f32(0.08) * arcs * envelope  # scalloped by Cooper's ligaments
+    glands = 1.0 - np.exp(-np.maximum(cloud, 0.0) * f32(2.2))
 
-    fat, gland = 0.28, 0.80
-    texture = np.clip(0.74 + 0.12 * streaks + 0.08 * mid, 0.0, 1.0)
+    fat, gland = 0.28, 0.84
+    texture = f32(0.84) + f32(0.07) * streaks + f32(0.05) * mid
     level = fat + (gland - fat) * glands * texture
-    level -= f32(0.10) * _smoothstep(cells - f32(0.7)) * glands * (1.3 - glands)  # fat lobules
-    level += f32(0.07) * ducts * np.minimum(glands + envelope * 0.5, 1.0)
+    level -= f32(0.09) * _smoothstep(cells - f32(0.9)) * glands * (1.2 - glands)  # fat lobules
+    level += f32(0.04) * ducts * np.minimum(glands + envelope * 0.5, 1.0)
     fatty = 1.0 - glands
-    level += f32(0.05) * arcs * _smoothstep(skin_dist * f32(1 / 0.01)) * fatty  # ligaments
-    level += f32(0.05) * vessels * fatty * thickness
-    level += f32(0.025) * low * fatty
+    subcutaneous = _smoothstep(skin_dist * f32(1 / 0.01)) * np.exp(skin_dist * f32(-1 / 0.05))
+    level += f32(0.045) * arcs * subcutaneous * fatty  # ligaments
+    level += f32(0.02) * (low + mid) * fatty
 
     periphery = 0.13
     image = periphery + (level - periphery) * thickness
@@ -270,20 +320,27 @@ def _anatomy(
         width = rng.uniform(0.22, min(0.36, shape.top_x - 0.05))
         height = rng.uniform(0.30, 0.45)
         bulge = rng.uniform(0.15, 0.4)
-        ys = np.clip(yy / height, 0.0, 1.0)
+        wobble = (rng.uniform(10, 20), rng.uniform(0, 6))
+        box_r = min(rows, int(height * rows) + 2)
+        box_c = min(used, int(width * 1.1 * cols) + 6)
+        ys = np.clip(yy[:box_r] / height, 0.0, 1.0)
         pec_x = width * (1.0 - ys) * (1.0 + bulge * ys)
-        pec_x *= 1.0 + 0.015 * np.sin(yy * rng.uniform(10, 20) + rng.uniform(0, 6))
-        across = (pec_x[:, None].astype(f32) - x2) * f32(aspect)  # > 0 inside the muscle
+        pec_x *= 1.0 + 0.015 * np.sin(yy[:box_r] * wobble[0] + wobble[1])
+        across = (pec_x[:, None].astype(f32) - x2[:, :box_c]) * f32(aspect)  # > 0: muscle
         soft = _smoothstep(across * f32(1 / 0.015) + f32(0.35))
-        fibres = _spectral_noise(rng, (rows, cols), 1.4, stretch=0.25)
+        fibres = _noise_at(rng, box_r, box_c, 1, 1.4, stretch=0.25)
         depth = np.minimum(np.maximum(across, 0.0) * f32(1 / 0.10), 1.0)
-        muscle = f32(rng.uniform(0.58, 0.68)) + f32(0.10) * depth + f32(0.03) * fibres
-        muscle = periphery + (muscle - periphery) * thickness
-        image += (muscle - image) * soft
-        glands *= 1.0 - soft
+        muscle = f32(rng.uniform(0.55, 0.64)) + f32(0.08) * depth + f32(0.03) * fibres
+        muscle = periphery + (muscle - periphery) * thickness[:box_r, :box_c]
+        box = image[:box_r, :box_c]
+        box += (muscle - box) * soft
+        glands[:box_r, :box_c] *= 1.0 - soft
 
-    image = np.where(inside, image, f32(periphery + 0.1))
-    return np.clip(image, 0.0, 1.0), glands
+    out = np.full((rows, cols), periphery + 0.1, dtype=f32)
+    out[:, :used] = np.where(inside, np.clip(image, 0.0, 1.0), f32(periphery + 0.1))
+    full_glands = np.zeros((rows, cols), dtype=f32)
+    full_glands[:, :used] = glands
+    return out, full_glands
 
 
 @lru_cache(maxsize=4)
@@ -310,9 +367,13 @@ def _widen(levels: np.ndarray, cols: int, right: bool) -> np.ndarray:
 
 
 def _paint(
-    image: np.ndarray, wide: np.ndarray, edge: np.ndarray, noise: np.ndarray,
-    offsets: np.ndarray, right: bool,
-) -> None:  # fmt: skip
+    image: np.ndarray,
+    wide: np.ndarray,
+    edge: np.ndarray,
+    noise: np.ndarray,
+    offsets: np.ndarray,
+    right: bool,
+) -> None:
     """Write ``wide`` repeated _SCALE× down plus noise into ``image``, breast only, background 0.
 
     One pass over the image, row band by row band: level + noise up to the band's widest row
@@ -343,13 +404,15 @@ def _paint(
             )
         if extra:
             np.add(small[full], grain[full * _SCALE :], out=target[full * _SCALE :])
-        for r in range(start, stop):
-            e = int(edge[r])
-            if e < width:
-                if right:
-                    image[r, lo : cols - e] = 0
-                else:
-                    image[r, e:hi] = 0
+        # each row's own edge: zero from it to the band's widest row
+        edges = edge[start:stop, None]
+        first = int(edges.min())
+        if first < width:
+            beyond = np.arange(first, width) >= edges
+            if right:
+                np.copyto(image[start:stop, cols - width : cols - first], 0, where=beyond[:, ::-1])
+            else:
+                np.copyto(image[start:stop, first:width], 0, where=beyond)
 
 
 def _calcifications(

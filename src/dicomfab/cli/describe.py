@@ -1,0 +1,69 @@
+"""``dicomfab describe``: a scenario's full card."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from dicomfab.cli.common import console
+from dicomfab.cli.listing import scenario_row
+from dicomfab.scenarios import get
+from dicomfab.scenarios.compose import declared_parameters
+
+
+@click.command("describe")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON.")
+def command(name: str, as_json: bool) -> None:
+    """Show scenario NAME: what is wrong, why it happens, where, what to expect, parameters."""
+    scenario = get(name)
+    parameters = declared_parameters(scenario)
+    if as_json:
+        data = scenario.model_dump(mode="json")
+        data["parameters"] = {k: p.model_dump() for k, p in parameters.items()}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    row = scenario_row(scenario)
+    console.print(
+        f"[bold]{scenario.name}[/] — {escape(scenario.title)}  [dim]({scenario.category})[/]"
+    )
+    if scenario.aliases:
+        console.print(f"also known as: {', '.join(scenario.aliases)}")
+    console.print(f"\n{escape(str(row['description']))}")
+    if scenario.why:
+        console.print(f"\n[bold]Why it happens:[/] {escape(' '.join(scenario.why.split()))}")
+    if scenario.network:
+        console.print(f"\n[bold]Network-level:[/] {escape(' '.join(scenario.network.split()))}")
+    if scenario.defects:
+        table = Table(title="defects", title_justify="left")
+        for column in ("where", "what", "how"):
+            table.add_column(column)
+        for d in scenario.defects:
+            how = (
+                d.mutation.name
+                if d.mutation
+                else "spec" + (" (permissive)" if d.permissive else "")
+            )
+            table.add_row(d.at, escape(d.what), how)
+        console.print(table)
+    expect = scenario.expect
+    console.print(
+        f"\n[bold]Expected:[/] instances {expect.default}"
+        + "".join(f", {k}: {v}" for k, v in expect.instances.items())
+        + f"; studies {expect.study_default}"
+        + "".join(f", {k}: {v}" for k, v in expect.studies.items())
+    )
+    if expect.note:
+        console.print(escape(expect.note))
+    if parameters:
+        table = Table(title="parameters (--set NAME=VALUE)", title_justify="left")
+        for column in ("name", "default", "description"):
+            table.add_column(column)
+        for key, p in parameters.items():
+            table.add_row(key, escape(repr(p.default)), escape(p.description))
+        console.print(table)
+    if scenario.sources:
+        console.print(f"\nsources: {escape('; '.join(scenario.sources))}")

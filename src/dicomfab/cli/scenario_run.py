@@ -1,0 +1,172 @@
+"""``dicomfab generate --scenario …``: compose, preview or generate scenarios, with progress."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dicomfab.cli.common import console, console_err, human_bytes
+from dicomfab.errors import Issue, SpecError
+from dicomfab.output.generate import GenerateResult
+from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get, scenarios
+from dicomfab.scenarios.compose import declared_parameters
+from dicomfab.scenarios.params import parse_assignment
+from dicomfab.scenarios.profiles import load_profiles
+from dicomfab.spec.loading import read_document
+
+
+def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """``-s a b`` / ``-s a -s b`` / ``-s all`` → scenario names, each checked (nearest on typo)."""
+    wanted = [n for name in [*names, *extra] for n in name.split(",") if n]
+    if "all" in wanted:
+        return list(scenarios())
+    return list(dict.fromkeys(get(n).name for n in wanted))
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{patient: {name: x}}`` → ``{"patient.name": x}``."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def read_overrides(params_file: Path | None, assignments: Sequence[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if params_file is not None:
+        data = read_document(params_file)
+        if not isinstance(data, dict):
+            raise SpecError(
+                Issue("", "a parameter file is a mapping NAME: VALUE"), str(params_file)
+            )
+        overrides.update(_flatten(data))
+    overrides.update(parse_assignment(a) for a in assignments)
+    return overrides
+
+
+@dataclass
+class ScenarioRun:
+    output: Path
+    overwrite: bool
+    workers: int | None
+    seed: int | None
+    sites: Path | None
+    quiet: bool
+
+    def requests(self, names: list[str], overrides: dict[str, Any]) -> list[ScenarioRequest]:
+        """One request per scenario, each with the overrides it declares; an override that no
+        chosen scenario declares is an error (the nearest parameter name is suggested)."""
+        requests = []
+        used: set[str] = set()
+        for name in names:
+            declared = declared_parameters(get(name))
+            mine = {k: v for k, v in overrides.items() if k in declared}
+            used.update(mine)
+            requests.append(ScenarioRequest(name, mine, self.seed, self.sites, self.overwrite))
+        unused = set(overrides) - used
+        if unused:
+            if len(names) == 1:  # let compose name the nearest parameter of that scenario
+                compose(get(names[0]), overrides, load_profiles(self.sites))
+            raise SpecError(Issue(f"--set {sorted(unused)[0]}", "no chosen scenario has it"))
+        return requests
+
+    def generate(
+        self, names: list[str], overrides: dict[str, Any], *, preview: bool, as_json: bool
+    ) -> None:
+        requests = self.requests(names, overrides)
+        if preview:
+            self._preview(requests, as_json)
+            return
+        if self.quiet:
+            results = generate_scenarios(requests, self.output, workers=self.workers)
+        else:
+            columns = (
+                TextColumn("[bold]generating scenarios"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=console_err, transient=True) as bar:
+                task = bar.add_task("scenarios", total=len(requests))
+                results = generate_scenarios(
+                    requests,
+                    self.output,
+                    workers=self.workers,
+                    progress=lambda _result: bar.advance(task),
+                )
+        if as_json:
+            click.echo(json.dumps([_summary(r) for r in results], indent=2))
+        elif not self.quiet:
+            _print(results)
+
+    def _preview(self, requests: list[ScenarioRequest], as_json: bool) -> None:
+        profiles = load_profiles(self.sites)
+        rows = []
+        for r in requests:
+            composed = compose(get(r.name), r.overrides, profiles, seed=r.seed)
+            rows.append(
+                {
+                    "scenario": r.name,
+                    "path": str(self.output / composed.spec.name),
+                    "studies": len(composed.plan.studies),
+                    "instances": len(composed.plan.instances),
+                    "defects": [d.what for d in composed.scenario.defects],
+                }
+            )
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        table = Table(title="preview (nothing written)", title_justify="left")
+        for column in ("scenario", "studies", "instances", "defects", "path"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(
+                str(row["scenario"]),
+                str(row["studies"]),
+                str(row["instances"]),
+                "; ".join(row["defects"]) or "-",
+                str(row["path"]),
+            )  # type: ignore[arg-type]
+        console.print(table)
+
+
+def _summary(result: GenerateResult) -> dict[str, object]:
+    instances = result.manifest.instances()
+    return {
+        "scenario": result.manifest.scenario,
+        "path": str(result.path),
+        "instances": len(instances),
+        "files": result.files_written,
+        "bytes": result.bytes_written,
+        "defects": sum(bool(i.defects) for i in instances),
+    }
+
+
+def _print(results: list[GenerateResult]) -> None:
+    table = Table(title=f"{len(results)} scenarios", title_justify="left")
+    for column in ("scenario", "instances", "files", "broken", "size", "path"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        s = _summary(r)
+        table.add_row(
+            str(s["scenario"]),
+            str(s["instances"]),
+            str(s["files"]),
+            str(s["defects"]),
+            human_bytes(r.bytes_written),
+            str(r.path),
+        )
+    console.print(table)
+    total = sum(r.bytes_written for r in results)
+    console.print(f"wrote {sum(r.files_written for r in results)} files ({human_bytes(total)})")
