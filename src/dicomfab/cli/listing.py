@@ -73,6 +73,7 @@ def command(
       dicomfab list transfer-syntaxes
     """
     rows: list[dict[str, object]]
+    columns: tuple[str, ...]
     if what == "scenarios":
         rows = [scenario_row(s) for s in scenarios().values() if matches(s, tags, category, search)]
         columns = ("name", "category", "title", "expected")

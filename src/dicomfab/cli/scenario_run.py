@@ -112,32 +112,31 @@ class ScenarioRun:
 
     def _preview(self, requests: list[ScenarioRequest], as_json: bool) -> None:
         profiles = load_profiles(self.sites)
-        rows = []
-        for r in requests:
-            composed = compose(get(r.name), r.overrides, profiles, seed=r.seed)
-            rows.append(
-                {
-                    "scenario": r.name,
-                    "path": str(self.output / composed.spec.name),
-                    "studies": len(composed.plan.studies),
-                    "instances": len(composed.plan.instances),
-                    "defects": [d.what for d in composed.scenario.defects],
-                }
-            )
+        composed = [compose(get(r.name), r.overrides, profiles, seed=r.seed) for r in requests]
         if as_json:
+            rows = [
+                {
+                    "scenario": c.scenario.name,
+                    "path": str(self.output / c.spec.name),
+                    "studies": len(c.plan.studies),
+                    "instances": len(c.plan.instances),
+                    "defects": [d.what for d in c.scenario.defects],
+                }
+                for c in composed
+            ]
             click.echo(json.dumps(rows, indent=2))
             return
         table = Table(title="preview (nothing written)", title_justify="left")
         for column in ("scenario", "studies", "instances", "defects", "path"):
             table.add_column(column, overflow="fold")
-        for row in rows:
+        for c in composed:
             table.add_row(
-                str(row["scenario"]),
-                str(row["studies"]),
-                str(row["instances"]),
-                "; ".join(row["defects"]) or "-",
-                str(row["path"]),
-            )  # type: ignore[arg-type]
+                c.scenario.name,
+                str(len(c.plan.studies)),
+                str(len(c.plan.instances)),
+                "; ".join(d.what for d in c.scenario.defects) or "-",
+                str(self.output / c.spec.name),
+            )
         console.print(table)
 
 
