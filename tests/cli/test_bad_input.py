@@ -18,8 +18,6 @@ import pytest
 import yaml
 from pydicom import config as pydicom_config
 
-from dicomfab.cli import main
-
 SMALL = {"pixels": {"rows": 64, "columns": 48}}
 
 
@@ -34,22 +32,6 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``dicomfab ARGS`` in this process, in ``tmp_path``; returns what ``run`` returns."""
-    monkeypatch.chdir(tmp_path)
-
-    def invoke(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        argv = [str(a) for a in args]
-        with pytest.raises(SystemExit) as info:
-            main(argv)
-        out, err = capsys.readouterr()
-        code = info.value.code
-        return subprocess.CompletedProcess(argv, code if isinstance(code, int) else 1, out, err)
-
-    return invoke
 
 
 def write_spec(folder: Path, spec: Any, name: str = "study.yaml") -> Path:
