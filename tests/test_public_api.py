@@ -44,3 +44,38 @@ def test_cli_reference_matches_help() -> None:
     assert DOCS.read_text(encoding="utf-8") == text, (
         "run: UPDATE_DOCS=1 pytest tests/test_public_api.py"
     )
+
+
+LIBRARY_DOC = Path(__file__).parent.parent / "docs" / "scenario-library.md"
+
+
+def _library_reference() -> str:
+    from dicomfab.scenarios import scenarios
+
+    lines = [
+        "# Scenario library",
+        "",
+        "Generated from the scenario files; `UPDATE_DOCS=1 pytest tests/test_public_api.py` "
+        "rewrites it. `dicomfab describe NAME` shows a full card.",
+        "",
+    ]
+    by_category: dict[str, list[str]] = {}
+    for s in scenarios().values():
+        expected = ", ".join(sorted({s.expect.default, *s.expect.instances.values()}))
+        aliases = f" (also: {', '.join(s.aliases)})" if s.aliases else ""
+        summary = " ".join(s.description.split())
+        by_category.setdefault(s.category, []).append(
+            f"| `{s.name}`{aliases} | {summary} | {expected} |"
+        )
+    for category, rows in sorted(by_category.items()):
+        lines += [f"## {category} ({len(rows)})", "", "| name | what | expected |", "|---|---|---|"]
+        lines += [*rows, ""]
+    return "\n".join(lines)
+
+
+def test_scenario_library_reference_matches_the_library() -> None:
+    text = _library_reference()
+    if os.environ.get("UPDATE_DOCS"):
+        LIBRARY_DOC.write_text(text, encoding="utf-8")
+    hint = "the library changed: run UPDATE_DOCS=1 pytest tests/test_public_api.py"
+    assert LIBRARY_DOC.read_text(encoding="utf-8") == text, hint
