@@ -42,6 +42,7 @@ def dciodvfy(path: Path, profile: str | None = None) -> Validation:
             [require("dcmconv"), "+te", str(path), str(inflated)],
             capture_output=True,
             text=True,
+        errors="replace",  # non-UTF-8 text in a file (on purpose) must not break the test
             timeout=120,
         )
         assert proc.returncode == 0, f"dcmconv could not inflate {path}:\n{proc.stderr}"
@@ -54,6 +55,7 @@ def dciodvfy(path: Path, profile: str | None = None) -> Validation:
         [require("dciodvfy"), "-new", *options, str(path)],
         capture_output=True,
         text=True,
+        errors="replace",  # non-UTF-8 text in a file (on purpose) must not break the test
         timeout=300,
     )
     text = proc.stdout + proc.stderr
@@ -68,6 +70,7 @@ def dcmdump(path: Path) -> str:
         [require("dcmdump"), "-q", "+L", "-Un", str(path)],  # +L long values; -Un UIDs as numbers
         capture_output=True,
         text=True,
+        errors="replace",  # non-UTF-8 text in a file (on purpose) must not break the test
         timeout=120,
     )
     assert proc.returncode == 0, f"dcmdump could not read {path}:\n{proc.stderr}"

@@ -33,7 +33,7 @@ def code_item(value: str, scheme: str, meaning: str) -> Dataset:
 
 
 def _da(day: dt.date | None) -> str:
-    return day.strftime("%Y%m%d") if day else ""
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}" if day else ""
 
 
 def age_string(birth: dt.date | None, on: dt.date) -> str:

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from dicomfab.build.plan import InstancePlan, Plan, StudyPlan, make_plan
 from dicomfab.errors import Issue, SpecError
 from dicomfab.output.files import file_digests
+from dicomfab.output.generate import instance_relpath
 from dicomfab.output.manifest import Manifest
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
@@ -88,6 +91,8 @@ def _study_node(spec: dict[str, Any], study: StudyPlan) -> dict[str, Any]:
 
 def _instance_node(spec: dict[str, Any], inst: InstancePlan) -> dict[str, Any]:
     series = _slot(_study_node(spec, inst.study), "series", inst.series.index)
+    # list every instance of the series: a shorter list would make the series shorter
+    _slot(series, "instances", len(inst.series.instances) - 1)
     return _slot(series, "instances", inst.index)
 
 
@@ -104,6 +109,19 @@ def _patch(node: dict[str, Any], defect: Defect) -> None:
             node[name] = value
     if defect.permissive:
         node["permissive"] = True
+
+
+def _render_defect(defect: Defect, values: Mapping[str, Any], where: str) -> Defect:
+    """The defect with its ``${param}`` templates rendered, e.g. ``tags: {Rows: "${rows}"}``."""
+    data = defect.model_dump(exclude_unset=True)
+    rendered = params.render(data, values)
+    if rendered == data:
+        return defect
+    try:
+        return Defect.model_validate(rendered)
+    except ValidationError as exc:
+        issues = [Issue(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        raise SpecError(issues, source=where) from None
 
 
 def _has_spec_change(defect: Defect) -> bool:
@@ -140,7 +158,8 @@ def compose(
         raise SpecError(exc.issues, source=source) from None
 
     targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = []
-    for i, defect in enumerate(scenario.defects):
+    for i, raw_defect in enumerate(scenario.defects):
+        defect = _render_defect(raw_defect, values, f"{source}: defects[{i}]")
         try:
             selector = selectors.parse(defect.at)
             studies = selectors.studies(selector, twin_plan)
@@ -167,12 +186,13 @@ def compose(
 
 def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
     """Apply file mutations and record changes, then annotate the manifest."""
-    by_uid = {i.sop_instance_uid: i for i in manifest.instances()}
+    # by file, not by SOP Instance UID: a scenario may give two files one UID on purpose
+    by_file = {i.file: i for i in manifest.instances()}
     rng = random.Random(f"{composed.spec.seed}/{composed.scenario.name}")
     for defect, instances, studies in composed.targets:
         if defect.mutation is not None:
             for inst in instances:
-                entry = by_uid[_sop_uid(composed.plan, inst)]
+                entry = by_file[_file(composed.plan, inst)]
                 if not entry.written:
                     continue
                 path = root / entry.file
@@ -195,10 +215,15 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
     _annotate(composed, manifest)
 
 
-def _sop_uid(plan: Plan, twin_inst: InstancePlan) -> str:
-    """The SOP Instance UID the built instance at the twin instance's place has."""
+def _built(plan: Plan, twin_inst: InstancePlan) -> InstancePlan:
+    """The built instance at the twin instance's place."""
     study = plan.patients[twin_inst.patient.index].studies[twin_inst.study.index]
-    return study.series[twin_inst.series.index].instances[twin_inst.index].sop_instance_uid
+    return study.series[twin_inst.series.index].instances[twin_inst.index]
+
+
+def _file(plan: Plan, twin_inst: InstancePlan) -> str:
+    """The file (relative to the dataset) of the built instance at the twin instance's place."""
+    return instance_relpath(_built(plan, twin_inst))
 
 
 def _patch_records(root: Path, study_uid: str, changes: dict[str, Any]) -> None:
@@ -230,17 +255,19 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
         for planned in selectors.studies(selectors.parse(text), plan)
     }
     instance_outcome = {
-        planned_inst.sop_instance_uid: outcome
+        instance_relpath(planned_inst): outcome
         for text, outcome in scenario.expect.instances.items()
         for planned_inst in selectors.instances(selectors.parse(text), plan)
     }
     defects: dict[str, list[dict[str, Any]]] = {}
-    for defect, targets, _studies in composed.targets:
-        for target in targets:
+    for defect, targets, studies in composed.targets:
+        # a study-level defect (selector without .which) is a defect of every instance in it
+        everywhere = [i for study in studies for se in study.series for i in se.instances]
+        for target in targets or everywhere:
             note = {"what": defect.what, "at": defect.at}
             if defect.mutation:
                 note["mutation"] = defect.mutation.name
-            defects.setdefault(_sop_uid(plan, target), []).append(note)
+            defects.setdefault(_file(plan, target), []).append(note)
     for patient in manifest.patients:
         for study in patient.studies:
             study.expectation = study_outcome.get(
@@ -248,7 +275,5 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
             )
             for series in study.series:
                 for inst in series.instances:
-                    inst.expectation = instance_outcome.get(
-                        inst.sop_instance_uid, scenario.expect.default
-                    )
-                    inst.defects = defects.get(inst.sop_instance_uid, [])
+                    inst.expectation = instance_outcome.get(inst.file, scenario.expect.default)
+                    inst.defects = defects.get(inst.file, [])

@@ -192,21 +192,20 @@ _DATE_FORMS = ("%Y-%m-%d", "%Y%m%d")
 
 
 def _as_date(raw: Any, ctx: ValueContext) -> str:
-    if isinstance(raw, dt.datetime):
-        return raw.strftime("%Y%m%d")
-    if isinstance(raw, dt.date):
-        return raw.strftime("%Y%m%d")
+    if isinstance(raw, dt.date):  # also datetime; strftime("%Y") does not pad years < 1000
+        return f"{raw.year:04d}{raw.month:02d}{raw.day:02d}"
     text = str(raw).strip()
     if text == "":
         return ""
     resolved = ctx.resolve_date(text)
     if resolved is not None:
-        return resolved.strftime("%Y%m%d")
+        return _as_date(resolved, ctx)
     for form in _DATE_FORMS:
         try:
-            return dt.datetime.strptime(text, form).strftime("%Y%m%d")
+            parsed = dt.datetime.strptime(text, form)
         except ValueError:
             continue
+        return f"{parsed.year:04d}{parsed.month:02d}{parsed.day:02d}"
     if ctx.permissive:
         return text
     raise ValueError(

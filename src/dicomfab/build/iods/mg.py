@@ -123,14 +123,17 @@ def _dx_series(ds: Dataset, for_presentation: bool) -> None:
 def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentation: bool) -> None:
     ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
     ds.PixelIntensityRelationship = "LOG" if for_presentation else "LIN"
-    ds.PixelIntensityRelationshipSign = 1
+    # C.8.11.3.1.2: -1 = higher values mean less X-ray intensity, i.e. dense tissue is bright,
+    # as the synthetic presentation images draw it (stored MONOCHROME2, or inverted MONOCHROME1)
+    ds.PixelIntensityRelationshipSign = -1 if for_presentation else 1
     ds.RescaleIntercept = 0
     ds.RescaleSlope = 1
     ds.RescaleType = "US"
-    ds.PresentationLUTShape = "IDENTITY"
+    inverse = image.photometric == "MONOCHROME1"
+    ds.PresentationLUTShape = "INVERSE" if inverse else "IDENTITY"  # C.8.11.3.1.3
     ds.LossyImageCompression = "00"
     ds.BurnedInAnnotation = "NO"
-    ds.PixelPaddingValue = 0
+    ds.PixelPaddingValue = (1 << image.bits_stored) - 1 if inverse else 0  # the air around
     ds.ImageLaterality = plan.laterality or "B"
     ds.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
     ds.BodyPartExamined = "BREAST"
