@@ -42,7 +42,7 @@ def dciodvfy(path: Path, profile: str | None = None) -> Validation:
             [require("dcmconv"), "+te", str(path), str(inflated)],
             capture_output=True,
             text=True,
-        errors="replace",  # non-UTF-8 text in a file (on purpose) must not break the test
+            errors="replace",  # non-UTF-8 text in a file (on purpose) must not break the test
             timeout=120,
         )
         assert proc.returncode == 0, f"dcmconv could not inflate {path}:\n{proc.stderr}"

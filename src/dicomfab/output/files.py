@@ -2,17 +2,26 @@
 
 A file's digests come in two parts: ``header_sha256`` over every byte before the Pixel Data
 element, ``pixel_sha256`` over the Pixel Data element (tag, VR, length and value). Instances that
-share pixels share the second digest, which is computed once; that is what keeps hashing off the
-critical path of a 17 MB-per-image dataset. ``file_digests`` computes both from any file.
+share pixels share the second digest, which is computed once per shared pixel buffer (and per VR
+style); that is what keeps hashing off the critical path of a 17 MB-per-image dataset.
+``file_digests`` computes both from any file.
+
+Native pixels are not copied on their way to disk: pydicom writes the header into memory, then
+header, Pixel Data element header and the pixel array's own buffer go to the file in one
+``writev`` call (the array is little-endian and contiguous; otherwise its cached native bytes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
+import sys
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite
@@ -30,28 +39,61 @@ class FileDigest:
     pixel_sha256: str | None
 
 
-_pixel_digests: dict[tuple[int, bool], tuple[PixelImage, str]] = {}
+# pixel digest per shared image (weakly held: it goes when the image goes) and VR style
+_pixel_digests: weakref.WeakKeyDictionary[PixelImage, dict[bool, str]] = weakref.WeakKeyDictionary()
 
 
-def _element_header(image: PixelImage, explicit_vr: bool) -> bytes:
-    length = struct.pack("<I", len(image.native_bytes()))
+def _native_view(image: PixelImage) -> tuple[memoryview, bytes]:
+    """The native (little-endian) pixel bytes as a view, without copying, and the pad byte that
+    makes their length even (b"" or b"\\x00"): together exactly ``image.native_bytes()``."""
+    array = image.array
+    order = array.dtype.byteorder
+    little = order == "<" or order == "|" or (order == "=" and sys.byteorder == "little")
+    if not (little and array.flags.c_contiguous):
+        return memoryview(image.native_bytes()), b""
+    view = array.reshape(-1).view(np.uint8).data  # the array's own bytes, no copy
+    return view, b"\x00" if view.nbytes % 2 else b""
+
+
+def _element_header(length: int, bits_allocated: int, explicit_vr: bool) -> bytes:
     if explicit_vr:
-        vr = b"OW" if image.bits_allocated > 8 else b"OB"
-        return _PIXEL_TAG + vr + b"\x00\x00" + length
-    return _PIXEL_TAG + length
+        vr = b"OW" if bits_allocated > 8 else b"OB"
+        return _PIXEL_TAG + vr + b"\x00\x00" + struct.pack("<I", length)
+    return _PIXEL_TAG + struct.pack("<I", length)
 
 
-def _pixel_digest(image: PixelImage, explicit_vr: bool) -> str:
-    key = (id(image), explicit_vr)
-    found = _pixel_digests.get(key)
-    if found is None or found[0] is not image:
-        digest = hashlib.sha256(_element_header(image, explicit_vr))
-        digest.update(image.native_bytes())
-        found = (image, digest.hexdigest())
-        if len(_pixel_digests) > 64:
-            _pixel_digests.clear()
-        _pixel_digests[key] = found
-    return found[1]
+def _pixel_digest(image: PixelImage, element: bytes, pixels: memoryview, pad: bytes) -> str:
+    explicit = len(element) == 12
+    known = _pixel_digests.setdefault(image, {})
+    found = known.get(explicit)
+    if found is None:
+        digest = hashlib.sha256(element)
+        digest.update(pixels)
+        digest.update(pad)
+        found = known[explicit] = digest.hexdigest()
+    return found
+
+
+def _write_all(path: Path, parts: list[bytes | memoryview]) -> None:
+    """Write ``parts`` one after the other as the file ``path`` (one ``writev`` if possible)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        if hasattr(os, "writev"):
+            views = [memoryview(p).cast("B") for p in parts if len(p)]
+            while views:
+                done = os.writev(fd, views)
+                while views and done >= views[0].nbytes:
+                    done -= views[0].nbytes
+                    views.pop(0)
+                if views and done:
+                    views[0] = views[0][done:]
+        else:  # pragma: no cover - Windows
+            for part in parts:
+                view = memoryview(part).cast("B")
+                while view:
+                    view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
@@ -70,16 +112,13 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
             hashlib.sha256(pixel).hexdigest() if pixel else None,
         )
     explicit = ds.file_meta.TransferSyntaxUID.is_implicit_VR is False
-    element = _element_header(image, explicit)
-    pixels = image.native_bytes()
-    with open(path, "wb") as out:
-        out.write(data)
-        out.write(element)
-        out.write(pixels)
+    pixels, pad = _native_view(image)
+    element = _element_header(pixels.nbytes + len(pad), image.bits_allocated, explicit)
+    _write_all(path, [data, element, pixels, pad])
     return FileDigest(
-        len(data) + len(element) + len(pixels),
+        len(data) + len(element) + pixels.nbytes + len(pad),
         hashlib.sha256(data).hexdigest(),
-        _pixel_digest(image, explicit),
+        _pixel_digest(image, element, pixels, pad),
     )
 
 

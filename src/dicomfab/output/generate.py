@@ -115,43 +115,91 @@ def _build_and_write_unchecked(
     return write_file(path, encoded), attributes
 
 
+_worker_plan: tuple[str, Plan] | None = None
+"""In a worker process: the plan of the spec (JSON) it is working on, made once per process, or
+inherited from ``_run`` when the process was forked."""
+
+
 def _work(
-    spec_json: dict[str, Any], root: str, patient_indices: list[int]
+    spec_json: str, root: str, positions: list[int]
 ) -> list[tuple[str, FileDigest | None, dict[str, Any]]]:
-    """Worker-process entry: build and write every instance of some patients."""
-    plan = make_plan(Spec.model_validate(spec_json))
-    wanted = set(patient_indices)
+    """Worker-process entry: build and write the instances at ``positions`` in the plan."""
+    global _worker_plan
+    if _worker_plan is None or _worker_plan[0] != spec_json:
+        _worker_plan = (spec_json, make_plan(Spec.model_validate_json(spec_json)))
+    instances = _worker_plan[1].instances
     out = []
-    for inst in plan.instances:
-        if inst.patient.index in wanted:
-            digest, attrs = _build_and_write(inst, Path(root))
-            out.append((inst.path, digest, attrs))
+    for position in positions:
+        inst = instances[position]
+        digest, attrs = _build_and_write(inst, Path(root))
+        out.append((inst.path, digest, attrs))
     return out
 
 
 def _run(
     plan: Plan, root: Path, workers: int, progress: Progress | None
 ) -> dict[str, tuple[FileDigest | None, dict[str, Any]]]:
+    """Build and write every instance, in ``workers`` processes when there is more than one.
+
+    Work is handed out in units that keep the pixel cache useful: whole patients (a patient's
+    priors show the same anatomy as the current study), largest first, one at a time to whichever
+    worker is free. The last few patients (two per worker) go out split into their anatomies (the
+    instances of one view, which share nothing with the other views), smallest last, so that the
+    workers finish together."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    global _worker_plan
+    instances = plan.instances
     results: dict[str, tuple[FileDigest | None, dict[str, Any]]] = {}
-    patients = [p.index for p in plan.patients]
-    if workers <= 1 or len(patients) < 2:
-        for inst in plan.instances:
+    if workers <= 1 or len(instances) < 2:
+        for inst in instances:
             results[inst.path] = _build_and_write(inst, root)
             if progress:
                 progress(1)
         return results
-    spec_json = plan.spec.model_dump(mode="json")
-    groups = [patients[i::workers] for i in range(workers)]
-    # finer chunks give smoother progress; each chunk still holds whole patients
-    chunks = [[p] for group in groups for p in group]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_work, spec_json, str(root), chunk) for chunk in chunks]
-        for future in futures:
-            done = future.result()
-            for path, digest, attrs in done:
-                results[path] = (digest, attrs)
-            if progress:
-                progress(len(done))
+
+    by_patient: dict[int, list[int]] = {}
+    for position, inst in enumerate(instances):
+        by_patient.setdefault(inst.patient.index, []).append(position)
+    patients = sorted(by_patient.values(), key=len, reverse=True)
+    whole = max(0, len(patients) - 2 * workers)
+    tail: list[list[int]] = []
+    for positions in patients[whole:]:
+        by_view: dict[str | None, list[int]] = {}
+        for position in positions:
+            view = instances[position].view
+            by_view.setdefault(view.name if view else None, []).append(position)
+        tail.extend(by_view.values())
+    units = patients[:whole] + sorted(tail, key=len, reverse=True)
+    # very many small units (thousands of one-instance patients): merge neighbours into tasks
+    least = max(1, len(instances) // (32 * workers))
+    tasks: list[list[int]] = []
+    for unit in units:
+        if tasks and len(tasks[-1]) < least:
+            tasks[-1].extend(unit)
+        else:
+            tasks.append(list(unit))
+
+    spec_json = plan.spec.model_dump_json()
+    inherited, _worker_plan = _worker_plan, (spec_json, plan)  # forked workers start with it
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+            pending = {pool.submit(_work, spec_json, str(root), task) for task in tasks}
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done = future.result()
+                        for path, digest, attrs in done:
+                            results[path] = (digest, attrs)
+                        if progress:
+                            progress(len(done))
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    finally:
+        _worker_plan = inherited
     return results
 
 

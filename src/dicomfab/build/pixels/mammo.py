@@ -12,8 +12,8 @@ What is drawn (for a left breast: chest wall on the left, IHE orientation; mirro
 * fibroglandular tissue behind the nipple, clear of the subcutaneous and retromammary fat: an
   irregular, flame-like cloud whose texture is streaky, made of ducts and strands converging on
   the nipple (noise drawn in a polar frame centred on the nipple, elongated along the rays), with
-  darker fat lobules; Cooper's ligaments as thin curvilinear strands in the fat, with scalloped edges;
-  density from almost entirely fatty to extremely dense;
+  darker fat lobules and scalloped edges; Cooper's ligaments as thin curvilinear strands in the
+  fat; density from almost entirely fatty to extremely dense;
 * quantum noise, and optionally a cluster of calcification specks (small bright dots).
 
 Speed matters (a real detector image is 3328 × 2560, a dataset holds hundreds, and the benchmark
@@ -28,6 +28,7 @@ seed gives the same image, so one patient has the same anatomy in every study.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -149,7 +150,7 @@ def _spectral_noise(
     ``second`` = (beta, low), the result is complex64: the imaginary part is a second field from
     the same draw with that spectrum (aligned with the first, finer)."""
     filt = _spectrum_shape(shape, beta, stretch, low, high)
-    draw = rng.standard_normal(filt.shape + (2,), dtype=_F32).view(np.complex64)[..., 0]
+    draw = rng.standard_normal((*filt.shape, 2), dtype=_F32).view(np.complex64)[..., 0]
     field = np.fft.irfft2(draw * filt, s=shape)
     field *= _F32(1.0) / (field.std() or _F32(1.0))
     if second is None:
@@ -164,32 +165,63 @@ def _spectral_noise(
 
 
 def _noise_at(
-    rng: np.random.Generator, rows: int, cols: int, doublings: int, beta: float, **kw: float
-) -> np.ndarray:
+    rng: np.random.Generator, rows: int, cols: int, doublings: int, beta: float,
+    stretch: float = 1.0,
+) -> np.ndarray:  # fmt: skip
     """Spectral noise drawn at 1/2**doublings of rows × cols and enlarged bilinearly: cheap
     smooth fields (frequencies scale with the drawing grid)."""
     f = 1 << doublings
-    field = _spectral_noise(rng, (max(2, -(-rows // f)), max(2, -(-cols // f))), beta, **kw)
+    size = (max(2, -(-rows // f)), max(2, -(-cols // f)))
+    field = _spectral_noise(rng, size, beta, stretch)
     for _ in range(doublings):
         field = _double(field)
     return field[:rows, :cols]
 
 
+@lru_cache(maxsize=16)
+def _pool(
+    shape: tuple[int, int], beta: float, stretch: float, low: float, high: float,
+    second: tuple[float, float] | None,
+) -> np.ndarray:  # fmt: skip
+    """A read-only noise field twice ``shape`` in each direction, drawn once per process from a
+    fixed seed. Images read windows of it at offsets of their own: no FFT per image."""
+    seed = zlib.crc32(repr((shape, beta, stretch, low, high, second)).encode())
+    big = (2 * shape[0], 2 * shape[1])
+    field = _spectral_noise(np.random.default_rng(seed), big, beta, stretch, low, high, second)
+    field.setflags(write=False)
+    return field
+
+
+def _window(
+    rng: np.random.Generator, shape: tuple[int, int], beta: float, stretch: float = 1.0,
+    low: float = 0.0, high: float = 0.0, second: tuple[float, float] | None = None,
+    size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, int, int, int]:  # fmt: skip
+    """Where this image reads a ``size`` (default ``shape``) window of the ``shape`` pool:
+    (pool, top, left, sign ±1), chosen by ``rng``."""
+    pool = _pool(shape, beta, stretch, low, high, second)
+    size = size or shape
+    top = int(rng.integers(0, pool.shape[0] - size[0] + 1))
+    left = int(rng.integers(0, pool.shape[1] - size[1] + 1))
+    sign = 1 if rng.integers(0, 2) else -1
+    return pool, top, left, sign
+
+
 def _double(a: np.ndarray) -> np.ndarray:
-    """Bilinear enlargement by 2 in both directions (pixel centres kept), float32."""
-    h, w = a.shape
+    """Bilinear enlargement by 2 of the last two axes (pixel centres kept), float32."""
+    *lead, h, w = a.shape
     quarter = a * _F32(0.25)
     rest = a - quarter
-    tall = np.empty((2 * h, w), dtype=_F32)
-    np.add(rest[1:], quarter[:-1], out=tall[2::2])
-    np.add(rest[:-1], quarter[1:], out=tall[1:-1:2])
-    tall[0], tall[-1] = a[0], a[-1]
+    tall = np.empty((*lead, 2 * h, w), dtype=_F32)
+    np.add(rest[..., 1:, :], quarter[..., :-1, :], out=tall[..., 2::2, :])
+    np.add(rest[..., :-1, :], quarter[..., 1:, :], out=tall[..., 1:-1:2, :])
+    tall[..., 0, :], tall[..., -1, :] = a[..., 0, :], a[..., -1, :]
     quarter = tall * _F32(0.25)
     rest = tall - quarter
-    out = np.empty((2 * h, 2 * w), dtype=_F32)
-    np.add(rest[:, 1:], quarter[:, :-1], out=out[:, 2::2])
-    np.add(rest[:, :-1], quarter[:, 1:], out=out[:, 1:-1:2])
-    out[:, 0], out[:, -1] = tall[:, 0], tall[:, -1]
+    out = np.empty((*lead, 2 * h, 2 * w), dtype=_F32)
+    np.add(rest[..., 1:], quarter[..., :-1], out=out[..., 2::2])
+    np.add(rest[..., :-1], quarter[..., 1:], out=out[..., 1:-1:2])
+    out[..., 0], out[..., -1] = tall[..., 0], tall[..., -1]
     return out
 
 
@@ -207,11 +239,11 @@ def _ridge(field: np.ndarray, width: float) -> np.ndarray:
 def _anatomy(
     rng: np.random.Generator, shape: _Shape, rows: int, cols: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Relative brightness in [0, 1] at ``rows`` × ``cols`` (a left breast) and the glandular map.
+    """Relative brightness in [0, 1] of a left breast on a ``rows`` × ``cols`` grid, and the
+    glandular map, both only as wide as the breast reaches (a multiple of 16 columns).
 
     Outside the outline the value is the skin's, so that enlarging it puts skin, not background,
-    next to the edge; the caller cuts the outline at full resolution. Only the columns the breast
-    can reach are computed."""
+    next to the edge; the caller cuts the outline at full resolution."""
     f32 = _F32
     aspect = cols / rows  # one unit of X in units of Y (distances below are in image heights)
     yy = (np.arange(rows, dtype=f32) + 0.5) / rows
@@ -244,66 +276,79 @@ def _anatomy(
     # clear of the retromammary fat at the chest wall; in MLO reaching up toward the axilla
     nx, ny = shape.nipple_x, shape.nipple_y
     envelope = _smoothstep((skin_dist - f32(rng.uniform(0.012, 0.035))) * f32(1 / 0.06))
-    envelope *= _smoothstep((x2 - f32(rng.uniform(0.0, 0.06))) * f32(1 / 0.15))
-    to_nipple = np.hypot((x2 - f32(nx)) * f32(aspect), y2 - f32(ny))
+    to_nipple = np.sqrt(((x2 - f32(nx)) * f32(aspect)) ** 2 + (y2 - f32(ny)) ** 2)
     envelope *= _smoothstep((to_nipple - f32(0.02)) * f32(1 / 0.08))
-    centre, spread = (ny - 0.12, 0.34) if shape.oblique else (ny - 0.02, 0.34)
+    centre, spread = (ny - 0.08, 0.34) if shape.oblique else (ny - 0.02, 0.34)
     depth = x2 * f32(1 / nx)
     cone = f32(1 / spread) / (1.0 - 0.6 * depth * depth)  # narrowing toward the nipple
     tilt = f32(0.08 if shape.oblique else 0.0)
     envelope *= np.exp(-(((y2 - f32(centre) + tilt * depth) * cone) ** 2))
 
+    # isotropic mottle, lobule-sized noise, Cooper's ligaments: drawn at half resolution
+    grid = (max(2, -(-rows // 2)), max(2, -(-cols // 2)))  # the pool, whatever the breast
+    half = (grid[0], max(2, -(-used // 2)))
+    fields = [
+        _window(rng, grid, 1.6, size=half),
+        _window(rng, grid, 0.5, low=0.05, high=0.16, size=half),
+        _window(rng, grid, 1.0, low=0.06, high=0.2, size=half),
+    ]
+    stack = np.stack([p[t : t + half[0], c : c + half[1]] * f32(g) for p, t, c, g in fields])
+    mid, cells, strands = _double(stack)[:, :rows, :used]
+    arcs = _ridge(strands, 0.25)  # ligaments
+
     # polar frame centred just beyond the nipple: the angle of each ray and the distance along
     # it. Noise drawn in that frame, elongated along the rays, converges on the nipple.
     low = _noise_at(rng, rows, used, 3, 2.6)  # large-scale variation
+    retro = f32(rng.uniform(-0.02, 0.04))  # retromammary fat, its border made irregular
+    envelope *= _smoothstep((x2 - retro + f32(0.04) * low + f32(0.03) * mid) * f32(1 / 0.16))
     run = np.maximum((f32(nx + 0.03) - x2) * f32(aspect), f32(0.01))
-    slope = (y2 - f32(ny)) / run + f32(rng.uniform(0.06, 0.12)) * low  # rays bend a little
+    slope = (y2 - f32(ny)) / run  # rays bend, gently and on a smaller scale:
+    slope += f32(rng.uniform(0.06, 0.12)) * low + f32(0.03) * mid
     angle = np.arctan(slope) * f32(1 / np.pi) + f32(0.5)  # in (0, 1): uniform in angle
     distance = run * np.sqrt(1.0 + slope * slope)
 
     def polar(
-        grid: tuple[int, int], beta: float, stretch: float, second: tuple[float, float] | None
-    ) -> np.ndarray:
+        grid: tuple[int, int], beta: float, stretch: float, low: float = 0.0,
+        second: tuple[float, float] | None = None,
+    ) -> np.ndarray:  # fmt: skip
         """Noise on an angle × distance grid, read back at every pixel. With ``second``
         (beta, low cut) a second, band-passed field from the same draw comes along as the
-        imaginary part, read bilinearly (its thin ridges would show nearest-neighbour steps)."""
+        imaginary part, read bilinearly across the rays (its thin ridges would show the steps
+        of nearest-neighbour reading there)."""
         n_angle, n_along = grid
-        flat = _spectral_noise(rng, grid, beta, stretch=stretch, second=second).ravel()
+        pool, top, left, sign = _window(rng, grid, beta, stretch, low, second=second)
+        flat, stride = pool.ravel(), pool.shape[1]
         fi = angle * f32(n_angle - 1)
-        fj = np.minimum(distance * f32(n_along / 1.4), f32(n_along - 1.001))
-        i, j = fi.astype(np.intp), fj.astype(np.intp)
-        index = i * n_along + j
+        j = np.minimum(distance * f32(n_along / 1.4), f32(n_along - 1)).astype(np.intp)
+        i = fi.astype(np.intp)
+        index = i * stride
+        index += j
+        index += top * stride + left
         if second is None:
-            return np.take(flat, index)
-        np.minimum(index, flat.size - n_along - 2, out=index)
-        fi -= i
-        fj -= j
-        a, b = np.take(flat, index), np.take(flat, index + 1)
-        index += n_along
-        c, d = np.take(flat, index), np.take(flat, index + 1)
-        a += (b - a) * fj
-        c += (d - c) * fj
-        a += (c - a) * fi
-        return a
+            return np.take(flat, index) * f32(sign)
+        fi -= i  # across the rays (where thin ridges need it) read bilinearly
+        a = np.take(flat, index)
+        index += stride
+        b = np.take(flat, index)
+        b -= a
+        b *= fi
+        b += a
+        return b * f32(sign)
 
-    flames = polar((360, 96), 1.8, 2.5, None).real  # the flame-like cloud of glands
-    both = polar((512, 160), 1.5, 10.0, (1.6, 0.012))  # strands and ducts toward the nipple
+    flames = polar((360, 96), 1.6, 1.4, low=0.006)  # the flame-like cloud of glands
+    both = polar((512, 160), 1.5, 10.0, 0.008, (1.6, 0.012))  # strands, ducts to the nipple
     streaks = np.ascontiguousarray(both.real)
     ducts = _ridge(np.ascontiguousarray(both.imag), 0.3)
-    mid = _noise_at(rng, rows, used, 1, 1.6)  # isotropic mottle
-    cells = _noise_at(rng, rows, used, 1, 0.5, low=0.05, high=0.16)  # lobule-sized
-    arcs = _ridge(_noise_at(rng, rows, used, 1, 1.0, low=0.06, high=0.2), 0.25)  # ligaments
 
     # the glandular fraction: the envelope modulated by multi-scale noise (flames elongated toward
     # the nipple, isotropic mottle, large-scale variation), saturating softly
     density = float(rng.choice([0.1, 0.35, 0.6, 0.85], p=[0.12, 0.38, 0.38, 0.12]))
-    noise = f32(0.45) * flames + f32(0.3) * mid + f32(0.3) * low + f32(0.25) * streaks
-    cloud = envelope * f32(0.25 + 0.9 * density) + f32(0.3) * noise - f32(0.2)
-    cloud -= f32(0.08) * arcs * envelope  # scalloped by Cooper's ligaments
+    noise = f32(0.32) * flames + f32(0.45) * mid + f32(0.3) * low + f32(0.12) * streaks
+    cloud = envelope * f32(0.1 + 0.9 * density) + f32(0.3) * noise - f32(0.2)
     glands = 1.0 - np.exp(-np.maximum(cloud, 0.0) * f32(2.2))
 
     fat, gland = 0.28, 0.84
-    texture = f32(0.84) + f32(0.07) * streaks + f32(0.05) * mid
+    texture = f32(0.84) + f32(0.05) * streaks + f32(0.06) * mid
     level = fat + (gland - fat) * glands * texture
     level -= f32(0.09) * _smoothstep(cells - f32(0.9)) * glands * (1.2 - glands)  # fat lobules
     level += f32(0.04) * ducts * np.minimum(glands + envelope * 0.5, 1.0)
@@ -336,15 +381,12 @@ def _anatomy(
         box += (muscle - box) * soft
         glands[:box_r, :box_c] *= 1.0 - soft
 
-    out = np.full((rows, cols), periphery + 0.1, dtype=f32)
-    out[:, :used] = np.where(inside, np.clip(image, 0.0, 1.0), f32(periphery + 0.1))
-    full_glands = np.zeros((rows, cols), dtype=f32)
-    full_glands[:, :used] = glands
-    return out, full_glands
+    image = np.where(inside, np.clip(image, 0.0, 1.0), f32(periphery + 0.1))
+    return image, glands
 
 
 @lru_cache(maxsize=4)
-def _noise_pool(cols: int, amplitude: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
+def _noise_pool(cols: int, amplitude: int, dtype: np.dtype) -> np.ndarray:
     """_BAND × (cols + 1024) quantum noise in [0, 2 * amplitude], roughly Gaussian. Shared by
     every image; each row band of an image reads it at its own offset, so nothing repeats."""
     rng = np.random.default_rng(0x9E3779B9)
@@ -354,16 +396,15 @@ def _noise_pool(cols: int, amplitude: int, dtype: type[np.unsignedinteger]) -> n
     return pool
 
 
-def _widen(levels: np.ndarray, cols: int, right: bool) -> np.ndarray:
-    """Repeat every column of ``levels`` _SCALE times and keep ``cols`` columns (mirrored for the
-    right breast): each value times 0x0001000100010001 holds _SCALE copies of it side by side."""
+def _widen(levels: np.ndarray, right: bool) -> np.ndarray:
+    """Repeat every column of ``levels`` _SCALE times (mirrored for the right breast): each value
+    times 0x0001000100010001 holds _SCALE copies of it side by side."""
     if right:
         levels = levels[:, ::-1]
     itemsize = levels.dtype.itemsize
     wide_type = np.dtype(f"<u{itemsize * _SCALE}")
     factor = sum(1 << (8 * itemsize * k) for k in range(_SCALE))
-    wide = (levels.astype(wide_type) * wide_type.type(factor)).view(levels.dtype)
-    return wide[:, wide.shape[1] - cols :] if right else wide[:, :cols]
+    return (levels.astype(wide_type) * wide_type.type(factor)).view(levels.dtype)
 
 
 def _paint(
@@ -376,26 +417,31 @@ def _paint(
 ) -> None:
     """Write ``wide`` repeated _SCALE× down plus noise into ``image``, breast only, background 0.
 
-    One pass over the image, row band by row band: level + noise up to the band's widest row
-    (vertical repetition by broadcasting), zero beyond it, then zero each row past its own edge."""
+    ``wide`` holds the breast from the chest wall on (mirrored for the right breast: up to the
+    chest wall). One pass over the image, row band by row band: level + noise up to the band's
+    widest row (vertical repetition by broadcasting), zero beyond it, then zero each row past its
+    own edge."""
     rows, cols = image.shape
+    span = wide.shape[1]
     step = _BAND // _SCALE
     for band, start in enumerate(range(0, rows, _BAND)):
         stop = min(rows, start + _BAND)
         n = stop - start
         width = int(edge[start:stop].max())
-        lo, hi = (cols - width, cols) if right else (0, width)
         if right:
-            image[start:stop, :lo] = 0
+            image[start:stop, : cols - width] = 0
+            target = image[start:stop, cols - width :]
+            source = slice(span - width, span)
         else:
-            image[start:stop, hi:] = 0
+            image[start:stop, width:] = 0
+            target = image[start:stop, :width]
+            source = slice(0, width)
         if not width:
             continue
         full, extra = divmod(n, _SCALE)
-        small = wide[band * step : band * step + full + (1 if extra else 0), lo:hi]
+        small = wide[band * step : band * step + full + (1 if extra else 0), source]
         offset = int(offsets[band])
         grain = noise[:n, offset : offset + width]
-        target = image[start:stop, lo:hi]
         if full:
             np.add(
                 small[:full, None, :],
@@ -416,9 +462,11 @@ def _paint(
 
 
 def _calcifications(
-    rng: np.random.Generator, image: np.ndarray, glands: np.ndarray, top: int, right: bool
-) -> None:
-    """A cluster of small bright specks in the glandular tissue (in place)."""
+    rng: np.random.Generator, image: np.ndarray, glands: np.ndarray, scale: tuple[float, float],
+    top: int, right: bool,
+) -> None:  # fmt: skip
+    """A cluster of small bright specks in the glandular tissue (in place); ``glands`` is the
+    glandular map of the left breast, ``scale`` its pixel size in image pixels."""
     rows, cols = image.shape
     candidates = np.argwhere(glands > 0.5)
     if len(candidates) == 0:
@@ -426,8 +474,7 @@ def _calcifications(
         if len(candidates) == 0:
             return
     sy, sx = candidates[rng.integers(len(candidates))]
-    cy = (sy + 0.5) * rows / glands.shape[0]
-    cx = (sx + 0.5) * cols / glands.shape[1]
+    cy, cx = (sy + 0.5) * scale[0], (sx + 0.5) * scale[1]
     spread = max(2.0, rows / 110)
     for _ in range(int(rng.integers(6, 16))):
         radius = float(rng.uniform(0.8, 3.4))
@@ -468,18 +515,18 @@ def synthesize(
     top = (1 << bits_stored) - 1
     amplitude = min(max(1, top // 64), max(0, (top - 2) // 4))
     span = top - 2 * amplitude - 1  # level + noise stays <= top
-    levels = _double(anatomy)
-    levels *= _F32(span)
-    levels += _F32(1.5)  # round, and never 0 inside the breast
-    levels = levels.astype(dtype)
+    anatomy *= _F32(span)
+    anatomy += _F32(1.5)  # round, and never 0 inside the breast
+    levels = _double(anatomy).astype(dtype)
 
     edge = np.rint(shape.edge((np.arange(rows) + 0.5) / rows) * cols).astype(np.intp)
     edge = np.minimum(edge, cols)
-    noise = _noise_pool(cols, amplitude, dtype)
+    noise = _noise_pool(cols, amplitude, np.dtype(dtype))
     offsets = np.random.default_rng(seed ^ 0x5EED).integers(0, 1024, -(-rows // _BAND))
     image = np.empty((rows, cols), dtype=dtype)
     right = laterality == "R"
-    _paint(image, _widen(levels, cols, right), edge, noise, offsets, right)
+    _paint(image, _widen(levels, right), edge, noise, offsets, right)
     if calcifications:
-        _calcifications(rng, image, glands, top, right)
+        scale = (rows / coarse_rows, cols / coarse_cols)
+        _calcifications(rng, image, glands, scale, top, right)
     return image
