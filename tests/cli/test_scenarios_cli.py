@@ -105,3 +105,31 @@ def test_bad_site_profile_names_file_line_and_field(cli: Run, tmp_path: Path) ->
     assert "sites.yaml" in result.stderr
     assert "line 4" in result.stderr and "mine.patient.nmae" in result.stderr
     assert "did you mean name" in result.stderr
+
+
+def test_dual_output_writes_two_datasets(cli: Run, tmp_path: Path) -> None:
+    result = cli("generate", "-o", "out", "-s", "dual_output", "--set", "image_size=small", "-q")
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "out" / "dual_output"
+    roles = {}
+    for part in ("external_priors_only", "current_study_only"):
+        manifest = json.loads((root / part / "manifest.json").read_text())
+        roles[part] = sorted(s["role"] for p in manifest["patients"] for s in p["studies"])
+        for study in (s for p in manifest["patients"] for s in p["studies"]):
+            for inst in (i for se in study["series"] for i in se["instances"]):
+                assert (root / part / inst["file"]).is_file()
+    assert roles == {
+        "external_priors_only": ["external_prior"],
+        "current_study_only": ["current", "prior"],
+    }
+    top = json.loads((root / "manifest.json").read_text())
+    files = [
+        i["file"]
+        for p in top["patients"]
+        for s in p["studies"]
+        for se in s["series"]
+        for i in se["instances"]
+    ]
+    assert all((root / f).is_file() for f in files) and len(files) == 12
+    (record,) = (root / "current_study_only" / "jsons").glob("*.json")
+    assert len(json.loads(record.read_text())["external_priors"]) == 1

@@ -213,6 +213,50 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
             for study in studies:
                 _patch_records(root, study.uid, defect.record)
     _annotate(composed, manifest)
+    if composed.scenario.datasets:
+        _split(composed, root, manifest)
+
+
+def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
+    """Move each study into the sub-dataset its selectors name (the predecessor's dual output:
+    ``external_priors_only/`` and ``current_study_only/``), each with its own manifest; the
+    top-level manifest keeps listing everything, with paths into the sub-datasets."""
+    part_of: dict[str, str] = {}
+    for part, texts in composed.scenario.datasets.items():
+        for text in texts:
+            for study in selectors.studies(selectors.parse(text), composed.plan):
+                part_of[study.uid] = part
+    for part in composed.scenario.datasets:
+        part_manifest = manifest.model_copy(deep=True)
+        part_manifest.dataset = f"{manifest.dataset}/{part}"
+        for patient in part_manifest.patients:
+            patient.studies = [
+                s for s in patient.studies if part_of.get(s.study_instance_uid) == part
+            ]
+        part_manifest.patients = [p for p in part_manifest.patients if p.studies]
+        for patient in part_manifest.patients:
+            for study in patient.studies:
+                uid = study.study_instance_uid
+                for folder in ("dicoms", "jsons"):
+                    (root / part / folder).mkdir(parents=True, exist_ok=True)
+                if (root / "dicoms" / uid).exists():
+                    (root / "dicoms" / uid).rename(root / part / "dicoms" / uid)
+                if study.record and (root / study.record).exists():
+                    (root / study.record).rename(root / part / study.record)
+        (root / part / "manifest.json").write_text(part_manifest.to_json(), encoding="utf-8")
+    for patient in manifest.patients:
+        for study in patient.studies:
+            part = part_of.get(study.study_instance_uid)
+            if part is None:
+                continue
+            if study.record:
+                study.record = f"{part}/{study.record}"
+            for series in study.series:
+                for inst in series.instances:
+                    inst.file = f"{part}/{inst.file}"
+    for folder in ("dicoms", "jsons"):
+        if (root / folder).exists() and not any((root / folder).iterdir()):
+            (root / folder).rmdir()
 
 
 def _built(plan: Plan, twin_inst: InstancePlan) -> InstancePlan:

@@ -112,6 +112,11 @@ class Scenario(_Model):
     network: str | None = Field(
         None, description="for network-level faults no file can carry: what the runner does"
     )
+    datasets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="split the output into sub-datasets: folder name → study selectors "
+        "(e.g. external_priors_only: [external_prior]); each gets dicoms/, jsons/, manifest.json",
+    )
 
     @property
     def clean(self) -> bool:
