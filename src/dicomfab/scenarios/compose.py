@@ -224,8 +224,8 @@ def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
     part_of: dict[str, str] = {}
     for part, texts in composed.scenario.datasets.items():
         for text in texts:
-            for study in selectors.studies(selectors.parse(text), composed.plan):
-                part_of[study.uid] = part
+            for planned in selectors.studies(selectors.parse(text), composed.plan):
+                part_of[planned.uid] = part
     for part in composed.scenario.datasets:
         part_manifest = manifest.model_copy(deep=True)
         part_manifest.dataset = f"{manifest.dataset}/{part}"
@@ -235,25 +235,25 @@ def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
             ]
         part_manifest.patients = [p for p in part_manifest.patients if p.studies]
         for patient in part_manifest.patients:
-            for study in patient.studies:
-                uid = study.study_instance_uid
+            for entry in patient.studies:
+                uid = entry.study_instance_uid
                 for folder in ("dicoms", "jsons"):
                     (root / part / folder).mkdir(parents=True, exist_ok=True)
                 if (root / "dicoms" / uid).exists():
                     (root / "dicoms" / uid).rename(root / part / "dicoms" / uid)
-                if study.record and (root / study.record).exists():
-                    (root / study.record).rename(root / part / study.record)
+                if entry.record and (root / entry.record).exists():
+                    (root / entry.record).rename(root / part / entry.record)
         (root / part / "manifest.json").write_text(part_manifest.to_json(), encoding="utf-8")
     for patient in manifest.patients:
-        for study in patient.studies:
-            part = part_of.get(study.study_instance_uid)
-            if part is None:
+        for entry in patient.studies:
+            where = part_of.get(entry.study_instance_uid)
+            if where is None:
                 continue
-            if study.record:
-                study.record = f"{part}/{study.record}"
-            for series in study.series:
+            if entry.record:
+                entry.record = f"{where}/{entry.record}"
+            for series in entry.series:
                 for inst in series.instances:
-                    inst.file = f"{part}/{inst.file}"
+                    inst.file = f"{where}/{inst.file}"
     for folder in ("dicoms", "jsons"):
         if (root / folder).exists() and not any((root / folder).iterdir()):
             (root / folder).rmdir()

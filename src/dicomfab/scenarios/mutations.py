@@ -293,9 +293,9 @@ def set_high_bits(data: bytes, ctx: MutationContext, mask: int | None = None) ->
     if not mask:
         raise ValueError("set_high_bits: BitsStored = BitsAllocated leaves no unused bits")
     big = header.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.2"
-    dtype = np.uint8 if allocated == 8 else np.dtype(">u2" if big else "<u2")
+    dtype = np.dtype("u1" if allocated == 8 else (">u2" if big else "<u2"))
     values = np.frombuffer(data, dtype=dtype, count=length // dtype.itemsize, offset=start)
-    changed = (values | mask).astype(dtype).tobytes()
+    changed = (values | np.asarray(mask, dtype=dtype)).astype(dtype).tobytes()
     return data[:start] + changed + data[start + len(changed) :]
 
 
