@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +190,22 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
     # by file, not by SOP Instance UID: a scenario may give two files one UID on purpose
     by_file = {i.file: i for i in manifest.instances()}
     rng = random.Random(f"{composed.spec.seed}/{composed.scenario.name}")
-    for defect, instances, studies in composed.targets:
+    with warnings.catch_warnings():  # broken files make pydicom warn: that is the point
+        warnings.simplefilter("ignore")
+        _break_files(composed, root, by_file, rng)
+    for defect, _instances, studies in composed.targets:
+        if defect.record:
+            for study in studies:
+                _patch_records(root, study.uid, defect.record)
+    _annotate(composed, manifest)
+    if composed.scenario.datasets:
+        _split(composed, root, manifest)
+
+
+def _break_files(
+    composed: Composed, root: Path, by_file: dict[str, Any], rng: random.Random
+) -> None:
+    for defect, instances, _studies in composed.targets:
         if defect.mutation is not None:
             for inst in instances:
                 entry = by_file[_file(composed.plan, inst)]
@@ -209,12 +225,6 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
                     digest = file_digests(path)
                     entry.size, entry.header_sha256 = digest.size, digest.header_sha256
                     entry.pixel_sha256 = digest.pixel_sha256
-        if defect.record:
-            for study in studies:
-                _patch_records(root, study.uid, defect.record)
-    _annotate(composed, manifest)
-    if composed.scenario.datasets:
-        _split(composed, root, manifest)
 
 
 def _split(composed: Composed, root: Path, manifest: Manifest) -> None:

@@ -1,0 +1,114 @@
+"""Throughput of generating the whole scenario library, against the disk limit.
+
+Run: ``.venv/bin/python benchmarks/library.py [--image-size reduced] [--out DIR] [--repeat 2]``
+
+Generates every scenario (``dicomfab generate --scenario all``, default workers: both cores)
+and, in the same run, writes the same number of bytes to the same number of files with
+``numpy.ndarray.tofile`` from one ready-made buffer (the disk limit: no synthesis, no DICOM
+encoding, no digests, one process). Both timings end with ``os.sync()``. Passes alternate
+(library, disk, library, disk, …) after one discarded warm-up pass of each, and the reported
+ratio is the median of the per-pass ratios. Prints instances/s, MB/s and the ratio.
+
+``--image-size`` is the scenarios' ``image_size`` parameter: ``full`` is what a unit writes
+(3328 × 2560, about 16 MiB an image: tens of GB for the library), ``reduced`` (1664 × 1280) is
+the default here, ``small`` (256 × 197) measures the per-instance overhead.
+All output goes to a fresh folder (under ``--out``, default a temporary folder) removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dicomfab.output.generate import GenerateResult
+from dicomfab.scenarios import ScenarioRequest, generate_scenarios, scenarios
+
+MB = 1e6
+
+
+def generate_library(out: Path, image_size: str) -> tuple[float, list[GenerateResult]]:
+    """Seconds to generate every scenario into ``out`` (synced), and the results."""
+    requests = []
+    for name, scenario in scenarios().items():
+        declared = set(scenario.parameters) | ({"image_size"} if scenario.base else set())
+        overrides = {"image_size": image_size} if "image_size" in declared else {}
+        requests.append(ScenarioRequest(name, overrides))
+    start = time.perf_counter()
+    results = generate_scenarios(requests, out)
+    os.sync()
+    return time.perf_counter() - start, results
+
+
+def write_raw(out: Path, sizes: list[int]) -> float:
+    """Seconds to write files of these sizes with numpy.tofile from one buffer (synced)."""
+    buffer = np.random.default_rng(0).integers(0, 255, max(sizes), dtype=np.uint8)
+    start = time.perf_counter()
+    for i, size in enumerate(sizes):
+        folder = out / f"{i // 8:05d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer[:size].tofile(folder / f"{i}.bin")
+    os.sync()
+    return time.perf_counter() - start
+
+
+def _clear(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--image-size", choices=["full", "reduced", "small"], default="reduced")
+    parser.add_argument("--out", type=Path, default=None, help="parent folder for the output")
+    parser.add_argument("--repeat", type=int, default=2, help="timed passes of each kind")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="dicomfab-bench-", dir=args.out))
+    try:
+        ratios, rates, throughputs, disk_rates = [], [], [], []
+        for run in range(args.repeat + 1):  # pass 0 is the discarded warm-up
+            seconds, results = generate_library(root / "library", args.image_size)
+            files = [
+                root / "library" / r.path.name / i.file
+                for r in results
+                for i in r.manifest.instances()
+                if i.written and (root / "library" / r.path.name / i.file).exists()
+            ]
+            sizes = [f.stat().st_size for f in files]
+            instances = sum(len(r.manifest.instances()) for r in results)
+            _clear(root / "library")
+            disk = write_raw(root / "disk", sizes)
+            _clear(root / "disk")
+            total = sum(sizes)
+            if run == 0:
+                print(
+                    f"warm-up: {len(results)} scenarios, {instances} instances, "
+                    f"{len(sizes)} files, {total / MB:.0f} MB"
+                )
+                continue
+            rates.append(instances / seconds)
+            throughputs.append(total / seconds / MB)
+            disk_rates.append(total / disk / MB)
+            ratios.append((total / seconds) / (total / disk))
+            print(
+                f"pass {run}: library {seconds:.1f} s ({instances / seconds:.1f} instances/s, "
+                f"{total / seconds / MB:.0f} MB/s); disk {disk:.1f} s "
+                f"({total / disk / MB:.0f} MB/s); ratio {ratios[-1]:.2f}"
+            )
+        print(
+            f"library ({args.image_size}): {statistics.median(rates):.1f} instances/s, "
+            f"{statistics.median(throughputs):.0f} MB/s; disk limit "
+            f"{statistics.median(disk_rates):.0f} MB/s; ratio {statistics.median(ratios):.2f}"
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
