@@ -133,3 +133,10 @@ def test_dual_output_writes_two_datasets(cli: Run, tmp_path: Path) -> None:
     assert all((root / f).is_file() for f in files) and len(files) == 12
     (record,) = (root / "current_study_only" / "jsons").glob("*.json")
     assert len(json.loads(record.read_text())["external_priors"]) == 1
+
+
+def test_bad_parameter_value_names_the_parameter(cli: Run, tmp_path: Path) -> None:
+    result = cli("generate", "-o", "out", "-s", "bits_consistent", "--set", "image_size=huge")
+    assert result.returncode == 2
+    assert "--set image_size=huge" in result.stderr and "pixels.size" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -152,6 +152,8 @@ def compose(
     if seed is not None:
         data["seed"] = seed
     source = f"scenario {scenario.name}"
+    if overrides:  # a bad value most likely came from the command line: say which
+        source += " (" + ", ".join(f"--set {k}={v}" for k, v in overrides.items()) + ")"
     twin = parse_spec(copy.deepcopy(data), source=source)
     try:
         twin_plan = make_plan(twin)
