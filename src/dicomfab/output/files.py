@@ -62,8 +62,11 @@ def _element_header(length: int, bits_allocated: int, explicit_vr: bool) -> byte
     return _PIXEL_TAG + struct.pack("<I", length)
 
 
-def _pixel_digest(image: PixelImage, element: bytes, pixels: memoryview, pad: bytes) -> str:
-    explicit = len(element) == 12
+def _pixel_digest(
+    image: PixelImage, explicit: bool, element: bytes, pixels: memoryview, pad: bytes
+) -> str:
+    """SHA-256 of the Pixel Data element (``element`` header, ``pixels``, ``pad``), computed once
+    per image and VR style."""
     known = _pixel_digests.setdefault(image, {})
     found = known.get(explicit)
     if found is None:
@@ -118,7 +121,7 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
     return FileDigest(
         len(data) + len(element) + pixels.nbytes + len(pad),
         hashlib.sha256(data).hexdigest(),
-        _pixel_digest(image, element, pixels, pad),
+        _pixel_digest(image, explicit, element, pixels, pad),
     )
 
 
