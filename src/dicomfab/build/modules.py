@@ -18,6 +18,24 @@ from dicomfab.build.pixels.image import PixelImage
 if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
 
+
+def keywords(text: str) -> frozenset[str]:
+    """A set of DICOM keywords written as one space-separated string."""
+    return frozenset(text.split())
+
+
+# Type 1 and 2 attributes of the shared modules, for IODTemplate.required
+REQUIRED_COMMON = keywords(
+    "PatientName PatientID PatientBirthDate PatientSex "  # Patient
+    "StudyInstanceUID StudyDate StudyTime ReferringPhysicianName StudyID AccessionNumber "
+    "Modality SeriesInstanceUID SeriesNumber "  # General Series
+    "SOPClassUID SOPInstanceUID"  # SOP Common
+)
+REQUIRED_IMAGE_PIXEL = keywords(
+    "SamplesPerPixel PhotometricInterpretation Rows Columns BitsAllocated BitsStored HighBit "
+    "PixelRepresentation PixelData"
+)
+
 MANUFACTURER = "DICOMFAB"
 MODEL = "Synthetic Mammography Unit"
 SOFTWARE = "dicomfab 0.1"

@@ -27,38 +27,10 @@ if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
 
 CR = "1.2.840.10008.5.1.4.1.1.1"
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "BodyPartExamined",
-        "ViewPosition",
-        "Manufacturer",
-        "InstanceNumber",
-        "PatientOrientation",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords("BodyPartExamined ViewPosition Manufacturer InstanceNumber PatientOrientation")
 )
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm (14") cassette
 

@@ -39,56 +39,18 @@ if TYPE_CHECKING:
 DBT = "1.2.840.10008.5.1.4.1.1.13.1.3"
 BREAST = ("76752008", "SCT", "Breast")
 IMAGE_TYPE = ["ORIGINAL", "PRIMARY", "TOMOSYNTHESIS", "NONE"]
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "FrameOfReferenceUID",
-        "PositionReferenceIndicator",
-        "Manufacturer",
-        "ManufacturerModelName",
-        "DeviceSerialNumber",
-        "SoftwareVersions",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "AcquisitionContextSequence",
-        "InstanceNumber",
-        "ContentDate",
-        "ContentTime",
-        "NumberOfFrames",
-        "SharedFunctionalGroupsSequence",
-        "PerFrameFunctionalGroupsSequence",
-        "ImageType",
-        "PixelPresentation",
-        "VolumetricProperties",
-        "VolumeBasedCalculationTechnique",
-        "ContentQualification",
-        "BurnedInAnnotation",
-        "LossyImageCompression",
-        "PresentationLUTShape",
-        "ViewCodeSequence",
-        "BreastImplantPresent",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords(
+        "FrameOfReferenceUID PositionReferenceIndicator Manufacturer ManufacturerModelName "
+        "DeviceSerialNumber SoftwareVersions AcquisitionContextSequence InstanceNumber "
+        "ContentDate ContentTime NumberOfFrames SharedFunctionalGroupsSequence "
+        "PerFrameFunctionalGroupsSequence "
+        "ImageType PixelPresentation VolumetricProperties VolumeBasedCalculationTechnique "
+        "ContentQualification BurnedInAnnotation LossyImageCompression PresentationLUTShape "
+        "ViewCodeSequence BreastImplantPresent"
+    )
 )
 PIXEL_SPACING_MM = 0.1  # reconstructed slices are typically 0.085–0.1 mm in plane
 SLICE_SPACING_MM = 1.0  # …and 1 mm apart

@@ -34,53 +34,16 @@ if TYPE_CHECKING:
 DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 CHEST = ("51185008", "SCT", "Chest")
 POSTERO_ANTERIOR = ("399348003", "SCT", "postero-anterior")
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "PresentationIntentType",
-        "Manufacturer",
-        "InstanceNumber",
-        "PatientOrientation",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "ImageType",
-        "PixelIntensityRelationship",
-        "PixelIntensityRelationshipSign",
-        "RescaleIntercept",
-        "RescaleSlope",
-        "RescaleType",
-        "PresentationLUTShape",
-        "LossyImageCompression",
-        "BurnedInAnnotation",
-        "ImageLaterality",
-        "AnatomicRegionSequence",
-        "ImagerPixelSpacing",
-        "DetectorType",
-        "WindowCenter",
-        "WindowWidth",
-        "AcquisitionContextSequence",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords(
+        "PresentationIntentType Manufacturer InstanceNumber PatientOrientation ImageType "
+        "PixelIntensityRelationship PixelIntensityRelationshipSign RescaleIntercept RescaleSlope "
+        "RescaleType PresentationLUTShape LossyImageCompression BurnedInAnnotation ImageLaterality "
+        "AnatomicRegionSequence ImagerPixelSpacing DetectorType WindowCenter WindowWidth "
+        "AcquisitionContextSequence"
+    )
 )
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm chest detector
 

@@ -29,54 +29,16 @@ if TYPE_CHECKING:
 MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
 BREAST = ("76752008", "SCT", "Breast")
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "PresentationIntentType",
-        "Manufacturer",
-        "InstanceNumber",
-        "PatientOrientation",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "ImageType",
-        "PixelIntensityRelationship",
-        "PixelIntensityRelationshipSign",
-        "RescaleIntercept",
-        "RescaleSlope",
-        "RescaleType",
-        "PresentationLUTShape",
-        "LossyImageCompression",
-        "BurnedInAnnotation",
-        "ImageLaterality",
-        "AnatomicRegionSequence",
-        "ImagerPixelSpacing",
-        "DetectorType",
-        "PositionerType",
-        "OrganExposed",
-        "ViewCodeSequence",
-        "AcquisitionContextSequence",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords(
+        "PresentationIntentType Manufacturer InstanceNumber PatientOrientation ImageType "
+        "PixelIntensityRelationship PixelIntensityRelationshipSign RescaleIntercept RescaleSlope "
+        "RescaleType PresentationLUTShape LossyImageCompression BurnedInAnnotation ImageLaterality "
+        "AnatomicRegionSequence ImagerPixelSpacing DetectorType PositionerType OrganExposed "
+        "ViewCodeSequence AcquisitionContextSequence"
+    )
 )
 PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
 

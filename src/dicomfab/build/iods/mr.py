@@ -29,50 +29,16 @@ if TYPE_CHECKING:
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 BREAST = ("76752008", "SCT", "Breast")
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "PatientPosition",
-        "FrameOfReferenceUID",
-        "PositionReferenceIndicator",
-        "Manufacturer",
-        "InstanceNumber",
-        "PixelSpacing",
-        "ImageOrientationPatient",
-        "ImagePositionPatient",
-        "SliceThickness",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "ImageType",
-        "ScanningSequence",
-        "SequenceVariant",
-        "ScanOptions",
-        "MRAcquisitionType",
-        "RepetitionTime",
-        "EchoTime",
-        "EchoTrainLength",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords(
+        "PatientPosition FrameOfReferenceUID PositionReferenceIndicator Manufacturer "
+        "InstanceNumber "
+        "PixelSpacing ImageOrientationPatient ImagePositionPatient SliceThickness ImageType "
+        "ScanningSequence SequenceVariant ScanOptions MRAcquisitionType RepetitionTime EchoTime "
+        "EchoTrainLength"
+    )
 )
 FIELD_OF_VIEW_MM = 340.0  # both breasts side by side
 SLICE_MM = 1.5

@@ -27,35 +27,10 @@ if TYPE_CHECKING:
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 DOCUMENT_TITLE = "Synthetic breast imaging report"
 CONCEPT = ("18748-4", "LN", "Diagnostic imaging study")
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "Manufacturer",
-        "ConversionType",
-        "InstanceNumber",
-        "ContentDate",
-        "ContentTime",
-        "AcquisitionDateTime",
-        "BurnedInAnnotation",
-        "DocumentTitle",
-        "ConceptNameCodeSequence",
-        "MIMETypeOfEncapsulatedDocument",
-        "EncapsulatedDocument",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = m.REQUIRED_COMMON | m.keywords(
+    "Manufacturer ConversionType InstanceNumber ContentDate ContentTime AcquisitionDateTime "
+    "BurnedInAnnotation DocumentTitle ConceptNameCodeSequence MIMETypeOfEncapsulatedDocument "
+    "EncapsulatedDocument"
 )
 
 

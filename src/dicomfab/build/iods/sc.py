@@ -26,36 +26,10 @@ if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
-REQUIRED = frozenset(
-    [
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "ConversionType",
-        "InstanceNumber",
-        "PatientOrientation",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "SOPClassUID",
-        "SOPInstanceUID",
-    ]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords("ConversionType InstanceNumber PatientOrientation")
 )
 FILM_PIXEL_SPACING_MM = 0.5  # the film digitiser's sampling, at the film plane
 
