@@ -60,3 +60,36 @@ def test_removed_and_empty_attributes(make_dataset: Any) -> None:
     ds = pydicom.dcmread(result.path / result.manifest.instances()[0].file)
     assert "ImageLaterality" not in ds
     assert "AccessionNumber" in ds and ds.AccessionNumber == ""
+
+
+def test_pixel_data_can_be_removed_and_lossy_flags_overridden(make_dataset: Any) -> None:
+    spec = {
+        "defaults": {"pixels": {"rows": 64, "columns": 64}, "permissive": True},
+        "patients": [
+            {
+                "studies": [
+                    {
+                        "series": [
+                            {
+                                "count": 2,
+                                "instances": [
+                                    {"remove_tags": ["PixelData"]},
+                                    {
+                                        "transfer_syntax": "jpeg2000",
+                                        "tags": {"LossyImageCompression": "00"},
+                                    },
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ],
+    }
+    result = make_dataset(spec)
+    no_pixels, mislabelled = (
+        pydicom.dcmread(result.path / i.file) for i in result.manifest.instances()
+    )
+    assert "PixelData" not in no_pixels and no_pixels.Rows == 64
+    assert mislabelled.LossyImageCompression == "00"
+    assert mislabelled.LossyImageCompressionMethod == "ISO_15444_1"

@@ -24,7 +24,11 @@ class EncodedInstance:
     stream: PixelImage | None = None  # native pixels the writer appends after the header
 
 
-def encode(ds: Dataset, image: PixelImage | None, ts: TransferSyntax) -> EncodedInstance:
+def encode(
+    ds: Dataset, image: PixelImage | None, ts: TransferSyntax, keep: frozenset[str] = frozenset()
+) -> EncodedInstance:
+    """Add the pixel data of ``image`` in ``ts``. Attributes named in ``keep`` (those the spec
+    set explicitly, such as LossyImageCompression) are not overwritten."""
     if image is None:
         return EncodedInstance(ds)
     if image.frames > 1 or "NumberOfFrames" in ds:
@@ -49,7 +53,12 @@ def encode(ds: Dataset, image: PixelImage | None, ts: TransferSyntax) -> Encoded
     if ts.lossy:
         original = image.array.nbytes
         compressed = sum(len(f) for f in frames) or 1
-        ds.LossyImageCompression = "01"
-        ds.LossyImageCompressionRatio = f"{original / compressed:.2f}"
-        ds.LossyImageCompressionMethod = ts.lossy_method
+        flags = {
+            "LossyImageCompression": "01",
+            "LossyImageCompressionRatio": f"{original / compressed:.2f}",
+            "LossyImageCompressionMethod": ts.lossy_method,
+        }
+        for keyword, value in flags.items():
+            if keyword not in keep:
+                setattr(ds, keyword, value)
     return EncodedInstance(ds)

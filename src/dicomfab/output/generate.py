@@ -109,7 +109,10 @@ def _build_and_write_unchecked(
     attributes = _attributes(ds)
     if inst.skip_writing:
         return None, attributes
-    encoded = encode(ds, image, inst.transfer_syntax)
+    explicit = frozenset(ref.keyword for ref in inst.tags if ref.keyword)
+    removed = {ref.keyword for ref in inst.remove}
+    # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent
+    encoded = encode(ds, None if "PixelData" in removed else image, inst.transfer_syntax, explicit)
     path = root / instance_relpath(inst)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_file(path, encoded), attributes
