@@ -5,60 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-FAMILY_NAMES = [
-    "Anderson",
-    "Bakker",
-    "Costa",
-    "Dubois",
-    "Eriksen",
-    "Fischer",
-    "Garcia",
-    "Hansen",
-    "Ivanova",
-    "Jensen",
-    "Kowalski",
-    "Larsen",
-    "Moreau",
-    "Nielsen",
-    "Olsen",
-    "Petrov",
-    "Quinn",
-    "Rossi",
-    "Schmidt",
-    "Tanaka",
-    "Urban",
-    "Virtanen",
-    "Weber",
-    "Xu",
-    "Yilmaz",
-    "Zimmermann",
-]
-GIVEN_NAMES = [
-    "Anna",
-    "Birgit",
-    "Clara",
-    "Daniela",
-    "Eva",
-    "Fatima",
-    "Greta",
-    "Hanna",
-    "Ingrid",
-    "Julia",
-    "Katarina",
-    "Lena",
-    "Maria",
-    "Nora",
-    "Olivia",
-    "Paula",
-    "Rosa",
-    "Sofia",
-    "Tove",
-    "Ursula",
-    "Vera",
-    "Wanda",
-    "Yasmin",
-    "Zoe",
-]
+FAMILY_NAMES = (
+    "Anderson Bakker Costa Dubois Eriksen Fischer Garcia Hansen Ivanova Jensen Kowalski "
+    "Larsen Moreau Nielsen Olsen Petrov Quinn Rossi Schmidt Tanaka Urban Virtanen Weber Xu "
+    "Yilmaz Zimmermann"
+).split()
+GIVEN_NAMES = (
+    "Anna Birgit Clara Daniela Eva Fatima Greta Hanna Ingrid Julia Katarina Lena Maria Nora "
+    "Olivia Paula Rosa Sofia Tove Ursula Vera Wanda Yasmin Zoe"
+).split()
 
 
 def synthetic_patient(seed: int, index: int, study_date: dt.date) -> tuple[str, str, dt.date]:

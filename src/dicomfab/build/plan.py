@@ -9,6 +9,7 @@ plain data: building and writing it cannot fail on the spec's account.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -532,8 +533,6 @@ def _inherit(chain: Chain, attribute: str) -> Any:
 
 
 def hash_seed(*parts: object) -> int:
-    import hashlib
-
     digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
