@@ -16,7 +16,7 @@ DOCS = Path(__file__).parent.parent / "docs" / "cli.md"
 
 def test_public_api_is_exactly_all() -> None:
     public = {name for name in dir(dicomfab) if not name.startswith("_")}
-    modules = {"build", "cli", "errors", "output", "spec", "scenarios", "annotations"}
+    modules = {"build", "cli", "errors", "output", "spec", "scenarios", "targets", "annotations"}
     assert public - modules == set(dicomfab.__all__) - {"__version__"}
     assert sorted(dicomfab.__all__) == dicomfab.__all__
 

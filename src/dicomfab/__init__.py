@@ -15,6 +15,7 @@ from dicomfab.errors import (
     Issue,
     OutputError,
     SpecError,
+    TargetError,
     TransferSyntaxError,
 )
 from dicomfab.output.generate import GenerateResult, generate
@@ -32,6 +33,7 @@ __all__ = [
     "Plan",
     "Spec",
     "SpecError",
+    "TargetError",
     "TransferSyntaxError",
     "__version__",
     "generate",

@@ -4,7 +4,9 @@
     ├── SpecError                  a spec (or old config) is wrong; carries each issue and its path
     ├── TransferSyntaxError        unknown transfer syntax, or its codec is not installed
     ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
-    └── OutputError                the output folder cannot be written (exists, not writable, …)
+    ├── OutputError                the output folder cannot be written (exists, not writable, …)
+    └── TargetError                a system under test cannot be reached or fails at the
+                                   infrastructure level (not started, refused, connection lost)
 
 The CLI turns any DicomfabError into one clear message and exit code 2; anything else is a bug.
 """
@@ -60,3 +62,10 @@ class BuildError(DicomfabError):
 
 class OutputError(DicomfabError):
     """The output location cannot be written."""
+
+
+class TargetError(DicomfabError):
+    """A system under test cannot be reached or fails at the infrastructure level (it did not
+    start, refused the connection or association, or the connection broke). What the system
+    answers about the data itself (a C-STORE failure status, a missing row) is not an error:
+    it is returned as data."""

@@ -1,0 +1,38 @@
+"""Run pynetdicom's qrscp app with two changes: it checks the called AE title (qrscp leaves
+``require_called_aet`` off, so any called AE title is accepted — unlike a real PACS), and it
+sets TCP_NODELAY on every accepted connection (pynetdicom never does; see test-stack P2).
+
+Usage: ``python -m dicomfab.targets._qrscp [qrscp options]``
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pynetdicom import AE, evt
+from pynetdicom.apps.qrscp import qrscp
+
+from dicomfab.targets._dicomnet import NODELAY_HANDLERS
+
+
+class _StrictAE(AE):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.require_called_aet = True
+
+    def start_server(self, address: Any, *args: Any, **kwargs: Any) -> Any:
+        handlers = list(kwargs.pop("evt_handlers", None) or [])
+        kwargs["evt_handlers"] = handlers + [
+            h for h in NODELAY_HANDLERS if h[0] is evt.EVT_CONN_OPEN
+        ]
+        return super().start_server(address, *args, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    qrscp.AE = _StrictAE  # type: ignore[misc]
+    qrscp.main(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()

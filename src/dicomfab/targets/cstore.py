@@ -1,0 +1,262 @@
+"""C-STORE ingestion: send files to a Storage SCP over parallel associations.
+
+Each file's outcome is data (:class:`~dicomfab.targets.receipt.InstanceResult`): the status
+the SCP answered, or why the file was not sent. Only "cannot connect / association rejected"
+raises :class:`~dicomfab.errors.TargetError`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pynetdicom import AE, build_context
+from pynetdicom.association import Association
+from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
+
+from dicomfab.targets._dicomnet import associate
+from dicomfab.targets.receipt import InstanceResult, Outcome, Receipt
+
+MAX_CONTEXTS = 128  # PS3.8: presentation context IDs are odd numbers 1..255
+FALLBACKS = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One file to send, from a header-only read."""
+
+    index: int
+    file: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: UID
+
+    @property
+    def contexts(self) -> set[tuple[str, str]]:
+        return {(self.sop_class_uid, ts) for ts in (self.transfer_syntax, *FALLBACKS)}
+
+
+def _describe_status(status: int) -> tuple[Outcome, str]:
+    category = code_to_category(status)
+    meaning = STORAGE_SERVICE_CLASS_STATUS.get(status, (category, "unknown status"))[1]
+    if category == "Success":
+        return "success", ""
+    if category == "Warning":
+        return "warning", meaning
+    return "failure", meaning
+
+
+def _transfer_syntax(ds: Any) -> UID:
+    """The file's transfer syntax; for a file without one (no meta header), what it was read as."""
+    meta = getattr(ds, "file_meta", None)
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if ts:
+        return UID(str(ts))
+    implicit, little = ds.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian
+
+
+def _not_sent(index: int, file: Path, uid: str | None, reason: str) -> tuple[int, InstanceResult]:
+    return index, InstanceResult(file, uid, "not sent", sent=False, reason=reason)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class CStoreIngestor:
+    """Send files to ``called_ae`` at ``host:port`` with C-STORE over ``associations`` parallel
+    associations (the list is split into contiguous chunks, so a study tends to travel on one).
+
+    For each SOP class it proposes each transfer syntax its files use, each in its own
+    presentation context, plus explicit and implicit VR little endian as fallbacks. Files are
+    read with pydicom (``force=True``) and sent as read; a file that cannot be read, or whose
+    transfer syntax was not accepted, is a "not sent" result."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        called_ae: str,
+        calling_ae: str = "DICOMFAB",
+        associations: int = 2,
+        *,
+        max_pdu: int = 16382,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if associations < 1:
+            raise ValueError("associations must be at least 1")
+        self.host = host
+        self.port = port
+        self.called_ae = called_ae
+        self.calling_ae = calling_ae
+        self.associations = associations
+        self.max_pdu = max_pdu
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+
+    def ingest(self, files: Sequence[Path]) -> Receipt:
+        start = time.perf_counter()
+        results: dict[int, InstanceResult] = {}
+        items: list[_Item] = []
+        for index, file in enumerate(files):
+            item_or_result = self._scan(index, Path(file))
+            if isinstance(item_or_result, _Item):
+                items.append(item_or_result)
+            else:
+                results[index] = item_or_result[1]
+        chunks = _split(items, min(self.associations, max(1, len(items))))
+        stop = threading.Event()
+        if len(chunks) == 1:
+            results.update(self._send_chunk(chunks[0], stop))
+        elif chunks:
+            with ThreadPoolExecutor(len(chunks), thread_name_prefix="dicomfab-cstore") as pool:
+                futures = [pool.submit(self._send_chunk, chunk, stop) for chunk in chunks]
+                errors: list[BaseException] = []
+                for future in futures:
+                    try:
+                        results.update(future.result())
+                    except BaseException as exc:
+                        stop.set()
+                        errors.append(exc)
+                if errors:
+                    raise errors[0]
+        ordered = [results[i] for i in range(len(files))]
+        return Receipt(ordered, time.perf_counter() - start)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _scan(self, index: int, file: Path) -> _Item | tuple[int, InstanceResult]:
+        try:
+            ds = dcmread(file, force=True, stop_before_pixels=True)
+        except Exception as exc:  # any reader failure is this file's outcome, not ours
+            return _not_sent(index, file, None, f"cannot read: {_one_line(exc)}")
+        try:
+            sop_instance = str(ds.get("SOPInstanceUID", "") or "") or None
+            sop_class = str(ds.get("SOPClassUID", "") or "")
+            ts = _transfer_syntax(ds)
+        except Exception as exc:
+            return _not_sent(index, file, None, f"cannot read: {_one_line(exc)}")
+        if not sop_class or not sop_instance:
+            missing = " and ".join(
+                k
+                for k, v in (("SOPClassUID", sop_class), ("SOPInstanceUID", sop_instance))
+                if not v
+            )
+            return _not_sent(index, file, sop_instance, f"not a DICOM instance: no {missing}")
+        return _Item(index, file, sop_class, sop_instance, ts)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def _ae(self) -> AE:
+        ae = AE(self.calling_ae)
+        ae.acse_timeout = self.timeout
+        ae.dimse_timeout = self.timeout
+        ae.network_timeout = self.timeout
+        ae.connection_timeout = self.connect_timeout
+        ae.maximum_pdu_size = self.max_pdu
+        return ae
+
+    def _send_chunk(self, chunk: list[_Item], stop: threading.Event) -> dict[int, InstanceResult]:
+        """Send one chunk; an association per group of files whose contexts fit in one."""
+        out: dict[int, InstanceResult] = {}
+        ae = self._ae()
+        pending = list(chunk)
+        while pending and not stop.is_set():
+            group, wanted = _fit(pending)
+            contexts = [build_context(sop, [ts]) for sop, ts in sorted(wanted)]
+            assoc = associate(ae, self.host, self.port, self.called_ae, contexts, self.max_pdu)
+            sent = 0
+            try:
+                for item in group:
+                    if stop.is_set():
+                        break
+                    out[item.index] = self._send_one(assoc, item)
+                    sent += 1
+                    if not assoc.is_established:
+                        break  # it broke: reconnect for the rest
+            finally:
+                if assoc.is_established:
+                    assoc.release()
+            pending = pending[sent:]
+        for item in pending:
+            out[item.index] = _not_sent(
+                item.index, item.file, item.sop_instance_uid, "stopped: another association failed"
+            )[1]
+        return out
+
+    def _send_one(self, assoc: Association, item: _Item) -> InstanceResult:
+        uid = item.sop_instance_uid
+        try:
+            ds = dcmread(item.file, force=True)
+            if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+                ds.file_meta.TransferSyntaxUID = item.transfer_syntax
+        except Exception as exc:
+            return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
+        accepted = {
+            str(cx.transfer_syntax[0])
+            for cx in assoc.accepted_contexts
+            if cx.abstract_syntax == item.sop_class_uid
+        }
+        if not accepted:
+            reason = f"no presentation context accepted for SOP class {item.sop_class_uid}"
+            return _not_sent(item.index, item.file, uid, reason)[1]
+        try:
+            status = assoc.send_c_store(ds)
+        except (ValueError, AttributeError) as exc:  # pynetdicom: no usable context / encoding
+            reason = f"{_one_line(exc)} (accepted: {', '.join(sorted(accepted))})"
+            if item.transfer_syntax not in accepted:
+                reason = (
+                    f"transfer syntax {item.transfer_syntax} ({item.transfer_syntax.name}) "
+                    f"not accepted for SOP class {item.sop_class_uid}"
+                )
+            return _not_sent(item.index, item.file, uid, reason)[1]
+        if "Status" not in status:
+            reason = "no response: the association was aborted or timed out"
+            return InstanceResult(item.file, uid, "failure", sent=True, reason=reason)
+        code = int(status.Status)
+        outcome, meaning = _describe_status(code)
+        comment = status.get("ErrorComment")
+        if comment:
+            meaning = f"{meaning}: {comment}" if meaning else str(comment)
+        return InstanceResult(item.file, uid, outcome, sent=True, status=code, reason=meaning)
+
+
+def _split(items: list[_Item], n: int) -> list[list[_Item]]:
+    """``n`` contiguous chunks of nearly equal size (empty ones dropped)."""
+    size, extra = divmod(len(items), n)
+    chunks, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(items[start:end])
+        start = end
+    return [c for c in chunks if c]
+
+
+def _fit(pending: list[_Item]) -> tuple[list[_Item], set[tuple[str, str]]]:
+    """The longest prefix of ``pending`` whose presentation contexts fit in one association."""
+    wanted: set[tuple[str, str]] = set()
+    group: list[_Item] = []
+    for item in pending:
+        more = wanted | item.contexts
+        if len(more) > MAX_CONTEXTS and group:
+            break
+        wanted = more
+        group.append(item)
+    return group, wanted
