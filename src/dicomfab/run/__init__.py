@@ -1,0 +1,1 @@
+"""Run: scenarios × target — generate → merge → ingest → wait → verify → report."""

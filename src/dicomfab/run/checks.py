@@ -1,0 +1,425 @@
+"""Expectation checks: a dataset's manifest against what a verifier found, record by record.
+
+    check(manifest, observations, receipt=None, overrides=None) -> ScenarioResult
+
+The rule, per instance (after the target's ``overrides`` map outcome → outcome):
+
+- ``accept``, ``normalise``, ``warn``, ``exclude`` must be **present** in the index (``exclude``
+  is stored but not analysed);
+- ``reject`` and ``quarantine`` must be **absent** (a quarantined instance is held outside the
+  index; a target can override that policy, e.g. ``{"quarantine": "accept"}``);
+- a file that was never written (``written: false``) cannot be present, whatever its outcome;
+- a present instance must be indexed under the Study, Series and Patient ID its file carries
+  (the manifest's ``attributes``); an attribute the verifier cannot see (``None``) is skipped.
+
+``link`` / ``no-link`` cannot be decided from the index alone: they are reported as
+``not checked`` (needs a link verifier), never as a pass. Other study outcomes are decided by the
+study's instance checks. The receipt, when given, only adds the ingest outcome to each record.
+
+A protocol outcome is data: nothing here raises for a failed check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
+from typing import Any, Literal
+
+from dicomfab.errors import DicomfabError, TargetError
+from dicomfab.output.manifest import InstanceEntry, Manifest
+from dicomfab.output.merge import MergedManifest
+from dicomfab.scenarios.library import get as get_scenario
+from dicomfab.scenarios.model import STUDY_OUTCOMES
+from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.receipt import InstanceResult, Receipt
+
+Status = Literal["pass", "fail", "not checked"]
+
+PRESENT_OUTCOMES = ("accept", "normalise", "warn", "exclude")
+ABSENT_OUTCOMES = ("reject", "quarantine")
+LINK_OUTCOMES = ("link", "no-link")
+NEEDS_LINK_VERIFIER = "not checked (needs a link verifier)"
+
+# (label in diff lines, ObservedInstance field, manifest attribute keyword)
+COMPARED: tuple[tuple[str, str, str], ...] = (
+    ("study UID", "study_instance_uid", "StudyInstanceUID"),
+    ("series UID", "series_instance_uid", "SeriesInstanceUID"),
+    ("patient ID", "patient_id", "PatientID"),
+)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """An attribute the system indexed differently from the file's header."""
+
+    attribute: str  # e.g. "study UID"
+    keyword: str  # e.g. "StudyInstanceUID"
+    expected: str
+    observed: str
+
+    def __str__(self) -> str:
+        return f"{self.attribute} {self.observed} ≠ expected {self.expected}"
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """What the ingestor said about this file (from the receipt)."""
+
+    outcome: str
+    status: str | None = None  # DIMSE status as 0xNNNN
+    reason: str = ""
+
+    def __str__(self) -> str:
+        text = f"ingest {self.outcome}" + (f" {self.status}" if self.status else "")
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+@dataclass(frozen=True)
+class InstanceCheck:
+    sop_instance_uid: str
+    file: str
+    label: str  # e.g. "prior LMLO"
+    study_instance_uid: str
+    declared_outcome: str  # as the scenario declares it
+    expected_outcome: str  # after the target's overrides
+    written: bool
+    expected_present: bool | None  # None: the outcome says nothing about presence
+    observed_present: bool
+    mismatches: list[Mismatch] = field(default_factory=list)
+    ingest: Ingest | None = None
+    status: Status = "pass"
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def diff_lines(self) -> list[str]:
+        """One line per difference, e.g. ``prior LMLO 2.25.… expected absent (reject), found in
+        the index``; empty when the check passed."""
+        if self.status != "fail":
+            return []
+        head = f"{self.label} {self.sop_instance_uid}"
+        lines: list[str] = []
+        if self.expected_present is not None and self.expected_present != self.observed_present:
+            why = self.expected_outcome if self.written else f"{self.expected_outcome}, not written"
+            if self.expected_present:
+                lines.append(f"{head} expected present ({why}), not found in the index")
+            else:
+                lines.append(f"{head} expected absent ({why}), found in the index")
+        lines.extend(f"{head} {m}" for m in self.mismatches)
+        if self.ingest is not None and lines:
+            lines[-1] += f" [{self.ingest}]"
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["passed"] = self.passed
+        return out
+
+
+@dataclass(frozen=True)
+class StudyCheck:
+    study_instance_uid: str
+    role: str
+    patient_id: str
+    expected_outcome: str
+    status: Status
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """Every check for one dataset (one scenario) against one system."""
+
+    dataset: str
+    scenario: str | None
+    category: str | None
+    source: str  # where the verifier looked
+    instances: list[InstanceCheck] = field(default_factory=list)
+    studies: list[StudyCheck] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario or self.dataset
+
+    @property
+    def passed(self) -> bool:
+        statuses = [c.status for c in self.instances] + [s.status for s in self.studies]
+        return "fail" not in statuses
+
+    @property
+    def counts(self) -> dict[str, int]:
+        inst, studies = self.instances, self.studies
+        return {
+            "instances": len(inst),
+            "passed": sum(c.status == "pass" for c in inst),
+            "failed": sum(c.status == "fail" for c in inst),
+            "not_checked": sum(c.status == "not checked" for c in inst),
+            "present": sum(c.observed_present for c in inst),
+            "absent": sum(not c.observed_present for c in inst),
+            "mismatches": sum(len(c.mismatches) for c in inst),
+            "studies": len(studies),
+            "studies_failed": sum(c.status == "fail" for c in studies),
+            "studies_not_checked": sum(c.status == "not checked" for c in studies),
+        }
+
+    def failures(self) -> list[str]:
+        """Every record-level diff line, instances first, then failed studies."""
+        lines = [line for c in self.instances for line in c.diff_lines()]
+        lines += [
+            f"{s.role} study {s.study_instance_uid}: {s.reason}"
+            for s in self.studies
+            if s.status == "fail"
+        ]
+        return lines
+
+    def not_checked(self) -> list[str]:
+        lines = [
+            f"{c.label} {c.sop_instance_uid}: {c.reason}"
+            for c in self.instances
+            if c.status == "not checked"
+        ]
+        lines += [
+            f"{s.role} study {s.study_instance_uid} ({s.expected_outcome}): {s.reason}"
+            for s in self.studies
+            if s.status == "not checked"
+        ]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dataset": self.dataset,
+            "scenario": self.scenario,
+            "category": self.category,
+            "source": self.source,
+            "passed": self.passed,
+            "overrides": dict(self.overrides),
+            "counts": self.counts,
+            "failures": self.failures(),
+            "not_checked": self.not_checked(),
+            "studies": [s.to_dict() for s in self.studies],
+            "instances": [c.to_dict() for c in self.instances],
+        }
+
+
+# ── helpers ──────────────────────────────────────────────────────────────────────────────────
+
+
+def _validate_overrides(overrides: Mapping[str, str] | None) -> dict[str, str]:
+    out = dict(overrides or {})
+    bad = [
+        f"{k} → {v}" for k, v in out.items() if k not in STUDY_OUTCOMES or v not in STUDY_OUTCOMES
+    ]
+    if bad:
+        raise TargetError(
+            f"unknown outcome in expectation overrides: {', '.join(bad)} "
+            f"(known: {', '.join(STUDY_OUTCOMES)})"
+        )
+    return out
+
+
+def _text(value: Any) -> str:
+    return str(value).rstrip(" \x00")
+
+
+def _mismatches(entry: InstanceEntry, seen: ObservedInstance) -> list[Mismatch]:
+    found: list[Mismatch] = []
+    for label, attr, keyword in COMPARED:
+        observed = getattr(seen, attr)
+        expected = entry.attributes.get(keyword)
+        if observed is None or expected is None:  # not seen by that verifier, or not in the file
+            continue
+        if _text(observed) != _text(expected):
+            found.append(Mismatch(label, keyword, _text(expected), _text(observed)))
+    return found
+
+
+class _ReceiptIndex:
+    """Find an instance's receipt line by the end of its file path, else by SOP Instance UID."""
+
+    def __init__(self, receipt: Receipt | None) -> None:
+        self.results = list(receipt.results) if receipt else []
+        self.by_uid: dict[str, InstanceResult] = {}
+        for r in self.results:
+            if r.sop_instance_uid:
+                self.by_uid.setdefault(r.sop_instance_uid, r)
+        self.by_tail: dict[int, dict[tuple[str, ...], InstanceResult]] = {}
+
+    def _tails(self, n: int) -> dict[tuple[str, ...], InstanceResult]:
+        if n not in self.by_tail:
+            found: dict[tuple[str, ...], InstanceResult] = {}
+            for r in self.results:
+                parts = PurePath(r.file).parts
+                if len(parts) >= n:
+                    found.setdefault(parts[-n:], r)
+            self.by_tail[n] = found
+        return self.by_tail[n]
+
+    def find(self, entry: InstanceEntry) -> InstanceResult | None:
+        if not self.results:
+            return None
+        parts = PurePath(entry.file).parts
+        hit = self._tails(len(parts)).get(parts) if parts else None
+        return hit or self.by_uid.get(entry.sop_instance_uid)
+
+
+def _ingest(result: InstanceResult | None) -> Ingest | None:
+    if result is None:
+        return None
+    return Ingest(result.outcome, result.status_hex, result.reason)
+
+
+def _label(role: str, entry: InstanceEntry) -> str:
+    what = entry.view or f"{entry.iod} #{entry.instance_number}"
+    return f"{role} {what}"
+
+
+def _check_instance(
+    entry: InstanceEntry,
+    role: str,
+    study_uid: str,
+    observations: Observations,
+    ingest: Ingest | None,
+    overrides: Mapping[str, str],
+) -> InstanceCheck:
+    declared = entry.expectation or "accept"
+    expected = overrides.get(declared, declared)
+    seen = observations.get(entry.sop_instance_uid)
+    present = seen is not None
+    mismatches = _mismatches(entry, seen) if seen is not None else []
+    want: bool | None
+    status: Status
+    if expected in PRESENT_OUTCOMES:
+        want = entry.written
+    elif expected in ABSENT_OUTCOMES:
+        want = False
+    else:
+        want = None
+    if want is None:
+        status, reason = "not checked", f"{expected}: {NEEDS_LINK_VERIFIER}"
+    elif want != present:
+        status = "fail"
+        where = "found in the index" if present else "not found in the index"
+        reason = f"expected {'present' if want else 'absent'} ({expected}), {where}"
+        if not entry.written:
+            reason += " (file not written)"
+    elif mismatches:
+        status, reason = "fail", "; ".join(str(m) for m in mismatches)
+    else:
+        status = "pass"
+        reason = f"{'present' if present else 'absent'} as expected ({expected})"
+        if not entry.written:
+            reason += ", file not written"
+    if declared != expected:
+        reason += f" [policy: {declared} → {expected}]"
+    return InstanceCheck(
+        sop_instance_uid=entry.sop_instance_uid,
+        file=entry.file,
+        label=_label(role, entry),
+        study_instance_uid=study_uid,
+        declared_outcome=declared,
+        expected_outcome=expected,
+        written=entry.written,
+        expected_present=want,
+        observed_present=present,
+        mismatches=mismatches,
+        ingest=ingest,
+        status=status,
+        reason=reason,
+    )
+
+
+def _study_check(
+    uid: str, role: str, patient_id: str, outcome: str, checks: list[InstanceCheck]
+) -> StudyCheck:
+    if outcome in LINK_OUTCOMES:
+        return StudyCheck(uid, role, patient_id, outcome, "not checked", NEEDS_LINK_VERIFIER)
+    failed = sum(c.status == "fail" for c in checks)
+    if failed:
+        reason = f"{failed} of {len(checks)} instances failed ({outcome})"
+        return StudyCheck(uid, role, patient_id, outcome, "fail", reason)
+    reason = f"decided by its {len(checks)} instance checks ({outcome})"
+    return StudyCheck(uid, role, patient_id, outcome, "pass", reason)
+
+
+def _category(manifest: Manifest) -> str | None:
+    if not manifest.scenario:
+        return None
+    try:
+        return get_scenario(manifest.scenario).category
+    except DicomfabError:
+        return None
+
+
+# ── public ───────────────────────────────────────────────────────────────────────────────────
+
+
+def check(
+    manifest: Manifest,
+    observations: Observations,
+    receipt: Receipt | None = None,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    category: str | None = None,
+) -> ScenarioResult:
+    """Check one dataset's manifest against what a verifier observed. ``overrides`` maps a
+    declared outcome to the target's (e.g. ``{"quarantine": "accept"}``); ``category`` defaults
+    to the scenario's category from the library, when the manifest names a known scenario."""
+    policy = _validate_overrides(overrides)
+    index = _ReceiptIndex(receipt)
+    instances: list[InstanceCheck] = []
+    studies: list[StudyCheck] = []
+    for patient in manifest.patients:
+        for study in patient.studies:
+            uid = study.study_instance_uid
+            mine = [
+                _check_instance(
+                    inst, study.role, uid, observations, _ingest(index.find(inst)), policy
+                )
+                for series in study.series
+                for inst in series.instances
+            ]
+            instances.extend(mine)
+            declared = study.expectation or "accept"
+            outcome = policy.get(declared, declared)
+            studies.append(_study_check(uid, study.role, patient.patient_id, outcome, mine))
+    return ScenarioResult(
+        dataset=manifest.dataset,
+        scenario=manifest.scenario,
+        category=category if category is not None else _category(manifest),
+        source=observations.source,
+        instances=instances,
+        studies=studies,
+        overrides=policy,
+    )
+
+
+def check_merged(
+    merged: MergedManifest | Iterable[Manifest],
+    observations: Observations,
+    receipt: Receipt | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> list[ScenarioResult]:
+    """One :class:`ScenarioResult` per dataset of a merged manifest (or per manifest given)."""
+    manifests = (
+        [d.manifest for d in merged.datasets] if isinstance(merged, MergedManifest) else merged
+    )
+    return [check(m, observations, receipt, overrides) for m in manifests]
+
+
+__all__ = [
+    "Ingest",
+    "InstanceCheck",
+    "Mismatch",
+    "ScenarioResult",
+    "StudyCheck",
+    "check",
+    "check_merged",
+]

@@ -1,0 +1,256 @@
+"""Expectation checks and reports: real generated manifests against hand-made observations."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from dicomfab.errors import TargetError
+from dicomfab.output.manifest import InstanceEntry, Manifest
+from dicomfab.output.merge import DatasetEntry, MergedManifest
+from dicomfab.run.checks import ScenarioResult, check, check_merged
+from dicomfab.run.report import console_table, junit_tree, write_json, write_junit
+from dicomfab.scenarios import ScenarioRequest
+from dicomfab.scenarios.generate import generate_one
+from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.receipt import InstanceResult, Receipt
+
+SMALL = {"image_size": "small"}
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Manifest]:
+    out = tmp_path_factory.mktemp("scenarios")
+    return {
+        name: generate_one(ScenarioRequest(name, SMALL), out / name).manifest
+        for name in ("pr_bits_mismatch", "bits_consistent", "cu_missing_dicom")
+    }
+
+
+def observed(entry: InstanceEntry, **changes: str | None) -> ObservedInstance:
+    a = entry.attributes
+    values: dict[str, str | None] = {
+        "study_instance_uid": a.get("StudyInstanceUID"),
+        "series_instance_uid": a.get("SeriesInstanceUID"),
+        "patient_id": a.get("PatientID"),
+    }
+    values.update(changes)
+    return ObservedInstance(entry.sop_instance_uid, **values)
+
+
+def observe(entries: Iterable[InstanceEntry]) -> Observations:
+    return Observations({e.sop_instance_uid: observed(e) for e in entries}, source="test")
+
+
+def by_outcome(manifest: Manifest, outcome: str) -> list[InstanceEntry]:
+    return [i for i in manifest.instances() if i.expectation == outcome]
+
+
+def rejected(manifest: Manifest) -> InstanceEntry:
+    (entry,) = by_outcome(manifest, "reject")
+    return entry
+
+
+# ── checks ───────────────────────────────────────────────────────────────────────────────────
+
+
+def test_all_present_but_the_rejected_one_passes(manifests: dict[str, Manifest]) -> None:
+    m = manifests["pr_bits_mismatch"]
+    bad = rejected(m)
+    result = check(m, observe(i for i in m.instances() if i is not bad))
+    assert result.passed, result.failures()
+    assert result.name == "pr_bits_mismatch" and result.category == "pixel-encoding"
+    assert result.counts["instances"] == 8 and result.counts["failed"] == 0
+    (rej,) = [c for c in result.instances if c.sop_instance_uid == bad.sop_instance_uid]
+    assert rej.expected_present is False and rej.observed_present is False and rej.passed
+    assert rej.expected_outcome == "reject" and "absent as expected" in rej.reason
+    assert result.failures() == []
+
+
+def test_rejected_instance_found_fails_with_a_diff_line(manifests: dict[str, Manifest]) -> None:
+    m = manifests["pr_bits_mismatch"]
+    bad = rejected(m)
+    result = check(m, observe(m.instances()))
+    assert not result.passed
+    assert result.counts["failed"] == 1
+    (line,) = [ln for ln in result.failures() if bad.sop_instance_uid in ln]
+    assert line == f"prior LMLO {bad.sop_instance_uid} expected absent (reject), found in the index"
+    # the prior study's own outcome is link: never decided here, whatever its instances did
+    prior = next(s for s in result.studies if s.role == "prior")
+    assert prior.status == "not checked" and prior.expected_outcome == "link"
+    assert not any("study" in line for line in result.failures())
+
+
+def test_accepted_instance_missing_fails(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    missing = m.instances()[0]
+    result = check(m, observe(m.instances()[1:]))
+    assert not result.passed
+    (failed,) = [c for c in result.instances if not c.passed]
+    assert failed.sop_instance_uid == missing.sop_instance_uid
+    assert failed.expected_present and not failed.observed_present
+    (line, *_) = result.failures()
+    assert line.endswith(
+        f"{missing.sop_instance_uid} expected present (accept), not found in the index"
+    )
+
+
+def test_wrong_study_uid_observed_fails_with_the_mismatch(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    target = m.instances()[2]
+    obs = observe(m.instances())
+    obs.instances[target.sop_instance_uid] = observed(target, study_instance_uid="2.25.999")
+    result = check(m, obs)
+    assert not result.passed
+    (failed,) = [c for c in result.instances if not c.passed]
+    (mm,) = failed.mismatches
+    assert mm.keyword == "StudyInstanceUID" and mm.observed == "2.25.999"
+    expected_uid = target.attributes["StudyInstanceUID"]
+    assert f"study UID 2.25.999 ≠ expected {expected_uid}" in result.failures()[0]
+
+
+def test_attributes_a_verifier_cannot_see_are_skipped(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    obs = Observations(
+        {i.sop_instance_uid: ObservedInstance(i.sop_instance_uid) for i in m.instances()}
+    )
+    assert check(m, obs).passed
+
+
+def test_overrides_flip_quarantine(manifests: dict[str, Manifest]) -> None:
+    m = manifests["pr_bits_mismatch"]
+    bad = rejected(m)
+    quarantined = m.model_copy(deep=True)
+    for inst in quarantined.instances():
+        if inst.sop_instance_uid == bad.sop_instance_uid:
+            inst.expectation = "quarantine"
+    everything = observe(quarantined.instances())
+    assert not check(quarantined, everything).passed  # quarantine: held outside the index
+    result = check(quarantined, everything, overrides={"quarantine": "accept"})
+    assert result.passed, result.failures()
+    (c,) = [c for c in result.instances if c.declared_outcome == "quarantine"]
+    assert c.expected_outcome == "accept" and c.expected_present and "policy" in c.reason
+    assert result.overrides == {"quarantine": "accept"}
+    with pytest.raises(TargetError, match="unknown outcome"):
+        check(quarantined, everything, overrides={"quarantine": "maybe"})
+
+
+def test_link_and_no_link_are_not_checked(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"].model_copy(deep=True)
+    m.patients[0].studies[0].expectation = "no-link"
+    result = check(m, observe(m.instances()))
+    assert result.passed
+    statuses = {s.role: (s.expected_outcome, s.status) for s in result.studies}
+    assert statuses["prior"] == ("link", "not checked")
+    assert statuses[m.patients[0].studies[0].role] == ("no-link", "not checked")
+    assert all("needs a link verifier" in s.reason for s in result.studies if s.status != "pass")
+    assert result.counts["studies_not_checked"] == 2
+    assert all(
+        s.status != "pass" for s in result.studies if s.expected_outcome in ("link", "no-link")
+    )
+
+
+def test_file_not_written_cannot_be_present(manifests: dict[str, Manifest]) -> None:
+    m = manifests["cu_missing_dicom"]
+    (skipped,) = [i for i in m.instances() if not i.written]
+    assert skipped.expectation == "exclude"
+    result = check(m, observe(i for i in m.instances() if i.written))
+    assert result.passed, result.failures()
+    (c,) = [c for c in result.instances if not c.written]
+    assert c.expected_present is False and "not written" in c.reason
+    # found anyway (the system invented it): that is a failure
+    assert not check(m, observe(m.instances())).passed
+
+
+def test_receipt_outcome_is_attached_by_path_or_uid(manifests: dict[str, Manifest]) -> None:
+    m = manifests["pr_bits_mismatch"]
+    bad = rejected(m)
+    first = m.instances()[0]
+    receipt = Receipt(
+        [
+            InstanceResult(Path("/somewhere/merged") / first.file, None, "success", True, 0),
+            InstanceResult(Path("/x/other.dcm"), bad.sop_instance_uid, "failure", True, 0xA900,
+                           "cannot understand"),
+        ]
+    )  # fmt: skip
+    result = check(m, observe(m.instances()), receipt)
+    by_uid = {c.sop_instance_uid: c for c in result.instances}
+    assert by_uid[first.sop_instance_uid].ingest is not None
+    assert by_uid[first.sop_instance_uid].ingest.outcome == "success"  # type: ignore[union-attr]
+    ing = by_uid[bad.sop_instance_uid].ingest
+    assert ing is not None and ing.outcome == "failure" and ing.status == "0xA900"
+    assert by_uid[m.instances()[1].sop_instance_uid].ingest is None
+    assert any("ingest failure 0xA900" in line for line in result.failures())
+
+
+def test_check_merged_gives_one_result_per_dataset(manifests: dict[str, Manifest]) -> None:
+    merged = MergedManifest(
+        datasets=[DatasetEntry(name=n, manifest=m) for n, m in manifests.items()]
+    )
+    everything = observe(merged.instances())
+    results = check_merged(merged, everything)
+    assert [r.dataset for r in results] == list(manifests)
+    assert [r.passed for r in results] == [False, True, False]
+
+
+# ── reports ──────────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.fixture
+def results(manifests: dict[str, Manifest]) -> list[ScenarioResult]:
+    good = manifests["bits_consistent"]
+    bad = manifests["pr_bits_mismatch"]
+    return [check(good, observe(good.instances())), check(bad, observe(bad.instances()))]
+
+
+def test_junit_xml_parses_with_failure_text(results: list[ScenarioResult], tmp_path: Path) -> None:
+    path = write_junit(results, tmp_path / "junit.xml")
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuite" and root.get("tests") == "2" and root.get("failures") == "1"
+    cases = root.findall("testcase")
+    assert [c.get("name") for c in cases] == ["bits_consistent", "pr_bits_mismatch"]
+    assert [c.get("classname") for c in cases] == ["dicomfab.clean", "dicomfab.pixel-encoding"]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.text is not None
+    uid = next(c.sop_instance_uid for c in results[1].instances if c.declared_outcome == "reject")
+    assert f"prior LMLO {uid} expected absent (reject), found in the index" in failure.text
+    assert "1 of 8 instances failed" in (failure.get("message") or "")
+    out = cases[1].find("system-out")
+    assert out is not None and "not checked (needs a link verifier)" in (out.text or "")
+
+
+def test_junit_tree_of_nothing_is_an_empty_suite() -> None:
+    root = junit_tree([]).getroot()
+    assert root.get("tests") == "0" and root.findall("testcase") == []
+
+
+def test_report_json_round_trips(results: list[ScenarioResult], tmp_path: Path) -> None:
+    path = write_json(results, tmp_path / "reports" / "report.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["kind"] == "dicomfab-run-report"
+    assert data["summary"]["scenarios"] == 2 and data["summary"]["scenarios_failed"] == 1
+    assert data["summary"]["passed"] is False and data["summary"]["counts"]["instances"] == 16
+    names = [s["name"] for s in data["scenarios"]]
+    assert names == ["bits_consistent", "pr_bits_mismatch"]
+    assert [len(s["instances"]) for s in data["scenarios"]] == [8, 8]
+    first = data["scenarios"][1]["instances"][0]
+    keys = {"sop_instance_uid", "file", "expected_outcome", "expected_present"}
+    keys |= {"observed_present", "mismatches", "ingest", "passed", "reason"}
+    assert keys <= set(first)
+    assert data == json.loads(json.dumps(data))
+    assert data["scenarios"][1]["failures"] == results[1].failures()
+
+
+def test_console_table_renders(results: list[ScenarioResult]) -> None:
+    console = Console(width=200, record=True)
+    console.print(console_table(results))
+    text = console.export_text()
+    assert "1 of 2 scenarios passed" in text
+    assert "bits_consistent" in text and "pr_bits_mismatch" in text
+    assert "FAIL" in text and "expected absent (reject)" in text
