@@ -1,6 +1,8 @@
-"""Run pynetdicom's qrscp app with two changes: it checks the called AE title (qrscp leaves
-``require_called_aet`` off, so any called AE title is accepted — unlike a real PACS), and it
-sets TCP_NODELAY on every accepted connection (pynetdicom never does; see test-stack P2).
+"""Run pynetdicom's qrscp app with three changes: it checks the called AE title (qrscp leaves
+``require_called_aet`` off, so any called AE title is accepted — unlike a real PACS), it sets
+TCP_NODELAY on every accepted connection (pynetdicom never does; see test-stack P2), and it
+takes up to 64 associations at once instead of 10 (our connection probes — see
+``_dicomnet.associate`` — hold a slot each until the peer's ACSE timeout).
 
 Usage: ``python -m dicomfab.targets._qrscp [qrscp options]``
 """
@@ -20,6 +22,7 @@ class _StrictAE(AE):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.require_called_aet = True
+        self.maximum_associations = 64
 
     def start_server(self, address: Any, *args: Any, **kwargs: Any) -> Any:
         handlers = list(kwargs.pop("evt_handlers", None) or [])

@@ -1,0 +1,166 @@
+"""C-FIND verification: ask a Query/Retrieve SCP which instances it holds.
+
+    CFindVerifier(host, port, called_ae, study_uids=[…]).observe(sop_instance_uids)
+
+Study Root, on one association: one IMAGE-level query per study (all of its instances come back
+in that one query), never one per instance. The studies are given to the constructor (the
+``Verifier`` protocol passes only SOP Instance UIDs); without them, one STUDY-level query lists
+every study the SCP holds first. An instance the SCP does not return is data (absent from the
+Observations); only "cannot connect / association rejected or broken / C-FIND failure status"
+raises :class:`~dicomfab.errors.TargetError`.
+
+A returned attribute that is empty (or not returned: an SCP may drop optional keys such as
+SOP Class UID, which pynetdicom's qrscp does) is None in the observation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+from pynetdicom import AE
+from pynetdicom.association import Association
+from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
+
+from dicomfab.errors import TargetError
+from dicomfab.targets._dicomnet import associate, where
+from dicomfab.targets.observations import Observations, ObservedInstance
+
+# ObservedInstance field -> DICOM keyword asked for at IMAGE level
+_KEYS = {
+    "sop_instance_uid": "SOPInstanceUID",
+    "study_instance_uid": "StudyInstanceUID",
+    "series_instance_uid": "SeriesInstanceUID",
+    "patient_id": "PatientID",
+    "patient_name": "PatientName",
+    "accession_number": "AccessionNumber",
+    "modality": "Modality",
+    "sop_class_uid": "SOPClassUID",
+}
+_PENDING = (0xFF00, 0xFF01)
+# pynetdicom.sop_class.StudyRootQueryRetrieveInformationModelFind (made at run time: mypy
+# cannot see it)
+STUDY_ROOT_FIND = UID("1.2.840.10008.5.1.4.1.2.2.1")
+
+
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class CFindVerifier:
+    """Observe instances with Study Root C-FIND at ``host:port`` (``called_ae``)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        called_ae: str,
+        calling_ae: str = "DICOMFAB",
+        study_uids: Iterable[str] | None = None,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.called_ae = called_ae
+        self.calling_ae = calling_ae
+        self.study_uids = None if study_uids is None else list(dict.fromkeys(study_uids))
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+
+    def __repr__(self) -> str:
+        return f"CFindVerifier({self._where})"
+
+    @property
+    def _where(self) -> str:
+        return where(self.host, self.port, self.called_ae, self.calling_ae)
+
+    def _ae(self) -> AE:
+        ae = AE(self.calling_ae)
+        ae.add_requested_context(STUDY_ROOT_FIND)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout
+        ae.connection_timeout = self.connect_timeout
+        return ae
+
+    def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
+        start = time.perf_counter()
+        wanted = {str(uid) for uid in sop_instance_uids}
+        source = f"c-find {self.host}:{self.port}"
+        instances: dict[str, ObservedInstance] = {}
+        if not wanted:
+            return Observations(instances, source, time.perf_counter() - start)
+        assoc = associate(self._ae(), self.host, self.port, self.called_ae)
+        try:
+            studies = self.study_uids
+            if studies is None:
+                studies = self._list_studies(assoc)
+            for study in studies:
+                for ds in self._find(assoc, self._image_query(study)):
+                    found = {f: _text(ds, kw) for f, kw in _KEYS.items()}
+                    uid = found["sop_instance_uid"]
+                    if uid is None or uid not in wanted or uid in instances:
+                        continue
+                    instances[uid] = ObservedInstance(**found)  # type: ignore[arg-type]
+        finally:
+            if assoc.is_established:
+                assoc.release()
+        return Observations(instances, source, time.perf_counter() - start)
+
+    # --- queries ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _image_query(study_uid: str) -> Dataset:
+        query = Dataset()
+        query.QueryRetrieveLevel = "IMAGE"
+        for keyword in _KEYS.values():
+            setattr(query, keyword, "")
+        query.StudyInstanceUID = study_uid
+        return query
+
+    def _list_studies(self, assoc: Association) -> list[str]:
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.StudyInstanceUID = ""
+        found = (_text(ds, "StudyInstanceUID") for ds in self._find(assoc, query))
+        return list(dict.fromkeys(uid for uid in found if uid))
+
+    def _find(self, assoc: Association, query: Dataset) -> Iterator[Dataset]:
+        """The identifiers one C-FIND answers with; TargetError unless it ends in Success."""
+        level = query.QueryRetrieveLevel
+        if not assoc.is_established:
+            raise TargetError(f"C-FIND to {self._where} failed: the association was lost")
+        try:
+            responses = assoc.send_c_find(query, STUDY_ROOT_FIND)
+            for status, identifier in responses:
+                if not status or "Status" not in status:
+                    raise TargetError(
+                        f"C-FIND ({level} level) to {self._where} failed: no response "
+                        f"(the association was aborted or timed out after {self.timeout:g} s)"
+                    )
+                code = int(status.Status)
+                if code in _PENDING:
+                    if identifier is not None:
+                        yield identifier
+                    continue
+                if code == 0x0000:
+                    return
+                category = code_to_category(code)
+                meaning = QR_FIND_SERVICE_CLASS_STATUS.get(code, (category, "unknown status"))[1]
+                comment = status.get("ErrorComment")
+                detail = f"{meaning}: {comment}" if comment else meaning
+                raise TargetError(
+                    f"C-FIND ({level} level) to {self._where} failed: status 0x{code:04X} "
+                    f"({category}: {detail})"
+                )
+        except (ValueError, RuntimeError) as exc:  # no accepted context, association gone
+            text = str(exc).strip().splitlines()
+            raise TargetError(
+                f"C-FIND ({level} level) to {self._where} failed: {text[0] if text else exc}"
+            ) from None

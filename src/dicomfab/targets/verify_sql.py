@@ -1,0 +1,192 @@
+"""SQL verification: look the instances up in a system's own index database.
+
+    SQLVerifier(url, query).observe(sop_instance_uids) -> Observations
+
+``query`` is SQL text with an expanding bound parameter ``:uids`` for the UID list
+(``... WHERE sop_instance_uid IN :uids``); it returns columns named like the fields of
+:class:`~dicomfab.targets.observations.ObservedInstance` (``sop_instance_uid`` is required, the
+others are optional; other columns are ignored). The UIDs go in batches of ``batch``, one
+statement per batch, all on one connection. A UID without a row is data (absent from the
+Observations); only "cannot connect / bad SQL / missing parameter" raises
+:class:`~dicomfab.errors.TargetError`, in one line, with the URL's password masked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy.engine import URL, RowMapping, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from dicomfab.errors import TargetError
+from dicomfab.targets.observations import Observations, ObservedInstance
+
+if TYPE_CHECKING:
+    from dicomfab.targets.embedded import EmbeddedPACS
+
+_FIELDS = tuple(f.name for f in fields(ObservedInstance))
+
+EMBEDDED_QUERY = """\
+SELECT sop_instance_uid, study_instance_uid, series_instance_uid, patient_id, patient_name,
+       accession_number, modality, sop_class_uid
+FROM instance
+WHERE sop_instance_uid IN :uids
+"""
+"""The profile for the embedded PACS (pynetdicom's qrscp, ``instances.sqlite``).
+
+qrscp's schema has ``patient``, ``study``, ``series``, ``image`` and ``instance`` tables, but it
+writes every indexed attribute into ``instance`` (its other columns point at the other tables
+through foreign keys that it never fills: those tables stay empty), so joining them would lose
+every row. The one table is the whole index."""
+
+
+def _mask(url: str) -> str:
+    """The URL with its password hidden; a URL SQLAlchemy cannot parse is not shown at all."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable database URL>"
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what went wrong: the driver's own message when there is one (without
+    SQLAlchemy's "[SQL: …]" and "Background on this error" lines)."""
+    inner: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        inner = exc.orig
+    lines = [line.strip() for line in str(inner).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(inner).__name__
+    if first.startswith("(") and ") " in first:  # "(sqlite3.OperationalError) no such table"
+        first = first.split(") ", 1)[1]
+    return first
+
+
+def _value(row: RowMapping, name: str) -> str | None:
+    value = row.get(name)
+    return None if value is None else str(value)
+
+
+class SQLVerifier:
+    """Observe instances with one SQL statement per ``batch`` UIDs.
+
+    ``url``: a SQLAlchemy URL (``sqlite:///…``, ``postgresql+psycopg://user:pw@host/db``, …).
+    ``params``: values for any other bound parameters the query uses. A SQLite URL must name an
+    existing file (SQLite would otherwise create an empty database and find nothing)."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        query: str,
+        *,
+        params: dict[str, Any] | None = None,
+        batch: int = 1000,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        if isinstance(url, URL):
+            url = url.render_as_string(hide_password=False)
+        self.url = url
+        self.query = query
+        self.params = dict(params or {})
+        self.batch = batch
+        self.connect_timeout = connect_timeout
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked, fit for messages and logs."""
+        return _mask(self.url)
+
+    def __repr__(self) -> str:
+        return f"SQLVerifier({self.safe_url!r}, batch={self.batch})"
+
+    def _fail(self, what: str) -> TargetError:
+        message = f"SQL verification against {self.safe_url} failed: {what}"
+        try:
+            password = make_url(self.url).password
+        except Exception:
+            password = None
+        if password and str(password) in message:  # a driver that echoes it back
+            message = message.replace(str(password), "***")
+        return TargetError(" ".join(message.split()))
+
+    def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
+        start = time.perf_counter()
+        uids = list(dict.fromkeys(str(uid) for uid in sop_instance_uids))
+        source = f"sql {self.safe_url}"
+        if not uids:
+            return Observations({}, source, time.perf_counter() - start)
+        if "uids" in self.params:
+            raise self._fail("params must not contain 'uids' (the UID list is bound there)")
+        try:
+            url = make_url(self.url)
+            statement = text(self.query).bindparams(bindparam("uids", expanding=True))
+        except SQLAlchemyError as exc:
+            raise self._fail(_reason(exc)) from None
+        self._check_sqlite_file(url)
+        try:
+            engine = create_engine(url, connect_args=self._connect_args(url))
+        except ImportError as exc:
+            raise self._fail(f"database driver not installed ({exc.name or exc})") from None
+        except SQLAlchemyError as exc:
+            raise self._fail(_reason(exc)) from None
+        instances: dict[str, ObservedInstance] = {}
+        try:
+            with engine.connect() as conn:
+                for i in range(0, len(uids), self.batch):
+                    chunk = uids[i : i + self.batch]
+                    result = conn.execute(statement, {**self.params, "uids": chunk})
+                    self._collect(result.mappings(), set(chunk), instances)
+        except SQLAlchemyError as exc:
+            raise self._fail(_reason(exc)) from None
+        finally:
+            engine.dispose()
+        return Observations(instances, source, time.perf_counter() - start)
+
+    def _collect(
+        self,
+        rows: Iterable[RowMapping],
+        wanted: set[str],
+        into: dict[str, ObservedInstance],
+    ) -> None:
+        names: dict[str, str] | None = None  # ObservedInstance field -> result column
+        for row in rows:
+            if names is None:
+                by_lower = {str(key).lower(): str(key) for key in row}
+                if "sop_instance_uid" not in by_lower:
+                    columns = ", ".join(str(key) for key in row)
+                    raise self._fail(f"the query returns no sop_instance_uid column ({columns})")
+                names = {f: by_lower[f] for f in _FIELDS if f in by_lower}
+            found = {f: _value(row, column) for f, column in names.items()}
+            uid = found.get("sop_instance_uid")
+            if uid is None or uid not in wanted or uid in into:
+                continue  # a row we did not ask for, or a second row (a join): first one wins
+            into[uid] = ObservedInstance(**found)  # type: ignore[arg-type]
+
+    def _connect_args(self, url: URL) -> dict[str, Any]:
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            return {"timeout": self.connect_timeout}
+        if backend == "postgresql":
+            return {"connect_timeout": max(1, round(self.connect_timeout))}
+        return {}
+
+    def _check_sqlite_file(self, url: URL) -> None:
+        if url.get_backend_name() != "sqlite":
+            return
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return
+        if not Path(database).is_file():
+            raise self._fail(f"no database file at {database}")
+
+
+def for_embedded(pacs: EmbeddedPACS, *, batch: int = 1000) -> SQLVerifier:
+    """A verifier reading the embedded PACS's SQLite index with :data:`EMBEDDED_QUERY`."""
+    url = URL.create("sqlite", database=str(pacs.database_path))
+    return SQLVerifier(url, EMBEDDED_QUERY, batch=batch)
