@@ -148,6 +148,18 @@ def sop_common(ds: Dataset, plan: InstancePlan, sop_class_uid: str) -> None:
     ds.InstanceCreationTime = content_time(plan)
 
 
+# VOI LUT (C.11.2)
+def voi_lut(
+    ds: Dataset, image: PixelImage, *, function: str | None = None, explanation: str | None = None
+) -> None:
+    """A window covering the stored range, with the VOI LUT function and explanation if given."""
+    ds.WindowCenter, ds.WindowWidth = window_for(image)
+    if explanation is not None:
+        ds.WindowCenterWidthExplanation = explanation
+    if function is not None:
+        ds.VOILUTFunction = function
+
+
 def window_for(image: PixelImage) -> tuple[float, float]:
     """A VOI window covering the stored range (centre, width)."""
     top = float(2**image.bits_stored)

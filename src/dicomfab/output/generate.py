@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from dicomfab.build.dataset import build_dataset
 from dicomfab.build.encode import encode
 from dicomfab.build.plan import InstancePlan, Plan, make_plan
 from dicomfab.build.validation import writing_mode
-from dicomfab.errors import OutputError
+from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.files import FileDigest, write_file
 from dicomfab.output.manifest import (
     InstanceEntry,
@@ -304,16 +303,7 @@ def generate(
     manifest is saved and the folder renamed into place (scenarios break files there)."""
     plan = plan or make_plan(spec)
     target = output / spec.name
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists (use --overwrite to replace it)")
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {output}: {exc.strerror}") from exc
-    temp = output / f".{spec.name}.partial-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
-    try:
-        temp.mkdir()
+    with atomic_folder(target, overwrite=overwrite) as temp:
         (temp / "dicoms").mkdir()
         results = _run(plan, temp, workers or default_workers(), progress)
         manifest = build_manifest(plan, results)
@@ -321,25 +311,8 @@ def generate(
         if finish is not None:
             finish(temp, manifest)
         (temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
-        _replace(temp, target)
-    except OSError as exc:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise OutputError(f"cannot write {target}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     written = [i for i in manifest.instances() if i.written]
     return GenerateResult(target, manifest, len(written), sum(i.size or 0 for i in written))
-
-
-def _replace(temp: Path, target: Path) -> None:
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-        temp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        temp.rename(target)
 
 
 def iter_files(result: GenerateResult) -> Iterable[Path]:

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dicomfab.errors import OutputError
+from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.manifest import InstanceEntry, Manifest
 
 MERGED_FORMAT = 1
@@ -214,16 +215,6 @@ def _write(plan: MergePlan, root: Path, link: bool) -> int:
     return total
 
 
-def _replace(temp: Path, target: Path) -> None:
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-        temp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        temp.rename(target)
-
-
 def merge(
     datasets: Sequence[Path], target: Path, *, link: bool = False, overwrite: bool = False
 ) -> MergeResult:
@@ -232,7 +223,7 @@ def merge(
     Raises :class:`OutputError` listing every conflict (nothing is written then), and when
     ``target`` exists and ``overwrite`` is false. ``link=True`` hard-links files instead of
     copying them (copying where a link cannot be made, e.g. across devices)."""
-    if target.exists() and not overwrite:
+    if target.exists() and not overwrite:  # before reading every manifest
         raise OutputError(f"{target} already exists (use --overwrite to replace it)")
     plan = plan_merge(datasets)
     if plan.conflicts:
@@ -241,20 +232,10 @@ def merge(
             f"cannot merge into {target}: {len(plan.conflicts)} conflicting files\n"
             + "\n".join(lines)
         )
-    temp = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
-    try:
-        temp.mkdir(parents=True)
+    with atomic_folder(target, overwrite=overwrite) as temp:
         (temp / "dicoms").mkdir()
         (temp / "jsons").mkdir()
         size = _write(plan, temp, link)
-        _replace(temp, target)
-    except OSError as exc:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise OutputError(f"cannot write {target}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     records = sum(1 for dest in plan.files if dest.startswith("jsons/"))
     return MergeResult(
         path=target,

@@ -6,7 +6,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   CR Series M                                                               → _cr_series
   CR Image M                                                                → _cr_image
   Modality LUT U (identity rescale)                                         → _modality_lut
-  VOI LUT U                                                                 → _voi_lut
+  VOI LUT U                                                                 → build.modules.voi_lut
   Clinical Trial *, Patient Study, Contrast/Bolus, Display Shutter, Device, Specimen,
   Overlay Plane, Common Instance Reference U                                → not built
 Older breast priors came from CR plates with Modality MG: a spec sets ``tags: {Modality: MG}``.
@@ -48,7 +48,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     _cr_series(ds)
     _cr_image(ds, plan)
     _modality_lut(ds)
-    _voi_lut(ds, image)
+    m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
 
 
@@ -80,13 +80,6 @@ def _modality_lut(ds: Dataset) -> None:
     ds.RescaleIntercept = 0
     ds.RescaleSlope = 1
     ds.RescaleType = "US"
-
-
-# VOI LUT (C.11.2)
-def _voi_lut(ds: Dataset, image: PixelImage) -> None:
-    centre, width = m.window_for(image)
-    ds.WindowCenter = centre
-    ds.WindowWidth = width
 
 
 TEMPLATES = (

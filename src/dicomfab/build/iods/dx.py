@@ -6,7 +6,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   DX Series M                                                               → _dx_series
   DX Anatomy Imaged M, DX Image M                                           → _dx_image
   DX Detector M                                                             → _dx_detector
-  VOI LUT C (For Presentation only; shall not be present For Processing)    → _voi_lut
+  VOI LUT C (For Presentation only; shall not be present For Processing)    → build.modules.voi_lut
   DX Positioning U, X-Ray Acquisition Dose U                                → _dx_positioning
   Overlay Plane C (no graphic annotation), Frame of Reference U, Contrast/Bolus U,
   Display Shutter U, Device U, Intervention U, Specimen U, X-Ray Collimator U,
@@ -63,7 +63,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     _dx_image(ds)
     _dx_detector(ds)
     _dx_positioning(ds)
-    _voi_lut(ds, image)
+    m.voi_lut(ds, image, function="LINEAR")  # VOI LUT (C.11.2)
     return ds
 
 
@@ -108,14 +108,6 @@ def _dx_positioning(ds: Dataset) -> None:
     ds.KVP = 120
     ds.Exposure = 2
     ds.ExposureTime = 8
-
-
-# VOI LUT (C.11.2)
-def _voi_lut(ds: Dataset, image: PixelImage) -> None:
-    centre, width = m.window_for(image)
-    ds.WindowCenter = centre
-    ds.WindowWidth = width
-    ds.VOILUTFunction = "LINEAR"
 
 
 TEMPLATES = (

@@ -5,7 +5,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   General Acquisition M, Image Pixel M, Acquisition Context M, SOP Common M   → build.modules
   DX Series M, Mammography Series M                                         → _dx_series
   DX Anatomy Imaged M, DX Image M, DX Detector M, Mammography Image M       → _dx_image, …
-  VOI LUT C (For Presentation only; shall not be present For Processing)    → _voi_lut
+  VOI LUT C (For Presentation only; shall not be present For Processing)    → build.modules.voi_lut
   DX Positioning U, X-Ray Acquisition Dose U                                → _dx_positioning
 IHE MAMMO's stricter types (scenario-catalogue §1.4) are honoured where they cost nothing.
 """
@@ -60,7 +60,7 @@ def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bo
     _mammography_image(ds, plan)
     _dx_positioning(ds, plan)
     if for_presentation:
-        _voi_lut(ds, image)
+        m.voi_lut(ds, image, function="LINEAR", explanation="NORMAL")  # VOI LUT (C.11.2)
         _source_image(ds, plan)
     ds.OperatorsName = "Radiographer^Synthetic"  # IHE MAMMO: Type 1
     return ds
@@ -147,15 +147,6 @@ def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
     ds.AnodeTargetMaterial = "TUNGSTEN"
     ds.EntranceDoseInmGy = 6.2
     ds.OrganDose = 1.4
-
-
-# VOI LUT (C.11.2)
-def _voi_lut(ds: Dataset, image: PixelImage) -> None:
-    centre, width = m.window_for(image)
-    ds.WindowCenter = centre
-    ds.WindowWidth = width
-    ds.WindowCenterWidthExplanation = "NORMAL"
-    ds.VOILUTFunction = "LINEAR"
 
 
 def build_presentation(plan: InstancePlan, image: PixelImage | None) -> Dataset:

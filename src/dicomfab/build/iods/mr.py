@@ -6,7 +6,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Frame of Reference M                                                      → _frame_of_reference
   Image Plane M                                                             → _image_plane
   MR Image M                                                                → _mr_image
-  VOI LUT U                                                                 → _voi_lut
+  VOI LUT U                                                                 → build.modules.voi_lut
   Contrast/Bolus C (no contrast: a pre-contrast series), Overlay Plane U, Clinical Trial *,
   Patient Study, Device, Specimen, Common Instance Reference U              → not built
 Each instance of a series is the next slice: ImagePositionPatient steps along the slice normal.
@@ -58,7 +58,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     _image_plane(ds, plan, image)
     m.image_pixel(ds, image)
     _mr_image(ds)
-    _voi_lut(ds, image)
+    m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
 
 
@@ -115,13 +115,6 @@ def _mr_image(ds: Dataset) -> None:
     ds.InPlanePhaseEncodingDirection = "ROW"
     ds.PercentPhaseFieldOfView = 100
     ds.PixelBandwidth = 390
-
-
-# VOI LUT (C.11.2)
-def _voi_lut(ds: Dataset, image: PixelImage) -> None:
-    centre, width = m.window_for(image)
-    ds.WindowCenter = centre
-    ds.WindowWidth = width
 
 
 TEMPLATES = (

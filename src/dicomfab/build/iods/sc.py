@@ -5,7 +5,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   General Acquisition M, Image Pixel M, SOP Common M                        → build.modules
   SC Equipment M (ConversionType DF: digitised film)                       → _sc_equipment
   SC Image M                                                                → _sc_image
-  VOI LUT U                                                                 → _voi_lut
+  VOI LUT U                                                                 → build.modules.voi_lut
   Clinical Trial *, Patient Study, Device, Specimen, Overlay Plane, Modality LUT,
   ICC Profile, Common Instance Reference U                                  → not built
 Modality is OT; a spec may set ``tags: {Modality: MG, ConversionType: WSD}`` and so on.
@@ -47,7 +47,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     m.general_image(ds, plan)
     m.image_pixel(ds, image)
     _sc_image(ds, plan)
-    _voi_lut(ds, image)
+    m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
 
 
@@ -70,13 +70,6 @@ def _sc_image(ds: Dataset, plan: InstancePlan) -> None:
     ds.TimeOfSecondaryCapture = m.content_time(plan)
     ds.NominalScannedPixelSpacing = [FILM_PIXEL_SPACING_MM, FILM_PIXEL_SPACING_MM]
     ds.PixelSpacing = [FILM_PIXEL_SPACING_MM, FILM_PIXEL_SPACING_MM]
-
-
-# VOI LUT (C.11.2)
-def _voi_lut(ds: Dataset, image: PixelImage) -> None:
-    centre, width = m.window_for(image)
-    ds.WindowCenter = centre
-    ds.WindowWidth = width
 
 
 TEMPLATES = (
