@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEBIAN_PACKAGES := dcmtk dicom3tools
+DEBIAN_PACKAGES := dcmtk dicom3tools orthanc orthanc-dicomweb orthanc-postgresql postgresql \
+                   postgresql-contrib gcc libc6-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv deps system-deps demo test lint format bench clean
@@ -19,11 +20,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv with dicomfab and its development tools
 
-system-deps:  ## install the Debian tools the tests use as second readers (dcmtk, dicom3tools)
+# policy-rc.d (exit 101) keeps the packages' own services from starting while they install (Orthanc
+# would listen on 0.0.0.0, the system PostgreSQL on 5432): the tests start their own, on loopback.
+system-deps:  ## install the Debian packages the tests use: DICOM tools, Orthanc, PostgreSQL, gcc
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  guard=""; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
+	    $(SUDO) chmod +x /usr/sbin/policy-rc.d; guard=1; \
+	  fi; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; rc=$$?; \
+	  if [ -n "$$guard" ]; then $(SUDO) rm -f /usr/sbin/policy-rc.d; fi; \
+	  exit $$rc; \
 	fi
 
 deps: venv system-deps  ## everything the tests need

@@ -1,0 +1,77 @@
+"""SQL profiles for real systems: the query that reads a system's own index, and a helper that
+builds the :class:`~dicomfab.targets.verify_sql.SQLVerifier` for it.
+
+    orthanc_postgres_verifier(host, port, database, user, password).observe(uids)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL
+
+from dicomfab.targets.verify_sql import SQLVerifier
+
+ORTHANC_POSTGRES_QUERY = """\
+SELECT sop.value      AS sop_instance_uid,
+       st_uid.value   AS study_instance_uid,
+       se_uid.value   AS series_instance_uid,
+       pat_id.value   AS patient_id,
+       pat_name.value AS patient_name,
+       acc.value      AS accession_number,
+       modality.value AS modality,
+       sop_class.value AS sop_class_uid
+FROM dicomidentifiers sop
+JOIN resources inst    ON inst.internalid = sop.id AND inst.resourcetype = 3
+JOIN resources series  ON series.internalid = inst.parentid AND series.resourcetype = 2
+JOIN resources study   ON study.internalid = series.parentid AND study.resourcetype = 1
+JOIN resources patient ON patient.internalid = study.parentid AND patient.resourcetype = 0
+LEFT JOIN dicomidentifiers se_uid
+       ON se_uid.id = series.internalid AND se_uid.taggroup = 32 AND se_uid.tagelement = 14
+LEFT JOIN dicomidentifiers st_uid
+       ON st_uid.id = study.internalid AND st_uid.taggroup = 32 AND st_uid.tagelement = 13
+LEFT JOIN dicomidentifiers acc
+       ON acc.id = study.internalid AND acc.taggroup = 8 AND acc.tagelement = 80
+LEFT JOIN dicomidentifiers pat_id
+       ON pat_id.id = patient.internalid AND pat_id.taggroup = 16 AND pat_id.tagelement = 32
+LEFT JOIN dicomidentifiers pat_name
+       ON pat_name.id = patient.internalid AND pat_name.taggroup = 16 AND pat_name.tagelement = 16
+LEFT JOIN maindicomtags modality
+       ON modality.id = series.internalid AND modality.taggroup = 8 AND modality.tagelement = 96
+LEFT JOIN metadata sop_class
+       ON sop_class.id = inst.internalid AND sop_class.type = 10
+WHERE sop.taggroup = 8 AND sop.tagelement = 24 AND sop.value IN :uids
+"""
+"""The profile for Orthanc 1.10 with the PostgreSQL index plugin 4.0 (database schema v6).
+
+Orthanc keeps the hierarchy in ``resources`` (``resourcetype`` 0 patient, 1 study, 2 series,
+3 instance; ``parentid`` points at the parent's ``internalid``) and the identifier tags in
+``dicomidentifiers`` (decimal ``taggroup``/``tagelement``): SOPInstanceUID (8,24),
+SeriesInstanceUID (32,14), StudyInstanceUID (32,13), AccessionNumber (8,80), PatientID (16,32),
+PatientName (16,16). Modality (8,96) is a main tag of the series (``maindicomtags``), and the SOP
+Class UID is instance metadata type 10. One statement finds every instance through the btree
+index on ``dicomidentifiers.value``.
+
+The schema is private to Orthanc: later Orthanc and plugin versions changed it, so this query
+is for the Debian 12 packages (Orthanc 1.10.1, orthanc-postgresql 4.0)."""
+
+
+def orthanc_postgres_verifier(
+    host: str,
+    port: int,
+    database: str,
+    user: str,
+    password: str,
+    *,
+    batch: int = 1000,
+    connect_timeout: float = 10.0,
+) -> SQLVerifier:
+    """A verifier reading Orthanc's PostgreSQL index with :data:`ORTHANC_POSTGRES_QUERY`
+    (driver: psycopg 3, ``postgresql+psycopg://``)."""
+    url = URL.create(
+        "postgresql+psycopg",
+        username=user,
+        password=password,
+        host=host,
+        port=port,
+        database=database,
+    )
+    return SQLVerifier(url, ORTHANC_POSTGRES_QUERY, batch=batch, connect_timeout=connect_timeout)

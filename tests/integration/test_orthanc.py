@@ -1,0 +1,145 @@
+"""End to end against a real PACS: generate, C-STORE into Orthanc 1.10 (PostgreSQL index), then
+verify in Orthanc's own index database with the Orthanc-PostgreSQL SQL profile."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from stack import OrthancStack, listening_addresses
+
+from dicomfab import Manifest, generate, parse_spec
+from dicomfab.errors import TargetError
+from dicomfab.targets.cstore import CStoreIngestor
+from dicomfab.targets.observations import ObservedInstance
+from dicomfab.targets.profiles import orthanc_postgres_verifier
+
+SPEC = {
+    "seed": 11,
+    "defaults": {"pixels": {"rows": 64, "columns": 48}},
+    "patients": [
+        {
+            "studies": [
+                {"series": [{}, {"transfer_syntax": "jpeg2000-lossless"}]},
+                {"role": "prior"},
+            ]
+        }
+    ],
+}
+J2K_LOSSLESS = "1.2.840.10008.1.2.4.90"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Manifest, list[Path]]:
+    result = generate(parse_spec(SPEC), tmp_path_factory.mktemp("gen"), workers=1)
+    return result.manifest, sorted(result.path.glob("dicoms/*/*.dcm"))
+
+
+@pytest.fixture(scope="module")
+def ingested(
+    orthanc_stack: OrthancStack, dataset: tuple[Manifest, list[Path]]
+) -> tuple[Manifest, list[Path]]:
+    manifest, files = dataset
+    start = time.perf_counter()
+    receipt = CStoreIngestor(
+        orthanc_stack.host, orthanc_stack.dicom_port, "ORTHANC", associations=2
+    ).ingest(files)
+    print(f"ingest: {len(files)} files in {time.perf_counter() - start:.2f} s")
+    assert receipt.counts == {"success": len(files), "warning": 0, "failure": 0, "not sent": 0}, (
+        receipt
+    )
+    return manifest, files
+
+
+def _expected(manifest: Manifest) -> dict[str, ObservedInstance]:
+    return {
+        inst.sop_instance_uid: ObservedInstance(
+            sop_instance_uid=inst.sop_instance_uid,
+            study_instance_uid=study.study_instance_uid,
+            series_instance_uid=series.series_instance_uid,
+            patient_id=patient.patient_id,
+            accession_number=study.accession_number,
+            modality=series.modality,
+            sop_class_uid=inst.sop_class_uid,
+        )
+        for patient in manifest.patients
+        for study in patient.studies
+        for series in study.series
+        for inst in series.instances
+    }
+
+
+def _verifier(stack: OrthancStack, password: str | None = None):  # type: ignore[no-untyped-def]
+    return orthanc_postgres_verifier(
+        stack.pg_host,
+        stack.pg_port,
+        stack.database,
+        stack.user,
+        stack.password if password is None else password,
+    )
+
+
+def test_stack_is_orthanc_110_on_postgres_and_loopback_only(orthanc_stack: OrthancStack) -> None:
+    print(f"stack startup (Orthanc, after PostgreSQL): {orthanc_stack.startup_seconds:.2f} s")
+    system = orthanc_stack.orthanc.system()
+    assert system["Version"] == "1.10.1"
+    assert system["DatabaseVersion"] == 6
+    assert "PostgreSQLIndex" in system["DatabaseBackendPlugin"]
+    assert system["DicomAet"] == "ORTHANC"
+    for port in (orthanc_stack.dicom_port, orthanc_stack.orthanc.http_port):
+        # 127.0.0.1 as /proc/net/tcp writes it (or ::1); never 0.0.0.0 / ::
+        assert listening_addresses(port) <= {"0100007F", "00000000000000000000000001000000"}
+        assert listening_addresses(port), port
+
+
+def test_sql_profile_finds_exactly_the_generated_instances(
+    orthanc_stack: OrthancStack, ingested: tuple[Manifest, list[Path]]
+) -> None:
+    manifest, files = ingested
+    expected = _expected(manifest)
+    assert len(expected) == len(files) == 12
+    assert len({e.study_instance_uid for e in expected.values()}) == 2
+    assert J2K_LOSSLESS in {
+        inst.transfer_syntax
+        for study in manifest.patients[0].studies
+        for series in study.series
+        for inst in series.instances
+    }
+    unknown = "1.2.826.0.1.3680043.8.498.999999999999999999"
+
+    observed = _verifier(orthanc_stack).observe([*expected, unknown])
+
+    assert set(observed.instances) == set(expected)
+    assert unknown not in observed
+    for uid, want in expected.items():
+        got = observed.get(uid)
+        assert got is not None
+        assert got.study_instance_uid == want.study_instance_uid, uid
+        assert got.series_instance_uid == want.series_instance_uid, uid
+        assert got.patient_id == want.patient_id, uid
+        assert got.accession_number == want.accession_number, uid
+        assert got.modality == want.modality, uid
+        assert got.sop_class_uid == want.sop_class_uid, uid
+        assert got.patient_name  # indexed too (its exact form is Orthanc's)
+    assert observed.source.startswith("sql postgresql+psycopg://orthanc:***@127.0.0.1:")
+
+
+def test_unknown_uids_only_are_absent(
+    orthanc_stack: OrthancStack, ingested: tuple[Manifest, list[Path]]
+) -> None:
+    observed = _verifier(orthanc_stack).observe(["1.2.3.4.5.6.7.8.9", "2.25.1"])
+    assert observed.instances == {}
+
+
+def test_wrong_password_is_a_target_error_without_the_password(
+    orthanc_stack: OrthancStack,
+) -> None:
+    wrong = "not-the-Pa55word"
+    with pytest.raises(TargetError) as info:
+        _verifier(orthanc_stack, password=wrong).observe(["1.2.3"])
+    message = str(info.value)
+    assert wrong not in message and orthanc_stack.password not in message
+    assert "password authentication failed" in message
+    assert f"127.0.0.1:{orthanc_stack.pg_port}" in message
+    assert "\n" not in message
