@@ -14,6 +14,7 @@ from dicomfab.errors import TargetError
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.observations import ObservedInstance
 from dicomfab.targets.profiles import orthanc_postgres_verifier
+from expected import expected_observations
 
 SPEC = {
     "seed": 11,
@@ -53,21 +54,7 @@ def ingested(
 
 
 def _expected(manifest: Manifest) -> dict[str, ObservedInstance]:
-    return {
-        inst.sop_instance_uid: ObservedInstance(
-            sop_instance_uid=inst.sop_instance_uid,
-            study_instance_uid=study.study_instance_uid,
-            series_instance_uid=series.series_instance_uid,
-            patient_id=patient.patient_id,
-            accession_number=study.accession_number,
-            modality=series.modality,
-            sop_class_uid=inst.sop_class_uid,
-        )
-        for patient in manifest.patients
-        for study in patient.studies
-        for series in study.series
-        for inst in series.instances
-    }
+    return expected_observations(manifest, names=False)
 
 
 def _verifier(stack: OrthancStack, password: str | None = None):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from dicomfab.targets.embedded import EmbeddedPACS, free_port
 from dicomfab.targets.observations import Observations, ObservedInstance, Verifier
 from dicomfab.targets.verify_cfind import CFindVerifier
 from dicomfab.targets.verify_sql import EMBEDDED_QUERY, SQLVerifier, for_embedded
+from expected import expected_observations
 
 SPEC = {
     "defaults": {"pixels": {"rows": 32, "columns": 32}},
@@ -42,22 +43,7 @@ def loaded(
 
 
 def _expected(manifest: Manifest) -> dict[str, ObservedInstance]:
-    return {
-        inst.sop_instance_uid: ObservedInstance(
-            sop_instance_uid=inst.sop_instance_uid,
-            study_instance_uid=study.study_instance_uid,
-            series_instance_uid=series.series_instance_uid,
-            patient_id=patient.patient_id,
-            patient_name=patient.name,
-            accession_number=study.accession_number,
-            modality=series.modality,
-            sop_class_uid=inst.sop_class_uid,
-        )
-        for patient in manifest.patients
-        for study in patient.studies
-        for series in study.series
-        for inst in series.instances
-    }
+    return expected_observations(manifest, names=True)
 
 
 def _study_uids(manifest: Manifest) -> list[str]:
