@@ -34,17 +34,19 @@ if TYPE_CHECKING:
 DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 CHEST = ("51185008", "SCT", "Chest")
 POSTERO_ANTERIOR = ("399348003", "SCT", "postero-anterior")
-REQUIRED = (
+# Type 1/2 attributes of the DX family (DX Series, DX Image, DX Anatomy Imaged, DX Detector), which
+# the mammography IOD also meets (PS3.3 A.27); For Presentation adds the VOI window
+REQUIRED_DX_FAMILY = (
     m.REQUIRED_COMMON
     | m.REQUIRED_IMAGE_PIXEL
     | m.keywords(
         "PresentationIntentType Manufacturer InstanceNumber PatientOrientation ImageType "
         "PixelIntensityRelationship PixelIntensityRelationshipSign RescaleIntercept RescaleSlope "
         "RescaleType PresentationLUTShape LossyImageCompression BurnedInAnnotation ImageLaterality "
-        "AnatomicRegionSequence ImagerPixelSpacing DetectorType WindowCenter WindowWidth "
-        "AcquisitionContextSequence"
+        "AnatomicRegionSequence ImagerPixelSpacing DetectorType AcquisitionContextSequence"
     )
 )
+REQUIRED = REQUIRED_DX_FAMILY | m.keywords("WindowCenter WindowWidth")
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm chest detector
 
 

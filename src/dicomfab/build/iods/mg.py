@@ -19,6 +19,7 @@ from pydicom.sequence import Sequence
 
 from dicomfab.build import modules as m
 from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.iods.dx import REQUIRED_DX_FAMILY
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.spec.models import PixelOptions
 from dicomfab.spec.views import SCREENING_VIEWS
@@ -29,17 +30,7 @@ if TYPE_CHECKING:
 MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
 BREAST = ("76752008", "SCT", "Breast")
-REQUIRED = (
-    m.REQUIRED_COMMON
-    | m.REQUIRED_IMAGE_PIXEL
-    | m.keywords(
-        "PresentationIntentType Manufacturer InstanceNumber PatientOrientation ImageType "
-        "PixelIntensityRelationship PixelIntensityRelationshipSign RescaleIntercept RescaleSlope "
-        "RescaleType PresentationLUTShape LossyImageCompression BurnedInAnnotation ImageLaterality "
-        "AnatomicRegionSequence ImagerPixelSpacing DetectorType PositionerType OrganExposed "
-        "ViewCodeSequence AcquisitionContextSequence"
-    )
-)
+REQUIRED = REQUIRED_DX_FAMILY | m.keywords("PositionerType OrganExposed ViewCodeSequence")
 PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
 
 
