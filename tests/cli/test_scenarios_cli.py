@@ -10,6 +10,7 @@ import pydicom
 import pytest
 
 from dicomfab.scenarios import scenarios
+from dicomfab.scenarios.compose import scenario_seed
 
 Run = Any
 
@@ -47,7 +48,7 @@ def test_generate_scenarios_with_parameters(cli: Run, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for name in ("pr_bits_mismatch", "masc_ext_prior"):
         manifest = json.loads((tmp_path / "out" / name / "manifest.json").read_text())
-        assert manifest["scenario"] == name and manifest["seed"] == 3
+        assert manifest["scenario"] == name and manifest["seed"] == scenario_seed(name, 3)
         first = manifest["patients"][0]["studies"][0]["series"][0]["instances"][0]
         ds = pydicom.dcmread(tmp_path / "out" / name / first["file"])
         assert str(ds.PatientName) == "Doe^Jane"

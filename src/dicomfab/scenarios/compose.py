@@ -7,6 +7,7 @@ twin differ in exactly the declared defects (``tests/scenarios`` checks that for
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 import warnings
@@ -131,6 +132,14 @@ def _has_spec_change(defect: Defect) -> bool:
     )
 
 
+def scenario_seed(name: str, seed: int) -> int:
+    """The seed a scenario is built with: ``seed`` mixed with the scenario's name, so that two
+    scenarios never share UIDs or generated identities (their data can be merged into one
+    folder and ingested together), while each stays reproducible from ``seed``."""
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
 def compose(
     scenario: Scenario,
     overrides: Mapping[str, Any] | None = None,
@@ -149,8 +158,7 @@ def compose(
         if values.get(key) is not None:
             _slot(data, "patients", 0)[spec_field] = values[key]
     data["name"] = name or scenario.name
-    if seed is not None:
-        data["seed"] = seed
+    data["seed"] = scenario_seed(scenario.name, seed if seed is not None else data.get("seed", 0))
     source = f"scenario {scenario.name}"
     if overrides:  # a bad value most likely came from the command line: say which
         source += " (" + ", ".join(f"--set {k}={v}" for k, v in overrides.items()) + ")"

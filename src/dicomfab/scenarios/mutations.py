@@ -112,7 +112,9 @@ def strip_meta(data: bytes, ctx: MutationContext) -> bytes:
 
 @register("trailing_bytes", "append junk after the last element (`count` bytes, default 64)")
 def trailing_bytes(data: bytes, ctx: MutationContext, count: int = 64) -> bytes:
-    return data + bytes(ctx.rng.randrange(256) for _ in range(count))
+    # the same junk whatever the seed: what a parser makes of it can be declared
+    junk = random.Random(f"trailing_bytes/{count}")
+    return data + bytes(junk.randrange(256) for _ in range(count))
 
 
 @register("meta_group_length", "make (0002,0000) lie by `delta` bytes (default +8)")
