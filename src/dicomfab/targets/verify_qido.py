@@ -1,0 +1,216 @@
+"""QIDO-RS verification: ask a DICOMweb server which instances it holds.
+
+    QidoVerifier("http://127.0.0.1:8042/dicom-web", study_uids=[…]).observe(sop_instance_uids)
+
+One ``GET {url}/studies/{uid}/instances?includefield=…`` per study (all of its instances come
+back in that one query), never one per instance, on one HTTP connection. The studies are given
+to the constructor (the ``Verifier`` protocol passes only SOP Instance UIDs); without them,
+``GET {url}/studies`` lists every study first, page by page (``limit``/``offset``) until a page
+is empty or brings nothing new. An instance-level answer is followed with ``offset`` only when
+the server says it truncated it (a ``Warning`` header, PS3.18 §8.3.4.4).
+
+An instance the server does not return is data (absent from the Observations); a study it does
+not know (200 with ``[]``, 204, or 404) has no instances; a 404 for ``{url}/studies`` itself
+means a wrong DICOMweb root and raises. Only "cannot connect / no answer /
+connection lost / HTTP 401, 403, other 4xx or 5xx / an answer that is not DICOM JSON" raises
+:class:`~dicomfab.errors.TargetError`, in one line, with the password masked.
+
+Orthanc 1.10.1 (DICOMweb plugin 1.7) answers a study-scoped instance query with every field
+asked for filled (and more, includefield or not): Study/Series/SOP Instance UID, SOP Class UID,
+Modality, PatientID, PatientName, AccessionNumber; an unknown study is 200 ``[]``. PatientName
+comes as DICOM JSON ``{"Alphabetic": "Family^Given"}``: the Alphabetic string is observed.
+A value that is missing or empty is None in the observation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from dicomfab.errors import TargetError
+from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.stow import (
+    DICOM_JSON,
+    http_reason,
+    safe_url,
+    scrub,
+    split_credentials,
+    transport_reason,
+)
+
+# ObservedInstance field -> DICOM JSON tag asked for with includefield
+_TAGS = {
+    "sop_instance_uid": "00080018",
+    "study_instance_uid": "0020000D",
+    "series_instance_uid": "0020000E",
+    "patient_id": "00100020",
+    "patient_name": "00100010",
+    "accession_number": "00080050",
+    "modality": "00080060",
+    "sop_class_uid": "00080016",
+}
+STUDY_INSTANCE_UID = "0020000D"
+STUDY_PAGE = 1000  # studies asked for per /studies request
+MAX_PAGES = 10_000  # a server that ignores offset must not keep us here forever
+
+
+def _text(dataset: dict[str, Any], tag: str) -> str | None:
+    """The value of ``tag`` as text: PN as its Alphabetic group; several values joined by
+    backslashes (as DICOM writes them); missing or empty -> None."""
+    element = dataset.get(tag)
+    if not isinstance(element, dict):
+        return None
+    values = element.get("Value")
+    if not isinstance(values, list) or not values:
+        return None
+    texts: list[str] = []
+    for value in values:
+        if isinstance(value, dict):  # PN: {"Alphabetic": …, "Ideographic": …, "Phonetic": …}
+            value = value.get("Alphabetic")
+        if value is None:
+            continue
+        texts.append(str(value).strip())
+    text = "\\".join(texts).strip("\\ ")
+    return text or None
+
+
+def _upper_keys(dataset: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).upper(): v for k, v in dataset.items()}
+
+
+class QidoVerifier:
+    """Observe instances with QIDO-RS at ``url`` (e.g. ``http://host:8042/dicom-web``).
+    ``username`` and ``password`` (or ``user:password@`` in the URL) are sent as HTTP Basic
+    auth."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        study_uids: Iterable[str] | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url, self.username, self._password = split_credentials(url, username, password)
+        self.study_uids = None if study_uids is None else list(dict.fromkeys(study_uids))
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with the password masked, fit for messages and logs."""
+        return safe_url(self.url, self.username, self._password)
+
+    def __repr__(self) -> str:
+        return f"QidoVerifier({self.safe_url!r})"
+
+    def _fail(self, what: str) -> TargetError:
+        return TargetError(scrub(f"QIDO-RS to {self.safe_url} failed: {what}", self._password))
+
+    def _client(self) -> httpx.Client:
+        auth = None
+        if self.username is not None:
+            auth = httpx.BasicAuth(self.username, self._password or "")
+        return httpx.Client(
+            auth=auth,
+            timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+            headers={"Accept": DICOM_JSON},
+            follow_redirects=False,
+        )
+
+    def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
+        start = time.perf_counter()
+        wanted = {str(uid) for uid in sop_instance_uids}
+        source = f"qido-rs {self.safe_url}"
+        instances: dict[str, ObservedInstance] = {}
+        if not wanted:
+            return Observations(instances, source, time.perf_counter() - start)
+        with self._client() as client:
+            studies = self.study_uids
+            if studies is None:
+                studies = self._list_studies(client)
+            for study in studies:
+                for dataset in self._instances(client, study):
+                    found = {f: _text(dataset, tag) for f, tag in _TAGS.items()}
+                    uid = found["sop_instance_uid"]
+                    if uid is None or uid not in wanted or uid in instances:
+                        continue
+                    instances[uid] = ObservedInstance(**found)  # type: ignore[arg-type]
+        return Observations(instances, source, time.perf_counter() - start)
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def _list_studies(self, client: httpx.Client) -> list[str]:
+        found: dict[str, None] = {}
+        offset = 0
+        for _ in range(MAX_PAGES):
+            params = {"includefield": STUDY_INSTANCE_UID, "limit": STUDY_PAGE, "offset": offset}
+            page, _warned = self._get(client, "/studies", params, "studies", missing_ok=False)
+            before = len(found)
+            for dataset in page:
+                uid = _text(dataset, STUDY_INSTANCE_UID)
+                if uid:
+                    found[uid] = None
+            if not page or len(found) == before:
+                break
+            offset += len(page)
+        return list(found)
+
+    def _instances(self, client: httpx.Client, study: str) -> list[dict[str, Any]]:
+        path = f"/studies/{study}/instances"
+        what = f"instances of study {study}"
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        params: dict[str, Any] = {"includefield": list(_TAGS.values())}
+        for _ in range(MAX_PAGES):
+            page, truncated = self._get(client, path, params, what, missing_ok=True)
+            fresh = [d for d in page if (_text(d, _TAGS["sop_instance_uid"]) or "") not in seen]
+            out.extend(fresh)
+            seen.update(_text(d, _TAGS["sop_instance_uid"]) or "" for d in fresh)
+            if not truncated or not fresh:
+                break
+            params = {**params, "offset": len(out)}
+        return out
+
+    def _get(
+        self,
+        client: httpx.Client,
+        path: str,
+        params: dict[str, Any],
+        what: str,
+        *,
+        missing_ok: bool,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The datasets one QIDO-RS request answers with, and whether the server said it
+        truncated them. No match (204, an empty body; 404 when ``missing_ok``: an unknown
+        study) is an empty list; a 404 for the study list means a wrong DICOMweb root."""
+        try:
+            response = client.get(f"{self.url}{path}", params=params)
+        except httpx.TransportError as exc:
+            raise self._fail(transport_reason(exc, self.timeout, self.connect_timeout)) from None
+        status = response.status_code
+        if status in (401, 403):
+            raise self._fail(f"authentication failed (HTTP {status})")
+        if status == 204 or (status == 404 and missing_ok):
+            return [], False
+        if status == 404:
+            raise self._fail(f"{what}: {http_reason(response)} (is this the DICOMweb root?)")
+        if not 200 <= status < 300:
+            raise self._fail(f"{what}: {http_reason(response)}")
+        if not response.content.strip():
+            return [], False
+        try:
+            data = response.json()
+        except ValueError:
+            content_type = response.headers.get("content-type", "no content type")
+            raise self._fail(f"{what}: HTTP {status} answer is not JSON ({content_type})") from None
+        if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+            raise self._fail(f"{what}: HTTP {status} answer is not a DICOM JSON list")
+        warning = response.headers.get("warning", "")
+        truncated = "299" in warning or "additional results" in warning.lower()
+        return [_upper_keys(d) for d in data], truncated
