@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEBIAN_PACKAGES := dcmtk dicom3tools orthanc orthanc-dicomweb orthanc-postgresql postgresql \
-                   postgresql-contrib gcc libc6-dev
+                   postgresql-contrib gcc libc6-dev openssh-client openssh-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv deps system-deps demo test lint format bench clean
@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv with dicomfab and its development tools
 
 # policy-rc.d (exit 101) keeps the packages' own services from starting while they install (Orthanc
-# would listen on 0.0.0.0, the system PostgreSQL on 5432): the tests start their own, on loopback.
-system-deps:  ## install the Debian packages the tests use: DICOM tools, Orthanc, PostgreSQL, gcc
+# would listen on 0.0.0.0, the system PostgreSQL on 5432, sshd on 22): the tests start their
+# own, on loopback.
+system-deps:  ## install the Debian packages the tests use: DICOM tools, Orthanc, PostgreSQL, gcc, ssh
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sshd import SSHServer, ssh_missing
 from stack import (
     Orthanc,
     OrthancStack,
@@ -26,7 +28,7 @@ def _require_system_packages() -> None:
         pytest.fail(
             f"integration tests need {', '.join(missing)}: run `make deps` "
             "(installs orthanc, orthanc-dicomweb, orthanc-postgresql, postgresql, "
-            "postgresql-contrib, gcc, libc6-dev)",
+            "postgresql-contrib, gcc, libc6-dev, openssh-client, openssh-server)",
             pytrace=False,
         )
 
@@ -70,3 +72,40 @@ def orthanc_stack(
         yield OrthancStack(orthanc, postgres, DATABASE, USER, PASSWORD, time.perf_counter() - start)
     finally:
         orthanc.stop()
+
+
+# --- SSH (appended): a private sshd on loopback for the tunnel tests ------------------------------
+
+
+def _start_sshd(workdir: Path, client_key: Path | None = None) -> SSHServer:
+    missing = ssh_missing()
+    if missing:
+        pytest.fail(
+            f"SSH tests need {', '.join(missing)}: run `make deps` "
+            "(installs openssh-client, openssh-server)",
+            pytrace=False,
+        )
+    try:
+        return SSHServer.start(workdir, client_key=client_key)
+    except (StackError, OSError) as exc:
+        pytest.fail(f"cannot start sshd: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """The SSH target: sshd on a free 127.0.0.1 port, the current user, key login only."""
+    server = _start_sshd(tmp_path_factory.mktemp("sshd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def bastion_sshd(sshd: SSHServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
+    """A second sshd, the jump host: it authorizes the same client key as :func:`sshd`."""
+    server = _start_sshd(tmp_path_factory.mktemp("bastion"), client_key=sshd.client_key)
+    try:
+        yield server
+    finally:
+        server.stop()

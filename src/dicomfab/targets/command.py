@@ -1,0 +1,356 @@
+"""Command ingestion: a product ingests a folder by running its own program.
+
+    CommandIngestor(["importer", "--input", "{dicoms}"], folder=out, sentinel="{folder}/done.txt")
+        .run() -> CommandResult            # or .ingest(files) -> Receipt([], elapsed)
+
+The command is an argv list (a single string is split with :func:`shlex.split`); it never goes
+through a shell. ``{folder}``, ``{dicoms}`` (``folder/dicoms``) and ``{jsons}`` (``folder/jsons``)
+are replaced in every argv element, in ``cwd``, in ``sentinel`` and in ``env`` values. The process
+gets the parent's environment, the ``passthrough`` variables that are set, and ``env`` (which wins);
+it runs in a session of its own so that a timeout can stop everything it started.
+
+Its stdout and stderr go, line by line, into ``log_path`` with every ``secrets`` value replaced
+by ``***``. It is done when the ``sentinel`` file appears (a sentinel that existed before is
+"appeared" once it is touched or written again), or, without a sentinel, when it exits with 0.
+Every failure (not found, non-zero exit, timeout) is a one-line
+:class:`~dicomfab.errors.TargetError` that never contains a secret; the log stays on disk.
+Which instances arrived is not known here: the verifier tells.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+
+from dicomfab.errors import TargetError
+from dicomfab.targets.receipt import Progress, Receipt
+
+MASK = "***"
+EXIT_GRACE = 10.0  # seconds the process may take to exit by itself once the sentinel is there
+TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+_SECRET_NAMES = ("PASSWORD", "PASSWD", "SECRET", "TOKEN")  # passthrough values masked as well
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How the command went: the argv as run (secrets masked), its exit code (negative: the
+    signal that ended it; ``None``: it was left running), the wall time, the sentinel that
+    marked completion (``None`` without one), the log, and whether we had to stop it."""
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    elapsed: float
+    sentinel: Path | None
+    log_path: Path
+    terminated: bool = False
+    missing_passthrough: tuple[str, ...] = ()
+
+
+class _Masker:
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # longest first, so a secret that contains another is masked whole
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+class _LogPump:
+    """Copy the process's output into the log, masked, and remember the last non-empty line."""
+
+    def __init__(self, stream: IO[bytes], log: IO[str], mask: _Masker) -> None:
+        self.stream = stream
+        self.log = log
+        self.mask = mask
+        self.last_line = ""
+        self.thread = threading.Thread(target=self._run, name="dicomfab-command-log", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for raw in iter(self.stream.readline, b""):
+                line = self.mask(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+                self.log.write(line + "\n")
+                self.log.flush()
+                if line.strip():
+                    self.last_line = line.strip()
+        except (OSError, ValueError):  # the pipe or the log went away: nothing more to copy
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                self.stream.close()
+            with contextlib.suppress(OSError, ValueError):
+                self.log.close()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+class CommandIngestor:
+    """Ingest ``folder`` by running ``command`` (see the module docstring for the rules).
+
+    ``timeout`` bounds the whole run, including the wait for the sentinel; ``poll`` is how often
+    the process and the sentinel are checked; ``exit_grace`` is how long the process may keep
+    running once the sentinel is there before it is stopped (SIGTERM, then SIGKILL).
+    ``log_path`` defaults to a new file in the system temp folder (not in ``folder``, which the
+    product may be scanning). A relative ``sentinel`` is relative to ``folder``."""
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        *,
+        folder: Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        passthrough: Sequence[str] = (),
+        sentinel: str | None = None,
+        timeout: float = 3600,
+        log_path: Path | None = None,
+        poll: float = 0.2,
+        secrets: Iterable[str] = (),
+        exit_grace: float = EXIT_GRACE,
+    ) -> None:
+        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        if not argv:
+            raise ValueError("the ingest command is empty")
+        if timeout <= 0 or poll <= 0:
+            raise ValueError("timeout and poll must be positive")
+        self.folder = Path(folder)
+        self.command = argv
+        self.cwd = cwd
+        self.env = dict(env or {})
+        self.passthrough = tuple(passthrough)
+        self.sentinel = sentinel
+        self.timeout = float(timeout)
+        self.log_path = log_path
+        self.poll = float(poll)
+        self.exit_grace = float(exit_grace)
+        self._secrets = [str(s) for s in secrets]
+        self._mask = _Masker(self._secrets)
+        self.last_result: CommandResult | None = None
+        self.last_log_path: Path | None = None  # the log of the last run, also when it failed
+
+    # --- what will run ----------------------------------------------------------------------
+
+    def _substitute(self, text: str) -> str:
+        folder = self.folder
+        for name, value in (
+            ("{folder}", folder),
+            ("{dicoms}", folder / "dicoms"),
+            ("{jsons}", folder / "jsons"),
+        ):
+            text = text.replace(name, str(value))
+        return text
+
+    @property
+    def argv(self) -> list[str]:
+        """The command with its placeholders replaced (secrets not masked)."""
+        return [self._substitute(arg) for arg in self.command]
+
+    @property
+    def sentinel_path(self) -> Path | None:
+        if self.sentinel is None:
+            return None
+        path = Path(self._substitute(self.sentinel))
+        return path if path.is_absolute() else self.folder / path
+
+    def _environment(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        environment = dict(os.environ)
+        missing = []
+        for name in self.passthrough:
+            if name in os.environ:
+                environment[name] = os.environ[name]
+            else:
+                missing.append(name)
+        environment.update({k: self._substitute(str(v)) for k, v in self.env.items()})
+        return environment, tuple(missing)
+
+    def _fail(self, message: str) -> TargetError:
+        return TargetError(_one_line(self._mask(message)))
+
+    # --- running ----------------------------------------------------------------------------
+
+    def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
+        """Run the command; the receipt has no per-file results (the command does not tell)."""
+        result = self.run()
+        if progress:
+            progress(len(files))
+        return Receipt([], result.elapsed)
+
+    def run(self) -> CommandResult:
+        self._mask = _Masker(
+            [
+                *self._secrets,
+                *(
+                    os.environ[name]
+                    for name in self.passthrough
+                    if os.environ.get(name) and any(w in name.upper() for w in _SECRET_NAMES)
+                ),
+            ]
+        )
+        argv = self.argv
+        shown = tuple(self._mask(a) for a in argv)
+        cwd = Path(self._substitute(str(self.cwd))) if self.cwd is not None else None
+        if cwd is not None and not cwd.is_dir():
+            raise self._fail(f"ingest command working directory does not exist: {cwd}")
+        sentinel = self.sentinel_path
+        before = _stat(sentinel)
+        environment, missing = self._environment()
+        log_path = self._open_log_path()
+        self.last_log_path = log_path
+        log = log_path.open("w", encoding="utf-8")
+        log.write(f"# {shlex.join(shown)}\n")
+        if cwd is not None:
+            log.write(f"# cwd: {self._mask(str(cwd))}\n")
+        if missing:
+            log.write(f"# passthrough variables not set: {', '.join(missing)}\n")
+        log.flush()
+        start = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            log.write(f"# not found: {shown[0]}\n")
+            log.close()
+            raise self._fail(f"ingest command not found: {argv[0]}") from None
+        except PermissionError:
+            log.write(f"# not executable: {shown[0]}\n")
+            log.close()
+            raise self._fail(f"ingest command not executable: {argv[0]}") from None
+        except OSError as exc:
+            log.write(f"# cannot start: {exc}\n")
+            log.close()
+            raise self._fail(f"ingest command cannot start: {argv[0]}: {exc.strerror}") from None
+        assert process.stdout is not None
+        pump = _LogPump(process.stdout, log, self._mask)
+        try:
+            result = self._wait(process, pump, sentinel, before, start, shown, log_path)
+            result = replace(result, missing_passthrough=missing)
+        finally:
+            if process.poll() is None:  # interrupted: stop what we started
+                _stop_group(process)
+            pump.join(2.0)
+        self.last_result = result
+        return result
+
+    def _open_log_path(self) -> Path:
+        if self.log_path is not None:
+            path = Path(self._substitute(str(self.log_path)))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return path
+        fd, name = tempfile.mkstemp(prefix="dicomfab-ingest-", suffix=".log")
+        os.close(fd)
+        return Path(name)
+
+    def _wait(
+        self,
+        process: subprocess.Popen[bytes],
+        pump: _LogPump,
+        sentinel: Path | None,
+        before: tuple[int, int] | None,
+        start: float,
+        shown: tuple[str, ...],
+        log_path: Path,
+    ) -> CommandResult:
+        deadline = start + self.timeout
+        while True:
+            returncode = process.poll()
+            if sentinel is not None and _appeared(sentinel, before):
+                terminated = False
+                try:
+                    returncode = process.wait(timeout=self.exit_grace)
+                except subprocess.TimeoutExpired:
+                    returncode = _stop_group(process)
+                    terminated = True
+                pump.join(2.0)
+                if terminated:
+                    _log_note(
+                        log_path,
+                        f"sentinel {sentinel} appeared; the command was still running "
+                        f"{_seconds(self.exit_grace)} later: stopped it (exit {returncode})",
+                    )
+                return CommandResult(
+                    shown, returncode, time.monotonic() - start, sentinel, log_path, terminated
+                )
+            if returncode is not None and returncode != 0:
+                pump.join(5.0)
+                last = pump.last_line or "no output"
+                raise self._fail(f"ingest command exited with {returncode}: {last}")
+            if returncode == 0 and sentinel is None:
+                pump.join(5.0)
+                return CommandResult(shown, 0, time.monotonic() - start, None, log_path)
+            now = time.monotonic()
+            if now >= deadline:
+                still = process.poll() is None
+                if still:
+                    _stop_group(process)
+                pump.join(2.0)
+                waiting = f" waiting for sentinel {sentinel}" if sentinel is not None else ""
+                after = _seconds(self.timeout)
+                _log_note(
+                    log_path,
+                    f"timed out after {after}{waiting}: "
+                    + ("stopped the command" if still else "the command had exited 0"),
+                )
+                raise self._fail(f"ingest command timed out after {after}{waiting}")
+            time.sleep(min(self.poll, max(0.0, deadline - now)))
+
+
+def _log_note(log_path: Path, text: str) -> None:
+    """Append a ``# note`` line to the log (after the process's own output)."""
+    with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as log:
+        log.write(f"# {text}\n")
+
+
+def _stat(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _appeared(path: Path, before: tuple[int, int] | None) -> bool:
+    now = _stat(path)
+    return now is not None and now != before
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM the process's session (it leads its own), then SIGKILL after a grace period."""
+    for sig, grace in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, TERM_GRACE)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            return process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return process.wait()
