@@ -3,6 +3,7 @@ library API; this module only wires them together and turns errors into exit cod
 
     0  success          1  the job ran but found problems (e.g. validation failed)
     2  bad input (spec, options, files): one clear message, nothing written
+    3  the target failed (``run``, ``check``): the reason is in the console and the reports
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ import click
 from rich.markup import escape
 
 from dicomfab import __version__
-from dicomfab.cli import describe, generate, inspect, listing, schema, summary, validate
+from dicomfab.cli import (
+    describe,
+    generate,
+    inspect,
+    listing,
+    run,
+    schema,
+    summary,
+    targets,
+    validate,
+)
 from dicomfab.cli.common import console_err
 from dicomfab.errors import DicomfabError
 
@@ -28,6 +39,7 @@ def cli() -> None:
       dicomfab generate --output out --config study.yaml   build a study from a spec
       dicomfab schema                                      the spec's JSON Schema
       dicomfab inspect out/<name>/dicoms/<uid>/<uid>.dcm   read a file back
+      dicomfab run --image-size small                      every scenario, end to end
     """
 
 
@@ -38,6 +50,9 @@ cli.add_command(schema.command)
 cli.add_command(validate.command)
 cli.add_command(inspect.command)
 cli.add_command(summary.command)
+cli.add_command(run.command)
+cli.add_command(targets.targets_command)
+cli.add_command(targets.check_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,14 +21,15 @@ A protocol outcome is data: nothing here raises for a failed check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Literal
 
 from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import MergedManifest
+from dicomfab.run.expect import Overrides
 from dicomfab.scenarios.library import get as get_scenario
 from dicomfab.scenarios.model import STUDY_OUTCOMES
 from dicomfab.targets.observations import Observations, ObservedInstance
@@ -90,6 +91,7 @@ class InstanceCheck:
     ingest: Ingest | None = None
     status: Status = "pass"
     reason: str = ""
+    verifier: str = ""  # e.g. "sql", "c-find": set when a run has several
 
     @property
     def passed(self) -> bool:
@@ -101,6 +103,8 @@ class InstanceCheck:
         if self.status != "fail":
             return []
         head = f"{self.label} {self.sop_instance_uid}"
+        if self.verifier:
+            head = f"[{self.verifier}] {head}"
         lines: list[str] = []
         if self.expected_present is not None and self.expected_present != self.observed_present:
             why = self.expected_outcome if self.written else f"{self.expected_outcome}, not written"
@@ -127,6 +131,7 @@ class StudyCheck:
     expected_outcome: str
     status: Status
     reason: str
+    verifier: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,7 +178,8 @@ class ScenarioResult:
         """Every record-level diff line, instances first, then failed studies."""
         lines = [line for c in self.instances for line in c.diff_lines()]
         lines += [
-            f"{s.role} study {s.study_instance_uid}: {s.reason}"
+            f"{f'[{s.verifier}] ' if s.verifier else ''}{s.role} study {s.study_instance_uid}: "
+            f"{s.reason}"
             for s in self.studies
             if s.status == "fail"
         ]
@@ -223,6 +229,15 @@ def _validate_overrides(overrides: Mapping[str, str] | None) -> dict[str, str]:
             f"(known: {', '.join(STUDY_OUTCOMES)})"
         )
     return out
+
+
+def carried_uid(entry: InstanceEntry) -> str:
+    """The SOP Instance UID the file carries (what a system indexes it under): a scenario may
+    write another one than planned (the manifest's ``sop_instance_uid``)."""
+    carried = entry.attributes.get("SOPInstanceUID")
+    if isinstance(carried, str) and carried.strip():
+        return _text(carried)
+    return entry.sop_instance_uid
 
 
 def _text(value: Any) -> str:
@@ -288,10 +303,12 @@ def _check_instance(
     observations: Observations,
     ingest: Ingest | None,
     overrides: Mapping[str, str],
+    pinned: Overrides,
 ) -> InstanceCheck:
     declared = entry.expectation or "accept"
-    expected = overrides.get(declared, declared)
-    seen = observations.get(entry.sop_instance_uid)
+    expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
+    carried = carried_uid(entry)
+    seen = observations.get(carried)
     present = seen is not None
     mismatches = _mismatches(entry, seen) if seen is not None else []
     want: bool | None
@@ -318,9 +335,9 @@ def _check_instance(
         if not entry.written:
             reason += ", file not written"
     if declared != expected:
-        reason += f" [policy: {declared} → {expected}]"
+        reason += f" [target expects {expected}, scenario declares {declared}]"
     return InstanceCheck(
-        sop_instance_uid=entry.sop_instance_uid,
+        sop_instance_uid=carried,
         file=entry.file,
         label=_label(role, entry),
         study_instance_uid=study_uid,
@@ -367,12 +384,16 @@ def check(
     receipt: Receipt | None = None,
     overrides: Mapping[str, str] | None = None,
     *,
+    pinned: Overrides | None = None,
     category: str | None = None,
 ) -> ScenarioResult:
     """Check one dataset's manifest against what a verifier observed. ``overrides`` maps a
-    declared outcome to the target's (e.g. ``{"quarantine": "accept"}``); ``category`` defaults
-    to the scenario's category from the library, when the manifest names a known scenario."""
-    policy = _validate_overrides(overrides)
+    declared outcome to the target's (e.g. ``{"quarantine": "accept"}``); ``pinned`` (from
+    :func:`dicomfab.run.expect.resolve`) sets this scenario's own policy and outcomes per study
+    and instance; ``category`` defaults to the scenario's category from the library, when the
+    manifest names a known scenario."""
+    pinned = pinned or Overrides()
+    policy = {**_validate_overrides(overrides), **_validate_overrides(pinned.policy)}
     index = _ReceiptIndex(receipt)
     instances: list[InstanceCheck] = []
     studies: list[StudyCheck] = []
@@ -381,14 +402,14 @@ def check(
             uid = study.study_instance_uid
             mine = [
                 _check_instance(
-                    inst, study.role, uid, observations, _ingest(index.find(inst)), policy
+                    inst, study.role, uid, observations, _ingest(index.find(inst)), policy, pinned
                 )
                 for series in study.series
                 for inst in series.instances
             ]
             instances.extend(mine)
             declared = study.expectation or "accept"
-            outcome = policy.get(declared, declared)
+            outcome = pinned.studies.get(uid) or policy.get(declared, declared)
             studies.append(_study_check(uid, study.role, patient.patient_id, outcome, mine))
     return ScenarioResult(
         dataset=manifest.dataset,
@@ -414,6 +435,31 @@ def check_merged(
     return [check(m, observations, receipt, overrides) for m in manifests]
 
 
+def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioResult]:
+    """One result per dataset from several verifiers' results (same datasets, same order):
+    every check of every verifier, each marked with its verifier (``sql``, ``c-find``, …)."""
+    if len(per_verifier) == 1:
+        return list(per_verifier[0])
+    combined: list[ScenarioResult] = []
+    for results in zip(*per_verifier, strict=True):
+        first = results[0]
+        instances: list[InstanceCheck] = []
+        studies: list[StudyCheck] = []
+        for r in results:
+            kind = r.source.split(" ", 1)[0]
+            instances += [replace(c, verifier=kind) for c in r.instances]
+            studies += [replace(s, verifier=kind) for s in r.studies]
+        combined.append(
+            replace(
+                first,
+                source=" + ".join(r.source for r in results),
+                instances=instances,
+                studies=studies,
+            )
+        )
+    return combined
+
+
 __all__ = [
     "Ingest",
     "InstanceCheck",
@@ -422,4 +468,5 @@ __all__ = [
     "StudyCheck",
     "check",
     "check_merged",
+    "combine",
 ]

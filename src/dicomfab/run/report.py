@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,16 @@ from dicomfab.run.checks import ScenarioResult
 REPORT_FORMAT = 1
 
 
-def summary(results: Sequence[ScenarioResult]) -> dict[str, Any]:
-    """Totals over every scenario."""
+def summary(results: Sequence[ScenarioResult], error: str | None = None) -> dict[str, Any]:
+    """Totals over every scenario; a run that stopped on ``error`` did not pass."""
     totals: dict[str, int] = {}
     for r in results:
         for key, n in r.counts.items():
             totals[key] = totals.get(key, 0) + n
     failed = sum(not r.passed for r in results)
     return {
-        "passed": failed == 0,
+        "passed": error is None and failed == 0,
+        "error": error,
         "scenarios": len(results),
         "scenarios_passed": len(results) - failed,
         "scenarios_failed": failed,
@@ -36,20 +37,33 @@ def summary(results: Sequence[ScenarioResult]) -> dict[str, Any]:
     }
 
 
-def to_dict(results: Sequence[ScenarioResult]) -> dict[str, Any]:
+def to_dict(
+    results: Sequence[ScenarioResult],
+    *,
+    run: Mapping[str, Any] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT,
         "kind": "dicomfab-run-report",
-        "summary": summary(results),
+        "run": dict(run or {}),
+        "summary": summary(results, error),
         "scenarios": [r.to_dict() for r in results],
     }
 
 
-def write_json(results: Sequence[ScenarioResult], path: Path) -> Path:
-    """Write ``report.json``: the run summary, every scenario and every instance check."""
+def write_json(
+    results: Sequence[ScenarioResult],
+    path: Path,
+    *,
+    run: Mapping[str, Any] | None = None,
+    error: str | None = None,
+) -> Path:
+    """Write ``report.json``: the run (folder, target, times), the summary with the error that
+    stopped the run if one did, every scenario and every instance check."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_dict(results), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(to_dict(results, run=run, error=error), indent=2, ensure_ascii=False) + "\n"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -58,19 +72,32 @@ def _classname(result: ScenarioResult) -> str:
     return f"dicomfab.{result.category or result.dataset}"
 
 
-def junit_tree(results: Sequence[ScenarioResult], suite: str = "dicomfab") -> ET.ElementTree:
+def junit_tree(
+    results: Sequence[ScenarioResult],
+    suite: str = "dicomfab",
+    *,
+    error: str | None = None,
+    scenarios: Sequence[str] = (),
+) -> ET.ElementTree:
     """One ``<testsuite>``, one ``<testcase>`` per scenario; a failed scenario carries a
     ``<failure>`` whose text is its record-level diff lines; what could not be checked (e.g.
-    link / no-link) goes to ``<system-out>``."""
+    link / no-link) goes to ``<system-out>``. A run that stopped on ``error`` before checking
+    gives each of ``scenarios`` an ``<error>`` with that reason."""
     failures = sum(not r.passed for r in results)
+    unchecked = [n for n in scenarios if n not in {r.name for r in results}] if error else []
+    if error and not results and not unchecked:
+        unchecked = ["run"]
     root = ET.Element(
         "testsuite",
         name=suite,
-        tests=str(len(results)),
+        tests=str(len(results) + len(unchecked)),
         failures=str(failures),
-        errors="0",
+        errors=str(len(unchecked)),
         skipped="0",
     )
+    for name in unchecked:
+        case = ET.SubElement(root, "testcase", name=name, classname=f"{suite}.run")
+        ET.SubElement(case, "error", message=error or "", type="RunError").text = error
     for r in results:
         case = ET.SubElement(root, "testcase", name=r.name, classname=_classname(r))
         counts = r.counts
@@ -93,11 +120,19 @@ def junit_tree(results: Sequence[ScenarioResult], suite: str = "dicomfab") -> ET
     return ET.ElementTree(root)
 
 
-def write_junit(results: Sequence[ScenarioResult], path: Path, suite: str = "dicomfab") -> Path:
+def write_junit(
+    results: Sequence[ScenarioResult],
+    path: Path,
+    suite: str = "dicomfab",
+    *,
+    error: str | None = None,
+    scenarios: Sequence[str] = (),
+) -> Path:
     """Write JUnit XML for CI (see :func:`junit_tree`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    junit_tree(results, suite).write(path, encoding="utf-8", xml_declaration=True)
+    tree = junit_tree(results, suite, error=error, scenarios=scenarios)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
     return path
 
 

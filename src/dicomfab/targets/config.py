@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dicomfab.errors import Issue, SpecError
 from dicomfab.spec.loading import format_location
@@ -51,9 +51,16 @@ class CStoreIngest(_Model):
 
 class CommandIngest(_Model):
     kind: Literal["command"]
-    command: list[str] = Field(description="argv; {folder} is the merged dataset folder")
+    command: str | list[str] = Field(
+        description="argv (a string is split like a shell would); {folder} is the merged "
+        "dataset folder, {dicoms} and {jsons} its two parts"
+    )
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict, description="extra environment (${…} ok)")
+    passthrough: list[str] = Field(
+        default_factory=list,
+        description="variables copied from dicomfab's environment, e.g. BOLUS2_PASSWORD",
+    )
     sentinel: str | None = Field(
         None, description="file whose appearance means done, e.g. {folder}/ingestion_complete.txt"
     )
@@ -66,13 +73,16 @@ class StowIngest(_Model):
     username: str | None = None
     password: str | None = None
     batch: int = Field(20, ge=1)
+    timeout: float = Field(60, gt=0, description="seconds per request")
 
 
 class SSHTunnel(_Model):
-    target: str = Field(description="user@host of the database host (SSH_TARGET)")
-    bastion: str | None = Field(None, description="user@host to jump through (SSH_BASTION)")
+    target: str = Field(description="user@host[:port] that can reach the database (SSH_TARGET)")
+    bastion: str | None = Field(None, description="user@host[:port] to jump through (SSH_BASTION)")
     key: str | None = Field(None, description="private key file (SSH_KEY)")
-    known_hosts: str | None = None
+    known_hosts: str | None = Field(
+        None, description="known_hosts file; unknown host keys are refused"
+    )
 
 
 class SQLVerify(_Model):
@@ -80,7 +90,19 @@ class SQLVerify(_Model):
     url: str = Field(description="SQLAlchemy URL; put the password in ${…}")
     profile: Literal["orthanc-postgres", "embedded"] | None = None
     query: str | None = Field(None, description="SQL with an expanding :uids parameter")
-    ssh: SSHTunnel | None = None
+    params: dict[str, str | int | float] = Field(
+        default_factory=dict, description="values for the query's other :name parameters"
+    )
+    batch: int = Field(1000, ge=1, description="UIDs per statement")
+    ssh: SSHTunnel | None = Field(
+        None, description="reach the database through SSH (the URL's host is as the target sees it)"
+    )
+
+    @model_validator(mode="after")
+    def _query_or_profile(self) -> SQLVerify:
+        if (self.profile is None) == (self.query is None):
+            raise ValueError("give exactly one of profile or query")
+        return self
 
 
 class CFindVerify(_Model):
@@ -102,16 +124,34 @@ Ingest = Annotated[CStoreIngest | CommandIngest | StowIngest, Field(discriminato
 Verify = Annotated[SQLVerify | CFindVerify | QidoVerify, Field(discriminator="kind")]
 
 
+class Wait(_Model):
+    """Bounded waiting after ingestion: poll the (first) verifier every ``interval`` seconds
+    until its count of found instances has not changed for ``stable`` polls in a row."""
+
+    timeout: float = Field(600, gt=0, description="seconds before verifying whatever is there")
+    interval: float = Field(2, gt=0, description="seconds between polls")
+    stable: int = Field(3, ge=1, description="unchanged polls in a row that mean done")
+
+
 class Target(_Model):
     description: str = ""
     ingest: Ingest
-    verify: Verify
+    verify: Verify | list[Verify] = Field(
+        description="one verifier, or several (each must find what the scenario expects)"
+    )
+    wait: Wait = Field(default_factory=Wait)
     policy: dict[str, str] = Field(
         default_factory=dict, description="outcome → outcome, this product's policy"
     )
     expect: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="scenario → {selector: outcome} overrides"
+        default_factory=dict,
+        description="scenario → {selector or outcome: outcome}, e.g. "
+        '{pr_private_tag = {"prior.all" = "accept"}}',
     )
+
+    @property
+    def verifiers(self) -> list[SQLVerify | CFindVerify | QidoVerify]:
+        return self.verify if isinstance(self.verify, list) else [self.verify]
 
 
 class TargetsFile(_Model):
@@ -239,6 +279,7 @@ _FIELDS = sorted(
             CommandIngest,
             StowIngest,
             SQLVerify,
+            Wait,
             SSHTunnel,
             CFindVerify,
             QidoVerify,

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from pynetdicom import AE, build_context
+from pynetdicom import AE, _config, build_context
 from pynetdicom.association import Association
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.targets._dicomnet import associate
-from dicomfab.targets.receipt import InstanceResult, Outcome, Receipt
+from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 
 MAX_CONTEXTS = 128  # PS3.8: presentation context IDs are odd numbers 1..255
 FALLBACKS = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -42,6 +44,7 @@ class _Item:
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax: UID
+    raw: bool  # a Part 10 file whose meta names it exactly: its bytes can go as they are
 
     @property
     def contexts(self) -> set[tuple[str, str]]:
@@ -84,9 +87,11 @@ class CStoreIngestor:
     associations (the list is split into contiguous chunks, so a study tends to travel on one).
 
     For each SOP class it proposes each transfer syntax its files use, each in its own
-    presentation context, plus explicit and implicit VR little endian as fallbacks. Files are
-    read with pydicom (``force=True``) and sent as read; a file that cannot be read, or whose
-    transfer syntax was not accepted, is a "not sent" result."""
+    presentation context, plus explicit and implicit VR little endian as fallbacks. A Part 10
+    file whose meta information names its SOP class, instance and transfer syntax goes as its
+    bytes, unparsed (what a real sender does: a broken data set reaches the system broken);
+    any other file is read with pydicom (``force=True``) and sent as read. A file that cannot be
+    read, or whose transfer syntax was not accepted, is a "not sent" result."""
 
     def __init__(
         self,
@@ -111,7 +116,7 @@ class CStoreIngestor:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
 
-    def ingest(self, files: Sequence[Path]) -> Receipt:
+    def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
         start = time.perf_counter()
         results: dict[int, InstanceResult] = {}
         items: list[_Item] = []
@@ -121,13 +126,27 @@ class CStoreIngestor:
                 items.append(item_or_result)
             else:
                 results[index] = item_or_result[1]
+        if progress and results:
+            progress(len(results))
         chunks = _split(items, min(self.associations, max(1, len(items))))
         stop = threading.Event()
+        with _raw_sending():
+            self._run_chunks(chunks, stop, results, progress)
+        ordered = [results[i] for i in range(len(files))]
+        return Receipt(ordered, time.perf_counter() - start)
+
+    def _run_chunks(
+        self,
+        chunks: list[list[_Item]],
+        stop: threading.Event,
+        results: dict[int, InstanceResult],
+        progress: Progress | None,
+    ) -> None:
         if len(chunks) == 1:
-            results.update(self._send_chunk(chunks[0], stop))
+            results.update(self._send_chunk(chunks[0], stop, progress))
         elif chunks:
             with ThreadPoolExecutor(len(chunks), thread_name_prefix="dicomfab-cstore") as pool:
-                futures = [pool.submit(self._send_chunk, chunk, stop) for chunk in chunks]
+                futures = [pool.submit(self._send_chunk, chunk, stop, progress) for chunk in chunks]
                 errors: list[BaseException] = []
                 for future in futures:
                     try:
@@ -137,8 +156,6 @@ class CStoreIngestor:
                         errors.append(exc)
                 if errors:
                     raise errors[0]
-        ordered = [results[i] for i in range(len(files))]
-        return Receipt(ordered, time.perf_counter() - start)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -160,7 +177,14 @@ class CStoreIngestor:
                 if not v
             )
             return _not_sent(index, file, sop_instance, f"not a DICOM instance: no {missing}")
-        return _Item(index, file, sop_class, sop_instance, ts)
+        meta = getattr(ds, "file_meta", None) or {}
+        raw = (
+            getattr(ds, "preamble", None) is not None
+            and str(meta.get("MediaStorageSOPInstanceUID", "")) == sop_instance
+            and str(meta.get("MediaStorageSOPClassUID", "")) == sop_class
+            and str(meta.get("TransferSyntaxUID", "")) == ts
+        )
+        return _Item(index, file, sop_class, sop_instance, ts, raw)
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -173,7 +197,9 @@ class CStoreIngestor:
         ae.maximum_pdu_size = self.max_pdu
         return ae
 
-    def _send_chunk(self, chunk: list[_Item], stop: threading.Event) -> dict[int, InstanceResult]:
+    def _send_chunk(
+        self, chunk: list[_Item], stop: threading.Event, progress: Progress | None = None
+    ) -> dict[int, InstanceResult]:
         """Send one chunk; an association per group of files whose contexts fit in one."""
         out: dict[int, InstanceResult] = {}
         ae = self._ae()
@@ -189,6 +215,8 @@ class CStoreIngestor:
                         break
                     out[item.index] = self._send_one(assoc, item)
                     sent += 1
+                    if progress:
+                        progress(1)
                     if not assoc.is_established:
                         break  # it broke: reconnect for the rest
             finally:
@@ -203,12 +231,6 @@ class CStoreIngestor:
 
     def _send_one(self, assoc: Association, item: _Item) -> InstanceResult:
         uid = item.sop_instance_uid
-        try:
-            ds = dcmread(item.file, force=True)
-            if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
-                ds.file_meta.TransferSyntaxUID = item.transfer_syntax
-        except Exception as exc:
-            return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
         accepted = {
             str(cx.transfer_syntax[0])
             for cx in assoc.accepted_contexts
@@ -217,8 +239,16 @@ class CStoreIngestor:
         if not accepted:
             reason = f"no presentation context accepted for SOP class {item.sop_class_uid}"
             return _not_sent(item.index, item.file, uid, reason)[1]
+        payload: Dataset | Path = item.file
+        if not (item.raw and item.transfer_syntax in accepted):
+            try:
+                payload = dcmread(item.file, force=True)
+                if "TransferSyntaxUID" not in getattr(payload, "file_meta", {}):
+                    payload.file_meta.TransferSyntaxUID = item.transfer_syntax
+            except Exception as exc:
+                return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
         try:
-            status = assoc.send_c_store(ds)
+            status = assoc.send_c_store(payload)
         except (ValueError, AttributeError) as exc:  # pynetdicom: no usable context / encoding
             reason = f"{_one_line(exc)} (accepted: {', '.join(sorted(accepted))})"
             if item.transfer_syntax not in accepted:
@@ -236,6 +266,35 @@ class CStoreIngestor:
         if comment:
             meaning = f"{meaning}: {comment}" if meaning else str(comment)
         return InstanceResult(item.file, uid, outcome, sent=True, status=code, reason=meaning)
+
+
+class _RawSending:
+    """pynetdicom sends a file given by path as its encoded bytes, unparsed, only with its
+    process-wide ``STORE_SEND_CHUNKED_DATASET`` switch on: it is on while any ingest runs (a
+    Dataset, which the fallback path sends, is unaffected by it), then as it was."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.users == 0:
+                self.saved = _config.STORE_SEND_CHUNKED_DATASET
+                _config.STORE_SEND_CHUNKED_DATASET = True
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    _config.STORE_SEND_CHUNKED_DATASET = self.saved
+
+
+_raw_sending = _RawSending()
 
 
 def _split(items: list[_Item], n: int) -> list[list[_Item]]:

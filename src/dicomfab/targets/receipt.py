@@ -8,7 +8,7 @@ only infrastructure failures (cannot connect, association rejected) raise
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -68,7 +68,11 @@ class Receipt:
         return f"{len(self.results)} files in {self.elapsed:.2f} s: {counts or 'nothing'}"
 
 
+Progress = Callable[[int], None]
+"""Called with the number of files just handled (from any thread)."""
+
+
 class Ingestor(Protocol):
     """How data goes into a system under test: one verb."""
 
-    def ingest(self, files: Sequence[Path]) -> Receipt: ...
+    def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt: ...

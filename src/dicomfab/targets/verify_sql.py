@@ -45,7 +45,7 @@ through foreign keys that it never fills: those tables stay empty), so joining t
 every row. The one table is the whole index."""
 
 
-def _mask(url: str) -> str:
+def mask_url(url: str) -> str:
     """The URL with its password hidden; a URL SQLAlchemy cannot parse is not shown at all."""
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -100,7 +100,7 @@ class SQLVerifier:
     @property
     def safe_url(self) -> str:
         """The URL with its password masked, fit for messages and logs."""
-        return _mask(self.url)
+        return mask_url(self.url)
 
     def __repr__(self) -> str:
         return f"SQLVerifier({self.safe_url!r}, batch={self.batch})"

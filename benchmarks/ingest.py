@@ -1,0 +1,247 @@
+"""C-STORE ingest into a real PACS: dicomfab's ``CStoreIngestor`` against DCMTK ``storescu``.
+
+Run: ``.venv/bin/python benchmarks/ingest.py [--repeat 3] [--size reduced] [--patients 50]``
+
+Starts the integration stack of ``tests/integration/stack.py`` (a private PostgreSQL 15 cluster
+and Orthanc 1.10.1 with the PostgreSQL index, both on loopback, started exactly as
+``tests/integration/conftest.py`` does), generates ``--patients`` × one current 4-view MG study
+(explicit VR little endian, 200 instances by default) once, then per pass:
+
+1. empties Orthanc (REST: ``DELETE /patients/{id}`` for every patient) and checks it is empty;
+2. pushes the files with DCMTK ``storescu`` (``/usr/bin/storescu``: the venv's ``storescu``
+   from pynetdicom would shadow it on PATH), one association, ``+sd +r`` over the folder;
+3. empties Orthanc again;
+4. pushes the same files with ``CStoreIngestor`` (default settings);
+
+the two alternate their order every other pass (whoever goes second finds the files in the page
+cache either way: all files are read once before the first pass). Each push is checked: Orthanc
+must hold every instance afterwards. Prints instances/s and MB/s of each, and the ratio
+dicomfab ÷ storescu per pass and the median (target ≥ 1.3: PASS / BELOW, printed, never
+asserted). Then times verification of the instances stored: the SQL profile
+(``orthanc_postgres_verifier``) and C-FIND (``CFindVerifier``, one IMAGE query per study), in ms
+per 1000 instances. Everything (stack, files) is removed at the end.
+
+``--size``: ``full`` is what a unit writes (3328 × 2560 × 16 bit, about 17 MB a file: 3.4 GB
+for 200 files, and Orthanc keeps a copy); ``reduced`` (half each side, about 4.3 MB a file) is
+the default, so a pass takes seconds, not minutes; ``small`` is a quick smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+
+from stack import Orthanc, Postgres, build_bind_shim, missing_requirements  # noqa: E402
+
+from dicomfab.output.generate import generate  # noqa: E402
+from dicomfab.spec.models import Spec  # noqa: E402
+from dicomfab.targets.cstore import CStoreIngestor  # noqa: E402
+from dicomfab.targets.profiles import orthanc_postgres_verifier  # noqa: E402
+from dicomfab.targets.verify_cfind import CFindVerifier  # noqa: E402
+
+STORESCU = Path("/usr/bin/storescu")
+DATABASE, USER, PASSWORD = "orthanc", "orthanc", "orthanc-bench-secret"
+VIEWS = ["RCC", "LCC", "RMLO", "LMLO"]
+TARGET = 1.3
+MB = 1e6
+
+
+def spec(patients: int, size: str) -> Spec:
+    return Spec.model_validate(
+        {
+            "name": "bench_ingest",
+            "seed": 2031,
+            "defaults": {"iod": "mg", "pixels": {"size": size}},
+            "patients": [
+                {"studies": [{"role": "current", "series": [{"views": VIEWS}]}]}
+                for _ in range(patients)
+            ],
+        }
+    )
+
+
+# ── Orthanc REST ─────────────────────────────────────────────────────────────────────────────
+
+
+def rest(orthanc: Orthanc, method: str, path: str) -> Any:
+    request = urllib.request.Request(f"{orthanc.url}{path}", method=method)
+    with urllib.request.urlopen(request, timeout=120) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def instance_count(orthanc: Orthanc) -> int:
+    return int(rest(orthanc, "GET", "/statistics")["CountInstances"])
+
+
+def empty(orthanc: Orthanc) -> None:
+    for patient in rest(orthanc, "GET", "/patients"):
+        rest(orthanc, "DELETE", f"/patients/{patient}")
+    left = instance_count(orthanc)
+    if left:
+        raise RuntimeError(f"Orthanc still holds {left} instances after deleting every patient")
+
+
+# ── the two senders ──────────────────────────────────────────────────────────────────────────
+
+
+def push_storescu(orthanc: Orthanc, folder: Path, files: list[Path]) -> None:
+    cmd = [
+        str(STORESCU), "+sd", "+r", "-aet", "STORESCU", "-aec", orthanc.ae_title,
+        orthanc.host, str(orthanc.dicom_port), str(folder),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"storescu failed (rc={done.returncode}): {done.stderr[-2000:]}")
+
+
+def push_dicomfab(orthanc: Orthanc, folder: Path, files: list[Path]) -> None:
+    receipt = CStoreIngestor(orthanc.host, orthanc.dicom_port, orthanc.ae_title).ingest(files)
+    if receipt.counts["success"] != len(files):
+        raise RuntimeError(f"dicomfab ingest: {receipt.counts}")
+
+
+Pusher = Callable[[Orthanc, Path, list[Path]], None]
+
+
+@dataclass
+class Pass:
+    seconds: float
+    instances: int
+    size: int
+
+    @property
+    def per_second(self) -> float:
+        return self.instances / self.seconds
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.size / self.seconds / MB
+
+
+def timed(push: Pusher, orthanc: Orthanc, folder: Path, files: list[Path], size: int) -> Pass:
+    empty(orthanc)
+    start = time.perf_counter()
+    push(orthanc, folder, files)
+    seconds = time.perf_counter() - start
+    stored = instance_count(orthanc)
+    if stored != len(files):
+        raise RuntimeError(f"{push.__name__}: Orthanc holds {stored} of {len(files)} instances")
+    return Pass(seconds, len(files), size)
+
+
+def ingest(args: argparse.Namespace, orthanc: Orthanc, folder: Path, files: list[Path]) -> None:
+    size = sum(f.stat().st_size for f in files)
+    for f in files:  # into the page cache: neither sender pays the first read
+        f.read_bytes()
+    print(f"ingest: {len(files)} files, {size / MB:.0f} MB, into Orthanc {orthanc.url}")
+    timed(push_dicomfab, orthanc, folder, files, size)  # warm-up (imports, Orthanc, PG caches)
+    timed(push_storescu, orthanc, folder, files, size)
+    ours: list[Pass] = []
+    theirs: list[Pass] = []
+    for rep in range(args.repeat):
+        if rep % 2 == 0:
+            theirs.append(timed(push_storescu, orthanc, folder, files, size))
+            ours.append(timed(push_dicomfab, orthanc, folder, files, size))
+        else:
+            ours.append(timed(push_dicomfab, orthanc, folder, files, size))
+            theirs.append(timed(push_storescu, orthanc, folder, files, size))
+        a, b = ours[-1], theirs[-1]
+        print(
+            f"  pass {rep + 1}: dicomfab {a.seconds:6.2f} s {a.per_second:6.1f} inst/s "
+            f"{a.mb_per_second:6.1f} MB/s | storescu {b.seconds:6.2f} s {b.per_second:6.1f} "
+            f"inst/s {b.mb_per_second:6.1f} MB/s | ratio {b.seconds / a.seconds:.2f}"
+        )
+    ratio = statistics.median(b.seconds / a.seconds for a, b in zip(ours, theirs, strict=True))
+    print(
+        f"  median: dicomfab {statistics.median(p.per_second for p in ours):.1f} inst/s "
+        f"{statistics.median(p.mb_per_second for p in ours):.1f} MB/s, storescu "
+        f"{statistics.median(p.per_second for p in theirs):.1f} inst/s "
+        f"{statistics.median(p.mb_per_second for p in theirs):.1f} MB/s; "
+        f"ratio dicomfab ÷ storescu {ratio:.2f} (target ≥ {TARGET}: "
+        f"{'PASS' if ratio >= TARGET else 'BELOW'})"
+    )
+
+
+def verify(args: argparse.Namespace, orthanc: Orthanc, pg: Postgres, gen: Any) -> None:
+    uids = [i.sop_instance_uid for i in gen.manifest.instances()]
+    studies = [s.study_instance_uid for p in gen.manifest.patients for s in p.studies]
+    sql = orthanc_postgres_verifier(pg.host, pg.port, DATABASE, USER, PASSWORD)
+    cfind = CFindVerifier(orthanc.host, orthanc.dicom_port, orthanc.ae_title, study_uids=studies)
+    print(f"verify: {len(uids)} instances in {len(studies)} studies")
+    for name, verifier in (("sql", sql), ("c-find", cfind)):
+        verifier.observe(uids)  # warm-up: connection pool, imports
+        times = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            seen = verifier.observe(uids)
+            times.append(time.perf_counter() - start)
+            if len(seen.instances) != len(uids):
+                raise RuntimeError(f"{name}: observed {len(seen.instances)} of {len(uids)}")
+        best, median = min(times), statistics.median(times)
+        print(
+            f"  {name:6}: median {median * 1000:7.1f} ms ({median / len(uids) * 1e6:7.1f} ms "
+            f"per 1000 instances), best {best / len(uids) * 1e6:7.1f} ms per 1000"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes of each sender")
+    parser.add_argument("--patients", type=int, default=50, help="× 1 current 4-view study")
+    parser.add_argument("--size", choices=["full", "reduced", "small"], default="reduced")
+    parser.add_argument("--out", type=Path, default=None, help="parent folder for the files")
+    args = parser.parse_args(argv)
+    missing = missing_requirements()
+    if missing or not STORESCU.exists():
+        print(f"missing: {', '.join([*missing, str(STORESCU)])} (run `make deps`)")
+        return 2
+    parent = args.out or Path(tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dicomfab-bench-ingest-", dir=parent))
+    pg: Postgres | None = None
+    orthanc: Orthanc | None = None
+    try:
+        start = time.perf_counter()
+        gen = generate(spec(args.patients, args.size), work / "data")
+        files = sorted(gen.path.glob("dicoms/*/*.dcm"))
+        print(
+            f"generated {len(files)} MG files ({args.size}), {gen.bytes_written} bytes "
+            f"({gen.bytes_written / MB:.0f} MB) in {time.perf_counter() - start:.1f} s"
+        )
+        start = time.perf_counter()
+        pg = Postgres.start()
+        pg.create_database(DATABASE, USER, PASSWORD)
+        shim = build_bind_shim(work)
+        creds = {"host": pg.host, "port": pg.port, "database": DATABASE, "user": USER,
+                 "password": PASSWORD}  # fmt: skip
+        (work / "orthanc").mkdir()
+        orthanc = Orthanc.start(work / "orthanc", shim, creds)
+        print(f"stack up in {time.perf_counter() - start:.1f} s")
+        ingest(args, orthanc, gen.path / "dicoms", files)
+        verify(args, orthanc, pg, gen)
+    finally:
+        if orthanc is not None:
+            orthanc.stop()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

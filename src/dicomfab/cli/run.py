@@ -1,0 +1,234 @@
+"""``dicomfab run``: generate → merge → ingest → wait → verify → report, with live progress."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from dicomfab.cli.common import console, console_err
+from dicomfab.cli.listing import matches
+from dicomfab.cli.scenario_run import ScenarioRun, expand_names, read_overrides
+from dicomfab.errors import Issue, SpecError
+from dicomfab.run import report
+from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
+from dicomfab.scenarios import scenarios
+from dicomfab.scenarios.compose import declared_parameters
+from dicomfab.targets.config import find_config, load_targets
+
+SHOWN_ROWS = 40  # more scenarios than this: the table lists only those that did not pass
+
+
+class RichProgress:
+    """One bar per stage; a finished stage leaves a ✓ line with its summary and time."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console_err,
+            transient=True,
+        )
+        self.task: TaskID | None = None
+        self.stage = ""
+        self.started = 0.0
+
+    def __enter__(self) -> RichProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def begin(self, stage: str, total: int | None = None) -> None:
+        self.stage = stage
+        self.task = self.bar.add_task(stage, total=total)
+        self.started = time.perf_counter()
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, n)
+
+    def end(self, summary: str) -> None:
+        if self.task is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        self.bar.remove_task(self.task)
+        self.task = None
+        self.bar.console.print(f"[green]✓[/] [bold]{self.stage:<9}[/] {summary} ({elapsed:.1f} s)")
+
+
+def choose(names: tuple[str, ...], tags: tuple[str, ...], category: str | None) -> list[str]:
+    """Scenario names from ``--scenario`` / ``--tag`` / ``--category``; none given: all."""
+    chosen = expand_names(names, ()) if names else []
+    if tags or category:
+        chosen += [n for n, s in scenarios().items() if matches(s, tags, category, None)]
+        if not chosen:
+            raise SpecError(Issue("--tag/--category", "no scenario matches"))
+    return list(dict.fromkeys(chosen)) if (names or tags or category) else list(scenarios())
+
+
+def _print_outcome(outcome: RunOutcome) -> None:
+    results = outcome.results
+    if results:
+        shown = results if len(results) <= SHOWN_ROWS else [r for r in results if not r.passed]
+        if shown:
+            console.print(report.console_table(shown))
+        total = report.summary(results, outcome.error)
+        colour = "green" if outcome.passed else "red"
+        console.print(
+            f"[{colour}]{total['scenarios_passed']} of {total['scenarios']} scenarios met "
+            f"their expectations[/]"
+        )
+    if outcome.error:
+        console.print(f"[bold red]run stopped:[/] {outcome.error}", soft_wrap=True)
+    console.print(f"run folder: {outcome.run_dir}")
+    console.print(f"reports:    {outcome.report_dir}")
+
+
+def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        "run_dir": str(outcome.run_dir),
+        "report_dir": str(outcome.report_dir),
+        "target": outcome.target,
+        "exit_code": outcome.exit_code,
+        "stages": outcome.stages,
+        "reports": [str(p) for p in outcome.reports],
+        **report.summary(outcome.results, outcome.error),
+    }
+
+
+@click.command("run", context_settings={"allow_extra_args": True})
+@click.option("-t", "--target", help="Target from dicomfab.toml (default: the embedded PACS).")
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
+)
+@click.option(
+    "-s",
+    "--scenario",
+    "scenario_names",
+    multiple=True,
+    help="Scenario(s) to run, comma- or space-separated, repeatable (default: all).",
+)
+@click.option("--tag", "tags", multiple=True, help="Every scenario with this tag (repeatable).")
+@click.option("--category", help="Every scenario of this category.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a scenario parameter (repeatable).",
+)
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML/JSON file of scenario parameters.",
+)
+@click.option(
+    "--sites",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your site-profile file.",
+)
+@click.option(
+    "--image-size",
+    type=click.Choice(["full", "reduced", "small"]),
+    help="Image size for every scenario that has the parameter (default: each one's own).",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for every scenario.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="runs",
+    show_default=True,
+    help="Where run folders go (each run: <runs-dir>/<UTC timestamp>/).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the reports here instead of <run folder>/reports.",
+)
+@click.option("-j", "--workers", type=click.IntRange(min=1), help="Processes to generate with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def command(
+    target: str | None,
+    config: Path | None,
+    scenario_names: tuple[str, ...],
+    tags: tuple[str, ...],
+    category: str | None,
+    assignments: tuple[str, ...],
+    params_file: Path | None,
+    sites: Path | None,
+    image_size: str | None,
+    seed: int | None,
+    runs_dir: Path,
+    report_dir: Path | None,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run scenarios end to end against a target and check every record.
+
+    \b
+    Stages: generate → merge (one merged_dataset/ folder) → ingest → wait until the target's
+    counts stop changing → verify (one batched lookup per verifier) → check each scenario's
+    expectations instance by instance → reports (report.json, junit.xml, report.html).
+    Without --target (and no [targets.embedded]), an embedded PACS (pynetdicom's qrscp) is
+    started on a free loopback port, fed by C-STORE, verified by SQL and C-FIND, and stopped.
+
+    \b
+    Exit codes: 0 every scenario met its expectations; 1 some did not;
+                2 bad input (nothing run); 3 the target failed (reason in the reports).
+
+    \b
+    Examples:
+      dicomfab run --image-size small                   the whole library, embedded PACS
+      dicomfab run -s pr_bits_mismatch,cu_private_tag   two scenarios
+      dicomfab run --target orthanc --tag prior         a configured target
+    """
+    extra = click.get_current_context().args
+    names = choose((*scenario_names, *extra), tags, category)
+    overrides = read_overrides(params_file, assignments)
+    if image_size and "image_size" not in overrides:
+        overrides = _with_size(names, overrides, image_size)
+    requests = ScenarioRun(runs_dir, False, workers, seed, sites, quiet).requests(names, overrides)
+    targets = load_targets(find_config(config))
+    request = RunRequest(
+        requests, target, targets, runs_dir=runs_dir, report_dir=report_dir, workers=workers
+    )
+    if quiet or as_json:
+        outcome = execute(request)
+    else:
+        with RichProgress() as progress:
+            outcome = execute(request, progress)
+    if as_json:
+        click.echo(json.dumps(_summary_json(outcome), indent=2))
+    elif not quiet or outcome.exit_code:
+        _print_outcome(outcome)
+    if outcome.exit_code:
+        raise SystemExit(outcome.exit_code)
+
+
+def _with_size(names: list[str], overrides: dict[str, Any], size: str) -> dict[str, Any]:
+    """``--image-size`` applies where the parameter exists; when no chosen scenario has it, it
+    is left out rather than refused (unlike ``--set``)."""
+    if any("image_size" in declared_parameters(scenarios()[n]) for n in names):
+        return {**overrides, "image_size": size}
+    return overrides

@@ -1,0 +1,89 @@
+"""``dicomfab targets`` (what is configured) and ``dicomfab check`` (can each part be reached)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from dicomfab.cli.common import console
+from dicomfab.run.connect import EMBEDDED, describe_ingest, describe_verify
+from dicomfab.run.probe import probe
+from dicomfab.targets.config import find_config, load_targets
+
+CONFIG_OPTION = click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
+)
+
+
+@click.command("targets")
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the targets as JSON.")
+def targets_command(config: Path | None, as_json: bool) -> None:
+    """List the targets `dicomfab run --target` knows, secrets masked.
+
+    The embedded PACS is always there (used when no --target is given)."""
+    path = find_config(config)
+    targets = load_targets(path)
+    rows: list[dict[str, Any]] = []
+    if EMBEDDED not in targets.targets:
+        rows.append(
+            {
+                "name": EMBEDDED,
+                "description": "built in: pynetdicom qrscp on a free loopback port",
+                "ingest": "C-STORE (started for the run)",
+                "verify": ["SQL on its SQLite index", "C-FIND"],
+            }
+        )
+    for name, target in sorted(targets.targets.items()):
+        rows.append(
+            {
+                "name": name,
+                "description": target.description,
+                "ingest": targets.mask(describe_ingest(target.ingest)),
+                "verify": [targets.mask(describe_verify(v)) for v in target.verifiers],
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"config": str(path) if path else None, "targets": rows}, indent=2))
+        return
+    table = Table(title=f"targets ({path or 'no dicomfab.toml found'})")
+    for column in ("Name", "Description", "Ingest", "Verify"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["description"], row["ingest"], "\n".join(row["verify"]))
+    console.print(table)
+
+
+@click.command("check")
+@click.option("-t", "--target", help="Target to check (default: the embedded PACS).")
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check_command(target: str | None, config: Path | None, as_json: bool) -> None:
+    """Check that each part of a target answers (C-ECHO, DICOMweb, command, SQL through its SSH
+    tunnel, C-FIND, QIDO-RS) without sending any data.
+
+    Exit code 0 when every part answered, 3 otherwise."""
+    targets = load_targets(find_config(config))
+    with tempfile.TemporaryDirectory(prefix="dicomfab-check-") as tmp:
+        probes = probe(target, targets, Path(tmp))
+    if as_json:
+        rows = [p.__dict__ for p in probes]
+        click.echo(json.dumps({"target": target or EMBEDDED, "probes": rows}, indent=2))
+    else:
+        table = Table(title=f"target {target or EMBEDDED}")
+        for column in ("Part", "What", "Result", "Detail", "Time"):
+            table.add_column(column, overflow="fold")
+        for p in probes:
+            result = "[green]ok[/]" if p.ok else "[red]FAIL[/]"
+            table.add_row(p.part, p.what, result, p.detail, f"{p.seconds:.2f} s")
+        console.print(table)
+    if not all(p.ok for p in probes):
+        raise SystemExit(3)

@@ -1,0 +1,381 @@
+"""One end-to-end run: generate → merge → ingest → wait → verify → check → report.
+
+    outcome = execute(RunRequest(scenarios, target=None, targets=load_targets(None)))
+    outcome.exit_code  # 0 all met, 1 some scenario did not, 3 the target failed
+
+Everything of a run stays in its folder (default ``./runs/<UTC timestamp>/``)::
+
+    generated/<scenario>/   each scenario as generated (manifest, dicoms, jsons)
+    merged_dataset/         every DICOM and JSON file in one folder, as the system ingests it
+    logs/run.log            what happened, stage by stage (secrets masked)
+    logs/…                  the ingest command's output, the embedded PACS's log
+    embedded-pacs/          the embedded target's database and stored files
+    reports/                report.json, junit.xml, report.html
+
+A target failure (cannot connect, command failed, tunnel refused, …) stops the run at that
+stage: the reports are still written, with the one-line reason, and nothing generated is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dicomfab.errors import DicomfabError, Issue, SpecError, TargetError
+from dicomfab.output.merge import MergedManifest, merge
+from dicomfab.run import report
+from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine
+from dicomfab.run.connect import EMBEDDED, Session, open_target
+from dicomfab.run.expect import Overrides, resolve
+from dicomfab.scenarios import ScenarioRequest, generate_scenarios, scenarios
+from dicomfab.targets.config import Targets, Wait
+from dicomfab.targets.observations import Observations, Verifier
+from dicomfab.targets.receipt import Receipt
+
+EXIT_PASSED, EXIT_FAILED, EXIT_TARGET = 0, 1, 3
+
+
+class Progress(Protocol):
+    """What a run tells whoever watches it (the CLI draws bars; tests record)."""
+
+    def begin(self, stage: str, total: int | None = None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def end(self, summary: str) -> None: ...
+
+
+class QuietProgress:
+    def begin(self, stage: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def end(self, summary: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenarios: Sequence[ScenarioRequest]
+    target: str | None = None
+    targets: Targets = field(default_factory=lambda: Targets({}, set(), None))
+    runs_dir: Path = Path("runs")
+    run_dir: Path | None = None
+    report_dir: Path | None = None
+    workers: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    report_dir: Path
+    target: str
+    results: list[ScenarioResult] = field(default_factory=list)
+    error: str | None = None  # "ingest: …" when a stage failed
+    stages: dict[str, float] = field(default_factory=dict)  # stage → seconds
+    reports: list[Path] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return EXIT_TARGET
+        return EXIT_PASSED if self.passed else EXIT_FAILED
+
+
+def new_run_dir(runs_dir: Path) -> Path:
+    """``runs_dir/<UTC timestamp>``, with ``-2``, ``-3``, … when two runs start in one second."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    candidate, n = runs_dir / stamp, 1
+    while True:
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = runs_dir / f"{stamp}-{n}"
+
+
+def check_expect_names(expect: dict[str, dict[str, str]], where: str) -> None:
+    """Every scenario a target's ``expect`` table names must exist (typos are caught early)."""
+    import difflib
+
+    known = set(scenarios())
+    for name in expect:
+        if name not in known:
+            near = difflib.get_close_matches(name, list(known), n=1)
+            raise SpecError(Issue(f"{where}.{name}", "no such scenario", near[0] if near else None))
+
+
+class _Log:
+    """``logs/run.log``: one timestamped line per event, secrets masked."""
+
+    def __init__(self, path: Path, targets: Targets) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.targets = targets
+
+    def __call__(self, line: str) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(f"{stamp} {self.targets.mask(line)}\n")
+
+
+def study_uids(merged: MergedManifest) -> list[str]:
+    """Every study UID of the run: as planned, and as the files carry them (a scenario may write
+    an instance under another study)."""
+    found: dict[str, None] = {}
+    for d in merged.datasets:
+        for p in d.manifest.patients:
+            for s in p.studies:
+                found[s.study_instance_uid] = None
+                for se in s.series:
+                    for inst in se.instances:
+                        other = inst.attributes.get("StudyInstanceUID")
+                        if isinstance(other, str) and other:
+                            found[other] = None
+    return list(found)
+
+
+def wait_until_stable(
+    verifier: Verifier, uids: list[str], wait: Wait, progress: Progress
+) -> tuple[Observations, str]:
+    """Poll ``verifier`` until its count of found instances holds for ``wait.stable`` polls in
+    a row, everything is found, or ``wait.timeout`` passes; return the last observation."""
+    start = time.monotonic()
+    counts: list[int] = []
+    while True:
+        observations = verifier.observe(uids)
+        found = len(observations.instances)
+        if counts:
+            progress.advance(max(0, found - counts[-1]))
+        else:
+            progress.advance(found)
+        counts.append(found)
+        waited = time.monotonic() - start
+        if found == len(uids):
+            return observations, f"all {found} found after {waited:.1f} s"
+        if len(counts) >= wait.stable and len(set(counts[-wait.stable :])) == 1:
+            return observations, f"{found} of {len(uids)} found, stable after {waited:.1f} s"
+        if waited + wait.interval > wait.timeout:
+            return observations, (
+                f"{found} of {len(uids)} found, still changing after {wait.timeout:g} s (timeout)"
+            )
+        time.sleep(wait.interval)
+
+
+def files_to_ingest(merged_dir: Path) -> list[Path]:
+    """Every file under ``dicoms/``, in path order: what a folder import would see."""
+    return sorted(p for p in (merged_dir / "dicoms").rglob("*") if p.is_file())
+
+
+class _Runner:
+    def __init__(self, request: RunRequest, progress: Progress) -> None:
+        self.request = request
+        self.progress = progress
+        runs_dir = request.runs_dir
+        if request.run_dir is not None:
+            request.run_dir.mkdir(parents=True, exist_ok=False)
+            self.root = request.run_dir
+        else:
+            self.root = new_run_dir(runs_dir)
+        self.reports = request.report_dir or self.root / "reports"
+        self.log = _Log(self.root / "logs" / "run.log", request.targets)
+        self.outcome = RunOutcome(self.root, self.reports, request.target or EMBEDDED)
+        self.merged: MergedManifest | None = None
+        self.receipt: Receipt | None = None
+        self.meta: dict[str, Any] = {}
+
+    @contextmanager
+    def stage(self, name: str, total: int | None = None) -> Iterator[None]:
+        self.progress.begin(name, total)
+        self.log(f"{name}: start")
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.outcome.stages[name] = round(time.perf_counter() - start, 3)
+
+    def done(self, name: str, summary: str) -> None:
+        self.log(f"{name}: {summary}")
+        self.progress.end(summary)
+
+    def run(self) -> RunOutcome:
+        with self._library_logs():
+            return self._run()
+
+    @contextmanager
+    def _library_logs(self) -> Iterator[None]:
+        """pydicom's and pynetdicom's warnings about the (often deliberately broken) files go to
+        ``logs/libraries.log`` instead of the console."""
+        handler = logging.FileHandler(self.root / "logs" / "libraries.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        loggers = [logging.getLogger(name) for name in ("pydicom", "pynetdicom")]
+        saved = [(lg.propagate, lg.level) for lg in loggers]
+        for lg in loggers:
+            lg.addHandler(handler)
+            lg.propagate = False
+            lg.setLevel(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            for lg, (propagate, level) in zip(loggers, saved, strict=True):
+                lg.removeHandler(handler)
+                lg.propagate, lg.level = propagate, level
+            handler.close()
+
+    def _run(self) -> RunOutcome:
+        started = dt.datetime.now(dt.UTC)
+        self.meta = {
+            "run folder": str(self.root),
+            "target": self.outcome.target,
+            "scenarios": str(len(self.request.scenarios)),
+            "started": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        }
+        stage = "generate"
+        try:
+            self._generate()
+            stage = "merge"
+            self._merge()
+            stage = "target"
+            assert self.merged is not None
+            with open_target(
+                self.request.target,
+                self.request.targets,
+                self.root,
+                folder=self.root / "merged_dataset",
+                study_uids=study_uids(self.merged),
+            ) as session:
+                self.meta["target"] = f"{session.name}: {session.description}"
+                self.log(f"target: {session.description}")
+                stage = "ingest"
+                self._ingest(session)
+                stage = "verify"
+                self._verify(session)
+        except DicomfabError as exc:
+            message = self.request.targets.mask(str(exc))
+            self.outcome.error = f"{stage}: {message}"
+            self.log(f"{stage}: FAILED: {message}")
+            if not isinstance(exc, TargetError):
+                raise
+        finally:
+            elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
+            self.meta["duration"] = f"{elapsed:.1f} s"
+            self._report()
+        return self.outcome
+
+    # --- stages ---------------------------------------------------------------------------
+
+    def _generate(self) -> None:
+        requests = list(self.request.scenarios)
+        with self.stage("generate", len(requests)):
+            results = generate_scenarios(
+                requests,
+                self.root / "generated",
+                workers=self.request.workers,
+                progress=lambda _r: self.progress.advance(),
+            )
+        self.generated = [r.path for r in results]
+        files = sum(r.files_written for r in results)
+        size = sum(r.bytes_written for r in results)
+        self.done(
+            "generate", f"{len(results)} scenarios, {files} files, {size / 1e6:.1f} MB generated"
+        )
+
+    def _merge(self) -> None:
+        with self.stage("merge"):
+            result = merge(self.generated, self.root / "merged_dataset", link=True)
+        self.merged = result.manifest
+        dupes = len(result.duplicates)
+        note = f", {dupes} identical files merged once" if dupes else ""
+        self.done("merge", f"{result.files} DICOM + {result.records} JSON files merged{note}")
+
+    def _ingest(self, session: Session) -> None:
+        files = files_to_ingest(self.root / "merged_dataset")
+        with self.stage("ingest", len(files)):
+            receipt = session.ingestor.ingest(files, self.progress.advance)
+        self.receipt = receipt
+        if receipt.results:
+            self.done("ingest", str(receipt))
+        else:  # a command ingests the folder: only the verifier can tell what arrived
+            self.done("ingest", f"{len(files)} files handed over in {receipt.elapsed:.1f} s")
+
+    def _verify(self, session: Session) -> None:
+        assert self.merged is not None
+        manifests = [d.manifest for d in self.merged.datasets]
+        uids = list(dict.fromkeys(carried_uid(i) for m in manifests for i in m.instances()))
+        with self.stage("wait", len(uids)):
+            first, settled = wait_until_stable(
+                session.verifiers[0], uids, session.wait, self.progress
+            )
+        self.meta["waiting"] = settled
+        self.done("wait", settled)
+        with self.stage("verify", len(session.verifiers)):
+            observed = [first]
+            self.progress.advance()
+            for verifier in session.verifiers[1:]:
+                observed.append(verifier.observe(uids))
+                self.progress.advance()
+        sources = ", ".join(f"{o.source} ({len(o.instances)} found)" for o in observed)
+        self.done("verify", sources)
+        pinned = {m.dataset: self._pinned(session, m.scenario or m.dataset, m) for m in manifests}
+        per_verifier = [
+            [
+                check(m, obs, self.receipt, session.policy, pinned=pinned[m.dataset])
+                for m in manifests
+            ]
+            for obs in observed
+        ]
+        self.outcome.results = combine(per_verifier)
+
+    @staticmethod
+    def _pinned(session: Session, name: str, manifest: Any) -> Overrides:
+        rules = session.expect.get(name)
+        return resolve(rules, manifest, where=f"expect.{name}") if rules else Overrides()
+
+    def _report(self) -> None:
+        names = [r.name for r in self.request.scenarios]
+        results, error = self.outcome.results, self.outcome.error
+        out = self.reports
+        try:
+            self.outcome.reports = [
+                report.write_json(results, out / "report.json", run=self.meta, error=error),
+                report.write_junit(results, out / "junit.xml", error=error, scenarios=names),
+                self._html(out / "report.html"),
+            ]
+        except OSError as exc:
+            raise DicomfabError(f"cannot write the reports in {out}: {exc}") from None
+        self.log(f"reports: {out}")
+
+    def _html(self, path: Path) -> Path:
+        from dicomfab.run.html import write_html
+
+        return write_html(
+            self.outcome.results,
+            path,
+            dataset_root=self.root / "merged_dataset",
+            title=f"dicomfab run {self.root.name}",
+            meta=self.meta,
+            error=self.outcome.error,
+        )
+
+
+def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome:
+    """Run every stage; a target failure is in the outcome (``error``), never raised. Bad input
+    (unknown scenario, bad config) raises before anything is written."""
+    if request.target not in (None, EMBEDDED) or EMBEDDED in request.targets.targets:
+        target = request.targets.get(request.target or EMBEDDED)
+        check_expect_names(target.expect, f"targets.{request.target}.expect")
+    return _Runner(request, progress or QuietProgress()).run()
