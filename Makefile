@@ -40,13 +40,8 @@ system-deps:  ## install the Debian packages the tests use: DICOM tools, Orthanc
 
 deps: venv system-deps  ## everything the tests need
 
-demo: venv  ## generate every example spec into ./out and print a summary
-	@for spec in examples/specs/*.yaml; do \
-	  $(BIN)/dicomfab generate --output out --config $$spec --overwrite --quiet || exit $$?; \
-	done
-	@$(BIN)/dicomfab generate --output out --power-customize examples/legacy/power-customize.json \
-	  --name legacy-power-customize --overwrite --quiet
-	@$(BIN)/dicomfab summary out
+demo: venv  ## run the whole scenario library end to end against the embedded PACS (./runs/<time>/)
+	$(BIN)/dicomfab run --image-size small
 
 lint: venv  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

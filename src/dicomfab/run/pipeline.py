@@ -183,12 +183,11 @@ class _Runner:
     def __init__(self, request: RunRequest, progress: Progress) -> None:
         self.request = request
         self.progress = progress
-        runs_dir = request.runs_dir
         if request.run_dir is not None:
             request.run_dir.mkdir(parents=True, exist_ok=False)
-            self.root = request.run_dir
+            self.root = request.run_dir.absolute()
         else:
-            self.root = new_run_dir(runs_dir)
+            self.root = new_run_dir(request.runs_dir.absolute())
         self.reports = request.report_dir or self.root / "reports"
         self.log = _Log(self.root / "logs" / "run.log", request.targets)
         self.outcome = RunOutcome(self.root, self.reports, request.target or EMBEDDED)
