@@ -239,7 +239,11 @@ class Orthanc:
         *,
         ae_title: str = "ORTHANC",
         timeout: float = 60.0,
+        extra_config: dict[str, Any] | None = None,
     ) -> Orthanc:
+        """Start Orthanc; ``extra_config`` is merged into the JSON configuration (one level deep
+        for dict values such as ``"PostgreSQL"``, so ``{"PostgreSQL": {"IndexConnectionsCount":
+        4}}`` keeps the connection settings)."""
         http_port, dicom_port = free_port(), free_port()
         while dicom_port == http_port:
             dicom_port = free_port()
@@ -271,6 +275,11 @@ class Orthanc:
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True,
                          "WadoRoot": "/wado", "Host": "127.0.0.1", "Ssl": False},
         }  # fmt: skip
+        for key, value in (extra_config or {}).items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
         config_path = workdir / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         env = {**os.environ, "LD_PRELOAD": str(shim), "TCP_NODELAY": "1"}

@@ -160,18 +160,27 @@ class ScenarioResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        inst, studies = self.instances, self.studies
+        """Counts per instance and per study (with several verifiers, an instance failed when
+        one of them failed it, and is present when one of them found it)."""
+        by_instance: dict[tuple[str, str], list[InstanceCheck]] = {}
+        for c in self.instances:
+            by_instance.setdefault((c.file, c.sop_instance_uid), []).append(c)
+        by_study: dict[str, list[StudyCheck]] = {}
+        for s in self.studies:
+            by_study.setdefault(s.study_instance_uid, []).append(s)
+        inst = [_worst(checks) for checks in by_instance.values()]
+        studies = [_worst(checks) for checks in by_study.values()]
         return {
             "instances": len(inst),
-            "passed": sum(c.status == "pass" for c in inst),
-            "failed": sum(c.status == "fail" for c in inst),
-            "not_checked": sum(c.status == "not checked" for c in inst),
-            "present": sum(c.observed_present for c in inst),
-            "absent": sum(not c.observed_present for c in inst),
-            "mismatches": sum(len(c.mismatches) for c in inst),
+            "passed": sum(status == "pass" for status in inst),
+            "failed": sum(status == "fail" for status in inst),
+            "not_checked": sum(status == "not checked" for status in inst),
+            "present": sum(any(c.observed_present for c in v) for v in by_instance.values()),
+            "absent": sum(not any(c.observed_present for c in v) for v in by_instance.values()),
+            "mismatches": sum(len(c.mismatches) for c in self.instances),
             "studies": len(studies),
-            "studies_failed": sum(c.status == "fail" for c in studies),
-            "studies_not_checked": sum(c.status == "not checked" for c in studies),
+            "studies_failed": sum(status == "fail" for status in studies),
+            "studies_not_checked": sum(status == "not checked" for status in studies),
         }
 
     def failures(self) -> list[str]:
@@ -213,6 +222,11 @@ class ScenarioResult:
             "studies": [s.to_dict() for s in self.studies],
             "instances": [c.to_dict() for c in self.instances],
         }
+
+
+def _worst(checks: Sequence[InstanceCheck] | Sequence[StudyCheck]) -> Status:
+    statuses = {c.status for c in checks}
+    return "fail" if "fail" in statuses else "not checked" if "not checked" in statuses else "pass"
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────────────────────
