@@ -12,8 +12,9 @@ Search order: the ``--config`` file, ``./dicomfab.toml``, then the user config f
 
 Secrets never live in the file: ``${NAME}`` is taken from the environment or from a ``.env``
 file beside the config (the predecessor's keys DB_PW, PRODUCT_CORE, SSH_BASTION, SSH_TARGET,
-SSH_KEY, PY_VENV, … work as they are). Values that came from ``${…}`` are masked whenever a
-target is shown.
+SSH_KEY, PY_VENV, … work as they are). The values of secret variables (see :func:`is_secret`)
+are masked wherever a target, a log line or a report could show them; database URLs are always
+shown without their password.
 """
 
 from __future__ import annotations
@@ -175,13 +176,24 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+_SECRET_NAME = re.compile(r"PW|PASS|SECRET|TOKEN|CREDENTIAL|APIKEY|API_KEY", re.IGNORECASE)
+
+
+def is_secret(variable: str, path: str) -> bool:
+    """A ``${VARIABLE}`` is a secret when its name says so (``DB_PW``, ``BOLUS2_PASSWORD``,
+    ``*_TOKEN``, …) or when it fills a password field. Hosts, ports, AE titles and user names
+    stay visible: an error must say where it could not connect."""
+    return bool(_SECRET_NAME.search(variable)) or path.rsplit(".", 1)[-1] == "password"
+
+
 def _expand(node: Any, env: Mapping[str, str], path: str, secrets: set[str]) -> Any:
     if isinstance(node, str):
 
         def value(m: re.Match[str]) -> str:
             if m[1] not in env:
                 raise SpecError(Issue(path, f"${{{m[1]}}} is not set (environment or .env)"))
-            secrets.add(env[m[1]])
+            if is_secret(m[1], path):
+                secrets.add(env[m[1]])
             return env[m[1]]
 
         return _VARIABLE.sub(value, node)
