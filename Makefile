@@ -4,10 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEBIAN_PACKAGES := dcmtk dicom3tools orthanc orthanc-dicomweb orthanc-postgresql postgresql \
-                   postgresql-contrib gcc libc6-dev openssh-client openssh-server
+                   postgresql-contrib gcc libc6-dev openssh-client openssh-server chromium
+WEB_BUILT := src/dicomfab/web/static/index.html
+WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.config.ts \
+               web/tsconfig.json $(shell find web/src -type f 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv deps system-deps demo test lint format bench clean
+.PHONY: help venv deps system-deps web demo test lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -23,7 +26,7 @@ venv: $(STAMP)  ## create .venv with dicomfab and its development tools
 # policy-rc.d (exit 101) keeps the packages' own services from starting while they install (Orthanc
 # would listen on 0.0.0.0, the system PostgreSQL on 5432, sshd on 22): the tests start their
 # own, on loopback.
-system-deps:  ## install the Debian packages the tests use: DICOM tools, Orthanc, PostgreSQL, gcc, ssh
+system-deps:  ## install the Debian packages the tests use: DICOM tools, Orthanc, PostgreSQL, gcc, ssh, chromium
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -52,11 +55,19 @@ format: venv  ## apply ruff's formatting and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: deps lint  ## install everything, lint, and run the whole test suite
+# the front end is built with the machine's Node.js and npm from the committed lockfile
+$(WEB_BUILT): $(WEB_SOURCES)
+	@command -v npm >/dev/null || { echo "the web UI is built with Node.js >= 20 and npm: install them"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+web: $(WEB_BUILT)  ## build the web UI (React + Vite) into src/dicomfab/web/static
+
+test: deps web lint  ## install everything, build the UI, lint, and run the whole test suite
 	$(BIN)/pytest -n 2 --dist loadfile
 
-bench: venv  ## run the benchmarks (print ratios against baselines measured in the same run)
+bench: venv system-deps  ## run the benchmarks (print ratios against baselines measured in the same run)
 	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/ingest.py
 
 clean:  ## remove generated data and caches (keeps .venv)
 	rm -rf out tmp .pytest_cache .mypy_cache .ruff_cache .hypothesis

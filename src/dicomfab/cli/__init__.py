@@ -23,6 +23,7 @@ from dicomfab.cli import (
     schema,
     summary,
     targets,
+    ui,
     validate,
 )
 from dicomfab.cli.common import console_err
@@ -53,6 +54,7 @@ cli.add_command(summary.command)
 cli.add_command(run.command)
 cli.add_command(targets.targets_command)
 cli.add_command(targets.check_command)
+cli.add_command(ui.command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,77 @@
+"""The datasets of an output folder, and a folder as a tree, for the result browser."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from dicomfab.cli.summary import summarise
+from dicomfab.output.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+MAX_NODES = 5000  # a tree stops growing here (``truncated`` is set on the folder cut short)
+MAX_DEPTH = 8
+
+
+def datasets(output: Path) -> list[dict[str, Any]]:
+    """Every ``*/manifest.json`` of ``output``, summarised as ``dicomfab summary`` does; a
+    folder whose manifest cannot be read is left out."""
+    rows = []
+    for path in sorted(output.glob("*/manifest.json")) if output.is_dir() else []:
+        try:
+            manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("%s: not a dicomfab manifest (%s)", path, exc)
+            continue
+        s = summarise(manifest)
+        rows.append(
+            {
+                "name": path.parent.name,
+                "path": str(path.parent),
+                "scenario": manifest.scenario,
+                "patients": s.patients,
+                "studies": s.studies,
+                "instances": s.instances,
+                "files": s.files,
+                "bytes": s.bytes,
+            }
+        )
+    return rows
+
+
+def tree(path: Path) -> dict[str, Any]:
+    """``{name, path, kind, size, children}``; folders first, then files, each by name.
+    Symbolic links to folders are listed, not followed."""
+    budget = [MAX_NODES]
+    return _node(path, 0, budget)
+
+
+def _node(path: Path, depth: int, budget: list[int]) -> dict[str, Any]:
+    budget[0] -= 1
+    is_dir = path.is_dir() and not path.is_symlink()
+    node: dict[str, Any] = {
+        "name": path.name,
+        "path": str(path),
+        "kind": "dir" if is_dir else "file",
+        "size": 0,
+        "children": [],
+    }
+    if not is_dir:
+        with contextlib.suppress(OSError):  # a dangling link, say
+            node["size"] = path.stat().st_size
+        return node
+    try:
+        entries = sorted(path.iterdir(), key=lambda p: (not p.is_dir(), p.name))
+    except OSError:
+        return node
+    for entry in entries:
+        if budget[0] <= 0 or depth >= MAX_DEPTH:
+            node["truncated"] = True
+            break
+        child = _node(entry, depth + 1, budget)
+        node["children"].append(child)
+        node["size"] += child["size"]
+    return node

@@ -1,0 +1,27 @@
+"""Every path the UI sends must lie inside one of the allowed folders (``--root``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dicomfab.web.errors import bad_request
+
+
+def resolve_inside(value: str, roots: Sequence[Path], field: str) -> Path:
+    """``value`` resolved (symlinks followed, ``..`` collapsed), relative to ``roots[0]`` unless
+    absolute; a 400 naming ``field`` when the result is outside every root."""
+    if "\x00" in value:
+        raise bad_request(field, "not a valid path")
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute():
+        candidate = roots[0] / candidate
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, say
+        raise bad_request(field, f"cannot resolve {value!r} ({exc})") from None
+    for root in roots:
+        if resolved.is_relative_to(root.resolve()):
+            return resolved
+    allowed = ", ".join(str(r) for r in roots)
+    raise bad_request(field, f"{value!r} is outside the allowed folders ({allowed})")
