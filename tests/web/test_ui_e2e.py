@@ -1,0 +1,183 @@
+"""The web UI end to end: the real server (`dicomfab ui`) driven through Debian's Chromium with
+Playwright (``executable_path``: no browser download). Screenshots of the main screens go to
+``docs/screenshots/`` (the README shows them).
+
+Needs the built front end (``make web``) and ``/usr/bin/chromium`` (``make deps``): a missing one
+fails the test, it is never skipped."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from dicomfab.targets.embedded import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+STATIC = REPO / "src" / "dicomfab" / "web" / "static" / "index.html"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class UI:
+    url: str  # with its token
+    root: Path  # the one allowed folder
+
+    @property
+    def bare(self) -> str:
+        return self.url.split("?", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
+    """``dicomfab ui`` on a free port with a fresh root."""
+    if not STATIC.is_file():
+        pytest.fail("the front end is not built: run `make web`", pytrace=False)
+    root = tmp_path_factory.mktemp("ui-root")
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dicomfab",
+            "ui",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--root",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=root,
+    )
+    try:
+        url = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
+            if found:
+                url = found[1]
+                break
+        if url is None:
+            pytest.fail("dicomfab ui printed no URL", pytrace=False)
+        yield UI(url, root)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail("Debian's chromium is not installed: run `make deps`", pytrace=False)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def test_a_missing_or_wrong_token_is_refused(ui: UI, page: Page) -> None:
+    for url in (ui.bare, ui.bare + "?token=wrong"):
+        page.goto(url)
+        expect(page.get_by_text("This page needs the link printed by")).to_be_visible()
+
+
+def test_pick_two_presets_generate_and_see_thumbnails(ui: UI, page: Page) -> None:
+    page.goto(ui.url)
+    expect(page).not_to_have_url(re.compile("token="))  # the token leaves the address bar
+    page.get_by_label("Search scenarios").fill("bits")
+    for name in ("bits_consistent", "pr_bits_mismatch"):
+        page.get_by_label(f"Select {name}", exact=True).check()
+    page.get_by_test_id("scenario-row-pr_bits_mismatch").click()
+    expect(page.get_by_test_id("scenario-card")).to_contain_text("pr_bits_mismatch")
+    shot(page, "scenarios")
+    page.get_by_label("Image size").select_option("small")
+    page.get_by_role("button", name="Generate 2 selected").click()
+    results = page.get_by_test_id("generate-results")
+    expect(results).to_contain_text("bits_consistent")
+    thumbnails = page.locator('img[alt^="thumbnail"]')
+    expect(thumbnails.first).to_be_visible()
+    assert thumbnails.count() >= 16  # two 4-view studies each with a prior, at least
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img[alt^=\"thumbnail\"]')]"
+        ".slice(0, 8).every(i => i.complete && i.naturalWidth > 0)"
+    )
+    shot(page, "generated")
+
+
+def test_wizard_spec_with_a_private_tag_is_written(ui: UI, page: Page) -> None:
+    page.goto(ui.url)
+    page.get_by_role("link", name="Wizard", exact=True).click()
+    page.get_by_role("button", name="New spec").click()
+    page.get_by_role("button", name="Edit dataset settings").click()
+    page.get_by_role("button", name="Add tag").first.click()
+    page.get_by_label("Private element 1", exact=True).check()
+    page.get_by_label("Private group 1", exact=True).fill("0029")
+    page.get_by_label("Private creator 1", exact=True).fill("ACME 1.0")
+    page.get_by_label("Private element byte 1", exact=True).fill("10")
+    page.get_by_label("Tag value 1", exact=True).fill('{"vr": "LO", "value": "hello wizard"}')
+    expect(page.get_by_test_id("spec-json")).to_contain_text("ACME 1.0")
+    expect(page.get_by_test_id("spec-summary")).to_contain_text("instances")
+    shot(page, "wizard")
+    page.get_by_label("Output folder").fill("wizard-out")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    thumbnails = page.locator('img[alt^="thumbnail"]')
+    expect(thumbnails.first).to_be_visible()
+    files = sorted(ui.root.glob("wizard-out/*/dicoms/*/*.dcm"))
+    assert files, "the wizard's dataset was not written"
+    ds = pydicom.dcmread(files[0])
+    block = ds.private_block(0x0029, "ACME 1.0")
+    assert block[0x10].value == "hello wizard"
+
+
+def test_run_against_the_embedded_target_shows_pass(ui: UI, page: Page) -> None:
+    page.goto(ui.url)
+    page.get_by_role("link", name="Runs", exact=True).click()
+    page.get_by_label("Add scenario").fill("bits_consistent")
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_label("Image size").select_option("small")
+    page.get_by_role("button", name="Start run").click()
+    row = page.get_by_test_id("run-row-bits_consistent")
+    expect(row.get_by_test_id("run-result")).to_have_text("pass", timeout=180_000)
+    shot(page, "runs")
+    expect(page.get_by_test_id("past-runs")).to_contain_text("1")

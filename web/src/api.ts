@@ -1,0 +1,187 @@
+// Typed fetch wrapper: every call carries the session token (X-Dicomfab-Token); errors become
+// ApiError with the backend's message and its issues ({path, message, suggestion}).
+import type { Issue } from './types';
+
+const TOKEN_KEY = 'dicomfab-token';
+let token: string | null = null;
+let unauthorizedHandler: (() => void) | null = null;
+
+/** Read `?token=` from the address bar, keep it for the session, remove it from the URL. */
+export function initToken(): string | null {
+  try {
+    const url = new URL(window.location.href);
+    const fromUrl = url.searchParams.get('token');
+    if (fromUrl) {
+      sessionStorage.setItem(TOKEN_KEY, fromUrl);
+      url.searchParams.delete('token');
+      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+    }
+    token = fromUrl || sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    token = null;
+  }
+  return token;
+}
+
+export function getToken(): string | null {
+  return token;
+}
+
+export function onUnauthorized(handler: (() => void) | null): void {
+  unauthorizedHandler = handler;
+}
+
+export class ApiError extends Error {
+  status: number;
+  issues: Issue[];
+  constructor(message: string, status: number, issues: Issue[] = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.issues = issues;
+  }
+}
+
+/** Describe any thrown value in one line. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) {
+    const extra = err.issues.length
+      ? ': ' + err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
+      : '';
+    return err.message + extra;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export type Query = Record<string, string | number | boolean | null | undefined | string[]>;
+
+export function buildUrl(path: string, query?: Query): string {
+  const params = new URLSearchParams();
+  if (query) {
+    for (const [k, v] of Object.entries(query)) {
+      if (v === null || v === undefined) continue;
+      if (Array.isArray(v)) v.forEach((item) => params.append(k, item));
+      else params.append(k, String(v));
+    }
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+/** A URL for `<img>`, `<a>` or EventSource, which cannot send headers: the token goes in the query. */
+export function tokenUrl(path: string, query?: Query): string {
+  return buildUrl(path, { ...(query || {}), token: token ?? '' });
+}
+
+function normaliseIssues(raw: unknown): Issue[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.map((i) => {
+    if (i && typeof i === 'object') {
+      const o = i as Record<string, unknown>;
+      // FastAPI's own validation errors: {loc: [...], msg}
+      const path =
+        typeof o.path === 'string'
+          ? o.path
+          : Array.isArray(o.loc)
+            ? o.loc.filter((p) => p !== 'body').join('.')
+            : '';
+      const message = typeof o.message === 'string' ? o.message : typeof o.msg === 'string' ? o.msg : JSON.stringify(o);
+      return { path, message, suggestion: typeof o.suggestion === 'string' ? o.suggestion : null };
+    }
+    return { path: '', message: String(i), suggestion: null };
+  });
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText || 'error'}`;
+  let issues: Issue[] = [];
+  try {
+    const text = await res.text();
+    try {
+      const body = JSON.parse(text) as { detail?: unknown; message?: unknown };
+      const detail = body.detail ?? body;
+      if (typeof detail === 'string') message = detail;
+      else if (Array.isArray(detail)) {
+        issues = normaliseIssues(detail);
+        message = 'The request was not valid';
+      } else if (detail && typeof detail === 'object') {
+        const d = detail as { message?: unknown; issues?: unknown };
+        if (typeof d.message === 'string') message = d.message;
+        issues = normaliseIssues(d.issues);
+      }
+    } catch {
+      if (text.trim()) message = `${message}: ${text.trim().slice(0, 300)}`;
+    }
+  } catch {
+    /* keep the status line */
+  }
+  return new ApiError(message, res.status, issues);
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  query?: Query;
+  signal?: AbortSignal;
+}
+
+export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (token) headers['X-Dicomfab-Token'] = token;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(buildUrl(path, options.query), {
+      method: options.method ?? (body !== undefined ? 'POST' : 'GET'),
+      headers,
+      body,
+      signal: options.signal,
+      credentials: 'same-origin',
+    });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError(`Cannot reach the dicomfab server (${errorMessage(err)}). Is \`dicomfab ui\` still running?`, 0);
+  }
+  if (res.status === 401) {
+    unauthorizedHandler?.();
+    throw await toError(res);
+  }
+  if (!res.ok) throw await toError(res);
+  if (res.status === 204) return undefined as T;
+  const type = res.headers.get('content-type') || '';
+  if (type.includes('json')) return (await res.json()) as T;
+  return (await res.text()) as unknown as T;
+}
+
+export const get = <T>(path: string, query?: Query, signal?: AbortSignal) => api<T>(path, { query, signal });
+export const post = <T>(path: string, body: unknown) => api<T>(path, { method: 'POST', body });
+
+/** The id of a job from a `{job}` answer (an id, or the job itself). */
+export function jobId(answer: unknown): string {
+  if (answer && typeof answer === 'object') {
+    const a = answer as Record<string, unknown>;
+    const job = a.job ?? a.id ?? a.job_id;
+    if (typeof job === 'string' || typeof job === 'number') return String(job);
+    if (job && typeof job === 'object' && 'id' in job) return String((job as { id: unknown }).id);
+  }
+  if (typeof answer === 'string') return answer;
+  throw new ApiError('The server answered without a job id', 0);
+}
+
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || Number.isNaN(n)) return '';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
