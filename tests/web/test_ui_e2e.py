@@ -181,3 +181,25 @@ def test_run_against_the_embedded_target_shows_pass(ui: UI, page: Page) -> None:
     expect(row.get_by_test_id("run-result")).to_have_text("pass", timeout=180_000)
     shot(page, "runs")
     expect(page.get_by_test_id("past-runs")).to_contain_text("1")
+
+
+def test_keyboard_focus_is_visible_and_pages_fit_1280(ui: UI, page: Page) -> None:
+    page.goto(ui.url)
+    page.keyboard.press("Tab")
+    outline = page.evaluate(
+        "() => { const e = document.activeElement; const s = getComputedStyle(e);"
+        " return [e.tagName, s.outlineStyle, s.outlineWidth]; }"
+    )
+    assert outline[0] in ("A", "BUTTON", "INPUT", "SELECT") and outline[1] != "none", outline
+    for name in ("Scenarios", "Wizard", "Output", "Runs"):
+        page.get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 1280, f"{name}: {width} px wide at a 1280 px viewport"
+        unlabelled = page.evaluate(
+            "() => [...document.querySelectorAll('input, select, textarea')]"
+            ".filter(e => e.type !== 'hidden' && !e.labels?.length"
+            " && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))"
+            ".map(e => e.outerHTML.slice(0, 80))"
+        )
+        assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
