@@ -9,16 +9,18 @@ from typing import Any
 import httpx
 import pytest
 
+from dicomfab.targets._dicomweb import (
+    http_reason,
+    safe_url,
+    split_credentials,
+    transport_reason,
+)
 from dicomfab.targets.stow import (
     NOT_MENTIONED,
     StoreItem,
     StowIngestor,
     batch_results,
-    http_reason,
     parse_store_response,
-    safe_url,
-    split_credentials,
-    transport_reason,
 )
 from dicomfab.targets.verify_qido import QidoVerifier, _text
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
 
 from dicomfab.cli.common import console
-from dicomfab.run.connect import EMBEDDED, describe_ingest, describe_verify
+from dicomfab.run.connect import EMBEDDED, target_rows
 from dicomfab.run.probe import probe
 from dicomfab.targets.config import find_config, load_targets
 
@@ -32,25 +31,7 @@ def targets_command(config: Path | None, as_json: bool) -> None:
     The embedded PACS is always there (used when no --target is given)."""
     path = find_config(config)
     targets = load_targets(path)
-    rows: list[dict[str, Any]] = []
-    if EMBEDDED not in targets.targets:
-        rows.append(
-            {
-                "name": EMBEDDED,
-                "description": "built in: pynetdicom qrscp on a free loopback port",
-                "ingest": "C-STORE (started for the run)",
-                "verify": ["SQL on its SQLite index", "C-FIND"],
-            }
-        )
-    for name, target in sorted(targets.targets.items()):
-        rows.append(
-            {
-                "name": name,
-                "description": target.description,
-                "ingest": targets.mask(describe_ingest(target.ingest)),
-                "verify": [targets.mask(describe_verify(v)) for v in target.verifiers],
-            }
-        )
+    rows = target_rows(targets)
     if as_json:
         click.echo(json.dumps({"config": str(path) if path else None, "targets": rows}, indent=2))
         return

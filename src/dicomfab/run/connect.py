@@ -100,6 +100,39 @@ def describe(target: Target | None, targets: Targets | None = None) -> str:
     return targets.mask(text) if targets else text
 
 
+def configured_target(name: str | None, targets: Targets) -> Target | None:
+    """The configured target ``name``; None for the embedded default (no name, or "embedded"
+    when the config does not define one). An unknown name is a :class:`SpecError`."""
+    if name in (None, EMBEDDED) and EMBEDDED not in targets.targets:
+        return None
+    return targets.get(name or EMBEDDED)
+
+
+def target_rows(targets: Targets) -> list[dict[str, Any]]:
+    """Every target a run can use (the embedded one first unless the config redefines it), as
+    shown by ``dicomfab targets`` and the UI: secrets masked."""
+    rows: list[dict[str, Any]] = []
+    if EMBEDDED not in targets.targets:
+        rows.append(
+            {
+                "name": EMBEDDED,
+                "description": "built in: pynetdicom qrscp on a free loopback port",
+                "ingest": "C-STORE (started for the run)",
+                "verify": ["SQL on its SQLite index", "C-FIND"],
+            }
+        )
+    for name, target in sorted(targets.targets.items()):
+        rows.append(
+            {
+                "name": name,
+                "description": target.description,
+                "ingest": targets.mask(describe_ingest(target.ingest)),
+                "verify": [targets.mask(describe_verify(v)) for v in target.verifiers],
+            }
+        )
+    return rows
+
+
 def command_argv(ingest: CommandIngest) -> list[str]:
     return shlex.split(ingest.command) if isinstance(ingest.command, str) else list(ingest.command)
 
@@ -242,15 +275,14 @@ def open_target(
     uids = list(dict.fromkeys(study_uids))
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    if name in (None, EMBEDDED) and (name is None or EMBEDDED not in targets.targets):
+    target = configured_target(name, targets)
+    if target is None:
         with _embedded(workdir / "embedded-pacs", uids) as session:
             yield session
         return
-    assert name is not None
-    target = targets.get(name)
     with ExitStack() as stack:
         yield Session(
-            name=name,
+            name=name or EMBEDDED,
             description=describe(target, targets),
             ingestor=_ingestor(target.ingest, folder, logs, targets.secrets),
             verifiers=[build_verifier(v, uids, stack) for v in target.verifiers],

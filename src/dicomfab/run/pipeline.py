@@ -32,7 +32,7 @@ from dicomfab.errors import DicomfabError, Issue, SpecError, TargetError
 from dicomfab.output.merge import MergedManifest, merge
 from dicomfab.run import report
 from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine
-from dicomfab.run.connect import EMBEDDED, Session, open_target
+from dicomfab.run.connect import EMBEDDED, Session, configured_target, open_target
 from dicomfab.run.expect import Overrides, resolve
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios, scenarios
 from dicomfab.targets.config import Targets, Wait
@@ -374,7 +374,7 @@ class _Runner:
 def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome:
     """Run every stage; a target failure is in the outcome (``error``), never raised. Bad input
     (unknown scenario, bad config) raises before anything is written."""
-    if request.target not in (None, EMBEDDED) or EMBEDDED in request.targets.targets:
-        target = request.targets.get(request.target or EMBEDDED)
-        check_expect_names(target.expect, f"targets.{request.target}.expect")
+    target = configured_target(request.target, request.targets)
+    if target is not None:
+        check_expect_names(target.expect, f"targets.{request.target or EMBEDDED}.expect")
     return _Runner(request, progress or QuietProgress()).run()

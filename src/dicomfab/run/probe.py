@@ -25,9 +25,9 @@ from typing import Any
 
 from dicomfab.errors import DicomfabError
 from dicomfab.run.connect import (
-    EMBEDDED,
     build_verifier,
     command_argv,
+    configured_target,
     describe_ingest,
     describe_verify,
     open_target,
@@ -100,7 +100,8 @@ def _observe(verifier: Any) -> str:
 def probe(name: str | None, targets: Targets, workdir: Path) -> list[Probe]:
     """Check every part of target ``name`` (None: the embedded default, started and stopped)."""
     mask = targets.mask
-    if name in (None, EMBEDDED) and (name is None or EMBEDDED not in targets.targets):
+    target = configured_target(name, targets)
+    if target is None:
         found: list[Probe] = []
         start = time.perf_counter()
         try:
@@ -119,8 +120,6 @@ def probe(name: str | None, targets: Targets, workdir: Path) -> list[Probe]:
             seconds = round(time.perf_counter() - start, 3)
             found.append(Probe("ingest", "start embedded PACS", False, mask(str(exc)), seconds))
         return found
-    assert name is not None
-    target = targets.get(name)
     ingest = target.ingest
     probes: list[Probe] = []
     what = mask(describe_ingest(ingest))

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import uuid
 import warnings
@@ -40,13 +39,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from pydicom import dcmread
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
-from dicomfab.errors import TargetError
+from dicomfab.targets._dicomweb import (
+    DICOM_JSON,
+    DicomWebEndpoint,
+    http_reason,
+    scrub,
+    transport_reason,
+)
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 
 REFERENCED_SOP_SEQUENCE = "00081199"
@@ -55,93 +59,7 @@ REFERENCED_SOP_INSTANCE_UID = "00081155"
 WARNING_REASON = "00081196"
 FAILURE_REASON = "00081197"
 NOT_MENTIONED = "not mentioned in the STOW-RS response"
-DICOM_JSON = "application/dicom+json"
 _CHUNK = 1 << 20
-
-
-# --- URLs, credentials and one-line errors (shared with verify_qido) -------------------------
-
-
-def split_credentials(
-    url: str, username: str | None, password: str | None
-) -> tuple[str, str | None, str | None]:
-    """``url`` without any ``user:password@`` and without a trailing slash, and the credentials
-    to use: the arguments when given, else those found in the URL (percent-decoded)."""
-    parts = urlsplit(url.strip())
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, netloc = netloc.rpartition("@")
-        url_user, sep, url_password = userinfo.partition(":")
-        if username is None:
-            username = unquote(url_user) or None
-            if password is None and sep:
-                password = unquote(url_password)
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return clean.rstrip("/"), username, password
-
-
-def safe_url(url: str, username: str | None, password: str | None) -> str:
-    """``url`` (already without credentials) as shown in messages: ``user:***@`` when there is
-    a password, ``user@`` when there is only a user name."""
-    if not username:
-        return url
-    parts = urlsplit(url)
-    userinfo = f"{username}:***" if password else username
-    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", *parts[2:]))
-
-
-def scrub(message: str, password: str | None) -> str:
-    """``message`` on one line, with the password (if any slipped in) replaced by ``***``."""
-    if password:
-        message = message.replace(password, "***")
-    return " ".join(message.split())
-
-
-def transport_reason(exc: httpx.TransportError, timeout: float, connect_timeout: float) -> str:
-    """What went wrong on the wire, in words (no URL, no traceback)."""
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"cannot connect (no answer within {connect_timeout:g} s)"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout:g} s"
-    cause: BaseException | None = exc
-    detail = ""
-    while cause is not None:  # the OSError underneath has the plain words
-        if isinstance(cause, OSError) and cause.strerror:
-            detail = cause.strerror
-            break
-        cause = cause.__cause__ or cause.__context__
-    if not detail:
-        text = str(exc).strip().splitlines()
-        detail = re.sub(r"^\[Errno -?\d+\]\s*", "", text[0]) if text else type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect ({detail})"
-    return f"connection lost ({type(exc).__name__}: {detail})"
-
-
-def http_reason(response: httpx.Response) -> str:
-    """``HTTP 409 Conflict: <first line of the body, at most 200 characters>``."""
-    try:
-        phrase = response.reason_phrase
-    except Exception:
-        phrase = ""
-    text = f"HTTP {response.status_code} {phrase}".rstrip()
-    try:
-        body = response.content.decode("utf-8", errors="replace")
-    except Exception:
-        body = ""
-    first = next((line.strip() for line in body.splitlines() if line.strip()), "")
-    try:  # a JSON error body (Orthanc's: {"HttpError": …, "Message": …, "Details": …}) on one line
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("Message"), str):
-        first = data["Message"]
-        if isinstance(data.get("Details"), str):
-            first = f"{first} ({data['Details']})"
-    elif data is not None:
-        first = json.dumps(data, separators=(",", ":"))
-    first = " ".join(first.split())
-    return f"{text}: {first[:200]}" if first else text
 
 
 # --- the store instances response -------------------------------------------------------------
@@ -294,10 +212,12 @@ def _sop_instance_uid(handle: IO[bytes]) -> str | None:
     return uid or None
 
 
-class StowIngestor:
+class StowIngestor(DicomWebEndpoint):
     """Send files to the DICOMweb server at ``url`` (e.g. ``http://host:8042/dicom-web``) with
     STOW-RS, ``batch`` files per request, one connection for the whole run. ``username`` and
     ``password`` (or ``user:password@`` in the URL) are sent as HTTP Basic auth."""
+
+    service = "STOW-RS"
 
     def __init__(
         self,
@@ -311,31 +231,17 @@ class StowIngestor:
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
-        self.url, self.username, self._password = split_credentials(url, username, password)
+        super().__init__(
+            url,
+            username=username,
+            password=password,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
         self.batch = batch
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-
-    @property
-    def safe_url(self) -> str:
-        """The URL with the password masked, fit for messages and logs."""
-        return safe_url(self.url, self.username, self._password)
 
     def __repr__(self) -> str:
         return f"StowIngestor({self.safe_url!r}, batch={self.batch})"
-
-    def _fail(self, what: str) -> TargetError:
-        return TargetError(scrub(f"STOW-RS to {self.safe_url} failed: {what}", self._password))
-
-    def _client(self) -> httpx.Client:
-        auth = None
-        if self.username is not None:
-            auth = httpx.BasicAuth(self.username, self._password or "")
-        return httpx.Client(
-            auth=auth,
-            timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-            follow_redirects=False,
-        )
 
     def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
         start = time.perf_counter()

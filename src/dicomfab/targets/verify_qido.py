@@ -30,16 +30,13 @@ from typing import Any
 
 import httpx
 
-from dicomfab.errors import TargetError
-from dicomfab.targets.observations import Observations, ObservedInstance
-from dicomfab.targets.stow import (
+from dicomfab.targets._dicomweb import (
     DICOM_JSON,
+    DicomWebEndpoint,
     http_reason,
-    safe_url,
-    scrub,
-    split_credentials,
     transport_reason,
 )
+from dicomfab.targets.observations import Observations, ObservedInstance
 
 # ObservedInstance field -> DICOM JSON tag asked for with includefield
 _TAGS = {
@@ -81,10 +78,12 @@ def _upper_keys(dataset: dict[str, Any]) -> dict[str, Any]:
     return {str(k).upper(): v for k, v in dataset.items()}
 
 
-class QidoVerifier:
+class QidoVerifier(DicomWebEndpoint):
     """Observe instances with QIDO-RS at ``url`` (e.g. ``http://host:8042/dicom-web``).
     ``username`` and ``password`` (or ``user:password@`` in the URL) are sent as HTTP Basic
     auth."""
+
+    service = "QIDO-RS"
 
     def __init__(
         self,
@@ -96,32 +95,17 @@ class QidoVerifier:
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
     ) -> None:
-        self.url, self.username, self._password = split_credentials(url, username, password)
+        super().__init__(
+            url,
+            username=username,
+            password=password,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
         self.study_uids = None if study_uids is None else list(dict.fromkeys(study_uids))
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-
-    @property
-    def safe_url(self) -> str:
-        """The URL with the password masked, fit for messages and logs."""
-        return safe_url(self.url, self.username, self._password)
 
     def __repr__(self) -> str:
         return f"QidoVerifier({self.safe_url!r})"
-
-    def _fail(self, what: str) -> TargetError:
-        return TargetError(scrub(f"QIDO-RS to {self.safe_url} failed: {what}", self._password))
-
-    def _client(self) -> httpx.Client:
-        auth = None
-        if self.username is not None:
-            auth = httpx.BasicAuth(self.username, self._password or "")
-        return httpx.Client(
-            auth=auth,
-            timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-            headers={"Accept": DICOM_JSON},
-            follow_redirects=False,
-        )
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
@@ -130,7 +114,7 @@ class QidoVerifier:
         instances: dict[str, ObservedInstance] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
-        with self._client() as client:
+        with self._client({"Accept": DICOM_JSON}) as client:
             studies = self.study_uids
             if studies is None:
                 studies = self._list_studies(client)

@@ -26,7 +26,7 @@ from dicomfab.cli.listing import scenario_row
 from dicomfab.cli.run import _with_size, choose
 from dicomfab.cli.scenario_run import ScenarioRun, _flatten, expand_names
 from dicomfab.errors import DicomfabError, Issue, SpecError
-from dicomfab.run.connect import EMBEDDED, describe_ingest, describe_verify
+from dicomfab.run.connect import configured_target, target_rows
 from dicomfab.run.html import thumbnail_png
 from dicomfab.scenarios import compose, get, load_profiles, scenarios
 from dicomfab.scenarios.compose import declared_parameters
@@ -342,25 +342,7 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
     def list_targets() -> dict[str, Any]:
         path = find_config(settings.config)
         known = load_targets(path)
-        rows: list[dict[str, Any]] = []
-        if EMBEDDED not in known.targets:
-            rows.append(
-                {
-                    "name": EMBEDDED,
-                    "description": "built in: pynetdicom qrscp on a free loopback port",
-                    "ingest": "C-STORE (started for the run)",
-                    "verify": ["SQL on its SQLite index", "C-FIND"],
-                }
-            )
-        for name, target in sorted(known.targets.items()):
-            rows.append(
-                {
-                    "name": name,
-                    "description": target.description,
-                    "ingest": known.mask(describe_ingest(target.ingest)),
-                    "verify": [known.mask(describe_verify(v)) for v in target.verifiers],
-                }
-            )
+        rows = target_rows(known)
         return {"config": str(path) if path else None, "targets": rows}
 
     @router.post("/runs", status_code=202)
@@ -373,8 +355,7 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         run = ScenarioRun(runs_dir, False, settings.workers, body.seed, None, True)
         requests = run.requests(names, overrides)
         known = targets()
-        if body.target not in (None, EMBEDDED) or EMBEDDED in known.targets:
-            known.get(body.target or EMBEDDED)  # an unknown name: 400 now, not a failed job
+        configured_target(body.target, known)  # an unknown name: 400 now, not a failed job
         work = tasks.run_pipeline_job(requests, body.target, known, runs_dir, settings.workers)
         return job_answer(jobs.submit("run", work), response)
 
