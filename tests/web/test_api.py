@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ import httpx
 import pydicom
 import pytest
 from PIL import Image
+from ui_server import running_ui
 
 from dicomfab.web.app import create_app
 from dicomfab.web.settings import UISettings
@@ -461,54 +460,10 @@ def test_ui_help() -> None:
     assert "--no-browser" in done.stdout and "--root" in done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_ui_serves_with_a_token(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dicomfab",
-            "ui",
-            "--no-browser",
-            "--port",
-            str(port),
-            "--root",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.match(r"dicomfab UI: (http://127\.0\.0\.1:(\d+)/)\?token=(\S+)$", line.strip())
-        assert match, line
-        base, printed_port, token = match.groups()
-        assert int(printed_port) == port
-        ok = httpx.get(base + "api/info", headers={"X-Dicomfab-Token": token}, timeout=20)
+    with running_ui(tmp_path) as ui:
+        ok = httpx.get(ui.base + "api/info", headers={"X-Dicomfab-Token": ui.token}, timeout=20)
         assert ok.status_code == 200
         assert ok.json()["roots"] == [str(tmp_path.resolve())]
-        assert httpx.get(base + "api/info", timeout=20).status_code == 401
-        page = httpx.get(base, timeout=20)
-        assert page.status_code == 200
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        assert httpx.get(ui.base + "api/info", timeout=20).status_code == 401
+        assert httpx.get(ui.base, timeout=20).status_code == 200

@@ -7,19 +7,14 @@ fails the test, it is never skipped."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-
-from dicomfab.targets.embedded import free_port
+from ui_server import UI, running_ui
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,58 +31,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass(frozen=True)
-class UI:
-    url: str  # with its token
-    root: Path  # the one allowed folder
-
-    @property
-    def bare(self) -> str:
-        return self.url.split("?", 1)[0]
-
-
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     """``dicomfab ui`` on a free port with a fresh root."""
     if not STATIC.is_file():
         pytest.fail("the front end is not built: run `make web`", pytrace=False)
-    root = tmp_path_factory.mktemp("ui-root")
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dicomfab",
-            "ui",
-            "--no-browser",
-            "--port",
-            str(port),
-            "--root",
-            str(root),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=root,
-    )
-    try:
-        url = None
-        assert process.stdout is not None
-        for line in process.stdout:
-            found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
-            if found:
-                url = found[1]
-                break
-        if url is None:
-            pytest.fail("dicomfab ui printed no URL", pytrace=False)
-        yield UI(url, root)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with running_ui(tmp_path_factory.mktemp("ui-root")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +67,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_a_missing_or_wrong_token_is_refused(ui: UI, page: Page) -> None:
-    for url in (ui.bare, ui.bare + "?token=wrong"):
+    for url in (ui.base, ui.base + "?token=wrong"):
         page.goto(url)
         expect(page.get_by_text("This page needs the link printed by")).to_be_visible()
 
