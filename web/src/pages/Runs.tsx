@@ -4,7 +4,8 @@ import { InlineError, useReportError } from '../components/Alerts';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
 import type { Info, PastRun, RunReport, RunSummary, TargetsAnswer } from '../types';
-import { IMAGE_SIZES, useScenarios } from './Scenarios';
+import { useScenarios } from './Scenarios';
+import { ImageSizeField } from '../components/ImageSizeField';
 
 function lastPart(p: string | undefined): string | undefined {
   if (!p) return undefined;
@@ -240,16 +241,7 @@ export default function Runs({ info }: { info: Info | null }) {
               ))}
             </select>
           </div>
-          <div className="field">
-            <label htmlFor="run-size">Image size</label>
-            <select id="run-size" value={imageSize} onChange={(e) => setImageSize(e.target.value)}>
-              {IMAGE_SIZES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </div>
+          <ImageSizeField id="run-size" value={imageSize} onChange={setImageSize} />
           <div className="field">
             <label htmlFor="run-seed">Seed</label>
             <input id="run-seed" type="number" min={0} step={1} value={seed} placeholder="random" onChange={(e) => setSeed(e.target.value)} />

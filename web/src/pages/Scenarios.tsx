@@ -5,8 +5,8 @@ import JobProgress from '../components/JobProgress';
 import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
 import type { GeneratedDataset, Info, ScenarioCard, ScenarioSummary, SiteProfile, Spec } from '../types';
+import { ImageSizeField } from '../components/ImageSizeField';
 
-export const IMAGE_SIZES = ['full', 'reduced', 'small'] as const;
 
 function show(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -422,16 +422,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
             />
             {fieldErr('seed')}
           </div>
-          <div className="field">
-            <label htmlFor="gen-size">Image size</label>
-            <select id="gen-size" value={imageSize} onChange={(e) => setImageSize(e.target.value)}>
-              {IMAGE_SIZES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </div>
+          <ImageSizeField id="gen-size" value={imageSize} onChange={setImageSize} />
           <div className="field field-check">
             <label className="check">
               <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite
