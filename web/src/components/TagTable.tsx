@@ -248,17 +248,23 @@ interface Row {
   element: string;
 }
 
+/** VRs offered for a private element (the dictionary cannot know them). */
+const PRIVATE_VRS = ['LO', 'SH', 'LT', 'ST', 'UT', 'CS', 'DS', 'IS', 'DA', 'TM', 'DT', 'PN', 'UI',
+  'US', 'UL', 'SS', 'SL', 'FL', 'FD', 'OB', 'OW', 'UN'];
+
 let rowIds = 1;
 
 function rowsFrom(value: Record<string, unknown> | null | undefined): Row[] {
   return Object.entries(value || {}).map(([key, v]) => {
     const m = PRIVATE_RE.exec(key);
     const explicitVr = v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { vr?: unknown }).vr === 'string';
+    // a private element's VR has its own select: show only its value in the text box
+    const shown = m && explicitVr ? (v as { value?: unknown }).value : v;
     return {
       id: rowIds++,
       key,
-      text: formatTagValue(v),
-      vr: explicitVr ? String((v as { vr: string }).vr) : null,
+      text: formatTagValue(shown),
+      vr: explicitVr ? String((v as { vr: string }).vr) : m ? 'LO' : null,
       priv: !!m,
       group: m ? m[1] : '',
       creator: m ? m[2] : '',
@@ -271,7 +277,8 @@ function valueFrom(rows: Row[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const r of rows) {
     if (!r.key.trim()) continue;
-    out[r.key.trim()] = parseTagValue(r.text, r.vr);
+    const value = parseTagValue(r.text, r.vr);
+    out[r.key.trim()] = r.priv ? { vr: r.vr || 'LO', value } : value;
   }
   return out;
 }
@@ -379,7 +386,7 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
               const errId = `${uid}-err-${r.id}`;
               const errs = rowIssues[idx];
               const hint = r.priv
-                ? `Private element ${r.key || ''}: name its VR with {"vr": "LO", "value": …} unless the dictionary knows it.`
+                ? `Private element ${r.key || ''}: ${VR_HINTS[r.vr || 'LO'] ?? r.vr}`
                 : r.vr
                   ? (VR_HINTS[r.vr] ?? r.vr)
                   : r.key
@@ -393,7 +400,9 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                         type="checkbox"
                         checked={r.priv}
                         aria-label={`Private element ${n}`}
-                        onChange={(e) => update(r.id, { priv: e.target.checked, vr: null, ...(e.target.checked ? {} : { key: '' }) })}
+                        onChange={(e) =>
+                          update(r.id, { priv: e.target.checked, vr: e.target.checked ? 'LO' : null, ...(e.target.checked ? {} : { key: '' }) })
+                        }
                       />{' '}
                       private
                     </label>
@@ -421,6 +430,17 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                           value={r.element}
                           onChange={(e) => update(r.id, { element: e.target.value })}
                         />
+                        <select
+                          aria-label={`Private VR ${n}`}
+                          value={r.vr || 'LO'}
+                          onChange={(e) => update(r.id, { vr: e.target.value })}
+                        >
+                          {PRIVATE_VRS.map((vr) => (
+                            <option key={vr} value={vr}>
+                              {vr}
+                            </option>
+                          ))}
+                        </select>
                         <code className="key-preview" aria-label={`Key ${n}`}>
                           {r.key}
                         </code>
