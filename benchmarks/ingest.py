@@ -34,12 +34,13 @@ it (e.g. ``'{"MaximumPduLength": 131072}'`` or ``'{"PostgreSQL": {"IndexConnecti
 4}}'``). Both senders always push into the same Orthanc with the same configuration; the
 settings that matter are printed first.
 
-What limits the rate on a 2-core machine (measured, see the report of 2026-11-28): CPU. Orthanc
-spends about 19 ms of CPU per 4.3 MB instance whatever the configuration, PostgreSQL about 3 ms,
-and the sender its own share (storescu a few ms, pynetdicom about 15 ms). One storescu
-association leaves a core partly idle while Orthanc parses, writes and indexes each file;
-parallel associations fill that idle time and no more, so the ratio is bounded by how idle
-storescu leaves the machine, and it is noisy (single passes vary ±25 %).
+What limits the rate on a 2-core machine (measured 2026-11-28): CPU. Orthanc spends about
+20 ms of CPU per 4.3 MB instance whatever the configuration, PostgreSQL about 3 ms, and the
+sender its own share (storescu 3-4 ms; pynetdicom about 20 ms with 16 KiB PDUs, 11 ms with
+128 KiB, nearly all of it pynetdicom's per-PDU work). One storescu association leaves a core
+partly idle while Orthanc parses, writes and indexes each file; parallel associations fill that
+idle time and no more, so the ratio is bounded by how idle storescu leaves the machine, and it
+is noisy (single passes vary ±25 %).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def push_storescu(orthanc: Orthanc, folder: Path, files: list[Path]) -> None:
 
 
 def dicomfab_pusher(associations: int | None) -> Pusher:
-    options = {} if associations is None else {"associations": associations}
+    options: dict[str, Any] = {} if associations is None else {"associations": associations}
 
     def push_dicomfab(orthanc: Orthanc, folder: Path, files: list[Path]) -> None:
         ingestor = CStoreIngestor(orthanc.host, orthanc.dicom_port, orthanc.ae_title, **options)

@@ -249,7 +249,7 @@ class Orthanc:
             dicom_port = free_port()
         storage = workdir / "storage"
         storage.mkdir(parents=True, exist_ok=True)
-        config = {
+        config: dict[str, Any] = {
             "Name": "DICOMFAB-IT",
             "StorageDirectory": str(storage),
             "IndexDirectory": str(storage),

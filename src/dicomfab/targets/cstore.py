@@ -99,7 +99,7 @@ class CStoreIngestor:
         port: int,
         called_ae: str,
         calling_ae: str = "DICOMFAB",
-        associations: int = 2,
+        associations: int = 3,
         *,
         max_pdu: int = 16382,
         timeout: float = 30.0,
@@ -142,11 +142,20 @@ class CStoreIngestor:
         results: dict[int, InstanceResult],
         progress: Progress | None,
     ) -> None:
+        """The first chunk's first association is made before the others start: a target that
+        refuses (down, wrong AE title) is told by one association, with one clear reason."""
         if len(chunks) == 1:
             results.update(self._send_chunk(chunks[0], stop, progress))
         elif chunks:
+            first_up = threading.Event()
             with ThreadPoolExecutor(len(chunks), thread_name_prefix="dicomfab-cstore") as pool:
-                futures = [pool.submit(self._send_chunk, chunk, stop, progress) for chunk in chunks]
+                futures = [pool.submit(self._send_chunk, chunks[0], stop, progress, first_up)]
+                while not first_up.wait(0.05) and not futures[0].done():
+                    pass
+                if first_up.is_set():
+                    futures += [
+                        pool.submit(self._send_chunk, chunk, stop, progress) for chunk in chunks[1:]
+                    ]
                 errors: list[BaseException] = []
                 for future in futures:
                     try:
@@ -198,9 +207,14 @@ class CStoreIngestor:
         return ae
 
     def _send_chunk(
-        self, chunk: list[_Item], stop: threading.Event, progress: Progress | None = None
+        self,
+        chunk: list[_Item],
+        stop: threading.Event,
+        progress: Progress | None = None,
+        associated: threading.Event | None = None,
     ) -> dict[int, InstanceResult]:
-        """Send one chunk; an association per group of files whose contexts fit in one."""
+        """Send one chunk; an association per group of files whose contexts fit in one.
+        ``associated`` is set once the first association is up."""
         out: dict[int, InstanceResult] = {}
         ae = self._ae()
         pending = list(chunk)
@@ -208,6 +222,8 @@ class CStoreIngestor:
             group, wanted = _fit(pending)
             contexts = [build_context(sop, [ts]) for sop, ts in sorted(wanted)]
             assoc = associate(ae, self.host, self.port, self.called_ae, contexts, self.max_pdu)
+            if associated is not None:
+                associated.set()
             sent = 0
             try:
                 for item in group:
