@@ -14,6 +14,7 @@ import pytest
 from dicomfab.errors import SpecError, TargetError
 from dicomfab.output.manifest import Manifest
 from dicomfab.run import report
+from dicomfab.run.connect import embedded_policy
 from dicomfab.run.expect import resolve
 from dicomfab.run.pipeline import (
     EXIT_FAILED,
@@ -102,6 +103,10 @@ def test_a_target_that_is_down_stops_the_run_and_keeps_the_data(tmp_path: Path) 
     suite = ET.parse(root / "reports/junit.xml").getroot()
     assert suite.get("errors") == "1" and suite.find("testcase/error") is not None
     assert html.escape(outcome.error) in (root / "reports/report.html").read_text()
+
+
+def test_the_embedded_policy_names_real_scenarios() -> None:
+    check_expect_names(embedded_policy().expect, "embedded-policy.yaml")
 
 
 def test_expect_names_are_checked_against_the_library() -> None:

@@ -19,6 +19,7 @@ stage: the reports are still written, with the one-line reason, and nothing gene
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import time
 import warnings
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dicomfab.errors import DicomfabError, Issue, SpecError, TargetError
+from dicomfab.output.manifest import Manifest
 from dicomfab.output.merge import MergedManifest, merge
 from dicomfab.run import report
 from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine
@@ -108,8 +110,6 @@ def new_run_dir(runs_dir: Path) -> Path:
 
 def check_expect_names(expect: dict[str, dict[str, str]], where: str) -> None:
     """Every scenario a target's ``expect`` table names must exist (typos are caught early)."""
-    import difflib
-
     known = set(scenarios())
     for name in expect:
         if name not in known:
@@ -340,7 +340,7 @@ class _Runner:
         self.outcome.results = combine(per_verifier)
 
     @staticmethod
-    def _pinned(session: Session, name: str, manifest: Any) -> Overrides:
+    def _pinned(session: Session, name: str, manifest: Manifest) -> Overrides:
         rules = session.expect.get(name)
         return resolve(rules, manifest, where=f"expect.{name}") if rules else Overrides()
 
