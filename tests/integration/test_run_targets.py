@@ -347,7 +347,9 @@ def test_unknown_ssh_host_key(env: dict[str, str], tmp_path: Path) -> None:
 def test_database_unreachable(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "PG_PORT": str(free_port())}
 
-    reason = assert_fault(run(ORTHANC_TOML, "orthanc", 7208, env, tmp_path), "SQL verification")
+    reason = assert_fault(
+        run(ORTHANC_TOML, "orthanc", 7208, env, tmp_path), "wait: ", "SQL verification"
+    )
 
     assert "refused" in reason.lower() or "connect" in reason.lower(), reason
 
@@ -366,7 +368,7 @@ def test_query_missing_a_parameter_then_given(env: dict[str, str], tmp_path: Pat
     config = sql_toml(tmp_path, None)
     missing = run(config, "orthanc", 7210, env, tmp_path / "a")
 
-    assert_fault(missing, "verify: ", "'flag'")
+    assert_fault(missing, "wait: ", "'flag'")
     check = dicomfab(
         "check", "--config", config, "--target", "orthanc", "--json", env=env, cwd=tmp_path
     )

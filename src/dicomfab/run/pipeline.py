@@ -194,9 +194,11 @@ class _Runner:
         self.merged: MergedManifest | None = None
         self.receipt: Receipt | None = None
         self.meta: dict[str, Any] = {}
+        self.current = "generate"  # the stage running, named in an error
 
     @contextmanager
     def stage(self, name: str, total: int | None = None) -> Iterator[None]:
+        self.current = name
         self.progress.begin(name, total)
         self.log(f"{name}: start")
         start = time.perf_counter()
@@ -243,12 +245,11 @@ class _Runner:
             "scenarios": str(len(self.request.scenarios)),
             "started": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
         }
-        stage = "generate"
+        self.current = "generate"
         try:
             self._generate()
-            stage = "merge"
             self._merge()
-            stage = "target"
+            self.current = "target"
             assert self.merged is not None
             with open_target(
                 self.request.target,
@@ -259,14 +260,12 @@ class _Runner:
             ) as session:
                 self.meta["target"] = f"{session.name}: {session.description}"
                 self.log(f"target: {session.description}")
-                stage = "ingest"
                 self._ingest(session)
-                stage = "verify"
                 self._verify(session)
         except DicomfabError as exc:
             message = self.request.targets.mask(str(exc))
-            self.outcome.error = f"{stage}: {message}"
-            self.log(f"{stage}: FAILED: {message}")
+            self.outcome.error = f"{self.current}: {message}"
+            self.log(f"{self.current}: FAILED: {message}")
             if not isinstance(exc, TargetError):
                 raise
         finally:
