@@ -467,3 +467,27 @@ def test_ui_serves_with_a_token(tmp_path: Path) -> None:
         assert ok.json()["roots"] == [str(tmp_path.resolve())]
         assert httpx.get(ui.base + "api/info", timeout=20).status_code == 401
         assert httpx.get(ui.base, timeout=20).status_code == 200
+
+
+def test_export_legacy(client: TestClient) -> None:
+    spec = {"seed": 3, "patients": [{"name": "Doe^Jane", "studies": [{"role": "current"}]}]}
+    answer = client.post("/api/spec/export", json={"spec": spec, "format": "legacy"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    old = json.loads(body["text"])
+    assert "current_study" in old and body["notes"]
+    back = client.post("/api/spec/import", json={"text": body["text"], "filename": "old.json"})
+    assert back.status_code == 200, back.text
+    assert back.json()["spec"]["patients"][0]["name"] == "Doe^Jane"
+    refused = client.post(
+        "/api/spec/export",
+        json={"spec": {**SMALL_SPEC, "patients": [{}, {"iod": "dx"}]}, "format": "legacy"},
+    )
+    assert refused.status_code == 400
+    issues = refused.json()["detail"]["issues"]
+    assert {i["path"] for i in issues} == {
+        "patients",
+        "patients[1].iod",
+        'defaults.tags.(0029,"ACME 1.0",10)',
+    }
+    assert all("the old format cannot express" in i["message"] for i in issues)

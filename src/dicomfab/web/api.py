@@ -59,7 +59,7 @@ class ImportBody(BaseModel):
 
 class ExportBody(BaseModel):
     spec: Any
-    format: Literal["yaml", "json"] = "yaml"
+    format: Literal["yaml", "json", "legacy"] = "yaml"
 
 
 class GenerateBody(BaseModel):
@@ -239,7 +239,11 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         return {"spec": data, "notes": notes}
 
     @router.post("/spec/export")
-    def export_spec(body: ExportBody) -> dict[str, str]:
+    def export_spec(body: ExportBody) -> dict[str, Any]:
+        if body.format == "legacy":  # the predecessor's power-customize JSON; 400 if lossy
+            data, notes = legacy.export(parse_spec(body.spec, source="spec"))
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            return {"text": text, "notes": notes}
         if body.format == "json":
             return {"text": json.dumps(body.spec, indent=2, ensure_ascii=False) + "\n"}
         return {"text": yaml.safe_dump(body.spec, sort_keys=False, allow_unicode=True)}

@@ -271,6 +271,16 @@ export default function Wizard({ info }: { info: Info | null }) {
     }
   };
 
+  const onExportLegacy = async () => {
+    try {
+      const answer = await post<{ text: string; notes?: string[] }>('/api/spec/export', { spec, format: 'legacy' });
+      download(answer.text, 'power-customize.json', 'application/json');
+      setNotes(['Exported power-customize.json (the old config format).', ...(answer.notes || [])]);
+    } catch (err) {
+      report(err, 'Export old config');
+    }
+  };
+
   const generate = async () => {
     setGenError(null);
     setResult(null);
@@ -322,6 +332,9 @@ export default function Wizard({ info }: { info: Info | null }) {
           </button>
           <button type="button" onClick={() => onExport('json')}>
             Export JSON
+          </button>
+          <button type="button" onClick={onExportLegacy} title="The predecessor's power-customize JSON">
+            Export old config
           </button>
           <button
             type="button"
