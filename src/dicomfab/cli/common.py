@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
 from rich.console import Console
 
 from dicomfab.build.plan import Plan, make_plan
@@ -37,3 +38,11 @@ def plan_from(spec: Spec, source: Path) -> Plan:
 def note(text: str) -> None:
     """Tell the user about a step that is not one to one (e.g. an old-format conversion)."""
     console_err.print(f"note: {text}", markup=False, soft_wrap=True)
+
+
+TARGETS_CONFIG_OPTION = click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
+)

@@ -12,7 +12,12 @@ from rich.table import Table
 from dicomfab.build.plan import Plan
 from dicomfab.cli import listing
 from dicomfab.cli.common import console, console_err, human_bytes, note, plan_from
-from dicomfab.cli.scenario_run import ScenarioRun, expand_names, read_overrides
+from dicomfab.cli.scenario_run import (
+    ScenarioRun,
+    expand_names,
+    read_overrides,
+    scenario_parameter_options,
+)
 from dicomfab.output.generate import GenerateResult, generate, instance_relpath
 from dicomfab.spec.loading import load_spec, parse_spec
 from dicomfab.spec.models import Spec
@@ -47,24 +52,7 @@ from dicomfab.spec.models import Spec
     multiple=True,
     help="Scenario(s) from the library instead of a spec; `all` for every one (see `list`).",
 )
-@click.option(
-    "--set",
-    "assignments",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a scenario parameter, e.g. --set patient.name=Doe^Jane (repeatable).",
-)
-@click.option(
-    "--params",
-    "params_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML/JSON file of scenario parameters (NAME: VALUE); --set wins over it.",
-)
-@click.option(
-    "--sites",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your site-profile file (adds to or replaces the built-in profiles by name).",
-)
+@scenario_parameter_options
 @click.option("--seed", type=click.IntRange(min=0), help="Override the spec's seed.")
 @click.option("--name", help="Override the dataset (folder) name.")
 @click.option(

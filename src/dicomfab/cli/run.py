@@ -17,9 +17,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from dicomfab.cli.common import console, console_err
+from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console, console_err
 from dicomfab.cli.listing import matches
-from dicomfab.cli.scenario_run import ScenarioRun, expand_names, read_overrides
+from dicomfab.cli.scenario_run import (
+    ScenarioRun,
+    expand_names,
+    read_overrides,
+    scenario_parameter_options,
+)
 from dicomfab.errors import Issue, SpecError
 from dicomfab.run import report
 from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
@@ -113,12 +118,7 @@ def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
 
 @click.command("run", context_settings={"allow_extra_args": True})
 @click.option("-t", "--target", help="Target from dicomfab.toml (default: the embedded PACS).")
-@click.option(
-    "-c",
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
-)
+@TARGETS_CONFIG_OPTION
 @click.option(
     "-s",
     "--scenario",
@@ -128,24 +128,7 @@ def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
 )
 @click.option("--tag", "tags", multiple=True, help="Every scenario with this tag (repeatable).")
 @click.option("--category", help="Every scenario of this category.")
-@click.option(
-    "--set",
-    "assignments",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a scenario parameter (repeatable).",
-)
-@click.option(
-    "--params",
-    "params_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML/JSON file of scenario parameters.",
-)
-@click.option(
-    "--sites",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your site-profile file.",
-)
+@scenario_parameter_options
 @click.option(
     "--image-size",
     type=click.Choice(["full", "reduced", "small"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,33 @@ from dicomfab.scenarios.compose import declared_parameters
 from dicomfab.scenarios.params import parse_assignment
 from dicomfab.scenarios.profiles import load_profiles
 from dicomfab.spec.loading import read_document
+
+
+def scenario_parameter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--set``, ``--params`` and ``--sites``, for every command that builds scenarios."""
+    options = (
+        click.option(
+            "--set",
+            "assignments",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Set a scenario parameter, e.g. --set patient.name=Doe^Jane (repeatable).",
+        ),
+        click.option(
+            "--params",
+            "params_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="YAML/JSON file of scenario parameters (NAME: VALUE); --set wins over it.",
+        ),
+        click.option(
+            "--sites",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Your site-profile file (adds to or replaces the built-in profiles by name).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:

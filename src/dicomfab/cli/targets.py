@@ -9,21 +9,14 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from dicomfab.cli.common import console
+from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console
 from dicomfab.run.connect import EMBEDDED, target_rows
 from dicomfab.run.probe import probe
 from dicomfab.targets.config import find_config, load_targets
 
-CONFIG_OPTION = click.option(
-    "-c",
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
-)
-
 
 @click.command("targets")
-@CONFIG_OPTION
+@TARGETS_CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the targets as JSON.")
 def targets_command(config: Path | None, as_json: bool) -> None:
     """List the targets `dicomfab run --target` knows, secrets masked.
@@ -45,7 +38,7 @@ def targets_command(config: Path | None, as_json: bool) -> None:
 
 @click.command("check")
 @click.option("-t", "--target", help="Target to check (default: the embedded PACS).")
-@CONFIG_OPTION
+@TARGETS_CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def check_command(target: str | None, config: Path | None, as_json: bool) -> None:
     """Check that each part of a target answers (C-ECHO, DICOMweb, command, SQL through its SSH
