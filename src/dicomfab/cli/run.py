@@ -190,7 +190,7 @@ def command(
     names = choose((*scenario_names, *extra), tags, category)
     overrides = read_overrides(params_file, assignments)
     if image_size and "image_size" not in overrides:
-        overrides = _with_size(names, overrides, image_size)
+        overrides = with_image_size(names, overrides, image_size)
     requests = ScenarioRun(runs_dir, False, workers, seed, sites, quiet).requests(names, overrides)
     targets = load_targets(find_config(config))
     request = RunRequest(
@@ -209,7 +209,7 @@ def command(
         raise SystemExit(outcome.exit_code)
 
 
-def _with_size(names: list[str], overrides: dict[str, Any], size: str) -> dict[str, Any]:
+def with_image_size(names: list[str], overrides: dict[str, Any], size: str) -> dict[str, Any]:
     """``--image-size`` applies where the parameter exists; when no chosen scenario has it, it
     is left out rather than refused (unlike ``--set``)."""
     if any("image_size" in declared_parameters(scenarios()[n]) for n in names):

@@ -57,13 +57,13 @@ def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(get(n).name for n in wanted))
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_parameters(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{patient: {name: x}}`` → ``{"patient.name": x}``."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict):
-            out.update(_flatten(value, name))
+            out.update(flatten_parameters(value, name))
         else:
             out[name] = value
     return out
@@ -77,7 +77,7 @@ def read_overrides(params_file: Path | None, assignments: Sequence[str]) -> dict
             raise SpecError(
                 Issue("", "a parameter file is a mapping NAME: VALUE"), str(params_file)
             )
-        overrides.update(_flatten(data))
+        overrides.update(flatten_parameters(data))
     overrides.update(parse_assignment(a) for a in assignments)
     return overrides
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from dicomfab import __version__
 from dicomfab.build.plan import make_plan
 from dicomfab.cli.listing import scenario_row
-from dicomfab.cli.run import _with_size, choose
-from dicomfab.cli.scenario_run import ScenarioRun, _flatten, expand_names
+from dicomfab.cli.run import choose, with_image_size
+from dicomfab.cli.scenario_run import ScenarioRun, expand_names, flatten_parameters
 from dicomfab.errors import DicomfabError, Issue, SpecError
 from dicomfab.run.connect import configured_target, target_rows
 from dicomfab.run.html import thumbnail_png
@@ -89,7 +89,7 @@ def overrides_from(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` as ``--set`` reads them: nested mappings flattened to dotted names, text
     values read as YAML (``--set rows=512`` gives 512)."""
     out: dict[str, Any] = {}
-    for name, value in _flatten(params).items():
+    for name, value in flatten_parameters(params).items():
         if isinstance(value, str):
             out.update([parse_assignment(f"{name}={value}")])
         else:
@@ -354,7 +354,7 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         names = choose(tuple(body.scenarios), tuple(body.tags), None)
         overrides = overrides_from(body.params)
         if body.image_size and "image_size" not in overrides:
-            overrides = _with_size(names, overrides, body.image_size)
+            overrides = with_image_size(names, overrides, body.image_size)
         runs_dir = settings.runs_dir
         run = ScenarioRun(runs_dir, False, settings.workers, body.seed, None, True)
         requests = run.requests(names, overrides)
