@@ -7,6 +7,7 @@
     ├── OutputError                the output folder cannot be written (exists, not writable, …)
     └── TargetError                a system under test cannot be reached or fails at the
                                    infrastructure level (not started, refused, connection lost)
+    Interrupted (KeyboardInterrupt) SIGINT or SIGTERM stopped the work: exit 128 + signal
 
 The CLI turns any DicomfabError into one clear message and exit code 2; anything else is a bug.
 """
@@ -68,4 +69,24 @@ class TargetError(DicomfabError):
     """A system under test cannot be reached or fails at the infrastructure level (it did not
     start, refused the connection or association, or the connection broke). What the system
     answers about the data itself (a C-STORE failure status, a missing row) is not an error:
-    it is returned as data."""
+    it is returned as data.
+
+    ``partial`` is what an ingestor had sent and the system had acknowledged before the fault
+    (a :class:`~dicomfab.targets.receipt.Receipt`), so that the reports can show it."""
+
+    def __init__(self, message: str, *, partial: object | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM (a CI cancel) stopped the work. A KeyboardInterrupt, so code
+    that cleans up on Ctrl-C cleans up on SIGTERM too; the exit code is 128 + ``signum``."""
+
+    def __init__(self, signum: int = 2) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
