@@ -25,7 +25,7 @@ from dicomfab.build.demographics import (
 from dicomfab.build.encoding import TransferSyntax
 from dicomfab.build.iods import registry as iod_registry
 from dicomfab.build.iods.base import IODTemplate
-from dicomfab.build.uids import UIDFactory
+from dicomfab.build.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError
 from dicomfab.spec.dates import parse_date, resolve_relative
 from dicomfab.spec.models import (
@@ -80,6 +80,12 @@ class StudyPlan:
     accession_number: str
     study_id: str
     series: list[SeriesPlan] = field(default_factory=list)
+
+    @property
+    def folder(self) -> str:
+        """The study's folder under ``dicoms/`` (and its record's name under ``jsons/``): the
+        StudyInstanceUID, or a safe name derived from it when it is not a valid UID."""
+        return uid_name(self.uid)
 
 
 @dataclass
@@ -342,7 +348,7 @@ class _Planner:
             pixels=pixels,
             transfer_syntax=ts,
             sop_instance_uid=sop_uid,
-            file_name=spec.file_name or f"{sop_uid}.dcm",
+            file_name=spec.file_name or f"{uid_name(sop_uid)}.dcm",
             skip_writing=spec.skip_writing,
             permissive=permissive,
             uids=self.uids,

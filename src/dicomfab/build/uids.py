@@ -7,7 +7,10 @@ that fit in 64 characters.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+
+from dicomfab.spec.uid import is_uid
 
 #: namespace for dicomfab's name-based UUIDs (itself a fixed, random UUID)
 NAMESPACE = uuid.UUID("6f1c8c1e-3d1b-4b7e-9a55-2f0d6c1c9e4a")
@@ -31,3 +34,12 @@ class UIDFactory:
         room = MAX_LENGTH - len(self.root) - 1
         digits = str(number)[:room].lstrip("0") or "1"
         return f"{self.root}.{digits}"
+
+
+def uid_name(value: str) -> str:
+    """The file or folder name for a UID: the UID itself if it is valid, else
+    ``uid-<first 16 hex digits of its SHA-256>`` (an invalid UID is a declared defect written into
+    the file; it never becomes a path, whatever it holds)."""
+    if is_uid(value):
+        return value
+    return "uid-" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -1,33 +1,121 @@
 """A folder that appears complete or not at all: built under a hidden name beside its target and
-renamed into place at the end; removed if anything fails on the way."""
+renamed into place at the end; removed if anything fails on the way.
+
+Publishing must not replace a folder that appeared while we were writing (two ``generate``s into
+the same ``--output``): the existence check at the start is only a courtesy, the real one is the
+rename itself. On Linux it is ``renameat2(…, RENAME_NOREPLACE)``, which fails with EEXIST if the
+target exists, atomically. Where that call is missing (another OS, or a file system without the
+flag) a plain ``rename`` of a folder is used: POSIX refuses to rename a folder onto a non-empty
+folder (ENOTEMPTY/EEXIST), Windows onto any existing path, and a published dataset is never
+empty. So the loser of a race always gets an error, never a silent replacement; no lock file is
+needed, and none is left behind by a crash.
+
+With ``overwrite`` only the target itself is replaced: moved aside (if it is a symlink, the link
+is moved, never what it points to), the new folder renamed in, the old one deleted.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from dicomfab.errors import OutputError
+from dicomfab.output.paths import safe_component
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _renameat2() -> object | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.renameat2
+    except (OSError, AttributeError):  # no C library to load, or glibc < 2.28
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+_RENAMEAT2 = _renameat2()
+
+
+def rename_noreplace(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target``; raise ``FileExistsError`` if ``target`` exists (also when
+    it appears at the same moment), never replace it."""
+    if _RENAMEAT2 is not None:
+        result = _RENAMEAT2(  # type: ignore[operator]
+            _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE
+        )
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise FileExistsError(code, os.strerror(code), str(target))
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(code, os.strerror(code), str(source))
+        # the file system does not support the flag: fall through to the plain rename
+    if os.path.lexists(target) and not _is_empty_dir(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+    try:
+        os.rename(source, target)  # refuses a non-empty folder (ENOTEMPTY) or, on Windows, any
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or isinstance(exc, FileExistsError):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from exc
+        raise
+
+
+def _is_empty_dir(path: Path) -> bool:
+    try:
+        return not path.is_symlink() and path.is_dir() and not any(path.iterdir())
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    """Delete ``path`` without following it if it is a symlink."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _exists_message(target: Path) -> str:
+    return (
+        f"{target} already exists: another generate published it first; "
+        "use --overwrite to replace it"
+    )
 
 
 @contextmanager
 def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield an empty temporary folder; on success it becomes ``target`` (replacing an existing
-    one only with ``overwrite``). An OSError on the way becomes an OutputError."""
-    if target.exists() and not overwrite:
+    one only with ``overwrite``). ``target``'s name must be one safe name (not ``.`` or ``..``).
+    An OSError on the way becomes an OutputError."""
+    safe_component(target.name)
+    if os.path.lexists(target) and not overwrite:
         raise OutputError(f"{target} already exists (use --overwrite to replace it)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        # an unpredictable name: nothing can be planted there in advance
+        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     except OSError as exc:
-        raise OutputError(f"cannot create {target.parent}: {exc.strerror}") from exc
-    temp = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
+        raise OutputError(f"cannot create a folder in {target.parent}: {exc.strerror}") from exc
     try:
-        temp.mkdir()
         yield temp
-        _replace(temp, target)
+        _publish(temp, target, overwrite)
+    except FileExistsError:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise OutputError(_exists_message(target)) from None
     except OSError as exc:
         shutil.rmtree(temp, ignore_errors=True)
         raise OutputError(f"cannot write {target}: {exc}") from exc
@@ -36,11 +124,17 @@ def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
-def _replace(temp: Path, target: Path) -> None:
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-        temp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        temp.rename(target)
+def _publish(temp: Path, target: Path, overwrite: bool) -> None:
+    if not overwrite or not os.path.lexists(target):
+        rename_noreplace(temp, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old.rmdir()  # a fresh unused name; the rename below takes it
+    os.rename(target, old)  # the folder, or the symlink itself: never what a link points to
+    try:
+        rename_noreplace(temp, target)
+    except BaseException:
+        if not os.path.lexists(target):
+            os.rename(old, target)  # put the old one back rather than lose both
+        raise
+    _remove(old)

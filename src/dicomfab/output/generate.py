@@ -30,6 +30,7 @@ from dicomfab.output.manifest import (
     SeriesEntry,
     StudyEntry,
 )
+from dicomfab.output.paths import confined, safe_component
 from dicomfab.output.records import current_study_records
 from dicomfab.spec.models import Spec
 
@@ -75,7 +76,8 @@ class GenerateResult:
 
 
 def instance_relpath(inst: InstancePlan) -> str:
-    return f"dicoms/{inst.study.uid}/{inst.file_name}"
+    """``dicoms/<study folder>/<file name>``: both are safe names (see ``StudyPlan.folder``)."""
+    return f"dicoms/{inst.study.folder}/{inst.file_name}"
 
 
 def _attributes(ds: Any) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def _build_and_write_unchecked(
     removed = {ref.keyword for ref in inst.remove}
     # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent
     encoded = encode(ds, None if "PixelData" in removed else image, inst.transfer_syntax, explicit)
-    path = root / instance_relpath(inst)
+    path = confined(root, "dicoms", safe_component(inst.study.folder), inst.file_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_file(path, encoded), attributes
 
@@ -266,7 +268,7 @@ def build_manifest(
                     date=s.date.isoformat(),
                     accession_number=s.accession_number,
                     description=s.description,
-                    record=f"jsons/{s.uid}.json" if s.role == "current" else None,
+                    record=f"jsons/{s.folder}.json" if s.role == "current" else None,
                     series=se_list,
                 )
             )
@@ -275,12 +277,15 @@ def build_manifest(
 
 
 def _write_records(manifest: Manifest, root: Path) -> None:
-    jsons = root / "jsons"
-    jsons.mkdir(parents=True, exist_ok=True)
+    """Each current study's record, at the path its manifest entry names (inside ``root``)."""
+    (root / "jsons").mkdir(parents=True, exist_ok=True)
     for patient in manifest.patients:
-        for uid, record in current_study_records(patient).items():
-            text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-            (jsons / f"{uid}.json").write_text(text, encoding="utf-8")
+        records = current_study_records(patient)
+        for study in patient.studies:
+            if study.record is None or study.study_instance_uid not in records:
+                continue
+            text = json.dumps(records[study.study_instance_uid], indent=2, ensure_ascii=False)
+            confined(root, study.record).write_text(text + "\n", encoding="utf-8")
 
 
 def default_workers() -> int:
@@ -302,7 +307,8 @@ def generate(
     ``finish(folder, manifest)`` runs after the files and records are written and before the
     manifest is saved and the folder renamed into place (scenarios break files there)."""
     plan = plan or make_plan(spec)
-    target = output / spec.name
+    # the name is checked again here (not only in the spec model): ``output / "."`` is ``output``
+    target = output / safe_component(spec.name)
     with atomic_folder(target, overwrite=overwrite) as temp:
         (temp / "dicoms").mkdir()
         results = _run(plan, temp, workers or default_workers(), progress)
@@ -310,7 +316,7 @@ def generate(
         _write_records(manifest, temp)
         if finish is not None:
             finish(temp, manifest)
-        (temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        confined(temp, "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     written = [i for i in manifest.instances() if i.written]
     return GenerateResult(target, manifest, len(written), sum(i.size or 0 for i in written))
 

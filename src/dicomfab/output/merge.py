@@ -21,9 +21,11 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dicomfab.build.uids import uid_name
 from dicomfab.errors import OutputError
 from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.manifest import InstanceEntry, Manifest
+from dicomfab.output.paths import confined
 
 MERGED_FORMAT = 1
 
@@ -128,7 +130,7 @@ def merged_file_path(study_uid: str, file: str) -> str:
     parts = PurePosixPath(file).parts
     if "dicoms" in parts:
         return str(PurePosixPath("dicoms", *parts[parts.index("dicoms") + 1 :]))
-    return f"dicoms/{study_uid}/{PurePosixPath(file).name}"
+    return f"dicoms/{uid_name(study_uid)}/{PurePosixPath(file).name}"
 
 
 def merged_record_path(record: str) -> str:
@@ -166,12 +168,14 @@ def _plan_dataset(plan: MergePlan, folder: Path, uids: dict[str, str]) -> None:
     for patient in manifest.patients:
         for study in patient.studies:
             if study.record is not None:
-                source, study.record = folder / study.record, merged_record_path(study.record)
+                # a manifest is input: its paths must stay inside its dataset
+                source = confined(folder, study.record)
+                study.record = merged_record_path(study.record)
                 if source.exists():
                     _add(plan, Placement(study.record, source, folder.name))
             for series in study.series:
                 for inst in series.instances:
-                    source = folder / inst.file
+                    source = confined(folder, inst.file)
                     inst.file = merged_file_path(study.study_instance_uid, inst.file)
                     if not inst.written:
                         continue
@@ -207,11 +211,11 @@ def _write(plan: MergePlan, root: Path, link: bool) -> int:
     for dest, placement in plan.files.items():
         if not placement.source.is_file():
             raise OutputError(f"{placement.source} is listed as written but is missing")
-        path = root / dest
+        path = confined(root, dest)
         path.parent.mkdir(parents=True, exist_ok=True)
         _place(placement.source, path, link)
         total += path.stat().st_size
-    (root / "manifest.json").write_text(plan.manifest.to_json(), encoding="utf-8")
+    confined(root, "manifest.json").write_text(plan.manifest.to_json(), encoding="utf-8")
     return total
 
 

@@ -19,10 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from dicomfab.build.plan import InstancePlan, Plan, StudyPlan, make_plan
+from dicomfab.build.uids import uid_name
 from dicomfab.errors import Issue, SpecError
 from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
 from dicomfab.output.manifest import Manifest
+from dicomfab.output.paths import confined
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
 from dicomfab.scenarios.model import Defect, Parameter, Scenario
@@ -221,7 +223,7 @@ def _break_files(
                 entry = by_file[_file(composed.plan, inst)]
                 if not entry.written:
                     continue
-                path = root / entry.file
+                path = confined(root, entry.file)
                 ctx = mutations.MutationContext(rng, entry.sop_instance_uid)
                 new = mutations.apply(
                     defect.mutation.name, path.read_bytes(), ctx, defect.mutation.args
@@ -256,14 +258,14 @@ def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
         part_manifest.patients = [p for p in part_manifest.patients if p.studies]
         for patient in part_manifest.patients:
             for entry in patient.studies:
-                uid = entry.study_instance_uid
+                name = uid_name(entry.study_instance_uid)  # the study's folder (a safe name)
                 for folder in ("dicoms", "jsons"):
-                    (root / part / folder).mkdir(parents=True, exist_ok=True)
-                if (root / "dicoms" / uid).exists():
-                    (root / "dicoms" / uid).rename(root / part / "dicoms" / uid)
-                if entry.record and (root / entry.record).exists():
-                    (root / entry.record).rename(root / part / entry.record)
-        (root / part / "manifest.json").write_text(part_manifest.to_json(), encoding="utf-8")
+                    confined(root, part, folder).mkdir(parents=True, exist_ok=True)
+                if confined(root, "dicoms", name).exists():
+                    confined(root, "dicoms", name).rename(confined(root, part, "dicoms", name))
+                if entry.record and confined(root, entry.record).exists():
+                    confined(root, entry.record).rename(confined(root, part, entry.record))
+        confined(root, part, "manifest.json").write_text(part_manifest.to_json(), "utf-8")
     for patient in manifest.patients:
         for entry in patient.studies:
             where = part_of.get(entry.study_instance_uid)

@@ -78,6 +78,7 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag
 
 from dicomfab.errors import Issue, SpecError
+from dicomfab.output.paths import component_problem
 from dicomfab.spec.tags import parse_tag_key
 from dicomfab.spec.views import VIEWS
 
@@ -317,10 +318,11 @@ class _Converter:
         flags: dict[str, bool] = {}
         for key, (path, value) in specials.items():
             if key == "CustomFileName":
-                if isinstance(value, str) and value and "/" not in value and "\\" not in value:
+                problem = component_problem(value) if isinstance(value, str) else "is not text"
+                if problem is None:
                     instance["file_name"] = value
                 elif value is not None:
-                    self.fail(path, f"{value!r} is not a file name (text, no folder)")
+                    self.fail(path, f"{value!r} is not a file name: it {problem}")
             elif not isinstance(value, bool):
                 self.fail(path, f"{value!r} is not true or false")
             else:

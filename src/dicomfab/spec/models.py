@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from dicomfab.output.paths import component_problem
+from dicomfab.spec.uid import uid_problem, uid_root_problem
 from dicomfab.spec.views import VIEWS
 
 Role = Literal["current", "prior", "external_prior"]
@@ -94,6 +96,16 @@ class InstanceSpec(Settings):
     def _known_view(cls, value: str | None) -> str | None:
         return _check_view(value)
 
+    @field_validator("file_name")
+    @classmethod
+    def _one_file_name(cls, value: str | None) -> str | None:
+        return _check_component(value)
+
+    @field_validator("sop_instance_uid")
+    @classmethod
+    def _uid(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _check_uid(value, info.data.get("permissive"))
+
 
 class SeriesSpec(Settings):
     description: str | None = None
@@ -114,6 +126,11 @@ class SeriesSpec(Settings):
             return None
         return [_check_view(v) or v for v in value]
 
+    @field_validator("uid")
+    @classmethod
+    def _uid(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _check_uid(value, info.data.get("permissive"))
+
 
 class StudySpec(Settings):
     role: Role = "current"
@@ -128,6 +145,11 @@ class StudySpec(Settings):
     uid: str | None = None
     series: list[SeriesSpec] = Field(default_factory=list)
 
+    @field_validator("uid")
+    @classmethod
+    def _uid(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _check_uid(value, info.data.get("permissive"))
+
 
 class PatientSpec(Settings):
     name: str | None = Field(None, description="PatientName, Family^Given")
@@ -141,18 +163,54 @@ class Spec(_Model):
     """A whole dataset: ``name`` is its folder, ``seed`` makes it reproducible."""
 
     version: Literal[1] = 1
-    name: str = Field("power_customized_dataset", pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(
+        "power_customized_dataset",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="the dataset's folder under --output: one name (not . or ..)",
+    )
     seed: int = Field(0, ge=0)
     uid_root: str | None = Field(
         None,
-        pattern=r"^[1-9][0-9]*(\.(0|[1-9][0-9]*))*$",
-        description="your organisation's UID root; default 2.25.<UUID derived from the seed>",
+        description="your organisation's UID root (at most 40 characters, to leave room for the "
+        "generated part); default 2.25.<UUID derived from the seed>",
     )
     reference_date: dt.date | None = Field(
         None, description="date of current studies that give none (default: derived from seed)"
     )
     defaults: Settings = Field(default_factory=Settings)
     patients: list[PatientSpec] = Field(default_factory=lambda: [PatientSpec()])
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, value: str) -> str:
+        return _check_component(value, "folder name") or value
+
+    @field_validator("uid_root")
+    @classmethod
+    def _uid_root(cls, value: str | None) -> str | None:
+        if value is not None and (problem := uid_root_problem(value)):
+            raise ValueError(f"{value!r} is not a UID root: {problem}")
+        return value
+
+
+def _check_component(value: str | None, what: str = "file name") -> str | None:
+    """A file or folder name must be one safe path component (no folder, no ``..``, …)."""
+    if value is not None and (problem := component_problem(value)):
+        raise ValueError(f"{value!r} is not a {what}: it {problem}")
+    return value
+
+
+def _check_uid(value: str | None, permissive: bool | None) -> str | None:
+    """A UID field holds a valid UID, unless ``permissive: true`` is set on the same level: then
+    the invalid UID is a declared defect, written into the files but never used as a name."""
+    if value is None or permissive:
+        return value
+    if problem := uid_problem(value):
+        raise ValueError(
+            f"{value!r} is not a valid UID: {problem} "
+            "(set permissive: true on this level to write it on purpose)"
+        )
+    return value
 
 
 def _check_view(value: str | None) -> str | None:

@@ -34,6 +34,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import validate_value
 
 from dicomfab.errors import Issue, SpecError
+from dicomfab.spec.uid import uid_problem
 
 _PUBLIC_PAREN = re.compile(r"^\(\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)$")
 _PUBLIC_FLAT = re.compile(r"^(?:0x)?([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")
@@ -378,6 +379,11 @@ def _resolve_ambiguous_vr(vr: str) -> str:
 
 
 def _validate(vr: str, value: Any) -> None:
+    if vr == "UI" and isinstance(value, str) and value != "":  # "" is an empty value, not a UID
+        problem = uid_problem(value)
+        if problem is not None:
+            raise ValueError(f"not a UID: {problem} (permissive: true writes it as a defect)")
+        return
     if vr in TEXT_VRS and isinstance(value, str):
         try:
             validate_value(vr, value, pydicom_config.RAISE)

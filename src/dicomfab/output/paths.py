@@ -1,0 +1,77 @@
+"""Where dicomfab may write: one path component at a time, and never outside its root.
+
+Every file and folder name that comes from a spec, a manifest or a scenario goes through
+:func:`safe_component` (one name, no folder, nothing a file system treats specially) and every
+path the writer opens goes through :func:`confined` (joined, resolved with symlinks followed, and
+refused unless it is still inside the root). A symlink planted inside the output that points
+elsewhere therefore makes the write fail instead of following it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from dicomfab.errors import OutputError
+
+MAX_COMPONENT_BYTES = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: names Windows reserves whatever the extension (CON, CON.txt, …); refused everywhere so that a
+#: dataset copied to a Windows share stays writable there
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"COM{i}" for i in (*range(1, 10), "¹", "²", "³")]
+    + [f"LPT{i}" for i in (*range(1, 10), "¹", "²", "³")]
+)
+
+
+def component_problem(text: str) -> str | None:
+    """Why ``text`` is not one safe file or folder name (a phrase to follow "it"), or None."""
+    if not isinstance(text, str) or text == "":
+        return "is empty"
+    if text in (".", ".."):
+        return "is '.' or '..', which name a folder, not a file"
+    if "/" in text or "\\" in text:
+        return "must be one name, without / or \\"
+    if _CONTROL.search(text):
+        return "contains a NUL or control character"
+    if text != text.strip() or text.endswith("."):
+        return "must not start or end with a space, or end with a dot"
+    if (stem := text.split(".")[0].upper().rstrip()) in _RESERVED:
+        return f"is a device name Windows reserves ({stem})"
+    if len(os.fsencode(text)) > MAX_COMPONENT_BYTES:
+        return f"is longer than {MAX_COMPONENT_BYTES} bytes"
+    return None
+
+
+def is_safe_component(text: str) -> bool:
+    """True if ``text`` is one safe file or folder name (see :func:`component_problem`)."""
+    return component_problem(text) is None
+
+
+def safe_component(text: str) -> str:
+    """``text`` itself if it is one safe name; raise ``OutputError`` otherwise."""
+    problem = component_problem(text)
+    if problem is not None:
+        raise OutputError(f"{text!r} cannot be a file or folder name: it {problem}")
+    return text
+
+
+def confined(root: Path, *parts: str) -> Path:
+    """``root / parts…``, resolved (symlinks followed), if it lies inside ``root.resolve()``.
+
+    Raises ``OutputError`` for an absolute part, a ``..`` that climbs out, or a symlink on the way
+    that leads outside ``root``. The returned path is the resolved one: write to it, not to the
+    joined one."""
+    base = root.resolve()
+    joined = base
+    for part in parts:
+        if os.path.isabs(part) or Path(part).anchor:
+            raise OutputError(f"{part!r} is an absolute path: refusing to write outside {base}")
+        joined = joined / part
+    final = joined.resolve()
+    if final != base and not final.is_relative_to(base):
+        shown = "/".join(parts)
+        raise OutputError(f"{shown!r} leads outside {base} (to {final}): refusing to write there")
+    return final
