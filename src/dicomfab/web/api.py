@@ -9,6 +9,7 @@ reader. Bad input answers 400 with the command line's message and every issue.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from dicomfab.cli.listing import scenario_row
 from dicomfab.cli.run import choose, with_image_size
 from dicomfab.cli.scenario_run import ScenarioRun, expand_names, flatten_parameters
 from dicomfab.errors import DicomfabError, Issue, SpecError
+from dicomfab.output.paths import safe_component
 from dicomfab.run.connect import configured_target, target_rows
 from dicomfab.run.html import thumbnail_png
 from dicomfab.scenarios import compose, get, load_profiles, scenarios
@@ -260,8 +262,9 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         if overwrite:
             return
         for name in names:
-            if (output / name).exists():
-                raise bad_request("output", f"{output / name} exists (set overwrite to replace it)")
+            folder = output / safe_component(name)  # the job writes there, through generate()
+            if os.path.lexists(folder):
+                raise bad_request("output", f"{folder} exists (set overwrite to replace it)")
 
     @router.post("/generate", status_code=202)
     def generate(body: GenerateBody, response: Response) -> dict[str, Any]:
