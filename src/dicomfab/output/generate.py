@@ -114,7 +114,8 @@ def _build_and_write_unchecked(
     removed = {ref.keyword for ref in inst.remove}
     # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent
     encoded = encode(ds, None if "PixelData" in removed else image, inst.transfer_syntax, explicit)
-    path = confined(root, "dicoms", safe_component(inst.study.folder), inst.file_name)
+    folder, name = safe_component(inst.study.folder), safe_component(inst.file_name)
+    path = confined(root, "dicoms", folder, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_file(path, encoded), attributes
 
