@@ -31,9 +31,9 @@ def component_problem(text: str) -> str | None:
     if not isinstance(text, str) or text == "":
         return "is empty"
     if text in (".", ".."):
-        return "is '.' or '..', which name a folder, not a file"
+        return "is '.' or '..' (this folder or its parent), not a name"
     if "/" in text or "\\" in text:
-        return "must be one name, without / or \\"
+        return "must be one name, without / or backslash"
     if _CONTROL.search(text):
         return "contains a NUL or control character"
     if text != text.strip() or text.endswith("."):
