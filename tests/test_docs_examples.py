@@ -148,4 +148,6 @@ def test_the_config_module_example_is_a_valid_target(tmp_path: Path) -> None:
             break
         example.append(line.removeprefix("    "))
     text = "\n".join(example) + "\n"
-    check_target(Block(REPO / "src/dicomfab/targets/config.py", start, "toml", "target", text), tmp_path)
+    check_target(
+        Block(REPO / "src/dicomfab/targets/config.py", start, "toml", "target", text), tmp_path
+    )
