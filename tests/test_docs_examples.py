@@ -91,10 +91,10 @@ def dummy_environment(text: str) -> dict[str, str]:
     return {name: f"dummy-{name.lower()}" for name in _VARIABLE.findall(text)}
 
 
-def check_target(block: Block, tmp_path: Path) -> None:
+def check_target(block: Block, tmp_path: Path, environ: dict[str, str] | None = None) -> None:
     config = tmp_path / "dicomfab.toml"
     config.write_text(block.text, encoding="utf-8")
-    targets = load_targets(config, dummy_environment(block.text))
+    targets = load_targets(config, environ or dummy_environment(block.text))
     assert not targets.broken, {name: targets.problem(name) for name in targets.broken}
     assert targets.targets, "no target in the example"
     for name, target in targets.targets.items():
@@ -135,6 +135,16 @@ def test_the_docs_have_examples_of_each_language() -> None:
 def test_example_parses_and_validates(block: Block, tmp_path: Path) -> None:
     assert block.kind in KINDS, f"{block}: unknown example kind {block.kind!r} ({sorted(KINDS)})"
     check(block, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "examples" / "targets").glob("*.toml")), ids=lambda p: p.name
+)
+def test_the_example_target_files_are_valid(path: Path, tmp_path: Path) -> None:
+    """``examples/targets/*.toml``, with ``1`` for every variable (ports among them)."""
+    text = path.read_text(encoding="utf-8")
+    block = Block(path, 1, "toml", "target", text)
+    check_target(block, tmp_path, {name: "1" for name in _VARIABLE.findall(text)})
 
 
 def test_the_config_module_example_is_a_valid_target(tmp_path: Path) -> None:

@@ -297,3 +297,19 @@ def test_check_labels_a_stow_probe_stow_rs(cli: Run, tmp_path: Path) -> None:
     assert ingest["what"].startswith("STOW-RS ") and ingest["detail"].startswith("STOW-RS ")
     assert "QIDO" not in ingest["what"] + ingest["detail"]
     assert verify["what"].startswith("QIDO-RS ") and verify["detail"].startswith("QIDO-RS ")
+
+
+def test_a_broken_embedded_redefinition_is_not_replaced_by_the_default(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[targets.embedded]`` in the config is what a run without --target uses: when it is
+    broken, the run says so instead of silently using the built-in PACS."""
+    monkeypatch.delenv("LAB_PACS_PORT", raising=False)
+    (tmp_path / "dicomfab.toml").write_text(
+        "[targets.embedded]\n"
+        'ingest = { kind = "cstore", port = "${LAB_PACS_PORT}", called_ae = "LAB" }\n'
+        'verify = { kind = "cfind", port = 104, called_ae = "LAB" }\n'
+    )
+    result = cli("run", "-s", "bits_consistent", "--image-size", "small")
+    assert_bad_input(result, "targets.embedded.ingest.port", "${LAB_PACS_PORT} is not set")
+    assert_nothing_run(tmp_path)

@@ -102,8 +102,9 @@ def describe(target: Target | None, targets: Targets | None = None) -> str:
 
 def configured_target(name: str | None, targets: Targets) -> Target | None:
     """The configured target ``name``; None for the embedded default (no name, or "embedded"
-    when the config does not define one). An unknown name is a :class:`SpecError`."""
-    if name in (None, EMBEDDED) and EMBEDDED not in targets.targets:
+    when the config does not define one). An unknown or broken one is a :class:`SpecError`."""
+    defined = EMBEDDED in targets.targets or EMBEDDED in targets.broken
+    if name in (None, EMBEDDED) and not defined:
         return None
     return targets.get(name or EMBEDDED)
 
