@@ -62,13 +62,12 @@ def check_expectations(request: RunRequest) -> None:
         rules = embedded_policy()
         policy, expect = rules.policy, rules.expect
         where, source = "", EMBEDDED_POLICY
-        issues = policy_issues(policy, "policy") + rule_issues(expect, "expect")
     else:
         policy, expect = target.policy, target.expect
         where = f"targets.{request.target or EMBEDDED}."
         source = str(request.targets.source) if request.targets.source else None
-        issues = []  # checked on their own when the file was loaded
-    if not issues:
+    issues = policy_issues(policy, f"{where}policy") + rule_issues(expect, f"{where}expect")
+    if not issues:  # selectors are resolved only once they are well formed
         issues = _plan_issues(request.scenarios, expect, f"{where}expect")
     if issues:
         raise SpecError(issues, source)
