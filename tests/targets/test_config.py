@@ -68,27 +68,36 @@ def test_environment_wins_over_env_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "fragments"),
+    ("text", "name", "fragments"),
     [
-        (EXAMPLE, ["${BOLUS2_PARTNER_NAME} is not set"]),
+        (EXAMPLE, "product", ["targets.product.ingest.env.PARTNER", "${BOLUS2_PARTNER_NAME}"]),
         (
             '[targets.a]\ningest = { kind = "cstore", port = 1, called_ae = "X", hots = "h" }\n'
             'verify = { kind = "cfind", port = 2, called_ae = "Y" }\n',
+            "a",
             ["targets.a.ingest.hots: unknown key", "did you mean host"],
         ),
         (
             '[targets.a]\ningest = { kind = "ftp" }\nverify = { kind = "cfind", port = 2, '
             'called_ae = "Y" }\n',
+            "a",
             ["targets.a.ingest"],
         ),
-        ("[targets.a\n", ["invalid TOML"]),
+        ("[targets.a\n", None, ["invalid TOML"]),
     ],
 )
-def test_bad_config_names_file_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:
+def test_bad_config_names_file_and_key(
+    tmp_path: Path, text: str, name: str | None, fragments: list[str]
+) -> None:
+    """A file that does not parse raises when loaded; a bad target raises when selected."""
     config = tmp_path / "dicomfab.toml"
     config.write_text(text)
     with pytest.raises(SpecError) as info:
-        load_targets(config, {"DB_PW": "x", "SSH_TARGET": "a", "SSH_BASTION": "b", "SSH_KEY": "c"})
+        targets = load_targets(
+            config, {"DB_PW": "x", "SSH_TARGET": "a", "SSH_BASTION": "b", "SSH_KEY": "c"}
+        )
+        assert name is not None and name in targets.broken
+        targets.get(name)
     message = str(info.value)
     assert str(config) in message
     for fragment in fragments:

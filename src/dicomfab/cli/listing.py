@@ -12,6 +12,7 @@ from rich.table import Table
 from dicomfab.build import encoding
 from dicomfab.build.iods import registry
 from dicomfab.cli.common import console
+from dicomfab.cli.scenario_run import check_filters
 from dicomfab.scenarios import Scenario, load_profiles, scenarios
 
 
@@ -75,6 +76,7 @@ def command(
     rows: list[dict[str, object]]
     columns: tuple[str, ...]
     if what == "scenarios":
+        check_filters(tags, category)
         rows = [scenario_row(s) for s in scenarios().values() if matches(s, tags, category, search)]
         columns = ("name", "category", "title", "expected")
     elif what == "iods":

@@ -21,6 +21,7 @@ from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console, console_err
 from dicomfab.cli.listing import matches
 from dicomfab.cli.scenario_run import (
     ScenarioRun,
+    check_filters,
     expand_names,
     read_overrides,
     scenario_parameter_options,
@@ -28,6 +29,7 @@ from dicomfab.cli.scenario_run import (
 from dicomfab.errors import Issue, SpecError
 from dicomfab.run import report
 from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
+from dicomfab.run.prerun import check_run
 from dicomfab.scenarios import scenarios
 from dicomfab.scenarios.compose import declared_parameters
 from dicomfab.targets.config import find_config, load_targets
@@ -77,7 +79,9 @@ class RichProgress:
 
 
 def choose(names: tuple[str, ...], tags: tuple[str, ...], category: str | None) -> list[str]:
-    """Scenario names from ``--scenario`` / ``--tag`` / ``--category``; none given: all."""
+    """Scenario names from ``--scenario`` / ``--tag`` / ``--category``; none given: all. An
+    unknown scenario, tag or category is an error (with the nearest name)."""
+    check_filters(tags, category)
     chosen = expand_names(names, ()) if names else []
     if tags or category:
         chosen += [n for n, s in scenarios().items() if matches(s, tags, category, None)]
@@ -196,6 +200,7 @@ def command(
     request = RunRequest(
         requests, target, targets, runs_dir=runs_dir, report_dir=report_dir, workers=workers
     )
+    check_run(request)  # bad input is one error line, before the progress display starts
     if quiet or as_json:
         outcome = execute(request)
     else:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,6 +18,7 @@ from dicomfab.errors import Issue, SpecError
 from dicomfab.output.generate import GenerateResult
 from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get, scenarios
 from dicomfab.scenarios.compose import declared_parameters
+from dicomfab.scenarios.model import Category
 from dicomfab.scenarios.params import parse_assignment
 from dicomfab.scenarios.profiles import load_profiles
 from dicomfab.spec.loading import read_document
@@ -55,6 +57,32 @@ def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:
     if "all" in wanted:
         return list(scenarios())
     return list(dict.fromkeys(get(n).name for n in wanted))
+
+
+def check_filters(tags: Sequence[str], category: str | None) -> None:
+    """``--tag`` and ``--category`` must name a tag or category some scenario has: a typo is an
+    error with the nearest name, never an empty or silently widened selection."""
+    library = scenarios().values()
+    known_tags = sorted({t for s in library for t in s.tags})
+    for tag in tags:
+        if tag not in known_tags:
+            near = _near(tag, known_tags)
+            raise SpecError(Issue(f"--tag {tag}", "no scenario has this tag", near))
+    if category is not None:
+        known = sorted(get_args(Category))
+        if category not in known:
+            raise SpecError(
+                Issue(
+                    f"--category {category}",
+                    f"unknown category (known: {', '.join(known)})",
+                    _near(category, known),
+                )
+            )
+
+
+def _near(word: str, known: Sequence[str]) -> str | None:
+    near = difflib.get_close_matches(word, list(known), n=1)
+    return near[0] if near else None
 
 
 def flatten_parameters(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

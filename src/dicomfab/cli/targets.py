@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console
@@ -21,19 +22,27 @@ from dicomfab.targets.config import find_config, load_targets
 def targets_command(config: Path | None, as_json: bool) -> None:
     """List the targets `dicomfab run --target` knows, secrets masked.
 
-    The embedded PACS is always there (used when no --target is given)."""
+    The embedded PACS is always there (used when no --target is given). A target that cannot be
+    used (an unset ${VARIABLE}, an invalid field) is listed with its problem; the exit code is 2
+    when the config defines targets and none of them can be used."""
     path = find_config(config)
     targets = load_targets(path)
     rows = target_rows(targets)
     if as_json:
         click.echo(json.dumps({"config": str(path) if path else None, "targets": rows}, indent=2))
-        return
-    table = Table(title=f"targets ({path or 'no dicomfab.toml found'})")
-    for column in ("Name", "Description", "Ingest", "Verify"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(row["name"], row["description"], row["ingest"], "\n".join(row["verify"]))
-    console.print(table)
+    else:
+        table = Table(title=f"targets ({path or 'no dicomfab.toml found'})")
+        for column in ("Name", "Description", "Ingest", "Verify"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            if row["problem"]:
+                problem = f"[red]BROKEN:[/] {escape(row['problem'])}"
+                table.add_row(row["name"], problem, "", "")
+                continue
+            table.add_row(row["name"], row["description"], row["ingest"], "\n".join(row["verify"]))
+        console.print(table)
+    if targets.broken and not targets.targets:
+        raise SystemExit(2)
 
 
 @click.command("check")

@@ -102,32 +102,49 @@ def describe(target: Target | None, targets: Targets | None = None) -> str:
 
 def configured_target(name: str | None, targets: Targets) -> Target | None:
     """The configured target ``name``; None for the embedded default (no name, or "embedded"
-    when the config does not define one). An unknown name is a :class:`SpecError`."""
-    if name in (None, EMBEDDED) and EMBEDDED not in targets.targets:
+    when the config does not define one). An unknown or broken one is a :class:`SpecError`."""
+    defined = EMBEDDED in targets.targets or EMBEDDED in targets.broken
+    if name in (None, EMBEDDED) and not defined:
         return None
     return targets.get(name or EMBEDDED)
 
 
 def target_rows(targets: Targets) -> list[dict[str, Any]]:
     """Every target a run can use (the embedded one first unless the config redefines it), as
-    shown by ``dicomfab targets`` and the UI: secrets masked."""
+    shown by ``dicomfab targets`` and the UI: secrets masked. A broken target (an unset
+    variable, an invalid field) is listed too, with ``problem`` saying why, on one line."""
     rows: list[dict[str, Any]] = []
-    if EMBEDDED not in targets.targets:
+    if EMBEDDED not in targets.targets and EMBEDDED not in targets.broken:
         rows.append(
             {
                 "name": EMBEDDED,
                 "description": "built in: pynetdicom qrscp on a free loopback port",
                 "ingest": "C-STORE (started for the run)",
                 "verify": ["SQL on its SQLite index", "C-FIND"],
+                "problem": None,
             }
         )
-    for name, target in sorted(targets.targets.items()):
+    names = sorted({*targets.targets, *targets.broken})
+    for name in names:
+        target = targets.targets.get(name)
+        if target is None:
+            rows.append(
+                {
+                    "name": name,
+                    "description": "",
+                    "ingest": "",
+                    "verify": [],
+                    "problem": targets.mask(targets.problem(name) or ""),
+                }
+            )
+            continue
         rows.append(
             {
                 "name": name,
                 "description": target.description,
                 "ingest": targets.mask(describe_ingest(target.ingest)),
                 "verify": [targets.mask(describe_verify(v)) for v in target.verifiers],
+                "problem": None,
             }
         )
     return rows

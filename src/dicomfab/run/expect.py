@@ -8,17 +8,27 @@ a selector as in the scenario library (``current.last``, ``prior.all``, ``extern
 ``patient[1].current``, …) with the outcome it gets on this product. A selector that names a
 study sets the study's outcome and the default of its instances; an instance selector sets
 those instances only.
+
+Before a run writes anything, :func:`policy_issues` and :func:`rule_issues` check a target's
+``policy`` and ``expect`` tables on their own (known outcomes, existing scenarios, selector
+grammar) and :func:`plan_issues` resolves one scenario's selectors against its plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import Issue, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest, StudyEntry
 from dicomfab.scenarios import selectors
 from dicomfab.scenarios.model import INSTANCE_OUTCOMES, STUDY_OUTCOMES
+
+if TYPE_CHECKING:
+    from dicomfab.build.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -89,3 +99,139 @@ def resolve(rules: Mapping[str, str], manifest: Manifest, *, where: str = "expec
         for inst in chosen:
             out.instances[inst.sop_instance_uid] = outcome
     return out
+
+
+# ── checks before anything runs ─────────────────────────────────────────────────────────────
+
+
+def _nearest(word: object, choices: Iterable[str]) -> str | None:
+    near = difflib.get_close_matches(str(word), list(choices), n=1)
+    return near[0] if near else None
+
+
+def _outcome_issue(path: str, value: object) -> Issue | None:
+    if isinstance(value, str) and value in STUDY_OUTCOMES:
+        return None
+    return Issue(
+        path,
+        f"unknown outcome {value!r} (known: {', '.join(STUDY_OUTCOMES)})",
+        _nearest(value, STUDY_OUTCOMES),
+    )
+
+
+def policy_issues(policy: Mapping[str, object], where: str) -> list[Issue]:
+    """A ``policy`` table maps a declared outcome to this target's: both must be outcomes.
+    ``where`` is the table's path, e.g. ``targets.orthanc.policy``."""
+    issues = []
+    for key, value in policy.items():
+        path = f"{where}.{key}"
+        issue = _outcome_issue(path, key) or _outcome_issue(path, value)
+        if issue is not None:
+            issues.append(issue)
+    return issues
+
+
+_ROLES = ("current", "prior", "external_prior", "study")
+_WHICH = ("study", "all", "first", "last", "RCC", "LCC", "RMLO", "LMLO")
+_PARTS = re.compile(
+    r"^(?P<patient>patient\[\d+\]\.)?(?P<role>[^.\[]*)(?P<k>\[\d+\])?(?:\.(?P<which>.*))?$"
+)
+
+
+def _near_selector(key: str) -> str | None:
+    """The nearest well-formed selector to ``key`` (role and WHICH corrected each on its own),
+    or None when nothing is close."""
+    m = _PARTS.match(key.strip())
+    if not m:
+        return None
+    role = m["role"] if m["role"] in _ROLES else _nearest(m["role"], _ROLES)
+    which = m["which"]
+    if which is not None and not which.isdigit() and which not in _WHICH:
+        which = _nearest(which, _WHICH)
+        if which is None:
+            return None
+    if role is None:
+        return None
+    text = f"{m['patient'] or ''}{role}{m['k'] or ''}" + (f".{which}" if which else "")
+    try:
+        selectors.parse(text)
+    except selectors.SelectorError:
+        return None
+    return text
+
+
+def _rule_issue(path: str, key: str, outcome: object) -> Issue | None:
+    """One rule of one scenario, on its own: an outcome key or a selector, and an outcome."""
+    issue = _outcome_issue(path, outcome)
+    if issue is not None:
+        return issue
+    if key in STUDY_OUTCOMES:
+        return None
+    try:
+        selector = selectors.parse(key)
+    except selectors.SelectorError as exc:
+        near = _nearest(key, STUDY_OUTCOMES)
+        if near is not None:
+            return Issue(path, "neither an outcome nor a selector", near)
+        return Issue(path, str(exc), _near_selector(key))
+    if not selector.is_study and outcome not in INSTANCE_OUTCOMES:
+        return Issue(
+            path,
+            f"{outcome!r} is a study outcome, not an instance one "
+            f"(instances: {', '.join(INSTANCE_OUTCOMES)})",
+        )
+    return None
+
+
+def rule_issues(expect: Mapping[str, object], where: str) -> list[Issue]:
+    """An ``expect`` table (scenario → {outcome or selector: outcome}) on its own: every scenario
+    exists, every rule is well formed. ``where`` is the table's path, e.g.
+    ``targets.orthanc.expect``; an issue's path is ``where.SCENARIO[.SELECTOR]``."""
+    from dicomfab.scenarios import scenarios
+
+    known = scenarios()
+    issues: list[Issue] = []
+    for name, rules in expect.items():
+        path = f"{where}.{name}"
+        if name not in known:
+            issues.append(Issue(path, "no such scenario", _nearest(name, known)))
+            continue
+        if not isinstance(rules, Mapping):
+            issues.append(Issue(path, "must be a table of {selector or outcome = outcome}"))
+            continue
+        for key, outcome in rules.items():
+            issue = _rule_issue(f"{path}.{key}", str(key), outcome)
+            if issue is not None:
+                issues.append(issue)
+    return issues
+
+
+def plan_issues(rules: Mapping[str, str], plan: Plan, where: str) -> list[Issue]:
+    """Each selector of one scenario's (well-formed) rules must find its study and instances in
+    the scenario's ``plan``, as it will be generated. ``where`` is
+    ``targets.NAME.expect.SCENARIO``."""
+    issues = []
+    for key in rules:
+        if key in STUDY_OUTCOMES:
+            continue
+        try:
+            _find(key, plan)
+        except selectors.SelectorError as exc:
+            message = str(exc).removeprefix(f"{key}: ")
+            near = _near_selector(key)
+            if near is not None and near != key:
+                try:
+                    _find(near, plan)
+                except selectors.SelectorError:
+                    near = None
+            issues.append(Issue(f"{where}.{key}", f"not in this scenario's data: {message}", near))
+    return issues
+
+
+def _find(key: str, plan: Plan) -> None:
+    """Resolve selector ``key`` in ``plan``; :class:`~selectors.SelectorError` when it cannot."""
+    selector = selectors.parse(key)
+    if selector.is_study:
+        selectors.studies(selector, plan)
+    else:
+        selectors.instances(selector, plan)

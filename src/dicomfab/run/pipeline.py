@@ -19,7 +19,6 @@ stage: the reports are still written, with the one-line reason, and nothing gene
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import logging
 import time
 import warnings
@@ -29,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dicomfab.errors import DicomfabError, Issue, SpecError, TargetError
+from dicomfab.errors import DicomfabError, SpecError, TargetError
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.merge import MergedManifest, merge
 from dicomfab.run import report
 from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine
-from dicomfab.run.connect import EMBEDDED, Session, configured_target, open_target
-from dicomfab.run.expect import Overrides, resolve
-from dicomfab.scenarios import ScenarioRequest, generate_scenarios, scenarios
+from dicomfab.run.connect import EMBEDDED, Session, open_target
+from dicomfab.run.expect import Overrides, resolve, rule_issues
+from dicomfab.run.prerun import check_run
+from dicomfab.scenarios import ScenarioRequest, generate_scenarios
 from dicomfab.targets.config import Targets, Wait
 from dicomfab.targets.observations import Observations, Verifier
 from dicomfab.targets.receipt import Receipt
@@ -109,12 +109,11 @@ def new_run_dir(runs_dir: Path) -> Path:
 
 
 def check_expect_names(expect: dict[str, dict[str, str]], where: str) -> None:
-    """Every scenario a target's ``expect`` table names must exist (typos are caught early)."""
-    known = set(scenarios())
-    for name in expect:
-        if name not in known:
-            near = difflib.get_close_matches(name, list(known), n=1)
-            raise SpecError(Issue(f"{where}.{name}", "no such scenario", near[0] if near else None))
+    """Every scenario a target's ``expect`` table names must exist and each of its rules be well
+    formed (typos are caught early); see :mod:`dicomfab.run.prerun` for the whole check."""
+    issues = rule_issues(expect, where)
+    if issues:
+        raise SpecError(issues)
 
 
 class _Log:
@@ -372,8 +371,7 @@ class _Runner:
 
 def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome:
     """Run every stage; a target failure is in the outcome (``error``), never raised. Bad input
-    (unknown scenario, bad config) raises before anything is written."""
-    target = configured_target(request.target, request.targets)
-    if target is not None:
-        check_expect_names(target.expect, f"targets.{request.target or EMBEDDED}.expect")
+    (unknown or broken target, a policy or expectation that does not fit the selected scenarios,
+    a runs or report folder that cannot be written) raises before anything is generated."""
+    check_run(request)
     return _Runner(request, progress or QuietProgress()).run()

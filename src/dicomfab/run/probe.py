@@ -3,7 +3,7 @@
     probe(name, targets, workdir) -> list[Probe]
 
 - ``cstore``: a C-ECHO on an association to the called AE title;
-- ``stow``: an authenticated QIDO-RS study query on the same DICOMweb root;
+- ``stow``: an authenticated study query on the same DICOMweb root (reported as STOW-RS);
 - ``command``: the program exists, the working directory exists, passthrough variables are set;
 - ``sql``: the SSH tunnel opens (if any), the database answers, and the query template runs
   (with an impossible UID: every other parameter must be given);
@@ -67,13 +67,16 @@ def _echo(ingest: CStoreIngest) -> str:
 
 
 def _stow(ingest: StowIngest) -> str:
+    """Nothing is stored: a study query on the STOW-RS root shows that it answers and takes the
+    credentials; its errors name STOW-RS (the part being checked), not the query used."""
     from dicomfab.targets.verify_qido import QidoVerifier
 
     verifier = QidoVerifier(
         ingest.url, username=ingest.username, password=ingest.password, study_uids=[NO_SUCH_UID]
     )
+    verifier.service = "STOW-RS"
     verifier.observe([NO_SUCH_UID])
-    return "DICOMweb root answers"
+    return "STOW-RS root answers (DICOMweb study query, nothing stored)"
 
 
 def _command(ingest: CommandIngest) -> str:

@@ -6,15 +6,23 @@ Search order: the ``--config`` file, ``./dicomfab.toml``, then the user config f
     [targets.orthanc]
     description = "Orthanc with its PostgreSQL index"
     ingest = { kind = "cstore", host = "127.0.0.1", port = 4242, called_ae = "ORTHANC" }
-    verify = { kind = "sql", profile = "orthanc-postgres",
-               url = "postgresql+psycopg://orthanc:${DB_PW}@127.0.0.1:5432/orthanc" }
     policy = { quarantine = "reject" }          # this product rejects what it would quarantine
+
+    [targets.orthanc.verify]
+    kind = "sql"
+    profile = "orthanc-postgres"
+    url = "postgresql+psycopg://orthanc:${DB_PW}@127.0.0.1:5432/orthanc"
 
 Secrets never live in the file: ``${NAME}`` is taken from the environment or from a ``.env``
 file beside the config (the predecessor's keys DB_PW, PRODUCT_CORE, SSH_BASTION, SSH_TARGET,
 SSH_KEY, PY_VENV, … work as they are). The values of secret variables (see :func:`is_secret`)
 are masked wherever a target, a log line or a report could show them; database URLs are always
 shown without their password.
+
+Each target is expanded and checked on its own: an unset variable or a typo in one target makes
+that target *broken* (``Targets.broken``: its problems, shown by ``dicomfab targets``); selecting
+it is an error, every other target still works. A ``policy`` or ``expect`` that names an unknown
+outcome, scenario or selector form is such a problem too (see :mod:`dicomfab.run.expect`).
 """
 
 from __future__ import annotations
@@ -188,21 +196,36 @@ def is_secret(variable: str, path: str) -> bool:
     return bool(_SECRET_NAME.search(variable)) or path.rsplit(".", 1)[-1] == "password"
 
 
-def _expand(node: Any, env: Mapping[str, str], path: str, secrets: set[str]) -> Any:
+def _expand(
+    node: Any,
+    env: Mapping[str, str],
+    path: str,
+    secrets: set[str],
+    missing: list[Issue] | None = None,
+) -> Any:
+    """``node`` with every ``${NAME}`` replaced from ``env``. An unset variable raises, or, with
+    ``missing``, is appended there (each one, with the field it is in) and left as written."""
     if isinstance(node, str):
 
         def value(m: re.Match[str]) -> str:
             if m[1] not in env:
-                raise SpecError(Issue(path, f"${{{m[1]}}} is not set (environment or .env)"))
+                issue = Issue(path, f"${{{m[1]}}} is not set (environment or .env)")
+                if missing is None:
+                    raise SpecError(issue)
+                missing.append(issue)
+                return m[0]
             if is_secret(m[1], path):
                 secrets.add(env[m[1]])
             return env[m[1]]
 
         return _VARIABLE.sub(value, node)
     if isinstance(node, list):
-        return [_expand(v, env, f"{path}[{i}]", secrets) for i, v in enumerate(node)]
+        return [_expand(v, env, f"{path}[{i}]", secrets, missing) for i, v in enumerate(node)]
     if isinstance(node, dict):
-        return {k: _expand(v, env, f"{path}.{k}" if path else k, secrets) for k, v in node.items()}
+        return {
+            k: _expand(v, env, f"{path}.{k}" if path else k, secrets, missing)
+            for k, v in node.items()
+        }
     return node
 
 
@@ -219,17 +242,30 @@ def find_config(explicit: Path | None = None, cwd: Path | None = None) -> Path |
 
 
 class Targets:
-    """The targets of one config file, with their secrets expanded (and remembered for masking)."""
+    """The targets of one config file, with their secrets expanded (and remembered for masking).
 
-    def __init__(self, targets: dict[str, Target], secrets: set[str], source: Path | None):
+    ``targets`` are the usable ones; ``broken`` maps each target that could not be expanded or
+    checked to its problems (selecting it raises them)."""
+
+    def __init__(
+        self,
+        targets: dict[str, Target],
+        secrets: set[str],
+        source: Path | None,
+        broken: dict[str, list[Issue]] | None = None,
+    ):
         self.targets = targets
         self.secrets = {s for s in secrets if s}
         self.source = source
+        self.broken = dict(broken or {})
 
     def get(self, name: str) -> Target:
+        if name in self.broken:
+            raise SpecError(self.broken[name], str(self.source) if self.source else None)
         if name not in self.targets:
-            near = difflib.get_close_matches(name, list(self.targets), n=1)
-            known = ", ".join(sorted(self.targets)) or "none configured"
+            names = [*self.targets, *self.broken]
+            near = difflib.get_close_matches(name, names, n=1)
+            known = ", ".join(sorted(names)) or "none configured"
             raise SpecError(
                 Issue(
                     f"--target {name}",
@@ -239,6 +275,14 @@ class Targets:
             )
         return self.targets[name]
 
+    def problem(self, name: str) -> str | None:
+        """What is wrong with target ``name``, on one line (None when it is usable)."""
+        issues = self.broken.get(name)
+        if not issues:
+            return None
+        first = str(issues[0])
+        return first if len(issues) == 1 else f"{first} (and {len(issues) - 1} more)"
+
     def mask(self, text: str) -> str:
         """``text`` with every secret value replaced by ***."""
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -247,7 +291,9 @@ class Targets:
 
 
 def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) -> Targets:
-    """Read and check a targets file; errors name the file, the key path and the nearest key."""
+    """Read and check a targets file; errors name the file, the key path and the nearest key.
+    A file that cannot be read or parsed raises; a target that cannot be expanded or checked is
+    kept in ``broken`` (the others stay usable)."""
     if path is None:
         return Targets({}, set(), None)
     try:
@@ -262,25 +308,58 @@ def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) ->
         **read_env_file(path.parent / ".env"),
         **(environ if environ is not None else os.environ),
     }
+    source = str(path)
+    extra = [key for key in data if key != "targets"]
+    if extra:
+        issues = [Issue(k, "unknown key", _nearest_key(k, ["targets"])) for k in extra]
+        raise SpecError(issues, source)
+    tables = data.get("targets", {})
+    if not isinstance(tables, dict):
+        raise SpecError(Issue("targets", "must be tables [targets.NAME]"), source)
     secrets: set[str] = set()
+    good: dict[str, Target] = {}
+    broken: dict[str, list[Issue]] = {}
+    for name, table in tables.items():
+        target, issues = _load_target(name, table, env, secrets)
+        if target is not None:
+            good[name] = target
+        else:
+            broken[name] = issues
+    return Targets(good, secrets, path, broken)
+
+
+def _nearest_key(key: str, known: list[str]) -> str | None:
+    near = difflib.get_close_matches(key, known, n=1)
+    return near[0] if near else None
+
+
+def _load_target(
+    name: str, table: Any, env: Mapping[str, str], secrets: set[str]
+) -> tuple[Target | None, list[Issue]]:
+    """One ``[targets.NAME]`` table, expanded and checked on its own: the target, or its
+    problems (every unset variable with its field; else every invalid field)."""
+    where = f"targets.{name}"
+    missing: list[Issue] = []
+    expanded = _expand(table, env, where, secrets, missing)
+    if missing:
+        return None, missing
     try:
-        expanded = _expand(data, env, "", secrets)
-    except SpecError as exc:
-        raise SpecError(exc.issues, str(path)) from None
-    try:
-        parsed = TargetsFile.model_validate(expanded)
+        target = Target.model_validate(expanded)
     except ValidationError as exc:
         issues = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _KINDS))
             suggestion = None
             if err["type"] == "extra_forbidden":
-                near = difflib.get_close_matches(str(loc[-1]), _FIELDS, n=1)
-                suggestion = near[0] if near else None
+                suggestion = _nearest_key(str(loc[-1]), _FIELDS)
             message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            issues.append(Issue(format_location(loc), message, suggestion))
-        raise SpecError(issues, str(path)) from None
-    return Targets(parsed.targets, secrets, path)
+            issues.append(Issue(format_location(("targets", name, *loc)), message, suggestion))
+        return None, issues
+    from dicomfab.run.expect import policy_issues, rule_issues
+
+    issues = policy_issues(target.policy, f"{where}.policy")
+    issues += rule_issues(target.expect, f"{where}.expect")
+    return (None, issues) if issues else (target, [])
 
 
 _KINDS = {"cstore", "command", "stow", "sql", "cfind", "qido"}

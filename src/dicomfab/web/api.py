@@ -28,8 +28,10 @@ from dicomfab.cli.run import choose, with_image_size
 from dicomfab.cli.scenario_run import ScenarioRun, expand_names, flatten_parameters
 from dicomfab.errors import DicomfabError, Issue, SpecError
 from dicomfab.output.paths import safe_component
-from dicomfab.run.connect import configured_target, target_rows
+from dicomfab.run.connect import target_rows
 from dicomfab.run.html import thumbnail_png
+from dicomfab.run.pipeline import RunRequest
+from dicomfab.run.prerun import check_run
 from dicomfab.scenarios import compose, get, load_profiles, scenarios
 from dicomfab.scenarios.compose import declared_parameters
 from dicomfab.scenarios.params import parse_assignment
@@ -362,7 +364,9 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         run = ScenarioRun(runs_dir, False, settings.workers, body.seed, None, True)
         requests = run.requests(names, overrides)
         known = targets()
-        configured_target(body.target, known)  # an unknown name: 400 now, not a failed job
+        # an unknown or broken target, a policy or expectation that does not fit these scenarios,
+        # a runs folder that cannot be written: 400 now, not a failed job
+        check_run(RunRequest(requests, body.target, known, runs_dir=runs_dir))
         work = tasks.run_pipeline_job(requests, body.target, known, runs_dir, settings.workers)
         return job_answer(jobs.submit("run", work), response)
 
