@@ -157,10 +157,13 @@ def test_passthrough_env_and_url_passwords_are_secret_unless_public(tmp_path: Pa
 def test_secret_values_reads_the_table_as_written() -> None:
     table = {
         "ingest": {"kind": "stow", "url": "http://u:${A}@h/", "password": "literal-pw"},
-        "verify": {"kind": "qido", "url": "http://${USER_NAME}@h/", "username": "${USER_NAME}"},
+        "verify": [
+            {"kind": "qido", "url": "http://${USER_NAME}@h/", "username": "${USER_NAME}"},
+            {"kind": "sql", "url": "postgresql://r:in%40url@${HOST}/x", "profile": "embedded"},
+        ],
     }
-    env = {"A": "a-value", "USER_NAME": "alice"}
-    assert secret_values(table, env) == {"a-value", "literal-pw"}
+    env = {"A": "a-value", "USER_NAME": "alice", "HOST": "db"}
+    assert secret_values(table, env) == {"a-value", "literal-pw", "in@url"}
 
 
 def test_the_command_ingestor_masks_every_passthrough_not_public(

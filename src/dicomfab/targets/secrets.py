@@ -15,7 +15,7 @@ environment it is expanded with):
 
 - a ``${VAR}`` whose name says so (:func:`is_secret`) or that fills a ``password`` field;
 - a ``${VAR}`` in the password part of a URL's userinfo (``scheme://user:${PW}@host``);
-- a literal ``password`` field;
+- a literal ``password`` field, and a literal password in a URL's userinfo;
 - the command ingestor's ``passthrough`` variables and every ``${VAR}`` in its ``env``, unless
   the ingest table names the variable in ``public``.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -151,6 +151,9 @@ def secret_values(target: Mapping[str, Any], env: Mapping[str, str]) -> set[str]
         field = path.rsplit(".", 1)[-1]
         if field == "password" and not VARIABLE.search(text):
             found.add(text)  # a literal password
+        for url in _URL_PASSWORD.finditer(text):
+            if not VARIABLE.search(url[2]):
+                found.add(unquote(url[2]))  # a literal password in a URL
         env_entry = command and path.startswith("ingest.env.")
         for m in VARIABLE.finditer(text):
             name = m[1]
