@@ -208,9 +208,10 @@ def test_passthrough_reaches_the_process_and_a_missing_one_is_noted(
         ["/bin/sh", "-c", 'echo "partner=$BOLUS2_PARTNER_NAME pw=$BOLUS2_PASSWORD"'],
         folder=tmp_path,
         passthrough=["BOLUS2_PARTNER_NAME", "BOLUS2_PASSWORD", "PY_VENV"],
+        public=["BOLUS2_PARTNER_NAME"],
         log_path=log,
     ).run()
     text = log.read_text()
-    assert "partner=ACME Imaging pw=***" in text  # a *PASSWORD* passthrough is masked too
+    assert "partner=ACME Imaging pw=***" in text  # every passthrough is masked unless public
     assert result.missing_passthrough == ("PY_VENV",)
     assert "passthrough variables not set: PY_VENV" in text

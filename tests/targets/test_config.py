@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from dicomfab.errors import SpecError
 from dicomfab.targets.config import find_config, load_targets
@@ -42,7 +43,9 @@ def test_targets_load_with_secrets_from_env_file_and_environment(tmp_path: Path)
     targets = load_targets(config, environ)
     orthanc = targets.get("orthanc")
     assert orthanc.ingest.kind == "cstore" and orthanc.ingest.port == 4242
-    assert orthanc.verify.kind == "sql" and "s3cret pw" in orthanc.verify.url
+    # in a URL's userinfo the value is percent-encoded; the driver gets it back as it was
+    assert orthanc.verify.kind == "sql" and "orthanc:s3cret%20pw@" in orthanc.verify.url
+    assert make_url(orthanc.verify.url).password == "s3cret pw"
     assert orthanc.policy == {"quarantine": "reject"}
     product = targets.get("product")
     assert product.ingest.kind == "command" and product.ingest.env == {"PARTNER": "acme"}
@@ -50,7 +53,8 @@ def test_targets_load_with_secrets_from_env_file_and_environment(tmp_path: Path)
     assert product.verify.ssh.target == "admin@db"
     shown = targets.mask(f"{orthanc.verify.url} {product.ingest.env}")
     assert "s3cret pw" not in shown and "***" in shown
-    assert "acme" in shown and "admin@db" in targets.mask(product.verify.ssh.target)  # not secret
+    assert "acme" not in shown  # a ${…} in a command's env is masked unless marked public
+    assert "admin@db" in targets.mask(product.verify.ssh.target)  # not secret
 
 
 def test_environment_wins_over_env_file(tmp_path: Path) -> None:

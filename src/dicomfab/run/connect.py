@@ -36,6 +36,7 @@ from dicomfab.targets.config import (
 )
 from dicomfab.targets.observations import Verifier
 from dicomfab.targets.receipt import Ingestor
+from dicomfab.targets.secrets import mask_url
 
 EMBEDDED = "embedded"
 EMBEDDED_WAIT = Wait(timeout=60, interval=0.5, stable=2)
@@ -74,21 +75,19 @@ def describe_ingest(ingest: CStoreIngest | CommandIngest | StowIngest) -> str:
     if isinstance(ingest, CStoreIngest):
         return f"C-STORE {ingest.called_ae}@{ingest.host}:{ingest.port}"
     if isinstance(ingest, StowIngest):
-        return f"STOW-RS {ingest.url}"
+        return f"STOW-RS {mask_url(ingest.url)}"
     sentinel = f" (sentinel {ingest.sentinel})" if ingest.sentinel else ""
     return f"command {shlex.join(command_argv(ingest))}{sentinel}"
 
 
 def describe_verify(verify: SQLVerify | CFindVerify | QidoVerify) -> str:
     if isinstance(verify, SQLVerify):
-        from dicomfab.targets.verify_sql import mask_url
-
         via = f" via ssh {verify.ssh.target}" if verify.ssh else ""
         via += f" (jump {verify.ssh.bastion})" if verify.ssh and verify.ssh.bastion else ""
         return f"SQL {verify.profile or 'query'} {mask_url(verify.url)}{via}"
     if isinstance(verify, CFindVerify):
         return f"C-FIND {verify.called_ae}@{verify.host}:{verify.port}"
-    return f"QIDO-RS {verify.url}"
+    return f"QIDO-RS {mask_url(verify.url)}"
 
 
 def describe(target: Target | None, targets: Targets | None = None) -> str:
@@ -187,6 +186,7 @@ def _ingestor(ingest: Any, folder: Path, logs: Path, secrets: Iterable[str]) -> 
         timeout=ingest.timeout,
         log_path=logs / "ingest.log",
         secrets=secrets,
+        public=ingest.public,
     )
 
 

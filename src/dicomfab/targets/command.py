@@ -9,10 +9,11 @@ are replaced in every argv element, in ``cwd``, in ``sentinel`` and in ``env`` v
 gets the parent's environment, the ``passthrough`` variables that are set, and ``env`` (which wins);
 it runs in a session of its own so that a timeout can stop everything it started.
 
-Its stdout and stderr go, line by line, into ``log_path`` with every ``secrets`` value replaced
-by ``***``. It is done when the ``sentinel`` file appears (a sentinel that existed before is
-"appeared" once it is touched or written again), or, without a sentinel, when it exits with 0.
-Every failure (not found, non-zero exit, timeout) is a one-line
+Its stdout and stderr go, line by line, into ``log_path`` with every ``secrets`` value and the
+value of every ``passthrough`` variable not named in ``public`` replaced by ``***`` (see
+:mod:`dicomfab.targets.secrets`). It is done when the ``sentinel`` file appears (a sentinel
+that existed before is "appeared" once it is touched or written again), or, without a
+sentinel, when it exits with 0. Every failure (not found, non-zero exit, timeout) is a one-line
 :class:`~dicomfab.errors.TargetError` that never contains a secret; the log stays on disk.
 Which instances arrived is not known here: the verifier tells.
 """
@@ -34,11 +35,10 @@ from typing import IO
 
 from dicomfab.errors import TargetError
 from dicomfab.targets.receipt import Progress, Receipt
+from dicomfab.targets.secrets import Masker, is_secret
 
-MASK = "***"
 EXIT_GRACE = 10.0  # seconds the process may take to exit by itself once the sentinel is there
 TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
-_SECRET_NAMES = ("PASSWORD", "PASSWD", "SECRET", "TOKEN")  # passthrough values masked as well
 
 
 @dataclass(frozen=True)
@@ -56,21 +56,10 @@ class CommandResult:
     missing_passthrough: tuple[str, ...] = ()
 
 
-class _Masker:
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # longest first, so a secret that contains another is masked whole
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
-
-
 class _LogPump:
     """Copy the process's output into the log, masked, and remember the last non-empty line."""
 
-    def __init__(self, stream: IO[bytes], log: IO[str], mask: _Masker) -> None:
+    def __init__(self, stream: IO[bytes], log: IO[str], mask: Masker) -> None:
         self.stream = stream
         self.log = log
         self.mask = mask
@@ -113,7 +102,9 @@ class CommandIngestor:
     the process and the sentinel are checked; ``exit_grace`` is how long the process may keep
     running once the sentinel is there before it is stopped (SIGTERM, then SIGKILL).
     ``log_path`` defaults to a new file in the system temp folder (not in ``folder``, which the
-    product may be scanning). A relative ``sentinel`` is relative to ``folder``."""
+    product may be scanning). A relative ``sentinel`` is relative to ``folder``. ``public``
+    names the passthrough variables whose values may be shown (unless their name says they are
+    a secret); ``secrets`` are further values to mask (e.g. those of ``env``)."""
 
     def __init__(
         self,
@@ -129,6 +120,7 @@ class CommandIngestor:
         poll: float = 0.2,
         secrets: Iterable[str] = (),
         exit_grace: float = EXIT_GRACE,
+        public: Sequence[str] = (),
     ) -> None:
         argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
         if not argv:
@@ -146,7 +138,8 @@ class CommandIngestor:
         self.poll = float(poll)
         self.exit_grace = float(exit_grace)
         self._secrets = [str(s) for s in secrets]
-        self._mask = _Masker(self._secrets)
+        self.public = frozenset(public)
+        self._mask = Masker(self._secrets)
         self.last_result: CommandResult | None = None
         self.last_log_path: Path | None = None  # the log of the last run, also when it failed
 
@@ -185,6 +178,14 @@ class CommandIngestor:
         environment.update({k: self._substitute(str(v)) for k, v in self.env.items()})
         return environment, tuple(missing)
 
+    def _passthrough_secrets(self) -> list[str]:
+        """The values of the passthrough variables that are not public."""
+        return [
+            os.environ[name]
+            for name in self.passthrough
+            if os.environ.get(name) and (name not in self.public or is_secret(name, ""))
+        ]
+
     def _fail(self, message: str) -> TargetError:
         return TargetError(_one_line(self._mask(message)))
 
@@ -198,16 +199,7 @@ class CommandIngestor:
         return Receipt([], result.elapsed)
 
     def run(self) -> CommandResult:
-        self._mask = _Masker(
-            [
-                *self._secrets,
-                *(
-                    os.environ[name]
-                    for name in self.passthrough
-                    if os.environ.get(name) and any(w in name.upper() for w in _SECRET_NAMES)
-                ),
-            ]
-        )
+        self._mask = Masker([*self._secrets, *self._passthrough_secrets()])
         argv = self.argv
         shown = tuple(self._mask(a) for a in argv)
         cwd = Path(self._substitute(str(self.cwd))) if self.cwd is not None else None

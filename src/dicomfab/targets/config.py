@@ -15,9 +15,10 @@ Search order: the ``--config`` file, ``./dicomfab.toml``, then the user config f
 
 Secrets never live in the file: ``${NAME}`` is taken from the environment or from a ``.env``
 file beside the config (the predecessor's keys DB_PW, PRODUCT_CORE, SSH_BASTION, SSH_TARGET,
-SSH_KEY, PY_VENV, … work as they are). The values of secret variables (see :func:`is_secret`)
-are masked wherever a target, a log line or a report could show them; database URLs are always
-shown without their password.
+SSH_KEY, PY_VENV, … work as they are). A ``${NAME}`` inside a URL's ``user:password@`` is
+percent-encoded. Which values are secret, and how they are masked wherever a target, a log line
+or a report could show them, is :mod:`dicomfab.targets.secrets`; every URL is shown without its
+password.
 
 Each target is expanded and checked on its own: an unset variable or a typo in one target makes
 that target *broken* (``Targets.broken``: its problems, shown by ``dicomfab targets``); selecting
@@ -39,10 +40,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dicomfab.errors import Issue, SpecError
 from dicomfab.spec.loading import format_location
+from dicomfab.targets.secrets import Masker, expanded, secret_values
 
 FILE_NAME = "dicomfab.toml"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-MASK = "***"
 
 
 class _Model(BaseModel):
@@ -71,6 +72,13 @@ class CommandIngest(_Model):
     passthrough: list[str] = Field(
         default_factory=list,
         description="variables copied from dicomfab's environment, e.g. BOLUS2_PASSWORD",
+    )
+    public: list[str] = Field(
+        default_factory=list,
+        description="passthrough variables, env keys or ${…} names used in env whose values "
+        'may be shown, e.g. ["BOLUS2_PARTNER_NAME"]; every other passthrough and ${…} env '
+        "value is masked in the console, the logs and the reports (a name that says it is a "
+        "secret, like *_PASSWORD, is masked all the same)",
     )
     sentinel: str | None = Field(
         None, description="file whose appearance means done, e.g. {folder}/ingestion_complete.txt"
@@ -186,25 +194,15 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-_SECRET_NAME = re.compile(r"PW|PASS|SECRET|TOKEN|CREDENTIAL|APIKEY|API_KEY", re.IGNORECASE)
-
-
-def is_secret(variable: str, path: str) -> bool:
-    """A ``${VARIABLE}`` is a secret when its name says so (``DB_PW``, ``BOLUS2_PASSWORD``,
-    ``*_TOKEN``, …) or when it fills a password field. Hosts, ports, AE titles and user names
-    stay visible: an error must say where it could not connect."""
-    return bool(_SECRET_NAME.search(variable)) or path.rsplit(".", 1)[-1] == "password"
-
-
 def _expand(
     node: Any,
     env: Mapping[str, str],
     path: str,
-    secrets: set[str],
     missing: list[Issue] | None = None,
 ) -> Any:
-    """``node`` with every ``${NAME}`` replaced from ``env``. An unset variable raises, or, with
-    ``missing``, is appended there (each one, with the field it is in) and left as written."""
+    """``node`` with every ``${NAME}`` replaced from ``env`` (percent-encoded in a URL's
+    userinfo). An unset variable raises, or, with ``missing``, is appended there (each one, with
+    the field it is in) and left as written."""
     if isinstance(node, str):
 
         def value(m: re.Match[str]) -> str:
@@ -214,19 +212,22 @@ def _expand(
                     raise SpecError(issue)
                 missing.append(issue)
                 return m[0]
-            if is_secret(m[1], path):
-                secrets.add(env[m[1]])
-            return env[m[1]]
+            return expanded(env[m[1]], node, m.start())  # percent-encoded in a URL's userinfo
 
         return _VARIABLE.sub(value, node)
     if isinstance(node, list):
-        return [_expand(v, env, f"{path}[{i}]", secrets, missing) for i, v in enumerate(node)]
+        return [_expand(v, env, f"{path}[{i}]", missing) for i, v in enumerate(node)]
     if isinstance(node, dict):
-        return {
-            k: _expand(v, env, f"{path}.{k}" if path else k, secrets, missing)
-            for k, v in node.items()
-        }
+        return {k: _expand(v, env, f"{path}.{k}" if path else k, missing) for k, v in node.items()}
     return node
+
+
+def _secrets(data: Mapping[str, Any], env: Mapping[str, str]) -> set[str]:
+    """The values to mask of every target in the file (see :func:`secret_values`)."""
+    tables = data.get("targets")
+    if not isinstance(tables, dict):
+        return set()
+    return {v for t in tables.values() if isinstance(t, dict) for v in secret_values(t, env)}
 
 
 def find_config(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:
@@ -258,6 +259,7 @@ class Targets:
         self.secrets = {s for s in secrets if s}
         self.source = source
         self.broken = dict(broken or {})
+        self._masker = Masker(self.secrets)
 
     def get(self, name: str) -> Target:
         if name in self.broken:
@@ -284,10 +286,9 @@ class Targets:
         return first if len(issues) == 1 else f"{first} (and {len(issues) - 1} more)"
 
     def mask(self, text: str) -> str:
-        """``text`` with every secret value replaced by ***."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        """``text`` with every secret value (raw or URL-encoded) and every URL password
+        replaced by ***."""
+        return self._masker(text)
 
 
 def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) -> Targets:
@@ -316,11 +317,11 @@ def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) ->
     tables = data.get("targets", {})
     if not isinstance(tables, dict):
         raise SpecError(Issue("targets", "must be tables [targets.NAME]"), source)
-    secrets: set[str] = set()
+    secrets = _secrets(data, env)
     good: dict[str, Target] = {}
     broken: dict[str, list[Issue]] = {}
     for name, table in tables.items():
-        target, issues = _load_target(name, table, env, secrets)
+        target, issues = _load_target(name, table, env)
         if target is not None:
             good[name] = target
         else:
@@ -334,17 +335,17 @@ def _nearest_key(key: str, known: list[str]) -> str | None:
 
 
 def _load_target(
-    name: str, table: Any, env: Mapping[str, str], secrets: set[str]
+    name: str, table: Any, env: Mapping[str, str]
 ) -> tuple[Target | None, list[Issue]]:
     """One ``[targets.NAME]`` table, expanded and checked on its own: the target, or its
     problems (every unset variable with its field; else every invalid field)."""
     where = f"targets.{name}"
     missing: list[Issue] = []
-    expanded = _expand(table, env, where, secrets, missing)
+    values = _expand(table, env, where, missing)
     if missing:
         return None, missing
     try:
-        target = Target.model_validate(expanded)
+        target = Target.model_validate(values)
     except ValidationError as exc:
         issues = []
         for err in exc.errors():

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from dicomfab.errors import TargetError
 from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.secrets import Masker, mask_url
 
 if TYPE_CHECKING:
     from dicomfab.targets.embedded import EmbeddedPACS
@@ -43,14 +44,6 @@ qrscp's schema has ``patient``, ``study``, ``series``, ``image`` and ``instance`
 writes every indexed attribute into ``instance`` (its other columns point at the other tables
 through foreign keys that it never fills: those tables stay empty), so joining them would lose
 every row. The one table is the whole index."""
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password hidden; a URL SQLAlchemy cannot parse is not shown at all."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparsable database URL>"
 
 
 def _reason(exc: BaseException) -> str:
@@ -111,9 +104,8 @@ class SQLVerifier:
             password = make_url(self.url).password
         except Exception:
             password = None
-        if password and str(password) in message:  # a driver that echoes it back
-            message = message.replace(str(password), "***")
-        return TargetError(" ".join(message.split()))
+        masked = Masker([str(password)] if password else [])(message)  # a driver may echo it
+        return TargetError(" ".join(masked.split()))
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
