@@ -25,3 +25,26 @@ def resolve_inside(value: str, roots: Sequence[Path], field: str) -> Path:
             return resolved
     allowed = ", ".join(str(r) for r in roots)
     raise bad_request(field, f"{value!r} is outside the allowed folders ({allowed})")
+
+
+def child_inside(parent: Path, name: str, field: str) -> Path:
+    """``parent/name`` when ``name`` is one plain path component and the result, symlinks
+    followed, stays inside ``parent``; else a 400 naming ``field``. For the folders the API
+    creates from a name (a dataset's folder in the output folder)."""
+    plain = (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and not Path(name).is_absolute()
+    )
+    if not plain:
+        raise bad_request(field, f"{name!r} is not a plain folder name")
+    child = parent / name
+    try:
+        resolved = child.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise bad_request(field, f"cannot resolve {name!r} ({exc})") from None
+    if not resolved.is_relative_to(parent.resolve()) or resolved == parent.resolve():
+        raise bad_request(field, f"{name!r} leads outside {parent}")
+    return child
