@@ -358,3 +358,14 @@ def test_a_dataset_name_cannot_leave_the_output_folder(
     assert (root / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in root.iterdir()) == ["keep.txt", "out"]
     assert [p.name for p in elsewhere.iterdir()] == ["theirs.txt"]
+
+
+def test_a_failed_job_does_not_echo_a_huge_value(signed_in: TestClient) -> None:
+    def fail(_progress: object) -> None:
+        raise ValueError("v" * 1_000_000)
+
+    job = signed_in.app.state.jobs.submit("generate", fail)  # type: ignore[attr-defined]
+    text = signed_in.get(f"/api/jobs/{job.id}/events").text
+    assert "event: failed" in text and len(text) < 5000
+    error = signed_in.get(f"/api/jobs/{job.id}").json()["error"]
+    assert error.startswith("internal error: ValueError: vvv") and len(error) <= 2000

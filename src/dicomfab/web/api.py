@@ -304,7 +304,8 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         job_id: str, last_event_id: Annotated[str | None, Header()] = None
     ) -> Response | StreamingResponse:
         job = job_or_404(job_id)
-        start = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
+        given = last_event_id or ""
+        start = int(given) + 1 if given.isdigit() and len(given) <= 12 else 0
         if job.finished and start >= len(job.events):
             return Response(status_code=204)  # an EventSource does not reconnect after a 204
         return StreamingResponse(
