@@ -34,7 +34,8 @@ def command(port: int, no_browser: bool, roots: tuple[Path, ...], config: Path |
 
     \b
     Listens on 127.0.0.1 only and prints a URL with a random token (open that one: it
-    leaves the address bar for an HttpOnly cookie); every API call needs it. Paths the UI sends must lie inside a --root.
+    leaves the address bar for an HttpOnly cookie); every API call needs it.
+    Paths the UI sends must lie inside a --root.
     Generation and runs are queued and run one at a time.
 
     \b
