@@ -68,7 +68,7 @@ def test_generate_spec_refuses_paths_outside(
     response = client.post(
         "/api/generate-spec", json={"spec": spec, "output": "out", "overwrite": True}
     )
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/json")
     issues = response.json()["detail"]["issues"]
     assert any(field in issue["path"] for issue in issues), issues
@@ -86,5 +86,5 @@ def test_validate_and_import_report_the_field(
     imported = client.post(
         "/api/spec/import", json={"text": yaml.safe_dump(spec), "filename": "x.yaml"}
     )
-    assert imported.status_code == 400, imported.text
+    assert imported.status_code == 422, imported.text
     assert any(field in i["path"] for i in imported.json()["detail"]["issues"])

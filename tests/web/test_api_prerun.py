@@ -66,7 +66,7 @@ def test_a_bad_run_is_refused_before_its_job_starts(
     client: TestClient, root: Path, body: dict[str, object], fragment: str
 ) -> None:
     answer = client.post("/api/runs", json=body)
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 422, answer.text
     assert fragment in answer.text
     assert not (root / "runs").exists()
 

@@ -20,6 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 STATIC = REPO / "src" / "dicomfab" / "web" / "static" / "index.html"
 SCREENSHOTS = REPO / "docs" / "screenshots"
+# generation starts worker processes: on a loaded machine it takes more than expect's 5 s default
+expect.set_options(timeout=60_000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,11 +56,19 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookie yet); what the page's Content-Security-Policy blocked
+    fails the test: the policy must fit the built front end."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield page
     context.close()
+    assert blocked == [], blocked
 
 
 def shot(page: Page, name: str) -> None:
@@ -70,6 +80,21 @@ def test_a_missing_or_wrong_token_is_refused(ui: UI, page: Page) -> None:
     for url in (ui.base, ui.base + "?token=wrong"):
         page.goto(url)
         expect(page.get_by_text("This page needs the link printed by")).to_be_visible()
+
+
+def test_the_link_signs_in_with_an_http_only_cookie(ui: UI, page: Page) -> None:
+    response = page.goto(ui.url)
+    assert response is not None and response.status == 200
+    assert response.request.redirected_from is not None  # the server's 303 dropped the token
+    expect(page).not_to_have_url(re.compile("token="))
+    expect(page.get_by_role("heading", name="Scenarios", exact=True)).to_be_visible()
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == f"dicomfab-token-{ui.port}"]
+    assert cookie["value"] == ui.token and cookie["path"] == "/"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert ui.token not in page.evaluate("() => document.cookie")  # page scripts never see it
+    assert page.evaluate("() => sessionStorage.length + localStorage.length") == 0
+    for header in ("x-frame-options", "content-security-policy", "referrer-policy"):
+        assert header in response.headers
 
 
 def test_pick_two_presets_generate_and_see_thumbnails(ui: UI, page: Page) -> None:
@@ -91,6 +116,8 @@ def test_pick_two_presets_generate_and_see_thumbnails(ui: UI, page: Page) -> Non
         "() => [...document.querySelectorAll('img[alt^=\"thumbnail\"]')]"
         ".slice(0, 8).every(i => i.complete && i.naturalWidth > 0)"
     )
+    sources = thumbnails.evaluate_all("images => images.map(i => i.src)")
+    assert sources and not any("token" in s for s in sources), sources[:2]
     shot(page, "generated")
 
 
@@ -131,6 +158,15 @@ def test_run_against_the_embedded_target_shows_pass(ui: UI, page: Page) -> None:
     expect(row.get_by_test_id("run-result")).to_have_text("pass", timeout=180_000)
     shot(page, "runs")
     expect(page.get_by_test_id("past-runs")).to_contain_text("1")
+    # the report opens in a new tab with the cookie alone: no token in its link
+    link = page.get_by_role("link", name="HTML report").first
+    assert "token" not in (link.get_attribute("href") or "")
+    with page.context.expect_page() as opened:
+        link.click()
+    report = opened.value
+    report.wait_for_load_state()
+    expect(report.locator("h1")).to_be_visible()
+    assert "token" not in report.url
 
 
 def test_keyboard_focus_is_visible_and_pages_fit_1280(ui: UI, page: Page) -> None:

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { getToken, get, onUnauthorized } from './api';
+import { get, onUnauthorized } from './api';
 import { AlertsProvider, useReportError } from './components/Alerts';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import Output from './pages/Output';
@@ -34,7 +34,8 @@ export function NeedsToken() {
         </p>
         <p>
           Run <code>dicomfab ui</code> in a terminal and open the address it prints (
-          <code>http://127.0.0.1:PORT/?token=…</code>). The token is kept for this browser tab only.
+          <code>http://127.0.0.1:PORT/?token=…</code>). It signs this browser in with a cookie and leaves the
+          address bar without the token.
         </p>
       </div>
     </main>
@@ -135,7 +136,7 @@ function Shell() {
 }
 
 export default function App() {
-  const [unauthorized, setUnauthorized] = useState(() => !getToken());
+  const [unauthorized, setUnauthorized] = useState(false);
   useEffect(() => {
     onUnauthorized(() => setUnauthorized(true));
     return () => onUnauthorized(null);

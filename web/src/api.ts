@@ -1,31 +1,10 @@
-// Typed fetch wrapper: every call carries the session token (X-Dicomfab-Token); errors become
-// ApiError with the backend's message and its issues ({path, message, suggestion}).
+// Typed fetch wrapper; errors become ApiError with the backend's message and its issues
+// ({path, message, suggestion}). No token here: the link printed by `dicomfab ui` set an HttpOnly
+// cookie that the browser sends with every same-origin request (fetch, <img>, <a>, EventSource),
+// so URLs never carry the token and page scripts never see it.
 import type { Issue } from './types';
 
-const TOKEN_KEY = 'dicomfab-token';
-let token: string | null = null;
 let unauthorizedHandler: (() => void) | null = null;
-
-/** Read `?token=` from the address bar, keep it for the session, remove it from the URL. */
-export function initToken(): string | null {
-  try {
-    const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get('token');
-    if (fromUrl) {
-      sessionStorage.setItem(TOKEN_KEY, fromUrl);
-      url.searchParams.delete('token');
-      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
-    }
-    token = fromUrl || sessionStorage.getItem(TOKEN_KEY);
-  } catch {
-    token = null;
-  }
-  return token;
-}
-
-export function getToken(): string | null {
-  return token;
-}
 
 export function onUnauthorized(handler: (() => void) | null): void {
   unauthorizedHandler = handler;
@@ -67,11 +46,6 @@ export function buildUrl(path: string, query?: Query): string {
   }
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;
-}
-
-/** A URL for `<img>`, `<a>` or EventSource, which cannot send headers: the token goes in the query. */
-export function tokenUrl(path: string, query?: Query): string {
-  return buildUrl(path, { ...(query || {}), token: token ?? '' });
 }
 
 function normaliseIssues(raw: unknown): Issue[] {
@@ -128,7 +102,6 @@ export interface RequestOptions {
 
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (token) headers['X-Dicomfab-Token'] = token;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -33,8 +33,9 @@ def command(port: int, no_browser: bool, roots: tuple[Path, ...], config: Path |
     """Serve the web UI: browse scenarios, build specs in the wizard, generate, preview, run.
 
     \b
-    Listens on 127.0.0.1 only and prints a URL with a random token (open that one; the page
-    keeps the token); every API call needs it. Paths the UI sends must lie inside a --root.
+    Listens on 127.0.0.1 only and prints a URL with a random token (open that one: it
+    leaves the address bar for an HttpOnly cookie); every API call needs it.
+    Paths the UI sends must lie inside a --root.
     Generation and runs are queued and run one at a time.
 
     \b

@@ -3,13 +3,14 @@
 Each route calls what the matching command calls: ``list``/``describe`` → the scenario library,
 ``schema``/``validate`` → the spec loader and planner, ``generate`` → ``generate_scenarios`` /
 ``generate``, ``run`` → the pipeline, ``targets`` → the targets file, ``inspect`` → the preview
-reader. Bad input answers 400 with the command line's message and every issue.
+reader. Bad input answers 400 (422 for a spec at fault, 409 when the output exists) with the
+command line's message and every issue; free-form JSON fields have a bounded depth
+(:mod:`dicomfab.web.limits`), every path is confined to the roots (:mod:`dicomfab.web.paths`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +28,6 @@ from dicomfab.cli.listing import scenario_row
 from dicomfab.cli.run import choose, with_image_size
 from dicomfab.cli.scenario_run import ScenarioRun, expand_names, flatten_parameters
 from dicomfab.errors import DicomfabError, Issue, SpecError
-from dicomfab.output.paths import safe_component
 from dicomfab.run.connect import target_rows
 from dicomfab.run.html import thumbnail_png
 from dicomfab.run.pipeline import RunRequest
@@ -40,10 +40,12 @@ from dicomfab.spec.loading import parse_spec
 from dicomfab.spec.schema import spec_schema
 from dicomfab.targets.config import Targets, find_config, load_targets
 from dicomfab.web import dictionary, files, runs, tasks
-from dicomfab.web.errors import bad_request, from_dicomfab, not_found
+from dicomfab.web.errors import bad_request, conflict, from_dicomfab, not_found
 from dicomfab.web.header import header_rows
 from dicomfab.web.jobs import Job, JobRunner
-from dicomfab.web.paths import resolve_inside
+from dicomfab.web.limits import Nested, bounded
+from dicomfab.web.paths import child_inside, resolve_inside
+from dicomfab.web.security import REPORT_POLICY
 from dicomfab.web.settings import UISettings
 
 HEARTBEAT = 15.0  # seconds between SSE comments on a quiet stream
@@ -53,7 +55,7 @@ ImageSize = Literal["full", "reduced", "small"]
 
 
 class SpecBody(BaseModel):
-    spec: Any
+    spec: Nested
 
 
 class ImportBody(BaseModel):
@@ -62,20 +64,20 @@ class ImportBody(BaseModel):
 
 
 class ExportBody(BaseModel):
-    spec: Any
+    spec: Nested
     format: Literal["yaml", "json", "legacy"] = "yaml"
 
 
 class GenerateBody(BaseModel):
     scenarios: list[str] = Field(min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Annotated[dict[str, Any], bounded] = Field(default_factory=dict)
     seed: int | None = Field(None, ge=0)
     output: str | None = None
     overwrite: bool = False
 
 
 class GenerateSpecBody(BaseModel):
-    spec: Any
+    spec: Nested
     output: str | None = None
     overwrite: bool = False
 
@@ -83,7 +85,7 @@ class GenerateSpecBody(BaseModel):
 class RunBody(BaseModel):
     scenarios: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Annotated[dict[str, Any], bounded] = Field(default_factory=dict)
     seed: int | None = Field(None, ge=0)
     image_size: ImageSize | None = None
     target: str | None = None
@@ -132,7 +134,7 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
     roots = settings.roots
 
     def inside(value: str | None, field: str, default: Path) -> Path:
-        return default.resolve() if value in (None, "") else resolve_inside(value, roots, field)
+        return resolve_inside(str(default) if value in (None, "") else str(value), roots, field)
 
     def targets() -> Targets:
         return load_targets(find_config(settings.config))
@@ -261,12 +263,12 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
     # ── generating ─────────────────────────────────────────────────────────────────────────
 
     def refuse_existing(output: Path, names: list[str], overwrite: bool) -> None:
-        if overwrite:
-            return
+        """Each dataset folder ``output/<name>`` must stay inside ``output`` (a 400 naming
+        ``name``), and must not exist unless ``overwrite`` (a 409)."""
         for name in names:
-            folder = output / safe_component(name)  # the job writes there, through generate()
-            if os.path.lexists(folder):
-                raise bad_request("output", f"{folder} exists (set overwrite to replace it)")
+            folder = child_inside(output, name, "name")
+            if not overwrite and (folder.exists() or folder.is_symlink()):
+                raise conflict("output", f"{folder} exists (set overwrite to replace it)")
 
     @router.post("/generate", status_code=202)
     def generate(body: GenerateBody, response: Response) -> dict[str, Any]:
@@ -304,13 +306,14 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         job_id: str, last_event_id: Annotated[str | None, Header()] = None
     ) -> Response | StreamingResponse:
         job = job_or_404(job_id)
-        start = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
+        given = last_event_id or ""
+        start = int(given) + 1 if given.isdigit() and len(given) <= 12 else 0
         if job.finished and start >= len(job.events):
             return Response(status_code=204)  # an EventSource does not reconnect after a 204
         return StreamingResponse(
             _stream(job, start),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     # ── results ────────────────────────────────────────────────────────────────────────────
@@ -382,7 +385,9 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
     @router.get("/runs/{run_id}/report.html", response_model=None)
     def run_report_html(run_id: str) -> FileResponse:
         path = runs.report_file(settings.runs_dir, run_id, "report.html")
-        return FileResponse(path, media_type="text/html; charset=utf-8")
+        # its own policy: the report's inline <style> and data: images, no script
+        policy = {"Content-Security-Policy": REPORT_POLICY}
+        return FileResponse(path, media_type="text/html; charset=utf-8", headers=policy)
 
     return router
 

@@ -1,4 +1,5 @@
-"""The ASGI app: the security middleware, ``/api``, and the built front end.
+"""The ASGI app: the security middleware (token cookie, headers, body limit, errors as JSON),
+``/api``, and the built front end.
 
 The front end (web/, built by ``make web`` into ``static/``) is looked up on every request, so a
 build made while the server runs is picked up; without one, ``/`` says how to build it.
@@ -15,12 +16,12 @@ from dicomfab import __version__
 from dicomfab.web import errors
 from dicomfab.web.api import make_router
 from dicomfab.web.jobs import JobRunner
-from dicomfab.web.security import SecurityMiddleware
+from dicomfab.web.security import SecurityMiddleware, cookie_name
 from dicomfab.web.settings import UISettings
 
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dicomfab</title></head>
-<body style="font:15px/1.5 system-ui,sans-serif;margin:3em;max-width:40em">
+<body>
 <h1>dicomfab</h1>
 <p>The front end is not built: run <code>make web</code>, then reload this page.</p>
 <p>The API is up: see <code>docs/web.md</code>.</p>
@@ -39,7 +40,10 @@ def create_app(settings: UISettings) -> FastAPI:
         openapi_url=None,
     )
     app.add_middleware(
-        SecurityMiddleware, token=settings.token, allowed_hosts=settings.allowed_hosts
+        SecurityMiddleware,
+        token=settings.token,
+        allowed_hosts=settings.allowed_hosts,
+        cookie=cookie_name(settings.port),
     )
     app.state.settings = settings
     app.state.jobs = JobRunner()

@@ -1,4 +1,8 @@
-"""Error answers in the contract's one shape: ``{"detail": {"message", "issues": [...]}}``."""
+"""Error answers in the contract's one shape: ``{"detail": {"message", "issues": [...]}}``.
+
+Library errors map to statuses by kind (:func:`status_of`); texts are cut at
+:data:`MAX_TEXT` characters, so a huge value quoted by a message is never echoed whole.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,35 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dicomfab.errors import DicomfabError, Issue, SpecError
+from dicomfab.errors import DicomfabError, Issue, OutputError, SpecError
+
+MAX_TEXT = 2000  # characters of one message, path or suggestion in an answer
+MAX_ISSUES = 100
+
+
+def clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return f"{text[: MAX_TEXT - 40]}… ({len(text) - MAX_TEXT + 40} more characters)"
 
 
 def detail(message: str, issues: list[Issue] | None = None) -> dict[str, Any]:
     return {
-        "message": message,
+        "message": clip(message),
         "issues": [
-            {"path": i.path, "message": i.message, "suggestion": i.suggestion} for i in issues or []
+            {"path": clip(i.path), "message": clip(i.message), "suggestion": clip(i.suggestion)}
+            for i in (issues or [])[:MAX_ISSUES]
         ],
     }
+
+
+def status_of(exc: DicomfabError) -> int:
+    """422 for a spec (or config) at fault, 409 when the output already exists, else 400."""
+    if isinstance(exc, SpecError):
+        return 422
+    if isinstance(exc, OutputError) and "exists" in str(exc):
+        return 409
+    return 400
 
 
 def error_response(status: int, message: str, issues: list[Issue] | None = None) -> JSONResponse:
@@ -28,6 +51,11 @@ def error_response(status: int, message: str, issues: list[Issue] | None = None)
 def bad_request(field: str, message: str, suggestion: str | None = None) -> HTTPException:
     """A 400 naming the request field at fault (``output``, ``path``, …)."""
     return HTTPException(400, detail(f"{field}: {message}", [Issue(field, message, suggestion)]))
+
+
+def conflict(field: str, message: str) -> HTTPException:
+    """A 409: what the request would write is already there (and overwrite was not asked)."""
+    return HTTPException(409, detail(f"{field}: {message}", [Issue(field, message)]))
 
 
 def not_found(message: str, issues: list[Issue] | None = None) -> HTTPException:
@@ -41,11 +69,12 @@ def from_dicomfab(exc: DicomfabError) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
-    """Map library errors to 400, FastAPI's own errors (422, plain-text 404…) to the shape."""
+    """Map library errors (:func:`status_of`), FastAPI's own errors (request validation, plain
+    text 404…) to the shape. Anything else is answered by the security middleware (500 JSON)."""
 
     async def on_dicomfab(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DicomfabError)
-        return JSONResponse({"detail": from_dicomfab(exc)}, status_code=400)
+        return JSONResponse({"detail": from_dicomfab(exc)}, status_code=status_of(exc))
 
     async def on_http(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -18,9 +18,11 @@ MAX_DEPTH = 8
 
 def datasets(output: Path) -> list[dict[str, Any]]:
     """Every ``*/manifest.json`` of ``output``, summarised as ``dicomfab summary`` does; a
-    folder whose manifest cannot be read is left out."""
+    folder whose manifest cannot be read, or is a link leading out of ``output``, is left out."""
     rows = []
     for path in sorted(output.glob("*/manifest.json")) if output.is_dir() else []:
+        if not path.resolve().is_relative_to(output.resolve()):
+            continue  # a link to a dataset elsewhere: outside the allowed folders
         try:
             manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dicomfab.errors import DicomfabError
+from dicomfab.web.errors import clip
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def run_job(job: Job, work: Work) -> None:
         result = work(JobProgress(job))
     except DicomfabError as exc:
         _fail(job, str(exc))
-    except Exception as exc:  # a bug: keep the server up, say what happened
+    except Exception as exc:  # a bug (MemoryError, RecursionError too): keep the server up
         log.exception("job %s failed", job.id)
         _fail(job, f"internal error: {type(exc).__name__}: {exc}")
     else:
@@ -149,7 +150,7 @@ def run_job(job: Job, work: Work) -> None:
 
 
 def _fail(job: Job, message: str) -> None:
-    _finish(job, "failed", error=message)
+    _finish(job, "failed", error=clip(message))
 
 
 def _finish(job: Job, state: State, *, result: Any = None, error: str | None = None) -> None:

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from fastapi import HTTPException
+
 from dicomfab.web.errors import not_found
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -17,8 +19,9 @@ def past_runs(runs_dir: Path) -> list[dict[str, Any]]:
     rows = []
     folders = sorted(runs_dir.iterdir(), reverse=True) if runs_dir.is_dir() else []
     for folder in folders:
-        path = folder / "reports" / "report.json"
-        if not path.is_file():
+        try:
+            path = report_file(runs_dir, folder.name, "report.json")
+        except HTTPException:  # not a run, or its report leads outside the runs folder
             continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -41,8 +44,16 @@ def past_runs(runs_dir: Path) -> list[dict[str, Any]]:
 
 
 def report_file(runs_dir: Path, run_id: str, name: str) -> Path:
-    """``<runs_dir>/<run_id>/reports/<name>``; 404 when there is no such run or report."""
-    path = runs_dir / run_id / "reports" / name
-    if not _RUN_ID.match(run_id) or not path.is_file():
-        raise not_found(f"no run {run_id!r} with a {name} in {runs_dir}")
+    """``<runs_dir>/<run_id>/reports/<name>``, symlinks followed, when it is a file inside
+    ``runs_dir``; 404 otherwise (no such run, no such report, or a link leading elsewhere)."""
+    missing = not_found(f"no run {run_id!r} with a {name} in {runs_dir}")
+    if not _RUN_ID.match(run_id):
+        raise missing
+    try:
+        path = (runs_dir / run_id / "reports" / name).resolve()
+        inside = path.is_relative_to(runs_dir.resolve()) and path.is_file()
+    except (OSError, RuntimeError):  # a symlink loop, say
+        inside = False
+    if not inside:
+        raise missing
     return path

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { get, tokenUrl } from '../api';
+import { buildUrl, get } from '../api';
 import type { Job } from '../types';
 
 interface StageInfo {
@@ -28,7 +28,7 @@ function parse(data: string): Record<string, unknown> {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /**
- * Follows a job: server-sent events from /api/jobs/{id}/events (token in the query), falling back
+ * Follows a job: server-sent events from /api/jobs/{id}/events (authorised by the cookie), falling back
  * to polling /api/jobs/{id} when the stream is not available. One progress bar for the current
  * stage, a line per stage with its summary.
  */
@@ -122,7 +122,7 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
 
     if (typeof EventSource !== 'undefined') {
       try {
-        source = new EventSource(tokenUrl(`/api/jobs/${encodeURIComponent(jobId)}/events`));
+        source = new EventSource(buildUrl(`/api/jobs/${encodeURIComponent(jobId)}/events`));
         for (const type of ['progress', 'stage', 'done', 'failed']) {
           source.addEventListener(type, (e) => {
             gotEvent = true;

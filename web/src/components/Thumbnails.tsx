@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'react';
-import { get, tokenUrl } from '../api';
+import { buildUrl, get } from '../api';
 import type { Dataset, TreeNode } from '../types';
 import { useReportError } from './Alerts';
 import { dicomFiles } from './FileTree';
 
 export function thumbnailUrl(path: string, size = 160): string {
-  return tokenUrl('/api/preview/thumbnail', { path, size });
+  return buildUrl('/api/preview/thumbnail', { path, size });
 }
 
 interface GridProps {

@@ -1,5 +1,5 @@
 import { Fragment, useCallback, useEffect, useState } from 'react';
-import { ApiError, get, jobId, post, tokenUrl } from '../api';
+import { ApiError, buildUrl, get, jobId, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
@@ -24,7 +24,7 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
         {s.scenarios} scenario{s.scenarios === 1 ? '' : 's'}, {s.scenarios_failed} failed
         {s.counts ? ` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked` : ''}
         {' · '}
-        <a href={tokenUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
+        <a href={buildUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
           HTML report
         </a>
       </p>
@@ -402,7 +402,7 @@ export default function Runs({ info }: { info: Info | null }) {
                   </td>
                   <td className="nowrap">
                     <a
-                      href={tokenUrl(`/api/runs/${encodeURIComponent(r.id)}/report.html`)}
+                      href={buildUrl(`/api/runs/${encodeURIComponent(r.id)}/report.html`)}
                       target="_blank"
                       rel="noopener noreferrer"
                       aria-label={`HTML report of run ${r.id}`}
