@@ -259,3 +259,21 @@ def test_the_last_resorts_stop_what_a_dying_interpreter_left(
 
     assert process.returncode == (0 if how == "exit" else -signal.SIGTERM)
     assert _wait_for(lambda: _alive(marker) == [], 5.0), _alive(marker)
+
+
+def test_a_second_ctrl_c_while_waiting_for_the_grace_kills_at_once(
+    tmp_path: Path, marker: str
+) -> None:
+    from dicomfab.targets import _children
+
+    process = _children.spawn(["/bin/sh", "-c", f"trap '' TERM; {marker} & {marker}"])
+    assert _wait_for(lambda: len(_alive(marker)) == 3)  # sh and its two sleeps
+    thread = _signal_later(signal.SIGINT, 1.0)  # the user presses Ctrl-C again
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        _children.stop(process, grace=60)
+    thread.join()
+
+    assert time.monotonic() - start < 10  # not the 60 s grace
+    assert _wait_for(lambda: _alive(marker) == [], 5.0), _alive(marker)
+    assert process not in _children.running()
