@@ -7,7 +7,10 @@ The command is an argv list (a single string is split with :func:`shlex.split`);
 through a shell. ``{folder}``, ``{dicoms}`` (``folder/dicoms``) and ``{jsons}`` (``folder/jsons``)
 are replaced in every argv element, in ``cwd``, in ``sentinel`` and in ``env`` values. The process
 gets the parent's environment, the ``passthrough`` variables that are set, and ``env`` (which wins);
-it runs in a session of its own so that a timeout can stop everything it started.
+it runs in a session of its own (:mod:`dicomfab.targets._children`): the terminal's Ctrl-C reaches
+dicomfab only, and on every way out (done, failed, timed out, interrupted) whatever the command
+started and left running is stopped (SIGTERM, then SIGKILL), with a ``#`` line in the log that
+says what was stopped and why.
 
 Its stdout and stderr go, line by line, into ``log_path`` with every ``secrets`` value and the
 value of every ``passthrough`` variable not named in ``public`` replaced by ``***`` (see
@@ -34,11 +37,12 @@ from pathlib import Path
 from typing import IO
 
 from dicomfab.errors import TargetError
+from dicomfab.targets._children import GRACE, forget, session_members, spawn, stop
 from dicomfab.targets.receipt import Progress, Receipt
 from dicomfab.targets.secrets import Masker, is_secret
 
 EXIT_GRACE = 10.0  # seconds the process may take to exit by itself once the sentinel is there
-TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+TERM_GRACE = GRACE  # seconds between SIGTERM and SIGKILL
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,7 @@ class CommandIngestor:
         self.log_path = log_path
         self.poll = float(poll)
         self.exit_grace = float(exit_grace)
+        self.term_grace = TERM_GRACE
         self._secrets = [str(s) for s in secrets]
         self.public = frozenset(public)
         self._mask = Masker(self._secrets)
@@ -219,14 +224,13 @@ class CommandIngestor:
         log.flush()
         start = time.monotonic()
         try:
-            process = subprocess.Popen(
+            process = spawn(
                 argv,
                 cwd=cwd,
                 env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
         except FileNotFoundError:
             log.write(f"# not found: {shown[0]}\n")
@@ -242,15 +246,41 @@ class CommandIngestor:
             raise self._fail(f"ingest command cannot start: {argv[0]}: {exc.strerror}") from None
         assert process.stdout is not None
         pump = _LogPump(process.stdout, log, self._mask)
+        cause: BaseException | None = None
         try:
             result = self._wait(process, pump, sentinel, before, start, shown, log_path)
             result = replace(result, missing_passthrough=missing)
+        except BaseException as exc:
+            cause = exc
+            raise
         finally:
-            if process.poll() is None:  # interrupted: stop what we started
-                _stop_group(process)
-            pump.join(2.0)
+            self._stop_everything(process, pump, log_path, cause)
         self.last_result = result
         return result
+
+    def _stop_everything(
+        self,
+        process: subprocess.Popen[bytes],
+        pump: _LogPump,
+        log_path: Path,
+        cause: BaseException | None,
+    ) -> None:
+        """Whatever happened, nothing the command started outlives this run: stop its session
+        and say in the log what was stopped and why."""
+        running = process.poll() is None
+        left = [pid for pid in session_members(process.pid) if pid != process.pid]
+        if not running and not left:
+            forget(process)
+            pump.join(2.0)
+            return
+        code = stop(process, self.term_grace)
+        pump.join(2.0)
+        what = (
+            "the command and everything it started"
+            if running
+            else (f"{len(left)} process{'es' if len(left) != 1 else ''} the command left running")
+        )
+        _log_note(log_path, f"{_why(cause)}: stopped {what} (exit {code})")
 
     def _open_log_path(self) -> Path:
         if self.log_path is not None:
@@ -279,7 +309,7 @@ class CommandIngestor:
                 try:
                     returncode = process.wait(timeout=self.exit_grace)
                 except subprocess.TimeoutExpired:
-                    returncode = _stop_group(process)
+                    returncode = stop(process, self.term_grace)
                     terminated = True
                 pump.join(2.0)
                 if terminated:
@@ -292,17 +322,17 @@ class CommandIngestor:
                     shown, returncode, time.monotonic() - start, sentinel, log_path, terminated
                 )
             if returncode is not None and returncode != 0:
-                pump.join(5.0)
+                _drain(process, pump)
                 last = pump.last_line or "no output"
                 raise self._fail(f"ingest command exited with {returncode}: {last}")
             if returncode == 0 and sentinel is None:
-                pump.join(5.0)
+                _drain(process, pump)
                 return CommandResult(shown, 0, time.monotonic() - start, None, log_path)
             now = time.monotonic()
             if now >= deadline:
                 still = process.poll() is None
                 if still:
-                    _stop_group(process)
+                    stop(process, self.term_grace)
                 pump.join(2.0)
                 waiting = f" waiting for sentinel {sentinel}" if sentinel is not None else ""
                 after = _seconds(self.timeout)
@@ -313,6 +343,13 @@ class CommandIngestor:
                 )
                 raise self._fail(f"ingest command timed out after {after}{waiting}")
             time.sleep(min(self.poll, max(0.0, deadline - now)))
+
+
+def _drain(process: subprocess.Popen[bytes], pump: _LogPump) -> None:
+    """Let the log catch up with the exited command; not long when processes it left running
+    hold the pipe open (they are stopped next)."""
+    left = any(pid != process.pid for pid in session_members(process.pid))
+    pump.join(0.5 if left else 5.0)
 
 
 def _log_note(log_path: Path, text: str) -> None:
@@ -336,13 +373,17 @@ def _appeared(path: Path, before: tuple[int, int] | None) -> bool:
     return now is not None and now != before
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM the process's session (it leads its own), then SIGKILL after a grace period."""
-    for sig, grace in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, TERM_GRACE)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
+def _why(cause: BaseException | None) -> str:
+    """Why the command is being stopped, for its log."""
+    if isinstance(cause, KeyboardInterrupt):
+        signum = getattr(cause, "signum", signal.SIGINT)
         try:
-            return process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    return process.wait()
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return f"dicomfab was interrupted ({name})"
+    if cause is None:
+        return "the ingest is over"
+    if isinstance(cause, TargetError):
+        return f"the ingest failed ({cause})"
+    return f"dicomfab stopped on an error ({type(cause).__name__})"

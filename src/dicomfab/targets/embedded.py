@@ -1,5 +1,9 @@
 """The embedded default target: pynetdicom's Query/Retrieve SCP app (``qrscp``) in a subprocess.
 
+The subprocess runs in a session of its own (:mod:`dicomfab.targets._children`): the terminal's
+Ctrl-C reaches dicomfab only, which stops the server on its way out (the interpreter's exit at
+the latest).
+
 It listens on a free loopback port, stores what it receives in its own folder
 (``instances/<SOPInstanceUID>``, no extension) and indexes it in SQLite (``instances.sqlite``;
 tables ``patient``, ``study``, ``series``, ``image`` and ``instance`` — the last one holds
@@ -16,7 +20,6 @@ to the database"); and a second copy of an instance overwrites the first.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from dicomfab.errors import TargetError
+from dicomfab.targets import _children
 from dicomfab.targets._dicomnet import echo
 
 DEFAULT_AE_TITLE = "DICOMFAB_PACS"
@@ -140,6 +144,8 @@ class EmbeddedPACS:
             self._workdir.mkdir(parents=True, exist_ok=True)
         else:
             self._workdir = Path(tempfile.mkdtemp(prefix="dicomfab-pacs-"))
+            if not self.keep:
+                _children.remove_at_exit(self._workdir)
         if self._port is None:
             self._port = free_port(self.host)
         self.storage_dir.mkdir(exist_ok=True)
@@ -157,7 +163,7 @@ class EmbeddedPACS:
         command = [sys.executable, "-m", "dicomfab.targets._qrscp"]
         command += ["--config", str(self.config_path), "--log-level", self.log_level]
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
+            self._process = _children.spawn(
                 command,
                 cwd=self._workdir,
                 stdin=subprocess.DEVNULL,
@@ -205,15 +211,13 @@ class EmbeddedPACS:
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate qrscp (then kill it if it does not go), and remove a temporary workdir."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
-        if self._workdir is not None and not self.keep and not self._failed:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if process is not None:
+            _children.stop(process, timeout)
+        if self._workdir is not None and not self.keep:
+            if self._failed:
+                _children.keep(self._workdir)
+            else:
+                _children.remove(self._workdir)
 
     def __enter__(self) -> EmbeddedPACS:
         return self.start()

@@ -10,17 +10,18 @@ ssh_config file (``-F``, so the system and user configs do not apply) that has a
 for the target and one for the bastion: the key, the known_hosts file, ``BatchMode`` and strict
 host key checking apply to both hops. Entering the context waits until the local end accepts
 connections; a failure (host key, authentication, connection refused, …) is a one-line
-:class:`~dicomfab.errors.TargetError` with the line of ssh's stderr that says why. Leaving it
-stops ssh.
+:class:`~dicomfab.errors.TargetError` with the line of ssh's stderr that says why (a refused
+host key names the hop: "SSH host key of the bastion user@host:port is not in known_hosts …").
+
+ssh runs in a session of its own (:mod:`dicomfab.targets._children`), with the ProxyJump ssh it
+starts: leaving the context, an exception or an interruption stops both and removes the private
+config folder; the interpreter's exit does, at the latest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ from typing import Protocol
 from sqlalchemy.engine import URL, make_url
 
 from dicomfab.errors import TargetError
+from dicomfab.targets import _children
 
 SSH = Path("/usr/bin/ssh")
 LOCALHOST = "127.0.0.1"
@@ -66,6 +68,8 @@ _NOISE = (
     "warning: permanently added",
     "pseudo-terminal",
 )
+_UNKNOWN_KEY = re.compile(r"host key is known for (\S+) and", re.IGNORECASE)
+_CHANGED_KEY = re.compile(r"Host key for (\S+) has changed", re.IGNORECASE)
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9._:%@+\-\[\]]+$")
 
 
@@ -102,6 +106,13 @@ class Endpoint:
         host = f"[{self.host}]" if ":" in self.host and self.port != 22 else self.host
         where = host if self.port == 22 else f"{host}:{self.port}"
         return f"{self.user}@{where}" if self.user else where
+
+
+def _known_hosts_names(endpoint: Endpoint) -> set[str]:
+    """How ssh names ``endpoint`` in its host key messages (and in known_hosts)."""
+    if endpoint.port == 22:
+        return {endpoint.host, f"[{endpoint.host}]:22"}
+    return {f"[{endpoint.host}]:{endpoint.port}"}
 
 
 def _port(text: str, where: str) -> int:
@@ -256,6 +267,7 @@ class SSHTunnel:
         if self.known_hosts is not None and not self.known_hosts.is_file():
             raise self._fail(f"no known_hosts file at {self.known_hosts}")
         self._workdir = Path(tempfile.mkdtemp(prefix="dicomfab-ssh-"))
+        _children.remove_at_exit(self._workdir)
         try:
             config = self._write_config(self._workdir)
             attempts = 1 if self._fixed_port else 3
@@ -277,12 +289,11 @@ class SSHTunnel:
         assert self._workdir is not None
         stderr_path = self._workdir / "ssh.stderr"
         with stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(
+            self.process = _children.spawn(
                 self.command(config),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                start_new_session=True,
             )
         deadline = time.monotonic() + 3 * self.connect_timeout + 5
         while time.monotonic() < deadline:
@@ -292,7 +303,7 @@ class SSHTunnel:
                 reason = ssh_reason(text)
                 if "address already in use" in text.lower() or "cannot listen" in text.lower():
                     raise _PortTaken(reason)
-                raise self._fail(reason)
+                raise self._fail(self._host_key_hop(text) or reason)
             if self._accepts():
                 return
             time.sleep(0.1)
@@ -310,28 +321,37 @@ class SSHTunnel:
             return False
 
     def _stop_process(self) -> None:
+        """Stop ssh and whatever it started (the ProxyJump ssh to the bastion): its session."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, sig)
-                try:
-                    process.wait(timeout=5)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:  # ssh is gone; a ProxyJump child it left would still hold the group
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGTERM)
+        if process is not None:
+            _children.stop(process)
 
     def stop(self) -> None:
         """Stop ssh and remove the private config (safe to call twice)."""
         self._stop_process()
         if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            _children.remove(self._workdir)
             self._workdir = None
+
+    def _host_key_hop(self, stderr: str) -> str | None:
+        """When ssh refused a host key, which hop's it was, in words; None otherwise (or when
+        the host ssh names is neither hop, or both)."""
+        unknown = _UNKNOWN_KEY.search(stderr)
+        changed = _CHANGED_KEY.search(stderr)
+        found = unknown or changed
+        if found is None:
+            return None
+        hops = [("target", self.target)]
+        if self.bastion is not None:
+            hops.append(("bastion", self.bastion))
+        named = [(role, end) for role, end in hops if found[1] in _known_hosts_names(end)]
+        if len(named) != 1:
+            return None
+        role, endpoint = named[0]
+        where = str(self.known_hosts) if self.known_hosts is not None else "~/.ssh/known_hosts"
+        state = "is not in" if found is unknown else "does not match the key in"
+        said = ssh_reason(stderr)
+        return f"SSH host key of the {role} {endpoint} {state} known_hosts {where} (ssh: {said})"
 
     @property
     def running(self) -> bool:

@@ -24,8 +24,14 @@ in ReferencedSOPSequence, the unparseable one is in neither sequence (Orthanc ca
 so it comes back as a "failure" "not mentioned in the STOW-RS response".
 
 Only infrastructure failures raise :class:`~dicomfab.errors.TargetError`, in one line, with the
-password masked: cannot connect (refused, DNS, connect timeout), no answer in time, connection
-lost, and HTTP 401/403 on the first batch (nothing else would work either).
+password masked: cannot connect (refused, DNS, connect timeout), no complete answer in time,
+connection lost, and HTTP 401/403 on the first batch (nothing else would work either). Its
+``partial`` is the :class:`~dicomfab.targets.receipt.Receipt` of the batches answered before the
+fault, so that what the server acknowledged is reported.
+
+``timeout`` bounds each request as a whole, from the first byte sent to the last byte of the
+answer: a server that stops reading, never answers or trickles its answer is given up on after
+about ``timeout`` seconds (at most twice that when a single read was already waiting).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import httpx
 from pydicom import dcmread
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
+from dicomfab.errors import TargetError
 from dicomfab.targets._dicomweb import (
     DICOM_JSON,
     DicomWebEndpoint,
@@ -247,12 +254,16 @@ class StowIngestor(DicomWebEndpoint):
         start = time.perf_counter()
         paths = [Path(f) for f in files]
         results: list[InstanceResult] = []
-        with self._client() as client:
-            for first in range(0, len(paths), self.batch):
-                chunk = paths[first : first + self.batch]
-                results.extend(self._send_batch(client, chunk, first_batch=first == 0))
-                if progress:
-                    progress(len(chunk))
+        try:
+            with self._client() as client:
+                for first in range(0, len(paths), self.batch):
+                    chunk = paths[first : first + self.batch]
+                    results.extend(self._send_batch(client, chunk, first_batch=first == 0))
+                    if progress:
+                        progress(len(chunk))
+        except TargetError as exc:  # what was answered before the fault is kept
+            partial = Receipt(list(results), time.perf_counter() - start)
+            raise TargetError(str(exc), partial=partial) from None
         return Receipt(results, time.perf_counter() - start)
 
     def _send_batch(
@@ -296,8 +307,11 @@ class StowIngestor(DicomWebEndpoint):
         tail = f"--{boundary}--\r\n".encode()
         length = sum(len(head) + p.size + 2 for p in parts) + len(tail)
 
+        deadline = time.monotonic() + self.timeout
+
         def body() -> Iterator[bytes]:
             for part in parts:
+                _in_time(deadline)
                 yield head
                 remaining = part.size
                 while remaining > 0:
@@ -305,6 +319,7 @@ class StowIngestor(DicomWebEndpoint):
                     if not data:  # shrank since fstat: keep the announced length honest
                         raise OSError(f"{part.file.name} shrank while being sent")
                     remaining -= len(data)
+                    _in_time(deadline)
                     yield data
                 yield b"\r\n"
             yield tail
@@ -314,14 +329,37 @@ class StowIngestor(DicomWebEndpoint):
             "Content-Length": str(length),
             "Accept": DICOM_JSON,
         }
+        overdue = f"no complete answer within {self.timeout:g} s (the STOW-RS timeout)"
         try:
-            response = client.post(f"{self.url}/studies", content=body(), headers=headers)
+            with client.stream(
+                "POST", f"{self.url}/studies", content=body(), headers=headers
+            ) as response:
+                received = bytearray()
+                for chunk in response.iter_bytes():
+                    received += chunk
+                    _in_time(deadline)
+        except _Overdue:
+            raise self._fail(overdue) from None
         except httpx.TransportError as exc:
-            raise self._fail(transport_reason(exc, self.timeout, self.connect_timeout)) from None
+            stalled = isinstance(exc, httpx.TimeoutException) and not isinstance(
+                exc, httpx.ConnectTimeout
+            )
+            why = overdue if stalled else transport_reason(exc, self.timeout, self.connect_timeout)
+            raise self._fail(why) from None
         except OSError as exc:  # a file could not be read while streaming
             raise self._fail(f"reading a file while sending: {exc}") from None
         if response.status_code in (401, 403) and first_batch:
             raise self._fail(f"authentication failed (HTTP {response.status_code})")
-        reason = scrub(http_reason(response), self._password)
+        answer = httpx.Response(response.status_code, content=bytes(received))
+        reason = scrub(http_reason(answer), self._password)
         files = [(p.file, p.uid) for p in parts]
-        return batch_results(files, response.status_code, reason, response.content)
+        return batch_results(files, response.status_code, reason, answer.content)
+
+
+class _Overdue(Exception):
+    """The request's deadline passed while sending or receiving."""
+
+
+def _in_time(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise _Overdue
