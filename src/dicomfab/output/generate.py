@@ -11,7 +11,7 @@ import json
 import os
 import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,12 +105,11 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def stop_pool(pool: ProcessPoolExecutor, pending: Iterable[Future[Any]] = ()) -> list[int]:
-    """Stop ``pool`` now, for an interruption or an error: cancel what has not started,
-    terminate the worker processes (what they were writing is cleaned up by the caller) and wait
-    until they are gone. Returns the workers' process ids."""
-    for future in pending:
-        future.cancel()
+def stop_pool(pool: ProcessPoolExecutor) -> list[int]:
+    """Stop ``pool`` now, for an interruption or an error: terminate the worker processes (what
+    they were writing is the caller's to clean up), wait until they are gone, and let the
+    pool's manager thread fail the work not done (cancelling it first trips CPython 3.11's
+    manager thread). Returns the workers' process ids."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         if process.is_alive():
@@ -120,7 +119,7 @@ def stop_pool(pool: ProcessPoolExecutor, pending: Iterable[Future[Any]] = ()) ->
         if process.is_alive():
             process.kill()
             process.join(5)
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True)
     return [p.pid for p in processes if p.pid is not None]
 
 
@@ -238,7 +237,7 @@ def _run(
                     if progress:
                         progress(len(done))
         except BaseException:
-            stop_pool(pool, pending)  # before the caller removes the folder they write into
+            stop_pool(pool)  # before the caller removes the folder they write into
             raise
         pool.shutdown()
     finally:

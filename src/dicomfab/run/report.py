@@ -199,8 +199,10 @@ def _not_run_case(case: ET.Element, result: ScenarioResult, error: str | None) -
         ET.SubElement(case, "error", message=f"{reason}: {error}", type="RunError").text = error
     d = result.delivery
     lines = [
-        f"before the stop: {d['sent']} of {d['files']} files handed to the ingestor were sent, "
+        f"before the stop: {d['sent']} of its files were sent, "
         f"{d['acknowledged']} acknowledged by the system"
+        if d["files"]
+        else "before the stop: none of its files was sent"
     ] + [str(line) for line in result.delivered]
     ET.SubElement(case, "system-out").text = "\n".join(lines)
 

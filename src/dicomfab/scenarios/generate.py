@@ -77,7 +77,7 @@ def generate_scenarios(
             if progress:
                 progress(results[-1])
     except BaseException:
-        for pid in stop_pool(pool, futures):
+        for pid in stop_pool(pool):
             for partial in output.glob(f".*.partial-{pid}"):
                 shutil.rmtree(partial, ignore_errors=True)
         raise

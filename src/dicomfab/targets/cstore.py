@@ -165,18 +165,18 @@ class CStoreIngestor:
     def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
         start = time.perf_counter()
         results: dict[int, InstanceResult] = {}
-        items: list[_Item] = []
-        for index, file in enumerate(files):
-            item_or_result = self._scan(index, Path(file))
-            if isinstance(item_or_result, _Item):
-                items.append(item_or_result)
-            else:
-                results[index] = item_or_result[1]
-        if progress and results:
-            progress(len(results))
-        chunks = _split(items, min(self.associations, max(1, len(items))))
         sending = _Sending(results)
         try:
+            items: list[_Item] = []
+            for index, file in enumerate(files):
+                item_or_result = self._scan(index, Path(file))
+                if isinstance(item_or_result, _Item):
+                    items.append(item_or_result)
+                else:
+                    sending.record(index, item_or_result[1])
+            if progress and results:
+                progress(len(results))
+            chunks = _split(items, min(self.associations, max(1, len(items))))
             with _raw_sending():
                 self._run_chunks(chunks, sending, progress)
         except TargetError as exc:
