@@ -9,6 +9,7 @@ traceback, and what the run folder and the reports say.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,7 +49,7 @@ class Dicomfab:
         deadline = time.monotonic() + START_WITHIN
         while not ready():
             if self.process.poll() is not None:
-                out, err = self.process.communicate()
+                _, err = self.process.communicate()
                 pytest.fail(f"dicomfab ended before {what} (code {self.process.returncode}): {err}")
             if time.monotonic() > deadline:
                 pytest.fail(f"{what} did not happen within {START_WITHIN:g} s")
@@ -75,10 +76,8 @@ class Dicomfab:
             time.sleep(0.1)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         if self.process.poll() is None:
             self.process.communicate()
 
@@ -179,7 +178,7 @@ def test_sigint_during_run_generate_stops_the_workers(
     run = launch("run", "-q", "--runs-dir", runs, "-j", "2", "-s", ",".join(HEAVY))
     run.wait_for("generate", _stage_started(runs, "generate"))
     # the workers are writing: a half-written scenario folder exists
-    run.wait_for("files", lambda: any((runs.glob("*/generated/.*/dicoms/*/*"))))
+    run.wait_for("files", lambda: any(runs.glob("*/generated/.*/dicoms/*/*")))
     code = run.stop(signal.SIGINT)
     data = _check_stopped_run(run, runs, code, "generate", signal.SIGINT, HEAVY)
     assert "generated" in data["run"]["kept"]
