@@ -130,7 +130,7 @@ def _check_stopped_run(
 ) -> dict:  # type: ignore[type-arg]
     assert code == 128 + sig.value, run.out + run.err
     assert run.group_left() == [], "processes of the run's group are still running"
-    assert "Traceback" not in run.out + run.err
+    assert "Traceback" not in run.out + run.err, run.out + run.err
     assert f"interrupted ({sig.name})" in run.err
     run_dir = _run_dir(runs)
     assert run_dir is not None and str(run_dir) in run.err

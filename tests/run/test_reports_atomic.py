@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dicomfab.run import report
-from dicomfab.run.checks import not_run
+from dicomfab.run.checks import ScenarioResult
 
 
 def _fill(folder: Path) -> None:
@@ -54,7 +54,7 @@ def test_an_older_report_survives_a_full_disk(small_fs: Path) -> None:
     report.write_json([], path, run={"run folder": "old"})
     old = path.read_bytes()
     _fill(small_fs)
-    results = [not_run(f"s{i}", "not run: interrupted during ingest") for i in range(50)]
+    results = [ScenarioResult(f"s{i}", f"s{i}", None, "sql " + "x" * 200) for i in range(50)]
     with pytest.raises(OSError):
         report.write_json(results, path, run={"run folder": "new"})
     assert path.read_bytes() == old
@@ -93,3 +93,29 @@ def test_run_on_a_full_report_disk_exits_3_and_keeps_the_old_reports(
     # the run folder has what was done, and its log says the reports failed
     (log,) = (tmp_path / "runs").glob("*/logs/run.log")
     assert "cannot write the reports" in log.read_text(encoding="utf-8")
+
+
+def test_disk_full_during_generate_names_the_run_folder_and_what_was_kept(
+    small_fs: Path, tmp_path: Path
+) -> None:
+    runs = small_fs / "runs"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "dicomfab", "run", "-q", "-j", "1"),
+            *("-s", "bits_consistent,pr_bits_mismatch", "--runs-dir", str(runs)),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    (run_dir,) = runs.iterdir()
+    out = " ".join(done.stdout.split())
+    assert "run stopped: generate:" in out and "No space left on device" in out
+    assert "INTERRUPTED during generate" in out
+    assert f"kept: 0 of 2 scenarios generated in {run_dir / 'generated'}" in out
+    assert f"run folder: {run_dir}" in out
+    assert not list((run_dir / "generated").glob(".*"))  # no half-written scenario
