@@ -200,6 +200,7 @@ def test_sigint_during_plain_generate_leaves_nothing(
     code = run.stop(signal.SIGINT)
     assert code == 130, run.err
     assert "Traceback" not in run.out + run.err and "interrupted (SIGINT)" in run.err
+    assert f"nothing written to {out / 'big'}" in " ".join(run.err.split())
     assert run.group_left() == []
     time.sleep(1.0)  # a worker left running would go on writing
     assert list(out.iterdir()) == []

@@ -9,8 +9,10 @@ library API; this module only wires them together and turns errors into exit cod
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -70,15 +72,31 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 def interruptible() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while the command runs
     (so every ``finally`` and every ``except KeyboardInterrupt`` cleans up on SIGTERM too); the
-    handlers in force before are restored on exit."""
+    handlers in force before are restored on exit.
+
+    A signal that lands while Python runs a finalizer (``__del__``, a weakref callback) raises
+    there, where Python prints "Exception ignored" and drops it: the interruption would be
+    lost. Such a dropped interruption is delivered again, to run on in ordinary code."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved_hook = sys.unraisablehook
+
+    def redeliver(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+            # from another thread, a moment later: raised here, it would be dropped again
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+        else:
+            saved_hook(unraisable)
+
     for sig in saved:
         signal.signal(sig, _raise_interrupted)
+    sys.unraisablehook = redeliver
     try:
         yield
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = saved_hook
 
 
 def _interrupted(exc: BaseException) -> Interrupted:
