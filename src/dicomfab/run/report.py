@@ -196,7 +196,7 @@ def _not_run_case(case: ET.Element, result: ScenarioResult, error: str | None) -
     if error is None:
         ET.SubElement(case, "skipped", message=reason)
     else:
-        ET.SubElement(case, "error", message=f"{reason}: {error}", type="RunError").text = error
+        ET.SubElement(case, "error", message=error, type="RunError").text = f"{reason}: {error}"
     d = result.delivery
     lines = [
         f"before the stop: {d['sent']} of its files were sent, "
