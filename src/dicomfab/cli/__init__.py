@@ -4,11 +4,18 @@ library API; this module only wires them together and turns errors into exit cod
     0  success          1  the job ran but found problems (e.g. validation failed)
     2  bad input (spec, options, files): one clear message, nothing written
     3  the target failed (``run``, ``check``): the reason is in the console and the reports
+  130  interrupted by SIGINT (Ctrl-C)   143  stopped by SIGTERM (e.g. a CI cancel)
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import click
 from rich.markup import escape
@@ -27,7 +34,7 @@ from dicomfab.cli import (
     validate,
 )
 from dicomfab.cli.common import console_err
-from dicomfab.errors import DicomfabError
+from dicomfab.errors import DicomfabError, Interrupted
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -57,22 +64,89 @@ cli.add_command(targets.check_command)
 cli.add_command(ui.command)
 
 
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while the command runs
+    (so every ``finally`` and every ``except KeyboardInterrupt`` cleans up on SIGTERM too); the
+    handlers in force before are restored on exit.
+
+    A signal that lands while Python runs a finalizer (``__del__``, a weakref callback) raises
+    there, where Python prints "Exception ignored" and drops it: the interruption would be
+    lost. Such a dropped interruption is delivered again, to run on in ordinary code."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved_hook = sys.unraisablehook
+
+    def redeliver(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
+            # from another thread, a moment later: raised here, it would be dropped again
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+        else:
+            saved_hook(unraisable)
+
+    for sig in saved:
+        signal.signal(sig, _raise_interrupted)
+    sys.unraisablehook = redeliver
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        sys.unraisablehook = saved_hook
+
+
+def _interrupted(exc: BaseException) -> Interrupted:
+    """The :class:`Interrupted` behind a KeyboardInterrupt (click wraps it in an Abort)."""
+    while exc is not None and not isinstance(exc, KeyboardInterrupt):
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    if isinstance(exc, Interrupted):
+        return exc
+    found = Interrupted(signal.SIGINT)
+    if exc is not None:
+        found.__dict__.update(exc.__dict__)  # e.g. the run folder a pipeline attached
+    return found
+
+
+def _report_interrupted(exc: BaseException) -> int:
+    """One line on stderr (never a traceback); the exit code, 128 + the signal."""
+    stop = _interrupted(exc)
+    name = signal.Signals(stop.signum).name
+    stage = getattr(stop, "stage", None)
+    run_dir = getattr(stop, "run_dir", None)
+    text = f"interrupted ({name})" + (f" during {stage}" if stage else "")
+    if run_dir is not None:
+        text += f"; the run folder keeps what was done: {run_dir}"
+    console_err.print(escape(text), highlight=False, soft_wrap=True)
+    return stop.exit_code
+
+
 def main(argv: list[str] | None = None) -> None:
+    with interruptible():
+        code = _main(argv)
+    sys.exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="dicomfab", standalone_mode=False)
-    except click.exceptions.Abort:
-        console_err.print("aborted")
-        sys.exit(130)
+    except click.exceptions.Abort as exc:
+        if exc.__cause__ is None and exc.__context__ is None:
+            console_err.print("aborted")
+            return 130
+        return _report_interrupted(exc)
+    except KeyboardInterrupt as exc:
+        return _report_interrupted(exc)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except DicomfabError as exc:
         # escape: a message quotes user values ("[red]" is not markup); soft_wrap: one line each
         console_err.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
-        sys.exit(2)
-    except KeyboardInterrupt:
-        console_err.print("interrupted")
-        sys.exit(130)
-    sys.exit(0)
+        return 2
+    return 0

@@ -141,7 +141,15 @@ def command(
     if preview:
         _preview(plan, output, as_json)
         return
-    result = _generate(spec, plan, output, overwrite, workers, quiet or as_json)
+    try:
+        result = _generate(spec, plan, output, overwrite, workers, quiet or as_json)
+    except KeyboardInterrupt:  # the workers are stopped and the temporary folder removed
+        console_err.print(
+            f"nothing written to {output / spec.name}: the half-built dataset was removed",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise
     if as_json:
         click.echo(json.dumps(_summary(result), indent=2))
     elif not quiet:

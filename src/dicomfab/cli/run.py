@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -92,20 +93,31 @@ def choose(names: tuple[str, ...], tags: tuple[str, ...], category: str | None) 
 
 def _print_outcome(outcome: RunOutcome) -> None:
     results = outcome.results
+    stopped = outcome.stop is not None
     if results:
         shown = results if len(results) <= SHOWN_ROWS else [r for r in results if not r.passed]
+        if stopped and len(results) > SHOWN_ROWS:
+            shown = []  # every one is "not run": the counts below say it
         if shown:
             console.print(report.console_table(shown))
-        total = report.summary(results, outcome.error)
+        total = report.summary(results, outcome.error, outcome.stop)
         colour = "green" if outcome.passed else "red"
         console.print(
             f"[{colour}]{total['scenarios_passed']} of {total['scenarios']} scenarios met "
             f"their expectations[/]"
+            + (f"[red], {total['scenarios_not_run']} not run[/]" if stopped else "")
         )
     if outcome.error:
-        console.print(f"[bold red]run stopped:[/] {outcome.error}", soft_wrap=True)
-    console.print(f"run folder: {outcome.run_dir}")
-    console.print(f"reports:    {outcome.report_dir}")
+        console.print(f"[bold red]run stopped:[/] {escape(outcome.error)}", soft_wrap=True)
+    if outcome.stop is not None:
+        console.print(f"[bold red]{escape(outcome.stop.headline)}[/]", soft_wrap=True)
+        if outcome.kept:
+            console.print(f"kept:       {escape(outcome.kept)}", soft_wrap=True)
+    console.print(f"run folder: {outcome.run_dir}", soft_wrap=True)
+    if outcome.report_error:
+        console.print(f"[bold red]error:[/] {escape(outcome.report_error)}", soft_wrap=True)
+    else:
+        console.print(f"reports:    {outcome.report_dir}", soft_wrap=True)
 
 
 def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
@@ -116,8 +128,17 @@ def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
         "exit_code": outcome.exit_code,
         "stages": outcome.stages,
         "reports": [str(p) for p in outcome.reports],
-        **report.summary(outcome.results, outcome.error),
+        "report_error": outcome.report_error,
+        "kept": outcome.kept,
+        **report.summary(outcome.results, outcome.error, outcome.stop),
     }
+
+
+def _run(request: RunRequest, quiet: bool) -> RunOutcome:
+    if quiet:
+        return execute(request)
+    with RichProgress() as progress:
+        return execute(request, progress)
 
 
 @click.command("run", context_settings={"allow_extra_args": True})
@@ -201,11 +222,16 @@ def command(
         requests, target, targets, runs_dir=runs_dir, report_dir=report_dir, workers=workers
     )
     check_run(request)  # bad input is one error line, before the progress display starts
-    if quiet or as_json:
-        outcome = execute(request)
-    else:
-        with RichProgress() as progress:
-            outcome = execute(request, progress)
+    try:
+        outcome = _run(request, quiet or as_json)
+    except KeyboardInterrupt as exc:  # the reports are written: say where, then stop (130/143)
+        stopped = getattr(exc, "outcome", None)
+        if isinstance(stopped, RunOutcome):
+            if as_json:
+                click.echo(json.dumps(_summary_json(stopped), indent=2))
+            else:
+                _print_outcome(stopped)
+        raise
     if as_json:
         click.echo(json.dumps(_summary_json(outcome), indent=2))
     elif not quiet or outcome.exit_code:

@@ -89,6 +89,16 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def partial_prefix(name: str, pid: int | None = None) -> str:
+    """The start of the name of a dataset's temporary folder while process ``pid`` writes it."""
+    return f".{name}.partial-{os.getpid() if pid is None else pid}-"
+
+
+def partial_folders(parent: Path, pid: int) -> list[Path]:
+    """The temporary dataset folders process ``pid`` left in ``parent`` (it was stopped)."""
+    return list(parent.glob(f"{partial_prefix('*', pid)}*"))
+
+
 def _exists_message(target: Path) -> str:
     return (
         f"{target} already exists: another generate published it first; "
@@ -106,8 +116,9 @@ def atomic_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         raise OutputError(f"{target} already exists (use --overwrite to replace it)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        # an unpredictable name: nothing can be planted there in advance
-        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        # an unpredictable name (nothing can be planted there in advance) that names the process
+        # writing it, so that whoever stops that process can remove it (see partial_folders)
+        temp = Path(tempfile.mkdtemp(prefix=partial_prefix(target.name), dir=target.parent))
     except OSError as exc:
         raise OutputError(f"cannot create a folder in {target.parent}: {exc.strerror}") from exc
     try:

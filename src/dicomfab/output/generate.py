@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -95,6 +96,33 @@ def _attributes(ds: Any) -> dict[str, Any]:
                 value = str(value)
             out[keyword] = value
     return out
+
+
+def quiet_worker() -> None:
+    """Initializer of every worker process: the terminal's SIGINT (sent to the whole process
+    group) is left to the parent, which stops the workers itself (:func:`stop_pool`), and SIGTERM
+    ends a worker at once and quietly (a forked worker inherits the CLI's handlers, which would
+    raise in it and print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> list[int]:
+    """Stop ``pool`` now, for an interruption or an error: terminate the worker processes (what
+    they were writing is the caller's to clean up), wait until they are gone, and let the
+    pool's manager thread fail the work not done (cancelling it first trips CPython 3.11's
+    manager thread). Returns the workers' process ids."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+    pool.shutdown(wait=True)
+    return [p.pid for p in processes if p.pid is not None]
 
 
 def _build_and_write(inst: InstancePlan, root: Path) -> tuple[FileDigest | None, dict[str, Any]]:
@@ -199,22 +227,22 @@ def _run(
 
     spec_json = plan.spec.model_dump_json()
     inherited, _worker_plan = _worker_plan, (spec_json, plan)  # forked workers start with it
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=quiet_worker)
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-            pending = {pool.submit(_work, spec_json, str(root), task) for task in tasks}
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        done = future.result()
-                        for path, digest, attrs in done:
-                            results[path] = (digest, attrs)
-                        if progress:
-                            progress(len(done))
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        pending = {pool.submit(_work, spec_json, str(root), task) for task in tasks}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done = future.result()
+                    for path, digest, attrs in done:
+                        results[path] = (digest, attrs)
+                    if progress:
+                        progress(len(done))
+        except BaseException:
+            stop_pool(pool)  # before the caller removes the folder they write into
+            raise
+        pool.shutdown()
     finally:
         _worker_plan = inherited
     return results

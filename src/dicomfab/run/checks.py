@@ -17,6 +17,10 @@ The rule, per instance (after the target's ``overrides`` map outcome → outcome
 study's instance checks. The receipt, when given, only adds the ingest outcome to each record.
 
 A protocol outcome is data: nothing here raises for a failed check.
+
+A scenario a run selected but never checked (the run was interrupted, or a stage failed, before
+verification) is a :func:`not_run` result: status ``not run``, never passed, with what the
+ingestor had sent and the system acknowledged for its files before the stop.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from dicomfab.targets.observations import Observations, ObservedInstance
 from dicomfab.targets.receipt import InstanceResult, Receipt
 
 Status = Literal["pass", "fail", "not checked"]
+ScenarioStatus = Literal["pass", "fail", "not run"]
+ACKNOWLEDGED = ("success", "warning")  # the system answered that it took the instance
 
 PRESENT_OUTCOMES = ("accept", "normalise", "warn", "exclude")
 ABSENT_OUTCOMES = ("reject", "quarantine")
@@ -74,6 +80,27 @@ class Ingest:
     def __str__(self) -> str:
         text = f"ingest {self.outcome}" + (f" {self.status}" if self.status else "")
         return f"{text}: {self.reason}" if self.reason else text
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One file of a scenario that was not checked, as the ingestor reported it before the run
+    stopped: sent or not, and what the system answered."""
+
+    file: str
+    sop_instance_uid: str | None
+    ingest: Ingest
+    sent: bool
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.ingest.outcome in ACKNOWLEDGED
+
+    def __str__(self) -> str:
+        return f"{self.sop_instance_uid or '?'} ({PurePath(self.file).name}): {self.ingest}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "acknowledged": self.acknowledged}
 
 
 @dataclass(frozen=True)
@@ -148,6 +175,8 @@ class ScenarioResult:
     instances: list[InstanceCheck] = field(default_factory=list)
     studies: list[StudyCheck] = field(default_factory=list)
     overrides: dict[str, str] = field(default_factory=dict)
+    not_run: str | None = None  # why it was not checked, e.g. "not run: interrupted during ingest"
+    delivered: list[Delivered] = field(default_factory=list)  # only for a scenario not run
 
     @property
     def name(self) -> str:
@@ -155,8 +184,27 @@ class ScenarioResult:
 
     @property
     def passed(self) -> bool:
+        if self.not_run is not None:
+            return False
         statuses = [c.status for c in self.instances] + [s.status for s in self.studies]
         return "fail" not in statuses
+
+    @property
+    def status(self) -> ScenarioStatus:
+        if self.not_run is not None:
+            return "not run"
+        return "pass" if self.passed else "fail"
+
+    @property
+    def delivery(self) -> dict[str, int]:
+        """Of the files handed to the ingestor before the run stopped: how many were sent, how
+        many the system acknowledged (success or warning), how many it refused."""
+        return {
+            "files": len(self.delivered),
+            "sent": sum(d.sent for d in self.delivered),
+            "acknowledged": sum(d.acknowledged for d in self.delivered),
+            "failed": sum(d.ingest.outcome == "failure" for d in self.delivered),
+        }
 
     @property
     def counts(self) -> dict[str, int]:
@@ -214,7 +262,17 @@ class ScenarioResult:
             "scenario": self.scenario,
             "category": self.category,
             "source": self.source,
+            "status": self.status,
             "passed": self.passed,
+            **(
+                {
+                    "not_run": self.not_run,
+                    "delivery": self.delivery,
+                    "delivered": [d.to_dict() for d in self.delivered],
+                }
+                if self.not_run is not None
+                else {}
+            ),
             "overrides": dict(self.overrides),
             "counts": self.counts,
             "failures": self.failures(),
@@ -436,6 +494,41 @@ def check(
     )
 
 
+def not_run(
+    name: str,
+    reason: str,
+    manifest: Manifest | None = None,
+    receipt: Receipt | None = None,
+) -> ScenarioResult:
+    """A selected scenario the run did not check. ``manifest`` (when it was generated) and
+    ``receipt`` (what the ingestor handled before the stop, possibly partial) give what was
+    sent and acknowledged for its files."""
+    delivered: list[Delivered] = []
+    if manifest is not None and receipt is not None and receipt.results:
+        index = _ReceiptIndex(receipt)
+        for entry in manifest.instances():
+            found = index.find(entry)
+            if found is not None:
+                ingest = _ingest(found)
+                assert ingest is not None
+                delivered.append(Delivered(entry.file, found.sop_instance_uid, ingest, found.sent))
+    return ScenarioResult(
+        dataset=manifest.dataset if manifest is not None else name,
+        scenario=name,
+        category=_category(manifest) if manifest is not None else _scenario_category(name),
+        source="",
+        not_run=reason,
+        delivered=delivered,
+    )
+
+
+def _scenario_category(name: str) -> str | None:
+    try:
+        return get_scenario(name).category
+    except DicomfabError:
+        return None
+
+
 def check_merged(
     merged: MergedManifest | Iterable[Manifest],
     observations: Observations,
@@ -475,6 +568,7 @@ def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioRe
 
 
 __all__ = [
+    "Delivered",
     "Ingest",
     "InstanceCheck",
     "Mismatch",
@@ -483,4 +577,5 @@ __all__ = [
     "check",
     "check_merged",
     "combine",
+    "not_run",
 ]

@@ -161,7 +161,12 @@ def _ingestor(ingest: Any, folder: Path, logs: Path, secrets: Iterable[str]) -> 
         from dicomfab.targets.cstore import CStoreIngestor
 
         return CStoreIngestor(
-            ingest.host, ingest.port, ingest.called_ae, ingest.calling_ae, ingest.associations
+            ingest.host,
+            ingest.port,
+            ingest.called_ae,
+            ingest.calling_ae,
+            ingest.associations,
+            timeout=ingest.timeout,
         )
     if isinstance(ingest, StowIngest):
         from dicomfab.targets.stow import StowIngestor

@@ -29,7 +29,7 @@ from pydicom.uid import JPEGBaseline8Bit, JPEGLossless, JPEGLosslessSV1
 from dicomfab.output.merge import merged_file_path
 from dicomfab.output.preview import _window, read_header
 from dicomfab.run.checks import InstanceCheck, ScenarioResult
-from dicomfab.run.report import summary
+from dicomfab.run.report import Stop, summary, write_atomically
 
 MAX_THUMBS = 8
 THUMB_SIZE = 160
@@ -128,6 +128,8 @@ def _thumb_checks(result: ScenarioResult) -> list[InstanceCheck]:
 
 
 def _status(result: ScenarioResult) -> str:
+    if result.not_run is not None:
+        return "not run"
     if not result.passed:
         return "fail"
     statuses = [c.status for c in result.instances] + [s.status for s in result.studies]
@@ -135,7 +137,7 @@ def _status(result: ScenarioResult) -> str:
     return "not checked" if undecided else "pass"
 
 
-_CLASS = {"pass": "pass", "fail": "fail", "not checked": "nc"}
+_CLASS = {"pass": "pass", "fail": "fail", "not checked": "nc", "not run": "nc"}
 
 
 def _lines(title: str, lines: Sequence[str]) -> str:
@@ -170,7 +172,30 @@ def _row(result: ScenarioResult, anchor: str | None) -> str:
     )
 
 
+def _not_run_section(result: ScenarioResult, anchor: str) -> str:
+    d = result.delivery
+    head = (
+        f"{d['sent']} of {d['files']} files handed to the ingestor were sent, "
+        f"{d['acknowledged']} acknowledged by the system, before the stop"
+    )
+    return (
+        f'<details id="{anchor}"><summary><span class="nc">NOT RUN</span> '
+        f"{escape(result.name)} <small>({escape(result.not_run or '')})</small></summary>"
+        + (f"<p>{escape(head)}</p>" if d["files"] else "")
+        + _lines("Sent before the stop", [str(x) for x in result.delivered])
+        + "</details>"
+    )
+
+
+def _stop_banner(stop: Stop, meta: Mapping[str, str] | None) -> str:
+    where = (meta or {}).get("run folder")
+    data = f"<br>The data of what was done is in {escape(where)}." if where else ""
+    return f'<div class="error"><b>{escape(stop.headline)}</b>{data}</div>'
+
+
 def _section(result: ScenarioResult, anchor: str, root: Path | None) -> str:
+    if result.not_run is not None:
+        return _not_run_section(result, anchor)
     checks = _thumb_checks(result)
     thumbs = "".join(_tile(result, c, root) for c in checks[:MAX_THUMBS])
     more = f"<p>{MAX_THUMBS} of {len(checks)} shown.</p>" if len(checks) > MAX_THUMBS else ""
@@ -191,6 +216,7 @@ def render_html(
     title: str = "dicomfab run",
     meta: Mapping[str, str] | None = None,
     error: str | None = None,
+    stop: Stop | None = None,
 ) -> str:
     """The page as a string (see :func:`write_html`)."""
     ordered = sorted(results, key=lambda r: r.passed)  # stable: failed first, in run order
@@ -209,12 +235,19 @@ def render_html(
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<table>{meta_rows}</table>" if meta_rows else "",
+        _stop_banner(stop, meta) if stop else "",
         f'<div class="error"><b>Run error:</b> {escape(error)}</div>' if error else "",
         "<h2>Summary</h2><p>",
         f"Scenarios: {len(results)} — "
         f'<span class="pass">{statuses.count("pass")} passed</span>, '
         f'<span class="fail">{statuses.count("fail")} failed</span>, '
-        f'<span class="nc">{statuses.count("not checked")} not checked</span>.<br>',
+        f'<span class="nc">{statuses.count("not checked")} not checked</span>'
+        + (
+            f', <span class="nc">{statuses.count("not run")} not run</span>'
+            if "not run" in statuses
+            else ""
+        )
+        + ".<br>",
         f"Instances: {counts.get('instances', 0)} — {counts.get('passed', 0)} as expected, "
         f"{counts.get('failed', 0)} failed, {counts.get('not_checked', 0)} not checked.</p>",
         "<h2>Scenarios</h2><table><thead><tr><th>Scenario</th><th>Category</th><th>Result</th>"
@@ -225,7 +258,7 @@ def render_html(
     ]
     failed = [r for r in ordered if not r.passed]
     if failed:
-        parts.append("<h2>Failed scenarios</h2>")
+        parts.append("<h2>Failed scenarios</h2>" if not stop else "<h2>Scenarios not passed</h2>")
         parts.extend(_section(r, anchors[id(r)], root) for r in failed)
     parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)
@@ -239,15 +272,16 @@ def write_html(
     title: str = "dicomfab run",
     meta: Mapping[str, str] | None = None,
     error: str | None = None,
+    stop: Stop | None = None,
 ) -> Path:
-    """Write the run's HTML report to ``path``. ``dataset_root`` is the folder the instances'
-    ``file`` paths are relative to (a merged folder or one dataset's folder); without it the
-    page has placeholders instead of thumbnails."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(results, dataset_root=dataset_root, title=title, meta=meta, error=error)
-    path.write_text(text, encoding="utf-8")
-    return path
+    """Write the run's HTML report to ``path`` (atomically). ``dataset_root`` is the folder the
+    instances' ``file`` paths are relative to (a merged folder or one dataset's folder); without
+    it the page has placeholders instead of thumbnails. ``stop``: the run was interrupted (a
+    banner says so, and where the data is)."""
+    text = render_html(
+        results, dataset_root=dataset_root, title=title, meta=meta, error=error, stop=stop
+    )
+    return write_atomically(Path(path), text)
 
 
 __all__ = ["MAX_THUMBS", "THUMB_SIZE", "render_html", "thumbnail_png", "write_html"]

@@ -12,14 +12,20 @@ Everything of a run stays in its folder (default ``./runs/<UTC timestamp>/``)::
     embedded-pacs/          the embedded target's database and stored files
     reports/                report.json, junit.xml, report.html
 
-A target failure (cannot connect, command failed, tunnel refused, …) stops the run at that
-stage: the reports are still written, with the one-line reason, and nothing generated is lost.
+A target failure (cannot connect, command failed, tunnel refused, …) or a full disk stops the
+run at that stage: the reports are still written, with the one-line reason, and nothing
+generated is lost. An interruption (SIGINT, SIGTERM: a KeyboardInterrupt) does the same, then
+goes on (re-raised, carrying ``outcome``, ``run_dir`` and ``stage``). Either way the reports say
+so (not passed, interrupted, the stage), list every selected scenario not reached as ``not run``
+with what the ingestor had sent and the system acknowledged for it, and exit 3 (a fault) or
+128 + the signal (an interruption).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import signal
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -28,14 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dicomfab.errors import DicomfabError, SpecError, TargetError
+from dicomfab.errors import DicomfabError, OutputError, SpecError, TargetError
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.merge import MergedManifest, merge
 from dicomfab.run import report
-from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine
+from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine, not_run
 from dicomfab.run.connect import EMBEDDED, Session, open_target
 from dicomfab.run.expect import Overrides, resolve, rule_issues
 from dicomfab.run.prerun import check_run
+from dicomfab.run.report import Stop
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios
 from dicomfab.targets.config import Targets, Wait
 from dicomfab.targets.observations import Observations, Verifier
@@ -83,14 +90,25 @@ class RunOutcome:
     error: str | None = None  # "ingest: …" when a stage failed
     stages: dict[str, float] = field(default_factory=dict)  # stage → seconds
     reports: list[Path] = field(default_factory=list)
+    stop: Stop | None = None  # the run ended before checking: interrupted, or a stage failed
+    report_error: str | None = None  # the reports could not be written (disk full, read-only)
+    kept: str | None = None  # what the run folder holds when the run stopped early
 
     @property
     def passed(self) -> bool:
-        return self.error is None and bool(self.results) and all(r.passed for r in self.results)
+        return (
+            self.error is None
+            and self.stop is None
+            and self.report_error is None
+            and bool(self.results)
+            and all(r.passed for r in self.results)
+        )
 
     @property
     def exit_code(self) -> int:
-        if self.error is not None:
+        if self.stop is not None and self.stop.signal:
+            return 128 + signal.Signals[self.stop.signal].value
+        if self.error is not None or self.report_error is not None:
             return EXIT_TARGET
         return EXIT_PASSED if self.passed else EXIT_FAILED
 
@@ -125,9 +143,13 @@ class _Log:
         self.targets = targets
 
     def __call__(self, line: str) -> None:
+        """Append ``line``; a log that cannot be written (disk full) does not stop the run."""
         stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(f"{stamp} {self.targets.mask(line)}\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(f"{stamp} {self.targets.mask(line)}\n")
+        except OSError:
+            pass
 
 
 def study_uids(merged: MergedManifest) -> list[str]:
@@ -191,7 +213,7 @@ class _Runner:
         self.log = _Log(self.root / "logs" / "run.log", request.targets)
         self.outcome = RunOutcome(self.root, self.reports, request.target or EMBEDDED)
         self.merged: MergedManifest | None = None
-        self.receipt: Receipt | None = None
+        self.receipt: Receipt | None = None  # after a fault or interruption: what was done
         self.meta: dict[str, Any] = {}
         self.current = "generate"  # the stage running, named in an error
 
@@ -261,17 +283,70 @@ class _Runner:
                 self.log(f"target: {session.description}")
                 self._ingest(session)
                 self._verify(session)
+        except KeyboardInterrupt as exc:
+            name = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+            self.outcome.stop = Stop(self.current, signal=name)
+            self.receipt = self.receipt or _partial(exc)
+            self.log(f"{self.current}: INTERRUPTED ({name})")
+            exc.outcome, exc.run_dir, exc.stage = self.outcome, self.root, self.current  # type: ignore[attr-defined]
+            raise
         except DicomfabError as exc:
             message = self.request.targets.mask(str(exc))
             self.outcome.error = f"{self.current}: {message}"
+            self.outcome.stop = Stop(self.current, error=self.outcome.error)
+            self.receipt = self.receipt or _partial(exc)
             self.log(f"{self.current}: FAILED: {message}")
-            if not isinstance(exc, TargetError):
+            if not isinstance(exc, TargetError | OutputError):
                 raise
         finally:
             elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
             self.meta["duration"] = f"{elapsed:.1f} s"
+            if self.outcome.stop is not None:
+                self._stopped(self.outcome.stop)
             self._report()
         return self.outcome
+
+    def _stopped(self, stop: Stop) -> None:
+        """Every selected scenario without a result becomes ``not run``, with what the ingestor
+        handled for its files; the run folder's contents are named."""
+        manifests = self._manifests()
+        done = {r.name for r in self.outcome.results}
+        self.outcome.results += [
+            not_run(r.name, stop.reason, manifests.get(r.name), self.receipt)
+            for r in self.request.scenarios
+            if r.name not in done
+        ]
+        total = len(self.request.scenarios)
+        kept = f"{len(manifests)} of {total} scenarios generated in {self.root / 'generated'}"
+        if self.merged is not None:
+            kept += f", merged in {self.root / 'merged_dataset'}"
+        if self.receipt is not None and self.receipt.results:
+            counts = self.receipt.counts
+            acknowledged = counts["success"] + counts["warning"]
+            sent = sum(r.sent for r in self.receipt.results)
+            kept += f"; {sent} files sent, {acknowledged} acknowledged by the target"
+        self.outcome.kept = kept
+        self.meta["stopped"] = stop.headline
+        self.meta["kept"] = kept
+        self.log(f"{stop.stage}: kept {kept}")
+
+    def _manifests(self) -> dict[str, Manifest]:
+        """Each generated scenario's manifest: from the merge, else from ``generated/``."""
+        if self.merged is not None:
+            return {
+                d.manifest.scenario or d.manifest.dataset: d.manifest for d in self.merged.datasets
+            }
+        found: dict[str, Manifest] = {}
+        folder = self.root / "generated"
+        for path in sorted(folder.glob("*/manifest.json")) if folder.is_dir() else []:
+            if path.parent.name.startswith("."):
+                continue
+            try:
+                manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            found[manifest.scenario or manifest.dataset] = manifest
+        return found
 
     # --- stages ---------------------------------------------------------------------------
 
@@ -343,18 +418,31 @@ class _Runner:
         return resolve(rules, manifest, where=f"expect.{name}") if rules else Overrides()
 
     def _report(self) -> None:
+        """Write the three reports, each atomically; one that cannot be written (disk full,
+        read-only) leaves any older one whole and is named in ``report_error`` (exit 3)."""
         names = [r.name for r in self.request.scenarios]
-        results, error = self.outcome.results, self.outcome.error
+        results, error, stop = self.outcome.results, self.outcome.error, self.outcome.stop
         out = self.reports
-        try:
-            self.outcome.reports = [
-                report.write_json(results, out / "report.json", run=self.meta, error=error),
-                report.write_junit(results, out / "junit.xml", error=error, scenarios=names),
-                self._html(out / "report.html"),
-            ]
-        except OSError as exc:
-            raise DicomfabError(f"cannot write the reports in {out}: {exc}") from None
-        self.log(f"reports: {out}")
+        writers = (
+            lambda: report.write_json(
+                results, out / "report.json", run=self.meta, error=error, stop=stop
+            ),
+            lambda: report.write_junit(
+                results, out / "junit.xml", error=error, scenarios=names, stop=stop
+            ),
+            lambda: self._html(out / "report.html"),
+        )
+        failures: list[str] = []
+        for write in writers:
+            try:
+                self.outcome.reports.append(write())
+            except OSError as exc:
+                failures.append(f"{exc.filename or out}: {exc.strerror or exc}")
+        if failures:
+            self.outcome.report_error = f"cannot write the reports: {'; '.join(failures)}"
+            self.log(self.outcome.report_error)
+        else:
+            self.log(f"reports: {out}")
 
     def _html(self, path: Path) -> Path:
         from dicomfab.run.html import write_html
@@ -366,7 +454,14 @@ class _Runner:
             title=f"dicomfab run {self.root.name}",
             meta=self.meta,
             error=self.outcome.error,
+            stop=self.outcome.stop,
         )
+
+
+def _partial(exc: BaseException) -> Receipt | None:
+    """The receipt an ingestor attached to a fault or an interruption (what it had done)."""
+    partial = getattr(exc, "partial", None)
+    return partial if isinstance(partial, Receipt) else None
 
 
 def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome:

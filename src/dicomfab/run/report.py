@@ -3,13 +3,22 @@
 Every input is a :class:`~dicomfab.run.checks.ScenarioResult`, which holds manifest data and what
 the verifier saw, nothing more: no environment, no connection strings with secrets, no
 credentials ever go into a report.
+
+A run that stopped before checking (interrupted by a signal, or a stage failed) is reported as
+such: not passed, ``interrupted`` with the signal or the error and the stage, and every selected
+scenario as ``not run`` (see :func:`dicomfab.run.checks.not_run`). Every report is written
+atomically (:func:`write_atomically`): an older report is replaced whole or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +29,53 @@ from dicomfab.run.checks import ScenarioResult
 REPORT_FORMAT = 1
 
 
-def summary(results: Sequence[ScenarioResult], error: str | None = None) -> dict[str, Any]:
-    """Totals over every scenario; a run that stopped on ``error`` did not pass."""
+@dataclass(frozen=True)
+class Stop:
+    """Why a run ended before it checked its scenarios: a ``signal`` (``SIGINT``,
+    ``SIGTERM``) or an ``error`` (a target fault, a full disk), during ``stage``."""
+
+    stage: str
+    signal: str | None = None
+    error: str | None = None
+
+    @property
+    def headline(self) -> str:
+        """``INTERRUPTED during ingest (SIGINT)``, or ``STOPPED during ingest by an error: …``
+        for a fault."""
+        if self.signal:
+            return f"INTERRUPTED during {self.stage} ({self.signal})"
+        return f"STOPPED during {self.stage} by an error: {self.error}"
+
+    @property
+    def reason(self) -> str:
+        """What each scenario not reached says: ``not run: interrupted during ingest``."""
+        if self.signal:
+            return f"not run: interrupted during {self.stage}"
+        return f"not run: the run stopped on an error during {self.stage}"
+
+
+def summary(
+    results: Sequence[ScenarioResult], error: str | None = None, stop: Stop | None = None
+) -> dict[str, Any]:
+    """Totals over every scenario; a run that stopped (``error``, ``stop``) or left a scenario
+    not run did not pass."""
     totals: dict[str, int] = {}
     for r in results:
         for key, n in r.counts.items():
             totals[key] = totals.get(key, 0) + n
-    failed = sum(not r.passed for r in results)
+    not_run = sum(r.status == "not run" for r in results)
+    failed = sum(r.status == "fail" for r in results)
     return {
-        "passed": error is None and failed == 0,
+        "passed": error is None and stop is None and failed == 0 and not_run == 0,
+        "stopped": stop is not None,  # by a signal or a fault: what follows was not reached
+        "interrupted": stop is not None and stop.signal is not None,
+        "signal": stop.signal if stop else None,
+        "stage": stop.stage if stop else None,
         "error": error,
         "scenarios": len(results),
-        "scenarios_passed": len(results) - failed,
+        "scenarios_passed": len(results) - failed - not_run,
         "scenarios_failed": failed,
+        "scenarios_not_run": not_run,
         "counts": totals,
     }
 
@@ -42,14 +85,37 @@ def to_dict(
     *,
     run: Mapping[str, Any] | None = None,
     error: str | None = None,
+    stop: Stop | None = None,
 ) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT,
         "kind": "dicomfab-run-report",
         "run": dict(run or {}),
-        "summary": summary(results, error),
+        "summary": summary(results, error, stop),
         "scenarios": [r.to_dict() for r in results],
     }
+
+
+def write_atomically(path: Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder renamed over it:
+    a reader, or a full disk, sees the old file or the new one, never half of one. An OSError
+    (disk full, read-only) leaves the old file as it was and no temporary file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return path
 
 
 def write_json(
@@ -58,14 +124,12 @@ def write_json(
     *,
     run: Mapping[str, Any] | None = None,
     error: str | None = None,
+    stop: Stop | None = None,
 ) -> Path:
-    """Write ``report.json``: the run (folder, target, times), the summary with the error that
-    stopped the run if one did, every scenario and every instance check."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_dict(results, run=run, error=error), indent=2, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
-    return path
+    """Write ``report.json``: the run (folder, target, times), the summary with the error or
+    interruption that stopped the run if one did, every scenario and every instance check."""
+    data = to_dict(results, run=run, error=error, stop=stop)
+    return write_atomically(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _classname(result: ScenarioResult) -> str:
@@ -78,12 +142,16 @@ def junit_tree(
     *,
     error: str | None = None,
     scenarios: Sequence[str] = (),
+    stop: Stop | None = None,
 ) -> ET.ElementTree:
     """One ``<testsuite>``, one ``<testcase>`` per scenario; a failed scenario carries a
     ``<failure>`` whose text is its record-level diff lines; what could not be checked (e.g.
-    link / no-link) goes to ``<system-out>``. A run that stopped on ``error`` before checking
-    gives each of ``scenarios`` an ``<error>`` with that reason."""
-    failures = sum(not r.passed for r in results)
+    link / no-link) goes to ``<system-out>``. A scenario not run is ``<skipped>`` when a signal
+    stopped the run, an ``<error>`` when a fault did. A run that stopped on ``error`` before
+    checking gives each of ``scenarios`` without a result an ``<error>`` with that reason."""
+    failures = sum(r.status == "fail" for r in results)
+    not_run = [r for r in results if r.status == "not run"]
+    skipped = len(not_run) if stop is not None and stop.signal else 0
     unchecked = [n for n in scenarios if n not in {r.name for r in results}] if error else []
     if error and not results and not unchecked:
         unchecked = ["run"]
@@ -92,14 +160,17 @@ def junit_tree(
         name=suite,
         tests=str(len(results) + len(unchecked)),
         failures=str(failures),
-        errors=str(len(unchecked)),
-        skipped="0",
+        errors=str(len(unchecked) + len(not_run) - skipped),
+        skipped=str(skipped),
     )
     for name in unchecked:
         case = ET.SubElement(root, "testcase", name=name, classname=f"{suite}.run")
         ET.SubElement(case, "error", message=error or "", type="RunError").text = error
     for r in results:
         case = ET.SubElement(root, "testcase", name=r.name, classname=_classname(r))
+        if r.not_run is not None:
+            _not_run_case(case, r, error if skipped == 0 else None)
+            continue
         counts = r.counts
         if not r.passed:
             lines = r.failures()
@@ -120,6 +191,22 @@ def junit_tree(
     return ET.ElementTree(root)
 
 
+def _not_run_case(case: ET.Element, result: ScenarioResult, error: str | None) -> None:
+    reason = result.not_run or "not run"
+    if error is None:
+        ET.SubElement(case, "skipped", message=reason)
+    else:
+        ET.SubElement(case, "error", message=error, type="RunError").text = f"{reason}: {error}"
+    d = result.delivery
+    lines = [
+        f"before the stop: {d['sent']} of its files were sent, "
+        f"{d['acknowledged']} acknowledged by the system"
+        if d["files"]
+        else "before the stop: none of its files was sent"
+    ] + [str(line) for line in result.delivered]
+    ET.SubElement(case, "system-out").text = "\n".join(lines)
+
+
 def write_junit(
     results: Sequence[ScenarioResult],
     path: Path,
@@ -127,20 +214,23 @@ def write_junit(
     *,
     error: str | None = None,
     scenarios: Sequence[str] = (),
+    stop: Stop | None = None,
 ) -> Path:
-    """Write JUnit XML for CI (see :func:`junit_tree`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tree = junit_tree(results, suite, error=error, scenarios=scenarios)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
-    return path
+    """Write JUnit XML for CI (see :func:`junit_tree`), atomically."""
+    tree = junit_tree(results, suite, error=error, scenarios=scenarios, stop=stop)
+    root = tree.getroot()
+    assert root is not None
+    return write_atomically(
+        Path(path), ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    )
 
 
 def console_table(results: Sequence[ScenarioResult]) -> Table:
     """A rich table: one row per scenario, with its first difference when it failed."""
     total = summary(results)
     table = Table(
-        title=f"{total['scenarios_passed']} of {total['scenarios']} scenarios passed",
+        title=f"{total['scenarios_passed']} of {total['scenarios']} scenarios passed"
+        + (f", {total['scenarios_not_run']} not run" if total["scenarios_not_run"] else ""),
         show_lines=False,
     )
     table.add_column("Scenario")
@@ -155,11 +245,20 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
         c = r.counts
         lines = r.failures()
         first = lines[0] + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "") if lines else ""
+        if r.not_run is not None:
+            d = r.delivery
+            first = r.not_run + (
+                f" ({d['sent']} sent, {d['acknowledged']} acknowledged)" if d["files"] else ""
+            )
         not_checked = c["not_checked"] + c["studies_not_checked"]
         table.add_row(
             r.name,
             r.category or "",
-            "[green]pass[/green]" if r.passed else "[red]FAIL[/red]",
+            "[green]pass[/green]"
+            if r.passed
+            else "[yellow]not run[/yellow]"
+            if r.not_run is not None
+            else "[red]FAIL[/red]",
             f"{c['passed']}/{c['instances']}",
             str(c["present"]),
             str(c["failed"]) if c["failed"] else "",

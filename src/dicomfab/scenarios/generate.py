@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dicomfab.output.generate import GenerateResult, default_workers, generate
+from dicomfab.output.atomic import partial_folders
+from dicomfab.output.generate import (
+    GenerateResult,
+    default_workers,
+    generate,
+    quiet_worker,
+    stop_pool,
+)
 from dicomfab.scenarios.compose import compose, finish
 from dicomfab.scenarios.library import get
 from dicomfab.scenarios.profiles import load_profiles
@@ -46,7 +54,11 @@ def generate_scenarios(
     progress: Callable[[GenerateResult], None] | None = None,
 ) -> list[GenerateResult]:
     """Generate every request (validated first, so a bad one stops all before anything is
-    written); scenarios are spread over ``workers`` processes."""
+    written); scenarios are spread over ``workers`` processes.
+
+    Interrupted (or on an error), the scenarios already generated stay in ``output``; the
+    workers are stopped at once and the half-written folders of the ones they were generating
+    are removed."""
     profiles = {r.sites: load_profiles(r.sites) for r in requests}
     for r in requests:  # fail fast: every scenario composes before any is written
         compose(get(r.name), r.overrides, profiles[r.sites], seed=r.seed)
@@ -58,10 +70,17 @@ def generate_scenarios(
             if progress:
                 progress(results[-1])
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(generate_one, r, output) for r in requests]
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
+    futures = [pool.submit(generate_one, r, output) for r in requests]
+    try:
         for future in futures:
             results.append(future.result())
             if progress:
                 progress(results[-1])
+    except BaseException:
+        for pid in stop_pool(pool):
+            for partial in partial_folders(output, pid):
+                shutil.rmtree(partial, ignore_errors=True)
+        raise
+    pool.shutdown()
     return results

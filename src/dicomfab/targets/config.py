@@ -59,6 +59,12 @@ class CStoreIngest(_Model):
     associations: int = Field(
         3, ge=1, le=16, description="parallel associations (3: measured best against Orthanc)"
     )
+    timeout: float = Field(
+        30,
+        gt=0,
+        description="seconds to wait for the system (ACSE, DIMSE and network timeouts; default "
+        "30): a file it stalls on fails after this long instead of holding the run",
+    )
 
 
 class CommandIngest(_Model):

@@ -2,7 +2,10 @@
 
 Each file's outcome is data (:class:`~dicomfab.targets.receipt.InstanceResult`): the status
 the SCP answered, or why the file was not sent. Only "cannot connect / association rejected"
-raises :class:`~dicomfab.errors.TargetError`.
+raises :class:`~dicomfab.errors.TargetError`; it carries (``partial``) the receipt of what had
+been sent and answered before the fault. Interrupted (Ctrl-C, SIGTERM), every association is
+aborted and every sending thread ends before the interruption goes on; the exception carries
+the same ``partial`` receipt.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +30,14 @@ from pynetdicom import AE, _config, build_context
 from pynetdicom.association import Association
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
+from dicomfab.errors import TargetError
 from dicomfab.targets._dicomnet import associate
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 
 MAX_CONTEXTS = 128  # PS3.8: presentation context IDs are odd numbers 1..255
 FALLBACKS = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+DEFAULT_TIMEOUT = 30.0  # seconds: ACSE, DIMSE and network timeouts
+STOP_GRACE = 5.0  # seconds a sending thread gets to end after its association was aborted
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,47 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+class _Sending:
+    """What the sending threads share: the results so far, the stop flag, the live
+    associations (aborted all at once when the ingest is stopped)."""
+
+    def __init__(self, results: dict[int, InstanceResult]) -> None:
+        self.results = results
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.live: set[Association] = set()
+
+    def record(self, index: int, result: InstanceResult) -> None:
+        with self.lock:
+            self.results[index] = result
+
+    def opened(self, assoc: Association) -> None:
+        with self.lock:
+            self.live.add(assoc)
+
+    def closed(self, assoc: Association) -> None:
+        with self.lock:
+            self.live.discard(assoc)
+
+    def abort_all(self) -> None:
+        """Stop every thread: set the flag, abort each live association and wake its sender
+        (pynetdicom's waiting C-STORE returns at once instead of after the DIMSE timeout)."""
+        self.stop.set()
+        with self.lock:
+            live = list(self.live)
+        for assoc in live:
+            try:
+                assoc.abort()
+                assoc.dimse.msg_queue.put((None, None))
+            except Exception:  # already gone: nothing left to stop
+                pass
+
+    def receipt(self, start: float) -> Receipt:
+        with self.lock:
+            done = [self.results[i] for i in sorted(self.results)]
+        return Receipt(done, time.perf_counter() - start)
+
+
 class CStoreIngestor:
     """Send files to ``called_ae`` at ``host:port`` with C-STORE over ``associations`` parallel
     associations (the list is split into contiguous chunks, so a study tends to travel on one).
@@ -102,7 +148,7 @@ class CStoreIngestor:
         associations: int = 3,
         *,
         max_pdu: int = 16382,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = 10.0,
     ) -> None:
         if associations < 1:
@@ -119,52 +165,79 @@ class CStoreIngestor:
     def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
         start = time.perf_counter()
         results: dict[int, InstanceResult] = {}
-        items: list[_Item] = []
-        for index, file in enumerate(files):
-            item_or_result = self._scan(index, Path(file))
-            if isinstance(item_or_result, _Item):
-                items.append(item_or_result)
-            else:
-                results[index] = item_or_result[1]
-        if progress and results:
-            progress(len(results))
-        chunks = _split(items, min(self.associations, max(1, len(items))))
-        stop = threading.Event()
-        with _raw_sending():
-            self._run_chunks(chunks, stop, results, progress)
+        sending = _Sending(results)
+        try:
+            items: list[_Item] = []
+            for index, file in enumerate(files):
+                item_or_result = self._scan(index, Path(file))
+                if isinstance(item_or_result, _Item):
+                    items.append(item_or_result)
+                else:
+                    sending.record(index, item_or_result[1])
+            if progress and results:
+                progress(len(results))
+            chunks = _split(items, min(self.associations, max(1, len(items))))
+            with _raw_sending():
+                self._run_chunks(chunks, sending, progress)
+        except TargetError as exc:
+            raise TargetError(str(exc), partial=sending.receipt(start)) from exc
+        except KeyboardInterrupt as exc:
+            exc.partial = sending.receipt(start)  # type: ignore[attr-defined]
+            raise
         ordered = [results[i] for i in range(len(files))]
         return Receipt(ordered, time.perf_counter() - start)
 
     def _run_chunks(
-        self,
-        chunks: list[list[_Item]],
-        stop: threading.Event,
-        results: dict[int, InstanceResult],
-        progress: Progress | None,
+        self, chunks: list[list[_Item]], sending: _Sending, progress: Progress | None
     ) -> None:
         """The first chunk's first association is made before the others start: a target that
-        refuses (down, wrong AE title) is told by one association, with one clear reason."""
+        refuses (down, wrong AE title) is told by one association, with one clear reason.
+
+        The main thread only waits (in short, interruptible steps): a KeyboardInterrupt
+        reaches it, aborts every association and waits (bounded) for the threads to end."""
         if len(chunks) == 1:
-            results.update(self._send_chunk(chunks[0], stop, progress))
-        elif chunks:
-            first_up = threading.Event()
-            with ThreadPoolExecutor(len(chunks), thread_name_prefix="dicomfab-cstore") as pool:
-                futures = [pool.submit(self._send_chunk, chunks[0], stop, progress, first_up)]
-                while not first_up.wait(0.05) and not futures[0].done():
-                    pass
-                if first_up.is_set():
-                    futures += [
-                        pool.submit(self._send_chunk, chunk, stop, progress) for chunk in chunks[1:]
-                    ]
-                errors: list[BaseException] = []
-                for future in futures:
-                    try:
-                        results.update(future.result())
-                    except BaseException as exc:
-                        stop.set()
-                        errors.append(exc)
-                if errors:
-                    raise errors[0]
+            try:
+                self._send_chunk(chunks[0], sending, progress)
+            except BaseException:
+                sending.abort_all()
+                raise
+            return
+        if not chunks:
+            return
+        errors: list[BaseException] = []
+
+        def send(chunk: list[_Item], first_up: threading.Event | None = None) -> None:
+            try:
+                self._send_chunk(chunk, sending, progress, first_up)
+            except BaseException as exc:
+                errors.append(exc)
+                sending.stop.set()
+
+        def start(chunk: list[_Item], first_up: threading.Event | None = None) -> threading.Thread:
+            thread = threading.Thread(
+                target=send, args=(chunk, first_up), name="dicomfab-cstore", daemon=True
+            )
+            thread.start()
+            return thread
+
+        first_up = threading.Event()
+        threads = [start(chunks[0], first_up)]
+        try:
+            while not first_up.wait(0.05) and threads[0].is_alive():
+                pass
+            if first_up.is_set() and not sending.stop.is_set():
+                threads += [start(chunk) for chunk in chunks[1:]]
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.1)
+        except BaseException:
+            sending.abort_all()
+            deadline = time.monotonic() + STOP_GRACE
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            raise
+        if errors:
+            raise errors[0]
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -209,41 +282,49 @@ class CStoreIngestor:
     def _send_chunk(
         self,
         chunk: list[_Item],
-        stop: threading.Event,
+        sending: _Sending,
         progress: Progress | None = None,
         associated: threading.Event | None = None,
-    ) -> dict[int, InstanceResult]:
+    ) -> None:
         """Send one chunk; an association per group of files whose contexts fit in one.
-        ``associated`` is set once the first association is up."""
-        out: dict[int, InstanceResult] = {}
+        ``associated`` is set once the first association is up. Each result goes into
+        ``sending`` as soon as it is known (a fault or an interruption keeps them)."""
         ae = self._ae()
         pending = list(chunk)
-        while pending and not stop.is_set():
+        while pending and not sending.stop.is_set():
             group, wanted = _fit(pending)
             contexts = [build_context(sop, [ts]) for sop, ts in sorted(wanted)]
             assoc = associate(ae, self.host, self.port, self.called_ae, contexts, self.max_pdu)
+            sending.opened(assoc)
             if associated is not None:
                 associated.set()
             sent = 0
             try:
                 for item in group:
-                    if stop.is_set():
+                    if sending.stop.is_set():
                         break
-                    out[item.index] = self._send_one(assoc, item)
+                    sending.record(item.index, self._send_one(assoc, item))
                     sent += 1
                     if progress:
                         progress(1)
                     if not assoc.is_established:
                         break  # it broke: reconnect for the rest
-            finally:
+            except BaseException:
+                if assoc.is_established:
+                    assoc.abort()
+                raise
+            else:
                 if assoc.is_established:
                     assoc.release()
+            finally:
+                sending.closed(assoc)
             pending = pending[sent:]
-        for item in pending:
-            out[item.index] = _not_sent(
-                item.index, item.file, item.sop_instance_uid, "stopped: another association failed"
-            )[1]
-        return out
+        if sending.stop.is_set():
+            for item in pending:
+                reason = "stopped: another association failed or the ingest was interrupted"
+                sending.record(
+                    item.index, _not_sent(item.index, item.file, item.sop_instance_uid, reason)[1]
+                )
 
     def _send_one(self, assoc: Association, item: _Item) -> InstanceResult:
         uid = item.sop_instance_uid
