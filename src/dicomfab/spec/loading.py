@@ -3,49 +3,21 @@ format (detected and converted, never rejected). Errors name the path of the bad
 
 from __future__ import annotations
 
-import json
 import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from dicomfab.errors import Issue, SpecError
-from dicomfab.spec import legacy
+from dicomfab.errors import Issue, SpecError, shorten, shorten_text
+from dicomfab.spec import documents, legacy
 from dicomfab.spec.models import Spec
 
 
-def read_document(path: Path) -> Any:
-    """Parse a JSON or YAML file into plain data; raise SpecError naming the file and line."""
-    if path.is_dir():
-        raise SpecError(
-            Issue("", "is a folder, not a spec file: name a .yaml or .json file"), source=str(path)
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(Issue("", "no such file (check the path)"), source=str(path)) from None
-    except UnicodeDecodeError:
-        issue = Issue("", "not a text file: a spec is UTF-8 YAML or JSON")
-        raise SpecError(issue, source=str(path)) from None
-    except OSError as exc:
-        raise SpecError(
-            Issue("", f"cannot read: {exc.strerror or exc}"), source=str(path)
-        ) from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            issue = Issue(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")
-            raise SpecError(issue, source=str(path)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(Issue(where, f"invalid YAML: {problem}"), source=str(path)) from None
+def read_document(path: Path, *, fmt: documents.Format | None = None) -> Any:
+    """Parse a JSON or YAML file into plain data within the loader's bounds (size, depth,
+    aliases); raise SpecError naming the file and line. See :mod:`dicomfab.spec.documents`."""
+    return documents.read_document(path, fmt=fmt)
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:
@@ -55,7 +27,8 @@ def format_location(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = shorten_text(str(part))
+            out += f".{name}" if out else name
     return out
 
 
@@ -85,8 +58,7 @@ def _issues(exc: ValidationError) -> list[Issue]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(value, 60)
 
 
 def _near_field(loc: tuple[int | str, ...]) -> str | None:
