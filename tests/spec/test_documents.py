@@ -155,7 +155,9 @@ BOMB_CHILD = textwrap.dedent(
         main(sys.argv[1:])
     except SystemExit as exc:
         code = exc.code
-    print("maxrss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's peak across exec)
+    peak = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+    print("peak_kib", peak, file=sys.stderr)
     sys.exit(code)
     """
 )
