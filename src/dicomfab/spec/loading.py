@@ -3,6 +3,7 @@ format (detected and converted, never rejected). Errors name the path of the bad
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,20 @@ _DATE_FIELDS = {"date", "birth_date"}
 _UNION_MEMBERS = {"date", "str"}
 
 
+_PYDANTIC_TAG = re.compile(r"^[a-z][a-z_-]*\[.*\]$")
+
+
 def _issues(exc: ValidationError) -> list[Issue]:
     issues: dict[str, Issue] = {}
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p[0] != "("))
+        # drop pydantic's union-member tags (``function-after[...]``, ``list[str]``), never the
+        # user's own key of an unknown field (which may hold "[" too)
+        *inner, last = err["loc"] or ("",)
+        if err["type"] != "extra_forbidden":
+            inner.append(last)
+        loc = tuple(p for p in inner if not (isinstance(p, str) and _PYDANTIC_TAG.match(p)))
+        if err["type"] == "extra_forbidden":
+            loc = (*loc, last)
         if len(loc) > 1 and loc[-1] in _UNION_MEMBERS and loc[-2] in _DATE_FIELDS:
             loc = loc[:-1]
         path = format_location(loc)
@@ -65,6 +76,8 @@ def _near_field(loc: tuple[int | str, ...]) -> str | None:
     """The nearest field name of the model at ``loc`` (all models' fields if it is not found)."""
     import difflib
 
+    if not loc:
+        return None
     field = str(loc[-1])
     names = _fields_at(loc[:-1])
     if not loc[:-1]:
