@@ -240,7 +240,9 @@ def mutated(draw: st.DrawFn, base: Any, fields: list[str], bombs: bool = True) -
             else:
                 del target[draw(st.integers(0, len(target) - 1))]
         elif action == "duplicate" and isinstance(target, list) and target:
-            target.append(copy.deepcopy(target[draw(st.integers(0, len(target) - 1))]))
+            item = target[draw(st.integers(0, len(target) - 1))]
+            # a deep value is shared, not copied: deepcopy would recurse into a RecursionError
+            target.append(item if _depth(item) > 40 else copy.deepcopy(item))
         elif action == "deep" and path and "bomb" not in kinds:
             kinds.add("deep")
             levels = draw(st.sampled_from([3, 70, 700, 3000]))
