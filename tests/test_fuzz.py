@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,14 @@ class Sandbox:
         before = Path.cwd()
         os.chdir(self.root)
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            # warnings as a user sees them (pytest's filterwarnings=error would turn pydicom's
+            # "value length exceeds" UserWarning for a written value into an exception)
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(out),
+                contextlib.redirect_stderr(err),
+            ):
+                warnings.simplefilter("default")
                 try:
                     main([str(a) for a in args])
                 except SystemExit as exc:
