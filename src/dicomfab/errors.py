@@ -2,6 +2,7 @@
 
     DicomfabError                  base: everything dicomfab raises on purpose
     ├── SpecError                  a spec (or old config) is wrong; carries each issue and its path
+    │   └── LimitError             a document is over a bound (size, nesting, alias expansion)
     ├── TransferSyntaxError        unknown transfer syntax, or its codec is not installed
     ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
     ├── OutputError                the output folder cannot be written (exists, not writable, …)
@@ -14,7 +15,31 @@ The CLI turns any DicomfabError into one clear message and exit code 2; anything
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
+
+#: the longest piece of user input an error message quotes
+SHORT = 80
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHORT
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+_REPR.maxlevel = 3
+
+
+def shorten(value: object, limit: int = SHORT) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: error messages quote user input, and
+    a 50 MB value must not be echoed whole."""
+    if isinstance(value, str | bytes) and len(value) > limit:
+        value = value[:limit]
+        return repr(value)[: limit - 3] + "..."
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shorten_text(text: str, limit: int = SHORT) -> str:
+    """``text`` itself (no quotes), cut to about ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class DicomfabError(Exception):
@@ -51,6 +76,11 @@ class SpecError(DicomfabError):
             return f"{where}{self.issues[0]}"
         lines = [f"{where}{len(self.issues)} problems:"] + [f"  - {i}" for i in self.issues]
         return "\n".join(lines)
+
+
+class LimitError(SpecError):
+    """A document is larger, deeper or expands further than dicomfab reads (see
+    :mod:`dicomfab.spec.documents`); the UI answers it with 413."""
 
 
 class TransferSyntaxError(DicomfabError):

@@ -26,7 +26,7 @@ from dicomfab.build.encoding import TransferSyntax
 from dicomfab.build.iods import registry as iod_registry
 from dicomfab.build.iods.base import IODTemplate
 from dicomfab.build.uids import UIDFactory, uid_name
-from dicomfab.errors import Issue, SpecError, TransferSyntaxError
+from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
 from dicomfab.spec.dates import parse_date, resolve_relative
 from dicomfab.spec.models import (
     InstanceSpec,
@@ -299,7 +299,7 @@ class _Planner:
             near = iod_registry.suggest(name)
             self.fail(
                 f"{_set_at(chain, 'iod', path)}.iod",
-                f"unknown IOD {name!r} (known: {', '.join(iod_registry.names())})",
+                f"unknown IOD {shorten(name)} (known: {', '.join(iod_registry.names())})",
                 near,
             )
         return found
@@ -392,7 +392,7 @@ class _Planner:
         try:
             value = coerce_value(ref, raw, ctx)
         except (ValueError, TypeError, OverflowError) as exc:
-            self.fail(path, f"invalid value {raw!r}: {exc}")
+            self.fail(path, f"invalid value {shorten(raw)}: {exc}")
             return None
         if value.vr == "SQ":
             items = []
@@ -437,7 +437,7 @@ class _Planner:
         except ValidationError as exc:
             for err in exc.errors():
                 tag_path = where.get(str(err["loc"][0]), f"{path}.tags")
-                self.fail(tag_path, f"invalid value {err['input']!r}: {err['msg']}")
+                self.fail(tag_path, f"invalid value {shorten(err['input'])}: {err['msg']}")
             return pixels
 
     def check_pixels(self, path: str, iod: IODTemplate, pixels: PixelOptions) -> None:
@@ -497,7 +497,7 @@ class _Planner:
             if inst.file_name in seen:
                 self.fail(
                     f"{inst.path}.file_name",
-                    f"{inst.file_name!r} is already used by {seen[inst.file_name]}",
+                    f"{shorten(inst.file_name)} is already used by {seen[inst.file_name]}",
                 )
             seen[inst.file_name] = inst.path
 

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dicomfab.cli.common import console, console_err, human_bytes
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.generate import GenerateResult
 from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get, scenarios
 from dicomfab.scenarios.compose import declared_parameters
@@ -133,7 +133,9 @@ class ScenarioRun:
         if unused:
             if len(names) == 1:  # let compose name the nearest parameter of that scenario
                 compose(get(names[0]), overrides, load_profiles(self.sites))
-            raise SpecError(Issue(f"--set {sorted(unused)[0]}", "no chosen scenario has it"))
+            raise SpecError(
+                Issue(f"--set {shorten_text(sorted(unused)[0])}", "no chosen scenario has it")
+            )
         return requests
 
     def generate(

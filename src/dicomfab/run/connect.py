@@ -20,9 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dicomfab.errors import TargetError
+from dicomfab.spec.documents import parse_document
 from dicomfab.targets.config import (
     CFindVerify,
     CommandIngest,
@@ -67,7 +66,7 @@ class EmbeddedPolicy:
 @cache
 def embedded_policy() -> EmbeddedPolicy:
     text = resources.files("dicomfab.targets").joinpath("embedded-policy.yaml").read_text("utf-8")
-    data = yaml.safe_load(text) or {}
+    data = parse_document(text, fmt="yaml", source="embedded-policy.yaml") or {}
     return EmbeddedPolicy(dict(data.get("policy") or {}), dict(data.get("expect") or {}))
 
 

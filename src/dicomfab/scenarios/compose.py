@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from dicomfab.build.plan import InstancePlan, Plan, StudyPlan, make_plan
 from dicomfab.build.uids import uid_name
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
 from dicomfab.output.manifest import Manifest
@@ -163,7 +163,8 @@ def compose(
     data["seed"] = scenario_seed(scenario.name, seed if seed is not None else data.get("seed", 0))
     source = f"scenario {scenario.name}"
     if overrides:  # a bad value most likely came from the command line: say which
-        source += " (" + ", ".join(f"--set {k}={v}" for k, v in overrides.items()) + ")"
+        sets = (f"--set {shorten_text(f'{k}={v}')}" for k, v in overrides.items())
+        source += " (" + ", ".join(sets) + ")"
     twin = parse_spec(copy.deepcopy(data), source=source)
     try:
         twin_plan = make_plan(twin)

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, SpecError, shorten
 from dicomfab.scenarios.model import Parameter, Scenario
 from dicomfab.spec.loading import format_location
 
@@ -44,7 +44,7 @@ def _validate(model: type[BaseModel], path: Path) -> Any:
 def base_spec(name: str) -> BaseSpec:
     path = LIBRARY / "_bases" / f"{name}.yaml"
     if not path.exists():
-        raise SpecError(Issue("base", f"no base spec named {name!r}"))
+        raise SpecError(Issue("base", f"no base spec named {shorten(name)}"))
     result: BaseSpec = _validate(BaseSpec, path)
     return result
 
@@ -56,7 +56,7 @@ def scenarios() -> dict[str, Scenario]:
     for path in sorted(LIBRARY.glob("*.yaml")):
         scenario: Scenario = _validate(Scenario, path)
         if scenario.name != path.stem:
-            raise SpecError(Issue("name", f"must be the file name {path.stem!r}"), str(path))
+            raise SpecError(Issue("name", f"must be the file name {shorten(path.stem)}"), str(path))
         found[scenario.name] = scenario
     return found
 
@@ -68,7 +68,7 @@ def _aliases() -> dict[str, str]:
         for alias in scenario.aliases:
             if alias in scenarios() or alias in table:
                 raise SpecError(
-                    Issue("aliases", f"{alias!r} names another scenario too"),
+                    Issue("aliases", f"{shorten(alias)} names another scenario too"),
                     f"scenario {scenario.name}",
                 )
             table[alias] = scenario.name
@@ -84,4 +84,4 @@ def get(name: str) -> Scenario:
         return library[_aliases()[name]]
     near = difflib.get_close_matches(name, [*library, *_aliases()], n=3)
     hint = f"did you mean {', '.join(near)}?" if near else "see `dicomfab list`"
-    raise SpecError(Issue("", f"unknown scenario {name!r}; {hint}"))
+    raise SpecError(Issue("", f"unknown scenario {shorten(name)}; {hint}"))

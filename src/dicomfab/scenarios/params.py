@@ -13,10 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, LimitError, SpecError, shorten, shorten_text
 from dicomfab.scenarios.profiles import SiteProfile
+from dicomfab.spec.documents import parse_document
 
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
@@ -24,13 +23,22 @@ _DROP = object()
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``patient.name=Doe^Jane`` → ("patient.name", "Doe^Jane"); the value is read as YAML."""
+    """``patient.name=Doe^Jane`` → ("patient.name", "Doe^Jane"); the value is read as YAML
+    (within the loader's bounds; text that is not YAML stays text)."""
     name, sep, raw = text.partition("=")
     if not sep or not name.strip():
-        raise SpecError(Issue("--set", f"{text!r}: write NAME=VALUE, e.g. patient.name=Doe^Jane"))
+        raise SpecError(
+            Issue("--set", f"{shorten(text)}: write NAME=VALUE, e.g. patient.name=Doe^Jane")
+        )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = (
+            parse_document(raw, fmt="yaml", source=f"--set {shorten_text(name.strip())}")
+            if raw.strip()
+            else ""
+        )
+    except LimitError:
+        raise
+    except SpecError:
         value = raw
     if isinstance(value, str | int | float | bool) or value is None:
         return name.strip(), value if not isinstance(value, str) else raw.strip()
@@ -46,11 +54,11 @@ def resolve(
     values = dict(declared)
     for name, value in overrides.items():
         if name not in values:
-            near = difflib.get_close_matches(name, list(values), n=1)
+            near = difflib.get_close_matches(name, list(values), n=1) if len(name) < 200 else []
             known = ", ".join(sorted(values)) or "none"
             raise SpecError(
                 Issue(
-                    f"--set {name}",
+                    f"--set {shorten_text(name)}",
                     f"unknown parameter (this scenario has: {known})",
                     near[0] if near else None,
                 )
@@ -63,7 +71,7 @@ def resolve(
             raise SpecError(
                 Issue(
                     "--set site",
-                    f"unknown site profile {site!r} (known: {', '.join(sorted(profiles))})",
+                    f"unknown site profile {shorten(site)} (known: {', '.join(sorted(profiles))})",
                     near[0] if near else None,
                 )
             )
@@ -99,5 +107,8 @@ def _render(node: Any, values: Mapping[str, Any]) -> Any:
 
 def _lookup(name: str, values: Mapping[str, Any]) -> Any:
     if name not in values:
-        raise SpecError(Issue(f"${{{name}}}", "the scenario uses a parameter it does not declare"))
+        issue = Issue(
+            f"${{{shorten_text(name)}}}", "the scenario uses a parameter it does not declare"
+        )
+        raise SpecError(issue)
     return values[name]

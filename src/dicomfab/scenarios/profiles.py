@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dicomfab.errors import Issue, SpecError
+from dicomfab.spec.documents import compose_yaml, parse_document, read_bytes
 from dicomfab.spec.loading import format_location
 
 BUILTIN = Path(__file__).with_name("sites.yaml")
@@ -66,16 +67,11 @@ def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int | None:
 
 
 def load_file(path: Path) -> dict[str, SiteProfile]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-        root = yaml.compose(text)
-    except OSError as exc:
-        raise SpecError(
-            Issue("", f"cannot read site profiles: {exc.strerror}"), str(path)
-        ) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(Issue("", f"invalid YAML: {exc}"), str(path)) from None
+    """Read one site-profile file (through the bounded loader: size, nesting, aliases)."""
+    raw = read_bytes(path)
+    data = parse_document(raw, fmt="yaml", source=str(path)) or {}
+    # the node tree, for line numbers (the text already parsed within the bounds above)
+    root = compose_yaml(raw.decode("utf-8"), source=str(path))
     if not isinstance(data, dict):
         raise SpecError(
             Issue("", "site profiles are a mapping: NAME: {patient: {...}, ...}"), str(path)

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from dicomfab.build.plan import InstancePlan, Plan, StudyPlan
+from dicomfab.errors import shorten
 
 _SELECTOR = re.compile(
     r"^(?:patient\[(?P<patient>\d+)\]\.)?"
@@ -45,7 +46,8 @@ def parse(text: str) -> Selector:
     m = _SELECTOR.match(text.strip())
     if not m:
         raise SelectorError(
-            f"{text!r} is not a selector: write ROLE[.WHICH], e.g. current.last, prior[1].RCC, "
+            f"{shorten(text)} is not a selector: write ROLE[.WHICH], e.g. current.last, "
+            "prior[1].RCC, "
             "external_prior.all (ROLE: current, prior, external_prior, study)"
         )
     return Selector(

@@ -7,6 +7,8 @@ import calendar
 import datetime as dt
 import re
 
+from dicomfab.errors import shorten
+
 _RELATIVE = re.compile(r"^([+-])((?:\d+[ymwd])+)$")
 _PART = re.compile(r"(\d+)([ymwd])")
 
@@ -58,12 +60,15 @@ def parse_date(value: str | dt.date, anchor: dt.date | None) -> dt.date:
         if resolved is not None:
             return resolved
     elif is_relative(text):
-        raise ValueError(f"{text!r} is relative, but there is no current study date to count from")
+        raise ValueError(
+            f"{shorten(text)} is relative, but there is no current study date to count from"
+        )
     for form in ("%Y-%m-%d", "%Y%m%d"):
         try:
             return dt.datetime.strptime(text, form).date()
         except ValueError:
             continue
     raise ValueError(
-        f"{text!r} is not a date: use YYYY-MM-DD, YYYYMMDD or relative like -2y, -18m, -1y6m, -10d"
+        f"{shorten(text)} is not a date: "
+        "use YYYY-MM-DD, YYYYMMDD or relative like -2y, -18m, -1y6m, -10d"
     )

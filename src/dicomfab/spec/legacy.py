@@ -77,7 +77,7 @@ from typing import Any
 
 from pydicom.datadict import keyword_for_tag
 
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, SpecError, shorten
 from dicomfab.output.paths import component_problem
 from dicomfab.spec.tags import parse_tag_key
 from dicomfab.spec.views import VIEWS
@@ -207,7 +207,7 @@ class _Converter:
                 self.unknown(f"{path}.{key}", str(key), STUDY_KEYS, "a study")
         cancerous = data.get("cancerous", False)
         if not isinstance(cancerous, bool):
-            self.fail(f"{path}.cancerous", f"{cancerous!r} is not true or false")
+            self.fail(f"{path}.cancerous", f"{shorten(cancerous)} is not true or false")
         elif cancerous:
             study["pixels"] = {"calcifications": True}
         description = data.get("description")
@@ -215,7 +215,7 @@ class _Converter:
             if isinstance(description, str):
                 study["description"] = description
             else:
-                self.fail(f"{path}.description", f"{description!r} is not a text")
+                self.fail(f"{path}.description", f"{shorten(description)} is not a text")
         images = data.get("images")
         if images is None:
             images = []
@@ -226,7 +226,7 @@ class _Converter:
         if count is None:
             count = len(images) or DEFAULT_COUNT
         elif isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            self.fail(f"{path}.count", f"{count!r} is not a number of images (0 or more)")
+            self.fail(f"{path}.count", f"{shorten(count)} is not a number of images (0 or more)")
             count = len(images)
         elif len(images) > count:
             self.fail(f"{path}.count", f"{len(images)} images for count {count}")
@@ -322,9 +322,9 @@ class _Converter:
                 if problem is None:
                     instance["file_name"] = value
                 elif value is not None:
-                    self.fail(path, f"{value!r} is not a file name: it {problem}")
+                    self.fail(path, f"{shorten(value)} is not a file name: it {problem}")
             elif not isinstance(value, bool):
-                self.fail(path, f"{value!r} is not true or false")
+                self.fail(path, f"{shorten(value)} is not true or false")
             else:
                 flags[key] = value
         if flags.get("skip_writing"):
@@ -346,7 +346,7 @@ class _Converter:
             expected = stored - 1 if isinstance(stored, int) else None
         if expected is None or value != expected:
             self.note(
-                f"{path}: {key} {value!r} dropped, it follows from the pixel options "
+                f"{path}: {key} {shorten(value)} dropped, it follows from the pixel options "
                 "(add force_bits_mismatch: true to write it as given)"
             )
 
@@ -457,7 +457,7 @@ def _private_value(value: Any) -> Any:
         if all(isinstance(v, str) for v in value):
             return {"vr": "LO", "value": list(value)}
         raise ValueError("a list value holds only numbers or only texts")
-    raise ValueError(f"{value!r}: a private value is a text, number or list")
+    raise ValueError(f"{shorten(value)}: a private value is a text, number or list")
 
 
 # =========================================================================== export

@@ -3,49 +3,22 @@ format (detected and converted, never rejected). Errors name the path of the bad
 
 from __future__ import annotations
 
-import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from dicomfab.errors import Issue, SpecError
-from dicomfab.spec import legacy
+from dicomfab.errors import Issue, SpecError, shorten, shorten_text
+from dicomfab.spec import documents, legacy
 from dicomfab.spec.models import Spec
 
 
-def read_document(path: Path) -> Any:
-    """Parse a JSON or YAML file into plain data; raise SpecError naming the file and line."""
-    if path.is_dir():
-        raise SpecError(
-            Issue("", "is a folder, not a spec file: name a .yaml or .json file"), source=str(path)
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(Issue("", "no such file (check the path)"), source=str(path)) from None
-    except UnicodeDecodeError:
-        issue = Issue("", "not a text file: a spec is UTF-8 YAML or JSON")
-        raise SpecError(issue, source=str(path)) from None
-    except OSError as exc:
-        raise SpecError(
-            Issue("", f"cannot read: {exc.strerror or exc}"), source=str(path)
-        ) from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            issue = Issue(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")
-            raise SpecError(issue, source=str(path)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(Issue(where, f"invalid YAML: {problem}"), source=str(path)) from None
+def read_document(path: Path, *, fmt: documents.Format | None = None) -> Any:
+    """Parse a JSON or YAML file into plain data within the loader's bounds (size, depth,
+    aliases); raise SpecError naming the file and line. See :mod:`dicomfab.spec.documents`."""
+    return documents.read_document(path, fmt=fmt)
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:
@@ -55,7 +28,8 @@ def format_location(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = shorten_text(str(part))
+            out += f".{name}" if out else name
     return out
 
 
@@ -64,10 +38,20 @@ _DATE_FIELDS = {"date", "birth_date"}
 _UNION_MEMBERS = {"date", "str"}
 
 
+_PYDANTIC_TAG = re.compile(r"^[a-z][a-z_-]*\[.*\]$")
+
+
 def _issues(exc: ValidationError) -> list[Issue]:
     issues: dict[str, Issue] = {}
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p[0] != "("))
+        # drop pydantic's union-member tags (``function-after[...]``, ``list[str]``), never the
+        # user's own key of an unknown field (which may hold "[" too)
+        *inner, last = err["loc"] or ("",)
+        if err["type"] != "extra_forbidden":
+            inner.append(last)
+        loc = tuple(p for p in inner if not (isinstance(p, str) and _PYDANTIC_TAG.match(p)))
+        if err["type"] == "extra_forbidden":
+            loc = (*loc, last)
         if len(loc) > 1 and loc[-1] in _UNION_MEMBERS and loc[-2] in _DATE_FIELDS:
             loc = loc[:-1]
         path = format_location(loc)
@@ -85,14 +69,15 @@ def _issues(exc: ValidationError) -> list[Issue]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(value, 60)
 
 
 def _near_field(loc: tuple[int | str, ...]) -> str | None:
     """The nearest field name of the model at ``loc`` (all models' fields if it is not found)."""
     import difflib
 
+    if not loc:
+        return None
     field = str(loc[-1])
     names = _fields_at(loc[:-1])
     if not loc[:-1]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from dicomfab.errors import shorten
 from dicomfab.output.paths import component_problem
 from dicomfab.spec.uid import uid_problem, uid_root_problem
 from dicomfab.spec.views import VIEWS
@@ -189,14 +190,14 @@ class Spec(_Model):
     @classmethod
     def _uid_root(cls, value: str | None) -> str | None:
         if value is not None and (problem := uid_root_problem(value)):
-            raise ValueError(f"{value!r} is not a UID root: {problem}")
+            raise ValueError(f"{shorten(value)} is not a UID root: {problem}")
         return value
 
 
 def _check_component(value: str | None, what: str = "file name") -> str | None:
     """A file or folder name must be one safe path component (no folder, no ``..``, …)."""
     if value is not None and (problem := component_problem(value)):
-        raise ValueError(f"{value!r} is not a {what}: it {problem}")
+        raise ValueError(f"{shorten(value)} is not a {what}: it {problem}")
     return value
 
 
@@ -207,7 +208,7 @@ def _check_uid(value: str | None, permissive: bool | None) -> str | None:
         return value
     if problem := uid_problem(value):
         raise ValueError(
-            f"{value!r} is not a valid UID: {problem} "
+            f"{shorten(value)} is not a valid UID: {problem} "
             "(set permissive: true on this level to write it on purpose)"
         )
     return value
@@ -222,5 +223,5 @@ def _check_view(value: str | None) -> str | None:
 
         near = difflib.get_close_matches(upper, list(VIEWS), n=1)
         hint = f"; did you mean {near[0]}?" if near else ""
-        raise ValueError(f"unknown view {value!r} (known: {', '.join(VIEWS)}){hint}")
+        raise ValueError(f"unknown view {shorten(value)} (known: {', '.join(VIEWS)}){hint}")
     return upper

@@ -33,7 +33,7 @@ from pydicom.datadict import (
 from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import validate_value
 
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import SHORT, Issue, SpecError, shorten, shorten_text
 from dicomfab.spec.uid import uid_problem
 
 _PUBLIC_PAREN = re.compile(r"^\(\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)$")
@@ -116,14 +116,14 @@ def parse_tag_key(key: str) -> TagRef:
     if m := _PRIVATE.match(key):
         group, creator, offset = int(m[1], 16), m[2], int(m[3], 16)
         if group % 2 == 0:
-            raise SpecError(Issue("", f"{key!r}: a private element needs an odd group"))
+            raise SpecError(Issue("", f"{shorten(key)}: a private element needs an odd group"))
         return TagRef(key, group, offset, _private_vr(group, creator, offset), creator=creator)
     if m := _LEGACY_PRIVATE.match(key):
         group, element = int(m[1], 16), int(m[2], 16)
         raise SpecError(
             Issue(
                 "",
-                f"{key!r} is the old private-tag notation without a Private Creator",
+                f"{shorten(key)} is the old private-tag notation without a Private Creator",
                 f'({group:04X},"MY CREATOR",{element & 0xFF:02X})',
             )
         )
@@ -134,7 +134,7 @@ def parse_tag_key(key: str) -> TagRef:
             raise SpecError(
                 Issue(
                     "",
-                    f"{key!r} is a private element: name its creator, "
+                    f"{shorten(key)} is a private element: name its creator, "
                     f'e.g. ({group:04X},"MY CREATOR",{element & 0xFF:02X})',
                 )
             )
@@ -167,7 +167,7 @@ def _check_settable(key: str, group: int, element: int) -> None:
         why = "is a group length, which dicomfab computes"
     else:
         return
-    raise SpecError(Issue("", f"{key!r} {why}"))
+    raise SpecError(Issue("", f"{shorten(key)} {why}"))
 
 
 def _private_vr(group: int, creator: str, offset: int) -> str | None:
@@ -210,7 +210,7 @@ def _as_date(raw: Any, ctx: ValueContext) -> str:
     if ctx.permissive:
         return text
     raise ValueError(
-        f"{text!r} is not a date: use YYYY-MM-DD, YYYYMMDD or a relative date like -2y"
+        f"{shorten(text)} is not a date: use YYYY-MM-DD, YYYYMMDD or a relative date like -2y"
     )
 
 
@@ -259,19 +259,19 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
         return _as_person_name(raw)
     if vr == "IS":
         if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-            raise ValueError(f"{raw!r} is not an integer string (IS)")
+            raise ValueError(f"{shorten(raw)} is not an integer string (IS)")
         if isinstance(raw, int | float):
             return str(int(raw))
         return _numeric_text(vr, str(raw).strip(), ctx)
     if vr == "DS":
         if isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is not a decimal string (DS)")
+            raise ValueError(f"{shorten(raw)} is not a decimal string (DS)")
         if isinstance(raw, int | float):
             return _format_ds(float(raw))
         return _numeric_text(vr, str(raw).strip(), ctx)
     if vr in NUMBER_VRS:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise ValueError(f"{raw!r} is not a number")
+            raise ValueError(f"{shorten(raw)} is not a number")
         number = float(raw) if vr in ("FL", "FD") else int(raw)
         if vr not in ("FL", "FD"):
             lo, hi = _INT_RANGES[vr]
@@ -279,10 +279,11 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
                 wider = {"US": "UL", "SS": "SL", "UL": "UV", "SL": "SV"}.get(vr)
                 if ctx.permissive and wider:  # a binary element cannot hold it at all
                     raise ValueError(
-                        f"{raw!r} does not fit in {vr} ({lo}..{hi}), not even with permissive; "
-                        f"to write it anyway give a wider VR: {{vr: {wider}, value: {raw!r}}}"
+                        f"{shorten(raw)} does not fit in {vr} ({lo}..{hi}), not even with "
+                        f"permissive; to write it anyway give a wider VR: "
+                        f"{{vr: {wider}, value: {shorten(raw)}}}"
                     )
-                raise ValueError(f"{raw!r} is out of range for {vr} ({lo}..{hi})")
+                raise ValueError(f"{shorten(raw)} is out of range for {vr} ({lo}..{hi})")
         return number
     if vr == "AT":
         return parse_tag_key(str(raw)).tag
@@ -300,8 +301,9 @@ def _numeric_text(vr: str, text: str, ctx: ValueContext) -> str:
             float(text)
         except ValueError:
             raise ValueError(
-                f"{text!r} is not a number, and pydicom cannot hold a non-numeric {vr} even with "
-                f"permissive; to write the text anyway give another VR, e.g. {{vr: LO, value: ...}}"
+                f"{shorten(text)} is not a number, and pydicom cannot hold a non-numeric {vr} "
+                f"even with permissive; to write the text anyway give another VR, "
+                f"e.g. {{vr: LO, value: ...}}"
             ) from None
     return text
 
@@ -388,4 +390,5 @@ def _validate(vr: str, value: Any) -> None:
         try:
             validate_value(vr, value, pydicom_config.RAISE)
         except ValueError as exc:  # pydicom's text ends with a link to PS3.5: keep the reason
-            raise ValueError(str(exc).split(". Please see")[0].rstrip(".")) from None
+            reason = str(exc).split(". Please see")[0].rstrip(".")
+            raise ValueError(shorten_text(reason, 2 * SHORT)) from None

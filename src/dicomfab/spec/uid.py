@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from dicomfab.errors import shorten
+
 MAX_LENGTH = 64
 #: longest ``uid_root``: root + "." + 23 generated digits (≈ 76 bits, unique per place) ≤ 64
 MAX_ROOT_LENGTH = 40
@@ -30,7 +32,7 @@ def uid_problem(value: object) -> str | None:
         if component == "":
             return "a UID has no empty component (no leading, trailing or double dot)"
         if len(component) > 1 and component.startswith("0"):
-            return f"a UID component has no leading zero ({component!r})"
+            return f"a UID component has no leading zero ({shorten(component)})"
     return None
 
 

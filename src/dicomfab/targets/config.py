@@ -31,7 +31,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,6 +38,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dicomfab.errors import Issue, SpecError
+from dicomfab.spec.documents import read_document
 from dicomfab.spec.loading import format_location
 from dicomfab.targets.secrets import Masker, expanded, secret_values
 
@@ -303,14 +303,7 @@ def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) ->
     kept in ``broken`` (the others stay usable)."""
     if path is None:
         return Targets({}, set(), None)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(Issue("", "no such file"), str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(Issue("", f"cannot read: {exc}"), str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(Issue("", f"invalid TOML: {exc}"), str(path)) from None
+    data = read_document(path, fmt="toml")  # bounded: size, nesting; errors name the file
     env = {
         **read_env_file(path.parent / ".env"),
         **(environ if environ is not None else os.environ),

@@ -27,7 +27,7 @@ from dicomfab.build.plan import make_plan
 from dicomfab.cli.listing import scenario_row
 from dicomfab.cli.run import choose, with_image_size
 from dicomfab.cli.scenario_run import ScenarioRun, expand_names, flatten_parameters
-from dicomfab.errors import DicomfabError, Issue, SpecError
+from dicomfab.errors import DicomfabError, SpecError
 from dicomfab.run.connect import target_rows
 from dicomfab.run.html import thumbnail_png
 from dicomfab.run.pipeline import RunRequest
@@ -36,6 +36,7 @@ from dicomfab.scenarios import compose, get, load_profiles, scenarios
 from dicomfab.scenarios.compose import declared_parameters
 from dicomfab.scenarios.params import parse_assignment
 from dicomfab.spec import legacy
+from dicomfab.spec.documents import parse_document
 from dicomfab.spec.loading import parse_spec
 from dicomfab.spec.schema import spec_schema
 from dicomfab.targets.config import Targets, find_config, load_targets
@@ -104,24 +105,13 @@ def overrides_from(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_text(text: str, filename: str) -> Any:
-    """JSON or YAML text (by the file name's suffix; without one, JSON if it looks like JSON)."""
+    """JSON or YAML text (by the file name's suffix; without one, JSON if it looks like JSON),
+    read by the CLI's bounded loader (size, nesting, aliases)."""
     source = filename or "the imported text"
     as_json = filename.lower().endswith(".json") or (
         not filename and text.lstrip().startswith(("{", "["))
     )
-    if as_json:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            issue = Issue(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")
-            raise SpecError(issue, source=source) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(Issue(where, f"invalid YAML: {problem}"), source=source) from None
+    return parse_document(text, fmt="json" if as_json else "yaml", source=source)
 
 
 def job_answer(job: Job, response: Response) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dicomfab.errors import DicomfabError, Issue, OutputError, SpecError
+from dicomfab.errors import DicomfabError, Issue, LimitError, OutputError, SpecError
 
 MAX_TEXT = 2000  # characters of one message, path or suggestion in an answer
 MAX_ISSUES = 100
@@ -36,7 +36,10 @@ def detail(message: str, issues: list[Issue] | None = None) -> dict[str, Any]:
 
 
 def status_of(exc: DicomfabError) -> int:
-    """422 for a spec (or config) at fault, 409 when the output already exists, else 400."""
+    """413 for a document over the loader's bounds (size, nesting, aliases), 422 for a spec (or
+    config) at fault, 409 when the output already exists, else 400."""
+    if isinstance(exc, LimitError):
+        return 413
     if isinstance(exc, SpecError):
         return 422
     if isinstance(exc, OutputError) and "exists" in str(exc):
