@@ -87,7 +87,7 @@ def parse_document(text: str | bytes, *, fmt: Format, source: str, limit: int = 
         data = _parse_toml(text, source)
     else:
         data = _parse_yaml(text, source)
-    if _too_deep_data(data):
+    if too_deep(data):
         raise _too_deep(source, _deep_position(text) if fmt != "yaml" else None)
     return data
 
@@ -249,9 +249,10 @@ def _too_deep(source: str, where: str | None) -> LimitError:
     return LimitError(Issue(where or "", f"nested more than {MAX_DEPTH} levels deep"), source)
 
 
-def _too_deep_data(data: Any) -> bool:
-    """Whether ``data`` nests deeper than MAX_DEPTH, found without recursion (YAML aliases can
-    put a deep anchor inside another; TOML's dotted keys nest without brackets)."""
+def too_deep(data: Any) -> bool:
+    """Whether ``data`` nests lists and mappings deeper than MAX_DEPTH, found without recursion
+    (YAML aliases can put a deep anchor inside another; TOML's dotted keys nest without
+    brackets; a JSON request body arrives already parsed)."""
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         node, depth = stack.pop()
