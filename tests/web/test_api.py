@@ -8,49 +8,21 @@ import re
 import subprocess
 import sys
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pydicom
 import pytest
+from apiclient import AUTH, TOKEN, TestClient
 from PIL import Image
 from ui_server import running_ui
 
 from dicomfab.web.app import create_app
 from dicomfab.web.settings import UISettings
 
-with warnings.catch_warnings():  # starlette deprecates its httpx-based client; it still works
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-TOKEN = "test-token-" + "x" * 32
-AUTH = {"X-Dicomfab-Token": TOKEN}
 REPO = Path(__file__).resolve().parents[2]
 LEGACY = REPO / "examples" / "legacy" / "power-customize.json"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    folder = tmp_path / "root"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def client(root: Path, tmp_path: Path) -> Iterator[TestClient]:
-    settings = UISettings(
-        token=TOKEN,
-        roots=[root],
-        allowed_hosts=frozenset({"testserver"}),
-        static_dir=tmp_path / "no-static",
-        workers=1,  # no process pool forked from the test process
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield TestClient(create_app(settings), headers=AUTH)
 
 
 def wait_for(client: TestClient, job: dict[str, Any], timeout: float = 300) -> dict[str, Any]:

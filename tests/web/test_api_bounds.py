@@ -5,39 +5,11 @@ RecursionError or a MemoryError, and no error quotes a long value whole."""
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-from dicomfab.web.app import create_app
-from dicomfab.web.settings import UISettings
-
-with warnings.catch_warnings():  # starlette deprecates its httpx-based client; it still works
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-TOKEN = "test-token-" + "b" * 32
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    root = tmp_path / "root"
-    root.mkdir()
-    settings = UISettings(
-        token=TOKEN,
-        roots=[root],
-        allowed_hosts=frozenset({"testserver"}),
-        static_dir=tmp_path / "no-static",
-        workers=1,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        # raise_server_exceptions: a RecursionError or MemoryError in a route fails the test
-        yield TestClient(create_app(settings), headers={"X-Dicomfab-Token": TOKEN})
+from apiclient import TestClient
 
 
 def refused(response: httpx.Response, *fragments: str, status: int = 413) -> str:

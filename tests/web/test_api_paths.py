@@ -3,42 +3,12 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-from dicomfab.web.app import create_app
-from dicomfab.web.settings import UISettings
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-TOKEN = "test-token-" + "p" * 32
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    (tmp_path / "root").mkdir()
-    return tmp_path / "root"
-
-
-@pytest.fixture
-def client(root: Path, tmp_path: Path) -> Iterator[TestClient]:
-    settings = UISettings(
-        token=TOKEN,
-        roots=[root],
-        allowed_hosts=frozenset({"testserver"}),
-        static_dir=tmp_path / "no-static",
-        workers=1,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield TestClient(create_app(settings), headers={"X-Dicomfab-Token": TOKEN})
+from apiclient import TestClient
 
 
 def _spec(**instance: Any) -> dict[str, Any]:

@@ -3,20 +3,11 @@ target's policy or expectations, is a 400 naming it, and no run folder is create
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from dicomfab.web.app import create_app
-from dicomfab.web.settings import UISettings
-
-with warnings.catch_warnings():  # starlette deprecates its httpx-based client; it still works
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-TOKEN = "test-token-" + "y" * 32
+from apiclient import TestClient, make_settings, serving
 
 
 @pytest.fixture
@@ -38,17 +29,8 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(root: Path, tmp_path: Path) -> Iterator[TestClient]:
-    settings = UISettings(
-        token=TOKEN,
-        roots=[root],
-        allowed_hosts=frozenset({"testserver"}),
-        static_dir=tmp_path / "no-static",
-        config=root / "dicomfab.toml",
-        workers=1,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield TestClient(create_app(settings), headers={"X-Dicomfab-Token": TOKEN})
+    with serving(make_settings(root, tmp_path, config=root / "dicomfab.toml")) as client:
+        yield client
 
 
 @pytest.mark.parametrize(

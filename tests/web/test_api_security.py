@@ -11,17 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from apiclient import TOKEN, TestClient, make_settings
 from ui_server import running_ui
 
 from dicomfab.run.html import write_html
 from dicomfab.web.app import create_app
-from dicomfab.web.settings import UISettings
 
-with warnings.catch_warnings():  # starlette deprecates its httpx-based client; it still works
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-TOKEN = "test-token-" + "y" * 32
 COOKIE = "dicomfab-token-0"  # the settings' port is 0 in process
 ORIGIN = {"Origin": "http://testserver"}
 SPEC: dict[str, Any] = {
@@ -30,13 +25,6 @@ SPEC: dict[str, Any] = {
     "defaults": {"pixels": {"size": "small"}},
     "patients": [{"name": "Doe^Jane", "studies": [{"role": "current"}]}],
 }
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    folder = tmp_path / "root"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture
@@ -50,14 +38,7 @@ def static(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(root: Path, static: Path) -> Any:
-    settings = UISettings(
-        token=TOKEN,
-        roots=[root],
-        allowed_hosts=frozenset({"testserver"}),
-        static_dir=static,
-        workers=1,
-    )
-    return create_app(settings)
+    return create_app(make_settings(root, static.parent, static_dir=static))
 
 
 def browser(app: Any) -> TestClient:
