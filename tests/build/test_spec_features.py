@@ -93,3 +93,12 @@ def test_pixel_data_can_be_removed_and_lossy_flags_overridden(make_dataset: Any)
     assert "PixelData" not in no_pixels and no_pixels.Rows == 64
     assert mislabelled.LossyImageCompression == "00"
     assert mislabelled.LossyImageCompressionMethod == "ISO_15444_1"
+
+
+def test_a_mammogram_far_wider_than_tall_is_drawn(make_dataset: Any) -> None:
+    """16 × 5000 (found by the fuzz suite): a row's breast edge lay past the narrow anatomy drawn
+    for such a frame, and painting it failed with a numpy broadcast error."""
+    result = make_dataset({"defaults": {"pixels": {"rows": 16, "columns": 5000}}})
+    for inst in result.manifest.instances():
+        pixels = pydicom.dcmread(result.path / inst.file).pixel_array
+        assert pixels.shape == (16, 5000) and pixels.any()

@@ -433,7 +433,9 @@ def _paint(
     for band, start in enumerate(range(0, rows, _BAND)):
         stop = min(rows, start + _BAND)
         n = stop - start
-        width = int(edge[start:stop].max())
+        # at most the drawn anatomy's width: a frame far wider than tall (16 × 5000) has a row
+        # edge past the narrow anatomy drawn for it
+        width = min(int(edge[start:stop].max()), span)
         if right:
             image[start:stop, : cols - width] = 0
             target = image[start:stop, cols - width :]
