@@ -203,7 +203,8 @@ def command(
 
     \b
     Exit codes: 0 every scenario met its expectations; 1 some did not;
-                2 bad input (nothing run); 3 the target failed (reason in the reports).
+                2 bad input (nothing run); 3 the target failed (reason in the reports);
+                130 / 143 interrupted by Ctrl-C / SIGTERM (the reports say what ran).
 
     \b
     Examples:
