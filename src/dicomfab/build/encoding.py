@@ -34,6 +34,11 @@ class TransferSyntax:
     lossy_method: str | None = None  # LossyImageCompressionMethod (0028,2114)
     aliases: tuple[str, ...] = ()
     encoder: Callable[[], FrameEncoder] | None = None  # factory, so imports stay lazy
+    # what the codec can encode, checked at validate (dicomfab.build.constraints):
+    sample_bits: tuple[int, ...] = (8, 16)  # BitsAllocated it takes
+    min_side: int = 1  # fewest rows and columns
+    min_pixels: int = 1  # fewest rows × columns
+    alternatives: tuple[str, ...] = ()  # what to suggest instead when it cannot
 
     @property
     def explicit_vr(self) -> bool:
@@ -110,6 +115,9 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         requires=("jpeg_ls",),
         min_bits_stored=2,
         aliases=("jpegls", "jpeg-ls"),
+        # CharLS runs out of output buffer on incompressible frames up to ~150 pixels
+        min_pixels=256,
+        alternatives=("jpeg-lossless-sv1", "rle"),
         encoder=_lazy(_CODECS, "encode_jpeg_ls"),
     ),
     TransferSyntax(
@@ -119,6 +127,8 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         compressed=True,
         requires=("openjpeg",),
         aliases=("j2k-lossless",),
+        min_side=32,  # pylibjpeg-openjpeg uses 6 resolution levels: 2**5 pixels a side
+        alternatives=("jpeg-ls-lossless", "jpeg-lossless-sv1"),
         encoder=_lazy(_CODECS, "encode_j2k_lossless"),
     ),
     TransferSyntax(
@@ -130,6 +140,8 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         requires=("openjpeg",),
         lossy_method="ISO_15444_1",
         aliases=("j2k", "jpeg2000-lossy"),
+        min_side=32,
+        alternatives=("jpeg-ls-lossless", "jpeg-lossless-sv1"),
         encoder=_lazy(_CODECS, "encode_j2k_lossy"),
     ),
     TransferSyntax(
@@ -143,6 +155,8 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         min_bits_stored=8,
         lossy_method="ISO_10918_1",
         aliases=("jpeg",),
+        sample_bits=(8,),  # Process 1: 8-bit samples in 8-bit cells
+        alternatives=("jpeg-lossless-sv1", "jpeg-ls-lossless"),
         encoder=_lazy(_CODECS, "encode_jpeg_baseline"),
     ),
     TransferSyntax(

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicomfab.build import encoding
+from dicomfab.build import constraints, encoding
 from dicomfab.build.demographics import (
     accession_number,
     default_study_date,
@@ -336,7 +336,7 @@ class _Planner:
         sop_uid = spec.sop_instance_uid or self.uids.uid(
             "instance", series.study.patient.index, series.study.index, series.index, index
         )
-        return InstancePlan(
+        plan = InstancePlan(
             series=series,
             index=index,
             path=path,
@@ -353,6 +353,8 @@ class _Planner:
             permissive=permissive,
             uids=self.uids,
         )
+        constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
+        return plan
 
     # ------------------------------------------------------------------ tags
     def tags(
@@ -480,14 +482,9 @@ class _Planner:
             return encoding.DEFAULT
         if ts.compressed and iod.native_only:
             self.fail(f"{path}.transfer_syntax", f"{iod.name} has no pixel data to compress")
-        elif ts.compressed:
-            if not ts.is_available():
-                self.fail(f"{path}.transfer_syntax", f"{ts.name}: codec not installed")
-            bits = pixels.bits_stored or 8
-            why = encoding.check_bits(ts, bits)
-            if why:
-                self.fail(f"{path}.transfer_syntax", why)
-        return ts
+        elif ts.compressed and not ts.is_available():
+            self.fail(f"{path}.transfer_syntax", f"{ts.name}: codec not installed")
+        return ts  # what its codec can encode: constraints.check
 
     def check_file_names(self, series: SeriesPlan) -> None:
         seen = {

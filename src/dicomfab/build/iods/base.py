@@ -35,3 +35,6 @@ class IODTemplate:
     required: frozenset[str] = field(default_factory=frozenset)  # Type 1/2 keywords
     allowed_bits_stored: tuple[int, int] = (1, 16)
     native_only: bool = False  # no encapsulated transfer syntaxes (e.g. no pixel data)
+    # checked at validate by dicomfab.build.constraints (refused unless permissive):
+    photometrics: tuple[str, ...] = ("MONOCHROME1", "MONOCHROME2")  # allowed (0028,0004)
+    bits_allocated: tuple[int, ...] = (8, 16)  # allowed (0028,0100)

@@ -62,7 +62,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     m.image_pixel(ds, image)
     m.acquisition_context(ds)
     _dx_series(ds)
-    _dx_image(ds)
+    _dx_image(ds, image)
     _dx_detector(ds)
     _dx_positioning(ds)
     m.voi_lut(ds, image, function="LINEAR")  # VOI LUT (C.11.2)
@@ -76,14 +76,15 @@ def _dx_series(ds: Dataset) -> None:
 
 
 # DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
-def _dx_image(ds: Dataset) -> None:
+def _dx_image(ds: Dataset, image: PixelImage) -> None:
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.PixelIntensityRelationship = "LOG"
     ds.PixelIntensityRelationshipSign = 1
     ds.RescaleIntercept = 0
     ds.RescaleSlope = 1
     ds.RescaleType = "US"
-    ds.PresentationLUTShape = "IDENTITY"
+    # C.8.11.3.1.3: INVERSE when MONOCHROME1 (IDENTITY is for MONOCHROME2 only)
+    ds.PresentationLUTShape = "INVERSE" if image.photometric == "MONOCHROME1" else "IDENTITY"
     ds.LossyImageCompression = "00"
     ds.BurnedInAnnotation = "NO"
     ds.ImageLaterality = "U"  # unpaired anatomy

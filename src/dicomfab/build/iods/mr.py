@@ -135,5 +135,6 @@ TEMPLATES = (
         aliases=("breast-mr", "mri"),
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
+        bits_allocated=(16,),  # C.8.3.1.1.4: Enumerated Value 16
     ),
 )

@@ -1,0 +1,144 @@
+"""What each IOD and each transfer syntax's codec can hold, checked once per planned instance.
+
+The planner calls :func:`check` when an instance's settings are final. Each problem is reported
+through the planner's ``fail`` at the path the user wrote (the level that set the value: a
+``pixels`` field, a tag, ``transfer_syntax``), with the reason and the nearest valid choice.
+IOD constraints are skipped when the instance is ``permissive`` (the value is then written as
+asked, on purpose); codec limits are not, since no codec can write what it cannot encode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dicomfab.build import encoding
+from dicomfab.spec.models import Settings
+
+if TYPE_CHECKING:
+    from dicomfab.build.plan import InstancePlan
+    from dicomfab.spec.tags import TagRef
+
+Fail = Callable[..., None]
+"""The planner's ``fail(path, message, suggestion=None)``."""
+
+_PIXEL_TAG = {
+    "bits_allocated": "BitsAllocated",
+    "bits_stored": "BitsStored",
+    "photometric": "PhotometricInterpretation",
+    "rows": "Rows",
+    "columns": "Columns",
+}
+
+
+class _Where:
+    """Where the user set a value: the deepest level of the chain that sets it."""
+
+    def __init__(
+        self,
+        instance: InstancePlan,
+        chain: Sequence[tuple[str, Settings]],
+        tag_paths: dict[TagRef, str],
+    ) -> None:
+        self.instance = instance
+        self.chain = chain
+        self.tags = {ref.keyword: path for ref, path in tag_paths.items()}
+
+    def pixels(self, name: str) -> str:
+        found = f"{self.instance.path}.pixels.{name}"
+        for level_path, level in self.chain:
+            if level.pixels is not None and getattr(level.pixels, name) is not None:
+                found = f"{level_path}.pixels.{name}"
+        return self.tags.get(_PIXEL_TAG.get(name, ""), found)
+
+    def setting(self, name: str) -> str:
+        found = f"{self.instance.path}.{name}"
+        for level_path, level in self.chain:
+            if getattr(level, name) is not None:
+                found = f"{level_path}.{name}"
+        return found
+
+
+def _bits_allocated(instance: InstancePlan) -> int:
+    pixels = instance.pixels
+    if pixels.bits_allocated is not None:
+        return pixels.bits_allocated
+    return 8 if (pixels.bits_stored or 8) <= 8 else 16
+
+
+def check(
+    instance: InstancePlan,
+    chain: Sequence[tuple[str, Settings]],
+    tag_paths: dict[TagRef, str],
+    fail: Fail,
+) -> None:
+    """Report every IOD or codec constraint ``instance`` violates."""
+    where = _Where(instance, chain, tag_paths)
+    if instance.iod.pixels is None:
+        return
+    if not instance.permissive:
+        _check_iod(instance, where, fail)
+    _check_codec(instance, where, fail)
+
+
+def _check_iod(instance: InstancePlan, where: _Where, fail: Fail) -> None:
+    iod = instance.iod
+    pixels = instance.pixels
+    allocated = _bits_allocated(instance)
+    if allocated not in iod.bits_allocated:
+        fail(
+            where.pixels("bits_allocated"),
+            f"the {iod.title} IOD allows BitsAllocated {_list(iod.bits_allocated)}, "
+            f"not {allocated}; set permissive: true to write it on purpose",
+            f"bits_allocated: {_nearest(allocated, iod.bits_allocated)}",
+        )
+    photometric = pixels.photometric or "MONOCHROME2"
+    if photometric not in iod.photometrics:
+        fail(
+            where.pixels("photometric"),
+            f"the {iod.title} IOD allows PhotometricInterpretation {_list(iod.photometrics)}, "
+            f"not {photometric}; set permissive: true to write it on purpose",
+            f"photometric: {iod.photometrics[0]}",
+        )
+
+
+def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
+    ts = instance.transfer_syntax
+    if not ts.compressed:
+        return
+    path = where.setting("transfer_syntax")
+    pixels = instance.pixels
+    bits = pixels.bits_stored or 8
+    allocated = _bits_allocated(instance)
+    why = encoding.check_bits(ts, bits)
+    if why:
+        fail(path, why, " or ".join(ts.alternatives) or None)
+    elif ts.sample_bits and allocated not in ts.sample_bits:
+        fail(
+            path,
+            f"{ts.name} encodes {_list(ts.sample_bits)}-bit samples only, not "
+            f"BitsAllocated {allocated} (BitsStored {bits})",
+            " or ".join(ts.alternatives) or None,
+        )
+    rows, columns = pixels.rows or 0, pixels.columns or 0
+    if ts.min_side and min(rows, columns) < ts.min_side:
+        fail(
+            path,
+            f"{ts.name} needs at least {ts.min_side} rows and columns, not {rows}×{columns}",
+            " or ".join(ts.alternatives) or f"rows and columns ≥ {ts.min_side}",
+        )
+    if ts.min_pixels and rows * columns < ts.min_pixels:
+        fail(
+            path,
+            f"{ts.name} cannot encode frames of fewer than {ts.min_pixels} pixels "
+            f"(its encoder runs out of room on small noisy frames), not {rows}×{columns}",
+            " or ".join(ts.alternatives) or None,
+        )
+
+
+def _nearest(value: int, allowed: tuple[int, ...]) -> int:
+    return min(allowed, key=lambda a: (abs(a - value), a))
+
+
+def _list(values: tuple[Any, ...]) -> str:
+    return " or ".join(str(v) for v in values)

@@ -1,0 +1,199 @@
+"""Each IOD's and each codec's constraints are checked at ``dicomfab validate``: a spec that breaks
+one is refused (exit 2, one line naming the file, the field the user wrote, the reason and the
+nearest valid choice, no traceback) unless it is ``permissive``, which writes it as asked; the
+clean variant writes valid DICOM (0 dciodvfy errors)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+import yaml
+
+from dicomfab.cli import main
+from dicomtools import dciodvfy
+
+SERIES = "patients[0].studies[0].series[0]"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``dicomfab ARGS`` in this process, in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+        with pytest.raises(SystemExit) as info:
+            main(list(args))
+        out, err = capsys.readouterr()
+        code = info.value.code
+        return subprocess.CompletedProcess(args, code if isinstance(code, int) else 1, out, err)
+
+    return invoke
+
+
+def spec_of(series: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"patients": [{"studies": [{"series": [series]}]}]}
+    if defaults:
+        spec["defaults"] = defaults
+    return spec
+
+
+def write(folder: Path, spec: dict[str, Any], name: str = "study.yaml") -> str:
+    (folder / name).write_text(yaml.safe_dump(spec, sort_keys=False))
+    return name
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: study.yaml: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+def written(folder: Path) -> list[Path]:
+    return sorted((folder / "out").rglob("*.dcm"))
+
+
+def generate_ok(cli: Any, tmp_path: Path, spec: dict[str, Any]) -> list[Path]:
+    name = write(tmp_path, spec, "ok.yaml")
+    proc = cli("generate", "-o", "out", "-c", name)
+    assert proc.returncode == 0, proc.stderr
+    files = written(tmp_path)
+    assert files
+    return files
+
+
+# ---------------------------------------------------------------- item 1: photometric, bit depth
+
+IOD_CASES = {
+    "mr-bits-allocated-8": (
+        {"iod": "mr", "pixels": {"size": "small", "bits_stored": 8, "bits_allocated": 8}},
+        [f"{SERIES}.pixels.bits_allocated: ", "MR Image IOD allows BitsAllocated 16, not 8"],
+        "bits_allocated: 16",
+        {"bits_allocated": 16},
+    ),
+    "dbt-monochrome1": (
+        {
+            "iod": "dbt",
+            "count": 1,
+            "pixels": {"size": "small", "frames": 2, "photometric": "MONOCHROME1"},
+        },
+        [f"{SERIES}.pixels.photometric: ", "allows PhotometricInterpretation MONOCHROME2"],
+        "photometric: MONOCHROME2",
+        {"photometric": "MONOCHROME2"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(IOD_CASES))
+def test_iod_constraint(cli: Any, tmp_path: Path, case: str) -> None:
+    """Refused at validate; the permissive twin is written as asked; the nearest valid choice
+    writes a valid file."""
+    series, fragments, nearest, fix = IOD_CASES[case]
+    proc = cli("validate", write(tmp_path, spec_of(series)))
+    assert_refused(proc, *fragments, f"(did you mean {nearest}?)")
+
+    (path,) = generate_ok(cli, tmp_path, spec_of({**series, "permissive": True}))
+    ds = pydicom.dcmread(path)
+    pixels = series["pixels"]
+    if "bits_allocated" in pixels:
+        assert ds.BitsAllocated == pixels["bits_allocated"]
+    if "photometric" in pixels:
+        assert ds.PhotometricInterpretation == pixels["photometric"]
+
+    shutil.rmtree(tmp_path / "out")
+    clean = {**series, "pixels": {**pixels, **fix}}
+    (path,) = generate_ok(cli, tmp_path, spec_of(clean))
+    assert dciodvfy(path).errors == []
+
+
+def test_iod_constraint_reported_where_it_is_set(cli: Any, tmp_path: Path) -> None:
+    pixels = {"size": "small", "bits_stored": 8, "bits_allocated": 8}
+    spec = spec_of({"iod": "mr"}, {"pixels": pixels})
+    proc = cli("validate", write(tmp_path, spec))
+    assert_refused(proc, "defaults.pixels.bits_allocated: ")
+
+
+def test_dx_monochrome1_writes_presentation_lut_inverse(cli: Any, tmp_path: Path) -> None:
+    spec = spec_of({"iod": "dx", "pixels": {"size": "small", "photometric": "MONOCHROME1"}})
+    (path,) = generate_ok(cli, tmp_path, spec)
+    ds = pydicom.dcmread(path)
+    assert ds.PhotometricInterpretation == "MONOCHROME1"
+    assert ds.PresentationLUTShape == "INVERSE"
+    assert dciodvfy(path).errors == []
+
+
+# ---------------------------------------------------------------- item 3: codec limits
+
+CODEC_CASES = {
+    "jpeg-baseline-mr": (
+        {"iod": "mr", "pixels": {"size": "small"}},
+        {"transfer_syntax": "jpeg-baseline"},
+        ["defaults.transfer_syntax: ", "jpeg-baseline holds 8–8 bits stored, not 12"],
+        "jpeg-lossless-sv1 or jpeg-ls-lossless",
+        {"transfer_syntax": "jpeg-lossless-sv1"},
+    ),
+    "jpeg-baseline-8-in-16": (
+        {
+            "iod": "sc",
+            "transfer_syntax": "jpeg-baseline",
+            "pixels": {"size": "small", "bits_stored": 8, "bits_allocated": 16},
+        },
+        None,
+        [f"{SERIES}.transfer_syntax: ", "8-bit samples only, not BitsAllocated 16"],
+        "jpeg-lossless-sv1 or jpeg-ls-lossless",
+        {"pixels": {"size": "small", "bits_stored": 8, "bits_allocated": 8}},
+    ),
+    "jpeg2000-31-columns": (
+        {"iod": "sc", "transfer_syntax": "jpeg2000", "pixels": {"rows": 65, "columns": 31}},
+        None,
+        [f"{SERIES}.transfer_syntax: ", "at least 32 rows and columns, not 65×31"],
+        "jpeg-ls-lossless or jpeg-lossless-sv1",
+        {"pixels": {"rows": 65, "columns": 32}},
+    ),
+    "jpeg-ls-8x8-noise": (
+        {
+            "iod": "sc",
+            "transfer_syntax": "jpeg-ls",
+            "pixels": {"rows": 8, "columns": 8, "pattern": "noise"},
+        },
+        None,
+        [f"{SERIES}.transfer_syntax: ", "fewer than 256 pixels", "not 8×8"],
+        "jpeg-lossless-sv1 or rle",
+        {"pixels": {"rows": 16, "columns": 16, "pattern": "noise"}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CODEC_CASES))
+@pytest.mark.parametrize("permissive", [False, True])
+def test_codec_limit_refused_at_validate(
+    cli: Any, tmp_path: Path, case: str, permissive: bool
+) -> None:
+    """No codec can write what it cannot encode, so permissive does not lift a codec limit: the
+    spec is refused at validate (and generate) with the field, not deep in the encoder."""
+    series, defaults, fragments, nearest, _ = CODEC_CASES[case]
+    if permissive:
+        series = {**series, "permissive": True}
+    name = write(tmp_path, spec_of(series, defaults))
+    for command in (["validate", name], ["generate", "-o", "out", "-c", name]):
+        assert_refused(cli(*command), *fragments, f"(did you mean {nearest}?)")
+    assert written(tmp_path) == []
+
+
+@pytest.mark.parametrize("case", list(CODEC_CASES))
+def test_codec_limit_nearest_choice_is_valid(cli: Any, tmp_path: Path, case: str) -> None:
+    """The same spec, changed as the message suggests, writes a valid file (and the refused
+    one was refused before the encoder, not by it)."""
+    series, defaults, fragments, _, fix = CODEC_CASES[case]
+    assert_refused(cli("validate", write(tmp_path, spec_of(series, defaults))), *fragments)
+    (path,) = generate_ok(
+        cli, tmp_path, spec_of({**series, **fix}, defaults and {**defaults, **fix})
+    )
+    assert dciodvfy(path).errors == []
