@@ -197,3 +197,72 @@ def test_codec_limit_nearest_choice_is_valid(cli: Any, tmp_path: Path, case: str
         cli, tmp_path, spec_of({**series, **fix}, defaults and {**defaults, **fix})
     )
     assert dciodvfy(path).errors == []
+
+
+# ---------------------------------------------------------------- item 2: fixed and forbidden tags
+
+TAG_CASES = {
+    "mg-modality-ct": (
+        {"iod": "mg", "count": 1, "tags": {"Modality": "CT"}},
+        [f"{SERIES}.tags.Modality: ", "IOD allows Modality MG, not 'CT'", "permissive: true"],
+        "(did you mean Modality: MG?)",
+        {"Modality": "MG"},
+    ),
+    "mg-processing-window": (
+        {"iod": "mg-processing", "count": 1, "tags": {"WindowCenter": 2000, "WindowWidth": 4000}},
+        [
+            f"{SERIES}.tags.WindowCenter: WindowCenter is not allowed in the Digital "
+            "Mammography X-Ray Image - For Processing IOD",
+            f"{SERIES}.tags.WindowWidth: ",
+        ],
+        "permissive: true",
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAG_CASES))
+def test_tag_constraint(cli: Any, tmp_path: Path, case: str) -> None:
+    """Refused at validate; the permissive twin is written as asked; without the offending value
+    the file is valid."""
+    series, fragments, hint, clean_tags = TAG_CASES[case]
+    series = {**series, "pixels": {"size": "small"}}
+    proc = cli("validate", write(tmp_path, spec_of(series)))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: study.yaml: "), proc.stderr
+    for fragment in [*fragments, hint]:
+        assert fragment in proc.stderr, f"{fragment!r} not in {proc.stderr!r}"
+
+    (path,) = generate_ok(cli, tmp_path, spec_of({**series, "permissive": True}))
+    ds = pydicom.dcmread(path)
+    for keyword, value in series["tags"].items():
+        assert ds[keyword].value == value
+
+    shutil.rmtree(tmp_path / "out")
+    (path,) = generate_ok(cli, tmp_path, spec_of({**series, "tags": clean_tags}))
+    assert dciodvfy(path).errors == []
+
+
+VIEW_ITEM = {
+    "CodeValue": "399162004",
+    "CodingSchemeDesignator": "SCT",
+    "CodeMeaning": "cranio-caudal",
+}
+
+
+@pytest.mark.parametrize("iod", ["mg", "dx"])
+def test_view_code_item_gets_its_type2_modifier_sequence(
+    cli: Any, tmp_path: Path, iod: str
+) -> None:
+    series = {"iod": iod, "count": 1, "pixels": {"size": "small"}}
+    series["tags"] = {"ViewCodeSequence": [dict(VIEW_ITEM)]}
+    (path,) = generate_ok(cli, tmp_path, spec_of(series))
+    (item,) = pydicom.dcmread(path).ViewCodeSequence
+    assert item.CodeValue == "399162004"
+    assert "ViewModifierCodeSequence" in item and len(item.ViewModifierCodeSequence) == 0
+    assert dciodvfy(path).errors == []
+
+    shutil.rmtree(tmp_path / "out")  # permissive: written as given, without it
+    (path,) = generate_ok(cli, tmp_path, spec_of({**series, "permissive": True}))
+    (item,) = pydicom.dcmread(path).ViewCodeSequence
+    assert "ViewModifierCodeSequence" not in item

@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomfab.build import encoding
+from dicomfab.errors import shorten
 from dicomfab.spec.models import Settings
+from dicomfab.spec.tags import CoercedValue, TagRef, parse_tag_key
 
 if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
-    from dicomfab.spec.tags import TagRef
 
 Fail = Callable[..., None]
 """The planner's ``fail(path, message, suggestion=None)``."""
@@ -72,12 +73,14 @@ def check(
     tag_paths: dict[TagRef, str],
     fail: Fail,
 ) -> None:
-    """Report every IOD or codec constraint ``instance`` violates."""
+    """Report every IOD or codec constraint ``instance`` violates; complete what the IOD makes
+    Type 2 inside a sequence the user gave (an empty ViewModifierCodeSequence)."""
     where = _Where(instance, chain, tag_paths)
     if instance.iod.pixels is None:
         return
     if not instance.permissive:
         _check_iod(instance, where, fail)
+        _check_tags(instance, where, fail)
     _check_codec(instance, where, fail)
 
 
@@ -100,6 +103,37 @@ def _check_iod(instance: InstancePlan, where: _Where, fail: Fail) -> None:
             f"not {photometric}; set permissive: true to write it on purpose",
             f"photometric: {iod.photometrics[0]}",
         )
+
+
+def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
+    iod = instance.iod
+    for ref, value in instance.tags.items():
+        keyword = ref.keyword or ""
+        path = where.tags.get(keyword, f"{instance.path}.tags.{keyword}")
+        if keyword == "Modality" and iod.modalities and value.value not in iod.modalities:
+            fail(
+                path,
+                f"the {iod.title} IOD allows Modality {_list(iod.modalities)}, not "
+                f"{shorten(value.value)}; set permissive: true to write it on purpose",
+                f"Modality: {iod.modalities[0]}",
+            )
+        elif keyword in iod.forbidden:
+            fail(
+                path,
+                f"{keyword} is not allowed in the {iod.title} IOD; remove it, or set "
+                "permissive: true to write it on purpose",
+            )
+        elif keyword == "ViewCodeSequence" and value.vr == "SQ":
+            _complete_view_codes(value.value)
+
+
+def _complete_view_codes(items: list[dict[TagRef, CoercedValue]]) -> None:
+    """ViewModifierCodeSequence is Type 2 in each ViewCodeSequence item (C.8.11.5.1.1, and
+    C.8.11.7 for mammography): an item without it gets it, empty."""
+    modifier = parse_tag_key("ViewModifierCodeSequence")
+    for item in items:
+        if not any(ref.keyword == modifier.keyword for ref in item):
+            item[modifier] = CoercedValue("SQ", [])
 
 
 def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:

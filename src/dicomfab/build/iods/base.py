@@ -38,3 +38,5 @@ class IODTemplate:
     # checked at validate by dicomfab.build.constraints (refused unless permissive):
     photometrics: tuple[str, ...] = ("MONOCHROME1", "MONOCHROME2")  # allowed (0028,0004)
     bits_allocated: tuple[int, ...] = (8, 16)  # allowed (0028,0100)
+    modalities: tuple[str, ...] = ()  # allowed Modality (0008,0060) given as a tag; () any
+    forbidden: frozenset[str] = field(default_factory=frozenset)  # keywords it does not allow

@@ -320,6 +320,7 @@ TEMPLATES = (
         aliases=("tomo", "breast-tomosynthesis"),
         required=REQUIRED,
         allowed_bits_stored=(8, 16),
-        photometrics=("MONOCHROME2",),  # C.8.21.1.1.2: MONOCHROME2 (or colour) only
+        photometrics=("MONOCHROME2",),  # no MONOCHROME1 in Breast Tomosynthesis (dciodvfy)
+        modalities=("MG",),
     ),
 )

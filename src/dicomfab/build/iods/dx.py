@@ -126,5 +126,7 @@ TEMPLATES = (
         aliases=("dx-presentation", "digital-x-ray"),
         required=REQUIRED,
         allowed_bits_stored=(6, 16),
+        # DX Series: DX, PX, IO or MG (old breast priors were stored as DX with MG)
+        modalities=("DX", "MG", "PX", "IO"),
     ),
 )

@@ -31,6 +31,10 @@ MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
 BREAST = ("76752008", "SCT", "Breast")
 REQUIRED = REQUIRED_DX_FAMILY | m.keywords("PositionerType OrganExposed ViewCodeSequence")
+# the VOI LUT Module's attributes (C.11.2), which a For Processing image shall not have
+VOI_LUT = m.keywords(
+    "WindowCenter WindowWidth WindowCenterWidthExplanation VOILUTFunction VOILUTSequence"
+)
 PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
 
 
@@ -165,6 +169,7 @@ TEMPLATES = (
         aliases=("mg", "mammo", "mammography"),
         required=REQUIRED | {"WindowCenter", "WindowWidth"},
         allowed_bits_stored=(6, 16),
+        modalities=("MG",),  # Mammography Series: Enumerated Value MG
     ),
     IODTemplate(
         name="mg-processing",
@@ -178,5 +183,7 @@ TEMPLATES = (
         aliases=("mg-raw", "raw"),
         required=REQUIRED,
         allowed_bits_stored=(6, 16),
+        modalities=("MG",),
+        forbidden=VOI_LUT,  # A.27: VOI LUT shall not be present For Processing
     ),
 )

@@ -135,6 +135,6 @@ TEMPLATES = (
         aliases=("breast-mr", "mri"),
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
-        bits_allocated=(16,),  # C.8.3.1.1.4: Enumerated Value 16
+        bits_allocated=(16,),  # MR Image Module: Enumerated Value 16
     ),
 )
