@@ -135,7 +135,7 @@ CODEC_CASES = {
     "jpeg-baseline-mr": (
         {"iod": "mr", "pixels": {"size": "small"}},
         {"transfer_syntax": "jpeg-baseline"},
-        ["defaults.transfer_syntax: ", "jpeg-baseline holds 8–8 bits stored, not 12"],
+        ["defaults.transfer_syntax: ", "jpeg-baseline holds 8 bits stored only, not 12"],
         "jpeg-lossless-sv1 or jpeg-ls-lossless",
         {"transfer_syntax": "jpeg-lossless-sv1"},
     ),

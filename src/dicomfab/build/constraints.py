@@ -76,11 +76,12 @@ def check(
     """Report every IOD or codec constraint ``instance`` violates; complete what the IOD makes
     Type 2 inside a sequence the user gave (an empty ViewModifierCodeSequence)."""
     where = _Where(instance, chain, tag_paths)
+    if not instance.permissive:
+        _check_tags(instance, where, fail)
     if instance.iod.pixels is None:
         return
     if not instance.permissive:
         _check_iod(instance, where, fail)
-        _check_tags(instance, where, fail)
     _check_codec(instance, where, fail)
 
 

@@ -198,6 +198,8 @@ def get(name: str) -> TransferSyntax:
 
 def check_bits(ts: TransferSyntax, bits_stored: int) -> str | None:
     """Why ``ts`` cannot hold pixels of ``bits_stored`` bits, or None if it can."""
+    if ts.min_bits_stored == ts.max_bits_stored != bits_stored:
+        return f"{ts.name} holds {ts.max_bits_stored} bits stored only, not {bits_stored}"
     if not ts.min_bits_stored <= bits_stored <= ts.max_bits_stored:
         return (
             f"{ts.name} holds {ts.min_bits_stored}–{ts.max_bits_stored} bits stored, "
