@@ -83,7 +83,6 @@ def test_validate_exits_2_on_an_empty_file(
         ("25:00:00", "hour 25"),
         ("12:60:00", "minute 60"),
         ("12:30:61", "second 61"),
-        ("noon", "not a time"),
         ("1230000", "not a time"),
     ],
 )
@@ -104,6 +103,12 @@ def test_a_study_time_tag_out_of_range_is_refused_unless_permissive() -> None:
     assert "hour 25" in _issues(data)["patients[0].studies[0].tags.StudyTime"]
     data["defaults"] = {**SMALL, "permissive": True}
     _plan(data)
+
+
+def test_a_time_the_builder_cannot_count_from_is_refused_even_when_permissive() -> None:
+    assert "not a time" in _issues(_studies({"time": "noon"}))["patients[0].studies[0].time"]
+    found = _issues(_studies({"time": "noon", "permissive": True}))
+    assert "not even with permissive" in found["patients[0].studies[0].time"]
 
 
 # ------------------------------------------------------------------ 3. dates and study UIDs
@@ -229,6 +234,7 @@ def test_a_patient_name_with_a_backslash_is_refused_unless_permissive() -> None:
         ("name", "Yamada^Hanako=山田^花子", "patients[0].name"),
         ("name", "Smith–Jones^Ann", "patients[0].name"),
         ("tag", "Smith–Jones^Ann", "defaults.tags.ReferringPhysicianName"),
+        ("item", "山田", "defaults.tags.OtherPatientIDsSequence[0].PatientID"),
     ],
 )
 def test_text_the_character_set_cannot_encode_is_refused(where: str, text: str, path: str) -> None:
@@ -236,6 +242,8 @@ def test_text_the_character_set_cannot_encode_is_refused(where: str, text: str, 
     patient: dict[str, Any] = {}
     if where == "name":
         patient["name"] = text
+    elif where == "item":
+        tags["OtherPatientIDsSequence"] = [{"PatientID": text, "IssuerOfPatientID": "X"}]
     else:
         tags["ReferringPhysicianName"] = text
     found = _issues({"defaults": {**SMALL, "tags": tags}, "patients": [patient]})

@@ -300,7 +300,15 @@ class _Planner:
         if spec.time is None:
             return default_study_time(self.spec.seed, path)
         time = spec.time.replace(":", "").strip()
-        if not permissive and (problem := time_problem(time)):
+        head = time.ljust(6, "0")[:6]
+        if permissive and not (head.isascii() and head.isdigit()):
+            # the instances' content times count on from the study time
+            self.fail(
+                f"{path}.time",
+                f"{shorten(spec.time)} cannot be written, not even with permissive: "
+                "an invalid time must still start with digits (e.g. 25:00:00)",
+            )
+        elif not permissive and (problem := time_problem(time)):
             self.fail(
                 f"{path}.time",
                 f"{shorten(spec.time)}: {problem} "
@@ -521,11 +529,7 @@ class _Planner:
             (f"{study.path}.study_id", study.study_id),
             (f"{series.path}.description", series.description),
         ]
-        for ref, coerced in tags.items():
-            if coerced.vr in _TEXT_VRS and coerced.value is not None:
-                values = coerced.value if isinstance(coerced.value, list) else [coerced.value]
-                path = self.tag_paths.get(ref, ref.label)
-                texts.extend((path, str(v)) for v in values)
+        texts.extend(_tag_texts({r: (v, self.tag_paths.get(r, r.label)) for r, v in tags.items()}))
         for path, text in texts:
             bad = [c for c in text if not any(_encodes(c, codec) for codec in codecs)]
             if bad:
@@ -611,6 +615,19 @@ def _sized(defaults: PixelOptions, size: str | None) -> PixelOptions:
 
 
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+
+
+def _tag_texts(tags: dict[TagRef, tuple[CoercedValue, str]]) -> list[tuple[str, str]]:
+    """(path, text) of every text value in ``tags``, sequence items included."""
+    found: list[tuple[str, str]] = []
+    for coerced, path in tags.values():
+        if coerced.vr == "SQ":
+            for n, item in enumerate(coerced.value or []):
+                found.extend(_tag_texts({r: (v, f"{path}[{n}].{r.key}") for r, v in item.items()}))
+        elif coerced.vr in _TEXT_VRS and coerced.value is not None:
+            values = coerced.value if isinstance(coerced.value, list) else [coerced.value]
+            found.extend((path, str(v)) for v in values)
+    return found
 
 
 def _python_codecs(terms: list[str]) -> list[str]:
