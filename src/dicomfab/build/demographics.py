@@ -39,3 +39,20 @@ def default_study_time(seed: int, path: str) -> str:
 def accession_number(seed: int, path: str) -> str:
     rng = random.Random(f"acc/{seed}/{path}")
     return f"A{rng.randrange(10**9):09d}"
+
+
+def age_string(birth: dt.date | None, on: dt.date) -> str:
+    """PatientAge (AS) on ``on`` in the unit modalities use: days under 4 weeks, weeks under 3
+    months, months under 2 years, years from then on (a 40-day-old is ``005W``, not ``000Y``).
+    Empty when the birth date is unknown or after ``on`` (an age cannot be negative)."""
+    if birth is None or on < birth:
+        return ""
+    days = (on - birth).days
+    months = (on.year - birth.year) * 12 + on.month - birth.month - (on.day < birth.day)
+    if days < 28:
+        return f"{days:03d}D"
+    if months < 3:
+        return f"{days // 7:03d}W"
+    if months < 24:
+        return f"{months:03d}M"
+    return f"{min(months // 12, 999):03d}Y"

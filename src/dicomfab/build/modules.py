@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from dicomfab.build.demographics import age_string
 from dicomfab.build.pixels.image import PixelImage
 
 if TYPE_CHECKING:
@@ -52,13 +53,6 @@ def code_item(value: str, scheme: str, meaning: str) -> Dataset:
 
 def _da(day: dt.date | None) -> str:
     return f"{day.year:04d}{day.month:02d}{day.day:02d}" if day else ""
-
-
-def age_string(birth: dt.date | None, on: dt.date) -> str:
-    if birth is None:
-        return ""
-    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-    return f"{max(years, 0):03d}Y"
 
 
 def content_time(plan: InstancePlan) -> str:

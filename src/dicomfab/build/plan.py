@@ -27,7 +27,7 @@ from dicomfab.build.iods import registry as iod_registry
 from dicomfab.build.iods.base import IODTemplate
 from dicomfab.build.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
-from dicomfab.spec.dates import parse_date, resolve_relative
+from dicomfab.spec.dates import parse_date, resolve_relative, time_problem
 from dicomfab.spec.models import (
     InstanceSpec,
     PatientSpec,
@@ -161,6 +161,8 @@ class _Planner:
         self.issues: dict[str, Issue] = {}
         self.tag_paths: dict[TagRef, str] = {}  # where the last tags() call found each tag
         self.reference_date = spec.reference_date or default_study_date(spec.seed)
+        self.study_uids: dict[str, str] = {}  # each study UID → the path of its first study
+        self.study_permissive: dict[str, bool] = {}  # study path → permissive there
 
     def fail(self, path: str, message: str, suggestion: str | None = None) -> None:
         self.issues.setdefault(f"{path}\0{message}", Issue(path, message, suggestion))
@@ -188,13 +190,49 @@ class _Planner:
             sex=spec.sex if spec.sex is not None else "F",
             anatomy_seed=hash_seed(self.spec.seed, "anatomy", index),
         )
+        permissive = bool(_inherit([("defaults", self.spec.defaults), (path, spec)], "permissive"))
+        for field_name, attribute in (("name", "PatientName"), ("id", "PatientID")):
+            value = getattr(spec, field_name)
+            if value is not None and "\\" in value and not permissive:
+                self.fail(
+                    f"{path}.{field_name}",
+                    f"{attribute} has VM 1 (one value), but {shorten(value)} holds a backslash, "
+                    "which separates values; set permissive: true to write it on purpose",
+                )
         nth_of_role: dict[str, int] = {}
         for s_index, study in enumerate(studies):
             nth = nth_of_role.get(study.role, 0)
             nth_of_role[study.role] = nth + 1
             chain: Chain = [("defaults", self.spec.defaults), (path, spec)]
             plan.studies.append(self.study(plan, s_index, study, anchor, nth, chain))
+        self.check_study_dates(plan, spec, studies)
         return plan
+
+    def check_study_dates(
+        self, patient: PatientPlan, spec: PatientSpec, studies: list[StudySpec]
+    ) -> None:
+        """No study before the patient's birth, no prior after the (latest) current study."""
+        currents = [s.date for s in patient.studies if s.role == "current"]
+        latest = max(currents) if currents else None
+        for study, study_spec in zip(patient.studies, studies, strict=True):
+            if self.study_permissive.get(study.path):
+                continue
+            date_path = f"{study.path}.date"
+            birth = patient.birth_date
+            if birth is not None and study.date < birth:
+                where = date_path if study_spec.date is not None else f"{patient.path}.birth_date"
+                self.fail(
+                    where,
+                    f"the study date {study.date.isoformat()} is before the patient's birth date "
+                    f"{birth.isoformat()} (set permissive: true to write it on purpose)",
+                )
+            if study.role != "current" and latest is not None and study.date > latest:
+                self.fail(
+                    date_path,
+                    f"{_ROLE_NAMES[study.role]} dated {study.date.isoformat()} is after "
+                    f"the current study ({latest.isoformat()}): a prior comes before it "
+                    "(set permissive: true to write it on purpose)",
+                )
 
     def anchor_date(self, path: str, studies: list[StudySpec]) -> dt.date:
         """The patient's current-study date: what relative dates count from."""
@@ -221,6 +259,7 @@ class _Planner:
         chain: Chain,
     ) -> StudyPlan:
         path = f"{patient.path}.studies[{index}]"
+        permissive = bool(_inherit([*chain, (path, spec)], "permissive"))
         if spec.date is not None:
             date = self.date(f"{path}.date", spec.date, anchor) or anchor
         elif spec.role == "current":
@@ -235,7 +274,7 @@ class _Planner:
             path=path,
             role=spec.role,
             date=date,
-            time=(spec.time or default_study_time(self.spec.seed, path)).replace(":", ""),
+            time=self.study_time(path, spec, permissive),
             uid=spec.uid or self.uids.uid("study", patient.index, index),
             description=spec.description
             if spec.description is not None
@@ -245,9 +284,37 @@ class _Planner:
             else accession_number(self.spec.seed, path),
             study_id=spec.study_id if spec.study_id is not None else str(index + 1),
         )
+        self.study_permissive[path] = permissive
+        first = self.study_uids.setdefault(plan.uid, path)
+        if first != path and not permissive:
+            self.fail(
+                f"{path}.uid",
+                f"{shorten(plan.uid)} is already the UID of {first}: each study needs its own "
+                "(set permissive: true to write a duplicate on purpose)",
+            )
         for se_index, series in enumerate(spec.series or [SeriesSpec()]):
             plan.series.append(self.series(plan, se_index, series, anchor, [*chain, (path, spec)]))
         return plan
+
+    def study_time(self, path: str, spec: StudySpec, permissive: bool) -> str:
+        if spec.time is None:
+            return default_study_time(self.spec.seed, path)
+        time = spec.time.replace(":", "").strip()
+        head = time.ljust(6, "0")[:6]
+        if permissive and not (head.isascii() and head.isdigit()):
+            # the instances' content times count on from the study time
+            self.fail(
+                f"{path}.time",
+                f"{shorten(spec.time)} cannot be written, not even with permissive: "
+                "an invalid time must still start with digits (e.g. 25:00:00)",
+            )
+        elif not permissive and (problem := time_problem(time)):
+            self.fail(
+                f"{path}.time",
+                f"{shorten(spec.time)}: {problem} "
+                "(set permissive: true to write an invalid time on purpose)",
+            )
+        return time
 
     def series(
         self,
@@ -330,6 +397,8 @@ class _Planner:
         tags, remove = self.tags(chain, permissive, anchor)
         pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
         self.check_pixels(path, iod, pixels)
+        if not permissive:
+            self.check_character_set(series, tags)
         self.check_removals(path, iod, remove, permissive)
 
         ts = self.transfer_syntax(path, chain, iod, pixels)
@@ -442,6 +511,38 @@ class _Planner:
                 self.fail(tag_path, f"invalid value {shorten(err['input'])}: {err['msg']}")
             return pixels
 
+    def check_character_set(self, series: SeriesPlan, tags: dict[TagRef, CoercedValue]) -> None:
+        """Every text must be encodable in the SpecificCharacterSet the spec chose (without one,
+        the builder declares UTF-8 for non-ASCII text)."""
+        charset = next((r for r in tags if r.keyword == "SpecificCharacterSet"), None)
+        if charset is None:
+            return
+        declared = tags[charset].value
+        terms = [declared] if isinstance(declared, str) else list(declared or [])
+        codecs = _python_codecs([str(t) for t in terms])
+        if not codecs:
+            return
+        study, patient = series.study, series.study.patient
+        texts = [
+            (f"{patient.path}.name", patient.name),
+            (f"{patient.path}.id", patient.patient_id),
+            (f"{study.path}.description", study.description),
+            (f"{study.path}.accession_number", study.accession_number),
+            (f"{study.path}.study_id", study.study_id),
+            (f"{series.path}.description", series.description),
+        ]
+        texts.extend(_tag_texts({r: (v, self.tag_paths.get(r, r.label)) for r, v in tags.items()}))
+        for path, text in texts:
+            bad = [c for c in text if not any(_encodes(c, codec) for codec in codecs)]
+            if bad:
+                self.fail(
+                    path,
+                    f"{shorten(text)} holds {shorten(bad[0])}, which the character set "
+                    f"{shorten(declared)} (SpecificCharacterSet, set at "
+                    f"{self.tag_paths.get(charset, 'tags')}) cannot encode; use ISO_IR 192 "
+                    "(UTF-8), or set permissive: true to write it on purpose",
+                )
+
     def check_pixels(self, path: str, iod: IODTemplate, pixels: PixelOptions) -> None:
         if (pixels.frames or 1) > 1 and not iod.multiframe:
             self.fail(f"{path}.pixels.frames", f"{iod.name} is a single-frame IOD; use dbt")
@@ -508,6 +609,47 @@ def _sized(defaults: PixelOptions, size: str | None) -> PixelOptions:
     # 32 is the smallest side every codec takes (JPEG 2000 uses 6 resolution levels)
     scaled = {"rows": max(32, round(rows * factor)), "columns": max(32, round(columns * factor))}
     return defaults.model_copy(update=scaled)
+
+
+_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+
+
+def _tag_texts(tags: dict[TagRef, tuple[CoercedValue, str]]) -> list[tuple[str, str]]:
+    """(path, text) of every text value in ``tags``, sequence items included."""
+    found: list[tuple[str, str]] = []
+    for coerced, path in tags.values():
+        if coerced.vr == "SQ":
+            for n, item in enumerate(coerced.value or []):
+                found.extend(_tag_texts({r: (v, f"{path}[{n}].{r.key}") for r, v in item.items()}))
+        elif coerced.vr in _TEXT_VRS and coerced.value is not None:
+            values = coerced.value if isinstance(coerced.value, list) else [coerced.value]
+            found.extend((path, str(v)) for v in values)
+    return found
+
+
+def _python_codecs(terms: list[str]) -> list[str]:
+    """Python codecs for SpecificCharacterSet terms; empty when one is unknown (not checked)."""
+    import warnings
+
+    from pydicom.charset import convert_encodings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return list(convert_encodings(terms or [""]))
+        except (Warning, LookupError, ValueError):
+            return []
+
+
+def _encodes(char: str, codec: str) -> bool:
+    try:
+        char.encode(codec)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+_ROLE_NAMES = {"prior": "a prior", "external_prior": "an external prior"}
 
 
 def _fallback_iod() -> IODTemplate:

@@ -21,7 +21,10 @@ def study_record(patient: PatientEntry, study: StudyEntry) -> dict[str, Any]:
     instances = [i for se in study.series for i in se.instances]
     attrs = instances[0].attributes if instances else {}
     name = str(attrs.get("PatientName", patient.name))
-    family, _, rest = name.partition("^")
+    # a PN holds up to three component groups (alphabetic=ideographic=phonetic): the record's
+    # first and last names come from the first, the alphabetic one
+    alphabetic = name.split("=")[0]
+    family, _, rest = alphabetic.partition("^")
     given = rest.split("^")[0]
     birth = str(attrs.get("PatientBirthDate", patient.birth_date or ""))
     return {

@@ -72,3 +72,22 @@ def parse_date(value: str | dt.date, anchor: dt.date | None) -> dt.date:
         f"{shorten(text)} is not a date: "
         "use YYYY-MM-DD, YYYYMMDD or relative like -2y, -18m, -1y6m, -10d"
     )
+
+
+_TIME = re.compile(r"^(\d{2})(?:(\d{2})(?:(\d{2})(?:\.\d{1,6})?)?)?$")
+
+
+def time_problem(text: str) -> str | None:
+    """Why ``text`` (colons already removed) is not a DICOM time (TM: HH, HHMM, HHMMSS or
+    HHMMSS.FFFFFF with hours 00–23, minutes 00–59, seconds 00–60); None when it is one."""
+    m = _TIME.match(text)
+    if m is None:
+        return "not a time: use HH:MM:SS (or HHMMSS)"
+    hours, minutes, seconds = (int(g) if g is not None else 0 for g in m.groups())
+    if hours > 23:
+        return f"hour {hours:02d} is out of range (00–23)"
+    if minutes > 59:
+        return f"minute {minutes:02d} is out of range (00–59)"
+    if seconds > 60:
+        return f"second {seconds:02d} is out of range (00–60)"
+    return None

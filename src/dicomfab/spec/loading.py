@@ -141,7 +141,16 @@ def parse_spec(data: Any, source: str | None = None, warn: legacy.Warn | None = 
         raise SpecError(_issues(exc), source=source) from None
 
 
+#: what an empty spec file is told (``{}`` is how to ask for the default study)
+EMPTY = "is empty: write {} to ask for the default study"
+
+
 def load_spec(path: str | Path, warn: legacy.Warn | None = None) -> Spec:
     """Read a spec file (``.json``, ``.yaml`` or ``.yml``)."""
     path = Path(path)
-    return parse_spec(read_document(path), source=str(path), warn=warn)
+    fmt = documents.format_of(path)
+    raw = documents.read_bytes(path, fmt=fmt)
+    data = None if not raw.strip() else documents.parse_document(raw, fmt=fmt, source=str(path))
+    if data is None:  # nothing but whitespace and comments: almost always a mistake
+        raise SpecError(Issue("", EMPTY), source=str(path))
+    return parse_spec(data, source=str(path), warn=warn)

@@ -24,6 +24,8 @@ from typing import Any
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import (
+    dictionary_has_tag,
+    dictionary_VM,
     dictionary_VR,
     get_private_entry,
     keyword_dict,
@@ -34,6 +36,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import validate_value
 
 from dicomfab.errors import SHORT, Issue, SpecError, shorten, shorten_text
+from dicomfab.spec.dates import time_problem
 from dicomfab.spec.uid import uid_problem
 
 _PUBLIC_PAREN = re.compile(r"^\(\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)$")
@@ -366,6 +369,7 @@ def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
     if isinstance(raw, list | tuple):
         values = [_one(vr, v, ctx) for v in raw]
         if not ctx.permissive:
+            _check_vm(ref, len(values))
             for v in values:
                 _validate(vr, v)
         return CoercedValue(vr, values)
@@ -373,6 +377,17 @@ def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
     if not ctx.permissive:
         _validate(vr, value)
     return CoercedValue(vr, value)
+
+
+def _check_vm(ref: TagRef, count: int) -> None:
+    """Refuse more values than a public attribute's value multiplicity (VM) "1" allows."""
+    if count <= 1 or ref.is_private or not dictionary_has_tag(ref.tag):
+        return
+    if dictionary_VM(ref.tag) == "1":
+        raise ValueError(
+            f"{ref.label} has VM 1 (one value), not {count} values (a backslash separates "
+            "values); give one value, or set permissive: true to write several on purpose"
+        )
 
 
 def _resolve_ambiguous_vr(vr: str) -> str:
@@ -386,6 +401,8 @@ def _validate(vr: str, value: Any) -> None:
         if problem is not None:
             raise ValueError(f"not a UID: {problem} (permissive: true writes it as a defect)")
         return
+    if vr == "TM" and isinstance(value, str) and value and (problem := time_problem(value)):
+        raise ValueError(f"{shorten(value)}: {problem} (permissive: true writes it as a defect)")
     if vr in TEXT_VRS and isinstance(value, str):
         try:
             validate_value(vr, value, pydicom_config.RAISE)
