@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dicomfab.errors import Issue, TargetError
+from dicomfab.errors import Issue, TargetError, shorten, shorten_text
 from dicomfab.output.manifest import InstanceEntry, Manifest, StudyEntry
 from dicomfab.scenarios import selectors
 from dicomfab.scenarios.model import INSTANCE_OUTCOMES, STUDY_OUTCOMES
@@ -78,7 +78,8 @@ def resolve(rules: Mapping[str, str], manifest: Manifest, *, where: str = "expec
     for key, outcome in rules.items():
         name = f"{where}.{key}"
         if outcome not in STUDY_OUTCOMES:
-            raise TargetError(f"{name}: unknown outcome {outcome!r} ({', '.join(STUDY_OUTCOMES)})")
+            known = ", ".join(STUDY_OUTCOMES)
+            raise TargetError(f"{name}: unknown outcome {shorten(outcome)} ({known})")
         if key in STUDY_OUTCOMES:
             out.policy[key] = outcome
             continue
@@ -95,7 +96,7 @@ def resolve(rules: Mapping[str, str], manifest: Manifest, *, where: str = "expec
             if outcome not in INSTANCE_OUTCOMES:  # link / no-link say nothing of instances
                 continue
         elif outcome not in INSTANCE_OUTCOMES:
-            raise TargetError(f"{name}: {outcome!r} is a study outcome, not an instance one")
+            raise TargetError(f"{name}: {shorten(outcome)} is a study outcome, not an instance one")
         for inst in chosen:
             out.instances[inst.sop_instance_uid] = outcome
     return out
@@ -114,7 +115,7 @@ def _outcome_issue(path: str, value: object) -> Issue | None:
         return None
     return Issue(
         path,
-        f"unknown outcome {value!r} (known: {', '.join(STUDY_OUTCOMES)})",
+        f"unknown outcome {shorten(value)} (known: {', '.join(STUDY_OUTCOMES)})",
         _nearest(value, STUDY_OUTCOMES),
     )
 
@@ -124,7 +125,7 @@ def policy_issues(policy: Mapping[str, object], where: str) -> list[Issue]:
     ``where`` is the table's path, e.g. ``targets.orthanc.policy``."""
     issues = []
     for key, value in policy.items():
-        path = f"{where}.{key}"
+        path = f"{where}.{shorten_text(str(key))}"
         issue = _outcome_issue(path, key) or _outcome_issue(path, value)
         if issue is not None:
             issues.append(issue)
@@ -177,7 +178,7 @@ def _rule_issue(path: str, key: str, outcome: object) -> Issue | None:
     if not selector.is_study and outcome not in INSTANCE_OUTCOMES:
         return Issue(
             path,
-            f"{outcome!r} is a study outcome, not an instance one "
+            f"{shorten(outcome)} is a study outcome, not an instance one "
             f"(instances: {', '.join(INSTANCE_OUTCOMES)})",
         )
     return None
@@ -200,7 +201,7 @@ def rule_issues(expect: Mapping[str, object], where: str) -> list[Issue]:
             issues.append(Issue(path, "must be a table of {selector or outcome = outcome}"))
             continue
         for key, outcome in rules.items():
-            issue = _rule_issue(f"{path}.{key}", str(key), outcome)
+            issue = _rule_issue(f"{path}.{shorten_text(str(key))}", str(key), outcome)
             if issue is not None:
                 issues.append(issue)
     return issues
