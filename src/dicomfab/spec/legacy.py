@@ -78,7 +78,7 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag
 
 from dicomfab.errors import Issue, SpecError, shorten
-from dicomfab.output.paths import component_problem
+from dicomfab.spec.names import component_problem
 from dicomfab.spec.tags import parse_tag_key
 from dicomfab.spec.views import VIEWS
 

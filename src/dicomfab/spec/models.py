@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from dicomfab.errors import shorten
-from dicomfab.output.paths import component_problem
+from dicomfab.spec.names import component_problem
 from dicomfab.spec.uid import uid_problem, uid_root_problem
 from dicomfab.spec.views import VIEWS
 
