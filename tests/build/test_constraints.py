@@ -208,6 +208,13 @@ TAG_CASES = {
         "(did you mean Modality: MG?)",
         {"Modality": "MG"},
     ),
+    # the General Series Module leaves Modality to Defined Terms; a CR plate is CR or MG
+    "cr-modality-ct": (
+        {"iod": "cr", "count": 1, "tags": {"Modality": "CT"}},
+        [f"{SERIES}.tags.Modality: ", "IOD allows Modality CR or MG, not 'CT'", "permissive: true"],
+        "(did you mean Modality: CR?)",
+        {"Modality": "MG"},
+    ),
     "mg-processing-window": (
         {"iod": "mg-processing", "count": 1, "tags": {"WindowCenter": 2000, "WindowWidth": 4000}},
         [

@@ -85,7 +85,13 @@ def test_pdf_is_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize("iod", ["mg-presentation", "mg-processing"])
 def test_mammography_meets_the_ihe_mammo_profile(tmp_path: Path, iod: str) -> None:
     spec = _spec(iod, "explicit-le")
-    spec["patients"][0]["studies"][0]["series"][0] = {"views": ["RCC", "LMLO"]}
+    # IHE MAMMO makes a presentation image's SourceImageSequence Type 1, and dicomfab names only
+    # For Processing images the dataset holds: the study has both forms of each view
+    other = "mg-processing" if iod == "mg-presentation" else "mg-presentation"
+    spec["patients"][0]["studies"][0]["series"] = [
+        {"views": ["RCC", "LMLO"]},
+        {"iod": other, "views": ["RCC", "LMLO"]},
+    ]
     result = generate(parse_spec(spec), tmp_path, workers=1)
     for inst in result.manifest.instances():
         validation = dciodvfy(result.path / inst.file, profile="IHEMammo")

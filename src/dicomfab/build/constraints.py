@@ -3,8 +3,9 @@
 The planner calls :func:`check` when an instance's settings are final. Each problem is reported
 through the planner's ``fail`` at the path the user wrote (the level that set the value: a
 ``pixels`` field, a tag, ``transfer_syntax``), with the reason and the nearest valid choice.
-IOD constraints are skipped when the instance is ``permissive`` (the value is then written as
-asked, on purpose); codec limits are not, since no codec can write what it cannot encode.
+IOD constraints are not enforced when the instance is ``permissive``: the value is then written as
+asked, on purpose, and each broken constraint is declared in the instance's ``defects`` (which the
+manifest lists). Codec limits are always enforced, since no codec can write what it cannot encode.
 """
 
 from __future__ import annotations
@@ -73,16 +74,28 @@ def check(
     tag_paths: dict[TagRef, str],
     fail: Fail,
 ) -> None:
-    """Report every IOD or codec constraint ``instance`` violates; complete what the IOD makes
-    Type 2 inside a sequence the user gave (an empty ViewModifierCodeSequence)."""
+    """Report every IOD or codec constraint ``instance`` violates (a permissive instance declares
+    the IOD's as defects instead); complete what the IOD makes Type 2 inside a sequence the user
+    gave (an empty ViewModifierCodeSequence), unless permissive."""
     where = _Where(instance, chain, tag_paths)
-    if not instance.permissive:
-        _check_tags(instance, where, fail)
+    iod_fail = _declare(instance) if instance.permissive else fail
+    _check_tags(instance, where, iod_fail)
     if instance.iod.pixels is None:
         return
-    if not instance.permissive:
-        _check_iod(instance, where, fail)
+    _check_iod(instance, where, iod_fail)
     _check_codec(instance, where, fail)
+
+
+def _declare(instance: InstancePlan) -> Fail:
+    """A ``fail`` that records the broken constraint in ``instance.defects`` (its reason: the
+    message up to the advice on permissive)."""
+
+    def declare(path: str, message: str, suggestion: str | None = None) -> None:
+        defect = {"what": message.split("; ")[0], "at": path}
+        if defect not in instance.defects:
+            instance.defects.append(defect)
+
+    return declare
 
 
 def _check_iod(instance: InstancePlan, where: _Where, fail: Fail) -> None:
@@ -124,7 +137,7 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
                 f"{keyword} is not allowed in the {iod.title} IOD; remove it, or set "
                 "permissive: true to write it on purpose",
             )
-        elif keyword == "ViewCodeSequence" and value.vr == "SQ":
+        elif keyword == "ViewCodeSequence" and value.vr == "SQ" and not instance.permissive:
             _complete_view_codes(value.value)
 
 

@@ -116,6 +116,9 @@ class InstancePlan:
     skip_writing: bool
     permissive: bool
     uids: UIDFactory
+    # IOD constraints this permissive instance breaks on purpose, declared in the manifest:
+    # {"what": reason, "at": spec path} (filled by constraints.check)
+    defects: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def study(self) -> StudyPlan:
@@ -128,6 +131,20 @@ class InstancePlan:
     @property
     def laterality(self) -> str | None:
         return self.view.laterality if self.view else None
+
+    @property
+    def modality(self) -> str:
+        """Modality (0008,0060) as the file has it: the spec's tag if it sets one (empty when it
+        removes it); else MG for a breast view on an IOD that takes views (DX, CR); else the
+        IOD's."""
+        tag = _modality_tag(self.tags)
+        if tag is not None:
+            return tag
+        if any(ref.keyword == "Modality" for ref in self.remove):
+            return ""
+        if self.view is not None and self.iod.breast_views:
+            return "MG"
+        return self.iod.modality
 
     def uid(self, kind: str) -> str:
         """A further UID for this instance (e.g. ``uid("frame-of-reference")``)."""
@@ -336,6 +353,13 @@ class _Planner:
         chain = [*chain, (path, spec)]
         series_iod = self.iod(path, chain) or _fallback_iod()
         views = list(spec.views or [])
+        if views and not (series_iod.breast or series_iod.breast_views):
+            with_views = [t.name for t in iod_registry.templates() if t.breast or t.breast_views]
+            self.fail(
+                f"{path}.views",
+                f"{series_iod.name} images have no mammography view "
+                f"(IODs that take views: {', '.join(with_views)})",
+            )
         count = spec.count
         if count is None:
             count = max(len(views), len(spec.instances)) or (
@@ -386,15 +410,13 @@ class _Planner:
         if spec.iod is not None:
             iod = self.iod(path, chain) or series_iod
         permissive = bool(_inherit(chain, "permissive"))
-        view = VIEWS[view_name] if view_name and iod.breast else None
-        if view_name and not iod.breast and spec.view:
-            self.fail(f"{path}.view", f"{iod.name} images have no mammography view")
+        tags, remove = self.tags(chain, permissive, anchor)
+        view = self.view(path, iod, spec, view_name, index, tags)
 
         chosen = PixelOptions()
         for _, level in chain:
             chosen = chosen.merged(level.pixels)
         pixels = _sized(iod.pixels or PixelOptions(), chosen.size).merged(chosen)
-        tags, remove = self.tags(chain, permissive, anchor)
         pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
         self.check_pixels(path, iod, pixels)
         if not permissive:
@@ -424,6 +446,25 @@ class _Planner:
         )
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         return plan
+
+    def view(
+        self,
+        path: str,
+        iod: IODTemplate,
+        spec: InstanceSpec,
+        view_name: str | None,
+        index: int,
+        tags: dict[TagRef, CoercedValue],
+    ) -> View | None:
+        """The instance's mammography view: the one asked for, on an IOD that takes views; on
+        a DX or CR image with Modality MG but no view, the screening views in turn."""
+        if view_name and (iod.breast or iod.breast_views):
+            return VIEWS[view_name]
+        if view_name and spec.view:
+            self.fail(f"{path}.view", f"{iod.name} images have no mammography view")
+        if iod.breast_views and _modality_tag(tags) == "MG":
+            return VIEWS[iod.default_views[index % len(iod.default_views)]]
+        return None
 
     # ------------------------------------------------------------------ tags
     def tags(
@@ -657,6 +698,15 @@ def _fallback_iod() -> IODTemplate:
     found = iod_registry.find("mg")
     assert found is not None
     return found
+
+
+def _modality_tag(tags: dict[TagRef, CoercedValue]) -> str | None:
+    """The Modality the spec's tags set (values joined with a backslash), or None."""
+    for ref, value in tags.items():
+        if ref.keyword == "Modality":
+            values = value.value if isinstance(value.value, list) else [value.value]
+            return "\\".join(str(v) for v in values if v is not None)
+    return None
 
 
 def _set_at(chain: Chain, attribute: str, default: str) -> str:

@@ -267,7 +267,7 @@ def build_manifest(
                 entry = SeriesEntry(
                     series_instance_uid=se.uid,
                     number=se.number,
-                    modality=se.instances[0].iod.modality if se.instances else "",
+                    modality=se.instances[0].modality if se.instances else "",
                     description=se.description,
                 )
                 for inst in se.instances:
@@ -287,6 +287,7 @@ def build_manifest(
                             header_sha256=digest.header_sha256 if digest else None,
                             pixel_sha256=digest.pixel_sha256 if digest else None,
                             attributes=attrs,
+                            defects=[dict(d) for d in inst.defects],
                         )
                     )
                 se_list.append(entry)

@@ -40,7 +40,7 @@ class InstanceEntry(_Model):
 class SeriesEntry(_Model):
     series_instance_uid: str
     number: int
-    modality: str
+    modality: str = Field(description="Modality (0008,0060) as the files say (its first instance)")
     description: str
     instances: list[InstanceEntry] = Field(default_factory=list)
 

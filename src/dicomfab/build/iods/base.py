@@ -30,6 +30,9 @@ class IODTemplate:
     pixels: PixelOptions | None  # defaults; None: the IOD has no pixel data (Encapsulated PDF)
     default_views: tuple[str, ...] = ()
     breast: bool = False  # instances carry a mammography view and laterality
+    # takes mammography views without requiring them (DX, CR): an instance with a view, or with
+    # Modality MG, is a breast image (laterality, breast anatomy; Modality MG unless tags say)
+    breast_views: bool = False
     multiframe: bool = False
     aliases: tuple[str, ...] = ()
     required: frozenset[str] = field(default_factory=frozenset)  # Type 1/2 keywords

@@ -9,7 +9,11 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   VOI LUT U                                                                 → build.modules.voi_lut
   Clinical Trial *, Patient Study, Contrast/Bolus, Display Shutter, Device, Specimen,
   Overlay Plane, Common Instance Reference U                                → not built
-Older breast priors came from CR plates with Modality MG: a spec sets ``tags: {Modality: MG}``.
+Older breast priors came from CR plates with Modality MG: an instance with a mammography view
+(``views: [RCC, LMLO]``), or with ``Modality: MG`` in its tags, is such a breast image — laterality,
+breast anatomy as in the Digital Mammography IOD, Modality MG unless the tags say
+otherwise. Without either it is a chest PA image. The General Series Module leaves Modality to
+Defined Terms; dicomfab takes CR and MG (a plate radiograph or mammogram), others only permissive.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from pydicom.dataset import Dataset
 
 from dicomfab.build import modules as m
 from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.iods.breast import breast_anatomy
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.spec.models import PixelOptions
+from dicomfab.spec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
@@ -33,6 +39,7 @@ REQUIRED = (
     | m.keywords("BodyPartExamined ViewPosition Manufacturer InstanceNumber PatientOrientation")
 )
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm (14") cassette
+BREAST_PIXEL_SPACING_MM = 0.1  # a mammography plate read at 100 µm
 
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
@@ -41,12 +48,14 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     m.sop_common(ds, plan, CR)
     m.patient(ds, plan)
     m.general_study(ds, plan)
-    m.general_series(ds, plan, "CR")
+    m.general_series(ds, plan, plan.modality)
     m.general_equipment(ds, plan)
     m.general_image(ds, plan)
     m.image_pixel(ds, image)
     _cr_series(ds)
     _cr_image(ds, plan)
+    if plan.view is not None:
+        _breast(ds, plan)
     _modality_lut(ds)
     m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
@@ -75,6 +84,22 @@ def _cr_image(ds: Dataset, plan: InstancePlan) -> None:
     ds.PhosphorType = "BaFBr"
 
 
+# A breast view instead of the chest: General Image's ImageLaterality (so no General Series
+# Laterality, which is 2C on its absence), the CR Series ViewPosition (an ACR MQCM term, which
+# dciodvfy warns about) and the breast anatomy codes the Digital Mammography IOD uses. The CR IOD
+# has no View Code Sequence (no DX Positioning Module): the view is in ViewPosition and laterality.
+def _breast(ds: Dataset, plan: InstancePlan) -> None:
+    assert plan.view is not None
+    breast_anatomy(ds, plan.view)
+    ds.ViewPosition = plan.view.position
+    ds.ImagerPixelSpacing = [BREAST_PIXEL_SPACING_MM, BREAST_PIXEL_SPACING_MM]
+    ds.KVP = 28
+    ds.DistanceSourceToDetector = 660
+    ds.ExposureTime = 1000
+    ds.XRayTubeCurrent = 100
+    ds.Exposure = 100
+
+
 # Modality LUT (C.11.1): an identity rescale
 def _modality_lut(ds: Dataset) -> None:
     ds.RescaleIntercept = 0
@@ -95,5 +120,8 @@ TEMPLATES = (
         aliases=("computed-radiography",),
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
+        modalities=("CR", "MG"),
+        default_views=SCREENING_VIEWS,  # for Modality MG without views
+        breast_views=True,
     ),
 )

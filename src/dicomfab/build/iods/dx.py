@@ -12,8 +12,10 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Display Shutter U, Device U, Intervention U, Specimen U, X-Ray Collimator U,
   X-Ray Tomo Acquisition U, X-Ray Generation U, X-Ray Filtration U, X-Ray Grid U,
   Image Histogram U                                                         → not built
-Old breast priors were often stored as DX with Modality MG: a spec sets ``tags: {Modality: MG}``
-(and the anatomy) for that; by default this is a chest PA image.
+Old breast priors were often stored as DX with Modality MG (the DX Series Module enumerates DX, PX,
+IO and MG): an instance with a mammography view (``views: [RCC, LMLO]``), or with ``Modality: MG``
+in its tags, is such a breast image — laterality, view codes and breast anatomy as in the Digital
+Mammography IOD, Modality MG unless the tags say otherwise. Without either it is a chest PA image.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from pydicom.sequence import Sequence
 
 from dicomfab.build import modules as m
 from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.iods.breast import breast_anatomy, view_code_sequence
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.spec.models import PixelOptions
+from dicomfab.spec.views import SCREENING_VIEWS, View
 
 if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
@@ -48,6 +52,7 @@ REQUIRED_DX_FAMILY = (
 )
 REQUIRED = REQUIRED_DX_FAMILY | m.keywords("WindowCenter WindowWidth")
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm chest detector
+BREAST_PIXEL_SPACING_MM = 0.1  # a breast prior: 100 µm, as older mammography detectors and plates
 
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
@@ -56,15 +61,18 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     m.sop_common(ds, plan, DX_PRESENTATION)
     m.patient(ds, plan)
     m.general_study(ds, plan)
-    m.general_series(ds, plan, "DX")
+    m.general_series(ds, plan, plan.modality)
     m.general_equipment(ds, plan)
     m.general_image(ds, plan)
     m.image_pixel(ds, image)
     m.acquisition_context(ds)
     _dx_series(ds)
-    _dx_image(ds, image)
-    _dx_detector(ds)
-    _dx_positioning(ds)
+    _dx_image(ds, image, plan.view)
+    _dx_detector(ds, plan.view)
+    if plan.view is None:
+        _dx_positioning(ds)
+    else:
+        _breast_positioning(ds, plan.view)
     m.voi_lut(ds, image, function="LINEAR")  # VOI LUT (C.11.2)
     return ds
 
@@ -76,10 +84,11 @@ def _dx_series(ds: Dataset) -> None:
 
 
 # DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
-def _dx_image(ds: Dataset, image: PixelImage) -> None:
+def _dx_image(ds: Dataset, image: PixelImage, view: View | None) -> None:
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.PixelIntensityRelationship = "LOG"
-    ds.PixelIntensityRelationshipSign = 1
+    # C.8.11.3.1.2: a breast view is drawn as a mammogram (dense tissue bright: sign -1)
+    ds.PixelIntensityRelationshipSign = 1 if view is None else -1
     ds.RescaleIntercept = 0
     ds.RescaleSlope = 1
     ds.RescaleType = "US"
@@ -87,14 +96,18 @@ def _dx_image(ds: Dataset, image: PixelImage) -> None:
     ds.PresentationLUTShape = "INVERSE" if image.photometric == "MONOCHROME1" else "IDENTITY"
     ds.LossyImageCompression = "00"
     ds.BurnedInAnnotation = "NO"
+    if view is not None:
+        breast_anatomy(ds, view)
+        return
     ds.ImageLaterality = "U"  # unpaired anatomy
     ds.AnatomicRegionSequence = Sequence([m.code_item(*CHEST)])
     ds.PatientOrientation = ["L", "F"]  # PA, displayed as if facing the patient
 
 
 # DX Detector (C.8.11.4)
-def _dx_detector(ds: Dataset) -> None:
-    ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+def _dx_detector(ds: Dataset, view: View | None) -> None:
+    spacing = PIXEL_SPACING_MM if view is None else BREAST_PIXEL_SPACING_MM
+    ds.ImagerPixelSpacing = [spacing, spacing]
     ds.DetectorType = "SCINTILLATOR"
     ds.DetectorID = "DFDET02"
 
@@ -113,6 +126,20 @@ def _dx_positioning(ds: Dataset) -> None:
     ds.ExposureTime = 8
 
 
+# DX Positioning (C.8.11.5) of a breast view: the mammography view codes (CID 4014) and the ACR
+# MQCM ViewPosition (dciodvfy knows only the chest terms of DX and warns about CC, MLO, …)
+def _breast_positioning(ds: Dataset, view: View) -> None:
+    ds.ViewPosition = view.position
+    ds.PositionerType = "MAMMOGRAPHIC"
+    ds.PositionerPrimaryAngle = 45 if view.oblique else 0
+    ds.ViewCodeSequence = view_code_sequence(view)
+    ds.DistanceSourceToDetector = 660
+    ds.DistanceSourceToPatient = 640
+    ds.KVP = 28
+    ds.Exposure = 100
+    ds.ExposureTime = 1000
+
+
 TEMPLATES = (
     IODTemplate(
         name="dx",
@@ -128,5 +155,7 @@ TEMPLATES = (
         allowed_bits_stored=(6, 16),
         # DX Series: DX, PX, IO or MG (old breast priors were stored as DX with MG)
         modalities=("DX", "MG", "PX", "IO"),
+        default_views=SCREENING_VIEWS,  # for Modality MG without views
+        breast_views=True,
     ),
 )

@@ -19,6 +19,7 @@ from pydicom.sequence import Sequence
 
 from dicomfab.build import modules as m
 from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.iods.breast import breast_anatomy, view_code_sequence
 from dicomfab.build.iods.dx import REQUIRED_DX_FAMILY
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.spec.models import PixelOptions
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
-BREAST = ("76752008", "SCT", "Breast")
 REQUIRED = REQUIRED_DX_FAMILY | m.keywords("PositionerType OrganExposed ViewCodeSequence")
 # the VOI LUT Module's attributes (C.11.2), which a For Processing image shall not have
 VOI_LUT = m.keywords(
@@ -61,14 +61,38 @@ def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bo
     return ds
 
 
-# General Image > Source Image Sequence: IHE MAMMO wants a presentation image to name the
-# For Processing image it was made from (which, as in most sites, is not archived)
+# General Image > Source Image Sequence (Type 3): IHE MAMMO wants a presentation image to name
+# the For Processing image it was made from; only one the dataset holds is named (a reference to
+# an image that was never sent dangles), so without one the sequence is left out
+FOR_PROCESSING_PREDECESSOR = ("121358", "DCM", "For Processing predecessor")  # CID 7202
+
+
 def _source_image(ds: Dataset, plan: InstancePlan) -> None:
-    source = Dataset()
-    source.ReferencedSOPClassUID = MG_PROCESSING
-    source.ReferencedSOPInstanceUID = plan.uid("for-processing-source")
-    source.SpatialLocationsPreserved = "YES"
-    ds.SourceImageSequence = Sequence([source])
+    source = for_processing_source(plan)
+    if source is None:
+        return
+    item = Dataset()
+    item.ReferencedSOPClassUID = source.iod.sop_class_uid
+    item.ReferencedSOPInstanceUID = source.sop_instance_uid
+    item.PurposeOfReferenceCodeSequence = Sequence([m.code_item(*FOR_PROCESSING_PREDECESSOR)])
+    item.SpatialLocationsPreserved = "YES"
+    ds.SourceImageSequence = Sequence([item])
+
+
+def for_processing_source(plan: InstancePlan) -> InstancePlan | None:
+    """The For Processing image of the same view in the same study that ``plan`` (a For
+    Presentation image) was made from: the first one written, in spec order; None if none is."""
+    if plan.view is None:
+        return None
+    for series in plan.study.series:
+        for other in series.instances:
+            if (
+                other.iod.sop_class_uid == MG_PROCESSING
+                and other.view == plan.view
+                and not other.skip_writing
+            ):
+                return other
+    return None
 
 
 # DX Series (C.8.11.1) + Mammography Series (C.8.11.6)
@@ -91,13 +115,7 @@ def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentati
     ds.LossyImageCompression = "00"
     ds.BurnedInAnnotation = "NO"
     ds.PixelPaddingValue = (1 << image.bits_stored) - 1 if inverse else 0  # the air around
-    ds.ImageLaterality = plan.laterality or "B"
-    ds.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
-    ds.BodyPartExamined = "BREAST"
-    if plan.view is not None:
-        ds.PatientOrientation = plan.view.patient_orientation
-    else:
-        ds.PatientOrientation = ["A", "F"]
+    breast_anatomy(ds, plan.view)
 
 
 # DX Detector (C.8.11.4)
@@ -114,13 +132,7 @@ def _mammography_image(ds: Dataset, plan: InstancePlan) -> None:
     ds.OrganExposed = "BREAST"
     ds.BreastImplantPresent = "NO"
     ds.PartialView = "NO"
-    view = Dataset()
-    if plan.view is not None:
-        view = m.code_item(plan.view.code, "SCT", plan.view.meaning)
-    else:
-        view = m.code_item("399162004", "SCT", "cranio-caudal")
-    view.ViewModifierCodeSequence = Sequence()  # Type 2: present even when empty
-    ds.ViewCodeSequence = Sequence([view])
+    ds.ViewCodeSequence = view_code_sequence(plan.view)
 
 
 # DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U, IHE MAMMO Type 1 subset
