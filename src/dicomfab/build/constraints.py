@@ -125,11 +125,13 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
         keyword = ref.keyword or ""
         path = where.tags.get(keyword, f"{instance.path}.tags.{keyword}")
         if keyword == "Modality" and iod.modalities and value.value not in iod.modalities:
+            # a breast view on DX or CR is a mammogram: MG is then the nearest choice
+            breast = instance.view is not None and "MG" in iod.modalities
             fail(
                 path,
                 f"the {iod.title} IOD allows Modality {_list(iod.modalities)}, not "
                 f"{shorten(value.value)}; set permissive: true to write it on purpose",
-                f"Modality: {iod.modalities[0]}",
+                f"Modality: {'MG' if breast else iod.modalities[0]}",
             )
         elif keyword in iod.forbidden:
             fail(
