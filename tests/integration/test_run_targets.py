@@ -348,7 +348,7 @@ def test_database_unreachable(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "PG_PORT": str(free_port())}
 
     reason = assert_fault(
-        run(ORTHANC_TOML, "orthanc", 7208, env, tmp_path), "wait: ", "SQL verification"
+        run(ORTHANC_TOML, "orthanc", 7208, env, tmp_path), "pre-check: ", "SQL verification"
     )
 
     assert "refused" in reason.lower() or "connect" in reason.lower(), reason
@@ -368,7 +368,7 @@ def test_query_missing_a_parameter_then_given(env: dict[str, str], tmp_path: Pat
     config = sql_toml(tmp_path, None)
     missing = run(config, "orthanc", 7210, env, tmp_path / "a")
 
-    assert_fault(missing, "wait: ", "'flag'")
+    assert_fault(missing, "pre-check: ", "'flag'")
     check = dicomfab(
         "check", "--config", config, "--target", "orthanc", "--json", env=env, cwd=tmp_path
     )
