@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+import xml.etree.ElementTree as ET
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from dicomfab.targets.embedded import free_port
+from dicomfab.targets.observations import ObservedInstance
 
 Run = Any  # the `cli` fixture (tests/cli/conftest.py)
+OBSERVED_COLUMNS = [f.name for f in fields(ObservedInstance)]  # the embedded profile's columns
 
 
 def test_run_embedded_prints_json_summary(cli: Run, tmp_path: Path) -> None:
@@ -54,7 +60,12 @@ def test_target_down_exits_3_with_one_line(cli: Run, tmp_path: Path) -> None:
         f'ingest = {{ kind = "cstore", port = {port}, called_ae = "PACS" }}\n'
         'verify = { kind = "sql", profile = "embedded", url = "sqlite:///${INDEX}" }\n'
     )
-    (tmp_path / ".env").write_text("INDEX=/nonexistent/instances.sqlite\n")
+    # an empty index the verifier can read: its lookup before ingest works, the ingest fails
+    index = tmp_path / "instances.sqlite"
+    with contextlib.closing(sqlite3.connect(index)) as db:
+        db.execute(f"CREATE TABLE instance ({', '.join(OBSERVED_COLUMNS)})")
+        db.commit()
+    (tmp_path / ".env").write_text(f"INDEX={index}\n")
     result = cli("run", "-s", "bits_consistent", "--image-size", "small", "--target", "pacs")
     assert result.returncode == 3, result.stdout + result.stderr
     stopped = [line for line in result.stdout.splitlines() if line.startswith("run stopped:")]
@@ -81,3 +92,72 @@ def test_check_reports_a_dead_target(cli: Run, tmp_path: Path) -> None:
     result = cli("check", "--target", "pacs")
     assert result.returncode == 3
     assert "FAIL" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+# ── a fresh seed per run ─────────────────────────────────────────────────────────────────────
+
+
+def _run_once(cli: Run, *extra: str) -> tuple[Path, str]:
+    """``dicomfab run -s bits_consistent --image-size small`` on the embedded target: the run
+    folder and the console's output."""
+    result = cli("run", "-s", "bits_consistent", "--image-size", "small", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("run folder:")]
+    return Path(line.split(":", 1)[1].strip()), result.stdout
+
+
+def _uids(run_dir: Path) -> tuple[int | None, dict[str, set[str]]]:
+    """The merged manifest's ``run_seed`` and its SOP, Study and Series Instance UIDs."""
+    merged = json.loads((run_dir / "merged_dataset/manifest.json").read_text(encoding="utf-8"))
+    found: dict[str, set[str]] = {"sop": set(), "study": set(), "series": set()}
+    for dataset in merged["datasets"]:
+        for patient in dataset["manifest"]["patients"]:
+            for study in patient["studies"]:
+                found["study"].add(study["study_instance_uid"])
+                for series in study["series"]:
+                    found["series"].add(series["series_instance_uid"])
+                    for inst in series["instances"]:
+                        found["sop"].add(inst["sop_instance_uid"])
+                        for key in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+                            kind = key.removesuffix("InstanceUID").lower()
+                            if isinstance(inst["attributes"].get(key), str):
+                                found[kind].add(inst["attributes"][key])
+    return merged.get("run_seed"), found
+
+
+def _seed_everywhere(run_dir: Path, console: str) -> int:
+    """The run seed, checked to be the same in the merged manifest, report.json, junit.xml,
+    report.html, run.log and the console's last line (with the command that replays it)."""
+    seed, _ = _uids(run_dir)
+    assert isinstance(seed, int)
+    report = json.loads((run_dir / "reports/report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["seed"] == seed
+    suite = ET.parse(run_dir / "reports/junit.xml").getroot()
+    assert [(p.get("name"), p.get("value")) for p in suite.iter("property")] == [
+        ("seed", str(seed))
+    ]
+    assert f"<th>seed</th><td>{seed}</td>" in (run_dir / "reports/report.html").read_text()
+    assert f"seed: {seed}" in (run_dir / "logs/run.log").read_text()
+    last = console.strip().splitlines()[-1]
+    assert last == (
+        f"seed {seed} — replay with: dicomfab run -s bits_consistent --image-size small "
+        f"--seed {seed}"
+    )
+    return seed
+
+
+def test_two_runs_share_no_uid_and_record_their_seeds(cli: Run) -> None:
+    first, out1 = _run_once(cli)
+    second, out2 = _run_once(cli)
+    seeds = {_seed_everywhere(first, out1), _seed_everywhere(second, out2)}
+    assert len(seeds) == 2
+    a, b = _uids(first)[1], _uids(second)[1]
+    for kind in ("sop", "study", "series"):
+        assert a[kind] and b[kind] and not a[kind] & b[kind], kind
+
+
+def test_the_same_seed_replays_a_run(cli: Run) -> None:
+    first, out1 = _run_once(cli, "--seed", "5")
+    second, out2 = _run_once(cli, "--seed", "5")
+    assert _seed_everywhere(first, out1) == _seed_everywhere(second, out2) == 5
+    assert _uids(first)[1] == _uids(second)[1]

@@ -10,19 +10,23 @@ none may be alive, and no process may remain in the run's process group or sessi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 from sshd import SSHServer
 from stack import OrthancStack
+
+from dicomfab.targets.observations import ObservedInstance
 
 DICOMFAB = Path(sys.executable).with_name("dicomfab")
 SCENARIO = "bits_consistent"
@@ -192,13 +196,18 @@ def test_an_interrupted_ingest_stops_the_command_and_its_grandchildren(
     how: str, start_run: Callable[[Path, str, dict[str, str]], Run], tmp_path: Path
 ) -> None:
     marker = f"sleep {7000 + os.getpid() % 1000}.{len(how)}"
+    # an empty index: the verifier's lookup before ingest finds nothing, the ingest goes on
+    index = tmp_path / "instances.sqlite"
+    with contextlib.closing(sqlite3.connect(index)) as db:
+        db.execute(f"CREATE TABLE instance ({', '.join(f.name for f in fields(ObservedInstance))})")
+        db.commit()
     config = tmp_path / "slow.toml"
     config.write_text(
         f"""
 [targets.slow]
 description = "an importer that starts a helper and never finishes"
 ingest = {{ kind = "command", command = ["/bin/sh", "-c", "echo importing; {marker} & {marker}"], sentinel = "{{folder}}/done.txt", timeout = 600 }}
-verify = {{ kind = "cfind", host = "127.0.0.1", port = 9, called_ae = "NOBODY" }}
+verify = {{ kind = "sql", profile = "embedded", url = "sqlite:///{index}" }}
 """,  # noqa: E501
         encoding="utf-8",
     )

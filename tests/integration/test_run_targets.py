@@ -308,9 +308,14 @@ def test_wrong_called_ae_title(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_stow_to_a_port_nobody_listens_on(env: dict[str, str], tmp_path: Path) -> None:
-    env = {**env, "ORTHANC_HTTP_PORT": str(free_port())}
+    # only the STOW-RS URL moves: the verifiers (QIDO-RS, C-FIND) answer the lookup before ingest
+    stow = 'ingest = { kind = "stow", url = "http://${ORTHANC_HOST}:${ORTHANC_HTTP_PORT}/'
+    text = ORTHANC_TOML.read_text("utf-8")
+    assert text.count(stow) == 1
+    config = tmp_path / "stow.toml"
+    config.write_text(text.replace(stow, stow.replace("${ORTHANC_HTTP_PORT}", str(free_port()))))
 
-    reason = assert_fault(run(ORTHANC_TOML, "orthanc-dicomweb", 7203, env, tmp_path), "ingest: ")
+    reason = assert_fault(run(config, "orthanc-dicomweb", 7203, env, tmp_path), "ingest: ")
 
     assert "refused" in reason.lower() or "cannot connect" in reason.lower(), reason
 
@@ -348,7 +353,7 @@ def test_database_unreachable(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "PG_PORT": str(free_port())}
 
     reason = assert_fault(
-        run(ORTHANC_TOML, "orthanc", 7208, env, tmp_path), "wait: ", "SQL verification"
+        run(ORTHANC_TOML, "orthanc", 7208, env, tmp_path), "pre-check: ", "SQL verification"
     )
 
     assert "refused" in reason.lower() or "connect" in reason.lower(), reason
@@ -368,7 +373,7 @@ def test_query_missing_a_parameter_then_given(env: dict[str, str], tmp_path: Pat
     config = sql_toml(tmp_path, None)
     missing = run(config, "orthanc", 7210, env, tmp_path / "a")
 
-    assert_fault(missing, "wait: ", "'flag'")
+    assert_fault(missing, "pre-check: ", "'flag'")
     check = dicomfab(
         "check", "--config", config, "--target", "orthanc", "--json", env=env, cwd=tmp_path
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from rich.console import Console
 from dicomfab.errors import TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import DatasetEntry, MergedManifest
-from dicomfab.run.checks import ScenarioResult, check, check_merged
+from dicomfab.run.checks import ScenarioResult, check, check_merged, combine
 from dicomfab.run.report import console_table, junit_tree, write_json, write_junit
 from dicomfab.scenarios import ScenarioRequest
 from dicomfab.scenarios.generate import generate_one
@@ -199,6 +200,60 @@ def test_check_merged_gives_one_result_per_dataset(manifests: dict[str, Manifest
     assert [r.passed for r in results] == [False, True, False]
 
 
+# ── pre-existing: only what this run sent is credited ──────────────────────────────────────
+
+
+def test_a_pre_existing_instance_is_never_passed(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    everything = observe(m.instances())
+    assert check(m, everything).passed  # found, and ours: passed
+    old = m.instances()[1]
+    result = check(m, everything, pre_existing={old.sop_instance_uid})
+    assert not result.passed and result.status == "fail"
+    (c,) = [c for c in result.instances if c.sop_instance_uid == old.sop_instance_uid]
+    assert c.status == "pre-existing" and not c.passed and c.observed_present
+    assert "already in the target before ingest" in c.reason
+    counts = result.counts
+    assert counts["pre_existing"] == 1 and counts["passed"] == 7 and counts["failed"] == 0
+    assert counts["present"] == 7  # not credited as stored
+    assert result.pre_existing == 1
+    assert result.failures()[0] == (
+        "1 instance was already in the target before ingest: this run cannot tell whether it "
+        "stored them (replayed --seed or a UID collision)"
+    )
+    assert f"{old.sop_instance_uid} was already in the target" in result.failures()[1]
+    (study,) = [s for s in result.studies if s.study_instance_uid == c.study_instance_uid]
+    assert study.status == "pre-existing"
+
+
+@pytest.mark.parametrize("outcome", ["accept", "reject", "quarantine", "exclude", "link"])
+def test_pre_existing_wins_over_every_outcome(manifests: dict[str, Manifest], outcome: str) -> None:
+    """Whatever an instance should do and whatever is found after ingest, an instance that was
+    there before never passes."""
+    m = manifests["pr_bits_mismatch"].model_copy(deep=True)
+    for inst in m.instances():
+        inst.expectation = outcome
+    uids = {i.sop_instance_uid for i in m.instances()}
+    for observations in (observe(m.instances()), Observations()):
+        result = check(m, observations, pre_existing=uids)
+        assert {c.status for c in result.instances} == {"pre-existing"}
+        assert not result.passed and result.counts["pre_existing"] == 8
+        assert result.counts["passed"] == 0 and result.counts["present"] == 0
+
+
+def test_pre_existing_counts_once_across_verifiers(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    old = {m.instances()[0].sop_instance_uid}
+    results = [
+        check(m, replace(observe(m.instances()), source=source), pre_existing=old)
+        for source in ("sql x", "c-find y")
+    ]
+    (combined,) = combine([[r] for r in results])
+    assert combined.counts["pre_existing"] == 1 and combined.counts["instances"] == 8
+    assert not combined.passed
+    assert sum("already in the target" in line for line in combined.failures()) == 3
+
+
 # ── reports ──────────────────────────────────────────────────────────────────────────────────
 
 
@@ -255,3 +310,26 @@ def test_console_table_renders(results: list[ScenarioResult]) -> None:
     assert "1 of 2 scenarios passed" in text
     assert "bits_consistent" in text and "pr_bits_mismatch" in text
     assert "FAIL" in text and "expected absent (reject)" in text
+
+
+def test_reports_show_the_seed_and_what_was_there_before(
+    manifests: dict[str, Manifest], tmp_path: Path
+) -> None:
+    m = manifests["bits_consistent"]
+    old = [i.sop_instance_uid for i in m.instances()[:3]]
+    results = [check(m, observe(m.instances()), pre_existing=set(old))]
+    note = "3 instances were already in the target before ingest"
+    root = ET.parse(write_junit(results, tmp_path / "junit.xml", seed=77)).getroot()
+    assert [(p.get("name"), p.get("value")) for p in root.iter("property")] == [("seed", "77")]
+    failure = root.find("testcase/failure")
+    assert failure is not None and (failure.get("message") or "").startswith(note)
+    data = json.loads(write_json(results, tmp_path / "report.json", seed=77).read_text())
+    assert data["summary"]["seed"] == 77 and data["summary"]["passed"] is False
+    assert data["summary"]["counts"]["pre_existing"] == 3
+    assert {i["status"] for i in data["scenarios"][0]["instances"] if i["passed"] is False} == {
+        "pre-existing"
+    }
+    console = Console(width=250, record=True)
+    console.print(console_table(results))
+    text = console.export_text()
+    assert "Pre-existing" in text and "FAIL" in text and note in text

@@ -16,7 +16,7 @@ from PIL import Image
 
 from dicomfab import generate, parse_spec
 from dicomfab.output.manifest import InstanceEntry, Manifest
-from dicomfab.output.merge import merge
+from dicomfab.output.merge import MergedManifest, merge
 from dicomfab.run.checks import ScenarioResult, StudyCheck, check, check_merged
 from dicomfab.run.html import MAX_THUMBS, THUMB_SIZE, write_html
 from dicomfab.scenarios import ScenarioRequest
@@ -126,6 +126,26 @@ def test_merged_report_lists_failures_with_thumbnails(
     rows = [a for t, a in page.tags if t == "details"]
     assert len(rows) == 2 and all("open" in a for a in rows)
     assert text.index("truncated_file") < text.index("cu_missing_dicom")
+
+
+def test_pre_existing_instances_are_shown_and_not_passed(
+    merged: tuple[Path, list[ScenarioResult]], tmp_path: Path
+) -> None:
+    """A scenario with instances the target held before ingest is shown as failed, with why,
+    and the summary counts them; the run's seed (given in ``meta``) is in the header."""
+    root, _ = merged
+    data = MergedManifest.model_validate_json((root / "manifest.json").read_text("utf-8"))
+    (m,) = [d.manifest for d in data.datasets if d.name == "bits_consistent"]
+    old = {i.sop_instance_uid for i in m.instances()[:2]}
+    result = check(m, observe(m.instances()), pre_existing=old)
+    path = write_html([result], tmp_path / "r.html", dataset_root=root, meta={"seed": "77"})
+    page = Page(path.read_text(encoding="utf-8"))
+    body = page.all_text
+    assert "2 instances were already in the target before ingest" in body
+    assert "2 already in the target before ingest (not credited)" in body
+    assert "seed77" in body.replace(" ", "")
+    assert [a for t, a in page.tags if t == "details"]  # its section, open: it did not pass
+    assert len(decode_thumbs(page)) == 2  # the two pre-existing instances
 
 
 def test_files_are_found_from_a_datasets_own_manifest(

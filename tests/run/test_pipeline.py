@@ -93,7 +93,8 @@ def test_a_target_that_is_down_stops_the_run_and_keeps_the_data(tmp_path: Path) 
         RunRequest(_requests("bits_consistent"), "down", targets, runs_dir=tmp_path / "runs")
     )
     assert outcome.exit_code == EXIT_TARGET
-    assert outcome.error is not None and outcome.error.startswith("ingest: ")
+    # the verifier is the first to meet the dead target: it looks for the run's UIDs before ingest
+    assert outcome.error is not None and outcome.error.startswith("pre-check: ")
     assert str(port) in outcome.error and "\n" not in outcome.error
     root = outcome.run_dir
     assert (root / "merged_dataset/manifest.json").is_file()

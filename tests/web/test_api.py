@@ -383,6 +383,9 @@ def test_run_embedded_then_list_and_report(client: TestClient, root: Path) -> No
     report = client.get(f"/api/runs/{run['id']}/report").json()
     assert report["summary"]["passed"] is True
     assert [s["name"] for s in report["scenarios"]] == ["bits_consistent"]
+    # started without a seed: a fresh one, recorded (the run can be replayed with it)
+    seed = job["result"]["seed"]
+    assert isinstance(seed, int) and report["summary"]["seed"] == seed
     browser = TestClient(client.app)  # a browser: the cookie the landing page sets, no header
     browser.cookies.set("dicomfab-token-0", TOKEN)
     html = browser.get(f"/api/runs/{run['id']}/report.html")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,28 @@ def choose(names: tuple[str, ...], tags: tuple[str, ...], category: str | None) 
     return list(dict.fromkeys(chosen)) if (names or tags or category) else list(scenarios())
 
 
-def _print_outcome(outcome: RunOutcome) -> None:
+def replay_command(
+    names: tuple[str, ...],
+    tags: tuple[str, ...],
+    category: str | None,
+    options: dict[str, str | tuple[str, ...] | Path | None],
+    seed: int,
+) -> str:
+    """The ``dicomfab run`` command that replays a run: its selection and every option that
+    shapes what is generated or where it goes, with ``--seed`` (same seed ⇒ same UIDs)."""
+    words = ["dicomfab", "run"]
+    if names:
+        words += ["-s", ",".join(names)]
+    words += [w for tag in tags for w in ("--tag", tag)]
+    if category:
+        words += ["--category", category]
+    for option, value in options.items():
+        values = value if isinstance(value, tuple) else (value,)
+        words += [w for v in values if v is not None for w in (option, str(v))]
+    return shlex.join([*words, "--seed", str(seed)])
+
+
+def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
     results = outcome.results
     stopped = outcome.stop is not None
     if results:
@@ -118,9 +140,11 @@ def _print_outcome(outcome: RunOutcome) -> None:
         console.print(f"[bold red]error:[/] {escape(outcome.report_error)}", soft_wrap=True)
     else:
         console.print(f"reports:    {outcome.report_dir}", soft_wrap=True)
+    if replay:
+        console.print(f"seed {outcome.seed} — replay with: {escape(replay)}", soft_wrap=True)
 
 
-def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
+def _summary_json(outcome: RunOutcome, replay: str | None = None) -> dict[str, Any]:
     return {
         "run_dir": str(outcome.run_dir),
         "report_dir": str(outcome.report_dir),
@@ -130,7 +154,8 @@ def _summary_json(outcome: RunOutcome) -> dict[str, Any]:
         "reports": [str(p) for p in outcome.reports],
         "report_error": outcome.report_error,
         "kept": outcome.kept,
-        **report.summary(outcome.results, outcome.error, outcome.stop),
+        **({"replay": replay} if replay else {}),
+        **report.summary(outcome.results, outcome.error, outcome.stop, outcome.seed),
     }
 
 
@@ -159,7 +184,12 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     type=click.Choice(["full", "reduced", "small"]),
     help="Image size for every scenario that has the parameter (default: each one's own).",
 )
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for every scenario.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Replay a run: the run seed it printed (same seed ⇒ same UIDs). Default: a fresh seed "
+    "per run, so that a target that keeps its data never holds this run's UIDs already.",
+)
 @click.option(
     "--runs-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -202,6 +232,12 @@ def command(
     started on a free loopback port, fed by C-STORE, verified by SQL and C-FIND, and stopped.
 
     \b
+    Each run has its own seed (new UIDs): it is printed at the end and recorded in the merged
+    manifest and the reports; --seed N replays that run exactly. An instance the target held
+    before ingest (a replayed seed, a UID collision) is reported pre-existing, never credited:
+    its scenario does not pass.
+
+    \b
     Exit codes: 0 every scenario met its expectations; 1 some did not;
                 2 bad input (nothing run); 3 the target failed (reason in the reports);
                 130 / 143 interrupted by Ctrl-C / SIGTERM (the reports say what ran).
@@ -220,8 +256,29 @@ def command(
     requests = ScenarioRun(runs_dir, False, workers, seed, sites, quiet).requests(names, overrides)
     targets = load_targets(find_config(config))
     request = RunRequest(
-        requests, target, targets, runs_dir=runs_dir, report_dir=report_dir, workers=workers
+        requests,
+        target,
+        targets,
+        runs_dir=runs_dir,
+        report_dir=report_dir,
+        workers=workers,
+        seed=seed,  # None: the run picks a fresh one
     )
+    options: dict[str, str | tuple[str, ...] | Path | None] = {
+        "--target": target,
+        "--config": config,
+        "--set": assignments,
+        "--params": params_file,
+        "--sites": sites,
+        "--image-size": image_size,
+    }
+    selected = (*scenario_names, *extra)
+
+    def replay(done: RunOutcome) -> str | None:
+        if done.seed is None:
+            return None
+        return replay_command(selected, tags, category, options, done.seed)
+
     check_run(request)  # bad input is one error line, before the progress display starts
     try:
         outcome = _run(request, quiet or as_json)
@@ -229,14 +286,14 @@ def command(
         stopped = getattr(exc, "outcome", None)
         if isinstance(stopped, RunOutcome):
             if as_json:
-                click.echo(json.dumps(_summary_json(stopped), indent=2))
+                click.echo(json.dumps(_summary_json(stopped, replay(stopped)), indent=2))
             else:
-                _print_outcome(stopped)
+                _print_outcome(stopped, replay(stopped))
         raise
     if as_json:
-        click.echo(json.dumps(_summary_json(outcome), indent=2))
+        click.echo(json.dumps(_summary_json(outcome, replay(outcome)), indent=2))
     elif not quiet or outcome.exit_code:
-        _print_outcome(outcome)
+        _print_outcome(outcome, replay(outcome))
     if outcome.exit_code:
         raise SystemExit(outcome.exit_code)
 

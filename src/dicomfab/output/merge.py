@@ -47,6 +47,9 @@ class MergedManifest(BaseModel):
 
     format: int = MERGED_FORMAT
     kind: str = "merged"
+    run_seed: int | None = Field(
+        None, description="the seed of the run that made it (dicomfab run --seed replays it)"
+    )
     datasets: list[DatasetEntry] = Field(default_factory=list)
 
     def instances(self) -> list[InstanceEntry]:
@@ -220,9 +223,15 @@ def _write(plan: MergePlan, root: Path, link: bool) -> int:
 
 
 def merge(
-    datasets: Sequence[Path], target: Path, *, link: bool = False, overwrite: bool = False
+    datasets: Sequence[Path],
+    target: Path,
+    *,
+    link: bool = False,
+    overwrite: bool = False,
+    run_seed: int | None = None,
 ) -> MergeResult:
-    """Merge ``datasets`` into ``target``; atomic: all of it appears, or nothing.
+    """Merge ``datasets`` into ``target``; atomic: all of it appears, or nothing. ``run_seed``
+    (from ``dicomfab run``) is recorded in the merged manifest.
 
     Raises :class:`OutputError` listing every conflict (nothing is written then), and when
     ``target`` exists and ``overwrite`` is false. ``link=True`` hard-links files instead of
@@ -230,6 +239,7 @@ def merge(
     if target.exists() and not overwrite:  # before reading every manifest
         raise OutputError(f"{target} already exists (use --overwrite to replace it)")
     plan = plan_merge(datasets)
+    plan.manifest.run_seed = run_seed
     if plan.conflicts:
         lines = [f"  - {c}" for c in plan.conflicts]
         raise OutputError(

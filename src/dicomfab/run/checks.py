@@ -13,7 +13,12 @@ The rule, per instance (after the target's ``overrides`` map outcome → outcome
   (the manifest's ``attributes``); an attribute the verifier cannot see (``None``) is skipped.
 
 ``link`` / ``no-link`` cannot be decided from the index alone: they are reported as
-``not checked`` (needs a link verifier), never as a pass. Other study outcomes are decided by the
+``not checked`` (needs a link verifier), never as a pass.
+
+Only what this run sent is credited: an instance whose UID the target already held before ingest
+(``pre_existing``: a replayed seed, or a UID collision with other data) is ``pre-existing``,
+whatever its outcome. Such an instance is never passed nor counted as present, and its scenario
+does not pass (its first failure line says why). Other study outcomes are decided by the
 study's instance checks. The receipt, when given, only adds the ingest outcome to each record.
 
 A protocol outcome is data: nothing here raises for a failed check.
@@ -25,10 +30,10 @@ ingestor had sent and the system acknowledged for its files before the stop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
@@ -39,7 +44,7 @@ from dicomfab.scenarios.model import STUDY_OUTCOMES
 from dicomfab.targets.observations import Observations, ObservedInstance
 from dicomfab.targets.receipt import InstanceResult, Receipt
 
-Status = Literal["pass", "fail", "not checked"]
+Status = Literal["pass", "fail", "not checked", "pre-existing"]
 ScenarioStatus = Literal["pass", "fail", "not run"]
 ACKNOWLEDGED = ("success", "warning")  # the system answered that it took the instance
 
@@ -47,6 +52,8 @@ PRESENT_OUTCOMES = ("accept", "normalise", "warn", "exclude")
 ABSENT_OUTCOMES = ("reject", "quarantine")
 LINK_OUTCOMES = ("link", "no-link")
 NEEDS_LINK_VERIFIER = "not checked (needs a link verifier)"
+PRE_EXISTING: Final = "pre-existing"
+NOT_PASSED = ("fail", PRE_EXISTING)  # statuses that keep a scenario from passing
 
 # (label in diff lines, ObservedInstance field, manifest attribute keyword)
 COMPARED: tuple[tuple[str, str, str], ...] = (
@@ -127,11 +134,13 @@ class InstanceCheck:
     def diff_lines(self) -> list[str]:
         """One line per difference, e.g. ``prior LMLO 2.25.… expected absent (reject), found in
         the index``; empty when the check passed."""
-        if self.status != "fail":
+        if self.status not in NOT_PASSED:
             return []
         head = f"{self.label} {self.sop_instance_uid}"
         if self.verifier:
             head = f"[{self.verifier}] {head}"
+        if self.status == PRE_EXISTING:
+            return [f"{head} {self.reason}"]
         lines: list[str] = []
         if self.expected_present is not None and self.expected_present != self.observed_present:
             why = self.expected_outcome if self.written else f"{self.expected_outcome}, not written"
@@ -187,7 +196,12 @@ class ScenarioResult:
         if self.not_run is not None:
             return False
         statuses = [c.status for c in self.instances] + [s.status for s in self.studies]
-        return "fail" not in statuses
+        return not any(s in NOT_PASSED for s in statuses)
+
+    @property
+    def pre_existing(self) -> int:
+        """How many of its instances the target held before this run ingested anything."""
+        return self.counts["pre_existing"]
 
     @property
     def status(self) -> ScenarioStatus:
@@ -218,13 +232,16 @@ class ScenarioResult:
             by_study.setdefault(s.study_instance_uid, []).append(s)
         inst = [_worst(checks) for checks in by_instance.values()]
         studies = [_worst(checks) for checks in by_study.values()]
+        ours = [v for v in by_instance.values() if _worst(v) != PRE_EXISTING]
         return {
             "instances": len(inst),
             "passed": sum(status == "pass" for status in inst),
             "failed": sum(status == "fail" for status in inst),
             "not_checked": sum(status == "not checked" for status in inst),
-            "present": sum(any(c.observed_present for c in v) for v in by_instance.values()),
-            "absent": sum(not any(c.observed_present for c in v) for v in by_instance.values()),
+            "pre_existing": sum(status == PRE_EXISTING for status in inst),
+            # present: stored by this run (what was there before ingest is not credited)
+            "present": sum(any(c.observed_present for c in v) for v in ours),
+            "absent": sum(not any(c.observed_present for c in v) for v in ours),
             "mismatches": sum(len(c.mismatches) for c in self.instances),
             "studies": len(studies),
             "studies_failed": sum(status == "fail" for status in studies),
@@ -232,13 +249,15 @@ class ScenarioResult:
         }
 
     def failures(self) -> list[str]:
-        """Every record-level diff line, instances first, then failed studies."""
-        lines = [line for c in self.instances for line in c.diff_lines()]
+        """Every record-level diff line, instances first, then failed studies; when the target
+        held some of its instances before ingest, a line saying so comes first."""
+        lines = [pre_existing_note(self.pre_existing)] if self.pre_existing else []
+        lines += [line for c in self.instances for line in c.diff_lines()]
         lines += [
             f"{f'[{s.verifier}] ' if s.verifier else ''}{s.role} study {s.study_instance_uid}: "
             f"{s.reason}"
             for s in self.studies
-            if s.status == "fail"
+            if s.status in NOT_PASSED
         ]
         return lines
 
@@ -284,7 +303,17 @@ class ScenarioResult:
 
 def _worst(checks: Sequence[InstanceCheck] | Sequence[StudyCheck]) -> Status:
     statuses = {c.status for c in checks}
-    return "fail" if "fail" in statuses else "not checked" if "not checked" in statuses else "pass"
+    order: tuple[Status, ...] = ("fail", PRE_EXISTING, "not checked")
+    return next((s for s in order if s in statuses), "pass")
+
+
+def pre_existing_note(count: int) -> str:
+    """Why a scenario with instances found before ingest does not pass."""
+    were = "instance was" if count == 1 else "instances were"
+    return (
+        f"{count} {were} already in the target before ingest: this run cannot tell whether it "
+        "stored them (replayed --seed or a UID collision)"
+    )
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────────────────────
@@ -376,13 +405,16 @@ def _check_instance(
     ingest: Ingest | None,
     overrides: Mapping[str, str],
     pinned: Overrides,
+    pre_existing: Collection[str],
 ) -> InstanceCheck:
     declared = entry.expectation or "accept"
     expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
     carried = carried_uid(entry)
     seen = observations.get(carried)
     present = seen is not None
-    mismatches = _mismatches(entry, seen) if seen is not None else []
+    before = carried in pre_existing
+    # a record that was there before ingest is not this run's: its attributes prove nothing
+    mismatches = _mismatches(entry, seen) if seen is not None and not before else []
     want: bool | None
     status: Status
     if expected in PRESENT_OUTCOMES:
@@ -391,7 +423,10 @@ def _check_instance(
         want = False
     else:
         want = None
-    if want is None:
+    if before:
+        status = PRE_EXISTING
+        reason = f"was already in the target before ingest ({expected}): not credited"
+    elif want is None:
         status, reason = "not checked", f"{expected}: {NEEDS_LINK_VERIFIER}"
     elif want != present:
         status = "fail"
@@ -434,6 +469,10 @@ def _study_check(
     if failed:
         reason = f"{failed} of {len(checks)} instances failed ({outcome})"
         return StudyCheck(uid, role, patient_id, outcome, "fail", reason)
+    before = sum(c.status == PRE_EXISTING for c in checks)
+    if before:
+        reason = f"{before} of {len(checks)} instances were in the target before ingest ({outcome})"
+        return StudyCheck(uid, role, patient_id, outcome, PRE_EXISTING, reason)
     reason = f"decided by its {len(checks)} instance checks ({outcome})"
     return StudyCheck(uid, role, patient_id, outcome, "pass", reason)
 
@@ -458,12 +497,14 @@ def check(
     *,
     pinned: Overrides | None = None,
     category: str | None = None,
+    pre_existing: Collection[str] = frozenset(),
 ) -> ScenarioResult:
     """Check one dataset's manifest against what a verifier observed. ``overrides`` maps a
     declared outcome to the target's (e.g. ``{"quarantine": "accept"}``); ``pinned`` (from
     :func:`dicomfab.run.expect.resolve`) sets this scenario's own policy and outcomes per study
     and instance; ``category`` defaults to the scenario's category from the library, when the
-    manifest names a known scenario."""
+    manifest names a known scenario; ``pre_existing``: the SOP Instance UIDs the target held
+    before this run's ingest (each such instance is ``pre-existing``, never credited)."""
     pinned = pinned or Overrides()
     policy = {**_validate_overrides(overrides), **_validate_overrides(pinned.policy)}
     index = _ReceiptIndex(receipt)
@@ -474,7 +515,14 @@ def check(
             uid = study.study_instance_uid
             mine = [
                 _check_instance(
-                    inst, study.role, uid, observations, _ingest(index.find(inst)), policy, pinned
+                    inst,
+                    study.role,
+                    uid,
+                    observations,
+                    _ingest(index.find(inst)),
+                    policy,
+                    pinned,
+                    pre_existing,
                 )
                 for series in study.series
                 for inst in series.instances
@@ -568,6 +616,8 @@ def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioRe
 
 
 __all__ = [
+    "NOT_PASSED",
+    "PRE_EXISTING",
     "Delivered",
     "Ingest",
     "InstanceCheck",
@@ -578,4 +628,5 @@ __all__ = [
     "check_merged",
     "combine",
     "not_run",
+    "pre_existing_note",
 ]

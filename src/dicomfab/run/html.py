@@ -28,7 +28,7 @@ from pydicom.uid import JPEGBaseline8Bit, JPEGLossless, JPEGLosslessSV1
 
 from dicomfab.output.merge import merged_file_path
 from dicomfab.output.preview import _window, read_header
-from dicomfab.run.checks import InstanceCheck, ScenarioResult
+from dicomfab.run.checks import NOT_PASSED, InstanceCheck, ScenarioResult
 from dicomfab.run.report import Stop, summary, write_atomically
 
 MAX_THUMBS = 8
@@ -117,9 +117,9 @@ def _tile(result: ScenarioResult, check: InstanceCheck, root: Path | None) -> st
 
 def _thumb_checks(result: ScenarioResult) -> list[InstanceCheck]:
     """The failed instances; when only a study failed, that study's instances (else all)."""
-    failed = [c for c in result.instances if c.status == "fail"]
+    failed = [c for c in result.instances if c.status in NOT_PASSED]
     if not failed:
-        studies = {s.study_instance_uid for s in result.studies if s.status == "fail"}
+        studies = {s.study_instance_uid for s in result.studies if s.status in NOT_PASSED}
         failed = [c for c in result.instances if c.study_instance_uid in studies]
     return failed or list(result.instances)
 
@@ -249,7 +249,13 @@ def render_html(
         )
         + ".<br>",
         f"Instances: {counts.get('instances', 0)} — {counts.get('passed', 0)} as expected, "
-        f"{counts.get('failed', 0)} failed, {counts.get('not_checked', 0)} not checked.</p>",
+        f"{counts.get('failed', 0)} failed, {counts.get('not_checked', 0)} not checked"
+        + (
+            f", {counts['pre_existing']} already in the target before ingest (not credited)"
+            if counts.get("pre_existing")
+            else ""
+        )
+        + ".</p>",
         "<h2>Scenarios</h2><table><thead><tr><th>Scenario</th><th>Category</th><th>Result</th>"
         "<th>Instances ok</th><th>Failed</th><th>Not checked</th><th>Studies failed</th>"
         "<th>Verifier</th></tr></thead><tbody>",

@@ -1,4 +1,4 @@
-"""One end-to-end run: generate → merge → ingest → wait → verify → check → report.
+"""One end-to-end run: generate → merge → pre-check → ingest → wait → verify → check → report.
 
     outcome = execute(RunRequest(scenarios, target=None, targets=load_targets(None)))
     outcome.exit_code  # 0 all met, 1 some scenario did not, 3 the target failed
@@ -11,6 +11,13 @@ Everything of a run stays in its folder (default ``./runs/<UTC timestamp>/``)::
     logs/…                  the ingest command's output, the embedded PACS's log
     embedded-pacs/          the embedded target's database and stored files
     reports/                report.json, junit.xml, report.html
+
+Every run has a **run seed**: ``RunRequest.seed``, else the seed every scenario request shares,
+else a fresh one (:func:`fresh_seed`); each scenario without a seed of its own is built with it
+(mixed with its name). The seed is in the merged manifest (``run_seed``), ``run.log`` and every
+report: the same seed replays the run (same UIDs), a fresh one gives new UIDs. Before ingest the
+first verifier looks for the run's SOP Instance UIDs (``pre-check``): what the target already
+holds was not sent by this run, and is reported ``pre-existing`` instead of being credited.
 
 A target failure (cannot connect, command failed, tunnel refused, …) or a full disk stops the
 run at that stage: the reports are still written, with the one-line reason, and nothing
@@ -25,12 +32,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import signal
 import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,6 +87,25 @@ class RunRequest:
     run_dir: Path | None = None
     report_dir: Path | None = None
     workers: int | None = None
+    seed: int | None = None  # the run seed; None: the scenarios' shared seed, else a fresh one
+
+
+def fresh_seed() -> int:
+    """A new run seed: unpredictable, and an integer a user can type back (``--seed``)."""
+    return secrets.randbelow(2**53)
+
+
+def run_seed(request: RunRequest) -> int:
+    """The seed of this run: the one asked for, else the one every scenario request carries,
+    else a fresh one."""
+    if request.seed is not None:
+        return request.seed
+    seeds = {r.seed for r in request.scenarios}
+    if len(seeds) == 1 and None not in seeds:
+        (only,) = seeds
+        assert only is not None
+        return only
+    return fresh_seed()
 
 
 @dataclass
@@ -93,6 +120,7 @@ class RunOutcome:
     stop: Stop | None = None  # the run ended before checking: interrupted, or a stage failed
     report_error: str | None = None  # the reports could not be written (disk full, read-only)
     kept: str | None = None  # what the run folder holds when the run stopped early
+    seed: int | None = None  # the run seed: ``dicomfab run --seed`` with it replays the run
 
     @property
     def passed(self) -> bool:
@@ -211,8 +239,16 @@ class _Runner:
             self.root = new_run_dir(request.runs_dir.absolute())
         self.reports = request.report_dir or self.root / "reports"
         self.log = _Log(self.root / "logs" / "run.log", request.targets)
-        self.outcome = RunOutcome(self.root, self.reports, request.target or EMBEDDED)
+        self.seed = run_seed(request)
+        # each scenario without a seed of its own is built with the run seed
+        self.scenarios = [
+            r if r.seed is not None else replace(r, seed=self.seed) for r in request.scenarios
+        ]
+        self.outcome = RunOutcome(
+            self.root, self.reports, request.target or EMBEDDED, seed=self.seed
+        )
         self.merged: MergedManifest | None = None
+        self.pre_existing: set[str] = set()  # SOP Instance UIDs the target held before ingest
         self.receipt: Receipt | None = None  # after a fault or interruption: what was done
         self.meta: dict[str, Any] = {}
         self.current = "generate"  # the stage running, named in an error
@@ -264,8 +300,10 @@ class _Runner:
             "run folder": str(self.root),
             "target": self.outcome.target,
             "scenarios": str(len(self.request.scenarios)),
+            "seed": str(self.seed),
             "started": started.strftime("%Y-%m-%d %H:%M:%S UTC"),
         }
+        self.log(f"seed: {self.seed} (replay with --seed {self.seed})")
         self.current = "generate"
         try:
             self._generate()
@@ -281,6 +319,7 @@ class _Runner:
             ) as session:
                 self.meta["target"] = f"{session.name}: {session.description}"
                 self.log(f"target: {session.description}")
+                self._pre_check(session)
                 self._ingest(session)
                 self._verify(session)
         except KeyboardInterrupt as exc:
@@ -351,7 +390,7 @@ class _Runner:
     # --- stages ---------------------------------------------------------------------------
 
     def _generate(self) -> None:
-        requests = list(self.request.scenarios)
+        requests = self.scenarios
         with self.stage("generate", len(requests)):
             results = generate_scenarios(
                 requests,
@@ -368,11 +407,36 @@ class _Runner:
 
     def _merge(self) -> None:
         with self.stage("merge"):
-            result = merge(self.generated, self.root / "merged_dataset", link=True)
+            result = merge(
+                self.generated, self.root / "merged_dataset", link=True, run_seed=self.seed
+            )
         self.merged = result.manifest
         dupes = len(result.duplicates)
         note = f", {dupes} identical files merged once" if dupes else ""
         self.done("merge", f"{result.files} DICOM + {result.records} JSON files merged{note}")
+
+    def _uids(self) -> list[str]:
+        """Every SOP Instance UID the run's files carry, once each, in manifest order."""
+        assert self.merged is not None
+        instances = self.merged.instances()
+        return list(dict.fromkeys(carried_uid(i) for i in instances))
+
+    def _pre_check(self, session: Session) -> None:
+        """Look in the target for this run's UIDs before sending anything: what is found there
+        was not stored by this run (a replayed seed, a UID collision) and is not credited."""
+        uids = self._uids()
+        with self.stage("pre-check", 1):
+            found = session.verifiers[0].observe(uids)
+            self.progress.advance()
+        self.pre_existing = set(found.instances)
+        if self.pre_existing:
+            summary = (
+                f"{len(self.pre_existing)} of {len(uids)} instances already in the target "
+                "before ingest (replayed --seed or a UID collision): not credited"
+            )
+        else:
+            summary = f"none of the {len(uids)} instances in the target before ingest"
+        self.done("pre-check", summary)
 
     def _ingest(self, session: Session) -> None:
         files = files_to_ingest(self.root / "merged_dataset")
@@ -387,7 +451,7 @@ class _Runner:
     def _verify(self, session: Session) -> None:
         assert self.merged is not None
         manifests = [d.manifest for d in self.merged.datasets]
-        uids = list(dict.fromkeys(carried_uid(i) for m in manifests for i in m.instances()))
+        uids = self._uids()
         with self.stage("wait", len(uids)):
             first, settled = wait_until_stable(
                 session.verifiers[0], uids, session.wait, self.progress
@@ -405,7 +469,14 @@ class _Runner:
         pinned = {m.dataset: self._pinned(session, m.scenario or m.dataset, m) for m in manifests}
         per_verifier = [
             [
-                check(m, obs, self.receipt, session.policy, pinned=pinned[m.dataset])
+                check(
+                    m,
+                    obs,
+                    self.receipt,
+                    session.policy,
+                    pinned=pinned[m.dataset],
+                    pre_existing=self.pre_existing,
+                )
                 for m in manifests
             ]
             for obs in observed
@@ -422,13 +493,13 @@ class _Runner:
         read-only) leaves any older one whole and is named in ``report_error`` (exit 3)."""
         names = [r.name for r in self.request.scenarios]
         results, error, stop = self.outcome.results, self.outcome.error, self.outcome.stop
-        out = self.reports
+        out, seed = self.reports, self.seed
         writers = (
             lambda: report.write_json(
-                results, out / "report.json", run=self.meta, error=error, stop=stop
+                results, out / "report.json", run=self.meta, error=error, stop=stop, seed=seed
             ),
             lambda: report.write_junit(
-                results, out / "junit.xml", error=error, scenarios=names, stop=stop
+                results, out / "junit.xml", error=error, scenarios=names, stop=stop, seed=seed
             ),
             lambda: self._html(out / "report.html"),
         )

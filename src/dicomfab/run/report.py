@@ -8,6 +8,9 @@ A run that stopped before checking (interrupted by a signal, or a stage failed) 
 such: not passed, ``interrupted`` with the signal or the error and the stage, and every selected
 scenario as ``not run`` (see :func:`dicomfab.run.checks.not_run`). Every report is written
 atomically (:func:`write_atomically`): an older report is replaced whole or not at all.
+
+Each report names the run's ``seed`` (``dicomfab run --seed N`` replays the run: same UIDs) and
+each instance the target held before ingest (``pre-existing``: not credited, the scenario fails).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from rich.table import Table
 
-from dicomfab.run.checks import ScenarioResult
+from dicomfab.run.checks import ScenarioResult, pre_existing_note
 
 REPORT_FORMAT = 1
 
@@ -55,10 +58,13 @@ class Stop:
 
 
 def summary(
-    results: Sequence[ScenarioResult], error: str | None = None, stop: Stop | None = None
+    results: Sequence[ScenarioResult],
+    error: str | None = None,
+    stop: Stop | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Totals over every scenario; a run that stopped (``error``, ``stop``) or left a scenario
-    not run did not pass."""
+    not run did not pass. ``seed``: the run seed (``--seed`` replays the run)."""
     totals: dict[str, int] = {}
     for r in results:
         for key, n in r.counts.items():
@@ -77,6 +83,7 @@ def summary(
         "scenarios_failed": failed,
         "scenarios_not_run": not_run,
         "counts": totals,
+        "seed": seed,
     }
 
 
@@ -86,12 +93,13 @@ def to_dict(
     run: Mapping[str, Any] | None = None,
     error: str | None = None,
     stop: Stop | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT,
         "kind": "dicomfab-run-report",
         "run": dict(run or {}),
-        "summary": summary(results, error, stop),
+        "summary": summary(results, error, stop, seed),
         "scenarios": [r.to_dict() for r in results],
     }
 
@@ -125,10 +133,12 @@ def write_json(
     run: Mapping[str, Any] | None = None,
     error: str | None = None,
     stop: Stop | None = None,
+    seed: int | None = None,
 ) -> Path:
-    """Write ``report.json``: the run (folder, target, times), the summary with the error or
-    interruption that stopped the run if one did, every scenario and every instance check."""
-    data = to_dict(results, run=run, error=error, stop=stop)
+    """Write ``report.json``: the run (folder, target, times), the summary (with the run
+    ``seed``, and the error or interruption that stopped the run if one did), every scenario
+    and every instance check."""
+    data = to_dict(results, run=run, error=error, stop=stop, seed=seed)
     return write_atomically(Path(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -143,8 +153,10 @@ def junit_tree(
     error: str | None = None,
     scenarios: Sequence[str] = (),
     stop: Stop | None = None,
+    seed: int | None = None,
 ) -> ET.ElementTree:
-    """One ``<testsuite>``, one ``<testcase>`` per scenario; a failed scenario carries a
+    """One ``<testsuite>`` (with a ``seed`` property when given), one ``<testcase>`` per
+    scenario; a failed scenario carries a
     ``<failure>`` whose text is its record-level diff lines; what could not be checked (e.g.
     link / no-link) goes to ``<system-out>``. A scenario not run is ``<skipped>`` when a signal
     stopped the run, an ``<error>`` when a fault did. A run that stopped on ``error`` before
@@ -163,6 +175,9 @@ def junit_tree(
         errors=str(len(unchecked) + len(not_run) - skipped),
         skipped=str(skipped),
     )
+    if seed is not None:
+        properties = ET.SubElement(root, "properties")
+        ET.SubElement(properties, "property", name="seed", value=str(seed))
     for name in unchecked:
         case = ET.SubElement(root, "testcase", name=name, classname=f"{suite}.run")
         ET.SubElement(case, "error", message=error or "", type="RunError").text = error
@@ -179,6 +194,8 @@ def junit_tree(
                 if counts["studies_failed"]
                 else ""
             )
+            if counts["pre_existing"]:
+                message = f"{pre_existing_note(counts['pre_existing'])}; {message}"
             failure = ET.SubElement(case, "failure", message=message, type="ExpectationMismatch")
             failure.text = "\n".join(lines)
         out = [
@@ -215,9 +232,10 @@ def write_junit(
     error: str | None = None,
     scenarios: Sequence[str] = (),
     stop: Stop | None = None,
+    seed: int | None = None,
 ) -> Path:
     """Write JUnit XML for CI (see :func:`junit_tree`), atomically."""
-    tree = junit_tree(results, suite, error=error, scenarios=scenarios, stop=stop)
+    tree = junit_tree(results, suite, error=error, scenarios=scenarios, stop=stop, seed=seed)
     root = tree.getroot()
     assert root is not None
     return write_atomically(
@@ -239,6 +257,9 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
     table.add_column("Instances", justify="right")
     table.add_column("Present", justify="right")
     table.add_column("Failed", justify="right")
+    before = any(r.pre_existing for r in results)  # the column only when it says something
+    if before:
+        table.add_column("Pre-existing", justify="right")
     table.add_column("Not checked", justify="right")
     table.add_column("First difference", overflow="fold")
     for r in results:
@@ -251,18 +272,17 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
                 f" ({d['sent']} sent, {d['acknowledged']} acknowledged)" if d["files"] else ""
             )
         not_checked = c["not_checked"] + c["studies_not_checked"]
-        table.add_row(
-            r.name,
-            r.category or "",
+        result = (
             "[green]pass[/green]"
             if r.passed
             else "[yellow]not run[/yellow]"
             if r.not_run is not None
-            else "[red]FAIL[/red]",
-            f"{c['passed']}/{c['instances']}",
-            str(c["present"]),
-            str(c["failed"]) if c["failed"] else "",
-            str(not_checked) if not_checked else "",
-            first,
+            else "[red]FAIL[/red]"
         )
+        cells = [r.name, r.category or "", result, f"{c['passed']}/{c['instances']}"]
+        cells += [str(c["present"]), str(c["failed"]) if c["failed"] else ""]
+        if before:
+            cells.append(str(c["pre_existing"]) if c["pre_existing"] else "")
+        cells += [str(not_checked) if not_checked else "", first]
+        table.add_row(*cells)
     return table
