@@ -28,6 +28,8 @@ from pydicom.uid import (
 )
 from pynetdicom import AE, _config, build_context
 from pynetdicom.association import Association
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.fsm import InvalidEventError
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError
@@ -177,6 +179,7 @@ class CStoreIngestor:
             if progress and results:
                 progress(len(results))
             chunks = _split(items, min(self.associations, max(1, len(items))))
+            _quiet_races_after_abort()
             with _raw_sending():
                 self._run_chunks(chunks, sending, progress)
         except TargetError as exc:
@@ -363,6 +366,33 @@ class CStoreIngestor:
         if comment:
             meaning = f"{meaning}: {comment}" if meaning else str(comment)
         return InstanceResult(item.file, uid, outcome, sent=True, status=code, reason=meaning)
+
+
+def _quiet_races_after_abort() -> None:
+    """Stop pynetdicom's reactor threads printing a traceback for an association we aborted.
+
+    Aborting mid-send (Ctrl-C, SIGTERM, another association failed) can leave the sender's
+    P-DATA event queued behind the abort; the reactor then raises ``InvalidEventError``
+    ("Evt9 in Sta13") in its own thread, which Python prints to stderr. That association is
+    over by our decision, so the error says nothing: it is dropped. Every other thread
+    exception goes to the hook that was installed before. Installed once per process."""
+    previous = threading.excepthook
+    if getattr(previous, "dicomfab_quiet", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        thread = args.thread
+        if (
+            args.exc_type is not None
+            and issubclass(args.exc_type, InvalidEventError)
+            and isinstance(thread, DULServiceProvider)
+            and getattr(thread.assoc, "_sent_abort", False)
+        ):
+            return
+        previous(args)
+
+    hook.dicomfab_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 class _RawSending:
