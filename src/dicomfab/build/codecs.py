@@ -104,12 +104,30 @@ def encode_rle(frame: np.ndarray, bits_stored: int) -> bytes:
     return _pydicom_encode(frame, 8 * frame.itemsize, RLELossless, encoding_plugin=plugin)
 
 
+def jpeg_ls_precision(bits_stored: int, bits_allocated: int) -> int:
+    """The sample precision P written in a JPEG-LS codestream for pixels of ``bits_stored`` bits
+    in ``bits_allocated``-bit cells.
+
+    A JPEG-LS decoder returns one byte per sample when P ≤ 8 and two otherwise, and readers
+    check that against Bits Allocated: DCMTK 3.6.7 (dcmdjpls) and GDCM refuse P ≤ 8 in 16-bit
+    cells ("image data mismatch") and P < 8 in 8-bit cells (pydicom issues 2008, 2010), while
+    all of them, pyjpegls and pylibjpeg decode P = 8 in 8-bit cells and P = 9–16 in 16-bit
+    cells. So P is Bits Stored where that is accepted, else the nearest accepted precision;
+    the pixel values are unchanged (each fits in P bits).
+    """
+    if bits_allocated <= 8:
+        return 8
+    return max(bits_stored, 9)
+
+
 def encode_jpeg_ls(frame: np.ndarray, bits_stored: int) -> bytes:
-    """JPEG-LS Lossless (1.2.840.10008.1.2.4.80) via pyjpegls (CharLS), 2–16 bits."""
+    """JPEG-LS Lossless (1.2.840.10008.1.2.4.80) via pyjpegls (CharLS), 2–16 bits stored,
+    written at the precision of :func:`jpeg_ls_precision` so that DCMTK and GDCM decode it."""
     from pydicom.uid import JPEGLSLossless
 
     _check(frame, bits_stored, "JPEG-LS Lossless", bits=(2, 16))
-    return _pydicom_encode(frame, bits_stored, JPEGLSLossless)
+    precision = jpeg_ls_precision(bits_stored, 8 * frame.itemsize)
+    return _pydicom_encode(frame, precision, JPEGLSLossless)
 
 
 def encode_j2k_lossless(frame: np.ndarray, bits_stored: int) -> bytes:
