@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 from pydicom.uid import UID
 
+from dicomfab.build.encoding import DEFAULT_PSNR, MAX_RATIO
 from dicomfab.errors import BuildError, TransferSyntaxError
 
-J2K_LOSSY_RATIO = 10.0
-"""Compression ratio for JPEG 2000 lossy (relative to ``bits_stored`` bits per pixel)."""
-
-JPEG_BASELINE_QUALITY = 90
-"""IJG quality (1–100) for JPEG baseline; GDCM's own default, 100, barely compresses."""
+_J2K_TRIES = 6
+"""JPEG 2000 attempts at a PSNR target before coding the frame reversibly."""
 
 _J2K_MIN_SIDE = 32
 """pylibjpeg-openjpeg always uses 6 resolution levels, so both sides need 2**5 pixels."""
@@ -138,20 +136,92 @@ def encode_j2k_lossless(frame: np.ndarray, bits_stored: int) -> bytes:
     return _pydicom_encode(frame, bits_stored, JPEG2000Lossless)
 
 
-def encode_j2k_lossy(frame: np.ndarray, bits_stored: int) -> bytes:
-    """JPEG 2000 (1.2.840.10008.1.2.4.91): irreversible 9-7 at ``J2K_LOSSY_RATIO``:1."""
-    from pydicom.uid import JPEG2000
+def psnr(original: np.ndarray, decoded: np.ndarray, bits_stored: int) -> float:
+    """Peak signal-to-noise ratio in dB, the peak being 2**bits_stored - 1 (inf if identical)."""
+    error = original.astype(np.float64) - decoded.astype(np.float64)
+    mse = float(np.mean(error * error))
+    if mse == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(((1 << bits_stored) - 1) ** 2 / mse))
+
+
+def _stored_bytes(frame: np.ndarray, bits_stored: int) -> float:
+    """The frame's size at ``bits_stored`` bits per pixel: what ``MAX_RATIO`` is relative to."""
+    return frame.size * bits_stored / 8
+
+
+def encode_j2k_lossy(frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR) -> bytes:
+    """JPEG 2000 (1.2.840.10008.1.2.4.91): irreversible 9-7 at ``MAX_RATIO``:1, or at the
+    highest compression that keeps ``target`` dB PSNR where that ratio would not.
+
+    OpenJPEG's own PSNR rate control misses by a few dB either way, so each attempt is decoded
+    and measured, and the request raised by the shortfall. The 9-7 wavelet's quantisation cannot
+    reach the target on some content (a few bits stored, noise); such a frame is coded reversibly
+    (5-3), which this transfer syntax allows: it is then exact, not lossy
+    (:func:`j2k_is_reversible`).
+    """
+    import openjpeg
+    from pydicom.uid import JPEG2000, JPEG2000Lossless
 
     _check(frame, bits_stored, "JPEG 2000", min_side=_J2K_MIN_SIDE)
-    return _pydicom_encode(frame, bits_stored, JPEG2000, j2k_cr=[J2K_LOSSY_RATIO])
+    codestream = _pydicom_encode(frame, bits_stored, JPEG2000, j2k_cr=[MAX_RATIO])
+    achieved = psnr(frame, openjpeg.decode(codestream), bits_stored)
+    request, best = target, -1.0
+    for _ in range(_J2K_TRIES):
+        if achieved >= target:
+            return codestream
+        if achieved <= best + 0.1:  # asking for more no longer helps: the quantiser's floor
+            break
+        best = max(best, achieved)
+        codestream = _pydicom_encode(frame, bits_stored, JPEG2000, j2k_psnr=[request])
+        achieved = psnr(frame, openjpeg.decode(codestream), bits_stored)
+        request += max(1.0, target - achieved)
+    return _pydicom_encode(frame, bits_stored, JPEG2000Lossless)
 
 
-def encode_jpeg_baseline(frame: np.ndarray, bits_stored: int) -> bytes:
-    """JPEG Baseline (1.2.840.10008.1.2.4.50), 8-bit only, via GDCM."""
+def j2k_is_reversible(codestream: bytes) -> bool:
+    """Whether a JPEG 2000 codestream uses the reversible 5-3 wavelet (its COD marker segment's
+    transformation byte, ISO 15444-1 A.6.1), i.e. was coded without loss by this module."""
+    cod = codestream.find(b"\xff\x52")
+    return cod >= 0 and codestream[cod + 13] == 1
+
+
+def encode_jpeg_baseline(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG Baseline (1.2.840.10008.1.2.4.50), 8-bit only, via GDCM, at the lowest IJG quality
+    (the highest compression) that keeps ``target`` dB PSNR and compresses at most
+    ``MAX_RATIO``:1: a bisection over quality 1–100, each candidate decoded with libjpeg and
+    measured (both conditions only get easier as the quality rises)."""
     import gdcm
+    import libjpeg
 
     _check(frame, bits_stored, "JPEG Baseline", bits=(8, 8), dtypes=(np.uint8,))
-    return _gdcm_encode(frame, bits_stored, gdcm.TransferSyntax.JPEGBaselineProcess1)
+    syntax = gdcm.TransferSyntax.JPEGBaselineProcess1
+    most = _stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
+
+    def attempt(quality: int) -> tuple[bytes, float]:
+        codestream = _gdcm_encode(frame, bits_stored, syntax, quality)
+        return codestream, psnr(frame, libjpeg.decode(codestream), bits_stored)
+
+    best, achieved = attempt(100)
+    if achieved < target:
+        raise BuildError(
+            f"JPEG Baseline cannot keep {target:g} dB PSNR on this {frame.shape[0]}×"
+            f"{frame.shape[1]} frame ({achieved:.1f} dB at quality 100); lower the quality or "
+            "choose a lossless transfer syntax"
+        )
+    if len(best) < most:  # compresses beyond MAX_RATIO even at the best quality
+        return best
+    low, high = 1, 100  # quality 100 meets both conditions
+    while low < high:
+        middle = (low + high) // 2
+        codestream, achieved = attempt(middle)
+        if achieved >= target and len(codestream) >= most:
+            high, best = middle, codestream
+        else:
+            low = middle + 1
+    return best
 
 
 def encode_jpeg_lossless_sv1(frame: np.ndarray, bits_stored: int) -> bytes:
@@ -162,8 +232,9 @@ def encode_jpeg_lossless_sv1(frame: np.ndarray, bits_stored: int) -> bytes:
     return _gdcm_encode(frame, bits_stored, gdcm.TransferSyntax.JPEGLosslessProcess14_1)
 
 
-def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int) -> bytes:
-    """Encode one frame in memory with GDCM's ImageChangeTransferSyntax.
+def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int, quality: int = 100) -> bytes:
+    """Encode one frame in memory with GDCM's ImageChangeTransferSyntax (``quality``: the IJG
+    quality of JPEG Baseline).
 
     GDCM pads the raw Pixel Data to an even length and then (since its fix for TALOS-2025-2210)
     refuses a frame whose length is not exactly rows × columns × bytes, so an 8-bit frame with an
@@ -200,7 +271,7 @@ def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int) -> bytes:
     if syntax == gdcm.TransferSyntax.JPEGBaselineProcess1:
         codec = gdcm.JPEGCodec()  # a local, so it outlives change.Change()
         codec.SetLossless(False)
-        codec.SetQuality(JPEG_BASELINE_QUALITY)
+        codec.SetQuality(quality)
         change.SetUserCodec(codec)
     img.thisown = False  # the change filter takes ownership; else a double free on exit
     change.SetInput(img)

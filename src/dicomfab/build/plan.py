@@ -116,6 +116,7 @@ class InstancePlan:
     skip_writing: bool
     permissive: bool
     uids: UIDFactory
+    quality: float | None = None  # the least PSNR (dB) a lossy transfer syntax keeps
 
     @property
     def study(self) -> StudyPlan:
@@ -421,6 +422,7 @@ class _Planner:
             skip_writing=spec.skip_writing,
             permissive=permissive,
             uids=self.uids,
+            quality=encoding.quality_psnr(_inherit(chain, "quality")) if ts.lossy else None,
         )
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         return plan
