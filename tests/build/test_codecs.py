@@ -30,6 +30,7 @@ CODECS: dict[str, tuple[Encoder, str, bool, tuple[int, ...]]] = {
     "j2k-lossless": (codecs.encode_j2k_lossless, uid.JPEG2000Lossless, False, BITS),
     "j2k-lossy": (codecs.encode_j2k_lossy, uid.JPEG2000, True, BITS),
     "jpeg-baseline": (codecs.encode_jpeg_baseline, uid.JPEGBaseline8Bit, True, (8,)),
+    "jpeg-extended": (codecs.encode_jpeg_extended, uid.JPEGExtended12Bit, True, (12,)),
     "jpeg-lossless-sv1": (codecs.encode_jpeg_lossless_sv1, uid.JPEGLosslessSV1, False, BITS),
 }
 

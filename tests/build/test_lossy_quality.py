@@ -3,6 +3,7 @@ and write the compression ratio they achieved (PS3.3 C.7.6.1.1.5) in the file an
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from dicomfab.build.plan import make_plan
 from dicomfab.errors import SpecError
 from dicomfab.output.generate import generate
 from dicomfab.spec.loading import parse_spec
-from dicomtools import dciodvfy
+from dicomtools import dciodvfy, require
 
 
 def _spec(ts: str, pattern: str, bits: int, **settings: Any) -> dict[str, Any]:
@@ -55,6 +56,9 @@ CONTENT = [
     ("jpeg-baseline", "noise", 8),
     ("jpeg-baseline", "checkerboard", 8),
     ("jpeg-baseline", "gradient", 8),
+    ("jpeg-extended", "noise", 12),
+    ("jpeg-extended", "checkerboard", 12),
+    ("jpeg-extended", "gradient", 12),
 ]
 
 
@@ -82,16 +86,19 @@ def test_default_quality_is_kept_whatever_the_content(
     assert attributes["LossyImageCompression"] == "01"
 
 
-@pytest.mark.parametrize("ts", ["jpeg2000", "jpeg-baseline"])
-def test_quality_trades_fidelity_for_size(tmp_path: Path, ts: str) -> None:
+@pytest.mark.parametrize(
+    ("ts", "pattern", "bits"),
+    [("jpeg2000", "gradient", 8), ("jpeg-baseline", "gradient", 8), ("jpeg-extended", "noise", 12)],
+)
+def test_quality_trades_fidelity_for_size(tmp_path: Path, ts: str, pattern: str, bits: int) -> None:
     """A lower target compresses more; each level still reaches its own PSNR."""
     ratios = []
     for level, db in [("high", 45.0), ("low", 35.0), (30, 30.0)]:
-        spec = _spec(ts, "gradient", 8, quality=level)
+        spec = _spec(ts, pattern, bits, quality=level)
         ds, source, _ = _write(tmp_path / str(level), spec)
-        assert codecs.psnr(source, ds.pixel_array, 8) >= db
+        assert codecs.psnr(source, ds.pixel_array, bits) >= db
         ratios.append(float(ds.LossyImageCompressionRatio))
-    assert ratios[0] < ratios[1] < ratios[2], ratios
+    assert ratios[0] < ratios[1] <= ratios[2], ratios  # (12-bit noise keeps 35 dB at IJG 1)
 
 
 def test_same_spec_and_seed_give_the_same_bytes(tmp_path: Path) -> None:
@@ -128,3 +135,21 @@ def test_smooth_content_is_not_compressed_beyond_the_usual_rate(tmp_path: Path) 
     ds, source, _ = _write(tmp_path, spec)
     assert float(ds.LossyImageCompressionRatio) <= encoding.MAX_RATIO * 16 / 12 * 1.01
     assert codecs.psnr(source, ds.pixel_array, 12) >= 35.0
+
+
+def test_mr_in_jpeg_extended_is_valid_and_dcmtk_decodes_it(tmp_path: Path) -> None:
+    """12-bit MR cannot be JPEG Baseline (8 bits); JPEG Extended (Process 2 & 4) holds it."""
+    spec = _spec("jpeg-extended", "auto", 12)
+    spec["defaults"].update(iod="mr", pixels={"size": "small"})
+    ds, source, _ = _write(tmp_path, spec)
+    path = Path(ds.filename)
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.51"
+    assert (ds.BitsAllocated, ds.BitsStored) == (16, 12)
+    assert dciodvfy(path).errors == []
+    native = tmp_path / "native.dcm"
+    proc = subprocess.run(
+        [require("dcmdjpeg"), str(path), str(native)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert codecs.psnr(source, pydicom.dcmread(native).pixel_array, 12) >= encoding.DEFAULT_PSNR
+    assert ds.LossyImageCompressionMethod == "ISO_10918_1"

@@ -189,15 +189,32 @@ def j2k_is_reversible(codestream: bytes) -> bool:
 def encode_jpeg_baseline(
     frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
 ) -> bytes:
-    """JPEG Baseline (1.2.840.10008.1.2.4.50), 8-bit only, via GDCM, at the lowest IJG quality
-    (the highest compression) that keeps ``target`` dB PSNR and compresses at most
-    ``MAX_RATIO``:1: a bisection over quality 1–100, each candidate decoded with libjpeg and
-    measured (both conditions only get easier as the quality rises)."""
+    """JPEG Baseline (1.2.840.10008.1.2.4.50), 8-bit only, via GDCM, at the quality of
+    :func:`_jpeg_dct`."""
     import gdcm
-    import libjpeg
 
     _check(frame, bits_stored, "JPEG Baseline", bits=(8, 8), dtypes=(np.uint8,))
-    syntax = gdcm.TransferSyntax.JPEGBaselineProcess1
+    return _jpeg_dct(frame, bits_stored, target, gdcm.TransferSyntax.JPEGBaselineProcess1)
+
+
+def encode_jpeg_extended(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG Extended (Process 2 & 4, 1.2.840.10008.1.2.4.51), 12-bit samples (sample precision 12
+    in the SOF1 marker) in 16-bit cells, via GDCM, at the quality of :func:`_jpeg_dct`."""
+    import gdcm
+
+    _check(frame, bits_stored, "JPEG Extended", bits=(12, 12), dtypes=(np.uint16,))
+    return _jpeg_dct(frame, bits_stored, target, gdcm.TransferSyntax.JPEGExtendedProcess2_4)
+
+
+def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -> bytes:
+    """A lossy (DCT) JPEG codestream at the lowest IJG quality (the highest compression) that
+    keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1: a bisection over quality
+    1–100, each candidate decoded with libjpeg and measured (both conditions only get easier as
+    the quality rises)."""
+    import libjpeg
+
     most = _stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
 
     def attempt(quality: int) -> tuple[bytes, float]:
@@ -207,9 +224,9 @@ def encode_jpeg_baseline(
     best, achieved = attempt(100)
     if achieved < target:
         raise BuildError(
-            f"JPEG Baseline cannot keep {target:g} dB PSNR on this {frame.shape[0]}×"
-            f"{frame.shape[1]} frame ({achieved:.1f} dB at quality 100); lower the quality or "
-            "choose a lossless transfer syntax"
+            f"JPEG cannot keep {target:g} dB PSNR on this {frame.shape[0]}×{frame.shape[1]} "
+            f"frame ({achieved:.1f} dB at quality 100); lower the quality or choose a lossless "
+            "transfer syntax"
         )
     if len(best) < most:  # compresses beyond MAX_RATIO even at the best quality
         return best
@@ -268,7 +285,10 @@ def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int, quality: int 
 
     change = gdcm.ImageChangeTransferSyntax()
     change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
-    if syntax == gdcm.TransferSyntax.JPEGBaselineProcess1:
+    if syntax in (
+        gdcm.TransferSyntax.JPEGBaselineProcess1,
+        gdcm.TransferSyntax.JPEGExtendedProcess2_4,
+    ):
         codec = gdcm.JPEGCodec()  # a local, so it outlives change.Change()
         codec.SetLossless(False)
         codec.SetQuality(quality)

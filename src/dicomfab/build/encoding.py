@@ -183,8 +183,23 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         lossy_method="ISO_10918_1",
         aliases=("jpeg",),
         sample_bits=(8,),  # Process 1: 8-bit samples in 8-bit cells
-        alternatives=("jpeg-lossless-sv1", "jpeg-ls-lossless"),
+        alternatives=("jpeg-extended", "jpeg-lossless-sv1", "jpeg-ls-lossless"),
         encoder=_lazy(_CODECS, "encode_jpeg_baseline"),
+    ),
+    TransferSyntax(
+        "jpeg-extended",
+        _uid.JPEGExtended12Bit,
+        "JPEG Extended (Process 2 & 4), 12 bit",
+        compressed=True,
+        lossy=True,
+        requires=("gdcm", "libjpeg"),  # libjpeg measures the quality reached
+        max_bits_stored=12,
+        min_bits_stored=12,  # sample precision 12; 8-bit samples are jpeg-baseline's
+        lossy_method="ISO_10918_1",
+        aliases=("jpeg-12bit", "jpeg-extended-12bit"),
+        sample_bits=(16,),
+        alternatives=("jpeg2000", "jpeg-lossless-sv1", "jpeg-ls-lossless"),
+        encoder=_lazy(_CODECS, "encode_jpeg_extended"),
     ),
     TransferSyntax(
         "jpeg-lossless-sv1",
