@@ -165,16 +165,17 @@ def encode_j2k_lossy(frame: np.ndarray, bits_stored: int, target: float = DEFAUL
 
     _check(frame, bits_stored, "JPEG 2000", min_side=_J2K_MIN_SIDE)
     codestream = _pydicom_encode(frame, bits_stored, JPEG2000, j2k_cr=[MAX_RATIO])
-    achieved = psnr(frame, openjpeg.decode(codestream), bits_stored)
-    request, best = target, -1.0
+    if psnr(frame, openjpeg.decode(codestream), bits_stored) >= target:
+        return codestream
+    request, previous = target, float("-inf")
     for _ in range(_J2K_TRIES):
-        if achieved >= target:
-            return codestream
-        if achieved <= best + 0.1:  # asking for more no longer helps: the quantiser's floor
-            break
-        best = max(best, achieved)
         codestream = _pydicom_encode(frame, bits_stored, JPEG2000, j2k_psnr=[request])
         achieved = psnr(frame, openjpeg.decode(codestream), bits_stored)
+        if achieved >= target:
+            return codestream
+        if achieved <= previous + 0.1:  # asking for more no longer helps: the quantiser's floor
+            break
+        previous = achieved
         request += max(1.0, target - achieved)
     return _pydicom_encode(frame, bits_stored, JPEG2000Lossless)
 
