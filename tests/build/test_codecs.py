@@ -108,6 +108,15 @@ def test_uncommon_bit_depths(name: str, bits_stored: int) -> None:
     np.testing.assert_array_equal(decode(payload, frame, bits_stored, transfer_syntax), frame)
 
 
+@pytest.mark.parametrize("name", ["j2k-lossless", "j2k-lossy"])
+def test_j2k_encodes_one_bit_noise(name: str) -> None:
+    """OpenJPEG cannot encode 1-bit noise this large at precision 1; it is written at 2."""
+    encoder, transfer_syntax, *_ = CODECS[name]
+    frame = (np.random.default_rng(3).random((256, 256)) < 0.5).astype(np.uint8)
+    payload = encoder(frame, 1)
+    np.testing.assert_array_equal(decode(payload, frame, 1, transfer_syntax), frame)
+
+
 def test_jpeg_lossless_precision_is_bits_stored_for_12_bits() -> None:
     payload = codecs.encode_jpeg_lossless_sv1(make_frame(12), 12)
     sof3 = payload.index(b"\xff\xc3")

@@ -128,12 +128,22 @@ def encode_jpeg_ls(frame: np.ndarray, bits_stored: int) -> bytes:
     return _pydicom_encode(frame, precision, JPEGLSLossless)
 
 
+def j2k_precision(bits_stored: int) -> int:
+    """The component precision written in a JPEG 2000 codestream: Bits Stored, but at least 2.
+
+    OpenJPEG fails (``opj_encode()``) on 1-bit noise of a few hundred pixels a side; the same
+    values at precision 2 encode, and pydicom (pylibjpeg, GDCM, Pillow) and GDCM decode them
+    into the same 0/1 pixels.
+    """
+    return max(bits_stored, 2)
+
+
 def encode_j2k_lossless(frame: np.ndarray, bits_stored: int) -> bytes:
-    """JPEG 2000 Lossless (1.2.840.10008.1.2.4.90): reversible 5-3, precision = bits_stored."""
+    """JPEG 2000 Lossless (1.2.840.10008.1.2.4.90): reversible 5-3 at :func:`j2k_precision`."""
     from pydicom.uid import JPEG2000Lossless
 
     _check(frame, bits_stored, "JPEG 2000 Lossless", min_side=_J2K_MIN_SIDE)
-    return _pydicom_encode(frame, bits_stored, JPEG2000Lossless)
+    return _pydicom_encode(frame, j2k_precision(bits_stored), JPEG2000Lossless)
 
 
 def psnr(original: np.ndarray, decoded: np.ndarray, bits_stored: int) -> float:
@@ -164,12 +174,13 @@ def encode_j2k_lossy(frame: np.ndarray, bits_stored: int, target: float = DEFAUL
     from pydicom.uid import JPEG2000, JPEG2000Lossless
 
     _check(frame, bits_stored, "JPEG 2000", min_side=_J2K_MIN_SIDE)
-    codestream = _pydicom_encode(frame, bits_stored, JPEG2000, j2k_cr=[MAX_RATIO])
+    precision = j2k_precision(bits_stored)
+    codestream = _pydicom_encode(frame, precision, JPEG2000, j2k_cr=[MAX_RATIO])
     if psnr(frame, openjpeg.decode(codestream), bits_stored) >= target:
         return codestream
     request, previous = target, float("-inf")
     for _ in range(_J2K_TRIES):
-        codestream = _pydicom_encode(frame, bits_stored, JPEG2000, j2k_psnr=[request])
+        codestream = _pydicom_encode(frame, precision, JPEG2000, j2k_psnr=[request])
         achieved = psnr(frame, openjpeg.decode(codestream), bits_stored)
         if achieved >= target:
             return codestream
@@ -177,7 +188,7 @@ def encode_j2k_lossy(frame: np.ndarray, bits_stored: int, target: float = DEFAUL
             break
         previous = achieved
         request += max(1.0, target - achieved)
-    return _pydicom_encode(frame, bits_stored, JPEG2000Lossless)
+    return _pydicom_encode(frame, precision, JPEG2000Lossless)
 
 
 def j2k_is_reversible(codestream: bytes) -> bool:
