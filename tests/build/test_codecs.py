@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from pydicom import uid
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.pixels import pixel_array
 
 from dicomfab.build import codecs, encoding
 from dicomfab.errors import TransferSyntaxError
+from dicomtools import require
 
 Encoder = Callable[[np.ndarray, int], bytes]
 
@@ -24,6 +30,7 @@ CODECS: dict[str, tuple[Encoder, str, bool, tuple[int, ...]]] = {
     "j2k-lossless": (codecs.encode_j2k_lossless, uid.JPEG2000Lossless, False, BITS),
     "j2k-lossy": (codecs.encode_j2k_lossy, uid.JPEG2000, True, BITS),
     "jpeg-baseline": (codecs.encode_jpeg_baseline, uid.JPEGBaseline8Bit, True, (8,)),
+    "jpeg-extended": (codecs.encode_jpeg_extended, uid.JPEGExtended12Bit, True, (12,)),
     "jpeg-lossless-sv1": (codecs.encode_jpeg_lossless_sv1, uid.JPEGLosslessSV1, False, BITS),
 }
 
@@ -101,6 +108,15 @@ def test_uncommon_bit_depths(name: str, bits_stored: int) -> None:
     np.testing.assert_array_equal(decode(payload, frame, bits_stored, transfer_syntax), frame)
 
 
+@pytest.mark.parametrize("name", ["j2k-lossless", "j2k-lossy"])
+def test_j2k_encodes_one_bit_noise(name: str) -> None:
+    """OpenJPEG cannot encode 1-bit noise this large at precision 1; it is written at 2."""
+    encoder, transfer_syntax, *_ = CODECS[name]
+    frame = (np.random.default_rng(3).random((256, 256)) < 0.5).astype(np.uint8)
+    payload = encoder(frame, 1)
+    np.testing.assert_array_equal(decode(payload, frame, 1, transfer_syntax), frame)
+
+
 def test_jpeg_lossless_precision_is_bits_stored_for_12_bits() -> None:
     payload = codecs.encode_jpeg_lossless_sv1(make_frame(12), 12)
     sof3 = payload.index(b"\xff\xc3")
@@ -132,3 +148,66 @@ def test_unsupported_input(name: str, frame: np.ndarray, bits_stored: int, match
     encoder, *_ = CODECS[name]
     with pytest.raises(TransferSyntaxError, match=match):
         encoder(frame, bits_stored)
+
+
+def _dcmtk_decode_jpeg_ls(tmp_path: Path, frame: np.ndarray, bits_stored: int) -> np.ndarray:
+    """Write one JPEG-LS frame as a Part 10 file, let DCMTK's dcmdjpls decompress it to Explicit
+    VR Little Endian (it fails the test if it refuses) and read the native pixels back."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = uid.JPEGLSLossless
+    ds.file_meta.MediaStorageSOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = "2.25.1"
+    ds.SOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = "2.25.1"
+    ds.Rows, ds.Columns = frame.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 8 * frame.itemsize
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = 0
+    ds.PixelData = encapsulate([codecs.encode_jpeg_ls(frame, bits_stored)])
+    ds["PixelData"].VR = "OB"
+    source, native = tmp_path / "jls.dcm", tmp_path / "native.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    proc = subprocess.run(
+        [require("dcmdjpls"), str(source), str(native)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, f"dcmdjpls refused the file:\n{proc.stderr}"
+    decoded = pydicom.dcmread(native)
+    assert decoded.file_meta.TransferSyntaxUID == uid.ExplicitVRLittleEndian
+    return np.asarray(decoded.pixel_array)
+
+
+@pytest.mark.parametrize(
+    ("bits_stored", "dtype"),
+    [
+        (2, np.uint8),
+        (6, np.uint8),
+        (7, np.uint8),
+        (8, np.uint8),
+        (6, np.uint16),
+        (8, np.uint16),
+        (12, np.uint16),
+        (16, np.uint16),
+    ],
+    ids=lambda v: v if isinstance(v, int) else np.dtype(v).name,
+)
+def test_jpeg_ls_is_decoded_by_dcmtk_and_pydicom(
+    tmp_path: Path, bits_stored: int, dtype: type[np.unsignedinteger[Any]]
+) -> None:
+    """Bits Stored below the cell size (6 in 8, 8 in 16, 12 in 16) must still give a codestream
+    DCMTK decodes: its sample precision is 8 in 8-bit cells and at least 9 in 16-bit cells."""
+    frame = make_frame(bits_stored, (40, 56)).astype(dtype)
+    np.testing.assert_array_equal(_dcmtk_decode_jpeg_ls(tmp_path, frame, bits_stored), frame)
+
+    payload = codecs.encode_jpeg_ls(frame, bits_stored)
+    sof55 = payload.index(b"\xff\xf7")
+    assert payload[sof55 + 4] == codecs.jpeg_ls_precision(bits_stored, 8 * frame.itemsize)
+    # pydicom refuses GDCM for 6 and 7 bits stored, whatever the precision (pydicom issue 2008)
+    plugins = ("pyjpegls", "pylibjpeg") + (() if bits_stored in (6, 7) else ("gdcm",))
+    for plugin in plugins:
+        ds = pydicom.dcmread(tmp_path / "jls.dcm")
+        decoded = pixel_array(ds, decoding_plugin=plugin)
+        np.testing.assert_array_equal(decoded, frame, err_msg=plugin)

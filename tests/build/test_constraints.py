@@ -136,7 +136,7 @@ CODEC_CASES = {
         {"iod": "mr", "pixels": {"size": "small"}},
         {"transfer_syntax": "jpeg-baseline"},
         ["defaults.transfer_syntax: ", "jpeg-baseline holds 8 bits stored only, not 12"],
-        "jpeg-lossless-sv1 or jpeg-ls-lossless",
+        "jpeg-extended or jpeg-lossless-sv1 or jpeg-ls-lossless",
         {"transfer_syntax": "jpeg-lossless-sv1"},
     ),
     "jpeg-baseline-8-in-16": (

@@ -162,13 +162,13 @@ def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
     allocated = _bits_allocated(instance)
     why = encoding.check_bits(ts, bits)
     if why:
-        fail(path, why, " or ".join(ts.alternatives) or None)
+        fail(path, why, _alternatives(ts, bits, allocated))
     elif ts.sample_bits and allocated not in ts.sample_bits:
         fail(
             path,
             f"{ts.name} encodes {_list(ts.sample_bits)}-bit samples only, not "
             f"BitsAllocated {allocated} (BitsStored {bits})",
-            " or ".join(ts.alternatives) or None,
+            _alternatives(ts, bits, allocated),
         )
     rows, columns = pixels.rows or 0, pixels.columns or 0
     if ts.min_side and min(rows, columns) < ts.min_side:
@@ -184,6 +184,17 @@ def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
             f"(its encoder runs out of room on small noisy frames), not {rows}×{columns}",
             " or ".join(ts.alternatives) or None,
         )
+
+
+def _alternatives(ts: encoding.TransferSyntax, bits: int, allocated: int) -> str | None:
+    """``ts``'s alternatives that can hold these bits (all of them if none can)."""
+    fitting = [
+        name
+        for name in ts.alternatives
+        if encoding.check_bits(other := encoding.get(name), bits) is None
+        and allocated in other.sample_bits
+    ]
+    return " or ".join(fitting or ts.alternatives) or None
 
 
 def _nearest(value: int, allowed: tuple[int, ...]) -> int:

@@ -17,8 +17,35 @@ from pydicom import uid as _uid
 
 from dicomfab.errors import TransferSyntaxError
 
-FrameEncoder = Callable[[np.ndarray, int], bytes]
-"""Encode one frame (rows × columns, uint8/uint16) with ``bits_stored`` → one codestream."""
+QUALITY_LEVELS: dict[str, float] = {"high": 45.0, "medium": 40.0, "low": 35.0}
+"""The named levels of a spec's ``quality``: the least PSNR (dB) each lossy frame keeps, the peak
+being 2**BitsStored - 1. The spec accepts 20–55 dB: JPEG Baseline at IJG quality 100 keeps about
+58 dB even on uniform 8-bit noise, the hardest content; beyond that, a lossless syntax fits."""
+
+DEFAULT_QUALITY = "high"
+DEFAULT_PSNR = QUALITY_LEVELS[DEFAULT_QUALITY]
+"""A lossy frame keeps at least 45 dB unless the spec says otherwise, whatever it shows."""
+
+
+MAX_RATIO = 10.0
+"""The most a lossy syntax compresses, relative to Bits Stored bits per pixel (the fixed rate it
+used before ``quality``): a smooth image would keep 45 dB at hundreds to one, a rate no one uses
+for diagnostic images. Content that cannot keep the quality at this rate gets less."""
+
+
+def quality_psnr(quality: float | str | None) -> float:
+    """The PSNR target (dB) of a spec's ``quality``: a number of dB, a level name, or None for
+    the default."""
+    if quality is None:
+        return DEFAULT_PSNR
+    if isinstance(quality, str):
+        return QUALITY_LEVELS[quality]
+    return float(quality)
+
+
+FrameEncoder = Callable[..., bytes]
+"""Encode one frame (rows × columns, uint8/uint16) with ``bits_stored`` → one codestream; a lossy
+encoder also takes ``target``, the least PSNR in dB the frame must keep."""
 
 
 @dataclass(frozen=True)
@@ -150,14 +177,29 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         "JPEG Baseline (Process 1), 8 bit",
         compressed=True,
         lossy=True,
-        requires=("gdcm",),
+        requires=("gdcm", "libjpeg"),  # libjpeg measures the quality reached
         max_bits_stored=8,
         min_bits_stored=8,
         lossy_method="ISO_10918_1",
         aliases=("jpeg",),
         sample_bits=(8,),  # Process 1: 8-bit samples in 8-bit cells
-        alternatives=("jpeg-lossless-sv1", "jpeg-ls-lossless"),
+        alternatives=("jpeg-extended", "jpeg-lossless-sv1", "jpeg-ls-lossless"),
         encoder=_lazy(_CODECS, "encode_jpeg_baseline"),
+    ),
+    TransferSyntax(
+        "jpeg-extended",
+        _uid.JPEGExtended12Bit,
+        "JPEG Extended (Process 2 & 4), 12 bit",
+        compressed=True,
+        lossy=True,
+        requires=("gdcm", "libjpeg"),  # libjpeg measures the quality reached
+        max_bits_stored=12,
+        min_bits_stored=12,  # sample precision 12; 8-bit samples are jpeg-baseline's
+        lossy_method="ISO_10918_1",
+        aliases=("jpeg-12bit", "jpeg-extended-12bit"),
+        sample_bits=(16,),
+        alternatives=("jpeg2000", "jpeg-lossless-sv1", "jpeg-ls-lossless"),
+        encoder=_lazy(_CODECS, "encode_jpeg_extended"),
     ),
     TransferSyntax(
         "jpeg-lossless-sv1",
@@ -209,7 +251,12 @@ def check_bits(ts: TransferSyntax, bits_stored: int) -> str | None:
 
 
 def encode_frames(
-    ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int
+    ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int, target: float | None = None
 ) -> list[bytes]:
+    """Encode each frame; a lossy syntax keeps ``target`` dB PSNR (default: the default quality),
+    choosing its compression from each frame's content."""
     encoder = ts.frame_encoder()
-    return [encoder(frame, bits_stored) for frame in frames]
+    if not ts.lossy:
+        return [encoder(frame, bits_stored) for frame in frames]
+    psnr = DEFAULT_PSNR if target is None else target
+    return [encoder(frame, bits_stored, target=psnr) for frame in frames]

@@ -119,6 +119,7 @@ class InstancePlan:
     # IOD constraints this permissive instance breaks on purpose, declared in the manifest:
     # {"what": reason, "at": spec path} (filled by constraints.check)
     defects: list[dict[str, str]] = field(default_factory=list)
+    quality: float | None = None  # the least PSNR (dB) a lossy transfer syntax keeps
 
     @property
     def study(self) -> StudyPlan:
@@ -443,6 +444,7 @@ class _Planner:
             skip_writing=spec.skip_writing,
             permissive=permissive,
             uids=self.uids,
+            quality=encoding.quality_psnr(_inherit(chain, "quality")) if ts.lossy else None,
         )
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         return plan

@@ -65,6 +65,9 @@ KEY_ATTRIBUTES = (
     "BitsAllocated",
     "BitsStored",
     "NumberOfFrames",
+    "LossyImageCompression",
+    "LossyImageCompressionRatio",
+    "LossyImageCompressionMethod",
 )
 
 
@@ -141,7 +144,9 @@ def _build_and_write_unchecked(
     explicit = frozenset(ref.keyword for ref in inst.tags if ref.keyword)
     removed = {ref.keyword for ref in inst.remove}
     # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent
-    encoded = encode(ds, None if "PixelData" in removed else image, inst.transfer_syntax, explicit)
+    pixels_out = None if "PixelData" in removed else image
+    encoded = encode(ds, pixels_out, inst.transfer_syntax, explicit, inst.quality)
+    attributes = _attributes(encoded.dataset)  # with the lossy compression actually achieved
     folder, name = safe_component(inst.study.folder), safe_component(inst.file_name)
     path = confined(root, "dicoms", folder, name)
     path.parent.mkdir(parents=True, exist_ok=True)

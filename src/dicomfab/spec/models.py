@@ -22,6 +22,7 @@ from dicomfab.spec.views import VIEWS
 
 Role = Literal["current", "prior", "external_prior"]
 Pattern = Literal["auto", "mammo", "gradient", "noise", "checkerboard", "blank"]
+QualityLevel = Literal["high", "medium", "low"]  # the dB of each: dicomfab.build.encoding
 DateValue = dt.date | str
 
 
@@ -79,6 +80,12 @@ class Settings(_Model):
     pixels: PixelOptions | None = None
     transfer_syntax: str | None = Field(
         None, description="name (explicit-le, jpeg2000-lossless, …) or UID; see `dicomfab schema`"
+    )
+    quality: Annotated[float, Field(ge=20, le=55)] | QualityLevel | None = Field(
+        None,
+        description="for lossy transfer syntaxes (jpeg2000, jpeg-baseline): the least PSNR in dB "
+        "(20–55, peak 2**BitsStored-1) each frame keeps, or high (45, the default), medium (40) "
+        "or low (35); the compression is chosen from each frame's content",
     )
     permissive: bool | None = Field(
         None,
