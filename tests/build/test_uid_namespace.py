@@ -228,6 +228,20 @@ def test_leading_zero_scenario_keeps_its_components_with_derived_uids() -> None:
     assert found[0].isdisjoint(found[1])
 
 
+def test_a_bare_number_where_a_uid_belongs_is_derived_too() -> None:
+    found = []
+    for seed in (1, 2):
+        composed = compose(
+            scenarios()["pr_tomosynthesis_ris_pacs_mismatch"], {}, load_profiles(), seed=seed
+        )
+        prior_first = composed.plan.patients[0].studies[1].series[0].instances[0]
+        uid = next(v.value for r, v in prior_first.tags.items() if r.keyword == "SOPInstanceUID")
+        assert len(uid) == 5 and uid.isdigit() and uid[0] != "0"
+        assert prior_first.file_name == f"{uid}.dcm"
+        found.append(uid)
+    assert found[0] != found[1]
+
+
 # ------------------------------------------------------------------ property: no collision
 
 

@@ -80,6 +80,14 @@ class UIDFactory:
             digits += str(self.number("named", name, "digits", len(digits)))
         return f"{uid}.{digits[: extra - 1]}"
 
+    def named_number(self, name: str, digits: int) -> str:
+        """A number of ``digits`` digits (no leading zero) derived like ``named(name)``: a bare
+        counter where a UID belongs (``${num:NAME:N}``)."""
+        text = ""
+        while len(text) < digits:
+            text += str(self.number("named", name, "number", len(text)))
+        return str(int(text[0]) % 9 + 1) + text[1:digits]
+
     def named_hex(self, name: str) -> str:
         """The 32 hexadecimal digits of the UUID behind ``named(name)`` (``${uuid:NAME}``)."""
         return f"{self.number('named', name):032x}"

@@ -170,7 +170,11 @@ def _uid_maker(data: Mapping[str, Any]) -> params.UidMaker:
     factory = UIDFactory(int(data["seed"]), root, namespace=str(data["uid_namespace"]))
 
     def make(kind: str, name: str, length: int | None) -> str:
-        return factory.named_hex(name) if kind == "uuid" else factory.named(name, length)
+        if kind == "uuid":
+            return factory.named_hex(name)
+        if kind == "num":
+            return factory.named_number(name, length or 1)
+        return factory.named(name, length)
 
     return make
 

@@ -7,8 +7,9 @@ spec, a string that is exactly ``${name}`` becomes the value itself (``null`` re
 
 UIDs a scenario refers to are derived, not written out: ``${uid:NAME}`` is a UID derived from the
 dataset's identity and seed like every generated one (the same NAME is the same UID within one
-dataset), ``${uid:NAME:N}`` one of exactly N characters (over 64: a deliberately invalid UID) and
-``${uuid:NAME}`` the 32 hexadecimal digits of its UUID (see :func:`render_uids`).
+dataset), ``${uid:NAME:N}`` one of exactly N characters (over 64: a deliberately invalid UID),
+``${uuid:NAME}`` the 32 hexadecimal digits of its UUID and ``${num:NAME:N}`` a number of N digits
+derived from it (a bare counter where a UID belongs; see :func:`render_uids`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from dicomfab.spec.documents import parse_document
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 _DROP = object()
-_UID = re.compile(r"\$\{(uid|uuid):([A-Za-z0-9_.-]+)(?::([0-9]{1,4}))?\}")
+_UID = re.compile(r"\$\{(uid|uuid|num):([A-Za-z0-9_.-]+)(?::([0-9]{1,4}))?\}")
 _UID_LENGTHS = range(8, 257)
 
-#: makes the value of a ``${uid:…}`` placeholder: (kind "uid" or "uuid", name, length or None)
+#: makes the value of a ``${uid:…}`` placeholder: (kind uid, uuid or num, name, length or None)
 UidMaker = Callable[[str, str, int | None], str]
 
 
@@ -116,7 +117,8 @@ def _render(node: Any, values: Mapping[str, Any]) -> Any:
 
 
 def render_uids(template: Any, make: UidMaker) -> Any:
-    """Replace every ``${uid:NAME}``, ``${uid:NAME:N}`` and ``${uuid:NAME}`` in the strings of
+    """Replace every ``${uid:NAME}``, ``${uid:NAME:N}``, ``${uuid:NAME}`` and ``${num:NAME:N}`` in
+    the strings of
     ``template`` (a JSON-like structure) by ``make(kind, name, N)``. Run after :func:`render`, so
     that a parameter's value may itself be such a placeholder."""
     if isinstance(template, str):
@@ -134,7 +136,9 @@ def render_uids(template: Any, make: UidMaker) -> Any:
 def _uid_value(match: re.Match[str], make: UidMaker) -> str:
     kind, name, length = match[1], match[2], match[3]
     size = int(length) if length is not None else None
-    if size is not None and (kind == "uuid" or size not in _UID_LENGTHS):
+    if kind == "num" and (size is None or not 1 <= size <= 64):
+        raise SpecError(Issue(shorten_text(match[0]), "write ${num:NAME:N}, N from 1 to 64"))
+    if kind != "num" and size is not None and (kind == "uuid" or size not in _UID_LENGTHS):
         issue = Issue(
             shorten_text(match[0]),
             f"a length is for ${{uid:NAME:N}} only, with N from {_UID_LENGTHS.start} to "
