@@ -22,6 +22,7 @@ from dicomfab.build.uids import UIDFactory, dataset_identity
 from dicomfab.errors import SpecError
 from dicomfab.output.manifest import Manifest
 from dicomfab.scenarios import compose, scenarios
+from dicomfab.scenarios.generate import ScenarioRequest, generate_one
 from dicomfab.scenarios.profiles import load_profiles
 from dicomfab.spec.uid import is_uid, uid_problem
 
@@ -195,6 +196,22 @@ def test_duplicate_sop_shares_a_uid_derived_from_the_seed(name: str) -> None:
         assert first not in twin_uids
         shared.append(first)
     assert shared[0] != shared[1]
+
+
+def test_duplicate_sop_files_share_a_uid_that_changes_with_the_seed(tmp_path: Path) -> None:
+    """The issue's case: the scenario's shared UID was fixed, so a target that kept the first
+    run's data judged the second by it. Now each seed writes another shared UID."""
+    shared = []
+    for seed in (2001, 7002):
+        result = generate_one(ScenarioRequest("duplicate_sop", seed=seed), tmp_path / str(seed))
+        current = result.manifest.patients[0].studies[0].series[0].instances
+        first, last = (pydicom.dcmread(result.path / e.file) for e in (current[0], current[-1]))
+        assert first.SOPInstanceUID == last.SOPInstanceUID
+        assert first.file_meta.MediaStorageSOPInstanceUID == first.SOPInstanceUID
+        assert last.file_meta.MediaStorageSOPInstanceUID == first.SOPInstanceUID
+        assert first.ImageLaterality != last.ImageLaterality  # two different images
+        shared.append({str(pydicom.dcmread(result.path / e.file).SOPInstanceUID) for e in current})
+    assert shared[0].isdisjoint(shared[1])
 
 
 @pytest.mark.parametrize(
