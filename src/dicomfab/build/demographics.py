@@ -1,4 +1,5 @@
-"""Plausible synthetic patients, derived from the seed (never from real people)."""
+"""Plausible synthetic patients, derived from the seed and the dataset's identity (never from
+real people)."""
 
 from __future__ import annotations
 
