@@ -21,7 +21,7 @@ from dicomfab.build.plan import Plan
 from dicomfab.build.uids import UIDFactory, dataset_identity
 from dicomfab.errors import SpecError
 from dicomfab.output.manifest import Manifest
-from dicomfab.scenarios import compose, scenarios
+from dicomfab.scenarios import compose, params, scenarios
 from dicomfab.scenarios.generate import ScenarioRequest, generate_one
 from dicomfab.scenarios.profiles import load_profiles
 from dicomfab.spec.uid import is_uid, uid_problem
@@ -164,6 +164,24 @@ def test_named_uids_of_an_exact_length(length: int) -> None:
     assert (problem is None) == (length <= 64), (uid, problem)
     assert factory.named("x", length) == uid  # derived, not random
     assert UIDFactory(12, namespace="n").named("x", length) != uid
+
+
+@pytest.mark.parametrize("bad", ["${uid:x:3}", "${uid:x:300}", "${uuid:x:40}", "${num:x}"])
+def test_a_uid_placeholder_of_impossible_size_is_refused(bad: str) -> None:
+    factory = UIDFactory(1, namespace="n")
+    with pytest.raises(SpecError) as info:
+        params.render_uids({"a": [bad]}, lambda kind, name, n: factory.named(name, n))
+    assert info.value.issues[0].path == bad
+
+
+def test_uid_placeholders_render_inside_longer_text() -> None:
+    factory = UIDFactory(1, namespace="n")
+    out = params.render_uids(
+        {"file_name": "${uid:a}_1.dcm", "uids": ["${uid:a}", "2.25.${uuid:a}"]},
+        lambda kind, name, n: factory.named_hex(name) if kind == "uuid" else factory.named(name),
+    )
+    assert out["file_name"] == factory.named("a") + "_1.dcm"
+    assert out["uids"] == [factory.named("a"), "2.25." + factory.named_hex("a")]
 
 
 # ------------------------------------------------------------------ scenarios

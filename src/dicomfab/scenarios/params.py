@@ -118,9 +118,8 @@ def _render(node: Any, values: Mapping[str, Any]) -> Any:
 
 def render_uids(template: Any, make: UidMaker) -> Any:
     """Replace every ``${uid:NAME}``, ``${uid:NAME:N}``, ``${uuid:NAME}`` and ``${num:NAME:N}`` in
-    the strings of
-    ``template`` (a JSON-like structure) by ``make(kind, name, N)``. Run after :func:`render`, so
-    that a parameter's value may itself be such a placeholder."""
+    the strings of ``template`` (a JSON-like structure) by ``make(kind, name, N)``. Run after
+    :func:`render`, so that a parameter's value may itself be such a placeholder."""
     if isinstance(template, str):
         return _UID.sub(lambda m: _uid_value(m, make), template)
     if isinstance(template, list):
