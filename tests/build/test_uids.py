@@ -32,3 +32,16 @@ def test_uids_are_valid(seed: int, path: list[int], root: str | None) -> None:
     assert len(uid) <= 64
     assert UID_FORMAT.match(uid), uid
     assert uid.startswith(root + "." if root else "2.25.")
+
+
+def test_the_namespace_is_part_of_every_uid_and_never_confused_with_the_seed() -> None:
+    assert UIDFactory(5, namespace="a").uid("study", 0) != UIDFactory(5, namespace="b").uid(
+        "study", 0
+    )
+    # "a/1" with seed 2 is not "a" with seed 1 and a path starting with 2
+    assert UIDFactory(2, namespace="a/1").uid("study", 0) != UIDFactory(1, namespace="a").uid(
+        2, "study", 0
+    )
+    assert UIDFactory(5, namespace="a").uid("study", 0) == UIDFactory(5, namespace="a").uid(
+        "study", 0
+    )

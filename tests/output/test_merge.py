@@ -87,8 +87,10 @@ def test_same_dataset_twice_reports_duplicates(tmp_path: Path) -> None:
 
 
 def test_different_content_at_same_path_is_a_conflict(tmp_path: Path) -> None:
-    a = _make(_spec("x", 5, InstitutionName="Site A"), tmp_path / "one")
-    b = _make(_spec("x", 5, InstitutionName="Site B"), tmp_path / "two")
+    # two different specs share UIDs only when they pin one uid_namespace
+    pinned = {"uid_namespace": "one-site"}
+    a = _make({**_spec("x", 5, InstitutionName="Site A"), **pinned}, tmp_path / "one")
+    b = _make({**_spec("x", 5, InstitutionName="Site B"), **pinned}, tmp_path / "two")
     assert set(_sources(a)) == set(_sources(b))  # same UIDs, same paths
     target = tmp_path / "merged"
     with pytest.raises(OutputError) as caught:

@@ -1,9 +1,9 @@
 """Spec → plan: every patient, study, series and instance resolved to concrete values.
 
 Planning is where a spec is checked as a whole: settings inherited level by level, dates resolved,
-UIDs derived from the seed, tag keys and values checked against the dictionary and their VR. Every
-problem is collected with its path, and all are raised together as one ``SpecError``. A plan is
-plain data: building and writing it cannot fail on the spec's account.
+UIDs derived from the dataset's identity and the seed, tag keys and values checked against the
+dictionary and their VR. Every problem is collected with its path, and all are raised together as
+one ``SpecError``. A plan is plain data: building and writing it cannot fail on the spec's account.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dicomfab.build.demographics import (
 from dicomfab.build.encoding import TransferSyntax
 from dicomfab.build.iods import registry as iod_registry
 from dicomfab.build.iods.base import IODTemplate
-from dicomfab.build.uids import UIDFactory, uid_name
+from dicomfab.build.uids import UIDFactory, dataset_identity, uid_name
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
 from dicomfab.spec.dates import parse_date, resolve_relative, time_problem
 from dicomfab.spec.models import (
@@ -162,6 +162,7 @@ class InstancePlan:
 class Plan:
     spec: Spec
     patients: list[PatientPlan]
+    uid_namespace: str = ""  # the identity UIDs and generated IDs derive from (see uids.py)
 
     @property
     def studies(self) -> list[StudyPlan]:
@@ -175,7 +176,8 @@ class Plan:
 class _Planner:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
-        self.uids = UIDFactory(spec.seed, spec.uid_root)
+        self.identity = dataset_identity(spec)  # once per plan: it digests the whole spec
+        self.uids = UIDFactory(spec.seed, spec.uid_root, namespace=self.identity)
         self.issues: dict[str, Issue] = {}
         self.tag_paths: dict[TagRef, str] = {}  # where the last tags() call found each tag
         self.reference_date = spec.reference_date or default_study_date(spec.seed)
@@ -190,13 +192,13 @@ class _Planner:
         patients = [self.patient(i, p) for i, p in enumerate(self.spec.patients)]
         if self.issues:
             raise SpecError(list(self.issues.values()))
-        return Plan(self.spec, patients)
+        return Plan(self.spec, patients, self.identity)
 
     def patient(self, index: int, spec: PatientSpec) -> PatientPlan:
         path = f"patients[{index}]"
         studies = spec.studies or [StudySpec()]
         anchor = self.anchor_date(path, studies)
-        name, patient_id, birth = synthetic_patient(self.spec.seed, index, anchor)
+        name, patient_id, birth = synthetic_patient(self.identity, self.spec.seed, index, anchor)
         if spec.birth_date is not None:
             birth = self.date(f"{path}.birth_date", spec.birth_date, anchor) or birth
         plan = PatientPlan(
@@ -299,7 +301,7 @@ class _Planner:
             else _default_study_description(spec.role),
             accession_number=spec.accession_number
             if spec.accession_number is not None
-            else accession_number(self.spec.seed, path),
+            else accession_number(self.identity, self.spec.seed, path),
             study_id=spec.study_id if spec.study_id is not None else str(index + 1),
         )
         self.study_permissive[path] = permissive

@@ -257,7 +257,10 @@ def build_manifest(
     plan: Plan, results: dict[str, tuple[FileDigest | None, dict[str, Any]]]
 ) -> Manifest:
     manifest = Manifest(
-        generator=f"dicomfab {__version__}", dataset=plan.spec.name, seed=plan.spec.seed
+        generator=f"dicomfab {__version__}",
+        dataset=plan.spec.name,
+        seed=plan.spec.seed,
+        uid_namespace=plan.uid_namespace,
     )
     for p in plan.patients:
         pe = PatientEntry(

@@ -69,6 +69,11 @@ class Manifest(_Model):
     generator: str
     dataset: str
     seed: int
+    uid_namespace: str | None = Field(
+        None,
+        description="the identity the UIDs and generated IDs derive from (with the seed): the "
+        "spec's uid_namespace, or the digest of the spec; set it as uid_namespace to pin them",
+    )
     scenario: str | None = None
     patients: list[PatientEntry] = Field(default_factory=list)
 

@@ -1,7 +1,8 @@
 """Scenario + parameters → the spec to build, its clean twin, and what to break after writing.
 
-The clean twin is the same spec without the defects, built with the same seed: a scenario and its
-twin differ in exactly the declared defects (``tests/scenarios`` checks that for every scenario).
+The clean twin is the same spec without the defects, built with the same seed and the same
+``uid_namespace`` (derived from the scenario's name and parameter values): a scenario and its twin
+differ in exactly the declared defects (``tests/scenarios`` checks that for every scenario).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dicomfab.build.plan import InstancePlan, Plan, StudyPlan, make_plan
-from dicomfab.build.uids import uid_name
+from dicomfab.build.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
@@ -31,6 +32,7 @@ from dicomfab.scenarios.model import Defect, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.spec.loading import parse_spec
 from dicomfab.spec.models import Spec
+from dicomfab.spec.uid import uid_root_problem
 
 _SETTINGS_FIELDS = ("iod", "transfer_syntax", "skip_writing", "file_name", "sop_instance_uid")
 
@@ -115,10 +117,16 @@ def _patch(node: dict[str, Any], defect: Defect) -> None:
         node["permissive"] = True
 
 
-def _render_defect(defect: Defect, values: Mapping[str, Any], where: str) -> Defect:
-    """The defect with its ``${param}`` templates rendered, e.g. ``tags: {Rows: "${rows}"}``."""
+def _render_defect(
+    defect: Defect, values: Mapping[str, Any], make_uid: params.UidMaker, where: str
+) -> Defect:
+    """The defect with its ``${param}`` and ``${uid:NAME}`` templates rendered, e.g.
+    ``tags: {Rows: "${rows}"}``."""
     data = defect.model_dump(exclude_unset=True)
-    rendered = params.render(data, values)
+    try:
+        rendered = params.render_uids(params.render(data, values), make_uid)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=where) from None
     if rendered == data:
         return defect
     try:
@@ -142,6 +150,35 @@ def scenario_seed(name: str, seed: int) -> int:
     return int.from_bytes(digest[:4], "big") >> 1
 
 
+def scenario_namespace(name: str, values: Mapping[str, Any]) -> str:
+    """The ``uid_namespace`` a scenario is built with (its spec and its clean twin alike): the
+    scenario's name and a digest of its resolved parameter values, so that other ``--set`` values
+    give other UIDs and generated IDs, while the twin keeps every UID a defect does not change."""
+    try:
+        text = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False)
+    except TypeError:  # keys of mixed types cannot be sorted: their order is the YAML's
+        text = json.dumps(values, default=str, ensure_ascii=False)
+    digest = hashlib.sha256(f"{name}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{name[:39]}:{digest[:24]}"
+
+
+def _uid_maker(data: Mapping[str, Any]) -> params.UidMaker:
+    """What ``${uid:NAME}`` becomes in this spec: a UID derived from its identity and seed."""
+    root = data.get("uid_root")
+    if not isinstance(root, str) or uid_root_problem(root):
+        root = None  # parse_spec reports it
+    factory = UIDFactory(int(data["seed"]), root, namespace=str(data["uid_namespace"]))
+
+    def make(kind: str, name: str, length: int | None) -> str:
+        if kind == "uuid":
+            return factory.named_hex(name)
+        if kind == "num":
+            return factory.named_number(name, length or 1)
+        return factory.named(name, length)
+
+    return make
+
+
 def compose(
     scenario: Scenario,
     overrides: Mapping[str, Any] | None = None,
@@ -161,10 +198,16 @@ def compose(
             _slot(data, "patients", 0)[spec_field] = values[key]
     data["name"] = name or scenario.name
     data["seed"] = scenario_seed(scenario.name, seed if seed is not None else data.get("seed", 0))
+    data.setdefault("uid_namespace", scenario_namespace(scenario.name, values))
     source = f"scenario {scenario.name}"
     if overrides:  # a bad value most likely came from the command line: say which
         sets = (f"--set {shorten_text(f'{k}={v}')}" for k, v in overrides.items())
         source += " (" + ", ".join(sets) + ")"
+    make_uid = _uid_maker(data)
+    try:
+        data = params.render_uids(data, make_uid)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=source) from None
     twin = parse_spec(copy.deepcopy(data), source=source)
     try:
         twin_plan = make_plan(twin)
@@ -173,7 +216,7 @@ def compose(
 
     targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = []
     for i, raw_defect in enumerate(scenario.defects):
-        defect = _render_defect(raw_defect, values, f"{source}: defects[{i}]")
+        defect = _render_defect(raw_defect, values, make_uid, f"{source}: defects[{i}]")
         try:
             selector = selectors.parse(defect.at)
             studies = selectors.studies(selector, twin_plan)

@@ -4,13 +4,19 @@ A value comes from (last wins): the scenario's default → the site profile name
 (its fields as ``site.<field>``) → a ``--params`` file → ``--set name=value``. In a scenario's
 spec, a string that is exactly ``${name}`` becomes the value itself (``null`` removes the field);
 ``${name}`` inside a longer string is replaced by its text.
+
+UIDs a scenario refers to are derived, not written out: ``${uid:NAME}`` is a UID derived from the
+dataset's identity and seed like every generated one (the same NAME is the same UID within one
+dataset), ``${uid:NAME:N}`` one of exactly N characters (over 64: a deliberately invalid UID),
+``${uuid:NAME}`` the 32 hexadecimal digits of its UUID and ``${num:NAME:N}`` a number of N digits
+derived from it (a bare counter where a UID belongs; see :func:`render_uids`).
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dicomfab.errors import Issue, LimitError, SpecError, shorten, shorten_text
@@ -20,6 +26,11 @@ from dicomfab.spec.documents import parse_document
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 _DROP = object()
+_UID = re.compile(r"\$\{(uid|uuid|num):([A-Za-z0-9_.-]+)(?::([0-9]{1,4}))?\}")
+_UID_LENGTHS = range(8, 257)
+
+#: makes the value of a ``${uid:…}`` placeholder: (kind uid, uuid or num, name, length or None)
+UidMaker = Callable[[str, str, int | None], str]
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -103,6 +114,37 @@ def _render(node: Any, values: Mapping[str, Any]) -> Any:
                 out[_render(key, values) if isinstance(key, str) else key] = rendered
         return out
     return node
+
+
+def render_uids(template: Any, make: UidMaker) -> Any:
+    """Replace every ``${uid:NAME}``, ``${uid:NAME:N}``, ``${uuid:NAME}`` and ``${num:NAME:N}`` in
+    the strings of ``template`` (a JSON-like structure) by ``make(kind, name, N)``. Run after
+    :func:`render`, so that a parameter's value may itself be such a placeholder."""
+    if isinstance(template, str):
+        return _UID.sub(lambda m: _uid_value(m, make), template)
+    if isinstance(template, list):
+        return [render_uids(item, make) for item in template]
+    if isinstance(template, dict):
+        return {
+            render_uids(k, make) if isinstance(k, str) else k: render_uids(v, make)
+            for k, v in template.items()
+        }
+    return template
+
+
+def _uid_value(match: re.Match[str], make: UidMaker) -> str:
+    kind, name, length = match[1], match[2], match[3]
+    size = int(length) if length is not None else None
+    if kind == "num" and (size is None or not 1 <= size <= 64):
+        raise SpecError(Issue(shorten_text(match[0]), "write ${num:NAME:N}, N from 1 to 64"))
+    if kind != "num" and size is not None and (kind == "uuid" or size not in _UID_LENGTHS):
+        issue = Issue(
+            shorten_text(match[0]),
+            f"a length is for ${{uid:NAME:N}} only, with N from {_UID_LENGTHS.start} to "
+            f"{_UID_LENGTHS.stop - 1}",
+        )
+        raise SpecError(issue)
+    return make(kind, name, size)
 
 
 def _lookup(name: str, values: Mapping[str, Any]) -> Any:

@@ -180,7 +180,16 @@ class Spec(_Model):
     uid_root: str | None = Field(
         None,
         description="your organisation's UID root (at most 40 characters, to leave room for the "
-        "generated part); default 2.25.<UUID derived from the seed>",
+        "generated part); default 2.25.<UUID derived from the spec and the seed>",
+    )
+    uid_namespace: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="pins UIDs and generated IDs across edits of the spec: UIDs, PatientIDs and "
+        "accession numbers derive from it and the seed (default: a digest of the spec, so that "
+        "different specs never share one; the manifest records the one used)",
     )
     reference_date: dt.date | None = Field(
         None, description="date of current studies that give none (default: derived from seed)"
