@@ -530,3 +530,26 @@ def test_scenario_parameters_are_checked_like_spec_values(
     line = assert_rejected(proc, f"error: scenario {scenario} (--set ", *fragments)
     assert len(line) < 800  # a 10,000-character value is not echoed whole
     assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragments"),
+    [
+        ({"vr": "FL", "value": -1e39}, ["does not fit in FL", "{vr: FD, value: -1e+39}"]),
+        ({"vr": "XX", "value": 1}, ["unknown VR 'XX' (known: AE, AS, AT,"]),
+        ({"vr": "AT", "value": "NotAKeyword"}, ["'NotAKeyword' is not a tag (AT)"]),
+        ({"vr": "OB", "value": {"base64": "!!"}}, ["Only base64 data is allowed"]),
+    ],
+)
+def test_values_no_element_can_hold_name_their_field_even_when_permissive(
+    tmp_path: Path, cli: Run, value: dict[str, Any], fragments: list[str]
+) -> None:
+    spec = two_studies({PRIVATE.format(0x10): value}) | {"defaults": {**SMALL, "permissive": True}}
+    write_spec(tmp_path, spec)
+    proc = cli("generate", "-o", "out", "-c", "study.yaml")
+    assert_rejected(
+        proc,
+        'study.yaml: patients[0].studies[1].series[0].tags.(0029,"DICOMFAB TEST",10): ',
+        *fragments,
+    )
+    assert_nothing_written(tmp_path)

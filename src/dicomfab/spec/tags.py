@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ TEXT_VRS = frozenset(
 )
 BINARY_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "UN"))
 NUMBER_VRS = frozenset(("FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"))
+KNOWN_VRS = TEXT_VRS | BINARY_VRS | NUMBER_VRS | {"AT", "SQ"}
+#: the largest finite 32-bit float
+_FL_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,7 @@ def _as_bytes(raw: Any) -> bytes:
         if "hex" in raw:
             return bytes.fromhex(str(raw["hex"]))
         if "base64" in raw:
-            return base64.b64decode(str(raw["base64"]))
+            return base64.b64decode(str(raw["base64"]), validate=True)
     if isinstance(raw, str):
         return raw.encode("latin-1")
     if isinstance(raw, list) and all(isinstance(v, int) for v in raw):
@@ -276,6 +280,11 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise ValueError(f"{shorten(raw)} is not a number")
         number = float(raw) if vr in ("FL", "FD") else int(raw)
+        if vr == "FL" and math.isfinite(number) and abs(number) > _FL_MAX:
+            raise ValueError(
+                f"{shorten(raw)} does not fit in FL (32-bit float, at most ±{_FL_MAX:.7g}), not "
+                f"even with permissive; give FD: {{vr: FD, value: {shorten(raw)}}}"
+            )
         if vr not in ("FL", "FD"):
             lo, hi = _INT_RANGES[vr]
             if not lo <= int(number) <= hi:
@@ -289,7 +298,11 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
                 raise ValueError(f"{shorten(raw)} is out of range for {vr} ({lo}..{hi})")
         return number
     if vr == "AT":
-        return parse_tag_key(str(raw)).tag
+        try:
+            return parse_tag_key(str(raw)).tag
+        except (SpecError, ValueError) as exc:  # a key with no fixed tag cannot be a value
+            reason = exc.issues[0] if isinstance(exc, SpecError) else exc
+            raise ValueError(f"{shorten(raw)} is not a tag (AT): {reason}") from None
     if vr in BINARY_VRS:
         return _as_bytes(raw)
     if isinstance(raw, bool):
@@ -352,6 +365,10 @@ def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
             f"the dictionary does not know {ref.label}: give its VR as {{vr: LO, value: ...}}"
         )
     vr = _resolve_ambiguous_vr(vr)
+    if vr not in KNOWN_VRS:
+        near = difflib.get_close_matches(vr, sorted(KNOWN_VRS), n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise ValueError(f"unknown VR {shorten(vr)} (known: {', '.join(sorted(KNOWN_VRS))}){hint}")
     if vr == "SQ":
         if raw is None:
             return CoercedValue("SQ", [])
