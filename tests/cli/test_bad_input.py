@@ -468,6 +468,10 @@ def test_a_value_inherited_by_many_instances_is_reported_once_where_written(
             {"patients": [{"studies": [{"series": [{"description": "d" * 65}]}]}]},
             ["patients[0].studies[0].series[0].description: not a valid SeriesDescription"],
         ),
+        (
+            {"patients": [{"studies": [{"series": [{"number": 2**31}]}]}]},
+            ["patients[0].studies[0].series[0].number: not a valid SeriesNumber", "range for IS"],
+        ),
     ],
 )
 def test_spec_text_fields_follow_their_attributes_vr(

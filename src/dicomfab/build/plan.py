@@ -366,6 +366,8 @@ class _Planner:
         series_iod = self.iod(path, chain) or _fallback_iod()
         permissive = bool(_inherit(chain, "permissive"))
         self.check_text(f"{path}.description", "SeriesDescription", spec.description, permissive)
+        if spec.number is not None:
+            self.check_text(f"{path}.number", "SeriesNumber", str(spec.number), permissive)
         views = list(spec.views or [])
         count = spec.count
         if count is None:
