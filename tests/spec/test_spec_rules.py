@@ -42,6 +42,11 @@ def _studies(*studies: dict[str, Any], **patient: Any) -> dict[str, Any]:
         (".yml", "\n# a\n# b\n"),
         (".json", ""),
         (".json", " \n\n"),
+        (".yaml", "~\n"),  # a document that is only null is empty too
+        (".yaml", "null  # nothing\n"),
+        (".yml", "---\n...\n"),
+        (".yaml", "--- ~\n"),
+        (".json", "null"),
     ],
 )
 def test_an_empty_spec_file_is_refused(tmp_path: Path, suffix: str, text: str) -> None:

@@ -6,7 +6,14 @@ import pytest
 
 from dicomfab.errors import SpecError
 from dicomfab.spec.dates import parse_date
-from dicomfab.spec.tags import ValueContext, coerce_value, parse_tag_key, suggest_keyword
+from dicomfab.spec.tags import (
+    ValueContext,
+    binary_length_problem,
+    coerce_value,
+    parse_tag_key,
+    suggest_keyword,
+    text_problem,
+)
 
 CTX = ValueContext(lambda text: None)
 
@@ -105,3 +112,57 @@ def test_relative_dates(text: str, expected: dt.date) -> None:
 def test_bad_relative_date_says_how_to_write_one() -> None:
     with pytest.raises(ValueError, match="relative like -2y"):
         parse_date("-2q", dt.date(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("vr", "value", "fragment"),
+    [
+        ("IS", "2147483648", "out of range for IS"),
+        ("IS", "-2147483649", "out of range for IS"),
+        ("PN", "A=B=C=D", "at most 3 component groups"),
+        ("PN", "A^B^C^D^E^F", "at most 5 components"),
+        ("PN", "Doe^Jane=" + "X" * 65, "component group holds at most 64 characters, not 65"),
+        ("LO", "a\x00b", "control character"),
+        ("UC", "a\rb", "control character"),
+        ("ST", "a\x0bb", "control character"),
+        ("SH", "x" * 17, "maximum length of 16"),
+        ("CS", "lower", "Invalid value for VR CS"),
+    ],
+)
+def test_text_rules_of_each_vr(vr: str, value: str, fragment: str) -> None:
+    problem = text_problem(vr, value)
+    assert problem is not None and fragment in problem
+
+
+@pytest.mark.parametrize(
+    ("vr", "value"),
+    [
+        ("IS", "2147483647"),
+        ("IS", " -2147483648"),
+        ("PN", "Yamada^Hanako=山田^花子=やまだ^はなこ"),
+        ("PN", "A^B^C^D^E"),
+        ("LO", "ESC \x1b$B is allowed"),
+        ("LT", "tab\tline\r\nfeed\x0c"),
+        ("SH", ""),
+    ],
+)
+def test_text_rules_accept_valid_values(vr: str, value: str) -> None:
+    assert text_problem(vr, value) is None
+
+
+@pytest.mark.parametrize(
+    ("vr", "length", "valid"),
+    [
+        ("OB", 3, True),
+        ("UN", 3, False),
+        ("UN", 4, True),
+        ("OW", 3, False),
+        ("OF", 8, True),
+        ("OL", 6, False),
+        ("OD", 12, False),
+        ("OV", 16, True),
+        ("OV", 4, False),
+    ],
+)
+def test_binary_lengths_are_a_multiple_of_the_vr_unit(vr: str, length: int, valid: bool) -> None:
+    assert (binary_length_problem(vr, length) is None) is valid

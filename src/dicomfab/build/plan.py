@@ -37,7 +37,14 @@ from dicomfab.spec.models import (
     Spec,
     StudySpec,
 )
-from dicomfab.spec.tags import CoercedValue, TagRef, ValueContext, coerce_value, parse_tag_key
+from dicomfab.spec.tags import (
+    CoercedValue,
+    TagRef,
+    ValueContext,
+    coerce_value,
+    parse_tag_key,
+    text_problem,
+)
 from dicomfab.spec.views import VIEWS, View
 
 # Image Pixel attributes given as tags steer the pixel generator instead of being written as-is
@@ -50,6 +57,12 @@ _PIXEL_TAGS = {
 # …and these, unless permissive (then they are written exactly as given: a bits mismatch)
 _BITS_TAGS = {"BitsStored": "bits_stored", "BitsAllocated": "bits_allocated"}
 _DERIVED_BITS_TAGS = ("HighBit", "PixelRepresentation", "SamplesPerPixel")
+#: study fields written as text attributes, checked against their VR
+_STUDY_TEXTS = {
+    "description": "StudyDescription",
+    "accession_number": "AccessionNumber",
+    "study_id": "StudyID",
+}
 
 Chain = list[tuple[str, Settings]]
 """The settings levels that apply to one instance, shallow to deep, each with its spec path."""
@@ -180,6 +193,8 @@ class _Planner:
         self.uids = UIDFactory(spec.seed, spec.uid_root, namespace=self.identity)
         self.issues: dict[str, Issue] = {}
         self.tag_paths: dict[TagRef, str] = {}  # where the last tags() call found each tag
+        self.remove_paths: dict[TagRef, str] = {}  # …and each tag it removes
+        self.pixel_tag_paths: dict[str, str] = {}  # pixel option → the tag folded into it
         self.reference_date = spec.reference_date or default_study_date(spec.seed)
         self.study_uids: dict[str, str] = {}  # each study UID → the path of its first study
         self.study_permissive: dict[str, bool] = {}  # study path → permissive there
@@ -212,13 +227,9 @@ class _Planner:
         )
         permissive = bool(_inherit([("defaults", self.spec.defaults), (path, spec)], "permissive"))
         for field_name, attribute in (("name", "PatientName"), ("id", "PatientID")):
-            value = getattr(spec, field_name)
-            if value is not None and "\\" in value and not permissive:
-                self.fail(
-                    f"{path}.{field_name}",
-                    f"{attribute} has VM 1 (one value), but {shorten(value)} holds a backslash, "
-                    "which separates values; set permissive: true to write it on purpose",
-                )
+            self.check_text(
+                f"{path}.{field_name}", attribute, getattr(spec, field_name), permissive
+            )
         nth_of_role: dict[str, int] = {}
         for s_index, study in enumerate(studies):
             nth = nth_of_role.get(study.role, 0)
@@ -253,6 +264,22 @@ class _Planner:
                     f"the current study ({latest.isoformat()}): a prior comes before it "
                     "(set permissive: true to write it on purpose)",
                 )
+
+    def check_text(self, path: str, keyword: str, value: str | None, permissive: bool) -> None:
+        """A spec field written into the text attribute ``keyword`` follows its VR's rules
+        (length, characters, one value), unless permissive."""
+        if value is None or permissive:
+            return
+        if "\\" in value:
+            self.fail(
+                path,
+                f"{keyword} has VM 1 (one value), but {shorten(value)} holds a backslash, "
+                "which separates values; set permissive: true to write it on purpose",
+            )
+        elif problem := text_problem(parse_tag_key(keyword).vr or "LO", value):
+            if "permissive" not in problem:
+                problem += " (set permissive: true to write it on purpose)"
+            self.fail(path, f"not a valid {keyword}: {problem}")
 
     def anchor_date(self, path: str, studies: list[StudySpec]) -> dt.date:
         """The patient's current-study date: what relative dates count from."""
@@ -305,6 +332,8 @@ class _Planner:
             study_id=spec.study_id if spec.study_id is not None else str(index + 1),
         )
         self.study_permissive[path] = permissive
+        for field_name, keyword in _STUDY_TEXTS.items():
+            self.check_text(f"{path}.{field_name}", keyword, getattr(spec, field_name), permissive)
         first = self.study_uids.setdefault(plan.uid, path)
         if first != path and not permissive:
             self.fail(
@@ -355,6 +384,10 @@ class _Planner:
         )
         chain = [*chain, (path, spec)]
         series_iod = self.iod(path, chain) or _fallback_iod()
+        permissive = bool(_inherit(chain, "permissive"))
+        self.check_text(f"{path}.description", "SeriesDescription", spec.description, permissive)
+        if spec.number is not None:
+            self.check_text(f"{path}.number", "SeriesNumber", str(spec.number), permissive)
         views = list(spec.views or [])
         if views and not (series_iod.breast or series_iod.breast_views):
             with_views = [t.name for t in iod_registry.templates() if t.breast or t.breast_views]
@@ -421,7 +454,7 @@ class _Planner:
             chosen = chosen.merged(level.pixels)
         pixels = _sized(iod.pixels or PixelOptions(), chosen.size).merged(chosen)
         pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
-        self.check_pixels(path, iod, pixels)
+        self.check_pixels(path, chain, iod, pixels)
         if not permissive:
             self.check_character_set(series, tags)
         self.check_removals(path, iod, remove, permissive)
@@ -476,7 +509,7 @@ class _Planner:
     ) -> tuple[dict[TagRef, CoercedValue], list[TagRef]]:
         ctx = ValueContext(lambda text: resolve_relative(text, anchor), permissive)
         merged: dict[TagRef, tuple[Any, str]] = {}
-        removed: dict[TagRef, str] = {}
+        removed: dict[TagRef, str] = {}  # → the path of the remove_tags entry
         for level_path, level in chain:
             for key, raw in level.tags.items():
                 ref = self.tag_ref(f"{level_path}.tags.{key}", key)
@@ -486,10 +519,11 @@ class _Planner:
             for i, key in enumerate(level.remove_tags):
                 ref = self.tag_ref(f"{level_path}.remove_tags[{i}]", key)
                 if ref is not None:
-                    removed[ref] = key
+                    removed[ref] = f"{level_path}.remove_tags[{i}]"
                     merged.pop(ref, None)
         out: dict[TagRef, CoercedValue] = {}
         self.tag_paths = {ref: path for ref, (_, path) in merged.items()}
+        self.remove_paths = removed
         for ref, (raw, path) in merged.items():
             value = self.coerce(path, ref, raw, ctx)
             if value is not None:
@@ -534,6 +568,7 @@ class _Planner:
         if not permissive:
             folded.update(_BITS_TAGS)
         where: dict[str, str] = {}  # reported where the tag is set, once for all instances
+        self.pixel_tag_paths = where
         for ref in list(tags):
             tag_path = self.tag_paths.get(ref, f"{path}.tags.{ref.keyword}")
             if ref.keyword in folded and tags[ref].value is not None:
@@ -588,19 +623,33 @@ class _Planner:
                     "(UTF-8), or set permissive: true to write it on purpose",
                 )
 
-    def check_pixels(self, path: str, iod: IODTemplate, pixels: PixelOptions) -> None:
+    def check_pixels(self, path: str, chain: Chain, iod: IODTemplate, pixels: PixelOptions) -> None:
         if (pixels.frames or 1) > 1 and not iod.multiframe:
-            self.fail(f"{path}.pixels.frames", f"{iod.name} is a single-frame IOD; use dbt")
+            self.fail(
+                self.pixel_path(chain, "frames", path), f"{iod.name} is a single-frame IOD; use dbt"
+            )
         low, high = iod.allowed_bits_stored
         if pixels.bits_stored is not None and not low <= pixels.bits_stored <= high:
             self.fail(
-                f"{path}.pixels.bits_stored",
+                self.pixel_path(chain, "bits_stored", path),
                 f"{iod.name} holds {low}–{high} bits stored, not {pixels.bits_stored}",
             )
         if pixels.bits_allocated == 8 and (pixels.bits_stored or 8) > 8:
             self.fail(
-                f"{path}.pixels.bits_allocated", "8 bits allocated hold at most 8 bits stored"
+                self.pixel_path(chain, "bits_allocated", path),
+                "8 bits allocated hold at most 8 bits stored",
             )
+
+    def pixel_path(self, chain: Chain, name: str, path: str) -> str:
+        """Where the pixel option ``name`` was set (the tag folded into it, else the deepest
+        level's ``pixels.<name>``), so that a value written once is reported once."""
+        if name in self.pixel_tag_paths:
+            return self.pixel_tag_paths[name]
+        found = f"{path}.pixels.{name}"
+        for level_path, level in chain:
+            if level.pixels is not None and getattr(level.pixels, name) is not None:
+                found = f"{level_path}.pixels.{name}"
+        return found
 
     def check_removals(
         self, path: str, iod: IODTemplate, remove: list[TagRef], permissive: bool
@@ -610,7 +659,7 @@ class _Planner:
         for ref in remove:
             if ref.keyword in iod.required:
                 self.fail(
-                    f"{path}.remove_tags",
+                    self.remove_paths.get(ref, f"{path}.remove_tags"),
                     f"{ref.keyword} is required by the {iod.title} IOD; "
                     "set permissive: true to leave it out on purpose",
                 )
@@ -626,10 +675,11 @@ class _Planner:
         except TransferSyntaxError as exc:  # reported once, where it is set
             self.fail(f"{_set_at(chain, 'transfer_syntax', path)}.transfer_syntax", str(exc))
             return encoding.DEFAULT
+        where = f"{_set_at(chain, 'transfer_syntax', path)}.transfer_syntax"
         if ts.compressed and iod.native_only:
-            self.fail(f"{path}.transfer_syntax", f"{iod.name} has no pixel data to compress")
+            self.fail(where, f"{iod.name} has no pixel data to compress")
         elif ts.compressed and not ts.is_available():
-            self.fail(f"{path}.transfer_syntax", f"{ts.name}: codec not installed")
+            self.fail(where, f"{ts.name}: codec not installed")
         return ts  # what its codec can encode: constraints.check
 
     def check_file_names(self, series: SeriesPlan) -> None:

@@ -118,13 +118,17 @@ def _patch(node: dict[str, Any], defect: Defect) -> None:
 
 
 def _render_defect(
-    defect: Defect, values: Mapping[str, Any], make_uid: params.UidMaker, where: str
+    defect: Defect,
+    values: Mapping[str, Any],
+    make_uid: params.UidMaker,
+    where: str,
+    placed: params.Placements,
 ) -> Defect:
     """The defect with its ``${param}`` and ``${uid:NAME}`` templates rendered, e.g.
     ``tags: {Rows: "${rows}"}``."""
     data = defect.model_dump(exclude_unset=True)
     try:
-        rendered = params.render_uids(params.render(data, values), make_uid)
+        rendered = params.render_uids(params.render(data, values, placed), make_uid)
     except SpecError as exc:
         raise SpecError(exc.issues, source=where) from None
     if rendered == data:
@@ -191,11 +195,13 @@ def compose(
     base = base_spec(scenario.base) if scenario.base else None
     declared = {k: p.default for k, p in declared_parameters(scenario).items()}
     values = params.resolve(declared, overrides or {}, profiles or {})
-    base_data = params.render(base.spec, values) if base else {}
-    data = deep_merge(base_data, params.render(scenario.spec, values))
+    placed: params.Placements = {}  # where each parameter's value went: errors name it
+    base_data = params.render(base.spec, values, placed) if base else {}
+    data = deep_merge(base_data, params.render(scenario.spec, values, placed))
     for key, spec_field in _PATIENT_FIELDS.items():
         if values.get(key) is not None:
             _slot(data, "patients", 0)[spec_field] = values[key]
+            placed[f"patients[0].{spec_field}"] = (key,)
     data["name"] = name or scenario.name
     data["seed"] = scenario_seed(scenario.name, seed if seed is not None else data.get("seed", 0))
     data.setdefault("uid_namespace", scenario_namespace(scenario.name, values))
@@ -208,15 +214,17 @@ def compose(
         data = params.render_uids(data, make_uid)
     except SpecError as exc:
         raise SpecError(exc.issues, source=source) from None
-    twin = parse_spec(copy.deepcopy(data), source=source)
     try:
+        twin = parse_spec(copy.deepcopy(data))
         twin_plan = make_plan(twin)
     except SpecError as exc:
-        raise SpecError(exc.issues, source=source) from None
+        issues = params.blame(exc.issues, placed, overrides or {})
+        raise SpecError(issues, source=source) from None
 
     targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = []
     for i, raw_defect in enumerate(scenario.defects):
-        defect = _render_defect(raw_defect, values, make_uid, f"{source}: defects[{i}]")
+        in_defect: params.Placements = {}
+        defect = _render_defect(raw_defect, values, make_uid, f"{source}: defects[{i}]", in_defect)
         try:
             selector = selectors.parse(defect.at)
             studies = selectors.studies(selector, twin_plan)
@@ -229,12 +237,17 @@ def compose(
                     _patch(_study_node(data, study), defect)
             for inst in instances:
                 _patch(_instance_node(data, inst), defect)
+            for node_path in [s.path for s in studies if selector.is_study] + [
+                inst.path for inst in instances
+            ]:
+                placed.update({f"{node_path}.{k}": names for k, names in in_defect.items()})
         targets.append((defect, instances, studies))
-    spec = parse_spec(data, source=source)
     try:
+        spec = parse_spec(data)
         plan = make_plan(spec)
     except SpecError as exc:
-        raise SpecError(exc.issues, source=source) from None
+        issues = params.blame(exc.issues, placed, overrides or {})
+        raise SpecError(issues, source=source) from None
     return Composed(scenario, values, spec, twin, plan, targets)
 
 

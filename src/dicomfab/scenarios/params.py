@@ -22,6 +22,7 @@ from typing import Any
 from dicomfab.errors import Issue, LimitError, SpecError, shorten, shorten_text
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.spec.documents import parse_document
+from dicomfab.spec.loading import format_location
 
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
@@ -91,27 +92,45 @@ def resolve(
     return values
 
 
-def render(template: Any, values: Mapping[str, Any]) -> Any:
-    """Replace ``${name}`` in every string of ``template`` (a JSON-like structure)."""
-    out = _render(template, values)
+Placements = dict[str, tuple[str, ...]]
+"""Spec path (``patients[0].name``) → the parameters whose values were rendered there."""
+
+
+def render(template: Any, values: Mapping[str, Any], placed: Placements | None = None) -> Any:
+    """Replace ``${name}`` in every string of ``template`` (a JSON-like structure); record in
+    ``placed`` where each parameter's value went (see :func:`blame`)."""
+    out = _render(template, values, (), placed if placed is not None else {})
     return None if out is _DROP else out
 
 
-def _render(node: Any, values: Mapping[str, Any]) -> Any:
+def _render(
+    node: Any, values: Mapping[str, Any], at: tuple[int | str, ...], placed: Placements
+) -> Any:
     if isinstance(node, str):
         whole = _WHOLE.match(node)
         if whole:
             value = _lookup(whole[1], values)
-            return _DROP if value is None else value
+            if value is None:
+                return _DROP
+            placed[format_location(at)] = (whole[1],)
+            return value
+        if names := tuple(_PART.findall(node)):
+            placed[format_location(at)] = names
         return _PART.sub(lambda m: str(_lookup(m[1], values) or ""), node)
     if isinstance(node, list):
-        return [v for v in (_render(i, values) for i in node) if v is not _DROP]
+        out_list: list[Any] = []
+        for item in node:
+            rendered = _render(item, values, (*at, len(out_list)), placed)
+            if rendered is not _DROP:
+                out_list.append(rendered)
+        return out_list
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
-            rendered = _render(value, values)
+            new_key = _render(key, values, at, {}) if isinstance(key, str) else key
+            rendered = _render(value, values, (*at, str(new_key)), placed)
             if rendered is not _DROP:
-                out[_render(key, values) if isinstance(key, str) else key] = rendered
+                out[new_key] = rendered
         return out
     return node
 
@@ -145,6 +164,32 @@ def _uid_value(match: re.Match[str], make: UidMaker) -> str:
         )
         raise SpecError(issue)
     return make(kind, name, size)
+
+
+def blame(issues: list[Issue], placed: Placements, overrides: Mapping[str, Any]) -> list[Issue]:
+    """``issues`` of the composed spec, each at a path a parameter's value went to re-pathed to
+    name that parameter (``--set patient.name``, or ``parameter X`` for a default the user did
+    not set), with the spec path kept in the message: the user wrote the parameter, not the
+    spec. Other issues are returned as they are."""
+    out: list[Issue] = []
+    for issue in issues:
+        names = next(
+            (
+                names
+                for path, names in placed.items()
+                if issue.path == path or issue.path.startswith((f"{path}.", f"{path}["))
+            ),
+            None,
+        )
+        if not names:
+            out.append(issue)
+            continue
+        who = ", ".join(
+            f"--set {shorten_text(n)}" if n in overrides else f"parameter {shorten_text(n)}"
+            for n in dict.fromkeys(names)
+        )
+        out.append(Issue(who, f"{issue.message} (at {issue.path})", issue.suggestion))
+    return out
 
 
 def _lookup(name: str, values: Mapping[str, Any]) -> Any:

@@ -222,6 +222,18 @@ class _BoundedLoader(_base_loader()):  # type: ignore[misc]
             raise _Bounds(f"{what} more than {MAX_NODES:,} values", mark)
 
 
+def _timestamp(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> Any:
+    """A YAML timestamp, or its text when it is not a real date (``1990-02-31``): the field
+    that holds it then says why, at its path, instead of the constructor's ValueError."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return str(node.value)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def _yaml_error(exc: yaml.YAMLError, source: str) -> SpecError:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ TEXT_VRS = frozenset(
 )
 BINARY_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "UN"))
 NUMBER_VRS = frozenset(("FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"))
+KNOWN_VRS = TEXT_VRS | BINARY_VRS | NUMBER_VRS | {"AT", "SQ"}
+#: the largest finite 32-bit float
+_FL_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,7 @@ def _as_bytes(raw: Any) -> bytes:
         if "hex" in raw:
             return bytes.fromhex(str(raw["hex"]))
         if "base64" in raw:
-            return base64.b64decode(str(raw["base64"]))
+            return base64.b64decode(str(raw["base64"]), validate=True)
     if isinstance(raw, str):
         return raw.encode("latin-1")
     if isinstance(raw, list) and all(isinstance(v, int) for v in raw):
@@ -276,6 +280,11 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise ValueError(f"{shorten(raw)} is not a number")
         number = float(raw) if vr in ("FL", "FD") else int(raw)
+        if vr == "FL" and math.isfinite(number) and abs(number) > _FL_MAX:
+            raise ValueError(
+                f"{shorten(raw)} does not fit in FL (32-bit float, at most ±{_FL_MAX:.7g}), not "
+                f"even with permissive; give FD: {{vr: FD, value: {shorten(raw)}}}"
+            )
         if vr not in ("FL", "FD"):
             lo, hi = _INT_RANGES[vr]
             if not lo <= int(number) <= hi:
@@ -289,7 +298,11 @@ def _one(vr: str, raw: Any, ctx: ValueContext) -> Any:
                 raise ValueError(f"{shorten(raw)} is out of range for {vr} ({lo}..{hi})")
         return number
     if vr == "AT":
-        return parse_tag_key(str(raw)).tag
+        try:
+            return parse_tag_key(str(raw)).tag
+        except (SpecError, ValueError) as exc:  # a key with no fixed tag cannot be a value
+            reason = exc.issues[0] if isinstance(exc, SpecError) else exc
+            raise ValueError(f"{shorten(raw)} is not a tag (AT): {reason}") from None
     if vr in BINARY_VRS:
         return _as_bytes(raw)
     if isinstance(raw, bool):
@@ -352,6 +365,10 @@ def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
             f"the dictionary does not know {ref.label}: give its VR as {{vr: LO, value: ...}}"
         )
     vr = _resolve_ambiguous_vr(vr)
+    if vr not in KNOWN_VRS:
+        near = difflib.get_close_matches(vr, sorted(KNOWN_VRS), n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise ValueError(f"unknown VR {shorten(vr)} (known: {', '.join(sorted(KNOWN_VRS))}){hint}")
     if vr == "SQ":
         if raw is None:
             return CoercedValue("SQ", [])
@@ -363,7 +380,10 @@ def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
     if raw is None:
         return CoercedValue(vr, None)
     if vr in BINARY_VRS:
-        return CoercedValue(vr, _as_bytes(raw))
+        data = _as_bytes(raw)
+        if not ctx.permissive and (problem := binary_length_problem(vr, len(data))):
+            raise ValueError(f"{problem} (permissive: true writes it as a defect)")
+        return CoercedValue(vr, data)
     if isinstance(raw, str) and "\\" in raw and vr in TEXT_VRS and vr not in ("LT", "ST", "UT"):
         raw = raw.split("\\")
     if isinstance(raw, list | tuple):
@@ -396,16 +416,87 @@ def _resolve_ambiguous_vr(vr: str) -> str:
 
 
 def _validate(vr: str, value: Any) -> None:
-    if vr == "UI" and isinstance(value, str) and value != "":  # "" is an empty value, not a UID
+    if isinstance(value, str) and (problem := text_problem(vr, value)):
+        raise ValueError(problem)
+
+
+#: bytes per value of each binary VR: a value's length is a multiple of it. OB is padded to an
+#: even length when written; UN is written as given, so an odd UN cannot be read back
+BINARY_UNITS = {"OB": 1, "UN": 2, "OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+def binary_length_problem(vr: str, length: int) -> str | None:
+    """Why ``length`` bytes cannot be one value of the binary ``vr`` (None if they can)."""
+    unit = BINARY_UNITS.get(vr, 1)
+    if length % unit == 0:
+        return None
+    lower, upper = length - length % unit, length - length % unit + unit
+    what = "have an even length" if vr == "UN" else f"are whole numbers of {unit}-byte values"
+    return (
+        f"{vr} values {what}: {length} bytes is not a multiple of {unit} "
+        f"(give {lower} or {upper} bytes)"
+    )
+
+
+_IS_RANGE = (-(2**31), 2**31 - 1)
+#: text VRs that hold no control character but ESC (PS3.5 6.2); LT/ST/UT also allow TAB LF FF CR
+_NO_CONTROLS = frozenset(("LO", "PN", "SH", "UC"))
+_CONTROLS = re.compile(r"[\x00-\x1a\x1c-\x1f\x7f]")
+_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+#: a PN value: at most 3 component groups (alphabetic=ideographic=phonetic), each at most 64
+#: characters in at most 5 components (family^given^middle^prefix^suffix)
+_PN_GROUPS, _PN_GROUP_CHARS, _PN_COMPONENTS = 3, 64, 5
+
+
+def text_problem(vr: str, value: str) -> str | None:
+    """Why ``value`` is not a valid single value of the text ``vr`` (None if it is): the VR's
+    length, character and form rules (PS3.5 table 6.2-1), with the rule in the message."""
+    if value == "":  # an empty value is allowed for every VR
+        return None
+    if vr == "UI":
         problem = uid_problem(value)
-        if problem is not None:
-            raise ValueError(f"not a UID: {problem} (permissive: true writes it as a defect)")
-        return
-    if vr == "TM" and isinstance(value, str) and value and (problem := time_problem(value)):
-        raise ValueError(f"{shorten(value)}: {problem} (permissive: true writes it as a defect)")
-    if vr in TEXT_VRS and isinstance(value, str):
+        return f"not a UID: {problem} (permissive: true writes it as a defect)" if problem else None
+    if vr == "TM" and (problem := time_problem(value)):
+        return f"{shorten(value)}: {problem} (permissive: true writes it as a defect)"
+    if vr == "PN" and (problem := _pn_problem(value)):
+        return f"{problem} (permissive: true writes it as a defect)"
+    controls = _CONTROLS if vr in _NO_CONTROLS else _TEXT_CONTROLS
+    if vr in _NO_CONTROLS | {"LT", "ST", "UT"} and (bad := controls.search(value)):
+        return (
+            f"{shorten(value)} holds the control character {bad[0]!r}, which {vr} does not "
+            "allow (permissive: true writes it as a defect)"
+        )
+    if vr in TEXT_VRS:
         try:
             validate_value(vr, value, pydicom_config.RAISE)
         except ValueError as exc:  # pydicom's text ends with a link to PS3.5: keep the reason
             reason = str(exc).split(". Please see")[0].rstrip(".")
-            raise ValueError(shorten_text(reason, 2 * SHORT)) from None
+            return shorten_text(reason, 2 * SHORT)
+    if vr == "IS" and not _IS_RANGE[0] <= int(value) <= _IS_RANGE[1]:
+        return (
+            f"{shorten(value)} is out of range for IS ({_IS_RANGE[0]}..{_IS_RANGE[1]}) "
+            "(permissive: true writes it as a defect)"
+        )
+    return None
+
+
+def _pn_problem(value: str) -> str | None:
+    groups = value.split("=")
+    if len(groups) > _PN_GROUPS:
+        return (
+            f"a person name (PN) has at most {_PN_GROUPS} component groups separated by '=' "
+            f"(alphabetic=ideographic=phonetic), not {len(groups)}"
+        )
+    for group in groups:
+        if len(group) > _PN_GROUP_CHARS:
+            return (
+                f"a person name (PN) component group holds at most {_PN_GROUP_CHARS} characters, "
+                f"not {len(group)}: {shorten(group)}"
+            )
+        if group.count("^") >= _PN_COMPONENTS:
+            return (
+                f"a person name (PN) has at most {_PN_COMPONENTS} components separated by '^' "
+                f"(family^given^middle^prefix^suffix), not {group.count('^') + 1}: "
+                f"{shorten(group)}"
+            )
+    return None
