@@ -221,6 +221,15 @@ def test_import_yaml_json_and_legacy(client: TestClient) -> None:
     broken = client.post("/api/spec/import", json={"text": "a: [1,", "filename": "x.yaml"})
     assert broken.status_code == 422
     assert "invalid YAML" in issues_of(broken)[0]["message"]
+    for empty in (
+        "",
+        "~",
+        "null\n",
+        "# only a comment\n",
+    ):  # as in the CLI: {} asks for the default
+        refused = client.post("/api/spec/import", json={"text": empty, "filename": "e.yaml"})
+        assert refused.status_code == 422, empty
+        assert "is empty" in issues_of(refused)[0]["message"]
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])

@@ -126,8 +126,8 @@ def parse_spec(data: Any, source: str | None = None, warn: legacy.Warn | None = 
     """Validate plain data as a spec (converting the old power-customize format).
 
     ``warn`` receives one line per lossy step of an old-format conversion."""
-    if data is None:
-        data = {}
+    if data is None:  # an empty document (or only `~`): almost always a mistake
+        raise SpecError(Issue("", EMPTY), source)
     if not isinstance(data, dict):
         raise SpecError(Issue("", "a spec is a mapping (JSON object / YAML mapping)"), source)
     if legacy.is_legacy(data):
@@ -151,6 +151,4 @@ def load_spec(path: str | Path, warn: legacy.Warn | None = None) -> Spec:
     fmt = documents.format_of(path)
     raw = documents.read_bytes(path, fmt=fmt)
     data = None if not raw.strip() else documents.parse_document(raw, fmt=fmt, source=str(path))
-    if data is None:  # nothing but whitespace and comments: almost always a mistake
-        raise SpecError(Issue("", EMPTY), source=str(path))
     return parse_spec(data, source=str(path), warn=warn)
