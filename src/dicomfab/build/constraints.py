@@ -47,18 +47,26 @@ class _Where:
         self.tags = {ref.keyword: path for ref, path in tag_paths.items()}
 
     def pixels(self, name: str) -> str:
-        found = f"{self.instance.path}.pixels.{name}"
-        for level_path, level in self.chain:
-            if level.pixels is not None and getattr(level.pixels, name) is not None:
-                found = f"{level_path}.pixels.{name}"
+        found = set_at(self.chain, self.instance.path, name, pixels=True)
         return self.tags.get(_PIXEL_TAG.get(name, ""), found)
 
     def setting(self, name: str) -> str:
-        found = f"{self.instance.path}.{name}"
-        for level_path, level in self.chain:
-            if getattr(level, name) is not None:
-                found = f"{level_path}.{name}"
-        return found
+        return set_at(self.chain, self.instance.path, name)
+
+
+def set_at(
+    chain: Sequence[tuple[str, Settings]], path: str, name: str, pixels: bool = False
+) -> str:
+    """The path of the deepest level of ``chain`` that sets ``name`` (``pixels.name`` when
+    ``pixels``), else that field at ``path``: a value written once is reported once, where the
+    user wrote it (``defaults.…`` rather than each instance that inherits it)."""
+    field = f"pixels.{name}" if pixels else name
+    found = f"{path}.{field}"
+    for level_path, level in chain:
+        holder = level.pixels if pixels else level
+        if holder is not None and getattr(holder, name) is not None:
+            found = f"{level_path}.{field}"
+    return found
 
 
 def _bits_allocated(instance: InstancePlan) -> int:

@@ -641,15 +641,9 @@ class _Planner:
             )
 
     def pixel_path(self, chain: Chain, name: str, path: str) -> str:
-        """Where the pixel option ``name`` was set (the tag folded into it, else the deepest
-        level's ``pixels.<name>``), so that a value written once is reported once."""
-        if name in self.pixel_tag_paths:
-            return self.pixel_tag_paths[name]
-        found = f"{path}.pixels.{name}"
-        for level_path, level in chain:
-            if level.pixels is not None and getattr(level.pixels, name) is not None:
-                found = f"{level_path}.pixels.{name}"
-        return found
+        """Where the pixel option ``name`` was set: the tag folded into it, else the deepest
+        level's ``pixels.<name>``."""
+        return self.pixel_tag_paths.get(name) or constraints.set_at(chain, path, name, pixels=True)
 
     def check_removals(
         self, path: str, iod: IODTemplate, remove: list[TagRef], permissive: bool
