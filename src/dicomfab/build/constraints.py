@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dicomfab.build import encoding
 from dicomfab.errors import shorten
 from dicomfab.spec.models import Settings
-from dicomfab.spec.tags import CoercedValue, TagRef, parse_tag_key
+from dicomfab.spec.tags import CoercedValue, TagRef, ValueContext, coerce_value, parse_tag_key
 
 if TYPE_CHECKING:
     from dicomfab.build.plan import InstancePlan
@@ -77,6 +77,7 @@ def check(
     Type 2 inside a sequence the user gave (an empty ViewModifierCodeSequence)."""
     where = _Where(instance, chain, tag_paths)
     if not instance.permissive:
+        _check_fields(instance, fail)
         _check_tags(instance, where, fail)
     if instance.iod.pixels is None:
         return
@@ -106,6 +107,32 @@ def _check_iod(instance: InstancePlan, where: _Where, fail: Fail) -> None:
         )
 
 
+def _check_fields(instance: InstancePlan, fail: Fail) -> None:
+    """Spec fields written as attributes (a patient's ``id``, a study's ``accession_number``, …)
+    obey their attribute's VR, as the same value given under ``tags`` does (e.g. at most 16
+    characters in an SH). A backslash in a name or ID is the planner's own, clearer message."""
+    series, study, patient = instance.series, instance.study, instance.patient
+    strict = ValueContext(lambda text: None)
+    for path, keyword, value in (
+        (f"{patient.path}.name", "PatientName", patient.name),
+        (f"{patient.path}.id", "PatientID", patient.patient_id),
+        (f"{study.path}.description", "StudyDescription", study.description),
+        (f"{study.path}.accession_number", "AccessionNumber", study.accession_number),
+        (f"{study.path}.study_id", "StudyID", study.study_id),
+        (f"{series.path}.description", "SeriesDescription", series.description),
+    ):
+        if "\\" in value:
+            continue
+        try:
+            coerce_value(parse_tag_key(keyword), value, strict)
+        except ValueError as exc:
+            fail(
+                path,
+                f"{shorten(value)} cannot be written as {keyword}: {exc}; set permissive: true "
+                "to write it on purpose",
+            )
+
+
 def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
     iod = instance.iod
     for ref, value in instance.tags.items():
@@ -125,16 +152,32 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
                 "permissive: true to write it on purpose",
             )
         elif keyword == "ViewCodeSequence" and value.vr == "SQ":
-            _complete_view_codes(value.value)
+            _check_view_codes(instance, value.value, path, fail)
 
 
-def _complete_view_codes(items: list[dict[TagRef, CoercedValue]]) -> None:
-    """ViewModifierCodeSequence is Type 2 in each ViewCodeSequence item (C.8.11.5.1.1, and
-    C.8.11.7 for mammography): an item without it gets it, empty."""
+#: IODs whose ViewCodeSequence items hold ViewModifierCodeSequence as Type 2 (DX Positioning,
+#: C.8.11.5.1.1, and C.8.11.7 for mammography). Elsewhere (SC, MR: the Optional View and Slice
+#: Progression Direction Macro) it is Type 3, so present means at least one item.
+_VIEW_MODIFIER_TYPE2 = frozenset({"mg-presentation", "mg-processing", "dbt", "dx", "cr"})
+
+
+def _check_view_codes(
+    instance: InstancePlan, items: list[dict[TagRef, CoercedValue]], path: str, fail: Fail
+) -> None:
+    """Where ViewModifierCodeSequence is Type 2, an item without it gets it, empty; where it is
+    Type 3, an empty one is refused (dciodvfy: 1-n items required)."""
     modifier = parse_tag_key("ViewModifierCodeSequence")
-    for item in items:
-        if not any(ref.keyword == modifier.keyword for ref in item):
+    type2 = instance.iod.name in _VIEW_MODIFIER_TYPE2
+    for n, item in enumerate(items):
+        given = next((v for ref, v in item.items() if ref.keyword == modifier.keyword), None)
+        if given is None and type2:
             item[modifier] = CoercedValue("SQ", [])
+        elif given is not None and not type2 and not given.value:
+            fail(
+                f"{path}[{n}].ViewModifierCodeSequence",
+                f"ViewModifierCodeSequence is optional (Type 3) in the {instance.iod.title} IOD: "
+                "when present it holds at least one item; give one or leave it out",
+            )
 
 
 def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
