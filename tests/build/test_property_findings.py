@@ -85,3 +85,14 @@ def test_secondary_capture_keeps_its_type2_manufacturer() -> None:
     spec = spec_of({}, {}, {"iod": "sc", "remove_tags": ["Manufacturer"]})
     issues = refusal(spec)
     assert any("Manufacturer is required" in m for m in issues.values()), issues
+
+
+@pytest.mark.parametrize("iod", ["mr", "sc", "cr"])
+def test_window_width_is_not_left_out_alone(tmp_path: Path, iod: str) -> None:
+    """WindowWidth is Type 1C when WindowCenter is present (C.11.2): one alone is refused, at
+    the remove_tags the user wrote; both together are left out validly."""
+    spec = spec_of({}, {}, {"iod": iod, "remove_tags": ["WindowWidth"]})
+    issues = refusal(spec)
+    assert "come together" in issues["defaults.remove_tags"], issues
+    spec["defaults"]["remove_tags"] = ["WindowWidth", "WindowCenter"]
+    assert errors_of_the_one_file(tmp_path, spec) == []

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomfab.build import encoding
-from dicomfab.errors import shorten
+from dicomfab.errors import SpecError, shorten
 from dicomfab.spec.models import Settings
 from dicomfab.spec.tags import CoercedValue, TagRef, ValueContext, coerce_value, parse_tag_key
 
@@ -83,6 +83,7 @@ def check(
         return
     if not instance.permissive:
         _check_iod(instance, where, fail)
+        _check_pairs(instance, chain, fail)
     _check_codec(instance, where, fail)
 
 
@@ -131,6 +132,40 @@ def _check_fields(instance: InstancePlan, fail: Fail) -> None:
                 f"{shorten(value)} cannot be written as {keyword}: {exc}; set permissive: true "
                 "to write it on purpose",
             )
+
+
+#: attributes that come together (Type 1C on each other): WindowWidth is required when
+#: WindowCenter is present (C.11.2), and a centre without a width means nothing
+_PAIRS = (("WindowCenter", "WindowWidth"),)
+
+
+def _check_pairs(instance: InstancePlan, chain: Sequence[tuple[str, Settings]], fail: Fail) -> None:
+    """Leaving out one attribute of a pair while the other stays is refused."""
+    removed = {ref.keyword for ref in instance.remove}
+    for pair in _PAIRS:
+        gone = [k for k in pair if k in removed]
+        if len(gone) != 1 or set(pair) & instance.iod.forbidden:
+            continue
+        other = pair[1] if gone[0] == pair[0] else pair[0]
+        fail(
+            _removed_at(chain, gone[0], instance.path),
+            f"{gone[0]} and {other} come together (Type 1C on each other): leave out both or "
+            "neither; set permissive: true to write one alone on purpose",
+            f"remove_tags: [{', '.join(pair)}]",
+        )
+
+
+def _removed_at(chain: Sequence[tuple[str, Settings]], keyword: str, default: str) -> str:
+    """The ``remove_tags`` of the deepest level that leaves ``keyword`` out."""
+    found = f"{default}.remove_tags"
+    for level_path, level in chain:
+        for key in level.remove_tags:
+            try:
+                if parse_tag_key(key).keyword == keyword:
+                    found = f"{level_path}.remove_tags"
+            except SpecError:  # an unknown key is reported where it is written
+                continue
+    return found
 
 
 def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
