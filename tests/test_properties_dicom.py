@@ -422,6 +422,8 @@ VIEW_CODE = [{"CodeValue": "399162004", "CodingSchemeDesignator": "SCT", "CodeMe
 @example(spec=_found({"iod": "sc", "tags": {"ViewCodeSequence": VIEW_CODE}}))  # empty Type 3
 @example(spec=_found({"iod": "sc", "remove_tags": ["Manufacturer"]}))  # Type 2 in SC
 @example(spec=_found({"iod": "mr", "remove_tags": ["WindowWidth"]}))  # 1C with WindowCenter
+@example(spec=_found({"iod": "sc", "remove_tags": ["ImageLaterality"]}))  # Laterality 2C
+@example(spec=_found({"tags": {"SpecificCharacterSet": "ISO_IR 6", "InstitutionName": "Süd"}}))
 def test_validate_then_generate_writes_valid_dicom(spec: dict[str, Any]) -> None:
     outcome = check_spec(spec)
     event(outcome)  # --hypothesis-show-statistics: how many were generated, refused, excluded

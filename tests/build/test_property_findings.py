@@ -96,3 +96,22 @@ def test_window_width_is_not_left_out_alone(tmp_path: Path, iod: str) -> None:
     assert "come together" in issues["defaults.remove_tags"], issues
     spec["defaults"]["remove_tags"] = ["WindowWidth", "WindowCenter"]
     assert errors_of_the_one_file(tmp_path, spec) == []
+
+
+@pytest.mark.parametrize("iod", ["mr", "sc"])
+def test_a_breast_image_without_image_laterality_needs_laterality(tmp_path: Path, iod: str) -> None:
+    """MR and SC images are of the breasts (a paired part): without ImageLaterality, Laterality
+    is Type 2C (General Series). Refused alone; valid with Laterality given."""
+    spec = spec_of({}, {}, {"iod": iod, "remove_tags": ["ImageLaterality"]})
+    issues = refusal(spec)
+    assert "needs Laterality" in issues["defaults.remove_tags"], issues
+    spec["defaults"]["tags"] = {"Laterality": "R"}
+    assert errors_of_the_one_file(tmp_path, spec) == []
+
+
+def test_the_default_repertoire_holds_ascii_only() -> None:
+    """ISO_IR 6 is ASCII: a name it cannot hold is refused at validate (pydicom's codec for it
+    is Latin-1, which let 'Ø' through and wrote an invalid character)."""
+    spec = spec_of({"name": "Øvergård^Åse"}, {}, {"tags": {"SpecificCharacterSet": "ISO_IR 6"}})
+    issues = refusal(spec)
+    assert "cannot encode" in issues["patients[0].name"], issues

@@ -84,6 +84,7 @@ def check(
     if not instance.permissive:
         _check_iod(instance, where, fail)
         _check_pairs(instance, chain, fail)
+        _check_laterality(instance, chain, fail)
     _check_codec(instance, where, fail)
 
 
@@ -152,6 +153,31 @@ def _check_pairs(instance: InstancePlan, chain: Sequence[tuple[str, Settings]], 
             f"{gone[0]} and {other} come together (Type 1C on each other): leave out both or "
             "neither; set permissive: true to write one alone on purpose",
             f"remove_tags: [{', '.join(pair)}]",
+        )
+
+
+#: IODs whose builders write BodyPartExamined BREAST with ImageLaterality B (a breast MR, a
+#: digitised film); the others either require ImageLaterality (MG, DX) or carry FrameLaterality
+_BREAST_BODY_PART = frozenset({"sc", "mr"})
+
+
+def _check_laterality(
+    instance: InstancePlan, chain: Sequence[tuple[str, Settings]], fail: Fail
+) -> None:
+    """Laterality (General Series) is Type 2C for a paired body part when ImageLaterality is
+    absent: leaving ImageLaterality out of a breast image needs Laterality in its tags."""
+    tags = {ref.keyword: value for ref, value in instance.tags.items()}
+    if "ImageLaterality" not in {ref.keyword for ref in instance.remove} or "Laterality" in tags:
+        return
+    part = tags.get("BodyPartExamined")  # dciodvfy still sees a breast without it (the region)
+    breast = part.value == "BREAST" if part is not None else instance.iod.name in _BREAST_BODY_PART
+    if breast:
+        fail(
+            _removed_at(chain, "ImageLaterality", instance.path),
+            "without ImageLaterality a breast image needs Laterality (Type 2C for a paired "
+            "body part): give Laterality in tags, or keep ImageLaterality; set permissive: true "
+            "to write it without either on purpose",
+            "tags: {Laterality: R}",
         )
 
 
