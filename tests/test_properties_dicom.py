@@ -88,7 +88,8 @@ NAMES = [
     "Παπαδοπούλου^Ελένη",
     "Doe\\Jane",  # a backslash: a second value in a VM 1 attribute
 ]
-CHARSETS = ["ISO_IR 100", "ISO_IR 192", "ISO_IR 6", "ISO_IR 101", "ISO_IR 126"]
+# UTF-8 most often: the others hold only some of the names and texts (refused otherwise)
+CHARSETS = ["ISO_IR 192", "ISO_IR 192", "ISO_IR 100", "ISO_IR 6", "ISO_IR 101", "ISO_IR 126"]
 # Curated plausible attributes with values of their VR (scalars for VM 1).
 TEXT = st.sampled_from(
     ["ACME", "Brustzentrum Süd", "Radiology Dept", "UNIT 3", "Hôpital Saint-Éloi", "放射線科"]
@@ -134,6 +135,14 @@ TAGS: dict[str, st.SearchStrategy[Any]] = {
             ],
         ]
     ),
+    "Laterality": st.sampled_from(["R", "L"]),
+    "PatientSex": st.sampled_from(["F", "M", "O"]),
+    "BitsStored": st.sampled_from([8, 12]),
+    "PhotometricInterpretation": st.sampled_from(["MONOCHROME1", "MONOCHROME2"]),
+    "ImageType": st.sampled_from([["ORIGINAL", "PRIMARY"], ["DERIVED", "SECONDARY"]]),
+    "BurnedInAnnotation": st.sampled_from(["NO", "YES"]),
+    "PatientWeight": st.sampled_from([61.5, "70"]),
+    "ContentDate": st.sampled_from(["20240102"]),
     '(0019,"ACME QUIRKS 1.0",10)': st.sampled_from(
         [{"vr": "LO", "value": "IMAGE NUM 4"}, {"vr": "DS", "value": [0.5, 1.25]}]
     ),
@@ -423,6 +432,7 @@ VIEW_CODE = [{"CodeValue": "399162004", "CodingSchemeDesignator": "SCT", "CodeMe
 @example(spec=_found({"iod": "sc", "remove_tags": ["Manufacturer"]}))  # Type 2 in SC
 @example(spec=_found({"iod": "mr", "remove_tags": ["WindowWidth"]}))  # 1C with WindowCenter
 @example(spec=_found({"iod": "sc", "remove_tags": ["ImageLaterality"]}))  # Laterality 2C
+@example(spec=_found({"iod": "dx", "tags": {"Laterality": "R"}}))  # 2C condition unsatisfied
 @example(spec=_found({"tags": {"SpecificCharacterSet": "ISO_IR 6", "InstitutionName": "Süd"}}))
 def test_validate_then_generate_writes_valid_dicom(spec: dict[str, Any]) -> None:
     outcome = check_spec(spec)

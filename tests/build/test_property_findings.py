@@ -115,3 +115,12 @@ def test_the_default_repertoire_holds_ascii_only() -> None:
     spec = spec_of({"name": "Øvergård^Åse"}, {}, {"tags": {"SpecificCharacterSet": "ISO_IR 6"}})
     issues = refusal(spec)
     assert "cannot encode" in issues["patients[0].name"], issues
+
+
+@pytest.mark.parametrize("iod", ["mg", "dbt", "dx", "cr", "sc", "mr"])
+def test_laterality_is_refused_beside_image_laterality(iod: str) -> None:
+    """Laterality (Type 2C) may not be present when the image has ImageLaterality (or DBT's
+    FrameLaterality): dciodvfy "Attribute present when condition unsatisfied"."""
+    spec = spec_of({}, {}, {"iod": iod, "tags": {"Laterality": "R"}})
+    issues = refusal(spec)
+    assert "allowed only" in issues["defaults.tags.Laterality"], issues

@@ -84,7 +84,7 @@ def check(
     if not instance.permissive:
         _check_iod(instance, where, fail)
         _check_pairs(instance, chain, fail)
-        _check_laterality(instance, chain, fail)
+        _check_laterality(instance, chain, where, fail)
     _check_codec(instance, where, fail)
 
 
@@ -162,22 +162,32 @@ _BREAST_BODY_PART = frozenset({"sc", "mr"})
 
 
 def _check_laterality(
-    instance: InstancePlan, chain: Sequence[tuple[str, Settings]], fail: Fail
+    instance: InstancePlan, chain: Sequence[tuple[str, Settings]], where: _Where, fail: Fail
 ) -> None:
-    """Laterality (General Series) is Type 2C for a paired body part when ImageLaterality is
-    absent: leaving ImageLaterality out of a breast image needs Laterality in its tags."""
+    """Laterality (General Series) is Type 2C: required for a paired body part when the image
+    has no ImageLaterality (nor FrameLaterality, as DBT has), and not allowed otherwise. So a
+    breast image without ImageLaterality needs Laterality in its tags, and any other image
+    must not be given it."""
     tags = {ref.keyword: value for ref, value in instance.tags.items()}
-    if "ImageLaterality" not in {ref.keyword for ref in instance.remove} or "Laterality" in tags:
-        return
+    without_image_laterality = "ImageLaterality" in {ref.keyword for ref in instance.remove}
     part = tags.get("BodyPartExamined")  # dciodvfy still sees a breast without it (the region)
     breast = part.value == "BREAST" if part is not None else instance.iod.name in _BREAST_BODY_PART
-    if breast:
+    needed = without_image_laterality and breast and instance.iod.name != "dbt"
+    if needed and "Laterality" not in tags:
         fail(
             _removed_at(chain, "ImageLaterality", instance.path),
             "without ImageLaterality a breast image needs Laterality (Type 2C for a paired "
             "body part): give Laterality in tags, or keep ImageLaterality; set permissive: true "
             "to write it without either on purpose",
             "tags: {Laterality: R}",
+        )
+    elif not needed and "Laterality" in tags:
+        fail(
+            where.tags.get("Laterality", f"{instance.path}.tags.Laterality"),
+            "Laterality (Type 2C) is allowed only on an image of a paired body part that has no "
+            f"ImageLaterality{' or FrameLaterality' if instance.iod.name == 'dbt' else ''}; "
+            "this one has it: leave Laterality out, or set permissive: true to write it on "
+            "purpose",
         )
 
 
