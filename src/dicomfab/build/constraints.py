@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomfab.build import encoding
-from dicomfab.errors import shorten
+from dicomfab.errors import SpecError, shorten
 from dicomfab.spec.models import Settings
 from dicomfab.spec.tags import CoercedValue, TagRef, parse_tag_key
 
@@ -91,6 +91,8 @@ def check(
     if instance.iod.pixels is None:
         return
     _check_iod(instance, where, iod_fail)
+    _check_pairs(instance, chain, iod_fail)
+    _check_laterality(instance, chain, where, iod_fail)
     _check_codec(instance, where, fail)
 
 
@@ -127,6 +129,75 @@ def _check_iod(instance: InstancePlan, where: _Where, fail: Fail) -> None:
         )
 
 
+#: attributes that come together (Type 1C on each other): WindowWidth is required when
+#: WindowCenter is present (C.11.2), and a centre without a width means nothing
+_PAIRS = (("WindowCenter", "WindowWidth"),)
+
+
+def _check_pairs(instance: InstancePlan, chain: Sequence[tuple[str, Settings]], fail: Fail) -> None:
+    """Leaving out one attribute of a pair while the other stays is refused."""
+    removed = {ref.keyword for ref in instance.remove}
+    for pair in _PAIRS:
+        gone = [k for k in pair if k in removed]
+        if len(gone) != 1 or set(pair) & instance.iod.forbidden:
+            continue
+        other = pair[1] if gone[0] == pair[0] else pair[0]
+        fail(
+            _removed_at(chain, gone[0], instance.path),
+            f"{gone[0]} and {other} come together (Type 1C on each other): leave out both or "
+            "neither; set permissive: true to write one alone on purpose",
+            f"remove_tags: [{', '.join(pair)}]",
+        )
+
+
+#: IODs whose builders write BodyPartExamined BREAST with ImageLaterality B (a breast MR, a
+#: digitised film); the others either require ImageLaterality (MG, DX) or carry FrameLaterality
+_BREAST_BODY_PART = frozenset({"sc", "mr"})
+
+
+def _check_laterality(
+    instance: InstancePlan, chain: Sequence[tuple[str, Settings]], where: _Where, fail: Fail
+) -> None:
+    """Laterality (General Series) is Type 2C: required for a paired body part when the image
+    has no ImageLaterality (nor FrameLaterality, as DBT has), and not allowed otherwise. So a
+    breast image without ImageLaterality needs Laterality in its tags, and any other image
+    must not be given it."""
+    tags = {ref.keyword: value for ref, value in instance.tags.items()}
+    without_image_laterality = "ImageLaterality" in {ref.keyword for ref in instance.remove}
+    part = tags.get("BodyPartExamined")  # dciodvfy still sees a breast without it (the region)
+    breast = part.value == "BREAST" if part is not None else instance.iod.name in _BREAST_BODY_PART
+    needed = without_image_laterality and breast and instance.iod.name != "dbt"
+    if needed and "Laterality" not in tags:
+        fail(
+            _removed_at(chain, "ImageLaterality", instance.path),
+            "without ImageLaterality a breast image needs Laterality (Type 2C for a paired "
+            "body part): give Laterality in tags, or keep ImageLaterality; set permissive: true "
+            "to write it without either on purpose",
+            "tags: {Laterality: R}",
+        )
+    elif not needed and "Laterality" in tags:
+        fail(
+            where.tags.get("Laterality", f"{instance.path}.tags.Laterality"),
+            "Laterality (Type 2C) is allowed only on an image of a paired body part that has no "
+            f"ImageLaterality{' or FrameLaterality' if instance.iod.name == 'dbt' else ''}; "
+            "this one has it: leave Laterality out, or set permissive: true to write it on "
+            "purpose",
+        )
+
+
+def _removed_at(chain: Sequence[tuple[str, Settings]], keyword: str, default: str) -> str:
+    """The ``remove_tags`` of the deepest level that leaves ``keyword`` out."""
+    found = f"{default}.remove_tags"
+    for level_path, level in chain:
+        for key in level.remove_tags:
+            try:
+                if parse_tag_key(key).keyword == keyword:
+                    found = f"{level_path}.remove_tags"
+            except SpecError:  # an unknown key is reported where it is written
+                continue
+    return found
+
+
 def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
     iod = instance.iod
     for ref, value in instance.tags.items():
@@ -148,16 +219,32 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
                 "permissive: true to write it on purpose",
             )
         elif keyword == "ViewCodeSequence" and value.vr == "SQ" and not instance.permissive:
-            _complete_view_codes(value.value)
+            _check_view_codes(instance, value.value, path, fail)
 
 
-def _complete_view_codes(items: list[dict[TagRef, CoercedValue]]) -> None:
-    """ViewModifierCodeSequence is Type 2 in each ViewCodeSequence item (C.8.11.5.1.1, and
-    C.8.11.7 for mammography): an item without it gets it, empty."""
+#: IODs whose ViewCodeSequence items hold ViewModifierCodeSequence as Type 2 (DX Positioning,
+#: C.8.11.5.1.1, and C.8.11.7 for mammography). Elsewhere (SC, MR: the Optional View and Slice
+#: Progression Direction Macro) it is Type 3, so present means at least one item.
+_VIEW_MODIFIER_TYPE2 = frozenset({"mg-presentation", "mg-processing", "dbt", "dx", "cr"})
+
+
+def _check_view_codes(
+    instance: InstancePlan, items: list[dict[TagRef, CoercedValue]], path: str, fail: Fail
+) -> None:
+    """Where ViewModifierCodeSequence is Type 2, an item without it gets it, empty; where it is
+    Type 3, an empty one is refused (dciodvfy: 1-n items required)."""
     modifier = parse_tag_key("ViewModifierCodeSequence")
-    for item in items:
-        if not any(ref.keyword == modifier.keyword for ref in item):
+    type2 = instance.iod.name in _VIEW_MODIFIER_TYPE2
+    for n, item in enumerate(items):
+        given = next((v for ref, v in item.items() if ref.keyword == modifier.keyword), None)
+        if given is None and type2:
             item[modifier] = CoercedValue("SQ", [])
+        elif given is not None and not type2 and not given.value:
+            fail(
+                f"{path}[{n}].ViewModifierCodeSequence",
+                f"ViewModifierCodeSequence is optional (Type 3) in the {instance.iod.title} IOD: "
+                "when present it holds at least one item; give one or leave it out",
+            )
 
 
 def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:

@@ -724,8 +724,8 @@ def _python_codecs(terms: list[str]) -> list[str]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        try:
-            return list(convert_encodings(terms or [""]))
+        try:  # pydicom reads the default repertoire (ISO_IR 6) leniently as Latin-1: write ASCII
+            return [c if c != "iso8859" else "ascii" for c in convert_encodings(terms or [""])]
         except (Warning, LookupError, ValueError):
             return []
 

@@ -29,7 +29,7 @@ SC = "1.2.840.10008.5.1.4.1.1.7"
 REQUIRED = (
     m.REQUIRED_COMMON
     | m.REQUIRED_IMAGE_PIXEL
-    | m.keywords("ConversionType InstanceNumber PatientOrientation")
+    | m.keywords("ConversionType InstanceNumber PatientOrientation Manufacturer")
 )
 FILM_PIXEL_SPACING_MM = 0.5  # the film digitiser's sampling, at the film plane
 
