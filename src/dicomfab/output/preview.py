@@ -43,18 +43,24 @@ def _window(ds: FileDataset, frame: np.ndarray) -> np.ndarray:
     return np.asarray(np.rint(scaled * 255), dtype=np.uint8)
 
 
+def decoding_plugin(ds: FileDataset) -> str:
+    """The pydicom decoder to use ("" lets pydicom choose). GDCM aborts the whole process on
+    some valid JPEG files (8 bits allocated, fewer stored) and pydicom would try it first, so
+    JPEG processes 1 and 14 go to pylibjpeg, which decodes them."""
+    ts = ds.file_meta.get("TransferSyntaxUID")
+    return "pylibjpeg" if ts in (JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLossless) else ""
+
+
 def preview_image(path: Path, size: int = 512) -> Image.Image:
     """A windowed 8-bit preview of the first frame, longest side ``size``."""
     ds = read_header(path)
     if "PixelData" not in ds:
         raise DicomfabError(f"{path}: no pixel data to preview")
-    ts = ds.file_meta.get("TransferSyntaxUID")
-    # GDCM aborts the process on some valid JPEG files (8 bits allocated, fewer stored); pydicom
-    # would try it first, so JPEG process 1/14 goes to pylibjpeg, which decodes them fine
-    plugin = "pylibjpeg" if ts in (JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLossless) else ""
     try:
         pixels = pixel_array(
-            ds, index=0 if ds.get("NumberOfFrames", 1) > 1 else None, decoding_plugin=plugin
+            ds,
+            index=0 if ds.get("NumberOfFrames", 1) > 1 else None,
+            decoding_plugin=decoding_plugin(ds),
         )
     except Exception as exc:  # any decoder failure is the file's problem, reported plainly
         raise DicomfabError(f"{path}: cannot decode pixel data ({exc})") from None

@@ -24,10 +24,9 @@ from pathlib import Path
 
 from PIL import Image
 from pydicom.pixels import pixel_array
-from pydicom.uid import JPEGBaseline8Bit, JPEGLossless, JPEGLosslessSV1
 
 from dicomfab.output.merge import merged_file_path
-from dicomfab.output.preview import _window, read_header
+from dicomfab.output.preview import _window, decoding_plugin, read_header
 from dicomfab.run.checks import NOT_PASSED, InstanceCheck, ScenarioResult
 from dicomfab.run.report import Stop, summary, write_atomically
 
@@ -79,10 +78,8 @@ def thumbnail_png(path: Path, size: int = THUMB_SIZE) -> bytes:
     ds = read_header(path)
     if "PixelData" not in ds:
         raise ValueError("no pixel data")
-    ts = ds.file_meta.get("TransferSyntaxUID")
-    plugin = "pylibjpeg" if ts in (JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLossless) else ""
     frames = int(ds.get("NumberOfFrames", 1) or 1)
-    pixels = pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=plugin)
+    pixels = pixel_array(ds, index=0 if frames > 1 else None, decoding_plugin=decoding_plugin(ds))
     step = max(1, max(pixels.shape[:2]) // (2 * size))
     small = pixels[::step, ::step]
     image = Image.fromarray(_window(ds, small) if small.ndim == 2 else small)
