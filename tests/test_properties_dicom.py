@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pydicom import uid
 
 from dicomfab import SpecError, generate, make_plan, parse_spec
+from dicomfab.build import encoding
 from dicomfab.build.plan import InstancePlan
 from dicomfab.spec.views import VIEWS
 from dicomtools import dciodvfy, dcmdump, require
@@ -43,23 +44,9 @@ PROPERTY = settings(
 )
 
 IODS = ["mg", "mg-presentation", "mg-processing", "dbt", "dx", "cr", "sc", "mr", "pdf"]
-TRANSFER_SYNTAXES = [
-    "explicit-le",
-    "implicit-le",
-    "explicit-be",
-    "deflated",
-    "rle",
-    "jpeg-ls-lossless",
-    "jpeg2000-lossless",
-    "jpeg2000",
-    "jpeg-baseline",
-    "jpeg-lossless-sv1",
-]
-# Excluded while other parts of issue 10 fix them (each named in the issue):
-# - JPEG-LS with BitsStored below the sample size (6-in-8, 8-in-16): see ``excluded`` below;
-# - DX/CR given breast views (`views: [RCC, LMLO]` on DX): views are drawn for MG/DBT only;
-# - UN/OL/OV values and private IS values: not drawn.
-BREAST_IODS = {"mg", "mg-presentation", "mg-processing", "dbt"}
+TRANSFER_SYNTAXES = encoding.names()  # every syntax the spec accepts
+# Not drawn: UN/OL/OV values and private IS values (tests/spec/test_tags.py covers their rules).
+BREAST_IODS = {"mg", "mg-presentation", "mg-processing", "dbt", "dx", "cr"}  # take views
 
 
 def one_in(n: int) -> st.SearchStrategy[bool]:
@@ -334,10 +321,6 @@ def excluded(instance: InstancePlan) -> str | None:
         # GDCM's decoder (python-gdcm 3.2.6, pydicom's first plugin) aborts the process on a
         # valid file (P = 8, BitsStored < 8): pydicom cannot read it; DCMTK and pylibjpeg can
         return "GDCM aborts reading JPEG Lossless with BitsStored < BitsAllocated 8"
-    if ts.name == "jpeg-ls-lossless" and (bits < 8 or (allocated == 16 and bits <= 8)):
-        # issue 10, "JPEG-LS with BitsStored below the sample size" (another part fixes it):
-        # the bitstream's precision is BitsStored, and DCMTK refuses to decode the file
-        return "JPEG-LS precision below the sample size (issue 10, fixed in another part)"
     return None
 
 
@@ -352,6 +335,7 @@ def _check_refusal(exc: SpecError) -> None:
 #: edition has no JPEG 2000 codec); native and deflated files go through dcm2pnm
 _DCMTK_DECODER = {
     uid.JPEGBaseline8Bit: "dcmj2pnm",
+    uid.JPEGExtended12Bit: "dcmj2pnm",
     uid.JPEGLosslessSV1: "dcmj2pnm",
     uid.JPEGLSLossless: "dcml2pnm",
     uid.RLELossless: "dcm2pnm",
