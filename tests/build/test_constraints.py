@@ -215,6 +215,13 @@ TAG_CASES = {
         "(did you mean Modality: CR?)",
         {"Modality": "MG"},
     ),
+    # the Breast Tomosynthesis Image Module enumerates NO only (found by the property test)
+    "dbt-burned-in-annotation-yes": (
+        {"iod": "dbt", "count": 1, "tags": {"BurnedInAnnotation": "YES"}},
+        [f"{SERIES}.tags.BurnedInAnnotation: ", "IOD allows BurnedInAnnotation NO, not 'YES'"],
+        "(did you mean BurnedInAnnotation: NO?)",
+        {"BurnedInAnnotation": "NO"},
+    ),
     "mg-processing-window": (
         {"iod": "mg-processing", "count": 1, "tags": {"WindowCenter": 2000, "WindowWidth": 4000}},
         [

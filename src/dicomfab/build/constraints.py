@@ -212,6 +212,14 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
                 f"{shorten(value.value)}; set permissive: true to write it on purpose",
                 f"Modality: {'MG' if breast else iod.modalities[0]}",
             )
+        elif keyword in iod.enumerated and value.value not in iod.enumerated[keyword]:
+            allowed = iod.enumerated[keyword]
+            fail(
+                path,
+                f"the {iod.title} IOD allows {keyword} {_list(allowed)}, not "
+                f"{shorten(value.value)}; set permissive: true to write it on purpose",
+                f"{keyword}: {allowed[0]}",
+            )
         elif keyword in iod.forbidden:
             fail(
                 path,

@@ -42,4 +42,6 @@ class IODTemplate:
     photometrics: tuple[str, ...] = ("MONOCHROME1", "MONOCHROME2")  # allowed (0028,0004)
     bits_allocated: tuple[int, ...] = (8, 16)  # allowed (0028,0100)
     modalities: tuple[str, ...] = ()  # allowed Modality (0008,0060) given as a tag; () any
+    # other attributes whose values the IOD enumerates: keyword → allowed values given as a tag
+    enumerated: dict[str, tuple[str, ...]] = field(default_factory=dict)
     forbidden: frozenset[str] = field(default_factory=frozenset)  # keywords it does not allow

@@ -322,5 +322,7 @@ TEMPLATES = (
         allowed_bits_stored=(8, 16),
         photometrics=("MONOCHROME2",),  # no MONOCHROME1 in Breast Tomosynthesis (dciodvfy)
         modalities=("MG",),
+        # Breast Tomosynthesis Image Module (C.8.21.1): Enumerated Value NO (dciodvfy checks it)
+        enumerated={"BurnedInAnnotation": ("NO",)},
     ),
 )
