@@ -222,6 +222,19 @@ TAG_CASES = {
         "(did you mean BurnedInAnnotation: NO?)",
         {"BurnedInAnnotation": "NO"},
     ),
+    # the X-Ray 3D Image Module fixes 4 values; the MR Image Module requires value 3
+    "dbt-image-type-two-values": (
+        {"iod": "dbt", "count": 1, "tags": {"ImageType": ["ORIGINAL", "PRIMARY"]}},
+        [f"{SERIES}.tags.ImageType: ", "IOD requires 4 values of ImageType, not 2"],
+        "permissive: true",
+        {"ImageType": ["ORIGINAL", "PRIMARY", "TOMOSYNTHESIS", "NONE"]},
+    ),
+    "mr-image-type-value-3-empty": (
+        {"iod": "mr", "count": 1, "tags": {"ImageType": ["ORIGINAL", "PRIMARY", ""]}},
+        [f"{SERIES}.tags.ImageType: ", "requires value 3 of ImageType (it is empty)"],
+        "permissive: true",
+        {"ImageType": ["ORIGINAL", "PRIMARY", "OTHER"]},
+    ),
     "mg-processing-window": (
         {"iod": "mg-processing", "count": 1, "tags": {"WindowCenter": 2000, "WindowWidth": 4000}},
         [

@@ -222,6 +222,37 @@ def test_several_values_for_a_vm_1_attribute_are_refused() -> None:
     assert [v.value for v in inst.tags.values()] == [["A", "B"]]
 
 
+@pytest.mark.parametrize(
+    ("keyword", "value", "vm"),
+    [
+        ("ImageType", ["ORIGINAL"], "2-n"),  # found by the property test: dciodvfy refuses it
+        ("ImageType", "ORIGINAL", "2-n"),
+        ("PixelSpacing", [0.1, 0.1, 0.1], "2"),
+        ("ImageOrientationPatient", [1, 0, 0, 0, 1], "6"),
+        ("DisplayedAreaTopLeftHandCorner", [1, 2, 3], "2"),
+    ],
+)
+def test_a_number_of_values_the_vm_does_not_allow_is_refused(
+    keyword: str, value: object, vm: str
+) -> None:
+    data = {"defaults": {**SMALL, "tags": {keyword: value}}}
+    message = _issues(data)[f"defaults.tags.{keyword}"]
+    assert f"has VM {vm}" in message and "permissive: true" in message, message
+    # permissive writes it on purpose
+    data["defaults"]["permissive"] = True
+    _plan({**data, "patients": [{"studies": [{"series": [{"count": 1}]}]}]})
+
+
+def test_the_numbers_of_values_the_vm_allows_are_accepted() -> None:
+    tags = {
+        "ImageType": ["ORIGINAL", "PRIMARY", "", "X"],
+        "PixelSpacing": [0.1, 0.1],
+        "OtherPatientIDs": "X1",
+        "ReferringPhysicianName": "",  # empty: no value at all
+    }
+    _plan({"defaults": {**SMALL, "tags": tags}})
+
+
 def test_a_patient_name_with_a_backslash_is_refused_unless_permissive() -> None:
     data = {"defaults": SMALL, "patients": [{"name": "Doe^Jane\\Roe^Ann"}]}
     message = _issues(data)["patients[0].name"]

@@ -19,6 +19,7 @@ from dicomfab.spec.models import Settings
 from dicomfab.spec.tags import CoercedValue, TagRef, parse_tag_key
 
 if TYPE_CHECKING:
+    from dicomfab.build.iods.base import IODTemplate
     from dicomfab.build.plan import InstancePlan
 
 Fail = Callable[..., None]
@@ -220,6 +221,8 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
                 f"{shorten(value.value)}; set permissive: true to write it on purpose",
                 f"{keyword}: {allowed[0]}",
             )
+        elif keyword in iod.value_counts and (problem := _count_problem(value, iod, keyword)):
+            fail(path, f"{problem}; set permissive: true to write it on purpose")
         elif keyword in iod.forbidden:
             fail(
                 path,
@@ -228,6 +231,22 @@ def _check_tags(instance: InstancePlan, where: _Where, fail: Fail) -> None:
             )
         elif keyword == "ViewCodeSequence" and value.vr == "SQ" and not instance.permissive:
             _check_view_codes(instance, value.value, path, fail)
+
+
+def _count_problem(value: CoercedValue, iod: IODTemplate, keyword: str) -> str | None:
+    """Why ``value`` has a number of values the IOD's module does not allow, or None."""
+    rule = iod.value_counts[keyword]
+    values = value.value if isinstance(value.value, list) else [value.value]
+    count = len(values)
+    if count < rule.least or (rule.most is not None and count > rule.most):
+        wanted = str(rule.least) if rule.most == rule.least else f"at least {rule.least}"
+        if rule.most is not None and rule.most != rule.least:
+            wanted = f"{rule.least} to {rule.most}"
+        return f"the {iod.title} IOD requires {wanted} values of {keyword}, not {count}"
+    empty = [n + 1 for n, v in enumerate(values[: rule.filled]) if v in ("", None)]
+    if empty:
+        return f"the {iod.title} IOD requires value {empty[0]} of {keyword} (it is empty)"
+    return None
 
 
 #: IODs whose ViewCodeSequence items hold ViewModifierCodeSequence as Type 2 (DX Positioning,

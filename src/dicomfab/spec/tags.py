@@ -395,18 +395,44 @@ def coerce_value(ref: TagRef, raw: Any, ctx: ValueContext) -> CoercedValue:
         return CoercedValue(vr, values)
     value = _one(vr, raw, ctx)
     if not ctx.permissive:
+        if value not in ("", None):  # empty is zero values (a Type 2 attribute left empty)
+            _check_vm(ref, 1)
         _validate(vr, value)
     return CoercedValue(vr, value)
 
 
+def vm_range(vm: str) -> tuple[int, int | None, int]:
+    """A dictionary VM as (least, most or None for any, step): "1" → (1, 1, 1), "2-n" →
+    (2, None, 1), "2-2n" → (2, None, 2), "1-3" → (1, 3, 1)."""
+    low, _, high = vm.partition("-")
+    least = int(low)
+    if not high:
+        return least, least, 1
+    if high.endswith("n"):
+        return least, None, int(high[:-1] or 1)
+    return least, int(high), 1
+
+
 def _check_vm(ref: TagRef, count: int) -> None:
-    """Refuse more values than a public attribute's value multiplicity (VM) "1" allows."""
-    if count <= 1 or ref.is_private or not dictionary_has_tag(ref.tag):
+    """Refuse a number of values a public attribute's value multiplicity (VM) does not allow
+    (``ImageType: [ORIGINAL]`` where the dictionary says 2-n)."""
+    if count == 0 or ref.is_private or not dictionary_has_tag(ref.tag):
         return
-    if dictionary_VM(ref.tag) == "1":
+    vm = dictionary_VM(ref.tag)
+    try:
+        least, most, step = vm_range(vm)
+    except ValueError:  # a VM the dictionary spells otherwise: nothing to check against
+        return
+    if most == 1 and count > 1:
         raise ValueError(
             f"{ref.label} has VM 1 (one value), not {count} values (a backslash separates "
             "values); give one value, or set permissive: true to write several on purpose"
+        )
+    if count < least or (most is not None and count > most) or count % step:
+        raise ValueError(
+            f"{ref.label} has VM {vm}, so {count} value{'s' if count != 1 else ''} cannot be "
+            f"written; give {vm.replace('-', ' to ')} values, or set permissive: true to write "
+            "them on purpose"
         )
 
 

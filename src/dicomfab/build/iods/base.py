@@ -18,6 +18,16 @@ Builder = Callable[["InstancePlan", PixelImage | None], Dataset]
 
 
 @dataclass(frozen=True)
+class ValueCount:
+    """How many values an IOD's module requires of a multi-valued attribute, beyond the
+    dictionary's VM: at least ``least`` (at most ``most``), the first ``filled`` non-empty."""
+
+    least: int
+    most: int | None = None
+    filled: int = 0
+
+
+@dataclass(frozen=True)
 class IODTemplate:
     """One IOD we can emit. ``build`` returns the dataset with every module filled in from the plan
     (including the Image Pixel attributes, but not PixelData itself, which the encoder adds)."""
@@ -44,4 +54,6 @@ class IODTemplate:
     modalities: tuple[str, ...] = ()  # allowed Modality (0008,0060) given as a tag; () any
     # other attributes whose values the IOD enumerates: keyword → allowed values given as a tag
     enumerated: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # multi-valued attributes whose number of values the IOD's modules fix (given as a tag)
+    value_counts: dict[str, ValueCount] = field(default_factory=dict)
     forbidden: frozenset[str] = field(default_factory=frozenset)  # keywords it does not allow

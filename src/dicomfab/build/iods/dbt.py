@@ -28,7 +28,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.build import modules as m
-from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.iods.base import IODTemplate, ValueCount
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.spec.models import PixelOptions
 from dicomfab.spec.views import SCREENING_VIEWS
@@ -324,5 +324,6 @@ TEMPLATES = (
         modalities=("MG",),
         # Breast Tomosynthesis Image Module (C.8.21.1): Enumerated Value NO (dciodvfy checks it)
         enumerated={"BurnedInAnnotation": ("NO",)},
+        value_counts={"ImageType": ValueCount(4, 4)},  # X-Ray 3D Image Module: 4 values
     ),
 )

@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.build import modules as m
-from dicomfab.build.iods.base import IODTemplate
+from dicomfab.build.iods.base import IODTemplate, ValueCount
 from dicomfab.build.pixels.image import PixelImage
 from dicomfab.spec.models import PixelOptions
 
@@ -136,5 +136,6 @@ TEMPLATES = (
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
         bits_allocated=(16,),  # MR Image Module: Enumerated Value 16
+        value_counts={"ImageType": ValueCount(3, filled=3)},  # MR Image Module: value 3 set
     ),
 )
