@@ -9,9 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from dicomfab.cli.common import console
-from dicomfab.cli.listing import scenario_row
 from dicomfab.scenarios import get
 from dicomfab.scenarios.compose import declared_parameters
+from dicomfab.scenarios.selection import scenario_row
 
 
 @click.command("describe")

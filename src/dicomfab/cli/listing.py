@@ -12,34 +12,8 @@ from rich.table import Table
 from dicomfab.build import encoding
 from dicomfab.build.iods import registry
 from dicomfab.cli.common import console
-from dicomfab.cli.scenario_run import check_filters
-from dicomfab.scenarios import Scenario, load_profiles, scenarios
-
-
-def scenario_row(s: Scenario) -> dict[str, object]:
-    outcomes = sorted({s.expect.default, *s.expect.instances.values()})
-    return {
-        "name": s.name,
-        "category": s.category,
-        "title": s.title,
-        "description": " ".join(s.description.split()),
-        "tags": s.tags,
-        "aliases": s.aliases,
-        "defects": [d.what for d in s.defects],
-        "expected": outcomes,
-        "network": s.network,
-    }
-
-
-def matches(s: Scenario, tags: tuple[str, ...], category: str | None, search: str | None) -> bool:
-    if tags and not set(tags) <= set(s.tags):
-        return False
-    if category and s.category != category:
-        return False
-    if search:
-        text = " ".join([s.name, s.title, s.description, s.why, *s.tags, *s.aliases]).lower()
-        return all(word in text for word in search.lower().split())
-    return True
+from dicomfab.scenarios import load_profiles, scenarios
+from dicomfab.scenarios.selection import check_filters, matches, scenario_row
 
 
 @click.command("list")

@@ -6,7 +6,6 @@ import json
 import shlex
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
@@ -20,20 +19,11 @@ from rich.progress import (
 )
 
 from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console, console_err
-from dicomfab.cli.listing import matches
-from dicomfab.cli.scenario_run import (
-    ScenarioRun,
-    check_filters,
-    expand_names,
-    read_overrides,
-    scenario_parameter_options,
-)
-from dicomfab.errors import Issue, SpecError
+from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.run import report
 from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
 from dicomfab.run.prerun import check_run
-from dicomfab.scenarios import scenarios
-from dicomfab.scenarios.compose import declared_parameters
+from dicomfab.scenarios.selection import choose, read_overrides, with_image_size
 from dicomfab.targets.config import find_config, load_targets
 
 SHOWN_ROWS = 40  # more scenarios than this: the table lists only those that did not pass
@@ -78,18 +68,6 @@ class RichProgress:
         self.bar.remove_task(self.task)
         self.task = None
         self.bar.console.print(f"[green]✓[/] [bold]{self.stage:<9}[/] {summary} ({elapsed:.1f} s)")
-
-
-def choose(names: tuple[str, ...], tags: tuple[str, ...], category: str | None) -> list[str]:
-    """Scenario names from ``--scenario`` / ``--tag`` / ``--category``; none given: all. An
-    unknown scenario, tag or category is an error (with the nearest name)."""
-    check_filters(tags, category)
-    chosen = expand_names(names, ()) if names else []
-    if tags or category:
-        chosen += [n for n, s in scenarios().items() if matches(s, tags, category, None)]
-        if not chosen:
-            raise SpecError(Issue("--tag/--category", "no scenario matches"))
-    return list(dict.fromkeys(chosen)) if (names or tags or category) else list(scenarios())
 
 
 def replay_command(
@@ -142,21 +120,6 @@ def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
         console.print(f"reports:    {outcome.report_dir}", soft_wrap=True)
     if replay:
         console.print(f"seed {outcome.seed} — replay with: {escape(replay)}", soft_wrap=True)
-
-
-def _summary_json(outcome: RunOutcome, replay: str | None = None) -> dict[str, Any]:
-    return {
-        "run_dir": str(outcome.run_dir),
-        "report_dir": str(outcome.report_dir),
-        "target": outcome.target,
-        "exit_code": outcome.exit_code,
-        "stages": outcome.stages,
-        "reports": [str(p) for p in outcome.reports],
-        "report_error": outcome.report_error,
-        "kept": outcome.kept,
-        **({"replay": replay} if replay else {}),
-        **report.summary(outcome.results, outcome.error, outcome.stop, outcome.seed),
-    }
 
 
 def _run(request: RunRequest, quiet: bool) -> RunOutcome:
@@ -286,21 +249,13 @@ def command(
         stopped = getattr(exc, "outcome", None)
         if isinstance(stopped, RunOutcome):
             if as_json:
-                click.echo(json.dumps(_summary_json(stopped, replay(stopped)), indent=2))
+                click.echo(json.dumps(stopped.to_dict(replay(stopped)), indent=2))
             else:
                 _print_outcome(stopped, replay(stopped))
         raise
     if as_json:
-        click.echo(json.dumps(_summary_json(outcome, replay(outcome)), indent=2))
+        click.echo(json.dumps(outcome.to_dict(replay(outcome)), indent=2))
     elif not quiet or outcome.exit_code:
         _print_outcome(outcome, replay(outcome))
     if outcome.exit_code:
         raise SystemExit(outcome.exit_code)
-
-
-def with_image_size(names: list[str], overrides: dict[str, Any], size: str) -> dict[str, Any]:
-    """``--image-size`` applies where the parameter exists; when no chosen scenario has it, it
-    is left out rather than refused (unlike ``--set``)."""
-    if any("image_size" in declared_parameters(scenarios()[n]) for n in names):
-        return {**overrides, "image_size": size}
-    return overrides

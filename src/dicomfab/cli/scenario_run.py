@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import difflib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dicomfab.cli.common import console, console_err, human_bytes
-from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.generate import GenerateResult
-from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get, scenarios
-from dicomfab.scenarios.compose import declared_parameters
-from dicomfab.scenarios.model import Category
-from dicomfab.scenarios.params import parse_assignment
+from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get
 from dicomfab.scenarios.profiles import load_profiles
-from dicomfab.spec.loading import read_document
+from dicomfab.scenarios.selection import scenario_requests
 
 
 def scenario_parameter_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,65 +46,6 @@ def scenario_parameter_options(command: Callable[..., Any]) -> Callable[..., Any
     return command
 
 
-def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:
-    """``-s a b`` / ``-s a -s b`` / ``-s all`` → scenario names, each checked (nearest on typo)."""
-    wanted = [n for name in [*names, *extra] for n in name.split(",") if n]
-    if "all" in wanted:
-        return list(scenarios())
-    return list(dict.fromkeys(get(n).name for n in wanted))
-
-
-def check_filters(tags: Sequence[str], category: str | None) -> None:
-    """``--tag`` and ``--category`` must name a tag or category some scenario has: a typo is an
-    error with the nearest name, never an empty or silently widened selection."""
-    library = scenarios().values()
-    known_tags = sorted({t for s in library for t in s.tags})
-    for tag in tags:
-        if tag not in known_tags:
-            near = _near(tag, known_tags)
-            raise SpecError(Issue(f"--tag {tag}", "no scenario has this tag", near))
-    if category is not None:
-        known = sorted(get_args(Category))
-        if category not in known:
-            raise SpecError(
-                Issue(
-                    f"--category {category}",
-                    f"unknown category (known: {', '.join(known)})",
-                    _near(category, known),
-                )
-            )
-
-
-def _near(word: str, known: Sequence[str]) -> str | None:
-    near = difflib.get_close_matches(word, list(known), n=1)
-    return near[0] if near else None
-
-
-def flatten_parameters(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{patient: {name: x}}`` → ``{"patient.name": x}``."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            out.update(flatten_parameters(value, name))
-        else:
-            out[name] = value
-    return out
-
-
-def read_overrides(params_file: Path | None, assignments: Sequence[str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if params_file is not None:
-        data = read_document(params_file)
-        if not isinstance(data, dict):
-            raise SpecError(
-                Issue("", "a parameter file is a mapping NAME: VALUE"), str(params_file)
-            )
-        overrides.update(flatten_parameters(data))
-    overrides.update(parse_assignment(a) for a in assignments)
-    return overrides
-
-
 @dataclass
 class ScenarioRun:
     output: Path
@@ -120,23 +56,7 @@ class ScenarioRun:
     quiet: bool
 
     def requests(self, names: list[str], overrides: dict[str, Any]) -> list[ScenarioRequest]:
-        """One request per scenario, each with the overrides it declares; an override that no
-        chosen scenario declares is an error (the nearest parameter name is suggested)."""
-        requests = []
-        used: set[str] = set()
-        for name in names:
-            declared = declared_parameters(get(name))
-            mine = {k: v for k, v in overrides.items() if k in declared}
-            used.update(mine)
-            requests.append(ScenarioRequest(name, mine, self.seed, self.sites, self.overwrite))
-        unused = set(overrides) - used
-        if unused:
-            if len(names) == 1:  # let compose name the nearest parameter of that scenario
-                compose(get(names[0]), overrides, load_profiles(self.sites))
-            raise SpecError(
-                Issue(f"--set {shorten_text(sorted(unused)[0])}", "no chosen scenario has it")
-            )
-        return requests
+        return scenario_requests(names, overrides, self.seed, self.sites, self.overwrite)
 
     def generate(
         self, names: list[str], overrides: dict[str, Any], *, preview: bool, as_json: bool

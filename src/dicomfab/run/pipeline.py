@@ -140,6 +140,23 @@ class RunOutcome:
             return EXIT_TARGET
         return EXIT_PASSED if self.passed else EXIT_FAILED
 
+    def to_dict(self, replay: str | None = None) -> dict[str, Any]:
+        """The run as JSON data (``dicomfab run --json``, the UI's job result): where it went,
+        its stages and reports, and the report summary; ``replay`` is the command that
+        replays it."""
+        return {
+            "run_dir": str(self.run_dir),
+            "report_dir": str(self.report_dir),
+            "target": self.target,
+            "exit_code": self.exit_code,
+            "stages": self.stages,
+            "reports": [str(p) for p in self.reports],
+            "report_error": self.report_error,
+            "kept": self.kept,
+            **({"replay": replay} if replay else {}),
+            **report.summary(self.results, self.error, self.stop, self.seed),
+        }
+
 
 def new_run_dir(runs_dir: Path) -> Path:
     """``runs_dir/<UTC timestamp>``, with ``-2``, ``-3``, … when two runs start in one second."""

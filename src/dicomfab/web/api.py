@@ -24,9 +24,6 @@ from pydantic import BaseModel, Field
 
 from dicomfab import __version__
 from dicomfab.build.plan import make_plan
-from dicomfab.cli.listing import scenario_row
-from dicomfab.cli.run import choose, with_image_size
-from dicomfab.cli.scenario_run import ScenarioRun, expand_names, flatten_parameters
 from dicomfab.errors import DicomfabError, SpecError
 from dicomfab.run.connect import target_rows
 from dicomfab.run.html import thumbnail_png
@@ -35,6 +32,14 @@ from dicomfab.run.prerun import check_run
 from dicomfab.scenarios import compose, get, load_profiles, scenarios
 from dicomfab.scenarios.compose import declared_parameters
 from dicomfab.scenarios.params import parse_assignment
+from dicomfab.scenarios.selection import (
+    choose,
+    expand_names,
+    flatten_parameters,
+    scenario_requests,
+    scenario_row,
+    with_image_size,
+)
 from dicomfab.spec import legacy
 from dicomfab.spec.documents import parse_document
 from dicomfab.spec.loading import parse_spec
@@ -264,8 +269,9 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
     def generate(body: GenerateBody, response: Response) -> dict[str, Any]:
         output = inside(body.output, "output", settings.output_dir)
         names = expand_names(body.scenarios, ())
-        run = ScenarioRun(output, body.overwrite, settings.workers, body.seed, None, True)
-        requests = run.requests(names, overrides_from(body.params))
+        requests = scenario_requests(
+            names, overrides_from(body.params), body.seed, overwrite=body.overwrite
+        )
         refuse_existing(output, names, body.overwrite)
         work = tasks.generate_scenarios_job(requests, output, settings.workers)
         return job_answer(jobs.submit("generate", work), response)
@@ -354,8 +360,7 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
         if body.image_size and "image_size" not in overrides:
             overrides = with_image_size(names, overrides, body.image_size)
         runs_dir = settings.runs_dir
-        run = ScenarioRun(runs_dir, False, settings.workers, body.seed, None, True)
-        requests = run.requests(names, overrides)
+        requests = scenario_requests(names, overrides, body.seed)
         known = targets()
         # an unknown or broken target, a policy or expectation that does not fit these scenarios,
         # a runs folder that cannot be written: 400 now, not a failed job

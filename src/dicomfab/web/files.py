@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from dicomfab.cli.summary import summarise
 from dicomfab.output.manifest import Manifest
+from dicomfab.output.summary import summarise
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from dicomfab.build.plan import Plan
-from dicomfab.cli.run import _summary_json
 from dicomfab.output.generate import GenerateResult, generate
 from dicomfab.run.pipeline import RunRequest, execute
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios
@@ -71,6 +70,6 @@ def run_pipeline_job(
     def work(progress: JobProgress) -> dict[str, Any]:
         request = RunRequest(requests, target, targets, runs_dir=runs_dir, workers=workers)
         outcome = execute(request, progress)
-        return {"id": outcome.run_dir.name, **_summary_json(outcome)}
+        return {"id": outcome.run_dir.name, **outcome.to_dict()}
 
     return work

@@ -1,0 +1,49 @@
+"""Import contracts between dicomfab's packages, read from the source (an AST walk, imports
+inside functions included): the arrows DESIGN.md draws, kept by a test rather than by habit."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "dicomfab"
+
+
+def imports_of(package: str) -> dict[str, set[str]]:
+    """Each module of ``dicomfab.<package>`` → the dicomfab modules it imports."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((SRC / package).rglob("*.py")):
+        module = ".".join(("dicomfab", *path.relative_to(SRC).with_suffix("").parts))
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        found[module] = {n for n in names if n.startswith("dicomfab.")}
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        # the web UI is a face over the library, like the CLI: it never borrows from the CLI
+        ("web", "dicomfab.cli"),
+    ],
+)
+def test_package_does_not_import(package: str, forbidden: str) -> None:
+    wrong = {
+        module: sorted(n for n in names if n == forbidden or n.startswith(f"{forbidden}."))
+        for module, names in imports_of(package).items()
+    }
+    assert {m: n for m, n in wrong.items() if n} == {}
+
+
+def test_the_walk_sees_imports() -> None:
+    """The walk finds what it must (else the contracts above would pass on nothing)."""
+    cli = imports_of("cli")
+    assert "dicomfab.web.server" in cli["dicomfab.cli.ui"]  # an import inside a function
+    assert "dicomfab.scenarios.selection" in cli["dicomfab.cli.run"]
