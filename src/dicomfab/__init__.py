@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from dicomfab._version import __version__
 from dicomfab.build.plan import Plan, make_plan
 from dicomfab.errors import (
     BuildError,

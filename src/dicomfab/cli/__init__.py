@@ -20,7 +20,7 @@ from types import FrameType
 import click
 from rich.markup import escape
 
-from dicomfab import __version__
+from dicomfab._version import __version__
 from dicomfab.cli import (
     describe,
     generate,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dicomfab import __version__
+from dicomfab._version import __version__
 from dicomfab.build import pixels
 from dicomfab.build.dataset import build_dataset
 from dicomfab.build.encode import encode

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from dicomfab import __version__
+from dicomfab._version import __version__
 from dicomfab.build.plan import make_plan
 from dicomfab.errors import DicomfabError, SpecError
 from dicomfab.run.connect import target_rows

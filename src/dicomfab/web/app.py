@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from dicomfab import __version__
+from dicomfab._version import __version__
 from dicomfab.web import errors
 from dicomfab.web.api import make_router
 from dicomfab.web.jobs import JobRunner
