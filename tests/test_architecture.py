@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dicomfab"
+UPPER_FLOORS = ("build", "output", "scenarios", "targets", "run", "web", "cli")
 
 
 def imports_of(package: str) -> dict[str, set[str]]:
@@ -32,6 +33,9 @@ def imports_of(package: str) -> dict[str, set[str]]:
     [
         # the web UI is a face over the library, like the CLI: it never borrows from the CLI
         ("web", "dicomfab.cli"),
+        # the spec is the ground floor: it knows models, names and values, nothing that builds,
+        # writes, sends or shows them
+        *(("spec", f"dicomfab.{upper}") for upper in UPPER_FLOORS),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: str) -> None:

@@ -24,7 +24,9 @@ from pydantic import BaseModel, Field
 
 from dicomfab._version import __version__
 from dicomfab.build.plan import make_plan
+from dicomfab.build.schema import spec_schema
 from dicomfab.errors import DicomfabError, SpecError
+from dicomfab.output import legacy_export
 from dicomfab.run.connect import target_rows
 from dicomfab.run.html import thumbnail_png
 from dicomfab.run.pipeline import RunRequest
@@ -43,7 +45,6 @@ from dicomfab.scenarios.selection import (
 from dicomfab.spec import legacy
 from dicomfab.spec.documents import parse_document
 from dicomfab.spec.loading import parse_spec
-from dicomfab.spec.schema import spec_schema
 from dicomfab.targets.config import Targets, find_config, load_targets
 from dicomfab.web import dictionary, files, runs, tasks
 from dicomfab.web.errors import bad_request, conflict, from_dicomfab, not_found
@@ -242,7 +243,7 @@ def make_router(settings: UISettings, jobs: JobRunner) -> APIRouter:
     @router.post("/spec/export")
     def export_spec(body: ExportBody) -> dict[str, Any]:
         if body.format == "legacy":  # the predecessor's power-customize JSON; 400 if lossy
-            data, notes = legacy.export(parse_spec(body.spec, source="spec"))
+            data, notes = legacy_export.export(parse_spec(body.spec, source="spec"))
             text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
             return {"text": text, "notes": notes}
         if body.format == "json":

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from dicomfab.build import encoding
+from dicomfab.build.iods import registry
 from dicomfab.spec.models import Spec
 from dicomfab.spec.views import VIEWS
 
 
 def spec_schema() -> dict[str, Any]:
-    from dicomfab.build import encoding
-    from dicomfab.build.iods import registry
-
     schema = Spec.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dicomfab spec"
