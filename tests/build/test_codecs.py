@@ -52,11 +52,11 @@ def make_frame(bits_stored: int, shape: tuple[int, int] = (48, 64), seed: int = 
     return np.clip(np.rint(gradient + noise), 0, top).astype(dtype)
 
 
-def decode(payload: bytes, frame: np.ndarray, bits_stored: int, transfer_syntax: str) -> np.ndarray:
-    """Wrap one encoded frame in a minimal dataset and let pydicom decode it."""
+def encapsulated(payload: bytes, frame: np.ndarray, bits_stored: int, ts: str) -> Dataset:
+    """A minimal single-frame image dataset around one encoded frame."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = transfer_syntax
+    ds.file_meta.TransferSyntaxUID = ts
     ds.Rows, ds.Columns = frame.shape
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -66,7 +66,12 @@ def decode(payload: bytes, frame: np.ndarray, bits_stored: int, transfer_syntax:
     ds.PixelRepresentation = 0
     ds.PixelData = encapsulate([payload])
     ds["PixelData"].VR = "OB"
-    return ds.pixel_array
+    return ds
+
+
+def decode(payload: bytes, frame: np.ndarray, bits_stored: int, transfer_syntax: str) -> np.ndarray:
+    """Wrap one encoded frame in a minimal dataset and let pydicom decode it."""
+    return encapsulated(payload, frame, bits_stored, transfer_syntax).pixel_array
 
 
 @pytest.mark.parametrize(("name", "bits_stored", "shape"), CASES)
@@ -153,22 +158,12 @@ def test_unsupported_input(name: str, frame: np.ndarray, bits_stored: int, match
 def _dcmtk_decode_jpeg_ls(tmp_path: Path, frame: np.ndarray, bits_stored: int) -> np.ndarray:
     """Write one JPEG-LS frame as a Part 10 file, let DCMTK's dcmdjpls decompress it to Explicit
     VR Little Endian (it fails the test if it refuses) and read the native pixels back."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = uid.JPEGLSLossless
+    payload = codecs.encode_jpeg_ls(frame, bits_stored)
+    ds = encapsulated(payload, frame, bits_stored, uid.JPEGLSLossless)
     ds.file_meta.MediaStorageSOPClassUID = uid.SecondaryCaptureImageStorage
     ds.file_meta.MediaStorageSOPInstanceUID = "2.25.1"
     ds.SOPClassUID = uid.SecondaryCaptureImageStorage
     ds.SOPInstanceUID = "2.25.1"
-    ds.Rows, ds.Columns = frame.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = 8 * frame.itemsize
-    ds.BitsStored = bits_stored
-    ds.HighBit = bits_stored - 1
-    ds.PixelRepresentation = 0
-    ds.PixelData = encapsulate([codecs.encode_jpeg_ls(frame, bits_stored)])
-    ds["PixelData"].VR = "OB"
     source, native = tmp_path / "jls.dcm", tmp_path / "native.dcm"
     ds.save_as(source, enforce_file_format=True)
     proc = subprocess.run(
