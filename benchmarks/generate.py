@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from dicomfab.output.generate import default_workers, generate
-from dicomfab.spec.models import Spec
+from dicomfab.studyspec.models import Spec
 
 VIEWS = ["RCC", "LCC", "RMLO", "LMLO"]
 STUDIES = ["current", "prior", "prior"]  # a current study and two priors

@@ -67,7 +67,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from stack import Orthanc, Postgres, build_bind_shim, missing_requirements  # noqa: E402
 
 from dicomfab.output.generate import generate  # noqa: E402
-from dicomfab.spec.models import Spec  # noqa: E402
+from dicomfab.studyspec.models import Spec  # noqa: E402
 from dicomfab.targets.cstore import CStoreIngestor  # noqa: E402
 from dicomfab.targets.profiles import orthanc_postgres_verifier  # noqa: E402
 from dicomfab.targets.verify_cfind import CFindVerifier  # noqa: E402

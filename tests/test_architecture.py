@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dicomfab"
-UPPER_FLOORS = ("build", "output", "scenarios", "targets", "run", "web", "cli")
+UPPER_FLOORS = ("builder", "output", "scenarios", "targets", "run", "web", "cli")
 
 
 def imports_of(package: str) -> dict[str, set[str]]:
@@ -35,7 +35,7 @@ def imports_of(package: str) -> dict[str, set[str]]:
         ("web", "dicomfab.cli"),
         # the spec is the ground floor: it knows models, names and values, nothing that builds,
         # writes, sends or shows them
-        *(("spec", f"dicomfab.{upper}") for upper in UPPER_FLOORS),
+        *(("studyspec", f"dicomfab.{upper}") for upper in UPPER_FLOORS),
     ],
 )
 def test_package_does_not_import(package: str, forbidden: str) -> None:

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 import yaml
 
-from dicomfab.build.plan import make_plan
+from dicomfab.builder.plan import make_plan
 from dicomfab.run.expect import plan_issues, policy_issues, rule_issues
 from dicomfab.scenarios import compose, get
 from dicomfab.scenarios.model import Scenario
 from dicomfab.scenarios.profiles import load_file
-from dicomfab.spec.loading import parse_spec
+from dicomfab.studyspec.loading import parse_spec
 from dicomfab.targets import config as targets_config
 from dicomfab.targets.config import load_targets
 

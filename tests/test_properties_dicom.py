@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from pydicom import uid
 
 from dicomfab import SpecError, generate, make_plan, parse_spec
-from dicomfab.build import encoding
-from dicomfab.build.plan import InstancePlan
-from dicomfab.spec.views import VIEWS
+from dicomfab.builder import encoding
+from dicomfab.builder.plan import InstancePlan
+from dicomfab.studyspec.views import VIEWS
 from dicomtools import dciodvfy, dcmdump, require
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ PROPERTY = settings(
 
 IODS = ["mg", "mg-presentation", "mg-processing", "dbt", "dx", "cr", "sc", "mr", "pdf"]
 TRANSFER_SYNTAXES = encoding.names()  # every syntax the spec accepts
-# Not drawn: UN/OL/OV values and private IS values (tests/spec/test_tags.py covers their rules).
+# Not drawn: UN/OL/OV values and private IS values (tests/studyspec/test_tags.py covers them).
 BREAST_IODS = {"mg", "mg-presentation", "mg-processing", "dbt", "dx", "cr"}  # take views
 
 

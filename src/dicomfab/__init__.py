@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dicomfab._version import __version__
-from dicomfab.build.plan import Plan, make_plan
+from dicomfab.builder.plan import Plan, make_plan
 from dicomfab.errors import (
     BuildError,
     DicomfabError,
@@ -19,8 +19,8 @@ from dicomfab.errors import (
 )
 from dicomfab.output.generate import GenerateResult, generate
 from dicomfab.output.manifest import Manifest
-from dicomfab.spec.loading import load_spec, parse_spec
-from dicomfab.spec.models import Spec
+from dicomfab.studyspec.loading import load_spec, parse_spec
+from dicomfab.studyspec.models import Spec
 
 __all__ = [
     "BuildError",

@@ -80,7 +80,7 @@ class SpecError(DicomfabError):
 
 class LimitError(SpecError):
     """A document is larger, deeper or expands further than dicomfab reads (see
-    :mod:`dicomfab.spec.documents`); the UI answers it with 413."""
+    :mod:`dicomfab.studyspec.documents`); the UI answers it with 413."""
 
 
 class TransferSyntaxError(DicomfabError):

@@ -13,11 +13,11 @@ import pydicom
 import pytest
 
 from dicomfab import OutputError, generate, parse_spec
-from dicomfab.build.uids import uid_name
+from dicomfab.builder.uids import uid_name
 from dicomfab.output.merge import merge
 from dicomfab.output.paths import component_problem, confined, is_safe_component, safe_component
 from dicomfab.scenarios.generate import ScenarioRequest, generate_one
-from dicomfab.spec.uid import uid_problem
+from dicomfab.studyspec.uid import uid_problem
 
 SMALL = {"pixels": {"rows": 64, "columns": 48}}
 

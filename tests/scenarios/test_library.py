@@ -26,7 +26,7 @@ from dicomfab.scenarios import compose, scenarios
 from dicomfab.scenarios.compose import finish
 from dicomfab.scenarios.model import Defect
 from dicomfab.scenarios.profiles import load_profiles
-from dicomfab.spec.tags import parse_tag_key
+from dicomfab.studyspec.tags import parse_tag_key
 from dicomtools import dciodvfy, dcmdump
 
 LIBRARY = sorted(scenarios())

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from dicomfab.build.plan import Plan, make_plan
+from dicomfab.builder.plan import Plan, make_plan
 from dicomfab.errors import SpecError
-from dicomfab.spec.models import Spec
+from dicomfab.studyspec.models import Spec
 
 # a pipe or a CI log gets a wide console instead of rich's 80-column default
 _WIDTH = None if sys.stdout.isatty() else 160

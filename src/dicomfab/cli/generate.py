@@ -9,14 +9,14 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dicomfab.build.plan import Plan
+from dicomfab.builder.plan import Plan
 from dicomfab.cli import listing
 from dicomfab.cli.common import console, console_err, human_bytes, note, plan_from
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.output.generate import GenerateResult, generate, instance_relpath
 from dicomfab.scenarios.selection import expand_names, read_overrides
-from dicomfab.spec.loading import load_spec, parse_spec
-from dicomfab.spec.models import Spec
+from dicomfab.studyspec.loading import load_spec, parse_spec
+from dicomfab.studyspec.models import Spec
 
 
 @click.command("generate", context_settings={"allow_extra_args": True})

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from dicomfab.build import encoding
-from dicomfab.build.iods import registry
+from dicomfab.builder import encoding
+from dicomfab.builder.iods import registry
 from dicomfab.cli.common import console
 from dicomfab.scenarios import load_profiles, scenarios
 from dicomfab.scenarios.selection import check_filters, matches, scenario_row

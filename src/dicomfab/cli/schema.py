@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dicomfab.build.schema import spec_schema
+from dicomfab.builder.schema import spec_schema
 
 
 @click.command("schema")

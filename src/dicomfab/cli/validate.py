@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dicomfab.cli.common import console, note, plan_from
-from dicomfab.spec.loading import load_spec
+from dicomfab.studyspec.loading import load_spec
 
 
 @click.command("validate")

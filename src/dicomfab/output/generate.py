@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from dicomfab._version import __version__
-from dicomfab.build import pixels
-from dicomfab.build.dataset import build_dataset
-from dicomfab.build.encode import encode
-from dicomfab.build.plan import InstancePlan, Plan, make_plan
-from dicomfab.build.validation import writing_mode
+from dicomfab.builder import pixels
+from dicomfab.builder.dataset import build_dataset
+from dicomfab.builder.encode import encode
+from dicomfab.builder.plan import InstancePlan, Plan, make_plan
+from dicomfab.builder.validation import writing_mode
 from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.files import FileDigest, write_file
 from dicomfab.output.manifest import (
@@ -33,7 +33,7 @@ from dicomfab.output.manifest import (
 )
 from dicomfab.output.paths import confined, safe_component
 from dicomfab.output.records import current_study_records
-from dicomfab.spec.models import Spec
+from dicomfab.studyspec.models import Spec
 
 Progress = Callable[[int], None]
 """Called with the number of instances just finished."""

@@ -1,6 +1,6 @@
 """Writing a dicomfab spec back as the predecessor's power-customize config (the reverse of
-:func:`dicomfab.spec.legacy.convert`): every instance with its concrete values, or one issue per
-thing the old format cannot express."""
+:func:`dicomfab.studyspec.legacy.convert`): every instance with its concrete values, or one
+issue per thing the old format cannot express."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from dicomfab.build import encoding
-from dicomfab.build.iods import registry as iod_registry
-from dicomfab.build.plan import make_plan
+from dicomfab.builder import encoding
+from dicomfab.builder.iods import registry as iod_registry
+from dicomfab.builder.plan import make_plan
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError
-from dicomfab.spec.legacy import (
+from dicomfab.studyspec.legacy import (
     LEGACY_CREATOR,
     RAW_IOD,
     ROLES,
     UNSUPPORTED_IOD,
     private_value,
 )
-from dicomfab.spec.models import InstanceSpec, SeriesSpec, StudySpec
-from dicomfab.spec.tags import parse_tag_key
+from dicomfab.studyspec.models import InstanceSpec, SeriesSpec, StudySpec
+from dicomfab.studyspec.tags import parse_tag_key
 
 #: the dicomfab IODs the old format can name, and the image flag that selects each
 EXPORT_IODS = frozenset(("mg-presentation", RAW_IOD, UNSUPPORTED_IOD))

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dicomfab.build.uids import uid_name
+from dicomfab.builder.uids import uid_name
 from dicomfab.errors import OutputError
 from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.manifest import InstanceEntry, Manifest

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from dicomfab.errors import OutputError
-from dicomfab.spec.names import component_problem
+from dicomfab.studyspec.names import component_problem
 
 
 def is_safe_component(text: str) -> bool:

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomfab.build import encoding
+from dicomfab.builder import encoding
 from dicomfab.errors import DicomfabError
 from dicomfab.output.manifest import Manifest
 

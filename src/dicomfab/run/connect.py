@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dicomfab.errors import TargetError
-from dicomfab.spec.documents import parse_document
+from dicomfab.studyspec.documents import parse_document
 from dicomfab.targets.config import (
     CFindVerify,
     CommandIngest,

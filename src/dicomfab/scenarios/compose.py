@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicomfab.build.plan import InstancePlan, Plan, StudyPlan, make_plan
-from dicomfab.build.uids import UIDFactory, uid_name
+from dicomfab.builder.plan import InstancePlan, Plan, StudyPlan, make_plan
+from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
@@ -30,9 +30,9 @@ from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
 from dicomfab.scenarios.model import Defect, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
-from dicomfab.spec.loading import parse_spec
-from dicomfab.spec.models import Spec
-from dicomfab.spec.uid import uid_root_problem
+from dicomfab.studyspec.loading import parse_spec
+from dicomfab.studyspec.models import Spec
+from dicomfab.studyspec.uid import uid_root_problem
 
 _SETTINGS_FIELDS = ("iod", "transfer_syntax", "skip_writing", "file_name", "sop_instance_uid")
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dicomfab.errors import Issue, SpecError, shorten
 from dicomfab.scenarios.model import Parameter, Scenario
-from dicomfab.spec.loading import format_location
+from dicomfab.studyspec.loading import format_location
 
 LIBRARY = Path(__file__).with_name("library")
 

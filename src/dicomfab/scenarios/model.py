@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dicomfab.spec.models import PixelOptions
+from dicomfab.studyspec.models import PixelOptions
 
 Outcome = Literal[
     "accept", "normalise", "warn", "exclude", "quarantine", "reject", "link", "no-link"

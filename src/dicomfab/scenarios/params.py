@@ -21,8 +21,8 @@ from typing import Any
 
 from dicomfab.errors import Issue, LimitError, SpecError, shorten, shorten_text
 from dicomfab.scenarios.profiles import SiteProfile
-from dicomfab.spec.documents import parse_document
-from dicomfab.spec.loading import format_location
+from dicomfab.studyspec.documents import parse_document
+from dicomfab.studyspec.loading import format_location
 
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")

@@ -17,7 +17,7 @@ from dicomfab.scenarios.library import get, scenarios
 from dicomfab.scenarios.model import Category, Scenario
 from dicomfab.scenarios.params import parse_assignment
 from dicomfab.scenarios.profiles import load_profiles
-from dicomfab.spec.loading import read_document
+from dicomfab.studyspec.loading import read_document
 
 
 def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:

@@ -38,8 +38,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dicomfab.errors import Issue, SpecError
-from dicomfab.spec.documents import read_document
-from dicomfab.spec.loading import format_location
+from dicomfab.studyspec.documents import read_document
+from dicomfab.studyspec.loading import format_location
 from dicomfab.targets.secrets import Masker, expanded, secret_values
 
 FILE_NAME = "dicomfab.toml"

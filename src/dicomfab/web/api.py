@@ -23,8 +23,8 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from dicomfab._version import __version__
-from dicomfab.build.plan import make_plan
-from dicomfab.build.schema import spec_schema
+from dicomfab.builder.plan import make_plan
+from dicomfab.builder.schema import spec_schema
 from dicomfab.errors import DicomfabError, SpecError
 from dicomfab.output import legacy_export
 from dicomfab.run.connect import target_rows
@@ -42,9 +42,9 @@ from dicomfab.scenarios.selection import (
     scenario_row,
     with_image_size,
 )
-from dicomfab.spec import legacy
-from dicomfab.spec.documents import parse_document
-from dicomfab.spec.loading import parse_spec
+from dicomfab.studyspec import legacy
+from dicomfab.studyspec.documents import parse_document
+from dicomfab.studyspec.loading import parse_spec
 from dicomfab.targets.config import Targets, find_config, load_targets
 from dicomfab.web import dictionary, files, runs, tasks
 from dicomfab.web.errors import bad_request, conflict, from_dicomfab, not_found

@@ -1,7 +1,7 @@
 """Bounds on what a JSON request body may hold, checked before any library code sees it.
 
 The byte size is bounded by the security middleware (``MAX_BODY``); here the nesting depth, by
-the document loader's rule (:func:`dicomfab.spec.documents.too_deep`): a spec is a dozen levels
+the document loader's rule (:func:`dicomfab.studyspec.documents.too_deep`): a spec is a dozen levels
 deep, while hundreds of levels only serve to exhaust recursion in the validators and
 serialisers behind the API.
 """
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from dicomfab.spec.documents import MAX_DEPTH, too_deep
+from dicomfab.studyspec.documents import MAX_DEPTH, too_deep
 
 
 def _bounded(value: Any) -> Any:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dicomfab.build.plan import Plan
+from dicomfab.builder.plan import Plan
 from dicomfab.output.generate import GenerateResult, generate
 from dicomfab.run.pipeline import RunRequest, execute
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios
-from dicomfab.spec.models import Spec
+from dicomfab.studyspec.models import Spec
 from dicomfab.targets.config import Targets
 from dicomfab.web.jobs import JobProgress
 

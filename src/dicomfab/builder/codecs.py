@@ -1,0 +1,318 @@
+"""Frame encoders for the compressed transfer syntaxes in :mod:`dicomfab.builder.encoding`.
+
+Each ``encode_*`` function takes ONE monochrome frame (rows × columns, ``uint8`` or ``uint16``,
+unsigned, MONOCHROME2, every value < 2**bits_stored) and returns ONE codestream, ready for
+``pydicom.encaps.encapsulate`` (which pads odd-length fragments itself). Bits Allocated is the
+array's item size (8 or 16). All encoders are deterministic: same input, same bytes.
+
+RLE, JPEG-LS and JPEG 2000 go through pydicom's encoder plugins (pylibjpeg-rle, pyjpegls,
+pylibjpeg-openjpeg); the two DCT/lossless-JPEG syntaxes, which pydicom cannot encode, go through
+GDCM in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydicom.uid import UID
+
+from dicomfab.builder.encoding import DEFAULT_PSNR, MAX_RATIO
+from dicomfab.errors import BuildError, TransferSyntaxError
+
+_J2K_TRIES = 6
+"""JPEG 2000 attempts at a PSNR target before coding the frame reversibly."""
+
+_J2K_MIN_SIDE = 32
+"""pylibjpeg-openjpeg always uses 6 resolution levels, so both sides need 2**5 pixels."""
+
+
+def _check(
+    frame: np.ndarray,
+    bits_stored: int,
+    syntax: str,
+    bits: tuple[int, int] = (1, 16),
+    dtypes: tuple[type[np.unsignedinteger[Any]], ...] = (np.uint8, np.uint16),
+    min_side: int = 1,
+) -> None:
+    """Raise TransferSyntaxError unless ``frame`` can be encoded as ``syntax``."""
+    if frame.ndim != 2:
+        raise TransferSyntaxError(
+            f"{syntax}: expected one monochrome frame (rows × columns), got shape {frame.shape}"
+        )
+    if min(frame.shape) < min_side:
+        raise TransferSyntaxError(
+            f"{syntax}: a {frame.shape[0]}×{frame.shape[1]} frame is too small, the encoder "
+            f"needs at least {min_side} rows and columns"
+        )
+    if frame.dtype.type not in dtypes:
+        allowed = ", ".join(np.dtype(d).name for d in dtypes)
+        raise TransferSyntaxError(f"{syntax}: pixel dtype must be {allowed}, not {frame.dtype}")
+    low, high = bits
+    if not low <= bits_stored <= min(high, 8 * frame.itemsize):
+        raise TransferSyntaxError(
+            f"{syntax} cannot hold {bits_stored} bits stored in a {frame.dtype} frame "
+            f"(it supports {low}–{high} bits stored, at most the dtype's {8 * frame.itemsize})"
+        )
+    if frame.size and int(frame.max()) >= 1 << bits_stored:
+        raise TransferSyntaxError(
+            f"{syntax}: pixel value {int(frame.max())} does not fit in {bits_stored} bits stored"
+        )
+
+
+def _pydicom_encode(frame: np.ndarray, bits_stored: int, uid: UID, **options: Any) -> bytes:
+    """Encode ``frame`` with pydicom's encoder for ``uid``."""
+    from pydicom.pixels.encoders.base import get_encoder
+
+    encoder = get_encoder(uid)
+    try:
+        encoded = encoder.encode(
+            np.ascontiguousarray(frame),
+            rows=frame.shape[0],
+            columns=frame.shape[1],
+            samples_per_pixel=1,
+            bits_allocated=8 * frame.itemsize,
+            bits_stored=bits_stored,
+            pixel_representation=0,
+            photometric_interpretation="MONOCHROME2",
+            number_of_frames=1,
+            **options,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise BuildError(
+            f"could not encode a {frame.shape[0]}×{frame.shape[1]} frame, {bits_stored} bits "
+            f"stored, as {uid.name}: {exc}"
+        ) from exc
+    return bytes(encoded)  # pyjpegls returns a bytearray
+
+
+def encode_rle(frame: np.ndarray, bits_stored: int) -> bytes:
+    """DICOM RLE Lossless (1.2.840.10008.1.2.5): pylibjpeg-rle, else pydicom's own encoder.
+
+    The plugin is chosen explicitly: pydicom would try GDCM first, whose RLE encoder can abort
+    the whole process. Bits Stored is passed as Bits Allocated (RLE segments are whole bytes
+    and do not record it), or pydicom would shrink a uint16 frame of ≤ 8 bits stored to one
+    byte per pixel and the encoder would reject it.
+    """
+    from pydicom.pixels.encoders import RLELosslessEncoder
+    from pydicom.uid import RLELossless
+
+    _check(frame, bits_stored, "RLE Lossless")
+    plugin = "pylibjpeg" if "pylibjpeg" in RLELosslessEncoder.available_plugins else "pydicom"
+    return _pydicom_encode(frame, 8 * frame.itemsize, RLELossless, encoding_plugin=plugin)
+
+
+def jpeg_ls_precision(bits_stored: int, bits_allocated: int) -> int:
+    """The sample precision P written in a JPEG-LS codestream for pixels of ``bits_stored`` bits
+    in ``bits_allocated``-bit cells.
+
+    A JPEG-LS decoder returns one byte per sample when P ≤ 8 and two otherwise, and readers
+    check that against Bits Allocated: DCMTK 3.6.7 (dcmdjpls) and GDCM refuse P ≤ 8 in 16-bit
+    cells ("image data mismatch") and P < 8 in 8-bit cells (pydicom issues 2008, 2010), while
+    all of them, pyjpegls and pylibjpeg decode P = 8 in 8-bit cells and P = 9–16 in 16-bit
+    cells. So P is Bits Stored where that is accepted, else the nearest accepted precision;
+    the pixel values are unchanged (each fits in P bits).
+    """
+    if bits_allocated <= 8:
+        return 8
+    return max(bits_stored, 9)
+
+
+def encode_jpeg_ls(frame: np.ndarray, bits_stored: int) -> bytes:
+    """JPEG-LS Lossless (1.2.840.10008.1.2.4.80) via pyjpegls (CharLS), 2–16 bits stored,
+    written at the precision of :func:`jpeg_ls_precision` so that DCMTK and GDCM decode it."""
+    from pydicom.uid import JPEGLSLossless
+
+    _check(frame, bits_stored, "JPEG-LS Lossless", bits=(2, 16))
+    precision = jpeg_ls_precision(bits_stored, 8 * frame.itemsize)
+    return _pydicom_encode(frame, precision, JPEGLSLossless)
+
+
+def j2k_precision(bits_stored: int) -> int:
+    """The component precision written in a JPEG 2000 codestream: Bits Stored, but at least 2.
+
+    OpenJPEG fails (``opj_encode()``) on 1-bit noise of a few hundred pixels a side; the same
+    values at precision 2 encode, and pydicom (pylibjpeg, GDCM, Pillow) and GDCM decode them
+    into the same 0/1 pixels.
+    """
+    return max(bits_stored, 2)
+
+
+def encode_j2k_lossless(frame: np.ndarray, bits_stored: int) -> bytes:
+    """JPEG 2000 Lossless (1.2.840.10008.1.2.4.90): reversible 5-3 at :func:`j2k_precision`."""
+    from pydicom.uid import JPEG2000Lossless
+
+    _check(frame, bits_stored, "JPEG 2000 Lossless", min_side=_J2K_MIN_SIDE)
+    return _pydicom_encode(frame, j2k_precision(bits_stored), JPEG2000Lossless)
+
+
+def psnr(original: np.ndarray, decoded: np.ndarray, bits_stored: int) -> float:
+    """Peak signal-to-noise ratio in dB, the peak being 2**bits_stored - 1 (inf if identical)."""
+    error = original.astype(np.float64) - decoded.astype(np.float64)
+    mse = float(np.mean(error * error))
+    if mse == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(((1 << bits_stored) - 1) ** 2 / mse))
+
+
+def _stored_bytes(frame: np.ndarray, bits_stored: int) -> float:
+    """The frame's size at ``bits_stored`` bits per pixel: what ``MAX_RATIO`` is relative to."""
+    return frame.size * bits_stored / 8
+
+
+def encode_j2k_lossy(frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR) -> bytes:
+    """JPEG 2000 (1.2.840.10008.1.2.4.91): irreversible 9-7 at ``MAX_RATIO``:1, or at the
+    highest compression that keeps ``target`` dB PSNR where that ratio would not.
+
+    OpenJPEG's own PSNR rate control misses by a few dB either way, so each attempt is decoded
+    and measured, and the request raised by the shortfall. The 9-7 wavelet's quantisation cannot
+    reach the target on some content (a few bits stored, noise); such a frame is coded reversibly
+    (5-3), which this transfer syntax allows: it is then exact, not lossy
+    (:func:`j2k_is_reversible`).
+    """
+    import openjpeg
+    from pydicom.uid import JPEG2000, JPEG2000Lossless
+
+    _check(frame, bits_stored, "JPEG 2000", min_side=_J2K_MIN_SIDE)
+    precision = j2k_precision(bits_stored)
+    codestream = _pydicom_encode(frame, precision, JPEG2000, j2k_cr=[MAX_RATIO])
+    if psnr(frame, openjpeg.decode(codestream), bits_stored) >= target:
+        return codestream
+    request, previous = target, float("-inf")
+    for _ in range(_J2K_TRIES):
+        codestream = _pydicom_encode(frame, precision, JPEG2000, j2k_psnr=[request])
+        achieved = psnr(frame, openjpeg.decode(codestream), bits_stored)
+        if achieved >= target:
+            return codestream
+        if achieved <= previous + 0.1:  # asking for more no longer helps: the quantiser's floor
+            break
+        previous = achieved
+        request += max(1.0, target - achieved)
+    return _pydicom_encode(frame, precision, JPEG2000Lossless)
+
+
+def j2k_is_reversible(codestream: bytes) -> bool:
+    """Whether a JPEG 2000 codestream uses the reversible 5-3 wavelet (its COD marker segment's
+    transformation byte, ISO 15444-1 A.6.1), i.e. was coded without loss by this module."""
+    cod = codestream.find(b"\xff\x52")
+    return cod >= 0 and codestream[cod + 13] == 1
+
+
+def encode_jpeg_baseline(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG Baseline (1.2.840.10008.1.2.4.50), 8-bit only, via GDCM, at the quality of
+    :func:`_jpeg_dct`."""
+    import gdcm
+
+    _check(frame, bits_stored, "JPEG Baseline", bits=(8, 8), dtypes=(np.uint8,))
+    return _jpeg_dct(frame, bits_stored, target, gdcm.TransferSyntax.JPEGBaselineProcess1)
+
+
+def encode_jpeg_extended(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG Extended (Process 2 & 4, 1.2.840.10008.1.2.4.51), 12-bit samples (sample precision 12
+    in the SOF1 marker) in 16-bit cells, via GDCM, at the quality of :func:`_jpeg_dct`."""
+    import gdcm
+
+    _check(frame, bits_stored, "JPEG Extended", bits=(12, 12), dtypes=(np.uint16,))
+    return _jpeg_dct(frame, bits_stored, target, gdcm.TransferSyntax.JPEGExtendedProcess2_4)
+
+
+def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -> bytes:
+    """A lossy (DCT) JPEG codestream at the lowest IJG quality (the highest compression) that
+    keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1: a bisection over quality
+    1–100, each candidate decoded with libjpeg and measured (both conditions only get easier as
+    the quality rises)."""
+    import libjpeg
+
+    most = _stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
+
+    def attempt(quality: int) -> tuple[bytes, float]:
+        codestream = _gdcm_encode(frame, bits_stored, syntax, quality)
+        return codestream, psnr(frame, libjpeg.decode(codestream), bits_stored)
+
+    best, achieved = attempt(100)
+    if achieved < target:
+        raise BuildError(
+            f"JPEG cannot keep {target:g} dB PSNR on this {frame.shape[0]}×{frame.shape[1]} "
+            f"frame ({achieved:.1f} dB at quality 100); lower the quality or choose a lossless "
+            "transfer syntax"
+        )
+    if len(best) < most:  # compresses beyond MAX_RATIO even at the best quality
+        return best
+    low, high = 1, 100  # quality 100 meets both conditions
+    while low < high:
+        middle = (low + high) // 2
+        codestream, achieved = attempt(middle)
+        if achieved >= target and len(codestream) >= most:
+            high, best = middle, codestream
+        else:
+            low = middle + 1
+    return best
+
+
+def encode_jpeg_lossless_sv1(frame: np.ndarray, bits_stored: int) -> bytes:
+    """JPEG Lossless, Process 14 SV1 (1.2.840.10008.1.2.4.70), 2–16 bits, via GDCM."""
+    import gdcm
+
+    _check(frame, bits_stored, "JPEG Lossless SV1", bits=(2, 16))
+    return _gdcm_encode(frame, bits_stored, gdcm.TransferSyntax.JPEGLosslessProcess14_1)
+
+
+def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int, quality: int = 100) -> bytes:
+    """Encode one frame in memory with GDCM's ImageChangeTransferSyntax (``quality``: the IJG
+    quality of JPEG Baseline).
+
+    GDCM pads the raw Pixel Data to an even length and then (since its fix for TALOS-2025-2210)
+    refuses a frame whose length is not exactly rows × columns × bytes, so an 8-bit frame with an
+    odd pixel count cannot go in alone. It goes in twice, as a two-frame image, and we keep the
+    first of the two identical codestreams.
+    """
+    import gdcm
+
+    rows, cols = frame.shape
+    raw = np.ascontiguousarray(frame, dtype=frame.dtype.newbyteorder("<")).tobytes()
+    copies = 2 if len(raw) % 2 else 1
+
+    img = gdcm.Image()
+    img.SetNumberOfDimensions(3 if copies > 1 else 2)
+    img.SetDimension(0, cols)
+    img.SetDimension(1, rows)
+    if copies > 1:
+        img.SetDimension(2, copies)
+    # GDCM takes the JPEG sample precision P from Bits Allocated and has 8-, 12- and 16-bit
+    # codecs; declaring 12 for 9–12 bits stored (data still in 2-byte cells) gives P = 12, so a
+    # 12-bit frame gets P = Bits Stored instead of 16.
+    allocated = 12 if 8 < bits_stored <= 12 else 8 * frame.itemsize
+    img.SetPixelFormat(gdcm.PixelFormat(1, allocated, bits_stored, bits_stored - 1, 0))
+    img.SetPhotometricInterpretation(
+        gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.MONOCHROME2)
+    )
+    img.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.ExplicitVRLittleEndian))
+    pixel_data = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
+    pixel_data.SetByteStringValue(raw * copies)
+    img.SetDataElement(pixel_data)
+
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
+    if syntax in (
+        gdcm.TransferSyntax.JPEGBaselineProcess1,
+        gdcm.TransferSyntax.JPEGExtendedProcess2_4,
+    ):
+        codec = gdcm.JPEGCodec()  # a local, so it outlives change.Change()
+        codec.SetLossless(False)
+        codec.SetQuality(quality)
+        change.SetUserCodec(codec)
+    img.thisown = False  # the change filter takes ownership; else a double free on exit
+    change.SetInput(img)
+    if not change.Change():
+        raise BuildError(
+            f"GDCM could not encode a {rows}×{cols} frame, {bits_stored} bits stored, "
+            f"to transfer syntax {gdcm.TransferSyntax.GetTSString(syntax)}"
+        )
+    fragments = change.GetOutput().GetDataElement().GetSequenceOfFragments()
+    # SWIG hands the fragment over as a str; surrogateescape gets the original bytes back.
+    buffer: str = fragments.GetFragment(0).GetByteValue().GetBuffer()
+    return buffer.encode("utf-8", "surrogateescape")

@@ -1,0 +1,78 @@
+"""Attach pixel data to a built dataset in its transfer syntax.
+
+Native little-endian pixels are not copied into the dataset: they stay in the shared
+``PixelImage`` buffer and the writer streams them after the header. Every other syntax puts the
+encoded value into ``PixelData``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import JPEG2000, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
+
+from dicomfab.builder import codecs, encoding
+from dicomfab.builder.encoding import TransferSyntax
+from dicomfab.builder.pixels.image import PixelImage
+
+
+@dataclass
+class EncodedInstance:
+    dataset: Dataset  # header + file meta; PixelData set unless ``stream`` is given
+    stream: PixelImage | None = None  # native pixels the writer appends after the header
+
+
+def encode(
+    ds: Dataset,
+    image: PixelImage | None,
+    ts: TransferSyntax,
+    keep: frozenset[str] = frozenset(),
+    quality: float | None = None,
+) -> EncodedInstance:
+    """Add the pixel data of ``image`` in ``ts``; a lossy ``ts`` keeps ``quality`` dB PSNR (None:
+    the default). Attributes named in ``keep`` (those the spec set explicitly, such as
+    LossyImageCompression) are not overwritten."""
+    if image is None:
+        return EncodedInstance(ds)
+    if image.frames > 1 or "NumberOfFrames" in ds:
+        ds.NumberOfFrames = image.frames
+    if not ts.compressed and ts.uid not in (ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian):
+        return EncodedInstance(ds, stream=image)
+    if ts.uid == ExplicitVRBigEndian:
+        array = image.array
+        data = array.astype(array.dtype.newbyteorder(">"), copy=False).tobytes()
+        ds.PixelData = data + (b"\x00" if len(data) % 2 else b"")
+        ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
+        return EncodedInstance(ds)
+    if ts.uid == DeflatedExplicitVRLittleEndian:
+        ds.PixelData = image.native_bytes()
+        ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
+        return EncodedInstance(ds)
+
+    frames = encoding.encode_frames(ts, image.frame_arrays(), image.bits_stored, quality)
+    ds.PixelData = encapsulate(frames, has_bot=image.frames > 1)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    if ts.lossy and not all(_exact(ts, f) for f in frames):
+        flags = {  # PS3.3 C.7.6.1.1.5: the ratio achieved, native bytes / encoded bytes
+            "LossyImageCompression": "01",
+            "LossyImageCompressionRatio": f"{compression_ratio(image, frames):.2f}",
+            "LossyImageCompressionMethod": ts.lossy_method,
+        }
+        for keyword, value in flags.items():
+            if keyword not in keep:
+                setattr(ds, keyword, value)
+    return EncodedInstance(ds)
+
+
+def compression_ratio(image: PixelImage, frames: list[bytes]) -> float:
+    """The native size of the pixels (Bits Allocated per sample) over their encoded size."""
+    return image.array.nbytes / (sum(len(f) for f in frames) or 1)
+
+
+def _exact(ts: TransferSyntax, codestream: bytes) -> bool:
+    """Whether a frame of a lossy syntax was coded without loss (JPEG 2000 falls back to the
+    reversible wavelet where the lossy one cannot keep the quality): no lossy flags then."""
+    return ts.uid == JPEG2000 and codecs.j2k_is_reversible(codestream)

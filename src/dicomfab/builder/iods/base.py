@@ -1,0 +1,59 @@
+"""What an IOD module provides: an ``IODTemplate`` registered under a short name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+
+from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.studyspec.models import PixelOptions
+
+if TYPE_CHECKING:
+    from dicomfab.builder.plan import InstancePlan
+
+Builder = Callable[["InstancePlan", PixelImage | None], Dataset]
+
+
+@dataclass(frozen=True)
+class ValueCount:
+    """How many values an IOD's module requires of a multi-valued attribute, beyond the
+    dictionary's VM: at least ``least`` (at most ``most``), the first ``filled`` non-empty."""
+
+    least: int
+    most: int | None = None
+    filled: int = 0
+
+
+@dataclass(frozen=True)
+class IODTemplate:
+    """One IOD we can emit. ``build`` returns the dataset with every module filled in from the plan
+    (including the Image Pixel attributes, but not PixelData itself, which the encoder adds)."""
+
+    name: str
+    title: str
+    sop_class_uid: str
+    modality: str
+    build: Builder
+    pixels: PixelOptions | None  # defaults; None: the IOD has no pixel data (Encapsulated PDF)
+    default_views: tuple[str, ...] = ()
+    breast: bool = False  # instances carry a mammography view and laterality
+    # takes mammography views without requiring them (DX, CR): an instance with a view, or with
+    # Modality MG, is a breast image (laterality, breast anatomy; Modality MG unless tags say)
+    breast_views: bool = False
+    multiframe: bool = False
+    aliases: tuple[str, ...] = ()
+    required: frozenset[str] = field(default_factory=frozenset)  # Type 1/2 keywords
+    allowed_bits_stored: tuple[int, int] = (1, 16)
+    native_only: bool = False  # no encapsulated transfer syntaxes (e.g. no pixel data)
+    # checked at validate by dicomfab.builder.constraints (refused unless permissive):
+    photometrics: tuple[str, ...] = ("MONOCHROME1", "MONOCHROME2")  # allowed (0028,0004)
+    bits_allocated: tuple[int, ...] = (8, 16)  # allowed (0028,0100)
+    modalities: tuple[str, ...] = ()  # allowed Modality (0008,0060) given as a tag; () any
+    # other attributes whose values the IOD enumerates: keyword → allowed values given as a tag
+    enumerated: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # multi-valued attributes whose number of values the IOD's modules fix (given as a tag)
+    value_counts: dict[str, ValueCount] = field(default_factory=dict)
+    forbidden: frozenset[str] = field(default_factory=frozenset)  # keywords it does not allow

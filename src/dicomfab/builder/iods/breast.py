@@ -1,0 +1,33 @@
+"""Breast anatomy shared by the IODs that carry a mammography view (MG, and DX or CR priors).
+
+The codes are those the Digital Mammography IOD uses: Anatomic Region CID 4013 (Breast, SCT
+76752008) and View CID 4014 (SCT codes of ``dicomfab.studyspec.views``).
+"""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomfab.builder import modules as m
+from dicomfab.studyspec.views import View
+
+BREAST = ("76752008", "SCT", "Breast")
+CRANIO_CAUDAL = ("399162004", "SCT", "cranio-caudal")
+
+
+def view_code_sequence(view: View | None) -> Sequence:
+    """ViewCodeSequence for ``view`` (cranio-caudal when None), with its Type 2
+    ViewModifierCodeSequence present and empty."""
+    item = m.code_item(view.code, "SCT", view.meaning) if view else m.code_item(*CRANIO_CAUDAL)
+    item.ViewModifierCodeSequence = Sequence()
+    return Sequence([item])
+
+
+def breast_anatomy(ds: Dataset, view: View | None) -> None:
+    """ImageLaterality, AnatomicRegionSequence, BodyPartExamined and PatientOrientation of a
+    breast image (both breasts, ``B``, when there is no view)."""
+    ds.ImageLaterality = view.laterality if view else "B"
+    ds.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
+    ds.BodyPartExamined = "BREAST"
+    ds.PatientOrientation = view.patient_orientation if view else ["A", "F"]

@@ -1,0 +1,329 @@
+"""Breast Tomosynthesis Image IOD (PS3.3 A.55): a multi-frame stack of reconstructed DBT slices.
+
+Module table (M = mandatory, C = conditional, U = user option) and where each is built:
+  Patient M, General Study M, General Series M, General Equipment M, Image Pixel M,
+  Acquisition Context M, SOP Common M                                       → builder.modules
+  Enhanced Mammography Series M                                              → _enhanced_series
+  Frame of Reference M                                                       → _frame_of_reference
+  Enhanced General Equipment M (Type 1 model, serial, software)             → builder.modules
+  Multi-frame Functional Groups M                                            → _functional_groups
+  Multi-frame Dimension U                                                    → _dimensions
+  X-Ray 3D Image M                                                           → _xray_3d_image
+  Breast View M                                                              → _breast_view
+  Synchronization C, Enhanced Contrast/Bolus C, Frame Extraction C           → not applicable
+  Breast Tomosynthesis Contributing Sources U, Breast Tomosynthesis Acquisition U → _acquisition
+  Clinical Trial *, Patient Study, Device, Intervention, Specimen,
+  X-Ray 3D Reconstruction, Image-Equipment Coordinate Relationship U        → not built
+The Overlay Plane, Modality LUT, VOI LUT and Softcopy Presentation LUT modules shall not be used:
+the rescale and window live in the functional groups. ImageType follows IHE DBT for slices:
+ORIGINAL\\PRIMARY\\TOMOSYNTHESIS\\NONE (scenario-catalogue §1.5).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomfab.builder import modules as m
+from dicomfab.builder.iods.base import IODTemplate, ValueCount
+from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.studyspec.models import PixelOptions
+from dicomfab.studyspec.views import SCREENING_VIEWS
+
+if TYPE_CHECKING:
+    from dicomfab.builder.plan import InstancePlan
+
+DBT = "1.2.840.10008.5.1.4.1.1.13.1.3"
+BREAST = ("76752008", "SCT", "Breast")
+IMAGE_TYPE = ["ORIGINAL", "PRIMARY", "TOMOSYNTHESIS", "NONE"]
+REQUIRED = (
+    m.REQUIRED_COMMON
+    | m.REQUIRED_IMAGE_PIXEL
+    | m.keywords(
+        "FrameOfReferenceUID PositionReferenceIndicator Manufacturer ManufacturerModelName "
+        "DeviceSerialNumber SoftwareVersions AcquisitionContextSequence InstanceNumber "
+        "ContentDate ContentTime NumberOfFrames SharedFunctionalGroupsSequence "
+        "PerFrameFunctionalGroupsSequence "
+        "ImageType PixelPresentation VolumetricProperties VolumeBasedCalculationTechnique "
+        "ContentQualification BurnedInAnnotation LossyImageCompression PresentationLUTShape "
+        "ViewCodeSequence BreastImplantPresent"
+    )
+)
+PIXEL_SPACING_MM = 0.1  # reconstructed slices are typically 0.085–0.1 mm in plane
+SLICE_SPACING_MM = 1.0  # …and 1 mm apart
+BREAST_THICKNESS_MM = 52
+PROJECTIONS = 15  # a ±7.5° sweep
+
+# PatientOrientation letters → LPS direction cosines (PS3.3 C.7.6.1.1.1)
+_AXES = {
+    "L": (1.0, 0.0, 0.0),
+    "R": (-1.0, 0.0, 0.0),
+    "P": (0.0, 1.0, 0.0),
+    "A": (0.0, -1.0, 0.0),
+    "H": (0.0, 0.0, 1.0),
+    "F": (0.0, 0.0, -1.0),
+}
+
+
+def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    assert image is not None
+    ds = Dataset()
+    m.sop_common(ds, plan, DBT)
+    m.patient(ds, plan)
+    m.general_study(ds, plan)
+    m.general_series(ds, plan, "MG")
+    _enhanced_series(ds)
+    _frame_of_reference(ds, plan)
+    m.general_equipment(ds, plan)
+    m.image_pixel(ds, image)
+    m.acquisition_context(ds)
+    _functional_groups(ds, plan, image)
+    _dimensions(ds, plan)
+    _xray_3d_image(ds)
+    _acquisition(ds, plan, image)
+    _breast_view(ds, plan)
+    return ds
+
+
+# Enhanced Mammography Series (C.8.11.10): Modality is MG (enumerated); no PPS to reference
+def _enhanced_series(ds: Dataset) -> None:
+    ds.Modality = "MG"
+
+
+# Frame of Reference (C.7.4.1): one per breast per study, shared by its DBT views
+def _frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
+    laterality = plan.laterality or "B"
+    ds.FrameOfReferenceUID = plan.study_level_uid("frame-of-reference-" + laterality)
+    ds.PositionReferenceIndicator = ""
+
+
+def _orientation(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Row and column direction cosines, from the view's PatientOrientation."""
+    letters = plan.view.patient_orientation if plan.view is not None else ["A", "R"]
+    row, col = ([sum(c) for c in zip(*(_AXES[ch] for ch in word), strict=True)] for word in letters)
+    return _unit(row), _unit(col)
+
+
+def _unit(v: list[float] | tuple[float, ...]) -> tuple[float, ...]:
+    norm = math.sqrt(sum(c * c for c in v))
+    return tuple(round(c / norm, 6) + 0.0 for c in v)
+
+
+def _cross(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+# Multi-frame Functional Groups (C.7.6.16)
+def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
+    ds.InstanceNumber = plan.number
+    ds.ContentDate = ds.StudyDate
+    ds.ContentTime = m.content_time(plan)
+    ds.NumberOfFrames = image.frames
+    row, col = _orientation(plan)
+    normal = _unit(_cross(row, col))
+
+    shared = Dataset()
+    # Pixel Measures (C.7.6.16.2.1)
+    measures = Dataset()
+    measures.PixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    measures.SliceThickness = SLICE_SPACING_MM
+    shared.PixelMeasuresSequence = Sequence([measures])
+    # Plane Orientation (Patient) (C.7.6.16.2.4)
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = [*row, *col]
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    # Frame Anatomy (C.7.6.16.2.8)
+    anatomy = Dataset()
+    anatomy.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
+    anatomy.FrameLaterality = plan.laterality or "B"
+    shared.FrameAnatomySequence = Sequence([anatomy])
+    # Identity Pixel Value Transformation (C.7.6.16.2.9b)
+    transform = Dataset()
+    transform.RescaleIntercept = 0
+    transform.RescaleSlope = 1
+    transform.RescaleType = "US"
+    shared.PixelValueTransformationSequence = Sequence([transform])
+    # Frame VOI LUT With LUT (C.7.6.16.2.10b)
+    centre, width = m.window_for(image)
+    voi = Dataset()
+    voi.WindowCenter = centre
+    voi.WindowWidth = width
+    voi.WindowCenterWidthExplanation = "NORMAL"
+    voi.VOILUTFunction = "LINEAR"
+    shared.FrameVOILUTSequence = Sequence([voi])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+
+    acquired = f"{ds.StudyDate}{m.content_time(plan)}"
+    per_frame = []
+    for index in range(image.frames):
+        item = Dataset()
+        # Frame Content (C.7.6.16.2.2)
+        content = Dataset()
+        content.FrameAcquisitionDateTime = acquired
+        content.FrameReferenceDateTime = acquired
+        content.FrameAcquisitionDuration = 3700
+        content.StackID = "1"
+        content.InStackPositionNumber = index + 1
+        content.DimensionIndexValues = [1, index + 1]
+        item.FrameContentSequence = Sequence([content])
+        # Plane Position (Patient) (C.7.6.16.2.3): slices stacked from the detector towards
+        # the source, i.e. against the row × column normal (upwards for CC)
+        position = Dataset()
+        offset = -SLICE_SPACING_MM * (index + 0.5)
+        position.ImagePositionPatient = [round(c * offset, 4) + 0.0 for c in normal]
+        item.PlanePositionSequence = Sequence([position])
+        # X-Ray 3D Frame Type (C.8.21.5.1): dciodvfy accepts it per frame only
+        frame_type = Dataset()
+        frame_type.FrameType = IMAGE_TYPE
+        _image_description(frame_type)
+        item.XRay3DFrameTypeSequence = Sequence([frame_type])
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+
+
+def _image_description(ds: Dataset) -> None:
+    """Common CT/MR and Photoacoustic Image Description Macro (C.8.16.1)."""
+    ds.PixelPresentation = "MONOCHROME"
+    ds.VolumetricProperties = "VOLUME"
+    ds.VolumeBasedCalculationTechnique = "NONE"
+
+
+# Multi-frame Dimension (C.7.6.17): stack, then position in the stack
+def _dimensions(ds: Dataset, plan: InstancePlan) -> None:
+    organization = plan.uid("dimension-organization")
+    org = Dataset()
+    org.DimensionOrganizationUID = organization
+    ds.DimensionOrganizationSequence = Sequence([org])
+    ds.DimensionOrganizationType = "3D"
+    indices = []
+    for pointer, description in (
+        (0x00209056, "Stack ID"),
+        (0x00209057, "In-Stack Position Number"),
+    ):
+        index = Dataset()
+        index.DimensionOrganizationUID = organization
+        index.DimensionIndexPointer = pointer
+        index.FunctionalGroupPointer = 0x00209111  # FrameContentSequence
+        index.DimensionDescriptionLabel = description
+        indices.append(index)
+    ds.DimensionIndexSequence = Sequence(indices)
+
+
+# X-Ray 3D Image (C.8.21.1)
+def _xray_3d_image(ds: Dataset) -> None:
+    ds.ImageType = IMAGE_TYPE
+    _image_description(ds)
+    ds.ContentQualification = "PRODUCT"
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.PresentationLUTShape = "IDENTITY"
+
+
+# Breast Tomosynthesis Contributing Sources (C.8.21.2.2) + Breast Tomosynthesis Acquisition
+# (C.8.21.3.2), both U; IHE DBT makes them (and the dose in them) Type 1. One item each: the
+# projection series the slices were reconstructed from.
+def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
+    ds.OperatorsName = "Radiographer^Synthetic"
+    acquired = f"{ds.StudyDate}{m.content_time(plan)}"
+    source = Dataset()
+    # General Contributing Sources Macro
+    source.Manufacturer = m.MANUFACTURER
+    source.ManufacturerModelName = m.MODEL
+    source.DeviceSerialNumber = "DF-0001"
+    source.SoftwareVersions = m.SOFTWARE
+    source.AcquisitionDateTime = acquired
+    source.StationName = "DFAB01"
+    source.OperatorsName = ds.OperatorsName
+    # Contributing Image Sources Macro: the raw projections
+    source.Rows = image.rows
+    source.Columns = image.columns
+    source.BitsStored = 14
+    source.LossyImageCompression = "00"
+    # the detector
+    source.DetectorType = "DIRECT"
+    source.DetectorID = "DFDET01"
+    source.DateOfLastDetectorCalibration = ds.StudyDate
+    source.TimeOfLastDetectorCalibration = "070000"
+    source.DetectorElementSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    ds.ContributingSourcesSequence = Sequence([source])
+
+    acquisition = Dataset()
+    acquisition.FieldOfViewShape = "RECTANGLE"
+    acquisition.FieldOfViewDimensionsInFloat = [
+        round(image.rows * PIXEL_SPACING_MM, 2),
+        round(image.columns * PIXEL_SPACING_MM, 2),
+    ]
+    acquisition.FieldOfViewOrigin = [0, 0]
+    acquisition.FieldOfViewRotation = 0
+    acquisition.FieldOfViewHorizontalFlip = "NO"
+    acquisition.BodyPartThickness = BREAST_THICKNESS_MM
+    acquisition.CompressionForce = 120
+    acquisition.PaddleDescription = "24 x 30 SCREENING"
+    acquisition.ExposureControlMode = "AUTOMATIC"
+    acquisition.ExposureControlModeDescription = "AEC, tube voltage and current automatic"
+    acquisition.HalfValueLayer = 0.52
+    acquisition.FocalSpots = 0.3
+    acquisition.DetectorTemperature = 30
+    acquisition.XRayReceptorType = "DIGITAL_DETECTOR"
+    acquisition.DistanceSourceToDetector = 700
+    acquisition.DistanceSourceToPatient = 680
+    acquisition.EstimatedRadiographicMagnificationFactor = round(700 / 680, 4)
+    acquisition.AnodeTargetMaterial = "TUNGSTEN"
+    acquisition.FilterMaterial = "ALUMINUM"
+    acquisition.FilterType = "FLAT"
+    acquisition.OrganDose = 1.6
+    acquisition.EntranceDoseInmGy = 7.1
+    projections = []
+    for n in range(PROJECTIONS):
+        projection = Dataset()
+        projection.KVP = 30
+        projection.XRayTubeCurrentInmA = 100.0
+        projection.ExposureTimeInms = 50.0
+        projection.ExposureInmAs = 5.0
+        projection.RelativeXRayExposure = 620
+        projection.PositionerPrimaryAngle = round(-7.5 + 15 * n / (PROJECTIONS - 1), 3)
+        projections.append(projection)
+    acquisition.PerProjectionAcquisitionSequence = Sequence(projections)
+    ds.XRay3DAcquisitionSequence = Sequence([acquisition])
+
+
+# Breast View (C.8.21.6)
+def _breast_view(ds: Dataset, plan: InstancePlan) -> None:
+    if plan.view is not None:
+        view = m.code_item(plan.view.code, "SCT", plan.view.meaning)
+    else:
+        view = m.code_item("399162004", "SCT", "cranio-caudal")
+    view.ViewModifierCodeSequence = Sequence()  # Type 2: present even when empty
+    ds.ViewCodeSequence = Sequence([view])
+    ds.BreastImplantPresent = "NO"
+    ds.PartialView = "NO"
+
+
+_PIXELS = PixelOptions(
+    rows=1024, columns=832, bits_stored=10, frames=15, pattern="auto", photometric="MONOCHROME2"
+)
+
+TEMPLATES = (
+    IODTemplate(
+        name="dbt",
+        title="Breast Tomosynthesis Image",
+        sop_class_uid=DBT,
+        modality="MG",
+        build=build,
+        pixels=_PIXELS,
+        default_views=SCREENING_VIEWS,
+        breast=True,
+        multiframe=True,
+        aliases=("tomo", "breast-tomosynthesis"),
+        required=REQUIRED,
+        allowed_bits_stored=(8, 16),
+        photometrics=("MONOCHROME2",),  # no MONOCHROME1 in Breast Tomosynthesis (dciodvfy)
+        modalities=("MG",),
+        # Breast Tomosynthesis Image Module (C.8.21.1): Enumerated Value NO (dciodvfy checks it)
+        enumerated={"BurnedInAnnotation": ("NO",)},
+        value_counts={"ImageType": ValueCount(4, 4)},  # X-Ray 3D Image Module: 4 values
+    ),
+)

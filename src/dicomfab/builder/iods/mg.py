@@ -1,0 +1,201 @@
+"""Digital Mammography X-Ray Image IOD (PS3.3 A.27), For Presentation and For Processing.
+
+Module table (M = mandatory, C = conditional, U = user option) and where each is built:
+  Patient M, General Study M, General Series M, General Equipment M, General Image M,
+  General Acquisition M, Image Pixel M, Acquisition Context M, SOP Common M   → builder.modules
+  DX Series M, Mammography Series M                                         → _dx_series
+  DX Anatomy Imaged M, DX Image M, DX Detector M, Mammography Image M       → _dx_image, …
+  VOI LUT C (For Presentation only; shall not be present For Processing)   → builder.modules.voi_lut
+  DX Positioning U, X-Ray Acquisition Dose U                                → _dx_positioning
+IHE MAMMO's stricter types (scenario-catalogue §1.4) are honoured where they cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomfab.builder import modules as m
+from dicomfab.builder.iods.base import IODTemplate
+from dicomfab.builder.iods.breast import breast_anatomy, view_code_sequence
+from dicomfab.builder.iods.dx import REQUIRED_DX_FAMILY
+from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.studyspec.models import PixelOptions
+from dicomfab.studyspec.views import SCREENING_VIEWS
+
+if TYPE_CHECKING:
+    from dicomfab.builder.plan import InstancePlan
+
+MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
+MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
+REQUIRED = REQUIRED_DX_FAMILY | m.keywords("PositionerType OrganExposed ViewCodeSequence")
+# the VOI LUT Module's attributes (C.11.2), which a For Processing image shall not have
+VOI_LUT = m.keywords(
+    "WindowCenter WindowWidth WindowCenterWidthExplanation VOILUTFunction VOILUTSequence"
+)
+PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
+
+
+def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bool) -> Dataset:
+    assert image is not None
+    ds = Dataset()
+    m.sop_common(ds, plan, MG_PRESENTATION if for_presentation else MG_PROCESSING)
+    m.patient(ds, plan)
+    m.general_study(ds, plan)
+    m.general_series(ds, plan, "MG")
+    m.general_equipment(ds, plan)
+    m.general_image(ds, plan)
+    m.image_pixel(ds, image)
+    m.acquisition_context(ds)
+    _dx_series(ds, for_presentation)
+    _dx_image(ds, plan, image, for_presentation)
+    _dx_detector(ds)
+    _mammography_image(ds, plan)
+    _dx_positioning(ds, plan)
+    if for_presentation:
+        m.voi_lut(ds, image, function="LINEAR", explanation="NORMAL")  # VOI LUT (C.11.2)
+        _source_image(ds, plan)
+    ds.OperatorsName = "Radiographer^Synthetic"  # IHE MAMMO: Type 1
+    return ds
+
+
+# General Image > Source Image Sequence (Type 3): IHE MAMMO wants a presentation image to name
+# the For Processing image it was made from; only one the dataset holds is named (a reference to
+# an image that was never sent dangles), so without one the sequence is left out
+FOR_PROCESSING_PREDECESSOR = ("121358", "DCM", "For Processing predecessor")  # CID 7202
+
+
+def _source_image(ds: Dataset, plan: InstancePlan) -> None:
+    source = for_processing_source(plan)
+    if source is None:
+        return
+    item = Dataset()
+    item.ReferencedSOPClassUID = source.iod.sop_class_uid
+    item.ReferencedSOPInstanceUID = source.sop_instance_uid
+    item.PurposeOfReferenceCodeSequence = Sequence([m.code_item(*FOR_PROCESSING_PREDECESSOR)])
+    item.SpatialLocationsPreserved = "YES"
+    ds.SourceImageSequence = Sequence([item])
+
+
+def for_processing_source(plan: InstancePlan) -> InstancePlan | None:
+    """The For Processing image of the same view in the same study that ``plan`` (a For
+    Presentation image) was made from: the first one written, in spec order; None if none is."""
+    if plan.view is None:
+        return None
+    for series in plan.study.series:
+        for other in series.instances:
+            if (
+                other.iod.sop_class_uid == MG_PROCESSING
+                and other.view == plan.view
+                and not other.skip_writing
+            ):
+                return other
+    return None
+
+
+# DX Series (C.8.11.1) + Mammography Series (C.8.11.6)
+def _dx_series(ds: Dataset, for_presentation: bool) -> None:
+    ds.PresentationIntentType = "FOR PRESENTATION" if for_presentation else "FOR PROCESSING"
+
+
+# DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
+def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentation: bool) -> None:
+    ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
+    ds.PixelIntensityRelationship = "LOG" if for_presentation else "LIN"
+    # C.8.11.3.1.2: -1 = higher values mean less X-ray intensity, i.e. dense tissue is bright,
+    # as the synthetic presentation images draw it (stored MONOCHROME2, or inverted MONOCHROME1)
+    ds.PixelIntensityRelationshipSign = -1 if for_presentation else 1
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.RescaleType = "US"
+    inverse = image.photometric == "MONOCHROME1"
+    ds.PresentationLUTShape = "INVERSE" if inverse else "IDENTITY"  # C.8.11.3.1.3
+    ds.LossyImageCompression = "00"
+    ds.BurnedInAnnotation = "NO"
+    ds.PixelPaddingValue = (1 << image.bits_stored) - 1 if inverse else 0  # the air around
+    breast_anatomy(ds, plan.view)
+
+
+# DX Detector (C.8.11.4)
+def _dx_detector(ds: Dataset) -> None:
+    ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    ds.DetectorType = "DIRECT"
+    ds.DetectorID = "DFDET01"
+    ds.DateOfLastDetectorCalibration = ds.StudyDate
+
+
+# Mammography Image (C.8.11.7)
+def _mammography_image(ds: Dataset, plan: InstancePlan) -> None:
+    ds.PositionerType = "MAMMOGRAPHIC"
+    ds.OrganExposed = "BREAST"
+    ds.BreastImplantPresent = "NO"
+    ds.PartialView = "NO"
+    ds.ViewCodeSequence = view_code_sequence(plan.view)
+
+
+# DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U, IHE MAMMO Type 1 subset
+def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
+    oblique = plan.view is not None and plan.view.oblique
+    if plan.view is not None:
+        ds.ViewPosition = plan.view.position  # ACR MQCM term; dciodvfy knows only DX terms (warns)
+    ds.PositionerPrimaryAngle = 45 if oblique else 0
+    ds.CompressionForce = 120
+    ds.BodyPartThickness = 52
+    ds.EstimatedRadiographicMagnificationFactor = round(660 / 640, 4)
+    ds.DistanceSourceToDetector = 660
+    ds.DistanceSourceToPatient = 640
+    ds.KVP = 29
+    ds.Exposure = 120
+    ds.ExposureTime = 1200
+    ds.RelativeXRayExposure = 850
+    ds.FilterMaterial = "RHODIUM"
+    ds.AnodeTargetMaterial = "TUNGSTEN"
+    ds.EntranceDoseInmGy = 6.2
+    ds.OrganDose = 1.4
+
+
+def build_presentation(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    return _build(plan, image, for_presentation=True)
+
+
+def build_processing(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    return _build(plan, image, for_presentation=False)
+
+
+_PIXELS = PixelOptions(
+    rows=3328, columns=2560, bits_stored=12, pattern="auto", photometric="MONOCHROME2"
+)
+
+TEMPLATES = (
+    IODTemplate(
+        name="mg-presentation",
+        title="Digital Mammography X-Ray Image - For Presentation",
+        sop_class_uid=MG_PRESENTATION,
+        modality="MG",
+        build=build_presentation,
+        pixels=_PIXELS,
+        default_views=SCREENING_VIEWS,
+        breast=True,
+        aliases=("mg", "mammo", "mammography"),
+        required=REQUIRED | {"WindowCenter", "WindowWidth"},
+        allowed_bits_stored=(6, 16),
+        modalities=("MG",),  # Mammography Series: Enumerated Value MG
+    ),
+    IODTemplate(
+        name="mg-processing",
+        title="Digital Mammography X-Ray Image - For Processing",
+        sop_class_uid=MG_PROCESSING,
+        modality="MG",
+        build=build_processing,
+        pixels=_PIXELS.model_copy(update={"bits_stored": 14}),
+        default_views=SCREENING_VIEWS,
+        breast=True,
+        aliases=("mg-raw", "raw"),
+        required=REQUIRED,
+        allowed_bits_stored=(6, 16),
+        modalities=("MG",),
+        forbidden=VOI_LUT,  # A.27: VOI LUT shall not be present For Processing
+    ),
+)

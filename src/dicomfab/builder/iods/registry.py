@@ -1,0 +1,48 @@
+"""Every IOD dicomfab can emit, by name. Each IOD module exports ``TEMPLATES``."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import cache
+
+from dicomfab.builder.iods.base import IODTemplate
+
+#: modules under dicomfab.builder.iods that define TEMPLATES, in the order ``names()`` lists them
+MODULES = ("mg", "dbt", "dx", "cr", "sc", "mr", "pdf")
+
+
+@cache
+def _all() -> dict[str, IODTemplate]:
+    found: dict[str, IODTemplate] = {}
+    for module in MODULES:
+        for template in importlib.import_module(f"dicomfab.builder.iods.{module}").TEMPLATES:
+            found[template.name] = template
+    return found
+
+
+@cache
+def _by_key() -> dict[str, IODTemplate]:
+    keys: dict[str, IODTemplate] = {}
+    for template in _all().values():
+        for key in (template.name, *template.aliases, template.sop_class_uid):
+            keys[key.lower()] = template
+    return keys
+
+
+def templates() -> list[IODTemplate]:
+    return list(_all().values())
+
+
+def names() -> list[str]:
+    return list(_all())
+
+
+def find(name: str) -> IODTemplate | None:
+    """The IOD named ``name`` (its name, an alias, or its SOP Class UID)."""
+    return _by_key().get(name.strip().lower())
+
+
+def suggest(name: str) -> str | None:
+    hits = difflib.get_close_matches(name.lower(), list(_by_key()), n=1)
+    return hits[0] if hits else None

@@ -1,0 +1,160 @@
+"""Builders for the DICOM modules most IODs share (PS3.3 C.7, C.12), one function per module.
+
+Each takes the dataset being built and the instance plan, and adds the module's attributes. IOD
+modules (``dicomfab.builder.iods.*``) call them in the order of their IOD's module table, then add
+their own modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomfab.builder.demographics import age_string
+from dicomfab.builder.pixels.image import PixelImage
+
+if TYPE_CHECKING:
+    from dicomfab.builder.plan import InstancePlan
+
+
+def keywords(text: str) -> frozenset[str]:
+    """A set of DICOM keywords written as one space-separated string."""
+    return frozenset(text.split())
+
+
+# Type 1 and 2 attributes of the shared modules, for IODTemplate.required
+REQUIRED_COMMON = keywords(
+    "PatientName PatientID PatientBirthDate PatientSex "  # Patient
+    "StudyInstanceUID StudyDate StudyTime ReferringPhysicianName StudyID AccessionNumber "
+    "Modality SeriesInstanceUID SeriesNumber "  # General Series
+    "SOPClassUID SOPInstanceUID"  # SOP Common
+)
+REQUIRED_IMAGE_PIXEL = keywords(
+    "SamplesPerPixel PhotometricInterpretation Rows Columns BitsAllocated BitsStored HighBit "
+    "PixelRepresentation PixelData"
+)
+
+MANUFACTURER = "DICOMFAB"
+MODEL = "Synthetic Mammography Unit"
+SOFTWARE = "dicomfab 0.1"
+
+
+def code_item(value: str, scheme: str, meaning: str) -> Dataset:
+    """A Code Sequence Macro item (PS3.3 Table 8.8-1)."""
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
+
+def _da(day: dt.date | None) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}" if day else ""
+
+
+def content_time(plan: InstancePlan) -> str:
+    """The study time plus a few seconds per instance, so instances have distinct times."""
+    base = plan.study.time.ljust(6, "0")[:6]
+    seconds = int(base[:2]) * 3600 + int(base[2:4]) * 60 + int(base[4:6])
+    seconds = min(seconds + 30 * plan.series.index + 7 * plan.index + 60, 86399)
+    return f"{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"
+
+
+# Patient (C.7.1.1)
+def patient(ds: Dataset, plan: InstancePlan) -> None:
+    p = plan.patient
+    ds.PatientName = p.name
+    ds.PatientID = p.patient_id
+    ds.IssuerOfPatientID = "DICOMFAB"
+    ds.PatientBirthDate = _da(p.birth_date)
+    ds.PatientSex = p.sex
+
+
+# General Study (C.7.2.1) + Patient Study (C.7.2.2)
+def general_study(ds: Dataset, plan: InstancePlan) -> None:
+    s = plan.study
+    ds.StudyInstanceUID = s.uid
+    ds.StudyDate = _da(s.date)
+    ds.StudyTime = s.time
+    ds.ReferringPhysicianName = ""
+    ds.StudyID = s.study_id
+    ds.AccessionNumber = s.accession_number
+    ds.StudyDescription = s.description
+    ds.PatientAge = age_string(plan.patient.birth_date, s.date)
+
+
+# General Series (C.7.3.1)
+def general_series(ds: Dataset, plan: InstancePlan, modality: str) -> None:
+    se = plan.series
+    ds.Modality = modality
+    ds.SeriesInstanceUID = se.uid
+    ds.SeriesNumber = se.number
+    ds.SeriesDescription = se.description
+    ds.SeriesDate = _da(plan.study.date)
+    ds.SeriesTime = plan.study.time
+
+
+# General Equipment (C.7.5.1) — IHE MAMMO makes most of these Type 1
+def general_equipment(ds: Dataset, plan: InstancePlan) -> None:
+    ds.Manufacturer = MANUFACTURER
+    ds.InstitutionName = "Synthetic Breast Centre"
+    ds.InstitutionAddress = "1 Example Street, Testville"
+    ds.StationName = "DFAB01"
+    ds.ManufacturerModelName = MODEL
+    ds.DeviceSerialNumber = "DF-0001"
+    ds.SoftwareVersions = SOFTWARE
+
+
+# General Image (C.7.6.1) + General Acquisition (C.7.10.1)
+def general_image(ds: Dataset, plan: InstancePlan) -> None:
+    ds.InstanceNumber = plan.number
+    ds.ContentDate = _da(plan.study.date)
+    ds.ContentTime = content_time(plan)
+    ds.AcquisitionDate = _da(plan.study.date)
+    ds.AcquisitionTime = content_time(plan)
+
+
+# Image Pixel (C.7.6.3) — everything but PixelData, which the encoder writes
+def image_pixel(ds: Dataset, image: PixelImage) -> None:
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = image.photometric
+    ds.Rows = image.rows
+    ds.Columns = image.columns
+    ds.BitsAllocated = image.bits_allocated
+    ds.BitsStored = image.bits_stored
+    ds.HighBit = image.high_bit
+    ds.PixelRepresentation = 0
+
+
+# Acquisition Context (C.7.6.14)
+def acquisition_context(ds: Dataset) -> None:
+    ds.AcquisitionContextSequence = Sequence()
+
+
+# SOP Common (C.12.1)
+def sop_common(ds: Dataset, plan: InstancePlan, sop_class_uid: str) -> None:
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = plan.sop_instance_uid
+    ds.InstanceCreationDate = _da(plan.study.date)
+    ds.InstanceCreationTime = content_time(plan)
+
+
+# VOI LUT (C.11.2)
+def voi_lut(
+    ds: Dataset, image: PixelImage, *, function: str | None = None, explanation: str | None = None
+) -> None:
+    """A window covering the stored range, with the VOI LUT function and explanation if given."""
+    ds.WindowCenter, ds.WindowWidth = window_for(image)
+    if explanation is not None:
+        ds.WindowCenterWidthExplanation = explanation
+    if function is not None:
+        ds.VOILUTFunction = function
+
+
+def window_for(image: PixelImage) -> tuple[float, float]:
+    """A VOI window covering the stored range (centre, width)."""
+    top = float(2**image.bits_stored)
+    return top / 2, top

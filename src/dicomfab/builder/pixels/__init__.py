@@ -1,0 +1,95 @@
+"""Pixel synthesis: which generator an instance gets, and a cache so that one anatomy is drawn once
+and shared by every instance (and every prior) that shows it."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dicomfab.builder.pixels import mammo, patterns
+from dicomfab.builder.pixels.image import PixelImage
+
+if TYPE_CHECKING:
+    from dicomfab.builder.plan import InstancePlan
+
+_CACHE_SIZE = 12
+_cache: OrderedDict[tuple[object, ...], PixelImage] = OrderedDict()
+
+
+def render(plan: InstancePlan) -> PixelImage | None:
+    """The pixels of one instance, or None for an IOD without pixel data."""
+    if plan.iod.pixels is None:
+        return None
+    opts = plan.pixels
+    bits_stored = opts.bits_stored or 12
+    bits_allocated = opts.bits_allocated or (8 if bits_stored <= 8 else 16)
+    pattern = opts.pattern or "auto"
+    if pattern == "auto":
+        pattern = "mammo" if plan.view is not None else "gradient"
+    view = plan.view
+    key = (
+        pattern,
+        plan.patient.anatomy_seed,
+        view.name if view else None,
+        opts.rows or 512,
+        opts.columns or 512,
+        min(bits_stored, bits_allocated),
+        bits_allocated,
+        opts.frames or 1,
+        bool(opts.calcifications),
+        opts.photometric or "MONOCHROME2",
+    )
+    found = _cache.get(key)
+    if found is None:
+        found = _draw(*key)
+        _cache[key] = found
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(key)
+    return found
+
+
+def _draw(
+    pattern: object,
+    seed: object,
+    view_name: object,
+    rows: object,
+    cols: object,
+    bits_stored: object,
+    bits_allocated: object,
+    frames: object,
+    calcs: object,
+    photometric: object,
+) -> PixelImage:
+    assert isinstance(seed, int) and isinstance(rows, int) and isinstance(cols, int)
+    assert isinstance(bits_stored, int) and isinstance(frames, int)
+    dtype = np.uint8 if bits_allocated == 8 else np.uint16
+    if pattern == "mammo":
+        name = str(view_name or "LCC")
+        laterality, oblique = name[0], "MLO" in name or "LMO" in name
+        # one anatomy per patient, breast and projection
+        anatomy_seed = (seed + sum(map(ord, name))) % 2**63
+
+        def one(frame: int) -> np.ndarray:
+            return mammo.synthesize(
+                anatomy_seed + frame,
+                rows,
+                cols,
+                bits_stored,
+                dtype,
+                laterality=laterality,
+                oblique=oblique,
+                calcifications=bool(calcs),
+            )
+    else:
+
+        def one(frame: int) -> np.ndarray:
+            return patterns.synthesize(str(pattern), seed + frame, rows, cols, bits_stored, dtype)
+
+    array = one(0) if frames == 1 else np.stack([one(f) for f in range(frames)])
+    if photometric == "MONOCHROME1":
+        array = ((1 << bits_stored) - 1 - array).astype(dtype)
+    return PixelImage(array, bits_stored, str(photometric))

@@ -1,0 +1,28 @@
+"""The spec's JSON Schema, with the names the registries know (IODs, transfer syntaxes, views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dicomfab.builder import encoding
+from dicomfab.builder.iods import registry
+from dicomfab.studyspec.models import Spec
+from dicomfab.studyspec.views import VIEWS
+
+
+def spec_schema() -> dict[str, Any]:
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dicomfab spec"
+    defs = schema.get("$defs", {})
+    settings = defs.get("Settings", {}).get("properties", {})
+    for model in defs.values():
+        props = model.get("properties", {})
+        if "iod" in props:
+            props["iod"]["examples"] = registry.names()
+        if "transfer_syntax" in props:
+            props["transfer_syntax"]["examples"] = encoding.names()
+        if "view" in props:
+            props["view"]["examples"] = list(VIEWS)
+    _ = settings
+    return schema
