@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.shell_completion import CompletionItem
 from rich.console import Console
 
 from dicomfab.builder.plan import Plan, make_plan
@@ -46,3 +47,25 @@ TARGETS_CONFIG_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
 )
+
+
+def complete_scenarios(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of scenario names (``all`` too); in a comma list, of its last name."""
+    from dicomfab.scenarios import scenarios  # the library loads only when completing
+
+    head, _, last = incomplete.rpartition(",")
+    prefix = f"{head}," if head else ""
+    names = ["all", *scenarios()] if not head else list(scenarios())
+    return [CompletionItem(prefix + n) for n in names if n.startswith(last)]
+
+
+def complete_tags(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of the tags the scenario library uses."""
+    from dicomfab.scenarios import scenarios
+
+    tags = sorted({t for s in scenarios().values() for t in s.tags})
+    return [CompletionItem(t) for t in tags if t.startswith(incomplete)]

@@ -8,14 +8,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from dicomfab.cli.common import console
+from dicomfab.cli.common import complete_scenarios, console
 from dicomfab.scenarios import get
 from dicomfab.scenarios.compose import declared_parameters
 from dicomfab.scenarios.selection import scenario_row
 
 
 @click.command("describe")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_scenarios)
 @click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON.")
 def command(name: str, as_json: bool) -> None:
     """Show scenario NAME: what is wrong, why it happens, where, what to expect, parameters."""

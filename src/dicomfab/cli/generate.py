@@ -11,7 +11,14 @@ from rich.table import Table
 
 from dicomfab.builder.plan import Plan
 from dicomfab.cli import listing
-from dicomfab.cli.common import console, console_err, human_bytes, note, plan_from
+from dicomfab.cli.common import (
+    complete_scenarios,
+    console,
+    console_err,
+    human_bytes,
+    note,
+    plan_from,
+)
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.output.generate import GenerateResult, generate, instance_relpath
 from dicomfab.scenarios.selection import expand_names, read_overrides
@@ -46,6 +53,7 @@ from dicomfab.studyspec.models import Spec
     "--scenario",
     "scenario_names",
     multiple=True,
+    shell_complete=complete_scenarios,
     help="Scenario(s) from the library instead of a spec; `all` for every one (see `list`).",
 )
 @scenario_parameter_options

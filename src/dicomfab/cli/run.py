@@ -18,7 +18,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console, console_err
+from dicomfab.cli.common import (
+    TARGETS_CONFIG_OPTION,
+    complete_scenarios,
+    complete_tags,
+    console,
+    console_err,
+)
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.run import report
 from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
@@ -137,9 +143,16 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     "--scenario",
     "scenario_names",
     multiple=True,
+    shell_complete=complete_scenarios,
     help="Scenario(s) to run, comma- or space-separated, repeatable (default: all).",
 )
-@click.option("--tag", "tags", multiple=True, help="Every scenario with this tag (repeatable).")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    shell_complete=complete_tags,
+    help="Every scenario with this tag (repeatable).",
+)
 @click.option("--category", help="Every scenario of this category.")
 @scenario_parameter_options
 @click.option(
