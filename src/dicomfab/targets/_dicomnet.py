@@ -52,14 +52,22 @@ def associate(
     except OSError as exc:
         raise TargetError(f"cannot connect to {at}: {exc.strerror or exc}") from None
     opened: list[bool] = []
-    assoc = ae.associate(
-        host,
-        port,
-        contexts=contexts,
-        ae_title=called_ae,
-        max_pdu=max_pdu,
-        evt_handlers=[*NODELAY_HANDLERS, (evt.EVT_CONN_OPEN, lambda _: opened.append(True))],
-    )
+
+    def request() -> Association:
+        return ae.associate(
+            host,
+            port,
+            contexts=contexts,
+            ae_title=called_ae,
+            max_pdu=max_pdu,
+            evt_handlers=[*NODELAY_HANDLERS, (evt.EVT_CONN_OPEN, lambda _: opened.append(True))],
+        )
+
+    assoc = request()
+    if assoc.is_aborted and opened:
+        # a peer that rejects and closes at once can make pynetdicom read the closed connection
+        # before the A-ASSOCIATE-RJ (an abort without a reason): one more request tells which
+        assoc = request()
     if assoc.is_established:
         return assoc
     if assoc.is_rejected:
@@ -72,7 +80,7 @@ def associate(
     if not opened:  # pynetdicom reports a refused connection as "aborted"
         raise TargetError(f"cannot connect to {at}: the connection failed (see pynetdicom's log)")
     if assoc.is_aborted:
-        why = "no presentation context accepted" if contexts else "aborted by the peer"
+        why = "the peer accepted no presentation context or closed the connection"
         raise TargetError(f"association with {at} failed: {why}")
     raise TargetError(f"association with {at} failed: no answer to the association request")
 
