@@ -239,8 +239,11 @@ def _count_problem(value: CoercedValue, iod: IODTemplate, keyword: str) -> str |
     values = value.value if isinstance(value.value, list) else [value.value]
     count = len(values)
     if count < rule.least or (rule.most is not None and count > rule.most):
-        wanted = str(rule.least) if rule.most == rule.least else f"at least {rule.least}"
-        if rule.most is not None and rule.most != rule.least:
+        if rule.most is None:
+            wanted = f"at least {rule.least}"
+        elif rule.most == rule.least:
+            wanted = str(rule.least)
+        else:
             wanted = f"{rule.least} to {rule.most}"
         return f"the {iod.title} IOD requires {wanted} values of {keyword}, not {count}"
     empty = [n + 1 for n, v in enumerate(values[: rule.filled]) if v in ("", None)]

@@ -425,7 +425,7 @@ class _Planner:
         if found is None:
             near = iod_registry.suggest(name)
             self.fail(
-                f"{_set_at(chain, 'iod', path)}.iod",
+                constraints.set_at(chain, path, "iod"),
                 f"unknown IOD {shorten(name)} (known: {', '.join(iod_registry.names())})",
                 near,
             )
@@ -664,12 +664,12 @@ class _Planner:
         name = _inherit(chain, "transfer_syntax")
         if name is None:
             return encoding.DEFAULT
+        where = constraints.set_at(chain, path, "transfer_syntax")  # reported once, where set
         try:
             ts = encoding.get(name)
-        except TransferSyntaxError as exc:  # reported once, where it is set
-            self.fail(f"{_set_at(chain, 'transfer_syntax', path)}.transfer_syntax", str(exc))
+        except TransferSyntaxError as exc:
+            self.fail(where, str(exc))
             return encoding.DEFAULT
-        where = f"{_set_at(chain, 'transfer_syntax', path)}.transfer_syntax"
         if ts.compressed and iod.native_only:
             self.fail(where, f"{iod.name} has no pixel data to compress")
         elif ts.compressed and not ts.is_available():
@@ -755,15 +755,6 @@ def _modality_tag(tags: dict[TagRef, CoercedValue]) -> str | None:
             values = value.value if isinstance(value.value, list) else [value.value]
             return "\\".join(str(v) for v in values if v is not None)
     return None
-
-
-def _set_at(chain: Chain, attribute: str, default: str) -> str:
-    """The path of the deepest level that sets ``attribute`` (where to report a bad value)."""
-    found = default
-    for level_path, level in chain:
-        if getattr(level, attribute) is not None:
-            found = level_path
-    return found
 
 
 def _inherit(chain: Chain, attribute: str) -> Any:

@@ -101,11 +101,8 @@ def run_seed(request: RunRequest) -> int:
     if request.seed is not None:
         return request.seed
     seeds = {r.seed for r in request.scenarios}
-    if len(seeds) == 1 and None not in seeds:
-        (only,) = seeds
-        assert only is not None
-        return only
-    return fresh_seed()
+    shared = seeds.pop() if len(seeds) == 1 else None
+    return shared if shared is not None else fresh_seed()
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dicomfab.studyspec.views import View
 
 BREAST = ("76752008", "SCT", "Breast")
 CRANIO_CAUDAL = ("399162004", "SCT", "cranio-caudal")
+PRIOR_PIXEL_SPACING_MM = 0.1  # a DX or CR breast prior: 100 µm, as older detectors and plates
 
 
 def view_code_sequence(view: View | None) -> Sequence:
@@ -31,3 +32,13 @@ def breast_anatomy(ds: Dataset, view: View | None) -> None:
     ds.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
     ds.BodyPartExamined = "BREAST"
     ds.PatientOrientation = view.patient_orientation if view else ["A", "F"]
+
+
+def prior_exposure(ds: Dataset) -> None:
+    """The detector spacing and exposure of a breast prior taken as DX or CR (a mammography
+    technique: low kV, short source-to-detector distance, long exposure)."""
+    ds.ImagerPixelSpacing = [PRIOR_PIXEL_SPACING_MM, PRIOR_PIXEL_SPACING_MM]
+    ds.KVP = 28
+    ds.DistanceSourceToDetector = 660
+    ds.ExposureTime = 1000
+    ds.Exposure = 100

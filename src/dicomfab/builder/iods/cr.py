@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate
-from dicomfab.builder.iods.breast import breast_anatomy
+from dicomfab.builder.iods.breast import breast_anatomy, prior_exposure
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
@@ -39,7 +39,6 @@ REQUIRED = (
     | m.keywords("BodyPartExamined ViewPosition Manufacturer InstanceNumber PatientOrientation")
 )
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm (14") cassette
-BREAST_PIXEL_SPACING_MM = 0.1  # a mammography plate read at 100 µm
 
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
@@ -92,12 +91,8 @@ def _breast(ds: Dataset, plan: InstancePlan) -> None:
     assert plan.view is not None
     breast_anatomy(ds, plan.view)
     ds.ViewPosition = plan.view.position
-    ds.ImagerPixelSpacing = [BREAST_PIXEL_SPACING_MM, BREAST_PIXEL_SPACING_MM]
-    ds.KVP = 28
-    ds.DistanceSourceToDetector = 660
-    ds.ExposureTime = 1000
+    prior_exposure(ds)
     ds.XRayTubeCurrent = 100
-    ds.Exposure = 100
 
 
 # Modality LUT (C.11.1): an identity rescale

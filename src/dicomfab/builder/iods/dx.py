@@ -27,7 +27,7 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate
-from dicomfab.builder.iods.breast import breast_anatomy, view_code_sequence
+from dicomfab.builder.iods.breast import breast_anatomy, prior_exposure, view_code_sequence
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS, View
@@ -52,7 +52,6 @@ REQUIRED_DX_FAMILY = (
 )
 REQUIRED = REQUIRED_DX_FAMILY | m.keywords("WindowCenter WindowWidth")
 PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm chest detector
-BREAST_PIXEL_SPACING_MM = 0.1  # a breast prior: 100 µm, as older mammography detectors and plates
 
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
@@ -106,8 +105,8 @@ def _dx_image(ds: Dataset, image: PixelImage, view: View | None) -> None:
 
 # DX Detector (C.8.11.4)
 def _dx_detector(ds: Dataset, view: View | None) -> None:
-    spacing = PIXEL_SPACING_MM if view is None else BREAST_PIXEL_SPACING_MM
-    ds.ImagerPixelSpacing = [spacing, spacing]
+    if view is None:  # a breast view's spacing comes with its exposure (prior_exposure)
+        ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
     ds.DetectorType = "SCINTILLATOR"
     ds.DetectorID = "DFDET02"
 
@@ -133,11 +132,8 @@ def _breast_positioning(ds: Dataset, view: View) -> None:
     ds.PositionerType = "MAMMOGRAPHIC"
     ds.PositionerPrimaryAngle = 45 if view.oblique else 0
     ds.ViewCodeSequence = view_code_sequence(view)
-    ds.DistanceSourceToDetector = 660
+    prior_exposure(ds)
     ds.DistanceSourceToPatient = 640
-    ds.KVP = 28
-    ds.Exposure = 100
-    ds.ExposureTime = 1000
 
 
 TEMPLATES = (
