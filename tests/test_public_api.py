@@ -10,7 +10,7 @@ import click
 from click.testing import CliRunner
 
 import dicomfab
-from dicomfab.cli import cli
+from dicomfab.console import cli
 
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"
 

@@ -6,6 +6,7 @@
     ├── TransferSyntaxError        unknown transfer syntax, or its codec is not installed
     ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
     ├── OutputError                the output folder cannot be written (exists, not writable, …)
+    ├── MissingExtra               an optional dependency (a pyproject extra) is not installed
     └── TargetError                a system under test cannot be reached or fails at the
                                    infrastructure level (not started, refused, connection lost)
     Interrupted (KeyboardInterrupt) SIGINT or SIGTERM stopped the work: exit 128 + signal
@@ -93,6 +94,16 @@ class BuildError(DicomfabError):
 
 class OutputError(DicomfabError):
     """The output location cannot be written."""
+
+
+class MissingExtra(DicomfabError):
+    """``needed_by`` needs the optional dependencies of ``dicomfab[extra]``, which are not
+    installed (see :func:`dicomfab.extras.require`)."""
+
+    def __init__(self, extra: str, needed_by: str) -> None:
+        self.extra = extra
+        self.needed_by = needed_by
+        super().__init__(f"{needed_by} needs the [{extra}] extra: pip install 'dicomfab[{extra}]'")
 
 
 class TargetError(DicomfabError):

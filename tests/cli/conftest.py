@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dicomfab.cli import main
+from dicomfab.console import main
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -32,6 +32,8 @@ def complete(words: str) -> list[str]:
     ("words", "offered", "not_offered"),
     [
         ("dicomfab ge", "generate", "run"),
+        ("dicomfab u", "ui", "generate"),  # the web UI's command, composed in dicomfab.console
+        ("dicomfab ui --no", "--no-browser", "--port"),
         ("dicomfab run -s pr_bi", "pr_bits_mismatch", "cu_bits_mismatch"),
         (
             "dicomfab run -s cu_bits_mismatch,pr_pri",

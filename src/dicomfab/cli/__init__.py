@@ -30,38 +30,50 @@ from dicomfab.cli import (
     schema,
     summary,
     targets,
-    ui,
     validate,
 )
 from dicomfab.cli.common import console_err
 from dicomfab.errors import DicomfabError, Interrupted
 
+#: the subcommands this package defines, in the order they were added
+COMMANDS: tuple[click.Command, ...] = (
+    generate.command,
+    listing.command,
+    describe.command,
+    schema.command,
+    validate.command,
+    inspect.command,
+    summary.command,
+    run.command,
+    targets.targets_command,
+    targets.check_command,
+)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="dicomfab")
-def cli() -> None:
-    """Generate synthetic DICOM studies (clean or deliberately broken) and test ingestion.
 
-    \b
-    Start here:
-      dicomfab generate --output out --config study.yaml   build a study from a spec
-      dicomfab schema                                      the spec's JSON Schema
-      dicomfab inspect out/<name>/dicoms/<uid>/<uid>.dcm   read a file back
-      dicomfab run --image-size small                      every scenario, end to end
-    """
+def make_group(*extra: click.Command) -> click.Group:
+    """The ``dicomfab`` group: :data:`COMMANDS` plus ``extra``. The console script's group
+    (:mod:`dicomfab.console`) adds the web UI's ``ui``; this package never imports the web."""
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.version_option(__version__, prog_name="dicomfab")
+    def cli() -> None:
+        """Generate synthetic DICOM studies (clean or deliberately broken) and test ingestion.
+
+        \b
+        Start here:
+          dicomfab generate --output out --config study.yaml   build a study from a spec
+          dicomfab schema                                      the spec's JSON Schema
+          dicomfab inspect out/<name>/dicoms/<uid>/<uid>.dcm   read a file back
+          dicomfab run --image-size small                      every scenario, end to end
+        """
+
+    for command in (*COMMANDS, *extra):
+        cli.add_command(command)
+    return cli
 
 
-cli.add_command(generate.command)
-cli.add_command(listing.command)
-cli.add_command(describe.command)
-cli.add_command(schema.command)
-cli.add_command(validate.command)
-cli.add_command(inspect.command)
-cli.add_command(summary.command)
-cli.add_command(run.command)
-cli.add_command(targets.targets_command)
-cli.add_command(targets.check_command)
-cli.add_command(ui.command)
+#: the library's commands alone (no ``ui``); ``dicomfab.console.cli`` is the whole command line
+cli = make_group()
 
 
 def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
@@ -124,15 +136,16 @@ def _report_interrupted(exc: BaseException) -> int:
     return stop.exit_code
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, group: click.Group = cli) -> None:
+    """Run ``group`` on ``argv`` (default: ``sys.argv``) and exit with its code."""
     with interruptible():
-        code = _main(argv)
+        code = _main(group, argv)
     sys.exit(code)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(group: click.Group, argv: list[str] | None) -> int:
     try:
-        cli.main(args=argv, prog_name="dicomfab", standalone_mode=False)
+        group.main(args=argv, prog_name="dicomfab", standalone_mode=False)
     except click.exceptions.Abort as exc:
         if exc.__cause__ is None and exc.__context__ is None:
             console_err.print("aborted")

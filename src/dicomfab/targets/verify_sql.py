@@ -8,7 +8,9 @@
 others are optional; other columns are ignored). The UIDs go in batches of ``batch``, one
 statement per batch, all on one connection. A UID without a row is data (absent from the
 Observations); only "cannot connect / bad SQL / missing parameter" raises
-:class:`~dicomfab.errors.TargetError`, in one line, with the URL's password masked.
+:class:`~dicomfab.errors.TargetError`, in one line, with the URL's password masked. A
+``postgresql+psycopg://`` URL without psycopg installed raises
+:class:`~dicomfab.errors.MissingExtra` (``dicomfab[postgres]``) when the verifier is made.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.engine import URL, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from dicomfab.errors import TargetError
+from dicomfab.extras import require
 from dicomfab.targets.observations import Observations, ObservedInstance
 from dicomfab.targets.secrets import Masker, mask_url
 
@@ -59,6 +62,17 @@ def _reason(exc: BaseException) -> str:
     return first
 
 
+def _require_driver(url: str) -> None:
+    """psycopg (SQLAlchemy imports it only when an engine is made) is the ``[postgres]`` extra:
+    its absence is said before anything is sent, not as a driver error at the first query."""
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        return  # a bad URL is reported by observe(), as before
+    if parsed.get_driver_name() == "psycopg":
+        require("postgres", f"SQL verification through {parsed.drivername}", "psycopg")
+
+
 def _value(row: RowMapping, name: str) -> str | None:
     value = row.get(name)
     return None if value is None else str(value)
@@ -84,6 +98,7 @@ class SQLVerifier:
             raise ValueError("batch must be at least 1")
         if isinstance(url, URL):
             url = url.render_as_string(hide_password=False)
+        _require_driver(url)
         self.url = url
         self.query = query
         self.params = dict(params or {})

@@ -1,10 +1,19 @@
-"""``dicomfab ui``: the web UI on 127.0.0.1, reached through a URL carrying a token."""
+"""``dicomfab ui``: the web UI on 127.0.0.1, reached through a URL carrying a token.
+
+The command (its options and help) imports only click, so ``dicomfab --help`` and
+``dicomfab ui --help`` work without the ``[ui]`` extra; FastAPI and uvicorn load when it runs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+from dicomfab.extras import require
+
+#: what the server needs beyond the core install: pyproject's ``[ui]`` extra
+UI_MODULES = ("fastapi", "uvicorn")
 
 
 @click.command("ui")
@@ -43,6 +52,7 @@ def command(port: int, no_browser: bool, roots: tuple[Path, ...], config: Path |
       dicomfab ui                                   current folder, a free port, opens a browser
       dicomfab ui --port 8765 --no-browser --root ~/dicom-out --root /data/test-sets
     """
-    from dicomfab.web.server import serve  # FastAPI and uvicorn load only for this command
+    require("ui", "dicomfab ui", *UI_MODULES)
+    from dicomfab.web.server import serve
 
     serve(list(roots) or [Path.cwd()], port, config, open_browser=not no_browser)
