@@ -10,7 +10,7 @@ WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.co
                web/tsconfig.json $(shell find web/src -type f 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv deps system-deps web demo test lint format bench clean
+.PHONY: help venv deps system-deps web demo test lint format dist dist-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -65,9 +65,18 @@ web: $(WEB_BUILT)  ## build the web UI (React + Vite) into src/dicomfab/web/stat
 test: deps web lint  ## install everything, build the UI, lint, and run the whole test suite
 	$(BIN)/pytest -n 2 --dist loadfile
 
+# the wheel and the sdist carry the built UI (src/dicomfab/web/static, gitignored: package-data);
+# without PYTHONDONTWRITEBYTECODE, which only makes setuptools warn (a wheel holds no .pyc anyway)
+dist: venv web  ## build the UI, then the wheel and the sdist into dist/
+	rm -rf dist
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m build --outdir dist .
+
+dist-check: dist  ## install the wheel in a fresh venv, without extras then with [ui], and try it
+	PYTHON=$(PYTHON) .ci/dist-check dist
+
 bench: venv system-deps  ## run the benchmarks (print ratios against baselines measured in the same run)
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/ingest.py
 
 clean:  ## remove generated data and caches (keeps .venv)
-	rm -rf out tmp .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf out tmp dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis
