@@ -20,7 +20,7 @@ from dicomfab.studyspec.tags import CoercedValue, TagRef, parse_tag_key
 
 if TYPE_CHECKING:
     from dicomfab.builder.iods.base import IODTemplate
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 Fail = Callable[..., None]
 """The planner's ``fail(path, message, suggestion=None)``."""

@@ -17,7 +17,7 @@ from dicomfab.builder.demographics import age_string
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 
 def keywords(text: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 Builder = Callable[["InstancePlan", PixelImage | None], Dataset]
 

@@ -30,7 +30,7 @@ from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 CR = "1.2.840.10008.5.1.4.1.1.1"
 REQUIRED = (

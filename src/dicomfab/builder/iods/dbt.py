@@ -34,7 +34,7 @@ from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 DBT = "1.2.840.10008.5.1.4.1.1.13.1.3"
 BREAST = ("76752008", "SCT", "Breast")

@@ -25,7 +25,7 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 BREAST = ("76752008", "SCT", "Breast")

@@ -23,7 +23,7 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 REQUIRED = (
