@@ -310,7 +310,7 @@ class _Planner:
         return plan
 
     def iod(self, path: str, chain: Chain) -> IODTemplate | None:
-        name = _inherit(chain, "iod") or "mg"
+        name = _inherit(chain, "iod") or iod_registry.DEFAULT
         found = iod_registry.find(name)
         if found is None:
             near = iod_registry.suggest(name)
@@ -633,7 +633,7 @@ _ROLE_NAMES = {"prior": "a prior", "external_prior": "an external prior"}
 
 def _fallback_iod() -> IODTemplate:
     """Stand-in for an unknown IOD, so that planning goes on and reports every other problem."""
-    found = iod_registry.find("mg")
+    found = iod_registry.find(iod_registry.DEFAULT)
     assert found is not None
     return found
 

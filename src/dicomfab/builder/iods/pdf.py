@@ -125,6 +125,7 @@ TEMPLATES = (
         sop_class_uid=ENCAPSULATED_PDF,
         modality="DOC",
         build=build,
+        summary="a one-page PDF written deterministically",
         pixels=None,
         aliases=("encapsulated-pdf", "report"),
         required=REQUIRED,
