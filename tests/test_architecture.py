@@ -67,3 +67,19 @@ def test_the_walk_sees_imports() -> None:
     assert "dicomfab.scenarios" in cli["dicomfab.cli.common"]  # an import inside a function
     assert "dicomfab.scenarios.selection" in cli["dicomfab.cli.run"]
     assert "dicomfab.web.server" in imports_of("web")["dicomfab.web.command"]  # in a function
+
+
+def test_iods_read_the_plan_model_not_the_planner() -> None:
+    """An IOD builds from the plan (``builder.plan_model``); the planner (``builder.plan``) picks
+    IODs from the registry, so an IOD importing it would close a circle."""
+    iods = imports_of("builder/iods")
+    assert "dicomfab.builder.plan_model.InstancePlan" in iods["dicomfab.builder.iods.base"]
+    wrong = {
+        module: sorted(
+            n
+            for n in names
+            if n == "dicomfab.builder.plan" or n.startswith("dicomfab.builder.plan.")
+        )
+        for module, names in iods.items()
+    }
+    assert {m: n for m, n in wrong.items() if n} == {}

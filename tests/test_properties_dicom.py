@@ -29,7 +29,7 @@ from pydicom import uid
 
 from dicomfab import SpecError, generate, make_plan, parse_spec
 from dicomfab.builder import encoding
-from dicomfab.builder.plan import InstancePlan
+from dicomfab.builder.plan_model import InstancePlan
 from dicomfab.studyspec.views import VIEWS
 from dicomtools import dciodvfy, dcmdump, require
 

@@ -85,3 +85,17 @@ def test_scenario_library_reference_matches_the_library() -> None:
         LIBRARY_DOC.write_text(text, encoding="utf-8")
     hint = "the library changed: run UPDATE_DOCS=1 pytest tests/test_public_api.py"
     assert LIBRARY_DOC.read_text(encoding="utf-8") == text, hint
+
+
+IODS_DOC = Path(__file__).parent.parent / "docs" / "iods.md"
+
+
+def test_iod_reference_matches_the_registry() -> None:
+    from dicomfab.builder.iods.reference import docs_blocks, fill_blocks
+
+    text = IODS_DOC.read_text(encoding="utf-8")
+    expected = fill_blocks(text, docs_blocks())
+    if os.environ.get("UPDATE_DOCS"):
+        IODS_DOC.write_text(expected, encoding="utf-8")
+    hint = "the IOD registry changed: run UPDATE_DOCS=1 pytest tests/test_public_api.py"
+    assert IODS_DOC.read_text(encoding="utf-8") == expected, hint

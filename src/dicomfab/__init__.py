@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from dicomfab._version import __version__
-from dicomfab.builder.plan import Plan, make_plan
+from dicomfab.builder.plan import make_plan
+from dicomfab.builder.plan_model import Plan
 from dicomfab.errors import (
     BuildError,
     DicomfabError,

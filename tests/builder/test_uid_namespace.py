@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 
 from dicomfab import generate, make_plan, parse_spec
 from dicomfab.builder.dataset import IMPLEMENTATION_CLASS_UID
-from dicomfab.builder.plan import Plan
+from dicomfab.builder.plan_model import Plan
 from dicomfab.builder.uids import UIDFactory, dataset_identity
 from dicomfab.errors import SpecError
 from dicomfab.output.manifest import Manifest

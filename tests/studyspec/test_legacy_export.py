@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dicomfab import Spec, SpecError, make_plan
-from dicomfab.builder.plan import Plan
+from dicomfab.builder.plan_model import Plan
 from dicomfab.output import legacy_export
 from dicomfab.studyspec import legacy
 from dicomfab.studyspec.loading import parse_spec

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from dicomfab import SpecError, load_spec, parse_spec
-from dicomfab.builder.plan import Plan, make_plan
+from dicomfab.builder.plan import make_plan
+from dicomfab.builder.plan_model import Plan
 
 SMALL = {"pixels": {"rows": 64, "columns": 64}}
 

@@ -20,7 +20,7 @@ from dicomfab.studyspec.tags import CoercedValue, TagRef, parse_tag_key
 
 if TYPE_CHECKING:
     from dicomfab.builder.iods.base import IODTemplate
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 Fail = Callable[..., None]
 """The planner's ``fail(path, message, suggestion=None)``."""
@@ -151,11 +151,6 @@ def _check_pairs(instance: InstancePlan, chain: Sequence[tuple[str, Settings]], 
         )
 
 
-#: IODs whose builders write BodyPartExamined BREAST with ImageLaterality B (a breast MR, a
-#: digitised film); the others either require ImageLaterality (MG, DX) or carry FrameLaterality
-_BREAST_BODY_PART = frozenset({"sc", "mr"})
-
-
 def _check_laterality(
     instance: InstancePlan, chain: Sequence[tuple[str, Settings]], where: _Where, fail: Fail
 ) -> None:
@@ -166,8 +161,8 @@ def _check_laterality(
     tags = {ref.keyword: value for ref, value in instance.tags.items()}
     without_image_laterality = "ImageLaterality" in {ref.keyword for ref in instance.remove}
     part = tags.get("BodyPartExamined")  # dciodvfy still sees a breast without it (the region)
-    breast = part.value == "BREAST" if part is not None else instance.iod.name in _BREAST_BODY_PART
-    needed = without_image_laterality and breast and instance.iod.name != "dbt"
+    breast = part.value == "BREAST" if part is not None else instance.iod.breast_body_part
+    needed = without_image_laterality and breast and not instance.iod.frame_laterality
     if needed and "Laterality" not in tags:
         fail(
             _removed_at(chain, "ImageLaterality", instance.path),
@@ -180,7 +175,7 @@ def _check_laterality(
         fail(
             where.tags.get("Laterality", f"{instance.path}.tags.Laterality"),
             "Laterality (Type 2C) is allowed only on an image of a paired body part that has no "
-            f"ImageLaterality{' or FrameLaterality' if instance.iod.name == 'dbt' else ''}; "
+            f"ImageLaterality{' or FrameLaterality' if instance.iod.frame_laterality else ''}; "
             "this one has it: leave Laterality out, or set permissive: true to write it on "
             "purpose",
         )
@@ -252,19 +247,13 @@ def _count_problem(value: CoercedValue, iod: IODTemplate, keyword: str) -> str |
     return None
 
 
-#: IODs whose ViewCodeSequence items hold ViewModifierCodeSequence as Type 2 (DX Positioning,
-#: C.8.11.5.1.1, and C.8.11.7 for mammography). Elsewhere (SC, MR: the Optional View and Slice
-#: Progression Direction Macro) it is Type 3, so present means at least one item.
-_VIEW_MODIFIER_TYPE2 = frozenset({"mg-presentation", "mg-processing", "dbt", "dx", "cr"})
-
-
 def _check_view_codes(
     instance: InstancePlan, items: list[dict[TagRef, CoercedValue]], path: str, fail: Fail
 ) -> None:
     """Where ViewModifierCodeSequence is Type 2, an item without it gets it, empty; where it is
     Type 3, an empty one is refused (dciodvfy: 1-n items required)."""
     modifier = parse_tag_key("ViewModifierCodeSequence")
-    type2 = instance.iod.name in _VIEW_MODIFIER_TYPE2
+    type2 = instance.iod.view_modifier_type2
     for n, item in enumerate(items):
         given = next((v for ref, v in item.items() if ref.keyword == modifier.keyword), None)
         if given is None and type2:

@@ -14,7 +14,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from dicomfab.builder.pixels.image import PixelImage
-from dicomfab.builder.plan import InstancePlan
+from dicomfab.builder.plan_model import InstancePlan
 from dicomfab.studyspec.tags import CoercedValue, TagRef
 
 # dicomfab's own UUID-derived UID (PS3.5 B.2): no organisation root is borrowed

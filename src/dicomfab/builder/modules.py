@@ -1,8 +1,8 @@
 """Builders for the DICOM modules most IODs share (PS3.3 C.7, C.12), one function per module.
 
 Each takes the dataset being built and the instance plan, and adds the module's attributes. IOD
-modules (``dicomfab.builder.iods.*``) call them in the order of their IOD's module table, then add
-their own modules.
+modules (``dicomfab.builder.iods.*``) start from ``image_dataset`` (the modules every image IOD has)
+or call them one by one, then add their own modules.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dicomfab.builder.demographics import age_string
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 
 def keywords(text: str) -> frozenset[str]:
@@ -117,6 +117,22 @@ def general_image(ds: Dataset, plan: InstancePlan) -> None:
     ds.AcquisitionTime = content_time(plan)
 
 
+def image_dataset(
+    plan: InstancePlan, image: PixelImage, sop_class_uid: str, modality: str
+) -> Dataset:
+    """A new dataset with the modules every image IOD here starts from: SOP Common, Patient,
+    General Study, General Series, General Equipment and Image Pixel (the order of assignment
+    does not matter: a dataset is written in tag order)."""
+    ds = Dataset()
+    sop_common(ds, plan, sop_class_uid)
+    patient(ds, plan)
+    general_study(ds, plan)
+    general_series(ds, plan, modality)
+    general_equipment(ds, plan)
+    image_pixel(ds, image)
+    return ds
+
+
 # Image Pixel (C.7.6.3) — everything but PixelData, which the encoder writes
 def image_pixel(ds: Dataset, image: PixelImage) -> None:
     ds.SamplesPerPixel = 1
@@ -127,6 +143,13 @@ def image_pixel(ds: Dataset, image: PixelImage) -> None:
     ds.BitsStored = image.bits_stored
     ds.HighBit = image.high_bit
     ds.PixelRepresentation = 0
+
+
+# Modality LUT (C.11.1), or the rescale of the DX Image Module (C.8.11.3): an identity rescale
+def identity_rescale(ds: Dataset) -> None:
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.RescaleType = "US"
 
 
 # Acquisition Context (C.7.6.14)

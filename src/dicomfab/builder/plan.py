@@ -3,14 +3,14 @@
 Planning is where a spec is checked as a whole: settings inherited level by level, dates resolved,
 UIDs derived from the dataset's identity and the seed, tag keys and values checked against the
 dictionary and their VR. Every problem is collected with its path, and all are raised together as
-one ``SpecError``. A plan is plain data: building and writing it cannot fail on the spec's account.
+one ``SpecError``. A plan is plain data (``dicomfab.builder.plan_model``): building and writing it
+cannot fail on the spec's account.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,6 +25,14 @@ from dicomfab.builder.demographics import (
 from dicomfab.builder.encoding import TransferSyntax
 from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.iods.base import IODTemplate
+from dicomfab.builder.plan_model import (
+    InstancePlan,
+    PatientPlan,
+    Plan,
+    SeriesPlan,
+    StudyPlan,
+    modality_tag,
+)
 from dicomfab.builder.uids import UIDFactory, dataset_identity, uid_name
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
 from dicomfab.studyspec.dates import parse_date, resolve_relative, time_problem
@@ -66,124 +74,6 @@ _STUDY_TEXTS = {
 
 Chain = list[tuple[str, Settings]]
 """The settings levels that apply to one instance, shallow to deep, each with its spec path."""
-
-
-@dataclass
-class PatientPlan:
-    index: int
-    path: str
-    name: str
-    patient_id: str
-    birth_date: dt.date | None
-    sex: str
-    anatomy_seed: int
-    studies: list[StudyPlan] = field(default_factory=list)
-
-
-@dataclass
-class StudyPlan:
-    patient: PatientPlan
-    index: int
-    path: str
-    role: str
-    date: dt.date
-    time: str
-    uid: str
-    description: str
-    accession_number: str
-    study_id: str
-    series: list[SeriesPlan] = field(default_factory=list)
-
-    @property
-    def folder(self) -> str:
-        """The study's folder under ``dicoms/`` (and its record's name under ``jsons/``): the
-        StudyInstanceUID, or a safe name derived from it when it is not a valid UID."""
-        return uid_name(self.uid)
-
-
-@dataclass
-class SeriesPlan:
-    study: StudyPlan
-    index: int
-    path: str
-    number: int
-    uid: str
-    description: str
-    instances: list[InstancePlan] = field(default_factory=list)
-
-
-@dataclass
-class InstancePlan:
-    series: SeriesPlan
-    index: int
-    path: str
-    number: int
-    iod: IODTemplate
-    view: View | None
-    tags: dict[TagRef, CoercedValue]
-    remove: list[TagRef]
-    pixels: PixelOptions
-    transfer_syntax: TransferSyntax
-    sop_instance_uid: str
-    file_name: str
-    skip_writing: bool
-    permissive: bool
-    uids: UIDFactory
-    # IOD constraints this permissive instance breaks on purpose, declared in the manifest:
-    # {"what": reason, "at": spec path} (filled by constraints.check)
-    defects: list[dict[str, str]] = field(default_factory=list)
-    quality: float | None = None  # the least PSNR (dB) a lossy transfer syntax keeps
-
-    @property
-    def study(self) -> StudyPlan:
-        return self.series.study
-
-    @property
-    def patient(self) -> PatientPlan:
-        return self.series.study.patient
-
-    @property
-    def laterality(self) -> str | None:
-        return self.view.laterality if self.view else None
-
-    @property
-    def modality(self) -> str:
-        """Modality (0008,0060) as the file has it: the spec's tag if it sets one (empty when it
-        removes it); else MG for a breast view on an IOD that takes views (DX, CR); else the
-        IOD's."""
-        tag = _modality_tag(self.tags)
-        if tag is not None:
-            return tag
-        if any(ref.keyword == "Modality" for ref in self.remove):
-            return ""
-        if self.view is not None and self.iod.breast_views:
-            return "MG"
-        return self.iod.modality
-
-    def uid(self, kind: str) -> str:
-        """A further UID for this instance (e.g. ``uid("frame-of-reference")``)."""
-        return self.uids.uid(
-            kind, self.patient.index, self.study.index, self.series.index, self.index
-        )
-
-    def study_level_uid(self, kind: str) -> str:
-        """A UID shared by the whole study (e.g. a frame of reference for all its views)."""
-        return self.uids.uid(kind, self.patient.index, self.study.index)
-
-
-@dataclass
-class Plan:
-    spec: Spec
-    patients: list[PatientPlan]
-    uid_namespace: str = ""  # the identity UIDs and generated IDs derive from (see uids.py)
-
-    @property
-    def studies(self) -> list[StudyPlan]:
-        return [s for p in self.patients for s in p.studies]
-
-    @property
-    def instances(self) -> list[InstancePlan]:
-        return [i for s in self.studies for se in s.series for i in se.instances]
 
 
 class _Planner:
@@ -420,7 +310,7 @@ class _Planner:
         return plan
 
     def iod(self, path: str, chain: Chain) -> IODTemplate | None:
-        name = _inherit(chain, "iod") or "mg"
+        name = _inherit(chain, "iod") or iod_registry.DEFAULT
         found = iod_registry.find(name)
         if found is None:
             near = iod_registry.suggest(name)
@@ -499,7 +389,7 @@ class _Planner:
             return VIEWS[view_name]
         if view_name and spec.view:
             self.fail(f"{path}.view", f"{iod.name} images have no mammography view")
-        if iod.breast_views and _modality_tag(tags) == "MG":
+        if iod.breast_views and modality_tag(tags) == "MG":
             return VIEWS[iod.default_views[index % len(iod.default_views)]]
         return None
 
@@ -743,18 +633,9 @@ _ROLE_NAMES = {"prior": "a prior", "external_prior": "an external prior"}
 
 def _fallback_iod() -> IODTemplate:
     """Stand-in for an unknown IOD, so that planning goes on and reports every other problem."""
-    found = iod_registry.find("mg")
+    found = iod_registry.find(iod_registry.DEFAULT)
     assert found is not None
     return found
-
-
-def _modality_tag(tags: dict[TagRef, CoercedValue]) -> str | None:
-    """The Modality the spec's tags set (values joined with a backslash), or None."""
-    for ref, value in tags.items():
-        if ref.keyword == "Modality":
-            values = value.value if isinstance(value.value, list) else [value.value]
-            return "\\".join(str(v) for v in values if v is not None)
-    return None
 
 
 def _inherit(chain: Chain, attribute: str) -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 
 from dicomfab.builder import encoding
 from dicomfab.builder.iods import registry
+from dicomfab.builder.iods.reference import iod_field_description
 from dicomfab.studyspec.models import Spec
 from dicomfab.studyspec.views import VIEWS
 
@@ -20,6 +21,7 @@ def spec_schema() -> dict[str, Any]:
         props = model.get("properties", {})
         if "iod" in props:
             props["iod"]["examples"] = registry.names()
+            props["iod"]["description"] = iod_field_description()
         if "transfer_syntax" in props:
             props["transfer_syntax"]["examples"] = encoding.names()
         if "view" in props:

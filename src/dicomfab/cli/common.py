@@ -9,7 +9,8 @@ import click
 from click.shell_completion import CompletionItem
 from rich.console import Console
 
-from dicomfab.builder.plan import Plan, make_plan
+from dicomfab.builder.plan import make_plan
+from dicomfab.builder.plan_model import Plan
 from dicomfab.errors import SpecError
 from dicomfab.studyspec.models import Spec
 

@@ -9,7 +9,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dicomfab.builder.plan import Plan
+from dicomfab.builder.plan_model import Plan
 from dicomfab.cli import listing
 from dicomfab.cli.common import (
     complete_scenarios,

@@ -28,7 +28,7 @@ from dicomfab.scenarios import selectors
 from dicomfab.scenarios.model import INSTANCE_OUTCOMES, STUDY_OUTCOMES
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import Plan
+    from dicomfab.builder.plan_model import Plan
 
 
 @dataclass(frozen=True)

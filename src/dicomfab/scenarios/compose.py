@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicomfab.builder.plan import InstancePlan, Plan, StudyPlan, make_plan
+from dicomfab.builder.plan import make_plan
+from dicomfab.builder.plan_model import InstancePlan, Plan, StudyPlan
 from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.files import file_digests

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dicomfab.builder.plan import InstancePlan, Plan, StudyPlan
+from dicomfab.builder.plan_model import InstancePlan, Plan, StudyPlan
 from dicomfab.errors import shorten
 
 _SELECTOR = re.compile(

@@ -66,7 +66,8 @@ class Settings(_Model):
 
     iod: str | None = Field(
         None,
-        description="IOD to build: mg (= mg-presentation), mg-processing, dbt, dx, cr, sc, mr, pdf",
+        # the JSON schema (dicomfab.builder.schema) lists the names the IOD registry knows
+        description="IOD to build: a name or alias from `dicomfab list iods`, or a SOP Class UID",
     )
     tags: dict[str, Any] = Field(
         default_factory=dict,

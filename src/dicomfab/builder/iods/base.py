@@ -12,7 +12,7 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 Builder = Callable[["InstancePlan", PixelImage | None], Dataset]
 
@@ -38,6 +38,7 @@ class IODTemplate:
     modality: str
     build: Builder
     pixels: PixelOptions | None  # defaults; None: the IOD has no pixel data (Encapsulated PDF)
+    summary: str = ""  # what dicomfab writes, in a line (docs/iods.md)
     default_views: tuple[str, ...] = ()
     breast: bool = False  # instances carry a mammography view and laterality
     # takes mammography views without requiring them (DX, CR): an instance with a view, or with
@@ -57,3 +58,10 @@ class IODTemplate:
     # multi-valued attributes whose number of values the IOD's modules fix (given as a tag)
     value_counts: dict[str, ValueCount] = field(default_factory=dict)
     forbidden: frozenset[str] = field(default_factory=frozenset)  # keywords it does not allow
+    # the builder writes BodyPartExamined BREAST with an ImageLaterality the IOD does not require
+    # (a breast MR, a digitised film): without ImageLaterality, Laterality is then Type 2C
+    breast_body_part: bool = False
+    frame_laterality: bool = False  # laterality in the functional groups (FrameLaterality)
+    # ViewCodeSequence items hold ViewModifierCodeSequence as Type 2 (DX Positioning, C.8.11.5.1.1,
+    # and C.8.11.7 for mammography); elsewhere Type 3 (present means at least one item)
+    view_modifier_type2: bool = False

@@ -1,4 +1,5 @@
-"""Breast anatomy shared by the IODs that carry a mammography view (MG, and DX or CR priors).
+"""Breast anatomy, views and positioning shared by the IODs that show a breast (MG and DBT, DX or
+CR priors; MR takes the anatomy code).
 
 The codes are those the Digital Mammography IOD uses: Anatomic Region CID 4013 (Breast, SCT
 76752008) and View CID 4014 (SCT codes of ``dicomfab.studyspec.views``).
@@ -23,6 +24,24 @@ def view_code_sequence(view: View | None) -> Sequence:
     item = m.code_item(view.code, "SCT", view.meaning) if view else m.code_item(*CRANIO_CAUDAL)
     item.ViewModifierCodeSequence = Sequence()
     return Sequence([item])
+
+
+def breast_view(ds: Dataset, view: View | None) -> None:
+    """What the Mammography Image Module (C.8.11.7) and the Breast View Module (C.8.21.6) share:
+    the view's codes, no implant, the whole breast in the image."""
+    ds.ViewCodeSequence = view_code_sequence(view)
+    ds.BreastImplantPresent = "NO"
+    ds.PartialView = "NO"
+
+
+def breast_positioning(ds: Dataset, view: View | None) -> None:
+    """DX Positioning (C.8.11.5) of a breast image: the ACR MQCM ViewPosition (dciodvfy knows
+    only DX's chest terms and warns about CC, MLO, …), a mammographic positioner, tilted 45° for
+    an oblique view."""
+    if view is not None:
+        ds.ViewPosition = view.position
+    ds.PositionerType = "MAMMOGRAPHIC"
+    ds.PositionerPrimaryAngle = 45 if view is not None and view.oblique else 0
 
 
 def breast_anatomy(ds: Dataset, view: View | None) -> None:

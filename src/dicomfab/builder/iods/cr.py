@@ -5,7 +5,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   General Acquisition M, Image Pixel M, SOP Common M                        → builder.modules
   CR Series M                                                               → _cr_series
   CR Image M                                                                → _cr_image
-  Modality LUT U (identity rescale)                                         → _modality_lut
+  Modality LUT U (identity rescale)                         → builder.modules.identity_rescale
   VOI LUT U                                                                → builder.modules.voi_lut
   Clinical Trial *, Patient Study, Contrast/Bolus, Display Shutter, Device, Specimen,
   Overlay Plane, Common Instance Reference U                                → not built
@@ -30,7 +30,7 @@ from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 CR = "1.2.840.10008.5.1.4.1.1.1"
 REQUIRED = (
@@ -43,19 +43,13 @@ PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm (14") cassette
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
-    ds = Dataset()
-    m.sop_common(ds, plan, CR)
-    m.patient(ds, plan)
-    m.general_study(ds, plan)
-    m.general_series(ds, plan, plan.modality)
-    m.general_equipment(ds, plan)
+    ds = m.image_dataset(plan, image, CR, plan.modality)
     m.general_image(ds, plan)
-    m.image_pixel(ds, image)
     _cr_series(ds)
     _cr_image(ds, plan)
     if plan.view is not None:
         _breast(ds, plan)
-    _modality_lut(ds)
+    m.identity_rescale(ds)  # Modality LUT (C.11.1)
     m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
 
@@ -95,13 +89,6 @@ def _breast(ds: Dataset, plan: InstancePlan) -> None:
     ds.XRayTubeCurrent = 100
 
 
-# Modality LUT (C.11.1): an identity rescale
-def _modality_lut(ds: Dataset) -> None:
-    ds.RescaleIntercept = 0
-    ds.RescaleSlope = 1
-    ds.RescaleType = "US"
-
-
 TEMPLATES = (
     IODTemplate(
         name="cr",
@@ -109,6 +96,7 @@ TEMPLATES = (
         sop_class_uid=CR,
         modality="CR",
         build=build,
+        summary="a chest PA image; with `views` or `Modality: MG` a breast prior (see below)",
         pixels=PixelOptions(
             rows=1024, columns=1024, bits_stored=10, pattern="auto", photometric="MONOCHROME2"
         ),
@@ -118,5 +106,6 @@ TEMPLATES = (
         modalities=("CR", "MG"),
         default_views=SCREENING_VIEWS,  # for Modality MG without views
         breast_views=True,
+        view_modifier_type2=True,
     ),
 )

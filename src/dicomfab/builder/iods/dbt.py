@@ -9,7 +9,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Multi-frame Functional Groups M                                            → _functional_groups
   Multi-frame Dimension U                                                    → _dimensions
   X-Ray 3D Image M                                                           → _xray_3d_image
-  Breast View M                                                              → _breast_view
+  Breast View M                                                              → breast.breast_view
   Synchronization C, Enhanced Contrast/Bolus C, Frame Extraction C           → not applicable
   Breast Tomosynthesis Contributing Sources U, Breast Tomosynthesis Acquisition U → _acquisition
   Clinical Trial *, Patient Study, Device, Intervention, Specimen,
@@ -29,15 +29,15 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
+from dicomfab.builder.iods.breast import BREAST, breast_view
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 DBT = "1.2.840.10008.5.1.4.1.1.13.1.3"
-BREAST = ("76752008", "SCT", "Breast")
 IMAGE_TYPE = ["ORIGINAL", "PRIMARY", "TOMOSYNTHESIS", "NONE"]
 REQUIRED = (
     m.REQUIRED_COMMON
@@ -70,21 +70,15 @@ _AXES = {
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
-    ds = Dataset()
-    m.sop_common(ds, plan, DBT)
-    m.patient(ds, plan)
-    m.general_study(ds, plan)
-    m.general_series(ds, plan, "MG")
+    ds = m.image_dataset(plan, image, DBT, "MG")
     _enhanced_series(ds)
     _frame_of_reference(ds, plan)
-    m.general_equipment(ds, plan)
-    m.image_pixel(ds, image)
     m.acquisition_context(ds)
     _functional_groups(ds, plan, image)
     _dimensions(ds, plan)
     _xray_3d_image(ds)
     _acquisition(ds, plan, image)
-    _breast_view(ds, plan)
+    breast_view(ds, plan.view)  # Breast View (C.8.21.6)
     return ds
 
 
@@ -142,9 +136,7 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     shared.FrameAnatomySequence = Sequence([anatomy])
     # Identity Pixel Value Transformation (C.7.6.16.2.9b)
     transform = Dataset()
-    transform.RescaleIntercept = 0
-    transform.RescaleSlope = 1
-    transform.RescaleType = "US"
+    m.identity_rescale(transform)
     shared.PixelValueTransformationSequence = Sequence([transform])
     # Frame VOI LUT With LUT (C.7.6.16.2.10b)
     centre, width = m.window_for(image)
@@ -290,18 +282,6 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     ds.XRay3DAcquisitionSequence = Sequence([acquisition])
 
 
-# Breast View (C.8.21.6)
-def _breast_view(ds: Dataset, plan: InstancePlan) -> None:
-    if plan.view is not None:
-        view = m.code_item(plan.view.code, "SCT", plan.view.meaning)
-    else:
-        view = m.code_item("399162004", "SCT", "cranio-caudal")
-    view.ViewModifierCodeSequence = Sequence()  # Type 2: present even when empty
-    ds.ViewCodeSequence = Sequence([view])
-    ds.BreastImplantPresent = "NO"
-    ds.PartialView = "NO"
-
-
 _PIXELS = PixelOptions(
     rows=1024, columns=832, bits_stored=10, frames=15, pattern="auto", photometric="MONOCHROME2"
 )
@@ -313,6 +293,10 @@ TEMPLATES = (
         sop_class_uid=DBT,
         modality="MG",
         build=build,
+        summary=(
+            "multi-frame functional groups, frame of reference per study and breast, IHE DBT "
+            "attributes"
+        ),
         pixels=_PIXELS,
         default_views=SCREENING_VIEWS,
         breast=True,
@@ -322,6 +306,8 @@ TEMPLATES = (
         allowed_bits_stored=(8, 16),
         photometrics=("MONOCHROME2",),  # no MONOCHROME1 in Breast Tomosynthesis (dciodvfy)
         modalities=("MG",),
+        frame_laterality=True,
+        view_modifier_type2=True,
         # Breast Tomosynthesis Image Module (C.8.21.1): Enumerated Value NO (dciodvfy checks it)
         enumerated={"BurnedInAnnotation": ("NO",)},
         value_counts={"ImageType": ValueCount(4, 4)},  # X-Ray 3D Image Module: 4 values

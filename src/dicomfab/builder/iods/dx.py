@@ -27,13 +27,18 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate
-from dicomfab.builder.iods.breast import breast_anatomy, prior_exposure, view_code_sequence
+from dicomfab.builder.iods.breast import (
+    breast_anatomy,
+    breast_positioning,
+    prior_exposure,
+    view_code_sequence,
+)
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS, View
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 CHEST = ("51185008", "SCT", "Chest")
@@ -56,14 +61,8 @@ PIXEL_SPACING_MM = 0.4  # 1024 px ≈ a 41 cm chest detector
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
-    ds = Dataset()
-    m.sop_common(ds, plan, DX_PRESENTATION)
-    m.patient(ds, plan)
-    m.general_study(ds, plan)
-    m.general_series(ds, plan, plan.modality)
-    m.general_equipment(ds, plan)
+    ds = m.image_dataset(plan, image, DX_PRESENTATION, plan.modality)
     m.general_image(ds, plan)
-    m.image_pixel(ds, image)
     m.acquisition_context(ds)
     _dx_series(ds)
     _dx_image(ds, image, plan.view)
@@ -82,19 +81,27 @@ def _dx_series(ds: Dataset) -> None:
     ds.BodyPartExamined = "CHEST"
 
 
-# DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
-def _dx_image(ds: Dataset, image: PixelImage, view: View | None) -> None:
-    ds.ImageType = ["ORIGINAL", "PRIMARY"]
-    ds.PixelIntensityRelationship = "LOG"
-    # C.8.11.3.1.2: a breast view is drawn as a mammogram (dense tissue bright: sign -1)
-    ds.PixelIntensityRelationshipSign = 1 if view is None else -1
-    ds.RescaleIntercept = 0
-    ds.RescaleSlope = 1
-    ds.RescaleType = "US"
-    # C.8.11.3.1.3: INVERSE when MONOCHROME1 (IDENTITY is for MONOCHROME2 only)
-    ds.PresentationLUTShape = "INVERSE" if image.photometric == "MONOCHROME1" else "IDENTITY"
+def dx_image(
+    ds: Dataset, image: PixelImage, image_type: list[str], relationship: str, sign: int
+) -> None:
+    """The DX Image Module (C.8.11.3) of the DX family (DX, and mammography, A.27): image type,
+    pixel intensity relationship and its sign (C.8.11.3.1.2: -1 when higher values mean less
+    X-ray intensity, i.e. dense tissue is bright), an identity rescale, the Presentation LUT Shape
+    the photometric interpretation calls for (C.8.11.3.1.3), uncompressed, no burned-in text."""
+    ds.ImageType = image_type
+    ds.PixelIntensityRelationship = relationship
+    ds.PixelIntensityRelationshipSign = sign
+    m.identity_rescale(ds)
+    inverse = image.photometric == "MONOCHROME1"  # IDENTITY is for MONOCHROME2 only
+    ds.PresentationLUTShape = "INVERSE" if inverse else "IDENTITY"
     ds.LossyImageCompression = "00"
     ds.BurnedInAnnotation = "NO"
+
+
+# DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
+def _dx_image(ds: Dataset, image: PixelImage, view: View | None) -> None:
+    # a breast view is drawn as a mammogram (dense tissue bright: sign -1)
+    dx_image(ds, image, ["ORIGINAL", "PRIMARY"], "LOG", 1 if view is None else -1)
     if view is not None:
         breast_anatomy(ds, view)
         return
@@ -125,12 +132,9 @@ def _dx_positioning(ds: Dataset) -> None:
     ds.ExposureTime = 8
 
 
-# DX Positioning (C.8.11.5) of a breast view: the mammography view codes (CID 4014) and the ACR
-# MQCM ViewPosition (dciodvfy knows only the chest terms of DX and warns about CC, MLO, …)
+# DX Positioning (C.8.11.5) of a breast view, with the mammography view codes (CID 4014)
 def _breast_positioning(ds: Dataset, view: View) -> None:
-    ds.ViewPosition = view.position
-    ds.PositionerType = "MAMMOGRAPHIC"
-    ds.PositionerPrimaryAngle = 45 if view.oblique else 0
+    breast_positioning(ds, view)
     ds.ViewCodeSequence = view_code_sequence(view)
     prior_exposure(ds)
     ds.DistanceSourceToPatient = 640
@@ -143,6 +147,7 @@ TEMPLATES = (
         sop_class_uid=DX_PRESENTATION,
         modality="DX",
         build=build,
+        summary="a chest PA image; with `views` or `Modality: MG` a breast prior (see below)",
         pixels=PixelOptions(
             rows=1024, columns=1024, bits_stored=12, pattern="auto", photometric="MONOCHROME2"
         ),
@@ -153,5 +158,6 @@ TEMPLATES = (
         modalities=("DX", "MG", "PX", "IO"),
         default_views=SCREENING_VIEWS,  # for Modality MG without views
         breast_views=True,
+        view_modifier_type2=True,
     ),
 )

@@ -19,14 +19,14 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate
-from dicomfab.builder.iods.breast import breast_anatomy, view_code_sequence
-from dicomfab.builder.iods.dx import REQUIRED_DX_FAMILY
+from dicomfab.builder.iods.breast import breast_anatomy, breast_positioning, breast_view
+from dicomfab.builder.iods.dx import REQUIRED_DX_FAMILY, dx_image
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 MG_PROCESSING = "1.2.840.10008.5.1.4.1.1.1.2.1"
@@ -40,14 +40,8 @@ PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
 
 def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bool) -> Dataset:
     assert image is not None
-    ds = Dataset()
-    m.sop_common(ds, plan, MG_PRESENTATION if for_presentation else MG_PROCESSING)
-    m.patient(ds, plan)
-    m.general_study(ds, plan)
-    m.general_series(ds, plan, "MG")
-    m.general_equipment(ds, plan)
+    ds = m.image_dataset(plan, image, MG_PRESENTATION if for_presentation else MG_PROCESSING, "MG")
     m.general_image(ds, plan)
-    m.image_pixel(ds, image)
     m.acquisition_context(ds)
     _dx_series(ds, for_presentation)
     _dx_image(ds, plan, image, for_presentation)
@@ -102,18 +96,11 @@ def _dx_series(ds: Dataset, for_presentation: bool) -> None:
 
 # DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
 def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentation: bool) -> None:
-    ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
-    ds.PixelIntensityRelationship = "LOG" if for_presentation else "LIN"
-    # C.8.11.3.1.2: -1 = higher values mean less X-ray intensity, i.e. dense tissue is bright,
-    # as the synthetic presentation images draw it (stored MONOCHROME2, or inverted MONOCHROME1)
-    ds.PixelIntensityRelationshipSign = -1 if for_presentation else 1
-    ds.RescaleIntercept = 0
-    ds.RescaleSlope = 1
-    ds.RescaleType = "US"
+    # the synthetic presentation images draw dense tissue bright (sign -1), stored MONOCHROME2
+    # or inverted MONOCHROME1; For Processing images keep the detector's linear response
+    relationship, sign = ("LOG", -1) if for_presentation else ("LIN", 1)
+    dx_image(ds, image, ["ORIGINAL", "PRIMARY", ""], relationship, sign)
     inverse = image.photometric == "MONOCHROME1"
-    ds.PresentationLUTShape = "INVERSE" if inverse else "IDENTITY"  # C.8.11.3.1.3
-    ds.LossyImageCompression = "00"
-    ds.BurnedInAnnotation = "NO"
     ds.PixelPaddingValue = (1 << image.bits_stored) - 1 if inverse else 0  # the air around
     breast_anatomy(ds, plan.view)
 
@@ -126,21 +113,15 @@ def _dx_detector(ds: Dataset) -> None:
     ds.DateOfLastDetectorCalibration = ds.StudyDate
 
 
-# Mammography Image (C.8.11.7)
+# Mammography Image (C.8.11.7); its PositionerType MAMMOGRAPHIC is set with the positioning
 def _mammography_image(ds: Dataset, plan: InstancePlan) -> None:
-    ds.PositionerType = "MAMMOGRAPHIC"
     ds.OrganExposed = "BREAST"
-    ds.BreastImplantPresent = "NO"
-    ds.PartialView = "NO"
-    ds.ViewCodeSequence = view_code_sequence(plan.view)
+    breast_view(ds, plan.view)
 
 
 # DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U, IHE MAMMO Type 1 subset
 def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
-    oblique = plan.view is not None and plan.view.oblique
-    if plan.view is not None:
-        ds.ViewPosition = plan.view.position  # ACR MQCM term; dciodvfy knows only DX terms (warns)
-    ds.PositionerPrimaryAngle = 45 if oblique else 0
+    breast_positioning(ds, plan.view)
     ds.CompressionForce = 120
     ds.BodyPartThickness = 52
     ds.EstimatedRadiographicMagnificationFactor = round(660 / 640, 4)
@@ -175,6 +156,10 @@ TEMPLATES = (
         sop_class_uid=MG_PRESENTATION,
         modality="MG",
         build=build_presentation,
+        summary=(
+            "VOI LUT window, IHE MAMMO attributes (dose, equipment; Source Image Sequence "
+            "when the study has the For Processing image of the view)"
+        ),
         pixels=_PIXELS,
         default_views=SCREENING_VIEWS,
         breast=True,
@@ -182,6 +167,7 @@ TEMPLATES = (
         required=REQUIRED | {"WindowCenter", "WindowWidth"},
         allowed_bits_stored=(6, 16),
         modalities=("MG",),  # Mammography Series: Enumerated Value MG
+        view_modifier_type2=True,
     ),
     IODTemplate(
         name="mg-processing",
@@ -189,6 +175,7 @@ TEMPLATES = (
         sop_class_uid=MG_PROCESSING,
         modality="MG",
         build=build_processing,
+        summary="no VOI LUT (the IOD forbids it)",
         pixels=_PIXELS.model_copy(update={"bits_stored": 14}),
         default_views=SCREENING_VIEWS,
         breast=True,
@@ -196,6 +183,7 @@ TEMPLATES = (
         required=REQUIRED,
         allowed_bits_stored=(6, 16),
         modalities=("MG",),
+        view_modifier_type2=True,
         forbidden=VOI_LUT,  # A.27: VOI LUT shall not be present For Processing
     ),
 )

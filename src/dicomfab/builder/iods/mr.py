@@ -21,14 +21,14 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
+from dicomfab.builder.iods.breast import BREAST
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
-BREAST = ("76752008", "SCT", "Breast")
 REQUIRED = (
     m.REQUIRED_COMMON
     | m.REQUIRED_IMAGE_PIXEL
@@ -46,17 +46,11 @@ SLICE_MM = 1.5
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
-    ds = Dataset()
-    m.sop_common(ds, plan, MR)
-    m.patient(ds, plan)
-    m.general_study(ds, plan)
-    m.general_series(ds, plan, "MR")
+    ds = m.image_dataset(plan, image, MR, "MR")
     _mr_series(ds)
     _frame_of_reference(ds, plan)
-    m.general_equipment(ds, plan)
     m.general_image(ds, plan)
     _image_plane(ds, plan, image)
-    m.image_pixel(ds, image)
     _mr_image(ds)
     m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
@@ -124,6 +118,7 @@ TEMPLATES = (
         sop_class_uid=MR,
         modality="MR",
         build=build,
+        summary="a breast MR prior: slices stepping along z",
         pixels=PixelOptions(
             rows=256,
             columns=256,
@@ -136,6 +131,7 @@ TEMPLATES = (
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
         bits_allocated=(16,),  # MR Image Module: Enumerated Value 16
+        breast_body_part=True,  # both breasts in the field of view
         value_counts={"ImageType": ValueCount(3, filled=3)},  # MR Image Module: value 3 set
     ),
 )

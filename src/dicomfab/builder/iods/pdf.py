@@ -22,7 +22,7 @@ from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 DOCUMENT_TITLE = "Synthetic breast imaging report"
@@ -125,6 +125,7 @@ TEMPLATES = (
         sop_class_uid=ENCAPSULATED_PDF,
         modality="DOC",
         build=build,
+        summary="a one-page PDF written deterministically",
         pixels=None,
         aliases=("encapsulated-pdf", "report"),
         required=REQUIRED,

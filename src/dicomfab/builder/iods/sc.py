@@ -23,7 +23,7 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 REQUIRED = (
@@ -36,16 +36,10 @@ FILM_PIXEL_SPACING_MM = 0.5  # the film digitiser's sampling, at the film plane
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
-    ds = Dataset()
-    m.sop_common(ds, plan, SC)
-    m.patient(ds, plan)
-    m.general_study(ds, plan)
-    m.general_series(ds, plan, "OT")
+    ds = m.image_dataset(plan, image, SC, "OT")
     ds.BodyPartExamined = "BREAST"  # a paired part: ImageLaterality B meets Laterality's 2C
-    m.general_equipment(ds, plan)
     _sc_equipment(ds)
     m.general_image(ds, plan)
-    m.image_pixel(ds, image)
     _sc_image(ds, plan)
     m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
@@ -79,11 +73,13 @@ TEMPLATES = (
         sop_class_uid=SC,
         modality="OT",
         build=build,
+        summary="ConversionType DF (digitised film)",
         pixels=PixelOptions(
             rows=512, columns=512, bits_stored=8, pattern="auto", photometric="MONOCHROME2"
         ),
         aliases=("secondary-capture", "digitized-film"),
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
+        breast_body_part=True,  # a film sheet with both breasts' views on it
     ),
 )

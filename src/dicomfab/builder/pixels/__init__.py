@@ -12,7 +12,7 @@ from dicomfab.builder.pixels import mammo, patterns
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan import InstancePlan
+    from dicomfab.builder.plan_model import InstancePlan
 
 _CACHE_SIZE = 12
 _cache: OrderedDict[tuple[object, ...], PixelImage] = OrderedDict()

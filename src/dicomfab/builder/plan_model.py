@@ -1,0 +1,145 @@
+"""The plan: a spec resolved into plain data, every patient, study, series and instance.
+
+``dicomfab.builder.plan`` makes one from a spec (``make_plan``); everything after planning (the
+IOD builders, the encoder, the writers, the scenarios) reads it. This module holds only the data,
+so that those readers do not depend on the planner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from dicomfab.builder.encoding import TransferSyntax
+from dicomfab.builder.iods.base import IODTemplate
+from dicomfab.builder.uids import UIDFactory, uid_name
+from dicomfab.studyspec.models import PixelOptions, Spec
+from dicomfab.studyspec.tags import CoercedValue, TagRef
+from dicomfab.studyspec.views import View
+
+
+@dataclass
+class PatientPlan:
+    index: int
+    path: str
+    name: str
+    patient_id: str
+    birth_date: dt.date | None
+    sex: str
+    anatomy_seed: int
+    studies: list[StudyPlan] = field(default_factory=list)
+
+
+@dataclass
+class StudyPlan:
+    patient: PatientPlan
+    index: int
+    path: str
+    role: str
+    date: dt.date
+    time: str
+    uid: str
+    description: str
+    accession_number: str
+    study_id: str
+    series: list[SeriesPlan] = field(default_factory=list)
+
+    @property
+    def folder(self) -> str:
+        """The study's folder under ``dicoms/`` (and its record's name under ``jsons/``): the
+        StudyInstanceUID, or a safe name derived from it when it is not a valid UID."""
+        return uid_name(self.uid)
+
+
+@dataclass
+class SeriesPlan:
+    study: StudyPlan
+    index: int
+    path: str
+    number: int
+    uid: str
+    description: str
+    instances: list[InstancePlan] = field(default_factory=list)
+
+
+@dataclass
+class InstancePlan:
+    series: SeriesPlan
+    index: int
+    path: str
+    number: int
+    iod: IODTemplate
+    view: View | None
+    tags: dict[TagRef, CoercedValue]
+    remove: list[TagRef]
+    pixels: PixelOptions
+    transfer_syntax: TransferSyntax
+    sop_instance_uid: str
+    file_name: str
+    skip_writing: bool
+    permissive: bool
+    uids: UIDFactory
+    # IOD constraints this permissive instance breaks on purpose, declared in the manifest:
+    # {"what": reason, "at": spec path} (filled by constraints.check)
+    defects: list[dict[str, str]] = field(default_factory=list)
+    quality: float | None = None  # the least PSNR (dB) a lossy transfer syntax keeps
+
+    @property
+    def study(self) -> StudyPlan:
+        return self.series.study
+
+    @property
+    def patient(self) -> PatientPlan:
+        return self.series.study.patient
+
+    @property
+    def laterality(self) -> str | None:
+        return self.view.laterality if self.view else None
+
+    @property
+    def modality(self) -> str:
+        """Modality (0008,0060) as the file has it: the spec's tag if it sets one (empty when it
+        removes it); else MG for a breast view on an IOD that takes views (DX, CR); else the
+        IOD's."""
+        tag = modality_tag(self.tags)
+        if tag is not None:
+            return tag
+        if any(ref.keyword == "Modality" for ref in self.remove):
+            return ""
+        if self.view is not None and self.iod.breast_views:
+            return "MG"
+        return self.iod.modality
+
+    def uid(self, kind: str) -> str:
+        """A further UID for this instance (e.g. ``uid("frame-of-reference")``)."""
+        return self.uids.uid(
+            kind, self.patient.index, self.study.index, self.series.index, self.index
+        )
+
+    def study_level_uid(self, kind: str) -> str:
+        """A UID shared by the whole study (e.g. a frame of reference for all its views)."""
+        return self.uids.uid(kind, self.patient.index, self.study.index)
+
+
+@dataclass
+class Plan:
+    spec: Spec
+    patients: list[PatientPlan]
+    uid_namespace: str = ""  # the identity UIDs and generated IDs derive from (see uids.py)
+
+    @property
+    def studies(self) -> list[StudyPlan]:
+        return [s for p in self.patients for s in p.studies]
+
+    @property
+    def instances(self) -> list[InstancePlan]:
+        return [i for s in self.studies for se in s.series for i in se.instances]
+
+
+def modality_tag(tags: dict[TagRef, CoercedValue]) -> str | None:
+    """The Modality the spec's tags set (values joined with a backslash), or None."""
+    for ref, value in tags.items():
+        if ref.keyword == "Modality":
+            values = value.value if isinstance(value.value, list) else [value.value]
+            return "\\".join(str(v) for v in values if v is not None)
+    return None
