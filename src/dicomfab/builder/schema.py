@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.builder.iods import registry
 from dicomfab.studyspec.models import Spec
 from dicomfab.studyspec.views import VIEWS
@@ -21,7 +21,7 @@ def spec_schema() -> dict[str, Any]:
         if "iod" in props:
             props["iod"]["examples"] = registry.names()
         if "transfer_syntax" in props:
-            props["transfer_syntax"]["examples"] = encoding.names()
+            props["transfer_syntax"]["examples"] = transfer.names()
         if "view" in props:
             props["view"]["examples"] = list(VIEWS)
     _ = settings
