@@ -83,3 +83,40 @@ def test_iods_read_the_plan_model_not_the_planner() -> None:
         for module, names in iods.items()
     }
     assert {m: n for m, n in wrong.items() if n} == {}
+
+
+#: what the transfer-syntax package may build on: it knows frames and bits, not specs or plans
+TRANSFER_NEEDS = ("dicomfab.errors", "dicomfab.builder.pixels.image", "dicomfab.builder.transfer")
+
+
+def test_transfer_syntaxes_stand_apart_from_the_planner() -> None:
+    """A transfer syntax is added inside dicomfab.builder.transfer, whatever plans or writes."""
+    wrong = {
+        module: sorted(n for n in names if not n.startswith(TRANSFER_NEEDS))
+        for module, names in imports_of("builder/transfer").items()
+    }
+    assert {m: n for m, n in wrong.items() if n} == {}
+    assert (
+        "dicomfab.builder.transfer.encoders"
+        in imports_of("builder/transfer")["dicomfab.builder.transfer.registry"]
+    )
+
+
+def test_codec_libraries_are_imported_only_to_encode() -> None:
+    """No module of dicomfab.builder.transfer imports a codec library when it is imported
+    (only inside the encoder that uses it), so a missing codec is named by its pip package when
+    a file needs it, and every other command still works."""
+    from dicomfab.builder.transfer.registry import REGISTRY
+
+    codecs = {library.module for ts in REGISTRY for library in ts.requires}
+    assert codecs >= {"gdcm", "openjpeg", "jpeg_ls"}
+    at_import: dict[str, set[str]] = {}
+    for path in sorted((SRC / "builder" / "transfer").glob("*.py")):
+        names: set[str] = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+        at_import[path.name] = names & codecs
+    assert {name: found for name, found in at_import.items() if found} == {}

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pydicom import uid
 
 from dicomfab import SpecError, generate, make_plan, parse_spec
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.builder.plan_model import InstancePlan
 from dicomfab.studyspec.views import VIEWS
 from dicomtools import dciodvfy, dcmdump, require
@@ -44,7 +44,7 @@ PROPERTY = settings(
 )
 
 IODS = ["mg", "mg-presentation", "mg-processing", "dbt", "dx", "cr", "sc", "mr", "pdf"]
-TRANSFER_SYNTAXES = encoding.names()  # every syntax the spec accepts
+TRANSFER_SYNTAXES = transfer.names()  # every syntax the spec accepts
 # Not drawn: UN/OL/OV values and private IS values (tests/studyspec/test_tags.py covers them).
 BREAST_IODS = {"mg", "mg-presentation", "mg-processing", "dbt", "dx", "cr"}  # take views
 

@@ -4,6 +4,7 @@
     ├── SpecError                  a spec (or old config) is wrong; carries each issue and its path
     │   └── LimitError             a document is over a bound (size, nesting, alias expansion)
     ├── TransferSyntaxError        unknown transfer syntax, or its codec is not installed
+    │   └── CodecMissingError      a codec library does not import: names the pip package
     ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
     ├── OutputError                the output folder cannot be written (exists, not writable, …)
     ├── MissingExtra               an optional dependency (a pyproject extra) is not installed
@@ -86,6 +87,11 @@ class LimitError(SpecError):
 
 class TransferSyntaxError(DicomfabError):
     """Unknown transfer syntax name, or the codec it needs is not installed."""
+
+
+class CodecMissingError(TransferSyntaxError):
+    """The library a transfer syntax's encoder needs does not import; the message names the pip
+    package that installs it."""
 
 
 class BuildError(DicomfabError):

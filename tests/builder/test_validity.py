@@ -11,11 +11,11 @@ import pydicom
 import pytest
 
 from dicomfab import generate, parse_spec
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.builder.iods import registry
 from dicomtools import dciodvfy, dcmdump
 
-ALL_TS = encoding.names()
+ALL_TS = transfer.names()
 COMMON_TS = [
     "explicit-le",
     "implicit-le",
@@ -59,15 +59,15 @@ def test_iod_in_transfer_syntax_is_valid(tmp_path: Path, iod: str, ts: str) -> N
     result = dciodvfy(path)
     assert result.errors == [], result.output
     dump = dcmdump(path)
-    assert encoding.get(ts).uid in dump
+    assert transfer.get(ts).uid in dump
     ds = pydicom.dcmread(path)
-    assert ds.file_meta.TransferSyntaxUID == encoding.get(ts).uid
+    assert ds.file_meta.TransferSyntaxUID == transfer.get(ts).uid
     pixels = ds.pixel_array
     reference_spec = _spec(iod, "explicit-le")
     reference_spec["defaults"]["pixels"] = _spec(iod, ts)["defaults"]["pixels"]
     reference = pydicom.dcmread(_one_file(tmp_path / "b", reference_spec)).pixel_array
     assert pixels.shape == reference.shape
-    if encoding.get(ts).lossy:
+    if transfer.get(ts).lossy:
         error = np.abs(pixels.astype(np.int64) - reference.astype(np.int64)).mean()
         assert error < 0.05 * (1 << ds.BitsStored)
     else:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dicomfab.builder import encoding
-from dicomfab.errors import SpecError, shorten
+from dicomfab.builder import transfer
+from dicomfab.errors import SpecError, TransferSyntaxError, shorten
 from dicomfab.studyspec.models import Settings
 from dicomfab.studyspec.tags import CoercedValue, TagRef, parse_tag_key
 
@@ -89,6 +89,8 @@ def check(
     where = _Where(instance, chain, tag_paths)
     iod_fail = _declare(instance) if instance.permissive else fail
     _check_tags(instance, where, iod_fail)
+    if not instance.permissive:
+        _check_quality(instance, chain, where, fail)
     if instance.iod.pixels is None:
         return
     _check_iod(instance, where, iod_fail)
@@ -266,6 +268,41 @@ def _check_view_codes(
             )
 
 
+def _check_quality(
+    instance: InstancePlan, chain: Sequence[tuple[str, Settings]], where: _Where, fail: Fail
+) -> None:
+    """``quality`` would be ignored where the lossless transfer syntax it meets is chosen at its
+    level or below it (or is the default). Set above a deeper level's lossless choice, it is for
+    the lossy syntaxes elsewhere in the spec, and stays."""
+    ts = instance.transfer_syntax
+    quality_at = _deepest(chain, "quality")
+    if ts.lossy or quality_at is None:
+        return
+    ts_at = _deepest(chain, "transfer_syntax")
+    if ts_at is not None:
+        if quality_at < ts_at:
+            return
+        try:
+            transfer.get(chain[ts_at][1].transfer_syntax or "")
+        except TransferSyntaxError:  # an unknown name is reported where it is written
+            return
+    lossy = " or ".join(t.name for t in transfer.REGISTRY if t.lossy)
+    fail(
+        where.setting("quality"),
+        f"quality applies to lossy transfer syntaxes only, and {ts.name} is lossless: remove "
+        f"quality, or choose a lossy transfer_syntax ({lossy})",
+    )
+
+
+def _deepest(chain: Sequence[tuple[str, Settings]], name: str) -> int | None:
+    """The index in ``chain`` of the deepest level that sets ``name``, or None."""
+    found = None
+    for index, (_, level) in enumerate(chain):
+        if getattr(level, name) is not None:
+            found = index
+    return found
+
+
 def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
     ts = instance.transfer_syntax
     if not ts.compressed:
@@ -274,7 +311,7 @@ def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
     pixels = instance.pixels
     bits = pixels.bits_stored or 8
     allocated = _bits_allocated(instance)
-    why = encoding.check_bits(ts, bits)
+    why = transfer.check_bits(ts, bits)
     if why:
         fail(path, why, _alternatives(ts, bits, allocated))
     elif ts.sample_bits and allocated not in ts.sample_bits:
@@ -300,12 +337,12 @@ def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
         )
 
 
-def _alternatives(ts: encoding.TransferSyntax, bits: int, allocated: int) -> str | None:
+def _alternatives(ts: transfer.TransferSyntax, bits: int, allocated: int) -> str | None:
     """``ts``'s alternatives that can hold these bits (all of them if none can)."""
     fitting = [
         name
         for name in ts.alternatives
-        if encoding.check_bits(other := encoding.get(name), bits) is None
+        if transfer.check_bits(other := transfer.get(name), bits) is None
         and allocated in other.sample_bits
     ]
     return " or ".join(fitting or ts.alternatives) or None

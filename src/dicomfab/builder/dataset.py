@@ -1,7 +1,7 @@
 """Instance plan → pydicom Dataset: the IOD's modules, then the spec's tags, then removals.
 
-Pixel data is not attached here (see ``builder.encode``), so that native pixels can be streamed
-from a shared buffer instead of copied into every dataset.
+Pixel data is not attached here (see ``builder.transfer.pixel_data``), so that native pixels can
+be streamed from a shared buffer instead of copied into every dataset.
 """
 
 from __future__ import annotations

@@ -15,14 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicomfab.builder import constraints, encoding
+from dicomfab.builder import constraints
+from dicomfab.builder import transfer as encoding
 from dicomfab.builder.demographics import (
     accession_number,
     default_study_date,
     default_study_time,
     synthetic_patient,
 )
-from dicomfab.builder.encoding import TransferSyntax
 from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.plan_model import (
@@ -33,6 +33,7 @@ from dicomfab.builder.plan_model import (
     StudyPlan,
     modality_tag,
 )
+from dicomfab.builder.transfer import TransferSyntax
 from dicomfab.builder.uids import UIDFactory, dataset_identity, uid_name
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
 from dicomfab.studyspec.dates import parse_date, resolve_relative, time_problem
@@ -562,8 +563,8 @@ class _Planner:
             return encoding.DEFAULT
         if ts.compressed and iod.native_only:
             self.fail(where, f"{iod.name} has no pixel data to compress")
-        elif ts.compressed and not ts.is_available():
-            self.fail(where, f"{ts.name}: codec not installed")
+        elif ts.compressed and (missing := ts.missing()):
+            self.fail(where, missing)
         return ts  # what its codec can encode: constraints.check
 
     def check_file_names(self, series: SeriesPlan) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from dicomfab.builder.encoding import TransferSyntax
 from dicomfab.builder.iods.base import IODTemplate
+from dicomfab.builder.transfer import TransferSyntax
 from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.studyspec.models import PixelOptions, Spec
 from dicomfab.studyspec.tags import CoercedValue, TagRef

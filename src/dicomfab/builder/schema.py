@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.builder.iods import registry
 from dicomfab.builder.iods.reference import iod_field_description
 from dicomfab.studyspec.models import Spec
@@ -23,7 +23,7 @@ def spec_schema() -> dict[str, Any]:
             props["iod"]["examples"] = registry.names()
             props["iod"]["description"] = iod_field_description()
         if "transfer_syntax" in props:
-            props["transfer_syntax"]["examples"] = encoding.names()
+            props["transfer_syntax"]["examples"] = transfer.names()
         if "view" in props:
             props["view"]["examples"] = list(VIEWS)
     _ = settings

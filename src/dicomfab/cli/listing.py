@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.builder.iods import registry
 from dicomfab.cli.common import console
 from dicomfab.scenarios import load_profiles, scenarios
@@ -74,7 +74,7 @@ def command(
                 "lossy": ts.lossy,
                 "available": ts.is_available(),
             }
-            for ts in encoding.REGISTRY
+            for ts in transfer.REGISTRY
         ]
         columns = ("name", "title", "uid", "lossy", "available")
     else:

@@ -26,8 +26,8 @@ from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite
 
-from dicomfab.builder.encode import EncodedInstance
 from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.builder.transfer import EncodedInstance
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 

@@ -19,9 +19,9 @@ from typing import Any
 from dicomfab._version import __version__
 from dicomfab.builder import pixels
 from dicomfab.builder.dataset import build_dataset
-from dicomfab.builder.encode import encode
 from dicomfab.builder.plan import make_plan
 from dicomfab.builder.plan_model import InstancePlan, Plan
+from dicomfab.builder.transfer import encode
 from dicomfab.builder.validation import writing_mode
 from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.files import FileDigest, write_file

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.plan import make_plan
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError
@@ -160,10 +160,10 @@ class _Exporter:
                 self.cannot(f"{path}.iod", f"the {found.name} IOD (only mg, mg-processing, pdf)")
         if level.transfer_syntax is not None:
             try:
-                ts = encoding.get(level.transfer_syntax)
+                ts = transfer.get(level.transfer_syntax)
             except TransferSyntaxError:
                 ts = None  # the planner reports it
-            if ts is not None and ts.uid != encoding.DEFAULT.uid:
+            if ts is not None and ts.uid != transfer.DEFAULT.uid:
                 self.cannot(f"{path}.transfer_syntax", f"the transfer syntax {ts.name}")
         if level.remove_tags:
             self.cannot(f"{path}.remove_tags", "removed tags")

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomfab.builder import encoding
+from dicomfab.builder import transfer
 from dicomfab.errors import DicomfabError
 from dicomfab.output.manifest import Manifest
 
@@ -35,7 +35,7 @@ class DatasetSummary:
 def summarise(manifest: Manifest) -> DatasetSummary:
     """What ``dicomfab summary`` and the UI's dataset list show of one dataset."""
     instances = manifest.instances()
-    ts_names = {ts.uid: ts.name for ts in encoding.REGISTRY}
+    ts_names = {ts.uid: ts.name for ts in transfer.REGISTRY}
     return DatasetSummary(
         dataset=manifest.dataset,
         patients=len(manifest.patients),

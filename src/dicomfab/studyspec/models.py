@@ -22,7 +22,7 @@ from dicomfab.studyspec.views import VIEWS
 
 Role = Literal["current", "prior", "external_prior"]
 Pattern = Literal["auto", "mammo", "gradient", "noise", "checkerboard", "blank"]
-QualityLevel = Literal["high", "medium", "low"]  # the dB of each: dicomfab.builder.encoding
+QualityLevel = Literal["high", "medium", "low"]  # the dB of each: dicomfab.builder.transfer.quality
 DateValue = dt.date | str
 
 

@@ -12,8 +12,9 @@ import pydicom
 import pytest
 from pydicom.encaps import generate_frames
 
-from dicomfab.builder import codecs, encoding, pixels
+from dicomfab.builder import pixels, transfer
 from dicomfab.builder.plan import make_plan
+from dicomfab.builder.transfer.quality import DEFAULT_PSNR, MAX_RATIO, psnr
 from dicomfab.errors import SpecError
 from dicomfab.output.generate import generate
 from dicomfab.studyspec.loading import parse_spec
@@ -69,9 +70,9 @@ def test_default_quality_is_kept_whatever_the_content(
     tmp_path: Path, ts: str, pattern: str, bits: int
 ) -> None:
     ds, source, attributes = _write(tmp_path, _spec(ts, pattern, bits))
-    assert ds.file_meta.TransferSyntaxUID == encoding.get(ts).uid
-    achieved = codecs.psnr(source, ds.pixel_array, bits)
-    assert achieved >= encoding.DEFAULT_PSNR == 45.0, f"{achieved:.1f} dB"
+    assert ds.file_meta.TransferSyntaxUID == transfer.get(ts).uid
+    achieved = psnr(source, ds.pixel_array, bits)
+    assert achieved >= DEFAULT_PSNR == 45.0, f"{achieved:.1f} dB"
     assert dciodvfy(Path(ds.filename)).errors == []
     if ts == "jpeg2000" and achieved == float("inf"):  # JPEG 2000's reversible fallback
         assert ds.LossyImageCompression == "00" and "LossyImageCompressionRatio" not in ds
@@ -81,7 +82,7 @@ def test_default_quality_is_kept_whatever_the_content(
     ratio = source.nbytes / len(fragment)
     assert ds.LossyImageCompression == "01"
     assert float(ds.LossyImageCompressionRatio) == pytest.approx(ratio, rel=0.01)
-    assert ds.LossyImageCompressionMethod == encoding.get(ts).lossy_method
+    assert ds.LossyImageCompressionMethod == transfer.get(ts).lossy_method
     assert attributes["LossyImageCompressionRatio"] == ds.LossyImageCompressionRatio
     assert attributes["LossyImageCompression"] == "01"
 
@@ -96,7 +97,7 @@ def test_quality_trades_fidelity_for_size(tmp_path: Path, ts: str, pattern: str,
     for level, db in [("high", 45.0), ("low", 35.0), (30, 30.0)]:
         spec = _spec(ts, pattern, bits, quality=level)
         ds, source, _ = _write(tmp_path / str(level), spec)
-        assert codecs.psnr(source, ds.pixel_array, bits) >= db
+        assert psnr(source, ds.pixel_array, bits) >= db
         ratios.append(float(ds.LossyImageCompressionRatio))
     assert ratios[0] < ratios[1] <= ratios[2], ratios  # (12-bit noise keeps 35 dB at IJG 1)
 
@@ -127,14 +128,64 @@ def test_quality_out_of_range_is_refused(quality: Any, match: str) -> None:
     assert "series[0].quality" in str(caught.value)
 
 
+SERIES = "patients[0].studies[0].series[0]"
+
+
+@pytest.mark.parametrize(
+    ("defaults", "series", "path", "lossless"),
+    [
+        ({"transfer_syntax": "rle"}, {"quality": 40}, f"{SERIES}.quality", "rle"),
+        (
+            {},
+            {"transfer_syntax": "j2k-lossless", "quality": "low"},
+            f"{SERIES}.quality",
+            "jpeg2000-lossless",
+        ),
+        ({"quality": "medium"}, {}, "defaults.quality", "explicit-le"),  # the default syntax
+        ({"transfer_syntax": "rle", "quality": 40}, {}, "defaults.quality", "rle"),
+    ],
+)
+def test_quality_on_a_lossless_syntax_is_refused(
+    defaults: dict[str, Any], series: dict[str, Any], path: str, lossless: str
+) -> None:
+    """It used to be ignored without a word."""
+    spec = _spec("jpeg2000", "gradient", 12)
+    del spec["defaults"]["transfer_syntax"]
+    spec["defaults"].update(defaults)
+    spec["patients"][0]["studies"][0]["series"][0].update(series)
+    with pytest.raises(SpecError) as caught:
+        make_plan(parse_spec(spec))
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{path}: quality applies to lossy transfer syntaxes only, and {lossless} is lossless: "
+        "remove quality, or choose a lossy transfer_syntax (jpeg2000 or jpeg-baseline or "
+        "jpeg-extended)"
+    ]
+
+
+def test_quality_above_a_lossless_choice_stays_for_the_lossy_ones() -> None:
+    """Set where a lossy syntax is chosen, it is no error on a series that picks a lossless one."""
+    spec = _spec("jpeg2000", "gradient", 12, quality="medium")
+    spec["patients"][0]["studies"][0]["series"] = [
+        {"count": 1},
+        {"count": 1, "transfer_syntax": "rle"},
+    ]
+    plan = make_plan(parse_spec(spec))
+    assert [i.quality for i in plan.instances] == [40.0, None]
+
+
+def test_permissive_keeps_quality_on_a_lossless_syntax() -> None:
+    spec = _spec("rle", "gradient", 12, quality=40, permissive=True)
+    assert [i.quality for i in make_plan(parse_spec(spec)).instances] == [None]
+
+
 def test_smooth_content_is_not_compressed_beyond_the_usual_rate(tmp_path: Path) -> None:
     """A smooth image would keep even a high PSNR at hundreds to one; the rate stays at most
     MAX_RATIO:1 of the stored bits (12 stored in 16 allocated: 13.3:1 of the native bytes)."""
     spec = _spec("jpeg2000", "gradient", 12, quality="low")
     spec["defaults"]["pixels"].update(rows=256, columns=256)
     ds, source, _ = _write(tmp_path, spec)
-    assert float(ds.LossyImageCompressionRatio) <= encoding.MAX_RATIO * 16 / 12 * 1.01
-    assert codecs.psnr(source, ds.pixel_array, 12) >= 35.0
+    assert float(ds.LossyImageCompressionRatio) <= MAX_RATIO * 16 / 12 * 1.01
+    assert psnr(source, ds.pixel_array, 12) >= 35.0
 
 
 def test_mr_in_jpeg_extended_is_valid_and_dcmtk_decodes_it(tmp_path: Path) -> None:
@@ -151,5 +202,5 @@ def test_mr_in_jpeg_extended_is_valid_and_dcmtk_decodes_it(tmp_path: Path) -> No
         [require("dcmdjpeg"), str(path), str(native)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert codecs.psnr(source, pydicom.dcmread(native).pixel_array, 12) >= encoding.DEFAULT_PSNR
+    assert psnr(source, pydicom.dcmread(native).pixel_array, 12) >= DEFAULT_PSNR
     assert ds.LossyImageCompressionMethod == "ISO_10918_1"

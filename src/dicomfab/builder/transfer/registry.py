@@ -1,47 +1,25 @@
-"""Transfer syntaxes: a registry of names → UID, codec and what it needs.
+"""The transfer syntaxes dicomfab writes: one entry each, with its UID, what its codec needs and
+can hold, and its frame encoder.
 
 Native syntaxes are written by dicomfab's writer directly; compressed ones encode each frame with a
 maintained codec (pylibjpeg-openjpeg, pyjpegls, pylibjpeg-rle, GDCM) and encapsulate the frames.
-Like pydicom's codec plugins, each entry says whether it is available and what to install if not.
+Like pydicom's codec plugins, each entry says whether it is available and, if not, which pip
+package to install. Adding a transfer syntax is one entry here, plus its frame encoder when it is
+compressed; ``dicomfab list transfer-syntaxes`` and the table in docs/iods.md follow from this one.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from pydicom import uid as _uid
 
-from dicomfab.errors import TransferSyntaxError
-
-QUALITY_LEVELS: dict[str, float] = {"high": 45.0, "medium": 40.0, "low": 35.0}
-"""The named levels of a spec's ``quality``: the least PSNR (dB) each lossy frame keeps, the peak
-being 2**BitsStored - 1. The spec accepts 20–55 dB: JPEG Baseline at IJG quality 100 keeps about
-58 dB even on uniform 8-bit noise, the hardest content; beyond that, a lossless syntax fits."""
-
-DEFAULT_QUALITY = "high"
-DEFAULT_PSNR = QUALITY_LEVELS[DEFAULT_QUALITY]
-"""A lossy frame keeps at least 45 dB unless the spec says otherwise, whatever it shows."""
-
-
-MAX_RATIO = 10.0
-"""The most a lossy syntax compresses, relative to Bits Stored bits per pixel (the fixed rate it
-used before ``quality``): a smooth image would keep 45 dB at hundreds to one, a rate no one uses
-for diagnostic images. Content that cannot keep the quality at this rate gets less."""
-
-
-def quality_psnr(quality: float | str | None) -> float:
-    """The PSNR target (dB) of a spec's ``quality``: a number of dB, a level name, or None for
-    the default."""
-    if quality is None:
-        return DEFAULT_PSNR
-    if isinstance(quality, str):
-        return QUALITY_LEVELS[quality]
-    return float(quality)
-
+from dicomfab.builder.transfer import encoders, gdcm_encoders
+from dicomfab.errors import CodecMissingError, TransferSyntaxError
 
 FrameEncoder = Callable[..., bytes]
 """Encode one frame (rows × columns, uint8/uint16) with ``bits_stored`` → one codestream; a lossy
@@ -49,23 +27,65 @@ encoder also takes ``target``, the least PSNR in dB the frame must keep."""
 
 
 @dataclass(frozen=True)
+class Library:
+    """A codec library an encoder imports, and the pip package that installs it."""
+
+    module: str
+    package: str
+
+    def importable(self) -> bool:
+        """Whether the module is installed (found, not imported: cheap enough for listings)."""
+        return importlib.util.find_spec(self.module) is not None
+
+    def load(self, syntax: str) -> None:
+        """Import the module, or raise CodecMissingError naming the pip package for ``syntax``."""
+        try:
+            importlib.import_module(self.module)
+        except ImportError as exc:
+            raise CodecMissingError(missing_codec(syntax, self)) from exc
+
+
+def missing_codec(syntax: str, library: Library) -> str:
+    """The one line that says what to install for ``syntax``."""
+    return (
+        f"transfer syntax {syntax} needs the pip package {library.package}: "
+        f"pip install {library.package}"
+    )
+
+
+RLE = Library("rle", "pylibjpeg-rle")
+JPEG_LS = Library("jpeg_ls", "pyjpegls")
+OPENJPEG = Library("openjpeg", "pylibjpeg-openjpeg")
+GDCM = Library("gdcm", "python-gdcm")
+LIBJPEG = Library("libjpeg", "pylibjpeg-libjpeg")  # decodes, to measure the quality reached
+
+
+@dataclass(frozen=True)
 class TransferSyntax:
     name: str
     uid: str
     title: str
-    compressed: bool = False
-    lossy: bool = False
-    requires: tuple[str, ...] = ()  # importable module names
+    aliases: tuple[str, ...] = ()
+    encoder: FrameEncoder | None = None  # None: native, written by dicomfab's writer
+    requires: tuple[Library, ...] = ()  # what the encoder imports
+    lossy_method: str | None = None  # LossyImageCompressionMethod (0028,2114); None: lossless
+    exact: Callable[[bytes], bool] | None = None  # a lossy codestream that was coded losslessly
     max_bits_stored: int = 16
     min_bits_stored: int = 1
-    lossy_method: str | None = None  # LossyImageCompressionMethod (0028,2114)
-    aliases: tuple[str, ...] = ()
-    encoder: Callable[[], FrameEncoder] | None = None  # factory, so imports stay lazy
     # what the codec can encode, checked at validate (dicomfab.builder.constraints):
     sample_bits: tuple[int, ...] = (8, 16)  # BitsAllocated it takes
     min_side: int = 1  # fewest rows and columns
     min_pixels: int = 1  # fewest rows × columns
     alternatives: tuple[str, ...] = ()  # what to suggest instead when it cannot
+    notes: str = ""  # for the table in docs/iods.md
+
+    @property
+    def compressed(self) -> bool:
+        return self.encoder is not None
+
+    @property
+    def lossy(self) -> bool:
+        return self.lossy_method is not None
 
     @property
     def explicit_vr(self) -> bool:
@@ -76,29 +96,21 @@ class TransferSyntax:
         return self.uid != _uid.ExplicitVRBigEndian
 
     def is_available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+        return all(library.importable() for library in self.requires)
+
+    def missing(self) -> str | None:
+        """What to install before this syntax can be written (one line), or None."""
+        absent = [library for library in self.requires if not library.importable()]
+        return missing_codec(self.name, absent[0]) if absent else None
 
     def frame_encoder(self) -> FrameEncoder:
+        """The encoder, once each library it needs imports (CodecMissingError if one does not)."""
         if self.encoder is None:
             raise TransferSyntaxError(f"{self.name} is not a compressed transfer syntax")
-        if not self.is_available():
-            raise TransferSyntaxError(
-                f"{self.name} needs the Python module(s) {', '.join(self.requires)}, which are "
-                "not installed (reinstall dicomfab with its dependencies)"
-            )
-        return self.encoder()
+        for library in self.requires:
+            library.load(self.name)
+        return self.encoder
 
-
-def _lazy(module: str, name: str) -> Callable[[], FrameEncoder]:
-    def load() -> FrameEncoder:
-        mod = importlib.import_module(module)
-        encoder: FrameEncoder = getattr(mod, name)
-        return encoder
-
-    return load
-
-
-_CODECS = "dicomfab.builder.codecs"
 
 REGISTRY: tuple[TransferSyntax, ...] = (
     TransferSyntax(
@@ -106,6 +118,7 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         _uid.ExplicitVRLittleEndian,
         "Explicit VR Little Endian",
         aliases=("explicit", "explicit-little-endian"),
+        notes="pixels streamed from a shared buffer",
     ),
     TransferSyntax(
         "implicit-le",
@@ -118,98 +131,96 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         _uid.ExplicitVRBigEndian,
         "Explicit VR Big Endian (retired; old priors)",
         aliases=("big-endian",),
+        notes="retired; pixels byte-swapped",
     ),
     TransferSyntax(
         "deflated",
         _uid.DeflatedExplicitVRLittleEndian,
         "Deflated Explicit VR Little Endian",
         aliases=("deflate",),
+        notes="the whole dataset deflated (zlib)",
     ),
     TransferSyntax(
         "rle",
         _uid.RLELossless,
         "RLE Lossless",
-        compressed=True,
-        requires=("rle",),
         aliases=("rle-lossless",),
-        encoder=_lazy(_CODECS, "encode_rle"),
+        encoder=encoders.encode_rle,
+        requires=(RLE,),
     ),
     TransferSyntax(
         "jpeg-ls-lossless",
         _uid.JPEGLSLossless,
         "JPEG-LS Lossless",
-        compressed=True,
-        requires=("jpeg_ls",),
-        min_bits_stored=2,
         aliases=("jpegls", "jpeg-ls"),
+        encoder=encoders.encode_jpeg_ls,
+        requires=(JPEG_LS,),
+        min_bits_stored=2,
         # CharLS runs out of output buffer on incompressible frames up to ~150 pixels
         min_pixels=256,
         alternatives=("jpeg-lossless-sv1", "rle"),
-        encoder=_lazy(_CODECS, "encode_jpeg_ls"),
+        notes="CharLS; sample precision 8 or ≥ 9, as DCMTK and GDCM require",
     ),
     TransferSyntax(
         "jpeg2000-lossless",
         _uid.JPEG2000Lossless,
         "JPEG 2000 Lossless",
-        compressed=True,
-        requires=("openjpeg",),
         aliases=("j2k-lossless",),
-        min_side=32,  # pylibjpeg-openjpeg uses 6 resolution levels: 2**5 pixels a side
+        encoder=encoders.encode_j2k_lossless,
+        requires=(OPENJPEG,),
+        min_side=encoders.J2K_MIN_SIDE,
         alternatives=("jpeg-ls-lossless", "jpeg-lossless-sv1"),
-        encoder=_lazy(_CODECS, "encode_j2k_lossless"),
     ),
     TransferSyntax(
         "jpeg2000",
         _uid.JPEG2000,
         "JPEG 2000 (lossy)",
-        compressed=True,
-        lossy=True,
-        requires=("openjpeg",),
-        lossy_method="ISO_15444_1",
         aliases=("j2k", "jpeg2000-lossy"),
-        min_side=32,
+        encoder=encoders.encode_j2k_lossy,
+        requires=(OPENJPEG,),
+        lossy_method="ISO_15444_1",
+        exact=encoders.j2k_is_reversible,
+        min_side=encoders.J2K_MIN_SIDE,
         alternatives=("jpeg-ls-lossless", "jpeg-lossless-sv1"),
-        encoder=_lazy(_CODECS, "encode_j2k_lossy"),
+        notes="PSNR ≥ `quality`, ≤ 10:1; reversible 5-3 where the 9-7 wavelet cannot keep it",
     ),
     TransferSyntax(
         "jpeg-baseline",
         _uid.JPEGBaseline8Bit,
         "JPEG Baseline (Process 1), 8 bit",
-        compressed=True,
-        lossy=True,
-        requires=("gdcm", "libjpeg"),  # libjpeg measures the quality reached
+        aliases=("jpeg",),
+        encoder=gdcm_encoders.encode_jpeg_baseline,
+        requires=(GDCM, LIBJPEG),
+        lossy_method="ISO_10918_1",
         max_bits_stored=8,
         min_bits_stored=8,
-        lossy_method="ISO_10918_1",
-        aliases=("jpeg",),
         sample_bits=(8,),  # Process 1: 8-bit samples in 8-bit cells
         alternatives=("jpeg-extended", "jpeg-lossless-sv1", "jpeg-ls-lossless"),
-        encoder=_lazy(_CODECS, "encode_jpeg_baseline"),
+        notes="PSNR ≥ `quality` (pylibjpeg-libjpeg measures it), ≤ 10:1",
     ),
     TransferSyntax(
         "jpeg-extended",
         _uid.JPEGExtended12Bit,
         "JPEG Extended (Process 2 & 4), 12 bit",
-        compressed=True,
-        lossy=True,
-        requires=("gdcm", "libjpeg"),  # libjpeg measures the quality reached
+        aliases=("jpeg-12bit", "jpeg-extended-12bit"),
+        encoder=gdcm_encoders.encode_jpeg_extended,
+        requires=(GDCM, LIBJPEG),
+        lossy_method="ISO_10918_1",
         max_bits_stored=12,
         min_bits_stored=12,  # sample precision 12; 8-bit samples are jpeg-baseline's
-        lossy_method="ISO_10918_1",
-        aliases=("jpeg-12bit", "jpeg-extended-12bit"),
         sample_bits=(16,),
         alternatives=("jpeg2000", "jpeg-lossless-sv1", "jpeg-ls-lossless"),
-        encoder=_lazy(_CODECS, "encode_jpeg_extended"),
+        notes="Process 2 & 4, 12 bits stored in 16; PSNR ≥ `quality`, ≤ 10:1",
     ),
     TransferSyntax(
         "jpeg-lossless-sv1",
         _uid.JPEGLosslessSV1,
         "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 SV1)",
-        compressed=True,
-        requires=("gdcm",),
-        min_bits_stored=2,
         aliases=("jpeg-lossless", "jpeg-ls-sv1"),
-        encoder=_lazy(_CODECS, "encode_jpeg_lossless_sv1"),
+        encoder=gdcm_encoders.encode_jpeg_lossless_sv1,
+        requires=(GDCM,),
+        min_bits_stored=2,
+        notes="GDCM: pydicom has no encoder",
     ),
 )
 
@@ -248,15 +259,3 @@ def check_bits(ts: TransferSyntax, bits_stored: int) -> str | None:
             f"not {bits_stored}"
         )
     return None
-
-
-def encode_frames(
-    ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int, target: float | None = None
-) -> list[bytes]:
-    """Encode each frame; a lossy syntax keeps ``target`` dB PSNR (default: the default quality),
-    choosing its compression from each frame's content."""
-    encoder = ts.frame_encoder()
-    if not ts.lossy:
-        return [encoder(frame, bits_stored) for frame in frames]
-    psnr = DEFAULT_PSNR if target is None else target
-    return [encoder(frame, bits_stored, target=psnr) for frame in frames]

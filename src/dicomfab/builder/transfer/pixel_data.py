@@ -7,15 +7,17 @@ encoded value into ``PixelData``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 
-from dicomfab.builder import codecs, encoding
-from dicomfab.builder.encoding import TransferSyntax
 from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.builder.transfer.quality import DEFAULT_PSNR
+from dicomfab.builder.transfer.registry import TransferSyntax
 
 
 @dataclass
@@ -38,24 +40,24 @@ def encode(
         return EncodedInstance(ds)
     if image.frames > 1 or "NumberOfFrames" in ds:
         ds.NumberOfFrames = image.frames
-    if not ts.compressed and ts.uid not in (ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian):
-        return EncodedInstance(ds, stream=image)
-    if ts.uid == ExplicitVRBigEndian:
-        array = image.array
-        data = array.astype(array.dtype.newbyteorder(">"), copy=False).tobytes()
-        ds.PixelData = data + (b"\x00" if len(data) % 2 else b"")
-        ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
-        return EncodedInstance(ds)
-    if ts.uid == DeflatedExplicitVRLittleEndian:
-        ds.PixelData = image.native_bytes()
+    if not ts.compressed:
+        if ts.uid == ExplicitVRBigEndian:
+            array = image.array
+            data = array.astype(array.dtype.newbyteorder(">"), copy=False).tobytes()
+            ds.PixelData = data + (b"\x00" if len(data) % 2 else b"")
+        elif ts.uid == DeflatedExplicitVRLittleEndian:
+            ds.PixelData = image.native_bytes()
+        else:
+            return EncodedInstance(ds, stream=image)
         ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
         return EncodedInstance(ds)
 
-    frames = encoding.encode_frames(ts, image.frame_arrays(), image.bits_stored, quality)
+    frames = encode_frames(ts, image.frame_arrays(), image.bits_stored, quality)
     ds.PixelData = encapsulate(frames, has_bot=image.frames > 1)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
-    if ts.lossy and not all(_exact(ts, f) for f in frames):
+    exact = ts.exact  # a frame a lossy syntax coded without loss gets no lossy flags
+    if ts.lossy and not all(exact is not None and exact(f) for f in frames):
         flags = {  # PS3.3 C.7.6.1.1.5: the ratio achieved, native bytes / encoded bytes
             "LossyImageCompression": "01",
             "LossyImageCompressionRatio": f"{compression_ratio(image, frames):.2f}",
@@ -67,12 +69,18 @@ def encode(
     return EncodedInstance(ds)
 
 
+def encode_frames(
+    ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int, target: float | None = None
+) -> list[bytes]:
+    """Encode each frame; a lossy syntax keeps ``target`` dB PSNR (default: the default quality),
+    choosing its compression from each frame's content."""
+    encoder = ts.frame_encoder()
+    if not ts.lossy:
+        return [encoder(frame, bits_stored) for frame in frames]
+    psnr = DEFAULT_PSNR if target is None else target
+    return [encoder(frame, bits_stored, target=psnr) for frame in frames]
+
+
 def compression_ratio(image: PixelImage, frames: list[bytes]) -> float:
     """The native size of the pixels (Bits Allocated per sample) over their encoded size."""
     return image.array.nbytes / (sum(len(f) for f in frames) or 1)
-
-
-def _exact(ts: TransferSyntax, codestream: bytes) -> bool:
-    """Whether a frame of a lossy syntax was coded without loss (JPEG 2000 falls back to the
-    reversible wavelet where the lossy one cannot keep the quality): no lossy flags then."""
-    return ts.uid == JPEG2000 and codecs.j2k_is_reversible(codestream)

@@ -1,4 +1,4 @@
-"""Round trips through every frame encoder in dicomfab.builder.codecs, decoded back by pydicom."""
+"""Round trips through every frame encoder of dicomfab.builder.transfer, decoded back by pydicom."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels import pixel_array
 
-from dicomfab.builder import codecs, encoding
+from dicomfab.builder.transfer import encoders as codecs
+from dicomfab.builder.transfer import gdcm_encoders, registry
 from dicomfab.errors import TransferSyntaxError
 from dicomtools import require
 
@@ -29,9 +30,9 @@ CODECS: dict[str, tuple[Encoder, str, bool, tuple[int, ...]]] = {
     "jpeg-ls": (codecs.encode_jpeg_ls, uid.JPEGLSLossless, False, BITS),
     "j2k-lossless": (codecs.encode_j2k_lossless, uid.JPEG2000Lossless, False, BITS),
     "j2k-lossy": (codecs.encode_j2k_lossy, uid.JPEG2000, True, BITS),
-    "jpeg-baseline": (codecs.encode_jpeg_baseline, uid.JPEGBaseline8Bit, True, (8,)),
-    "jpeg-extended": (codecs.encode_jpeg_extended, uid.JPEGExtended12Bit, True, (12,)),
-    "jpeg-lossless-sv1": (codecs.encode_jpeg_lossless_sv1, uid.JPEGLosslessSV1, False, BITS),
+    "jpeg-baseline": (gdcm_encoders.encode_jpeg_baseline, uid.JPEGBaseline8Bit, True, (8,)),
+    "jpeg-extended": (gdcm_encoders.encode_jpeg_extended, uid.JPEGExtended12Bit, True, (12,)),
+    "jpeg-lossless-sv1": (gdcm_encoders.encode_jpeg_lossless_sv1, uid.JPEGLosslessSV1, False, BITS),
 }
 
 CASES = [
@@ -123,13 +124,13 @@ def test_j2k_encodes_one_bit_noise(name: str) -> None:
 
 
 def test_jpeg_lossless_precision_is_bits_stored_for_12_bits() -> None:
-    payload = codecs.encode_jpeg_lossless_sv1(make_frame(12), 12)
+    payload = gdcm_encoders.encode_jpeg_lossless_sv1(make_frame(12), 12)
     sof3 = payload.index(b"\xff\xc3")
     assert payload[sof3 + 4] == 12  # sample precision P
 
 
 def test_registry_resolves_every_encoder() -> None:
-    encoders = {ts.frame_encoder() for ts in encoding.REGISTRY if ts.compressed}
+    encoders = {ts.frame_encoder() for ts in registry.REGISTRY if ts.compressed}
     assert encoders == {encoder for encoder, *_ in CODECS.values()}
 
 

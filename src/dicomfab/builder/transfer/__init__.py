@@ -1,0 +1,30 @@
+"""Transfer syntaxes: which exist and what each needs (:mod:`.registry`), how a frame is coded in
+each (:mod:`.encoders`, :mod:`.gdcm_encoders`), what a lossy one keeps (:mod:`.quality`), and the
+Pixel Data a file gets (:mod:`.pixel_data`).
+
+Adding a transfer syntax: one entry in ``registry.REGISTRY`` and, for a compressed one, its frame
+encoder; then ``UPDATE_DOCS=1 pytest tests/builder/transfer`` rewrites the table in docs/iods.md.
+"""
+
+from dicomfab.builder.transfer.pixel_data import EncodedInstance, encode
+from dicomfab.builder.transfer.quality import quality_psnr
+from dicomfab.builder.transfer.registry import (
+    DEFAULT,
+    REGISTRY,
+    TransferSyntax,
+    check_bits,
+    get,
+    names,
+)
+
+__all__ = [
+    "DEFAULT",
+    "REGISTRY",
+    "EncodedInstance",
+    "TransferSyntax",
+    "check_bits",
+    "encode",
+    "get",
+    "names",
+    "quality_psnr",
+]

@@ -1,0 +1,133 @@
+"""Frame encoders that go through GDCM in memory: the JPEG syntaxes pydicom cannot encode (JPEG
+Baseline and Extended, lossy at a PSNR target; JPEG Lossless SV1). Same contract as
+:mod:`dicomfab.builder.transfer.encoders`: one monochrome frame in, one deterministic
+codestream out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dicomfab.builder.transfer.encoders import check_frame
+from dicomfab.builder.transfer.quality import DEFAULT_PSNR, MAX_RATIO, psnr, stored_bytes
+from dicomfab.errors import BuildError
+
+
+def encode_jpeg_baseline(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG Baseline (1.2.840.10008.1.2.4.50), 8-bit only, via GDCM, at the quality of
+    :func:`_jpeg_dct`."""
+    import gdcm
+
+    check_frame(frame, bits_stored, "JPEG Baseline", bits=(8, 8), dtypes=(np.uint8,))
+    return _jpeg_dct(frame, bits_stored, target, gdcm.TransferSyntax.JPEGBaselineProcess1)
+
+
+def encode_jpeg_extended(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG Extended (Process 2 & 4, 1.2.840.10008.1.2.4.51), 12-bit samples (sample precision 12
+    in the SOF1 marker) in 16-bit cells, via GDCM, at the quality of :func:`_jpeg_dct`."""
+    import gdcm
+
+    check_frame(frame, bits_stored, "JPEG Extended", bits=(12, 12), dtypes=(np.uint16,))
+    return _jpeg_dct(frame, bits_stored, target, gdcm.TransferSyntax.JPEGExtendedProcess2_4)
+
+
+def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -> bytes:
+    """A lossy (DCT) JPEG codestream at the lowest IJG quality (the highest compression) that
+    keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1: a bisection over quality
+    1–100, each candidate decoded with libjpeg and measured (both conditions only get easier as
+    the quality rises)."""
+    import libjpeg
+
+    most = stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
+
+    def attempt(quality: int) -> tuple[bytes, float]:
+        codestream = _gdcm_encode(frame, bits_stored, syntax, quality)
+        return codestream, psnr(frame, libjpeg.decode(codestream), bits_stored)
+
+    best, achieved = attempt(100)
+    if achieved < target:
+        raise BuildError(
+            f"JPEG cannot keep {target:g} dB PSNR on this {frame.shape[0]}×{frame.shape[1]} "
+            f"frame ({achieved:.1f} dB at quality 100); lower the quality or choose a lossless "
+            "transfer syntax"
+        )
+    if len(best) < most:  # compresses beyond MAX_RATIO even at the best quality
+        return best
+    low, high = 1, 100  # quality 100 meets both conditions
+    while low < high:
+        middle = (low + high) // 2
+        codestream, achieved = attempt(middle)
+        if achieved >= target and len(codestream) >= most:
+            high, best = middle, codestream
+        else:
+            low = middle + 1
+    return best
+
+
+def encode_jpeg_lossless_sv1(frame: np.ndarray, bits_stored: int) -> bytes:
+    """JPEG Lossless, Process 14 SV1 (1.2.840.10008.1.2.4.70), 2–16 bits, via GDCM."""
+    import gdcm
+
+    check_frame(frame, bits_stored, "JPEG Lossless SV1", bits=(2, 16))
+    return _gdcm_encode(frame, bits_stored, gdcm.TransferSyntax.JPEGLosslessProcess14_1)
+
+
+def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int, quality: int = 100) -> bytes:
+    """Encode one frame in memory with GDCM's ImageChangeTransferSyntax (``quality``: the IJG
+    quality of JPEG Baseline).
+
+    GDCM pads the raw Pixel Data to an even length and then (since its fix for TALOS-2025-2210)
+    refuses a frame whose length is not exactly rows × columns × bytes, so an 8-bit frame with an
+    odd pixel count cannot go in alone. It goes in twice, as a two-frame image, and we keep the
+    first of the two identical codestreams.
+    """
+    import gdcm
+
+    rows, cols = frame.shape
+    raw = np.ascontiguousarray(frame, dtype=frame.dtype.newbyteorder("<")).tobytes()
+    copies = 2 if len(raw) % 2 else 1
+
+    img = gdcm.Image()
+    img.SetNumberOfDimensions(3 if copies > 1 else 2)
+    img.SetDimension(0, cols)
+    img.SetDimension(1, rows)
+    if copies > 1:
+        img.SetDimension(2, copies)
+    # GDCM takes the JPEG sample precision P from Bits Allocated and has 8-, 12- and 16-bit
+    # codecs; declaring 12 for 9–12 bits stored (data still in 2-byte cells) gives P = 12, so a
+    # 12-bit frame gets P = Bits Stored instead of 16.
+    allocated = 12 if 8 < bits_stored <= 12 else 8 * frame.itemsize
+    img.SetPixelFormat(gdcm.PixelFormat(1, allocated, bits_stored, bits_stored - 1, 0))
+    img.SetPhotometricInterpretation(
+        gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.MONOCHROME2)
+    )
+    img.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.ExplicitVRLittleEndian))
+    pixel_data = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
+    pixel_data.SetByteStringValue(raw * copies)
+    img.SetDataElement(pixel_data)
+
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
+    if syntax in (
+        gdcm.TransferSyntax.JPEGBaselineProcess1,
+        gdcm.TransferSyntax.JPEGExtendedProcess2_4,
+    ):
+        codec = gdcm.JPEGCodec()  # a local, so it outlives change.Change()
+        codec.SetLossless(False)
+        codec.SetQuality(quality)
+        change.SetUserCodec(codec)
+    img.thisown = False  # the change filter takes ownership; else a double free on exit
+    change.SetInput(img)
+    if not change.Change():
+        raise BuildError(
+            f"GDCM could not encode a {rows}×{cols} frame, {bits_stored} bits stored, "
+            f"to transfer syntax {gdcm.TransferSyntax.GetTSString(syntax)}"
+        )
+    fragments = change.GetOutput().GetDataElement().GetSequenceOfFragments()
+    # SWIG hands the fragment over as a str; surrogateescape gets the original bytes back.
+    buffer: str = fragments.GetFragment(0).GetByteValue().GetBuffer()
+    return buffer.encode("utf-8", "surrogateescape")
