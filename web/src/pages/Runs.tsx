@@ -1,17 +1,11 @@
 import { Fragment, useCallback, useEffect, useState } from 'react';
-import { ApiError, buildUrl, get, jobId, post } from '../api';
+import { ApiError, buildUrl, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
-import type { Info, PastRun, RunReport, RunSummary, TargetsAnswer } from '../types';
+import type { Info, Job, JobAnswer, PastRun, RunReport, TargetsAnswer } from '../types';
 import { useScenarios } from './Scenarios';
 import { ImageSizeField } from '../components/ImageSizeField';
-
-function lastPart(p: string | undefined): string | undefined {
-  if (!p) return undefined;
-  const parts = p.replace(/[\\/]+$/, '').split(/[\\/]/);
-  return parts[parts.length - 1] || undefined;
-}
 
 function Results({ report, runId }: { report: RunReport; runId: string }) {
   const [open, setOpen] = useState<Record<string, boolean>>({});
@@ -154,7 +148,7 @@ export default function Runs({ info }: { info: Info | null }) {
   }, []);
   useEffect(loadPast, [loadPast]);
 
-  const targetList = targets?.targets ?? (Array.isArray(targets) ? (targets as unknown as TargetsAnswer['targets']) : []);
+  const targetList = targets?.targets ?? [];
 
   const openReport = async (id: string) => {
     setLoadingId(id);
@@ -188,7 +182,7 @@ export default function Runs({ info }: { info: Info | null }) {
     setShown(null);
     try {
       const seedNum = seed.trim() === '' ? null : Number(seed);
-      const answer = await post<unknown>('/api/runs', {
+      const answer = await post<JobAnswer>('/api/runs', {
         scenarios: selected,
         tags: tags
           .split(/[\s,]+/)
@@ -199,24 +193,17 @@ export default function Runs({ info }: { info: Info | null }) {
         image_size: imageSize,
         target: target || null,
       });
-      setJob(jobId(answer));
+      setJob(answer.job.id);
     } catch (err) {
       setStartError(err);
     }
   };
 
-  const onDone = async (result: unknown) => {
+  const onDone = async (result: Job['result']) => {
     setJob(null);
-    const summary = (result && typeof result === 'object' ? result : {}) as RunSummary;
-    let id = summary.id ?? summary.run_id ?? lastPart(summary.run_dir);
-    try {
-      const runs = await get<PastRun[]>('/api/runs');
-      setPast(runs);
-      const hit = runs.find((r) => (summary.run_dir && r.path === summary.run_dir) || r.id === id);
-      id = hit?.id ?? id ?? runs[0]?.id;
-    } catch (err) {
-      reportError(err, 'Listing runs');
-    }
+    // a run job's result is the run summary with the run's id (the folder of its reports)
+    const id = result && !Array.isArray(result) ? result.id : null;
+    loadPast();
     if (id) await openReport(id);
   };
 

@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
-import { ApiError, formatBytes, get, jobId, post } from '../api';
+import { ApiError, formatBytes, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
 import JobProgress from '../components/JobProgress';
 import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
-import type { GeneratedDataset, Info, ScenarioCard, ScenarioSummary, SiteProfile, Spec } from '../types';
+import type { GeneratedDataset, Info, JobAnswer, ScenarioCard, ScenarioSpec, ScenarioSummary, SiteProfile, Spec } from '../types';
 import { ImageSizeField } from '../components/ImageSizeField';
 
 
@@ -59,7 +59,7 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
         .filter((p) => params[p] !== undefined && params[p] !== '')
         .map((p) => `${p}=${params[p]}`);
       if (imageSize && card.parameters['image_size']) set.push(`image_size=${imageSize}`);
-      const answer = await get<{ spec: Spec }>(`/api/scenarios/${encodeURIComponent(name)}/spec`, { set });
+      const answer = await get<ScenarioSpec>(`/api/scenarios/${encodeURIComponent(name)}/spec`, { set });
       onCustomize(answer.spec);
     } catch (err) {
       report(err, `Loading the spec of ${name}`);
@@ -209,15 +209,15 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
       for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') p[k] = v;
       p.image_size = imageSize;
       const seedNum = seed.trim() === '' ? null : Number(seed);
-      if (seedNum !== null && !Number.isInteger(seedNum)) throw new ApiError('The seed must be a whole number', 400, [{ path: 'seed', message: 'not a whole number' }]);
-      const answer = await post<unknown>('/api/generate', {
+      if (seedNum !== null && !Number.isInteger(seedNum)) throw new ApiError('The seed must be a whole number', 400, [{ path: 'seed', message: 'not a whole number', suggestion: null }]);
+      const answer = await post<JobAnswer>('/api/generate', {
         scenarios: selected,
         params: p,
         seed: seedNum,
         output,
         overwrite,
       });
-      setJob({ id: jobId(answer), output });
+      setJob({ id: answer.job.id, output });
     } catch (err) {
       setGenError(err);
       if (!(err instanceof ApiError && err.issues.length)) report(err, 'Generate');
@@ -456,7 +456,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
             jobId={job.id}
             label="Generate progress"
             onDone={(res) => {
-              const datasets = (Array.isArray(res) ? res : []) as GeneratedDataset[];
+              const datasets = Array.isArray(res) ? res : [];
               setResult({ output: job.output, datasets });
               setJob(null);
               setView('result');

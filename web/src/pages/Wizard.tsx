@@ -1,11 +1,11 @@
 import { useEffect, useMemo, useRef, useState, type ChangeEvent } from 'react';
-import { ApiError, get, jobId, post } from '../api';
+import { ApiError, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
 import JobProgress from '../components/JobProgress';
 import SchemaForm, { resolveRef } from '../components/SchemaForm';
 import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
-import type { GeneratedDataset, ImportResult, Info, Issue, JsonSchema, Spec, ValidateResult } from '../types';
+import type { ExportResult, GeneratedDataset, ImportResult, Info, JobAnswer, Issue, JsonSchema, Spec, ValidateResult } from '../types';
 
 type Obj = Record<string, unknown>;
 type Level = 'spec' | 'patient' | 'study' | 'series' | 'instance';
@@ -155,7 +155,7 @@ export default function Wizard({ info }: { info: Info | null }) {
         .then((r) => setValidation({ ...r, issues: (r.issues || []).map(normaliseIssue) }))
         .catch((err) => {
           if (err instanceof ApiError && err.issues.length)
-            setValidation({ ok: false, issues: err.issues.map(normaliseIssue), summary: { patients: 0, studies: 0, series: 0, instances: 0 } });
+            setValidation({ ok: false, issues: err.issues.map(normaliseIssue), summary: { patients: 0, studies: 0, series: 0, instances: 0 }, notes: [] });
           else report(err, 'Validating the spec');
         })
         .finally(() => setValidating(false));
@@ -263,7 +263,7 @@ export default function Wizard({ info }: { info: Info | null }) {
 
   const onExport = async (format: 'yaml' | 'json') => {
     try {
-      const answer = await post<{ text: string }>('/api/spec/export', { spec, format });
+      const answer = await post<ExportResult>('/api/spec/export', { spec, format });
       const base = typeof spec.name === 'string' && spec.name ? spec.name : 'spec';
       download(answer.text, `${base}.${format}`, format === 'json' ? 'application/json' : 'application/yaml');
     } catch (err) {
@@ -273,7 +273,7 @@ export default function Wizard({ info }: { info: Info | null }) {
 
   const onExportLegacy = async () => {
     try {
-      const answer = await post<{ text: string; notes?: string[] }>('/api/spec/export', { spec, format: 'legacy' });
+      const answer = await post<ExportResult>('/api/spec/export', { spec, format: 'legacy' });
       download(answer.text, 'power-customize.json', 'application/json');
       setNotes(['Exported power-customize.json (the old config format).', ...(answer.notes || [])]);
     } catch (err) {
@@ -285,8 +285,8 @@ export default function Wizard({ info }: { info: Info | null }) {
     setGenError(null);
     setResult(null);
     try {
-      const answer = await post<unknown>('/api/generate-spec', { spec, output, overwrite });
-      setJob({ id: jobId(answer), output });
+      const answer = await post<JobAnswer>('/api/generate-spec', { spec, output, overwrite });
+      setJob({ id: answer.job.id, output });
     } catch (err) {
       setGenError(err);
     }
@@ -545,7 +545,7 @@ export default function Wizard({ info }: { info: Info | null }) {
             jobId={job.id}
             label="Generate progress"
             onDone={(res) => {
-              setResult({ output: job.output, datasets: (Array.isArray(res) ? res : []) as GeneratedDataset[] });
+              setResult({ output: job.output, datasets: Array.isArray(res) ? res : [] });
               setJob(null);
             }}
             onFailed={(msg) => report(msg, 'Generate failed')}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import ConfigDict
 
 from dicomfab.errors import SpecError
 from dicomfab.scenarios import Scenario, compose, get, load_profiles, scenarios
@@ -28,6 +29,13 @@ class ScenarioRow(Answer):
     expected: list[str]
     network: str | None
     why: str
+
+
+class ScenarioCard(Scenario):
+    """A scenario as ``dicomfab describe NAME --json`` shows it, with every parameter it takes:
+    the universal ones, its base's and its own."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class ScenarioSpec(Answer):
@@ -62,12 +70,11 @@ def make_router(ctx: Context) -> APIRouter:
     def list_scenarios() -> list[dict[str, Any]]:
         return [{**scenario_row(s), "why": " ".join(s.why.split())} for s in scenarios().values()]
 
-    @router.get("/scenarios/{name}", response_model=Scenario)
-    def describe(name: str) -> Scenario:
-        """The scenario card (``dicomfab describe NAME --json``), with every parameter it takes:
-        the universal ones, its base's and its own."""
+    @router.get("/scenarios/{name}", response_model=ScenarioCard)
+    def describe(name: str) -> ScenarioCard:
         scenario = scenario_or_404(name)
-        return scenario.model_copy(update={"parameters": declared_parameters(scenario)})
+        parameters = declared_parameters(scenario)
+        return ScenarioCard.model_validate({**scenario.model_dump(), "parameters": parameters})
 
     @router.get("/scenarios/{name}/spec", response_model=ScenarioSpec)
     def scenario_spec(
