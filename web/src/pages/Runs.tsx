@@ -1,6 +1,7 @@
 import { Fragment, useCallback, useEffect, useState } from 'react';
-import { ApiError, buildUrl, get, post } from '../api';
+import { buildUrl, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
+import { ErrorWithIssues } from '../components/Issues';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
 import type { Info, Job, JobAnswer, PastRun, RunReport, TargetsAnswer } from '../types';
@@ -207,7 +208,6 @@ export default function Runs({ info }: { info: Info | null }) {
     if (id) await openReport(id);
   };
 
-  const errIssues = startError instanceof ApiError ? startError.issues : [];
   const noneChosen = selected.length === 0 && !tags.trim();
 
   return (
@@ -299,22 +299,7 @@ export default function Runs({ info }: { info: Info | null }) {
           ))}
         </ul>
         {noneChosen && <p className="hint">No scenario or tag chosen: the run takes every scenario of the library.</p>}
-        {errIssues.length > 0 ? (
-          <div className="alert alert-error" role="alert">
-            {(startError as ApiError).message}
-            <ul>
-              {errIssues.map((i, k) => (
-                <li key={k}>
-                  {i.path ? `${i.path}: ` : ''}
-                  {i.message}
-                  {i.suggestion ? ` (did you mean ${i.suggestion}?)` : ''}
-                </li>
-              ))}
-            </ul>
-          </div>
-        ) : (
-          <InlineError error={startError} />
-        )}
+        <ErrorWithIssues error={startError} />
         <button type="button" className="primary" onClick={start} disabled={!!job}>
           Start run
         </button>
