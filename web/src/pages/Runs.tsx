@@ -8,7 +8,23 @@ import type { Info, Job, JobAnswer, PastRun, RunReport, TargetsAnswer } from '..
 import { useScenarios } from './Scenarios';
 import { ImageSizeField } from '../components/ImageSizeField';
 
-function Results({ report, runId }: { report: RunReport; runId: string }) {
+/** The run seed (the same seed replays the run: same UIDs), and a button that fills the Seed field with it. */
+function RunSeed({ seed, onUse }: { seed: number | null | undefined; onUse: (seed: number) => void }) {
+  if (seed === null || seed === undefined) return null;
+  return (
+    <p>
+      Seed <code data-testid="run-seed">{seed}</code>: a run of these scenarios with this seed makes the same UIDs (on
+      the command line: <code>dicomfab run … --seed {seed}</code>).{' '}
+      <button type="button" className="small" onClick={() => onUse(seed)}>
+        Use this seed
+      </button>
+    </p>
+  );
+}
+
+const preExisting = (n: number | undefined) => (n ? `, ${n} already in the target before ingest (not credited)` : '');
+
+function Results({ report, runId, onUseSeed }: { report: RunReport; runId: string; onUseSeed: (seed: number) => void }) {
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const s = report.summary;
   return (
@@ -17,12 +33,14 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
       <p>
         <span className={`badge ${s.passed ? 'outcome-accept' : 'outcome-reject'}`}>{s.passed ? 'passed' : 'FAILED'}</span>{' '}
         {s.scenarios} scenario{s.scenarios === 1 ? '' : 's'}, {s.scenarios_failed} failed
-        {s.counts ? ` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked` : ''}
+        {` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked`}
+        {preExisting(s.counts.pre_existing)}
         {' · '}
         <a href={buildUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
           HTML report
         </a>
       </p>
+      <RunSeed seed={s.seed} onUse={onUseSeed} />
       {s.error && (
         <div className="alert alert-error" role="alert">
           Run stopped: {s.error}
@@ -44,7 +62,7 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
         </thead>
         <tbody>
           {report.scenarios.map((r) => {
-            const c = r.counts || {};
+            const c = r.counts;
             const isOpen = !!open[r.name];
             const detailsId = `run-details-${r.name}`;
             const hasDetails = (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) > 0;
@@ -60,6 +78,7 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
                     {c.passed ?? 0}/{c.instances ?? 0} passed
                     {c.failed ? `, ${c.failed} failed` : ''}
                     {c.not_checked ? `, ${c.not_checked} not checked` : ''}
+                    {c.pre_existing ? `, ${c.pre_existing} pre-existing` : ''}
                   </td>
                   <td>
                     {c.studies ?? 0}
@@ -325,7 +344,7 @@ export default function Runs({ info }: { info: Info | null }) {
       </section>
 
       {loadingId && <p className="muted">Loading the report of {loadingId}…</p>}
-      {shown && <Results report={shown.report} runId={shown.id} />}
+      {shown && <Results report={shown.report} runId={shown.id} onUseSeed={(n) => setSeed(String(n))} />}
 
       <section aria-labelledby="past-title">
         <div className="page-head">
