@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dicomfab._version import __version__
-from dicomfab.targets.config import find_config
 from dicomfab.web.routes.common import Answer, Context
 
 
@@ -19,11 +18,10 @@ class Info(Answer):
 
 def make_router(ctx: Context) -> APIRouter:
     router = APIRouter()
-    settings = ctx.settings
 
     @router.get("/info", response_model=Info)
     def info() -> Info:
-        config = find_config(settings.config)
+        config, settings = ctx.config_file(), ctx.settings
         return Info(
             version=__version__,
             roots=[str(r) for r in settings.roots],

@@ -134,8 +134,12 @@ class Context:
         given = str(default) if value in (None, "") else str(value)
         return resolve_inside(given, self.settings.roots, field)
 
+    def config_file(self) -> Path | None:
+        """The targets file in use (``--config``, else the one found), if any."""
+        return find_config(self.settings.config)
+
     def targets(self) -> Targets:
-        return load_targets(find_config(self.settings.config))
+        return load_targets(self.config_file())
 
     def submitted(self, job: Job) -> JobAnswer:
         return JobAnswer(job=JobState.model_validate(job.snapshot()))

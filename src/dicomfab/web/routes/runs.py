@@ -14,7 +14,7 @@ from dicomfab.run.connect import target_rows
 from dicomfab.run.pipeline import RunRequest
 from dicomfab.run.prerun import check_run
 from dicomfab.scenarios.selection import choose, scenario_requests, with_image_size
-from dicomfab.targets.config import find_config, load_targets
+from dicomfab.targets.config import load_targets
 from dicomfab.web import runs, tasks
 from dicomfab.web.limits import bounded
 from dicomfab.web.routes.common import Answer, Context, JobAnswer, RunSummary, overrides_from
@@ -106,12 +106,9 @@ def make_router(ctx: Context) -> APIRouter:
 
     @router.get("/targets", response_model=TargetList)
     def list_targets() -> TargetList:
-        path = find_config(settings.config)
-        rows = target_rows(load_targets(path))
-        return TargetList(
-            config=str(path) if path else None,
-            targets=[TargetRow.model_validate(r) for r in rows],
-        )
+        path = ctx.config_file()
+        rows = [TargetRow.model_validate(r) for r in target_rows(load_targets(path))]
+        return TargetList(config=str(path) if path else None, targets=rows)
 
     @router.post("/runs", status_code=202, response_model=JobAnswer)
     def start_run(body: RunBody) -> JobAnswer:
