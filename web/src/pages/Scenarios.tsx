@@ -52,7 +52,7 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
   if (error) return <InlineError error={error} />;
   if (!card) return <p className="muted">Loading {name}…</p>;
 
-  const paramNames = Object.keys(card.parameters || {}).filter((p) => p !== 'image_size');
+  const paramNames = Object.keys(card.parameters).filter((p) => p !== 'image_size');
   const customize = async () => {
     setBusy(true);
     try {
@@ -68,18 +68,18 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
       setBusy(false);
     }
   };
-  const e = card.expect || ({} as ScenarioCard['expect']);
+  const e = card.expect;
   return (
     <article className="card" aria-labelledby="card-title" data-testid="scenario-card">
       <h3 id="card-title">{card.title}</h3>
       <p className="muted">
         <code>{card.name}</code> · {card.category}
-        {card.tags?.length ? ` · ${card.tags.join(', ')}` : ''}
-        {card.aliases?.length ? ` · also: ${card.aliases.join(', ')}` : ''}
+        {card.tags.length ? ` · ${card.tags.join(', ')}` : ''}
+        {card.aliases.length ? ` · also: ${card.aliases.join(', ')}` : ''}
       </p>
       <p>{card.description}</p>
       <h4>What is wrong</h4>
-      {card.defects?.length ? (
+      {card.defects.length ? (
         <ul>
           {card.defects.map((d, i) => (
             <li key={i}>
@@ -102,14 +102,14 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
             : ''}
         </li>
         <li>
-          Studies: <strong>{e.study_default ?? 'accept'}</strong> by default
+          Studies: <strong>{e.study_default}</strong> by default
           {e.studies && Object.keys(e.studies).length
             ? '; ' + Object.entries(e.studies).map(([k, v]) => `${k} → ${v}`).join(', ')
             : ''}
         </li>
         {e.note && <li>{e.note}</li>}
       </ul>
-      {card.sources?.length > 0 && <p className="muted">Sources: {card.sources.join('; ')}</p>}
+      {card.sources.length > 0 && <p className="muted">Sources: {card.sources.join('; ')}</p>}
       <h4>Parameters</h4>
       <p className="hint">
         Values you change here are used when you generate or customize (for every selected scenario); the image size is
@@ -186,8 +186,8 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
       (s) =>
         (!category || s.category === category) &&
         (!q ||
-          [s.name, s.title, s.description, ...(s.tags || []), ...(s.aliases || [])].some((x) =>
-            (x || '').toLowerCase().includes(q),
+          [s.name, s.title, s.description, ...s.tags, ...s.aliases].some((x) =>
+            x.toLowerCase().includes(q),
           )),
     );
   }, [scenarios, search, category]);
@@ -327,7 +327,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
                 </button>
                 <span className="badges">
                   <span className="badge">{s.category}</span>
-                  {(s.expected || []).map((x) => (
+                  {s.expected.map((x) => (
                     <span key={x} className={`badge outcome-${x}`}>
                       {x}
                     </span>
