@@ -7,7 +7,8 @@ DEBIAN_PACKAGES := dcmtk dicom3tools orthanc orthanc-dicomweb orthanc-postgresql
                    postgresql-contrib gcc libc6-dev openssh-client openssh-server chromium
 WEB_BUILT := src/dicomfab/web/static/index.html
 WEB_SOURCES := web/package.json web/package-lock.json web/index.html web/vite.config.ts \
-               web/tsconfig.json $(shell find web/src -type f 2>/dev/null)
+               web/tsconfig.json web/openapi.json \
+               $(shell find web/src -type f ! -name '*.gen.ts' 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv deps system-deps web demo test lint format dist dist-check bench clean

@@ -120,3 +120,23 @@ def test_codec_libraries_are_imported_only_to_encode() -> None:
                 names.update(alias.name.split(".")[0] for alias in node.names)
         at_import[path.name] = names & codecs
     assert {name: found for name, found in at_import.items() if found} == {}
+
+
+def test_the_api_areas_stand_alone() -> None:
+    """Each area of the API (web/routes/<area>.py) shares only ``routes.common`` with the
+    others; below the routes, the web helpers (jobs, files, paths, …) never reach up into them.
+    Only the app (and the routes package itself) assembles the areas."""
+    web = imports_of("web")
+    routes = "dicomfab.web.routes"
+    assembling = {f"{routes}.__init__", "dicomfab.web.app"}
+    assert f"{routes}.common" in web[f"{routes}.runs"]  # the walk sees the areas
+    wrong: dict[str, list[str]] = {}
+    for module, names in web.items():
+        inside = sorted(n for n in names if n == routes or n.startswith(f"{routes}."))
+        if module in assembling:
+            continue
+        if module.startswith(f"{routes}."):
+            inside = [n for n in inside if not n.startswith(f"{routes}.common")]
+        if inside:
+            wrong[module] = inside
+    assert wrong == {}

@@ -339,7 +339,7 @@ def test_a_private_tag_without_its_vr_is_explained(client: TestClient) -> None:
 
 
 def test_quiet_streams_get_heartbeats(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dicomfab.web import api
+    from dicomfab.web.routes import jobs as api
 
     monkeypatch.setattr(api, "HEARTBEAT", 0.1)
     monkeypatch.setattr(api, "_WAIT", 0.05)

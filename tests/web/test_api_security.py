@@ -268,7 +268,7 @@ def test_600_levels_of_nesting_are_a_json_4xx(signed_in: TestClient, path: str, 
 def test_an_unexpected_exception_is_a_short_json_500(
     signed_in: TestClient, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
 ) -> None:
-    from dicomfab.web import api as routes
+    from dicomfab.web.routes import spec as routes
 
     def explode(_spec: object) -> None:
         raise error("SECRET-INPUT " * 1000)

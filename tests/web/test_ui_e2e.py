@@ -7,6 +7,7 @@ fails the test, it is never skipped."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +159,12 @@ def test_run_against_the_embedded_target_shows_pass(ui: UI, page: Page) -> None:
     expect(row.get_by_test_id("run-result")).to_have_text("pass", timeout=180_000)
     shot(page, "runs")
     expect(page.get_by_test_id("past-runs")).to_contain_text("1")
+    # the run's seed, as its report records it, and a button that puts it in the Seed field
+    (report,) = ui.root.glob("runs/*/reports/report.json")
+    seed = str(json.loads(report.read_text(encoding="utf-8"))["summary"]["seed"])
+    expect(page.get_by_test_id("run-seed")).to_have_text(seed)
+    page.get_by_role("button", name="Use this seed").click()
+    expect(page.get_by_label("Seed", exact=True)).to_have_value(seed)
     # the report opens in a new tab with the cookie alone: no token in its link
     link = page.get_by_role("link", name="HTML report").first
     assert "token" not in (link.get_attribute("href") or "")

@@ -2,7 +2,7 @@
 // ({path, message, suggestion}). No token here: the link printed by `dicomfab ui` set an HttpOnly
 // cookie that the browser sends with every same-origin request (fetch, <img>, <a>, EventSource),
 // so URLs never carry the token and page scripts never see it.
-import type { Issue } from './types';
+import type { ErrorAnswer, Issue } from './types';
 
 let unauthorizedHandler: (() => void) | null = null;
 
@@ -48,42 +48,16 @@ export function buildUrl(path: string, query?: Query): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-function normaliseIssues(raw: unknown): Issue[] {
-  if (!Array.isArray(raw)) return [];
-  return raw.map((i) => {
-    if (i && typeof i === 'object') {
-      const o = i as Record<string, unknown>;
-      // FastAPI's own validation errors: {loc: [...], msg}
-      const path =
-        typeof o.path === 'string'
-          ? o.path
-          : Array.isArray(o.loc)
-            ? o.loc.filter((p) => p !== 'body').join('.')
-            : '';
-      const message = typeof o.message === 'string' ? o.message : typeof o.msg === 'string' ? o.msg : JSON.stringify(o);
-      return { path, message, suggestion: typeof o.suggestion === 'string' ? o.suggestion : null };
-    }
-    return { path: '', message: String(i), suggestion: null };
-  });
-}
-
 async function toError(res: Response): Promise<ApiError> {
   let message = `${res.status} ${res.statusText || 'error'}`;
   let issues: Issue[] = [];
   try {
     const text = await res.text();
     try {
-      const body = JSON.parse(text) as { detail?: unknown; message?: unknown };
-      const detail = body.detail ?? body;
-      if (typeof detail === 'string') message = detail;
-      else if (Array.isArray(detail)) {
-        issues = normaliseIssues(detail);
-        message = 'The request was not valid';
-      } else if (detail && typeof detail === 'object') {
-        const d = detail as { message?: unknown; issues?: unknown };
-        if (typeof d.message === 'string') message = d.message;
-        issues = normaliseIssues(d.issues);
-      }
+      // every error the server sends (docs/web.md): {detail: {message, issues}}
+      const { detail } = JSON.parse(text) as ErrorAnswer;
+      message = detail.message;
+      issues = detail.issues;
     } catch {
       if (text.trim()) message = `${message}: ${text.trim().slice(0, 300)}`;
     }
@@ -133,18 +107,6 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
 
 export const get = <T>(path: string, query?: Query, signal?: AbortSignal) => api<T>(path, { query, signal });
 export const post = <T>(path: string, body: unknown) => api<T>(path, { method: 'POST', body });
-
-/** The id of a job from a `{job}` answer (an id, or the job itself). */
-export function jobId(answer: unknown): string {
-  if (answer && typeof answer === 'object') {
-    const a = answer as Record<string, unknown>;
-    const job = a.job ?? a.id ?? a.job_id;
-    if (typeof job === 'string' || typeof job === 'number') return String(job);
-    if (job && typeof job === 'object' && 'id' in job) return String((job as { id: unknown }).id);
-  }
-  if (typeof answer === 'string') return answer;
-  throw new ApiError('The server answered without a job id', 0);
-}
 
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || Number.isNaN(n)) return '';

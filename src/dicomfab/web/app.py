@@ -1,5 +1,5 @@
 """The ASGI app: the security middleware (token cookie, headers, body limit, errors as JSON),
-``/api``, and the built front end.
+``/api`` (with its OpenAPI document at :data:`OPENAPI_URL`), and the built front end.
 
 The front end (web/, built by ``make web`` into ``static/``) is looked up on every request, so a
 build made while the server runs is picked up; without one, ``/`` says how to build it.
@@ -14,8 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from dicomfab._version import __version__
 from dicomfab.web import errors
-from dicomfab.web.api import make_router
 from dicomfab.web.jobs import JobRunner
+from dicomfab.web.routes import make_router
 from dicomfab.web.security import SecurityMiddleware, cookie_name
 from dicomfab.web.settings import UISettings
 
@@ -30,6 +30,9 @@ NOT_BUILT = """<!doctype html>
 
 _NO_CACHE = {"Cache-Control": "no-cache"}
 
+#: the API's OpenAPI document: under /api, so it needs the token like every API route
+OPENAPI_URL = "/api/openapi.json"
+
 
 def create_app(settings: UISettings) -> FastAPI:
     app = FastAPI(
@@ -37,7 +40,7 @@ def create_app(settings: UISettings) -> FastAPI:
         version=__version__,
         docs_url=None,  # no unauthenticated pages besides the front end
         redoc_url=None,
-        openapi_url=None,
+        openapi_url=OPENAPI_URL,
     )
     app.add_middleware(
         SecurityMiddleware,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dicomfab.builder.plan import Plan
+from dicomfab.builder.plan_model import Plan
 from dicomfab.output.generate import GenerateResult, generate
 from dicomfab.run.pipeline import RunRequest, execute
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios

@@ -12,7 +12,7 @@ interface StageInfo {
 interface Props {
   jobId: string;
   label?: string;
-  onDone: (result: unknown) => void;
+  onDone: (result: Job['result']) => void;
   onFailed: (error: string) => void;
 }
 
@@ -61,7 +61,7 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
       window.clearTimeout(timer);
       if (ok) {
         setState('done');
-        callbacks.current.onDone(payload);
+        callbacks.current.onDone(payload as Job['result']);
       } else {
         const message = typeof payload === 'string' && payload ? payload : 'the job failed';
         setState('failed');
@@ -90,15 +90,13 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
           if (i < 0) rebuilt.push({ stage, done: null, total: null, summary: null, ...patch });
           else rebuilt[i] = { ...rebuilt[i], ...patch };
         };
-        for (const ev of job.events || []) {
-          const type = String(ev.event ?? ev.type ?? '');
-          const data = (ev.data && typeof ev.data === 'object' ? ev.data : ev) as Record<string, unknown>;
+        for (const { event, data } of job.events) {
           const stage = typeof data.stage === 'string' ? data.stage : null;
           if (!stage) continue;
-          if (type === 'stage' || 'summary' in data) put(stage, { summary: String(data.summary ?? '') });
-          else put(stage, { done: num(data.done), total: num(data.total) });
+          if (event === 'stage') put(stage, { summary: String(data.summary ?? '') });
+          else if (event === 'progress') put(stage, { done: num(data.done), total: num(data.total) });
         }
-        if (job.stage) put(job.stage, { done: num(job.done), total: num(job.total) });
+        put(job.stage, { done: job.done, total: job.total });
         setStages(rebuilt);
         if (job.state === 'done') return finish(true, job.result);
         if (job.state === 'failed') return finish(false, job.error);
@@ -129,11 +127,6 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
             applyEvent(type, parse((e as MessageEvent).data));
           });
         }
-        source.onmessage = (e) => {
-          gotEvent = true;
-          const data = parse(e.data);
-          if (typeof data.event === 'string') applyEvent(data.event, data);
-        };
         source.onerror = () => {
           // The stream ended or is not available: the job's state tells the rest.
           fallback();

@@ -1,19 +1,30 @@
 import { Fragment, useCallback, useEffect, useState } from 'react';
-import { ApiError, buildUrl, get, jobId, post } from '../api';
+import { buildUrl, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
+import { ErrorWithIssues } from '../components/Issues';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
-import type { Info, PastRun, RunReport, RunSummary, TargetsAnswer } from '../types';
+import type { Info, Job, JobAnswer, PastRun, RunReport, TargetsAnswer } from '../types';
 import { useScenarios } from './Scenarios';
 import { ImageSizeField } from '../components/ImageSizeField';
 
-function lastPart(p: string | undefined): string | undefined {
-  if (!p) return undefined;
-  const parts = p.replace(/[\\/]+$/, '').split(/[\\/]/);
-  return parts[parts.length - 1] || undefined;
+/** The run seed (the same seed replays the run: same UIDs), and a button that fills the Seed field with it. */
+function RunSeed({ seed, onUse }: { seed: number | null | undefined; onUse: (seed: number) => void }) {
+  if (seed === null || seed === undefined) return null;
+  return (
+    <p>
+      Seed <code data-testid="run-seed">{seed}</code>: a run of these scenarios with this seed makes the same UIDs (on
+      the command line: <code>dicomfab run … --seed {seed}</code>).{' '}
+      <button type="button" className="small" onClick={() => onUse(seed)}>
+        Use this seed
+      </button>
+    </p>
+  );
 }
 
-function Results({ report, runId }: { report: RunReport; runId: string }) {
+const preExisting = (n: number | undefined) => (n ? `, ${n} already in the target before ingest (not credited)` : '');
+
+function Results({ report, runId, onUseSeed }: { report: RunReport; runId: string; onUseSeed: (seed: number) => void }) {
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const s = report.summary;
   return (
@@ -22,12 +33,14 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
       <p>
         <span className={`badge ${s.passed ? 'outcome-accept' : 'outcome-reject'}`}>{s.passed ? 'passed' : 'FAILED'}</span>{' '}
         {s.scenarios} scenario{s.scenarios === 1 ? '' : 's'}, {s.scenarios_failed} failed
-        {s.counts ? ` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked` : ''}
+        {` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked`}
+        {preExisting(s.counts.pre_existing)}
         {' · '}
         <a href={buildUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
           HTML report
         </a>
       </p>
+      <RunSeed seed={s.seed} onUse={onUseSeed} />
       {s.error && (
         <div className="alert alert-error" role="alert">
           Run stopped: {s.error}
@@ -49,7 +62,7 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
         </thead>
         <tbody>
           {report.scenarios.map((r) => {
-            const c = r.counts || {};
+            const c = r.counts;
             const isOpen = !!open[r.name];
             const detailsId = `run-details-${r.name}`;
             const hasDetails = (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) > 0;
@@ -65,6 +78,7 @@ function Results({ report, runId }: { report: RunReport; runId: string }) {
                     {c.passed ?? 0}/{c.instances ?? 0} passed
                     {c.failed ? `, ${c.failed} failed` : ''}
                     {c.not_checked ? `, ${c.not_checked} not checked` : ''}
+                    {c.pre_existing ? `, ${c.pre_existing} pre-existing` : ''}
                   </td>
                   <td>
                     {c.studies ?? 0}
@@ -154,7 +168,7 @@ export default function Runs({ info }: { info: Info | null }) {
   }, []);
   useEffect(loadPast, [loadPast]);
 
-  const targetList = targets?.targets ?? (Array.isArray(targets) ? (targets as unknown as TargetsAnswer['targets']) : []);
+  const targetList = targets?.targets ?? [];
 
   const openReport = async (id: string) => {
     setLoadingId(id);
@@ -188,7 +202,7 @@ export default function Runs({ info }: { info: Info | null }) {
     setShown(null);
     try {
       const seedNum = seed.trim() === '' ? null : Number(seed);
-      const answer = await post<unknown>('/api/runs', {
+      const answer = await post<JobAnswer>('/api/runs', {
         scenarios: selected,
         tags: tags
           .split(/[\s,]+/)
@@ -199,28 +213,20 @@ export default function Runs({ info }: { info: Info | null }) {
         image_size: imageSize,
         target: target || null,
       });
-      setJob(jobId(answer));
+      setJob(answer.job.id);
     } catch (err) {
       setStartError(err);
     }
   };
 
-  const onDone = async (result: unknown) => {
+  const onDone = async (result: Job['result']) => {
     setJob(null);
-    const summary = (result && typeof result === 'object' ? result : {}) as RunSummary;
-    let id = summary.id ?? summary.run_id ?? lastPart(summary.run_dir);
-    try {
-      const runs = await get<PastRun[]>('/api/runs');
-      setPast(runs);
-      const hit = runs.find((r) => (summary.run_dir && r.path === summary.run_dir) || r.id === id);
-      id = hit?.id ?? id ?? runs[0]?.id;
-    } catch (err) {
-      reportError(err, 'Listing runs');
-    }
+    // a run job's result is the run summary with the run's id (the folder of its reports)
+    const id = result && !Array.isArray(result) ? result.id : null;
+    loadPast();
     if (id) await openReport(id);
   };
 
-  const errIssues = startError instanceof ApiError ? startError.issues : [];
   const noneChosen = selected.length === 0 && !tags.trim();
 
   return (
@@ -312,22 +318,7 @@ export default function Runs({ info }: { info: Info | null }) {
           ))}
         </ul>
         {noneChosen && <p className="hint">No scenario or tag chosen: the run takes every scenario of the library.</p>}
-        {errIssues.length > 0 ? (
-          <div className="alert alert-error" role="alert">
-            {(startError as ApiError).message}
-            <ul>
-              {errIssues.map((i, k) => (
-                <li key={k}>
-                  {i.path ? `${i.path}: ` : ''}
-                  {i.message}
-                  {i.suggestion ? ` (did you mean ${i.suggestion}?)` : ''}
-                </li>
-              ))}
-            </ul>
-          </div>
-        ) : (
-          <InlineError error={startError} />
-        )}
+        <ErrorWithIssues error={startError} />
         <button type="button" className="primary" onClick={start} disabled={!!job}>
           Start run
         </button>
@@ -353,7 +344,7 @@ export default function Runs({ info }: { info: Info | null }) {
       </section>
 
       {loadingId && <p className="muted">Loading the report of {loadingId}…</p>}
-      {shown && <Results report={shown.report} runId={shown.id} />}
+      {shown && <Results report={shown.report} runId={shown.id} onUseSeed={(n) => setSeed(String(n))} />}
 
       <section aria-labelledby="past-title">
         <div className="page-head">

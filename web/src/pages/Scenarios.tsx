@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useState } from 'react';
-import { ApiError, formatBytes, get, jobId, post } from '../api';
+import { ApiError, formatBytes, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
-import JobProgress from '../components/JobProgress';
+import GeneratePanel, { type Generated } from '../components/GeneratePanel';
+import { FieldIssues, issuesFor } from '../components/Issues';
 import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
-import type { GeneratedDataset, Info, ScenarioCard, ScenarioSummary, SiteProfile, Spec } from '../types';
+import type { Info, JobAnswer, ScenarioCard, ScenarioSpec, ScenarioSummary, SiteProfile, Spec } from '../types';
 import { ImageSizeField } from '../components/ImageSizeField';
 
 
@@ -51,7 +52,7 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
   if (error) return <InlineError error={error} />;
   if (!card) return <p className="muted">Loading {name}…</p>;
 
-  const paramNames = Object.keys(card.parameters || {}).filter((p) => p !== 'image_size');
+  const paramNames = Object.keys(card.parameters).filter((p) => p !== 'image_size');
   const customize = async () => {
     setBusy(true);
     try {
@@ -59,7 +60,7 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
         .filter((p) => params[p] !== undefined && params[p] !== '')
         .map((p) => `${p}=${params[p]}`);
       if (imageSize && card.parameters['image_size']) set.push(`image_size=${imageSize}`);
-      const answer = await get<{ spec: Spec }>(`/api/scenarios/${encodeURIComponent(name)}/spec`, { set });
+      const answer = await get<ScenarioSpec>(`/api/scenarios/${encodeURIComponent(name)}/spec`, { set });
       onCustomize(answer.spec);
     } catch (err) {
       report(err, `Loading the spec of ${name}`);
@@ -67,18 +68,18 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
       setBusy(false);
     }
   };
-  const e = card.expect || ({} as ScenarioCard['expect']);
+  const e = card.expect;
   return (
     <article className="card" aria-labelledby="card-title" data-testid="scenario-card">
       <h3 id="card-title">{card.title}</h3>
       <p className="muted">
         <code>{card.name}</code> · {card.category}
-        {card.tags?.length ? ` · ${card.tags.join(', ')}` : ''}
-        {card.aliases?.length ? ` · also: ${card.aliases.join(', ')}` : ''}
+        {card.tags.length ? ` · ${card.tags.join(', ')}` : ''}
+        {card.aliases.length ? ` · also: ${card.aliases.join(', ')}` : ''}
       </p>
       <p>{card.description}</p>
       <h4>What is wrong</h4>
-      {card.defects?.length ? (
+      {card.defects.length ? (
         <ul>
           {card.defects.map((d, i) => (
             <li key={i}>
@@ -101,14 +102,14 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
             : ''}
         </li>
         <li>
-          Studies: <strong>{e.study_default ?? 'accept'}</strong> by default
+          Studies: <strong>{e.study_default}</strong> by default
           {e.studies && Object.keys(e.studies).length
             ? '; ' + Object.entries(e.studies).map(([k, v]) => `${k} → ${v}`).join(', ')
             : ''}
         </li>
         {e.note && <li>{e.note}</li>}
       </ul>
-      {card.sources?.length > 0 && <p className="muted">Sources: {card.sources.join('; ')}</p>}
+      {card.sources.length > 0 && <p className="muted">Sources: {card.sources.join('; ')}</p>}
       <h4>Parameters</h4>
       <p className="hint">
         Values you change here are used when you generate or customize (for every selected scenario); the image size is
@@ -167,18 +168,12 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
   const [selected, setSelected] = useSticky<string[]>('selection', []);
   const [current, setCurrent] = useSticky<string | null>('scenarios.current', null);
   const [params, setParams] = useSticky<Record<string, string>>('scenarios.params', {});
-  const [output, setOutput] = useSticky<string>('scenarios.output', '');
   const [seed, setSeed] = useSticky<string>('scenarios.seed', '');
-  const [overwrite, setOverwrite] = useSticky('scenarios.overwrite', false);
   const [imageSize, setImageSize] = useSticky('scenarios.imageSize', 'small');
-  const [job, setJob] = useSticky<{ id: string; output: string } | null>('scenarios.job', null);
-  const [result, setResult] = useSticky<{ output: string; datasets: GeneratedDataset[] } | null>('scenarios.result', null);
+  const [result, setResult] = useSticky<Generated | null>('scenarios.result', null);
   const [view, setView] = useSticky<'browse' | 'result'>('scenarios.view', 'browse');
   const [genError, setGenError] = useState<unknown>(null);
 
-  useEffect(() => {
-    if (info && !output) setOutput(info.output);
-  }, [info, output, setOutput]);
   useEffect(() => {
     if (!sites.length) get<SiteProfile[]>('/api/sites').then(setSites, (err) => report(err, 'Loading site profiles'));
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -191,8 +186,8 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
       (s) =>
         (!category || s.category === category) &&
         (!q ||
-          [s.name, s.title, s.description, ...(s.tags || []), ...(s.aliases || [])].some((x) =>
-            (x || '').toLowerCase().includes(q),
+          [s.name, s.title, s.description, ...s.tags, ...s.aliases].some((x) =>
+            x.toLowerCase().includes(q),
           )),
     );
   }, [scenarios, search, category]);
@@ -201,43 +196,15 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
     setSelected((prev) => (on ? (prev.includes(name) ? prev : [...prev, name]) : prev.filter((n) => n !== name)));
   const allShownSelected = shown.length > 0 && shown.every((s) => selected.includes(s.name));
 
-  const generate = async () => {
-    setGenError(null);
+  const start = (output: string, overwrite: boolean) => {
     setResult(null);
-    try {
-      const p: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') p[k] = v;
-      p.image_size = imageSize;
-      const seedNum = seed.trim() === '' ? null : Number(seed);
-      if (seedNum !== null && !Number.isInteger(seedNum)) throw new ApiError('The seed must be a whole number', 400, [{ path: 'seed', message: 'not a whole number' }]);
-      const answer = await post<unknown>('/api/generate', {
-        scenarios: selected,
-        params: p,
-        seed: seedNum,
-        output,
-        overwrite,
-      });
-      setJob({ id: jobId(answer), output });
-    } catch (err) {
-      setGenError(err);
-      if (!(err instanceof ApiError && err.issues.length)) report(err, 'Generate');
-    }
-  };
-
-  const issueFor = (field: string) =>
-    genError instanceof ApiError ? genError.issues.filter((i) => i.path === field || i.path.startsWith(`${field}.`) || i.path.startsWith(`${field}[`)) : [];
-  const fieldErr = (field: string) => {
-    const list = issueFor(field);
-    return list.length ? (
-      <div className="field-error" id={`gen-${field}-err`}>
-        {list.map((i, k) => (
-          <div key={k}>
-            {i.message}
-            {i.suggestion ? ` (did you mean ${i.suggestion}?)` : ''}
-          </div>
-        ))}
-      </div>
-    ) : null;
+    const p: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') p[k] = v;
+    p.image_size = imageSize;
+    const seedNum = seed.trim() === '' ? null : Number(seed);
+    if (seedNum !== null && !Number.isInteger(seedNum))
+      throw new ApiError('The seed must be a whole number', 400, [{ path: 'seed', message: 'not a whole number', suggestion: null }]);
+    return post<JobAnswer>('/api/generate', { scenarios: selected, params: p, seed: seedNum, output, overwrite });
   };
 
   if (view === 'result' && result) {
@@ -360,7 +327,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
                 </button>
                 <span className="badges">
                   <span className="badge">{s.category}</span>
-                  {(s.expected || []).map((x) => (
+                  {s.expected.map((x) => (
                     <span key={x} className={`badge outcome-${x}`}>
                       {x}
                     </span>
@@ -393,78 +360,39 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
         </div>
       </div>
 
-      <section className="generate-panel" aria-labelledby="generate-title">
-        <h3 id="generate-title">Generate</h3>
-        <div className="form-grid">
-          <div className="field">
-            <label htmlFor="gen-output">Output folder</label>
-            <input
-              id="gen-output"
-              type="text"
-              value={output}
-              aria-invalid={issueFor('output').length > 0 || undefined}
-              aria-describedby={issueFor('output').length ? 'gen-output-err' : undefined}
-              onChange={(e) => setOutput(e.target.value)}
-            />
-            {fieldErr('output')}
-          </div>
-          <div className="field">
-            <label htmlFor="gen-seed">Seed</label>
-            <input
-              id="gen-seed"
-              type="number"
-              min={0}
-              step={1}
-              value={seed}
-              placeholder="random"
-              aria-invalid={issueFor('seed').length > 0 || undefined}
-              onChange={(e) => setSeed(e.target.value)}
-            />
-            {fieldErr('seed')}
-          </div>
-          <ImageSizeField id="gen-size" value={imageSize} onChange={setImageSize} />
-          <div className="field field-check">
-            <label className="check">
-              <input type="checkbox" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} /> Overwrite
-              existing datasets
-            </label>
-            {fieldErr('overwrite')}
-          </div>
-        </div>
-        {fieldErr('scenarios')}
-        {fieldErr('params')}
-        {genError instanceof ApiError && genError.issues.length > 0 && (
-          <div className="alert alert-error" role="alert">
-            {genError.message}
-            <ul>
-              {genError.issues.map((i, k) => (
-                <li key={k}>
-                  {i.path ? `${i.path}: ` : ''}
-                  {i.message}
-                  {i.suggestion ? ` (did you mean ${i.suggestion}?)` : ''}
-                </li>
-              ))}
-            </ul>
-          </div>
-        )}
-        <button type="button" className="primary" disabled={selected.length === 0 || !output} onClick={generate}>
-          Generate {selected.length} selected
-        </button>
-        {job && (
-          <JobProgress
-            key={job.id}
-            jobId={job.id}
-            label="Generate progress"
-            onDone={(res) => {
-              const datasets = (Array.isArray(res) ? res : []) as GeneratedDataset[];
-              setResult({ output: job.output, datasets });
-              setJob(null);
-              setView('result');
-            }}
-            onFailed={(msg) => report(msg, 'Generate failed')}
+      <GeneratePanel
+        store="scenarios"
+        idPrefix="gen"
+        title="Generate"
+        info={info}
+        label={`Generate ${selected.length} selected`}
+        ready={selected.length > 0}
+        overwriteLabel="Overwrite existing datasets"
+        start={start}
+        error={genError}
+        setError={setGenError}
+        fields={['scenarios', 'params']}
+        onGenerated={(generated) => {
+          setResult(generated);
+          setView('result');
+        }}
+      >
+        <div className="field">
+          <label htmlFor="gen-seed">Seed</label>
+          <input
+            id="gen-seed"
+            type="number"
+            min={0}
+            step={1}
+            value={seed}
+            placeholder="random"
+            aria-invalid={issuesFor(genError, 'seed').length > 0 || undefined}
+            onChange={(e) => setSeed(e.target.value)}
           />
-        )}
-      </section>
+          <FieldIssues error={genError} field="seed" />
+        </div>
+        <ImageSizeField id="gen-size" value={imageSize} onChange={setImageSize} />
+      </GeneratePanel>
     </section>
   );
 }

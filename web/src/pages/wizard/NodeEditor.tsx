@@ -1,0 +1,55 @@
+import { useMemo } from 'react';
+import SchemaForm, { resolveRef } from '../../components/SchemaForm';
+import type { Issue, JsonSchema, Spec } from '../../types';
+import { asObj, CHILD_KEYS, getIn, heading, LEVEL_CHILD, nodePath, pathString, setIn, type Level, type Obj, type Sel } from './specTree';
+
+const DEFS: Record<Level, string> = { spec: '', patient: 'PatientSpec', study: 'StudySpec', series: 'SeriesSpec', instance: 'InstanceSpec' };
+
+interface Props {
+  schema: JsonSchema;
+  spec: Spec;
+  sel: Sel;
+  issues: Issue[];
+  onChange: (update: (prev: Spec) => Spec) => void;
+}
+
+/** The form of the selected node (its own fields first, then the settings every level shares); its children are edited in the navigator. */
+export default function NodeEditor({ schema, spec, sel, issues, onChange }: Props) {
+  const settingsKeys = useMemo(
+    () => Object.keys(resolveRef(schema, { $ref: '#/$defs/Settings' }).properties ?? {}),
+    [schema],
+  );
+  const def: JsonSchema = sel.level === 'spec' ? schema : { $ref: `#/$defs/${DEFS[sel.level]}` };
+  const ownKeys = Object.keys(resolveRef(schema, def).properties ?? {}).filter((k) => !settingsKeys.includes(k));
+  const path = nodePath(sel);
+  const current = sel.level === 'spec' ? spec : asObj(getIn(spec, path));
+  const currentPath = pathString(path);
+
+  const edit = (v: Obj) => {
+    if (sel.level === 'spec') {
+      // keep the patients (not edited here)
+      onChange((prev) => ({ ...v, ...(prev.patients !== undefined ? { patients: prev.patients } : {}) }));
+    } else {
+      const child = LEVEL_CHILD[sel.level];
+      const keep = child && current[child.key] !== undefined ? { [child.key]: current[child.key] } : {};
+      onChange((prev) => setIn(prev, path, { ...v, ...keep }) as Spec);
+    }
+  };
+
+  return (
+    <section className="editor" aria-labelledby="editor-title">
+      <h3 id="editor-title">{heading(sel)}</h3>
+      <SchemaForm
+        key={`${sel.level}-${currentPath}`}
+        root={schema}
+        schema={def}
+        value={current}
+        path={currentPath}
+        issues={issues}
+        exclude={CHILD_KEYS}
+        order={ownKeys}
+        onChange={edit}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,93 @@
+import { useRef, useState, type ChangeEvent } from 'react';
+import { post } from '../../api';
+import { InlineError, useReportError } from '../../components/Alerts';
+import type { ExportResult, ImportResult, Spec } from '../../types';
+
+function download(text: string, filename: string, type: string) {
+  const blob = new Blob([text], { type });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+interface Props {
+  spec: Spec;
+  /** A spec read from a file, or a new one, replaces the wizard's. */
+  onLoad: (spec: Spec, notes: string[]) => void;
+  onNew: () => void;
+  onNotes: (notes: string[]) => void;
+}
+
+/** The wizard's file actions: import a spec file (YAML, JSON, the old config), export it, start anew. */
+export default function SpecActions({ spec, onLoad, onNew, onNotes }: Props) {
+  const report = useReportError();
+  const [importError, setImportError] = useState<unknown>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+
+  const onImport = async (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    if (!file) return;
+    setImportError(null);
+    try {
+      const text = await file.text();
+      const answer = await post<ImportResult>('/api/spec/import', { text, filename: file.name });
+      onLoad(answer.spec, [`Imported ${file.name}.`, ...answer.notes]);
+    } catch (err) {
+      setImportError(err);
+    } finally {
+      if (fileRef.current) fileRef.current.value = '';
+    }
+  };
+
+  const onExport = async (format: 'yaml' | 'json') => {
+    try {
+      const answer = await post<ExportResult>('/api/spec/export', { spec, format });
+      const base = typeof spec.name === 'string' && spec.name ? spec.name : 'spec';
+      download(answer.text, `${base}.${format}`, format === 'json' ? 'application/json' : 'application/yaml');
+    } catch (err) {
+      report(err, `Export ${format.toUpperCase()}`);
+    }
+  };
+
+  const onExportLegacy = async () => {
+    try {
+      const answer = await post<ExportResult>('/api/spec/export', { spec, format: 'legacy' });
+      download(answer.text, 'power-customize.json', 'application/json');
+      onNotes(['Exported power-customize.json (the old config format).', ...(answer.notes ?? [])]);
+    } catch (err) {
+      report(err, 'Export old config');
+    }
+  };
+
+  return (
+    <>
+      <div className="page-head">
+        <h2 id="wizard-title">Wizard</h2>
+        <div className="actions">
+          <label className="file-label">
+            Import spec file
+            <input ref={fileRef} type="file" accept=".yaml,.yml,.json" onChange={onImport} />
+          </label>
+          <button type="button" onClick={() => onExport('yaml')}>
+            Export YAML
+          </button>
+          <button type="button" onClick={() => onExport('json')}>
+            Export JSON
+          </button>
+          <button type="button" onClick={onExportLegacy} title="The predecessor's power-customize JSON">
+            Export old config
+          </button>
+          <button type="button" onClick={onNew}>
+            New spec
+          </button>
+        </div>
+      </div>
+      <InlineError error={importError} />
+    </>
+  );
+}
