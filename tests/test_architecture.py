@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dicomfab"
-UPPER_FLOORS = ("builder", "output", "scenarios", "targets", "run", "web", "cli")
+UPPER_FLOORS = ("builder", "output", "scenarios", "targets", "run", "testing", "web", "cli")
 
 
 def imports_of(package: str) -> dict[str, set[str]]:
@@ -33,6 +33,9 @@ def imports_of(package: str) -> dict[str, set[str]]:
     [
         # the web UI is a face over the library, like the CLI: it never borrows from the CLI
         ("web", "dicomfab.cli"),
+        # the pytest fixtures sit on the library, beside the CLI and the UI, not on them
+        ("testing", "dicomfab.cli"),
+        ("testing", "dicomfab.web"),
         # the spec is the ground floor: it knows models, names and values, nothing that builds,
         # writes, sends or shows them
         *(("studyspec", f"dicomfab.{upper}") for upper in UPPER_FLOORS),
