@@ -4,20 +4,23 @@ its fixtures in a real pytest session (pytester), and the example suite of examp
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
-# the inner sessions load the plugin by its module whether or not the entry point is installed
-# (blocking the entry point's name keeps it from being registered twice)
+# the inner sessions (each in a new process) load the plugin by its module whether or not the
+# entry point is installed (blocking the entry point's name keeps it from being registered twice)
 PLUGIN = ("-p", "no:dicomfab", "-p", "dicomfab.pytest_plugin", "-W", "error")
 HEAVY = ("numpy", "pydicom", "pydantic", "pynetdicom", "sqlalchemy", "dicomfab.builder")
 
@@ -79,7 +82,7 @@ def test_a_dataset_is_generated_once_per_session(pytester: pytest.Pytester) -> N
         """,
     )
     basetemp = pytester.path / "basetemp"
-    result = pytester.runpytest(*PLUGIN, f"--basetemp={basetemp}")
+    result = pytester.runpytest_subprocess(*PLUGIN, f"--basetemp={basetemp}")
     result.assert_outcomes(passed=3)
     folders = [p for p in basetemp.glob("dicomfab-dataset*") if not p.is_symlink()]  # *current
     manifests = [m for folder in folders for m in folder.glob("*/manifest.json")]
@@ -108,7 +111,7 @@ def test_a_failing_verdict_prints_the_record_level_diff(pytester: pytest.Pyteste
             outcome.assert_passed()
         """
     )
-    result = pytester.runpytest(*PLUGIN)
+    result = pytester.runpytest_subprocess(*PLUGIN)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -139,3 +142,54 @@ def test_the_example_suite_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
+
+
+def test_a_stopped_run_says_why_and_what_was_not_run(tmp_path: Path) -> None:
+    """An importer that fails: assert_passed names the stage and the error, then each scenario
+    as not run (dicomfab.testing.run is what the dicomfab_run fixture calls)."""
+    from dicomfab.testing import run
+
+    index = tmp_path / "index.sqlite"
+    with sqlite3.connect(index) as con:
+        con.execute("CREATE TABLE instance (sop_instance_uid TEXT)")
+    con.close()
+    failing = {
+        "ingest": {"kind": "command", "command": [sys.executable, "-c", "raise SystemExit(4)"]},
+        "verify": {
+            "kind": "sql",
+            "url": f"sqlite:///{index}",
+            "query": "SELECT sop_instance_uid FROM instance WHERE sop_instance_uid IN :uids",
+        },
+    }
+    outcome = run(failing, "bits_consistent", run_dir=tmp_path / "run", image_size="small")
+    assert not outcome.passed and outcome.scenarios["bits_consistent"].status == "not run"
+    with pytest.raises(AssertionError) as failed:
+        outcome.assert_passed()
+    lines = str(failed.value).splitlines()
+    head = f"dicomfab run against test-target did not pass (run folder {outcome.run_dir})"
+    assert lines[0] == head
+    assert lines[1].startswith("STOPPED during ingest by an error: ingest: ")
+    assert "exit" in lines[1] and "4" in lines[1]
+    reason = "not run: the run stopped on an error during ingest"
+    assert lines[2:] == [f"scenario bits_consistent: {reason}"]
+
+
+def test_a_spec_as_data_or_file_is_generated_with_the_seed_given(
+    tmp_path: Path, small_spec: dict[str, Any]
+) -> None:
+    from dicomfab.testing import DatasetCache
+
+    folders = iter(tmp_path / f"d{i}" for i in range(10))
+    cache = DatasetCache(lambda: next(folders))
+    data = cache(small_spec, seed=42)
+    assert data is cache(dict(small_spec), seed=42)  # equal data: the same dataset
+    assert data.manifest.seed == 42 and data.path == tmp_path / "d0" / "small"
+    assert len(data.files) == 8 and all(f.suffix == ".dcm" for f in data.files)
+    spec_file = tmp_path / "small.json"
+    spec_file.write_text(json.dumps(small_spec), encoding="utf-8")
+    from_file = cache(spec_file, seed=42)
+    assert from_file.path == tmp_path / "d1" / "small" and cache.generated == 2
+    # same spec, same seed: byte-identical files
+    assert [f.read_bytes() for f in from_file.files] == [f.read_bytes() for f in data.files]
+    with pytest.raises(TypeError, match="scenario parameters"):
+        cache(small_spec, image_size="small")
