@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dicomfab"
-UPPER_FLOORS = ("builder", "output", "scenarios", "targets", "run", "web", "cli")
+UPPER_FLOORS = ("builder", "output", "scenarios", "targets", "run", "testing", "web", "cli")
 
 
 def imports_of(package: str) -> dict[str, set[str]]:
@@ -35,6 +35,9 @@ def imports_of(package: str) -> dict[str, set[str]]:
         # (dicomfab.console, the console script, is where the two meet)
         ("web", "dicomfab.cli"),
         ("cli", "dicomfab.web"),
+        # the pytest fixtures sit on the library, beside the CLI and the UI, not on them
+        ("testing", "dicomfab.cli"),
+        ("testing", "dicomfab.web"),
         # the spec is the ground floor: it knows models, names and values, nothing that builds,
         # writes, sends or shows them
         *(("studyspec", f"dicomfab.{upper}") for upper in UPPER_FLOORS),

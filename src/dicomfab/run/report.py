@@ -188,16 +188,9 @@ def junit_tree(
             continue
         counts = r.counts
         if not r.passed:
-            lines = r.failures()
-            message = f"{counts['failed']} of {counts['instances']} instances failed" + (
-                f", {counts['studies_failed']} of {counts['studies']} studies failed"
-                if counts["studies_failed"]
-                else ""
-            )
-            if counts["pre_existing"]:
-                message = f"{pre_existing_note(counts['pre_existing'])}; {message}"
+            message = failure_message(r)
             failure = ET.SubElement(case, "failure", message=message, type="ExpectationMismatch")
-            failure.text = "\n".join(lines)
+            failure.text = "\n".join(r.failures())
         out = [
             f"{counts['passed']} of {counts['instances']} instances as expected"
             + (f" (verifier: {r.source})" if r.source else "")
@@ -206,6 +199,20 @@ def junit_tree(
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(root)
     return ET.ElementTree(root)
+
+
+def failure_message(result: ScenarioResult) -> str:
+    """A failed scenario in one line (its JUnit ``<failure>`` message): ``2 of 8 instances
+    failed, 1 of 2 studies failed``, after the pre-existing note when there is one."""
+    counts = result.counts
+    message = f"{counts['failed']} of {counts['instances']} instances failed" + (
+        f", {counts['studies_failed']} of {counts['studies']} studies failed"
+        if counts["studies_failed"]
+        else ""
+    )
+    if counts["pre_existing"]:
+        message = f"{pre_existing_note(counts['pre_existing'])}; {message}"
+    return message
 
 
 def _not_run_case(case: ET.Element, result: ScenarioResult, error: str | None) -> None:
