@@ -44,9 +44,10 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import httpx
+from pydantic import Field
 from pydicom import dcmread
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
@@ -59,6 +60,8 @@ from dicomfab.targets._dicomweb import (
     transport_reason,
 )
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
+from dicomfab.targets.registry import NO_SUCH_UID, Adapter, AdapterConfig, Context
+from dicomfab.targets.secrets import mask_url
 
 REFERENCED_SOP_SEQUENCE = "00081199"
 FAILED_SOP_SEQUENCE = "00081198"
@@ -363,3 +366,45 @@ class _Overdue(Exception):
 def _in_time(deadline: float) -> None:
     if time.monotonic() > deadline:
         raise _Overdue
+
+
+# ── the ``stow`` ingest kind ─────────────────────────────────────────────────────────────────
+
+
+class StowIngest(AdapterConfig):
+    kind: Literal["stow"]
+    url: str = Field(description="DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web")
+    username: str | None = None
+    password: str | None = None
+    batch: int = Field(20, ge=1)
+    timeout: float = Field(60, gt=0, description="seconds per request")
+
+
+def _describe(config: StowIngest) -> str:
+    return f"STOW-RS {mask_url(config.url)}"
+
+
+def _build(config: StowIngest, context: Context) -> StowIngestor:
+    return StowIngestor(
+        config.url,
+        username=config.username,
+        password=config.password,
+        batch=config.batch,
+        timeout=config.timeout,
+    )
+
+
+def _probe(config: StowIngest, context: Context) -> str:
+    """Nothing is stored: a study query on the STOW-RS root shows that it answers and takes the
+    credentials; its errors name STOW-RS (the part being checked), not the query used."""
+    from dicomfab.targets.verify_qido import QidoVerifier
+
+    verifier = QidoVerifier(
+        config.url, username=config.username, password=config.password, study_uids=[NO_SUCH_UID]
+    )
+    verifier.service = "STOW-RS"
+    verifier.observe([NO_SUCH_UID])
+    return "STOW-RS root answers (DICOMweb study query, nothing stored)"
+
+
+ADAPTER = Adapter("stow", "ingest", StowIngest, _describe, _build, _probe)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from typing import Literal
 
+from pydantic import Field
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE
@@ -33,6 +35,7 @@ from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 from dicomfab.errors import TargetError
 from dicomfab.targets._dicomnet import associate, where
 from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.registry import Adapter, AdapterConfig, Context
 
 # ObservedInstance field -> DICOM keyword asked for at IMAGE level
 _KEYS = {
@@ -203,3 +206,27 @@ class CFindVerifier:
             raise TargetError(
                 f"C-FIND ({level} level) to {self._where} failed: {text[0] if text else exc}"
             ) from None
+
+
+# ── the ``cfind`` verify kind ────────────────────────────────────────────────────────────────
+
+
+class CFindVerify(AdapterConfig):
+    kind: Literal["cfind"]
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    called_ae: str = Field(max_length=16)
+    calling_ae: str = Field("DICOMFAB", max_length=16)
+
+
+def _describe(config: CFindVerify) -> str:
+    return f"C-FIND {config.called_ae}@{config.host}:{config.port}"
+
+
+def _build(config: CFindVerify, context: Context) -> CFindVerifier:
+    return CFindVerifier(
+        config.host, config.port, config.called_ae, config.calling_ae, context.study_uids
+    )
+
+
+ADAPTER = Adapter("cfind", "verify", CFindVerify, _describe, _build)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -37,6 +37,8 @@ from dicomfab.targets._dicomweb import (
     transport_reason,
 )
 from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.registry import Adapter, AdapterConfig, Context
+from dicomfab.targets.secrets import mask_url
 
 # ObservedInstance field -> DICOM JSON tag asked for with includefield
 _TAGS = {
@@ -198,3 +200,29 @@ class QidoVerifier(DicomWebEndpoint):
         warning = response.headers.get("warning", "")
         truncated = "299" in warning or "additional results" in warning.lower()
         return [_upper_keys(d) for d in data], truncated
+
+
+# ── the ``qido`` verify kind ─────────────────────────────────────────────────────────────────
+
+
+class QidoVerify(AdapterConfig):
+    kind: Literal["qido"]
+    url: str
+    username: str | None = None
+    password: str | None = None
+
+
+def _describe(config: QidoVerify) -> str:
+    return f"QIDO-RS {mask_url(config.url)}"
+
+
+def _build(config: QidoVerify, context: Context) -> QidoVerifier:
+    return QidoVerifier(
+        config.url,
+        username=config.username,
+        password=config.password,
+        study_uids=context.study_uids,
+    )
+
+
+ADAPTER = Adapter("qido", "verify", QidoVerify, _describe, _build)
