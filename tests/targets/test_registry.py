@@ -129,7 +129,7 @@ def test_a_plugin_package_adds_kinds_everywhere(tmp_path: Path) -> None:
     assert sorted(out["broken"]) == [
         "targets.typo.ingest.bucket: Field required",
         "targets.typo.ingest.buckt: unknown key (did you mean bucket?)",
-        "targets.typo.verify: unknown kind 'ecko' (known: cfind, echo, qido, sql)"
+        "targets.typo.verify: unknown kind 'ecko' (known: cfind, echo, memory, qido, sql)"
         " (did you mean echo?)",
     ]
     assert out["probes"]["plug"] == [
@@ -151,9 +151,10 @@ def test_an_unknown_kind_names_the_nearest(tmp_path: Path) -> None:
     )
     issues = [str(i) for i in load_targets(config, {}).broken["a"]]
     assert issues == [
-        "targets.a.ingest: unknown kind 'cstor' (known: command, cstore, stow)"
+        "targets.a.ingest: unknown kind 'cstor' (known: command, cstore, memory, stow)"
         " (did you mean cstore?)",
-        "targets.a.verify[1]: unknown kind 'qid' (known: cfind, qido, sql) (did you mean qido?)",
+        "targets.a.verify[1]: unknown kind 'qid' (known: cfind, memory, qido, sql)"
+        " (did you mean qido?)",
     ]
 
 
@@ -164,4 +165,5 @@ def test_the_builtins_are_declared_as_entry_points() -> None:
     declared = project["project"]["entry-points"][GROUP]
     assert sorted(declared.values()) == sorted(BUILTINS)
     kinds = {(a.role, a.kind) for a in adapters()}
-    assert {kind for _, kind in kinds} >= set(declared) - {"memory"}
+    assert {kind for _, kind in kinds} == set(declared)
+    assert ("ingest", "memory") in kinds and ("verify", "memory") in kinds

@@ -42,6 +42,7 @@ BUILTINS = (
     "dicomfab.targets.verify_sql:ADAPTER",
     "dicomfab.targets.verify_cfind:ADAPTER",
     "dicomfab.targets.verify_qido:ADAPTER",
+    "dicomfab.targets.memory:ADAPTERS",
 )
 """``module:attribute`` of every built-in adapter (or tuple of adapters)."""
 

@@ -34,20 +34,9 @@ from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError
 from dicomfab.targets._dicomnet import associate, where
-from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.observations import KEYWORDS, Observations, ObservedInstance, observed
 from dicomfab.targets.registry import Adapter, AdapterConfig, Context
 
-# ObservedInstance field -> DICOM keyword asked for at IMAGE level
-_KEYS = {
-    "sop_instance_uid": "SOPInstanceUID",
-    "study_instance_uid": "StudyInstanceUID",
-    "series_instance_uid": "SeriesInstanceUID",
-    "patient_id": "PatientID",
-    "patient_name": "PatientName",
-    "accession_number": "AccessionNumber",
-    "modality": "Modality",
-    "sop_class_uid": "SOPClassUID",
-}
 _PENDING = (0xFF00, 0xFF01)
 # pynetdicom.sop_class.StudyRootQueryRetrieveInformationModelFind (made at run time: mypy
 # cannot see it)
@@ -146,10 +135,9 @@ class CFindVerifier:
             try:
                 found: dict[str, ObservedInstance] = {}
                 for ds in self._find(assoc, self._image_query(study)):
-                    fields = {f: _text(ds, kw) for f, kw in _KEYS.items()}
-                    uid = fields["sop_instance_uid"]
-                    if uid is not None:
-                        found.setdefault(uid, ObservedInstance(**fields))  # type: ignore[arg-type]
+                    seen = observed(ds)
+                    if seen is not None:
+                        found.setdefault(seen.sop_instance_uid, seen)
                 return found, assoc
             except _NoResponse:
                 if attempt == 2:
@@ -161,7 +149,7 @@ class CFindVerifier:
     def _image_query(study_uid: str) -> Dataset:
         query = Dataset()
         query.QueryRetrieveLevel = "IMAGE"
-        for keyword in _KEYS.values():
+        for keyword in KEYWORDS.values():
             setattr(query, keyword, "")
         query.StudyInstanceUID = study_uid
         return query
