@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from dicomfab.errors import TargetError
-from dicomfab.targets.secrets import MASK, Masker
+from dicomfab.targets.secrets import MASK, scrub
 
 DICOM_JSON = "application/dicom+json"
 
@@ -45,12 +45,6 @@ def safe_url(url: str, username: str | None, password: str | None) -> str:
     parts = urlsplit(url)
     userinfo = f"{username}:{MASK}" if password else username
     return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", *parts[2:]))
-
-
-def scrub(message: str, password: str | None) -> str:
-    """``message`` on one line, with the password (if any slipped in, raw or URL-encoded) and
-    any URL's password replaced by ``***``."""
-    return " ".join(Masker([password] if password else [])(message).split())
 
 
 def transport_reason(exc: httpx.TransportError, timeout: float, connect_timeout: float) -> str:

@@ -95,10 +95,6 @@ class _LogPump:
         self.thread.join(timeout)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _seconds(value: float) -> str:
     return f"{value:g} s"
 
@@ -196,7 +192,7 @@ class CommandIngestor:
         ]
 
     def _fail(self, message: str) -> TargetError:
-        return TargetError(_one_line(self._mask(message)))
+        return TargetError(self._mask.one_line(message))
 
     # --- running ----------------------------------------------------------------------------
 

@@ -56,12 +56,11 @@ from dicomfab.targets._dicomweb import (
     DICOM_JSON,
     DicomWebEndpoint,
     http_reason,
-    scrub,
     transport_reason,
 )
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 from dicomfab.targets.registry import NO_SUCH_UID, Adapter, AdapterConfig, Context
-from dicomfab.targets.secrets import mask_url
+from dicomfab.targets.secrets import mask_url, scrub
 
 REFERENCED_SOP_SEQUENCE = "00081199"
 FAILED_SOP_SEQUENCE = "00081198"

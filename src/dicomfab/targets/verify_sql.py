@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from dicomfab.errors import TargetError
 from dicomfab.targets.observations import Observations, ObservedInstance
 from dicomfab.targets.registry import Adapter, AdapterConfig, ConfigModel, Context
-from dicomfab.targets.secrets import Masker, mask_url
+from dicomfab.targets.secrets import mask_url, scrub
 
 if TYPE_CHECKING:
     from dicomfab.targets.embedded import EmbeddedPACS
@@ -106,8 +106,7 @@ class SQLVerifier:
             password = make_url(self.url).password
         except Exception:
             password = None
-        masked = Masker([str(password)] if password else [])(message)  # a driver may echo it
-        return TargetError(" ".join(masked.split()))
+        return TargetError(scrub(message, password))  # a driver may echo the password
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
