@@ -34,9 +34,9 @@ from pynetdicom.fsm import InvalidEventError
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import DicomfabError, TargetError
-from dicomfab.targets._dicomnet import associate, echo
+from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, echo
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
-from dicomfab.targets.registry import Adapter, AdapterConfig, Context
+from dicomfab.targets.registry import Adapter, Context
 
 MAX_CONTEXTS = 128  # PS3.8: presentation context IDs are odd numbers 1..255
 FALLBACKS = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -148,7 +148,7 @@ class CStoreIngestor:
         host: str,
         port: int,
         called_ae: str,
-        calling_ae: str = "DICOMFAB",
+        calling_ae: str = CALLING_AE,
         associations: int = 3,
         *,
         max_pdu: int = 16382,
@@ -157,10 +157,7 @@ class CStoreIngestor:
     ) -> None:
         if associations < 1:
             raise ValueError("associations must be at least 1")
-        self.host = host
-        self.port = port
-        self.called_ae = called_ae
-        self.calling_ae = calling_ae
+        self.node = DicomNode(host, port, called_ae, calling_ae)
         self.associations = associations
         self.max_pdu = max_pdu
         self.timeout = timeout
@@ -276,11 +273,7 @@ class CStoreIngestor:
     # --- sending ----------------------------------------------------------------------------
 
     def _ae(self) -> AE:
-        ae = AE(self.calling_ae)
-        ae.acse_timeout = self.timeout
-        ae.dimse_timeout = self.timeout
-        ae.network_timeout = self.timeout
-        ae.connection_timeout = self.connect_timeout
+        ae = self.node.ae(self.timeout, self.connect_timeout)
         ae.maximum_pdu_size = self.max_pdu
         return ae
 
@@ -299,7 +292,7 @@ class CStoreIngestor:
         while pending and not sending.stop.is_set():
             group, wanted = _fit(pending)
             contexts = [build_context(sop, [ts]) for sop, ts in sorted(wanted)]
-            assoc = associate(ae, self.host, self.port, self.called_ae, contexts, self.max_pdu)
+            assoc = self.node.associate(ae, contexts, self.max_pdu)
             sending.opened(assoc)
             if associated is not None:
                 associated.set()
@@ -453,12 +446,8 @@ def _fit(pending: list[_Item]) -> tuple[list[_Item], set[tuple[str, str]]]:
 # ── the ``cstore`` ingest kind ───────────────────────────────────────────────────────────────
 
 
-class CStoreIngest(AdapterConfig):
+class CStoreIngest(DicomNodeConfig):
     kind: Literal["cstore"]
-    host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-    called_ae: str = Field(max_length=16)
-    calling_ae: str = Field("DICOMFAB", max_length=16)
     associations: int = Field(
         3, ge=1, le=16, description="parallel associations (3: measured best against Orthanc)"
     )
@@ -471,7 +460,7 @@ class CStoreIngest(AdapterConfig):
 
 
 def _describe(config: CStoreIngest) -> str:
-    return f"C-STORE {config.called_ae}@{config.host}:{config.port}"
+    return f"C-STORE {config.node}"
 
 
 def _build(config: CStoreIngest, context: Context) -> CStoreIngestor:
@@ -487,7 +476,7 @@ def _build(config: CStoreIngest, context: Context) -> CStoreIngestor:
 
 def _probe(config: CStoreIngest, context: Context) -> str:
     """A C-ECHO on an association to the called AE title."""
-    status = echo(config.host, config.port, config.called_ae, config.calling_ae)
+    status = echo(config.node)
     if status != 0:
         raise DicomfabError(f"C-ECHO answered {status!r}, not success (0)")
     return "C-ECHO success"

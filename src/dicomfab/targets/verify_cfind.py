@@ -25,7 +25,6 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from pydantic import Field
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE
@@ -33,9 +32,9 @@ from pynetdicom.association import Association
 from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError
-from dicomfab.targets._dicomnet import associate, where
+from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
 from dicomfab.targets.observations import KEYWORDS, Observations, ObservedInstance, observed
-from dicomfab.targets.registry import Adapter, AdapterConfig, Context
+from dicomfab.targets.registry import Adapter, Context
 
 _PENDING = (0xFF00, 0xFF01)
 # pynetdicom.sop_class.StudyRootQueryRetrieveInformationModelFind (made at run time: mypy
@@ -66,7 +65,7 @@ class CFindVerifier:
         host: str,
         port: int,
         called_ae: str,
-        calling_ae: str = "DICOMFAB",
+        calling_ae: str = CALLING_AE,
         study_uids: Iterable[str] | None = None,
         *,
         timeout: float = 30.0,
@@ -74,10 +73,7 @@ class CFindVerifier:
         confirm: bool = False,
     ) -> None:
         self.confirm = confirm
-        self.host = host
-        self.port = port
-        self.called_ae = called_ae
-        self.calling_ae = calling_ae
+        self.node = DicomNode(host, port, called_ae, calling_ae)
         self.study_uids = None if study_uids is None else list(dict.fromkeys(study_uids))
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -87,23 +83,21 @@ class CFindVerifier:
 
     @property
     def _where(self) -> str:
-        return where(self.host, self.port, self.called_ae, self.calling_ae)
+        return self.node.where
 
     def _ae(self) -> AE:
-        ae = AE(self.calling_ae)
+        ae = self.node.ae(self.timeout, self.connect_timeout)
         ae.add_requested_context(STUDY_ROOT_FIND)
-        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout
-        ae.connection_timeout = self.connect_timeout
         return ae
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
         wanted = {str(uid) for uid in sop_instance_uids}
-        source = f"c-find {self.host}:{self.port}"
+        source = f"c-find {self.node.host}:{self.node.port}"
         instances: dict[str, ObservedInstance] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
-        assoc = associate(self._ae(), self.host, self.port, self.called_ae)
+        assoc = self.node.associate(self._ae())
         try:
             studies = self.study_uids
             if studies is None:
@@ -142,7 +136,7 @@ class CFindVerifier:
             except _NoResponse:
                 if attempt == 2:
                     raise
-                assoc = associate(self._ae(), self.host, self.port, self.called_ae)
+                assoc = self.node.associate(self._ae())
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -199,16 +193,12 @@ class CFindVerifier:
 # ── the ``cfind`` verify kind ────────────────────────────────────────────────────────────────
 
 
-class CFindVerify(AdapterConfig):
+class CFindVerify(DicomNodeConfig):
     kind: Literal["cfind"]
-    host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-    called_ae: str = Field(max_length=16)
-    calling_ae: str = Field("DICOMFAB", max_length=16)
 
 
 def _describe(config: CFindVerify) -> str:
-    return f"C-FIND {config.called_ae}@{config.host}:{config.port}"
+    return f"C-FIND {config.node}"
 
 
 def _build(config: CFindVerify, context: Context) -> CFindVerifier:
