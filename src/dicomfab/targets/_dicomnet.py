@@ -13,7 +13,12 @@ from pydantic import Field
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import (
+    TargetConnectError,
+    TargetError,
+    TargetRefusedError,
+    TargetTimeoutError,
+)
 from dicomfab.targets.registry import AdapterConfig
 
 CALLING_AE = "DICOMFAB"  # the AE title dicomfab calls with unless told otherwise
@@ -101,9 +106,11 @@ def associate(
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except TimeoutError:
-        raise TargetError(f"cannot connect to {at}: no answer within {timeout:g} s") from None
+        raise TargetTimeoutError(
+            f"cannot connect to {at}: no answer within {timeout:g} s"
+        ) from None
     except OSError as exc:
-        raise TargetError(f"cannot connect to {at}: {exc.strerror or exc}") from None
+        raise TargetConnectError(f"cannot connect to {at}: {exc.strerror or exc}") from None
     opened: list[bool] = []
 
     def request() -> Association:
@@ -129,13 +136,15 @@ def associate(
             detail = f"{rsp.result_str} by the {rsp.source_str}: {rsp.reason_str}"  # type: ignore[union-attr]
         except (AttributeError, KeyError, TypeError):
             detail = "no reason given"
-        raise TargetError(f"association rejected by {at}: {detail}")
+        raise TargetRefusedError(f"association rejected by {at}: {detail}")
     if not opened:  # pynetdicom reports a refused connection as "aborted"
-        raise TargetError(f"cannot connect to {at}: the connection failed (see pynetdicom's log)")
+        raise TargetConnectError(
+            f"cannot connect to {at}: the connection failed (see pynetdicom's log)"
+        )
     if assoc.is_aborted:
         why = "the peer accepted no presentation context or closed the connection"
         raise TargetError(f"association with {at} failed: {why}")
-    raise TargetError(f"association with {at} failed: no answer to the association request")
+    raise TargetTimeoutError(f"association with {at} failed: no answer to the association request")
 
 
 def echo(node: DicomNode) -> int | None:

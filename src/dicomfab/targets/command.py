@@ -39,7 +39,7 @@ from typing import IO, Literal
 
 from pydantic import Field
 
-from dicomfab.errors import DicomfabError, TargetError
+from dicomfab.errors import DicomfabError, TargetError, TargetTimeoutError
 from dicomfab.targets._children import GRACE, forget, session_members, spawn, stop
 from dicomfab.targets.receipt import Progress, Receipt
 from dicomfab.targets.registry import Adapter, AdapterConfig, Context
@@ -191,8 +191,8 @@ class CommandIngestor:
             if os.environ.get(name) and (name not in self.public or is_secret(name, ""))
         ]
 
-    def _fail(self, message: str) -> TargetError:
-        return TargetError(self._mask.one_line(message))
+    def _fail(self, message: str, kind: type[TargetError] = TargetError) -> TargetError:
+        return kind(self._mask.one_line(message))
 
     # --- running ----------------------------------------------------------------------------
 
@@ -341,7 +341,8 @@ class CommandIngestor:
                     f"timed out after {after}{waiting}: "
                     + ("stopped the command" if still else "the command had exited 0"),
                 )
-                raise self._fail(f"ingest command timed out after {after}{waiting}")
+                why = f"ingest command timed out after {after}{waiting}"
+                raise self._fail(why, TargetTimeoutError)
             time.sleep(min(self.poll, max(0.0, deadline - now)))
 
 

@@ -182,7 +182,7 @@ class CStoreIngestor:
             with _raw_sending():
                 self._run_chunks(chunks, sending, progress)
         except TargetError as exc:
-            raise TargetError(str(exc), partial=sending.receipt(start)) from exc
+            raise type(exc)(str(exc), partial=sending.receipt(start)) from exc
         except KeyboardInterrupt as exc:
             exc.partial = sending.receipt(start)  # type: ignore[attr-defined]
             raise

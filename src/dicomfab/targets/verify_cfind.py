@@ -31,7 +31,7 @@ from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetError, TargetTimeoutError
 from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
 from dicomfab.targets.observations import KEYWORDS, Observations, ObservedInstance, observed
 from dicomfab.targets.registry import Adapter, Context
@@ -45,7 +45,7 @@ STUDY_ROOT_FIND = UID("1.2.840.10008.5.1.4.1.2.2.1")
 MAX_ASKS = 4  # with ``confirm``: ask a study until two answers agree, at most this often
 
 
-class _NoResponse(TargetError):
+class _NoResponse(TargetTimeoutError):
     """The SCP did not answer a C-FIND (timeout or abort)."""
 
 

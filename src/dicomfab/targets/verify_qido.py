@@ -32,13 +32,16 @@ import httpx
 
 from dicomfab.targets._dicomweb import (
     DICOM_JSON,
+    DicomWebConfig,
     DicomWebEndpoint,
+    describer,
+    http_error,
     http_reason,
+    transport_error,
     transport_reason,
 )
 from dicomfab.targets.observations import Observations, ObservedInstance
-from dicomfab.targets.registry import Adapter, AdapterConfig, Context
-from dicomfab.targets.secrets import mask_url
+from dicomfab.targets.registry import Adapter, Context
 
 # ObservedInstance field -> DICOM JSON tag asked for with includefield
 _TAGS = {
@@ -178,16 +181,18 @@ class QidoVerifier(DicomWebEndpoint):
         try:
             response = client.get(f"{self.url}{path}", params=params)
         except httpx.TransportError as exc:
-            raise self._fail(transport_reason(exc, self.timeout, self.connect_timeout)) from None
+            why = transport_reason(exc, self.timeout, self.connect_timeout)
+            raise self._fail(why, transport_error(exc)) from None
         status = response.status_code
         if status in (401, 403):
-            raise self._fail(f"authentication failed (HTTP {status})")
+            raise self._fail(f"authentication failed (HTTP {status})", http_error(status))
         if status == 204 or (status == 404 and missing_ok):
             return [], False
         if status == 404:
-            raise self._fail(f"{what}: {http_reason(response)} (is this the DICOMweb root?)")
+            why = f"{what}: {http_reason(response)} (is this the DICOMweb root?)"
+            raise self._fail(why, http_error(status))
         if not 200 <= status < 300:
-            raise self._fail(f"{what}: {http_reason(response)}")
+            raise self._fail(f"{what}: {http_reason(response)}", http_error(status))
         if not response.content.strip():
             return [], False
         try:
@@ -205,24 +210,12 @@ class QidoVerifier(DicomWebEndpoint):
 # ── the ``qido`` verify kind ─────────────────────────────────────────────────────────────────
 
 
-class QidoVerify(AdapterConfig):
+class QidoVerify(DicomWebConfig):
     kind: Literal["qido"]
-    url: str
-    username: str | None = None
-    password: str | None = None
-
-
-def _describe(config: QidoVerify) -> str:
-    return f"QIDO-RS {mask_url(config.url)}"
 
 
 def _build(config: QidoVerify, context: Context) -> QidoVerifier:
-    return QidoVerifier(
-        config.url,
-        username=config.username,
-        password=config.password,
-        study_uids=context.study_uids,
-    )
+    return QidoVerifier.configured(config, study_uids=context.study_uids)
 
 
-ADAPTER = Adapter("qido", "verify", QidoVerify, _describe, _build)
+ADAPTER = Adapter("qido", "verify", QidoVerify, describer("QIDO-RS"), _build)

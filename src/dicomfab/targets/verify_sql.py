@@ -24,7 +24,12 @@ from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import URL, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import (
+    TargetAuthError,
+    TargetConnectError,
+    TargetError,
+    TargetTimeoutError,
+)
 from dicomfab.targets.observations import Observations, ObservedInstance
 from dicomfab.targets.registry import Adapter, AdapterConfig, ConfigModel, Context
 from dicomfab.targets.secrets import mask_url, scrub
@@ -59,6 +64,31 @@ def _reason(exc: BaseException) -> str:
     if first.startswith("(") and ") " in first:  # "(sqlite3.OperationalError) no such table"
         first = first.split(") ", 1)[1]
     return first
+
+
+_KINDS: tuple[tuple[tuple[str, ...], type[TargetError]], ...] = (
+    (("password authentication failed", "access denied for user", "login failed"),
+     TargetAuthError),
+    (("timeout expired", "timed out"), TargetTimeoutError),
+    (
+        ("connection refused", "could not translate host name", "name or service not known",
+         "no route to host", "network is unreachable", "unknown mysql server host"),
+        TargetConnectError,
+    ),
+)  # fmt: skip
+
+
+def _kind(exc: BaseException) -> type[TargetError]:
+    """Which TargetError a database error is: SQLSTATE class 28 (invalid authorization) or the
+    driver's words for a failed login, a timeout, a host it cannot reach; else a plain one."""
+    inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if str(getattr(inner, "sqlstate", "") or "").startswith("28"):
+        return TargetAuthError
+    text = str(inner).lower()
+    for needles, kind in _KINDS:
+        if any(n in text for n in needles):
+            return kind
+    return TargetError
 
 
 def _value(row: RowMapping, name: str) -> str | None:
@@ -100,13 +130,13 @@ class SQLVerifier:
     def __repr__(self) -> str:
         return f"SQLVerifier({self.safe_url!r}, batch={self.batch})"
 
-    def _fail(self, what: str) -> TargetError:
+    def _fail(self, what: str, kind: type[TargetError] = TargetError) -> TargetError:
         message = f"SQL verification against {self.safe_url} failed: {what}"
         try:
             password = make_url(self.url).password
         except Exception:
             password = None
-        return TargetError(scrub(message, password))  # a driver may echo the password
+        return kind(scrub(message, password))  # a driver may echo the password
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
@@ -120,14 +150,14 @@ class SQLVerifier:
             url = make_url(self.url)
             statement = text(self.query).bindparams(bindparam("uids", expanding=True))
         except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc)) from None
+            raise self._fail(_reason(exc), _kind(exc)) from None
         self._check_sqlite_file(url)
         try:
             engine = create_engine(url, connect_args=self._connect_args(url))
         except ImportError as exc:
             raise self._fail(f"database driver not installed ({exc.name or exc})") from None
         except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc)) from None
+            raise self._fail(_reason(exc), _kind(exc)) from None
         instances: dict[str, ObservedInstance] = {}
         try:
             with engine.connect() as conn:
@@ -136,7 +166,7 @@ class SQLVerifier:
                     result = conn.execute(statement, {**self.params, "uids": chunk})
                     self._collect(result.mappings(), set(chunk), instances)
         except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc)) from None
+            raise self._fail(_reason(exc), _kind(exc)) from None
         finally:
             engine.dispose()
         return Observations(instances, source, time.perf_counter() - start)
