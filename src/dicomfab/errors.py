@@ -9,7 +9,11 @@
     ├── OutputError                the output folder cannot be written (exists, not writable, …)
     ├── MissingExtra               an optional dependency (a pyproject extra) is not installed
     └── TargetError                a system under test cannot be reached or fails at the
-                                   infrastructure level (not started, refused, connection lost)
+        │                          infrastructure level (not started, refused, connection lost)
+        ├── TargetConnectError     cannot reach it: connection refused, DNS, unreachable
+        ├── TargetRefusedError     it said no: association rejected, HTTP 4xx (not auth)
+        ├── TargetTimeoutError     it did not answer in time
+        └── TargetAuthError        it refused the credentials: HTTP 401/403, SQL or SSH login
     Interrupted (KeyboardInterrupt) SIGINT or SIGTERM stopped the work: exit 128 + signal
 
 The CLI turns any DicomfabError into one clear message and exit code 2; anything else is a bug.
@@ -124,6 +128,23 @@ class TargetError(DicomfabError):
     def __init__(self, message: str, *, partial: object | None = None) -> None:
         super().__init__(message)
         self.partial = partial
+
+
+class TargetConnectError(TargetError):
+    """The system cannot be reached: connection refused, unknown host name, no route."""
+
+
+class TargetRefusedError(TargetError):
+    """The system answered and said no: association rejected (wrong AE title), an HTTP 4xx
+    other than an authentication failure."""
+
+
+class TargetTimeoutError(TargetError):
+    """The system did not answer in time (connecting, or waiting for an answer)."""
+
+
+class TargetAuthError(TargetError):
+    """The system refused the credentials: HTTP 401/403, a database or SSH login."""
 
 
 class Interrupted(KeyboardInterrupt):

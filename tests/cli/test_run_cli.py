@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import xml.etree.ElementTree as ET
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from dicomfab.targets.embedded import free_port
-from dicomfab.targets.observations import ObservedInstance
 
 Run = Any  # the `cli` fixture (tests/cli/conftest.py)
-OBSERVED_COLUMNS = [f.name for f in fields(ObservedInstance)]  # the embedded profile's columns
 
 
 def test_run_embedded_prints_json_summary(cli: Run, tmp_path: Path) -> None:
@@ -58,14 +53,9 @@ def test_target_down_exits_3_with_one_line(cli: Run, tmp_path: Path) -> None:
     (tmp_path / "dicomfab.toml").write_text(
         "[targets.pacs]\n"
         f'ingest = {{ kind = "cstore", port = {port}, called_ae = "PACS" }}\n'
-        'verify = { kind = "sql", profile = "embedded", url = "sqlite:///${INDEX}" }\n'
+        'verify = { kind = "memory", store = "cli-target-down" }\n'
     )
-    # an empty index the verifier can read: its lookup before ingest works, the ingest fails
-    index = tmp_path / "instances.sqlite"
-    with contextlib.closing(sqlite3.connect(index)) as db:
-        db.execute(f"CREATE TABLE instance ({', '.join(OBSERVED_COLUMNS)})")
-        db.commit()
-    (tmp_path / ".env").write_text(f"INDEX={index}\n")
+    # an empty store the verifier can read: its lookup before ingest works, the ingest fails
     result = cli("run", "-s", "bits_consistent", "--image-size", "small", "--target", "pacs")
     assert result.returncode == 3, result.stdout + result.stderr
     stopped = [line for line in result.stdout.splitlines() if line.startswith("run stopped:")]

@@ -11,7 +11,7 @@ import pytest
 from stack import OrthancStack
 
 from dicomfab import Manifest, generate, parse_spec
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetError, TargetTimeoutError
 from dicomfab.targets.command import CommandIngestor, CommandResult
 from dicomfab.targets.profiles import orthanc_postgres_verifier
 from expected import expected_observations
@@ -101,8 +101,8 @@ def test_a_string_command_is_split_without_a_shell(tmp_path: Path) -> None:
     assert "two words $HOME" in result.log_path.read_text()
 
 
-def _fails(ingestor: CommandIngestor) -> str:
-    with pytest.raises(TargetError) as info:
+def _fails(ingestor: CommandIngestor, kind: type[TargetError] = TargetError) -> str:
+    with pytest.raises(kind) as info:
         ingestor.run()
     message = str(info.value)
     assert "\n" not in message
@@ -138,7 +138,7 @@ def test_a_sentinel_never_written_times_out(tmp_path: Path) -> None:
         timeout=1,
         log_path=tmp_path / "log.txt",
     )
-    message = _fails(ingestor)
+    message = _fails(ingestor, TargetTimeoutError)
     assert message == (
         f"ingest command timed out after 1 s waiting for sentinel "
         f"{tmp_path / 'ingestion_complete.txt'}"

@@ -10,7 +10,7 @@ import pytest
 from stack import OrthancStack, listening_addresses
 
 from dicomfab import Manifest, generate, parse_spec
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetAuthError
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.observations import ObservedInstance
 from dicomfab.targets.profiles import orthanc_postgres_verifier
@@ -123,7 +123,7 @@ def test_wrong_password_is_a_target_error_without_the_password(
     orthanc_stack: OrthancStack,
 ) -> None:
     wrong = "not-the-Pa55word"
-    with pytest.raises(TargetError) as info:
+    with pytest.raises(TargetAuthError) as info:  # a TargetError: exit 3 all the same
         _verifier(orthanc_stack, password=wrong).observe(["1.2.3"])
     message = str(info.value)
     assert wrong not in message and orthanc_stack.password not in message

@@ -12,7 +12,7 @@ from sshd import SSHServer, generate_key
 from stack import OrthancStack, free_port
 
 from dicomfab import generate, parse_spec
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetAuthError, TargetError
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.profiles import ORTHANC_POSTGRES_QUERY
 from dicomfab.targets.ssh import Endpoint, SSHTunnel, tunnel_url
@@ -82,8 +82,8 @@ def test_sql_verification_through_a_tunnel_with_a_jump_host(
     assert "Accepted publickey" in bastion_sshd.log_text()
 
 
-def _tunnel_error(**kwargs: object) -> str:
-    with pytest.raises(TargetError) as info, SSHTunnel(**kwargs):  # type: ignore[arg-type]
+def _tunnel_error(kind: type[TargetError] = TargetError, **kwargs: object) -> str:
+    with pytest.raises(kind) as info, SSHTunnel(**kwargs):  # type: ignore[arg-type]
         pass
     message = str(info.value)
     assert "\n" not in message
@@ -95,6 +95,7 @@ def test_a_key_the_servers_do_not_know_is_permission_denied(
 ) -> None:
     wrong = generate_key(tmp_path / "stranger_ed25519")
     message = _tunnel_error(
+        TargetAuthError,
         target=sshd.target,
         bastion=bastion_sshd.target,
         remote_host="127.0.0.1",

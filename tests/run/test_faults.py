@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import threading
 import xml.etree.ElementTree as ET
+from contextlib import ExitStack
 from pathlib import Path
 
 from dicomfab.errors import TargetError
-from dicomfab.run.connect import _ingestor
 from dicomfab.run.pipeline import EXIT_TARGET, QuietProgress, RunRequest, execute
 from dicomfab.scenarios import ScenarioRequest
-from dicomfab.targets.config import CStoreIngest, Target, Targets
-from dicomfab.targets.cstore import CStoreIngestor
+from dicomfab.targets.config import Target, Targets
+from dicomfab.targets.cstore import ADAPTER, CStoreIngest, CStoreIngestor
 from dicomfab.targets.embedded import EmbeddedPACS
+from dicomfab.targets.registry import Context
 
 SCENARIOS = ["bits_consistent", "pr_bits_mismatch"]
 SMALL = {"image_size": "small"}
@@ -110,7 +111,7 @@ def test_cstore_timeout_is_set_per_target(tmp_path: Path) -> None:
     config = CStoreIngest.model_validate(
         {"kind": "cstore", "port": 104, "called_ae": "PACS", "timeout": 7.5}
     )
-    ingestor = _ingestor(config, tmp_path, tmp_path, ())
+    ingestor = ADAPTER.build(config, Context(tmp_path, tmp_path, ExitStack()))
     assert isinstance(ingestor, CStoreIngestor) and ingestor.timeout == 7.5
     assert ingestor._ae().dimse_timeout == 7.5 and ingestor._ae().acse_timeout == 7.5
     default = CStoreIngest.model_validate({"kind": "cstore", "port": 104, "called_ae": "PACS"})

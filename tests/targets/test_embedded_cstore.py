@@ -11,7 +11,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from dicomfab import Manifest, generate, parse_spec
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetConnectError, TargetError, TargetRefusedError
 from dicomfab.targets._dicomnet import associate
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.embedded import EmbeddedPACS, free_port
@@ -114,7 +114,7 @@ def test_wrong_called_ae_is_a_target_error(
     pacs: EmbeddedPACS, dataset: tuple[Manifest, list[Path]]
 ) -> None:
     ingestor = CStoreIngestor(pacs.host, pacs.port, "NOT_THE_PACS")
-    with pytest.raises(TargetError) as info:
+    with pytest.raises(TargetRefusedError) as info:  # a TargetError: exit 3
         ingestor.ingest(dataset[1][:1])
     message = str(info.value)
     assert "rejected" in message and "NOT_THE_PACS" in message and str(pacs.port) in message
@@ -124,8 +124,9 @@ def test_wrong_called_ae_is_a_target_error(
 
 def test_closed_port_is_a_target_error(dataset: tuple[Manifest, list[Path]]) -> None:
     port = free_port()  # nothing listens there
-    with pytest.raises(TargetError) as info:
+    with pytest.raises(TargetConnectError) as info:
         CStoreIngestor("127.0.0.1", port, "ANY", associations=2).ingest(dataset[1])
+    assert info.value.partial is not None  # the subclass survives the partial receipt
     message = str(info.value)
     assert message.startswith(f"cannot connect to 127.0.0.1:{port}")
     assert "refused" in message.lower()

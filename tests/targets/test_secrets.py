@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from dicomfab.errors import TargetError
 from dicomfab.run.connect import describe, target_rows
-from dicomfab.targets._dicomweb import DicomWebEndpoint, scrub
+from dicomfab.targets._dicomweb import DicomWebEndpoint
 from dicomfab.targets.command import CommandIngestor
 from dicomfab.targets.config import load_targets
 from dicomfab.targets.secrets import (
@@ -23,6 +23,7 @@ from dicomfab.targets.secrets import (
     in_password,
     in_userinfo,
     mask_url,
+    scrub,
     secret_values,
 )
 from dicomfab.targets.verify_sql import SQLVerifier

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from dicomfab import generate, parse_spec
-from dicomfab.errors import TargetError
+from dicomfab.errors import (
+    TargetAuthError,
+    TargetConnectError,
+    TargetError,
+    TargetRefusedError,
+    TargetTimeoutError,
+)
 from dicomfab.targets.receipt import Receipt
 from dicomfab.targets.stow import StowIngestor
 
@@ -160,7 +166,7 @@ def test_a_server_that_trickles_its_answer_is_given_up_on_after_the_timeout(
 
     assert took < 10, took
     assert "no complete answer within 2 s" in str(error), error
-    assert "STOW-RS" in str(error)
+    assert "STOW-RS" in str(error) and isinstance(error, TargetTimeoutError)
 
 
 def test_a_server_that_never_answers_ends_in_the_timeout(
@@ -181,6 +187,37 @@ def test_a_server_that_never_answers_ends_in_the_timeout(
     assert took < 10, took
     assert "within 2 s" in str(error), error
     assert isinstance(error.partial, Receipt) and error.partial.results == []
+    assert isinstance(error, TargetTimeoutError)  # kept when the partial receipt is attached
+
+
+def _status(code: int, phrase: str) -> Behaviour:
+    def answer(conn: socket.socket, n: int, body: bytes) -> bool:
+        conn.sendall(f"HTTP/1.1 {code} {phrase}\r\nContent-Length: 0\r\n\r\n".encode())
+        return False
+
+    return answer
+
+
+def test_the_kind_of_an_http_failure_is_its_class(
+    serve: Callable[[Behaviour], str], files: list[tuple[Path, str]]
+) -> None:
+    """401 is an authentication failure (STOW-RS and QIDO-RS), another 4xx a refusal, nothing
+    listening a connection failure; each is a TargetError (exit 3)."""
+    from dicomfab.targets.embedded import free_port
+    from dicomfab.targets.verify_qido import QidoVerifier
+
+    paths = [f for f, _ in files]
+    error, _ = _ingest(serve(_status(401, "Unauthorized")), paths)
+    assert isinstance(error, TargetAuthError) and "HTTP 401" in str(error)
+    with pytest.raises(TargetAuthError):
+        QidoVerifier(serve(_status(403, "Forbidden"))).observe(["1.2.3"])
+    with pytest.raises(TargetRefusedError, match="HTTP 400"):
+        QidoVerifier(serve(_status(400, "Bad Request"))).observe(["1.2.3"])
+    with pytest.raises(TargetError) as info:
+        QidoVerifier(serve(_status(500, "Internal Server Error"))).observe(["1.2.3"])
+    assert type(info.value) is TargetError  # the server failed: none of the four kinds
+    error, _ = _ingest(f"http://127.0.0.1:{free_port()}/dicom-web", paths)
+    assert isinstance(error, TargetConnectError) and "cannot connect" in str(error)
 
 
 @pytest.mark.parametrize("fault", ["stall", "drop"])

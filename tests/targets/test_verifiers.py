@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dicomfab import Manifest, generate, parse_spec
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetConnectError, TargetError, TargetRefusedError
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.embedded import EmbeddedPACS, free_port
 from dicomfab.targets.observations import Observations, ObservedInstance, Verifier
@@ -149,7 +149,7 @@ def _one_line(info: pytest.ExceptionInfo[TargetError]) -> str:
 
 def test_sql_unreachable_database_hides_the_password() -> None:
     url = "postgresql+psycopg://user:secret@127.0.0.1:1/db"
-    with pytest.raises(TargetError) as info:
+    with pytest.raises(TargetConnectError) as info:
         SQLVerifier(url, EMBEDDED_QUERY).observe(["1.2.3"])
     message = _one_line(info)
     assert "secret" not in message
@@ -191,13 +191,13 @@ def test_sql_bad_query_is_a_target_error(
 
 def test_cfind_closed_port_is_a_target_error() -> None:
     port = free_port()
-    with pytest.raises(TargetError) as info:
+    with pytest.raises(TargetConnectError) as info:
         CFindVerifier("127.0.0.1", port, "ANY", study_uids=["1.2.3"]).observe(["1.2.3.4"])
     assert _one_line(info).startswith(f"cannot connect to 127.0.0.1:{port}")
 
 
 def test_cfind_wrong_called_ae_is_a_target_error(loaded: tuple[EmbeddedPACS, Manifest]) -> None:
     pacs, _ = loaded
-    with pytest.raises(TargetError) as info:
+    with pytest.raises(TargetRefusedError) as info:
         CFindVerifier(pacs.host, pacs.port, "NOT_THE_PACS").observe(["1.2.3.4"])
     assert "rejected" in _one_line(info)

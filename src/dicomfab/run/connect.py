@@ -11,7 +11,6 @@ a SQL verifier needs is opened here and closed with the session.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -20,22 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dicomfab.errors import TargetError
 from dicomfab.studyspec.documents import parse_document
-from dicomfab.targets.config import (
-    CFindVerify,
-    CommandIngest,
-    CStoreIngest,
-    QidoVerify,
-    SQLVerify,
-    StowIngest,
-    Target,
-    Targets,
-    Wait,
-)
+from dicomfab.targets.config import Target, Targets, Wait
 from dicomfab.targets.observations import Verifier
 from dicomfab.targets.receipt import Ingestor
-from dicomfab.targets.secrets import mask_url
+from dicomfab.targets.registry import AdapterConfig, Context, adapter_for
 
 EMBEDDED = "embedded"
 EMBEDDED_WAIT = Wait(timeout=60, interval=0.5, stable=2)
@@ -70,23 +58,12 @@ def embedded_policy() -> EmbeddedPolicy:
     return EmbeddedPolicy(dict(data.get("policy") or {}), dict(data.get("expect") or {}))
 
 
-def describe_ingest(ingest: CStoreIngest | CommandIngest | StowIngest) -> str:
-    if isinstance(ingest, CStoreIngest):
-        return f"C-STORE {ingest.called_ae}@{ingest.host}:{ingest.port}"
-    if isinstance(ingest, StowIngest):
-        return f"STOW-RS {mask_url(ingest.url)}"
-    sentinel = f" (sentinel {ingest.sentinel})" if ingest.sentinel else ""
-    return f"command {shlex.join(command_argv(ingest))}{sentinel}"
+def describe_ingest(ingest: AdapterConfig) -> str:
+    return str(adapter_for("ingest", ingest).describe(ingest))
 
 
-def describe_verify(verify: SQLVerify | CFindVerify | QidoVerify) -> str:
-    if isinstance(verify, SQLVerify):
-        via = f" via ssh {verify.ssh.target}" if verify.ssh else ""
-        via += f" (jump {verify.ssh.bastion})" if verify.ssh and verify.ssh.bastion else ""
-        return f"SQL {verify.profile or 'query'} {mask_url(verify.url)}{via}"
-    if isinstance(verify, CFindVerify):
-        return f"C-FIND {verify.called_ae}@{verify.host}:{verify.port}"
-    return f"QIDO-RS {mask_url(verify.url)}"
+def describe_verify(verify: AdapterConfig) -> str:
+    return str(adapter_for("verify", verify).describe(verify))
 
 
 def describe(target: Target | None, targets: Targets | None = None) -> str:
@@ -148,109 +125,6 @@ def target_rows(targets: Targets) -> list[dict[str, Any]]:
     return rows
 
 
-def command_argv(ingest: CommandIngest) -> list[str]:
-    return shlex.split(ingest.command) if isinstance(ingest.command, str) else list(ingest.command)
-
-
-# ── builders ─────────────────────────────────────────────────────────────────────────────────
-
-
-def _ingestor(ingest: Any, folder: Path, logs: Path, secrets: Iterable[str]) -> Ingestor:
-    if isinstance(ingest, CStoreIngest):
-        from dicomfab.targets.cstore import CStoreIngestor
-
-        return CStoreIngestor(
-            ingest.host,
-            ingest.port,
-            ingest.called_ae,
-            ingest.calling_ae,
-            ingest.associations,
-            timeout=ingest.timeout,
-        )
-    if isinstance(ingest, StowIngest):
-        from dicomfab.targets.stow import StowIngestor
-
-        return StowIngestor(
-            ingest.url,
-            username=ingest.username,
-            password=ingest.password,
-            batch=ingest.batch,
-            timeout=ingest.timeout,
-        )
-    assert isinstance(ingest, CommandIngest)
-    from dicomfab.targets.command import CommandIngestor
-
-    return CommandIngestor(
-        command_argv(ingest),
-        folder=folder,
-        cwd=Path(ingest.cwd) if ingest.cwd else None,
-        env=ingest.env,
-        passthrough=ingest.passthrough,
-        sentinel=ingest.sentinel,
-        timeout=ingest.timeout,
-        log_path=logs / "ingest.log",
-        secrets=secrets,
-        public=ingest.public,
-    )
-
-
-def _sql_verifier(verify: SQLVerify, stack: ExitStack) -> Verifier:
-    from dicomfab.targets.profiles import ORTHANC_POSTGRES_QUERY
-    from dicomfab.targets.verify_sql import EMBEDDED_QUERY, SQLVerifier
-
-    query = (
-        verify.query
-        or {
-            "orthanc-postgres": ORTHANC_POSTGRES_QUERY,
-            "embedded": EMBEDDED_QUERY,
-        }[verify.profile or ""]
-    )
-    url = verify.url
-    if verify.ssh is not None:
-        from sqlalchemy.engine import make_url
-
-        from dicomfab.targets.ssh import SSHTunnel, tunnel_url
-
-        parsed = make_url(url)
-        if not parsed.host:
-            raise TargetError("an SSH tunnel needs a database URL with a host and port")
-        default_ports = {"postgresql": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
-        port = parsed.port or default_ports.get(parsed.get_backend_name())
-        if port is None:
-            raise TargetError(f"give the database port in the URL ({parsed.get_backend_name()})")
-        tunnel = stack.enter_context(
-            SSHTunnel(
-                verify.ssh.target,
-                parsed.host,
-                port,
-                bastion=verify.ssh.bastion,
-                key=Path(verify.ssh.key).expanduser() if verify.ssh.key else None,
-                known_hosts=(
-                    Path(verify.ssh.known_hosts).expanduser() if verify.ssh.known_hosts else None
-                ),
-            )
-        )
-        url = tunnel_url(url, tunnel)
-    return SQLVerifier(url, query, params=dict(verify.params), batch=verify.batch)
-
-
-def build_verifier(verify: Any, study_uids: list[str], stack: ExitStack) -> Verifier:
-    if isinstance(verify, SQLVerify):
-        return _sql_verifier(verify, stack)
-    if isinstance(verify, CFindVerify):
-        from dicomfab.targets.verify_cfind import CFindVerifier
-
-        return CFindVerifier(
-            verify.host, verify.port, verify.called_ae, verify.calling_ae, study_uids
-        )
-    assert isinstance(verify, QidoVerify)
-    from dicomfab.targets.verify_qido import QidoVerifier
-
-    return QidoVerifier(
-        verify.url, username=verify.username, password=verify.password, study_uids=study_uids
-    )
-
-
 @contextmanager
 def _embedded(workdir: Path, study_uids: list[str]) -> Iterator[Session]:
     from dicomfab.targets.cstore import CStoreIngestor
@@ -302,13 +176,16 @@ def open_target(
             yield session
         return
     with ExitStack() as stack:
+        context = Context(folder, logs, stack, frozenset(targets.secrets), tuple(uids))
+        ingest = adapter_for("ingest", target.ingest)
+        verifiers = [(adapter_for("verify", v), v) for v in target.verifiers]
         yield Session(
             name=name or EMBEDDED,
             description=describe(target, targets),
-            ingestor=_ingestor(target.ingest, folder, logs, targets.secrets),
-            verifiers=[build_verifier(v, uids, stack) for v in target.verifiers],
+            ingestor=ingest.build(target.ingest, context),
+            verifiers=[adapter.build(config, context) for adapter, config in verifiers],
             policy=dict(target.policy),
             expect={k: dict(v) for k, v in target.expect.items()},
             wait=target.wait,
-            logs=[logs / "ingest.log"] if isinstance(target.ingest, CommandIngest) else [],
+            logs=ingest.logs(target.ingest, context),
         )

@@ -2,20 +2,19 @@
 
     probe(name, targets, workdir) -> list[Probe]
 
-- ``cstore``: a C-ECHO on an association to the called AE title;
-- ``stow``: an authenticated study query on the same DICOMweb root (reported as STOW-RS);
-- ``command``: the program exists, the working directory exists, passthrough variables are set;
-- ``sql``: the SSH tunnel opens (if any), the database answers, and the query template runs
-  (with an impossible UID: every other parameter must be given);
-- ``cfind`` / ``qido``: a study-level query for an impossible UID is answered.
+Each part is checked by its kind's adapter (:mod:`dicomfab.targets.registry`): an ingestor by
+its own ``probe`` (``cstore``: a C-ECHO on an association to the called AE title; ``stow``: an
+authenticated study query on the same DICOMweb root, reported as STOW-RS; ``command``: the
+program exists, the working directory exists, passthrough variables are set), a verifier by its
+``probe`` or else by building it and asking for an impossible UID (``sql``: the SSH tunnel opens
+(if any), the database answers, and the query template runs, every other parameter given;
+``cfind`` / ``qido``: a study-level query is answered).
 
 A failure is data (``ok`` false, a one-line ``detail``), never an exception.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -24,17 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from dicomfab.errors import DicomfabError
-from dicomfab.run.connect import (
-    build_verifier,
-    command_argv,
-    configured_target,
-    describe_ingest,
-    describe_verify,
-    open_target,
+from dicomfab.run.connect import configured_target, open_target
+from dicomfab.targets.config import Targets
+from dicomfab.targets.registry import (
+    NO_SUCH_UID,
+    Adapter,
+    AdapterConfig,
+    Context,
+    Role,
+    adapter_for,
 )
-from dicomfab.targets.config import CommandIngest, CStoreIngest, StowIngest, Targets
-
-NO_SUCH_UID = "2.25.1"  # a valid UID no generator of ours ever makes
 
 
 @dataclass(frozen=True)
@@ -55,44 +53,6 @@ def _timed(part: str, what: str, action: Callable[[], str], mask: Callable[[str]
     except OSError as exc:
         detail, ok = f"{type(exc).__name__}: {exc}", False
     return Probe(part, what, ok, mask(detail), round(time.perf_counter() - start, 3))
-
-
-def _echo(ingest: CStoreIngest) -> str:
-    from dicomfab.targets._dicomnet import echo
-
-    status = echo(ingest.host, ingest.port, ingest.called_ae, ingest.calling_ae)
-    if status != 0:
-        raise DicomfabError(f"C-ECHO answered {status!r}, not success (0)")
-    return "C-ECHO success"
-
-
-def _stow(ingest: StowIngest) -> str:
-    """Nothing is stored: a study query on the STOW-RS root shows that it answers and takes the
-    credentials; its errors name STOW-RS (the part being checked), not the query used."""
-    from dicomfab.targets.verify_qido import QidoVerifier
-
-    verifier = QidoVerifier(
-        ingest.url, username=ingest.username, password=ingest.password, study_uids=[NO_SUCH_UID]
-    )
-    verifier.service = "STOW-RS"
-    verifier.observe([NO_SUCH_UID])
-    return "STOW-RS root answers (DICOMweb study query, nothing stored)"
-
-
-def _command(ingest: CommandIngest) -> str:
-    argv = command_argv(ingest)
-    program = argv[0] if argv else ""
-    if not program:
-        raise DicomfabError("the command is empty")
-    if "{" not in program and shutil.which(program) is None:
-        raise DicomfabError(f"program not found: {program}")
-    if ingest.cwd and "{" not in ingest.cwd and not Path(ingest.cwd).is_dir():
-        raise DicomfabError(f"working directory does not exist: {ingest.cwd}")
-    unset = [name for name in ingest.passthrough if name not in os.environ]
-    if unset:
-        raise DicomfabError(f"passthrough variables not set: {', '.join(unset)}")
-    passed = f", {len(ingest.passthrough)} variables to pass" if ingest.passthrough else ""
-    return f"{program} found{passed}"
 
 
 def _observe(verifier: Any) -> str:
@@ -123,20 +83,23 @@ def probe(name: str | None, targets: Targets, workdir: Path) -> list[Probe]:
             seconds = round(time.perf_counter() - start, 3)
             found.append(Probe("ingest", "start embedded PACS", False, mask(str(exc)), seconds))
         return found
-    ingest = target.ingest
     probes: list[Probe] = []
-    what = mask(describe_ingest(ingest))
-    if isinstance(ingest, CStoreIngest):
-        probes.append(_timed("ingest", what, lambda: _echo(ingest), mask))
-    elif isinstance(ingest, StowIngest):
-        probes.append(_timed("ingest", what, lambda: _stow(ingest), mask))
-    else:
-        probes.append(_timed("ingest", what, lambda: _command(ingest), mask))
-    for verify in target.verifiers:
+    parts: list[tuple[Role, AdapterConfig]] = [("ingest", target.ingest)]
+    parts += [("verify", v) for v in target.verifiers]
+    for role, config in parts:
+        adapter = adapter_for(role, config)
 
-        def run(verify: Any = verify) -> str:
-            with ExitStack() as stack:
-                return _observe(build_verifier(verify, [NO_SUCH_UID], stack))
+        def run(adapter: Adapter[Any] = adapter, config: AdapterConfig = config) -> str:
+            return _probe(adapter, config, workdir)
 
-        probes.append(_timed("verify", mask(describe_verify(verify)), run, mask))
+        probes.append(_timed(role, mask(adapter.describe(config)), run, mask))
     return probes
+
+
+def _probe(adapter: Adapter[Any], config: AdapterConfig, workdir: Path) -> str:
+    """The adapter's own probe, or (a verifier without one) a lookup of an impossible UID."""
+    with ExitStack() as stack:
+        context = Context(workdir, workdir / "logs", stack, study_uids=(NO_SUCH_UID,))
+        if adapter.probe is not None:
+            return adapter.probe(config, context)
+        return _observe(adapter.build(config, context))

@@ -1,15 +1,27 @@
-"""Small helpers shared by the DICOM network adapters: association with TCP_NODELAY, and one
-clear :class:`~dicomfab.errors.TargetError` when an association cannot be had."""
+"""What the DICOM network adapters share: where a peer is (:class:`DicomNode`, and its table in
+a targets file, :class:`DicomNodeConfig`), an AE with its timeouts, association with
+TCP_NODELAY, and one clear :class:`~dicomfab.errors.TargetError` when an association cannot be
+had."""
 
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import (
+    TargetConnectError,
+    TargetError,
+    TargetRefusedError,
+    TargetTimeoutError,
+)
+from dicomfab.targets.registry import AdapterConfig
+
+CALLING_AE = "DICOMFAB"  # the AE title dicomfab calls with unless told otherwise
 
 
 def _nodelay(event: Any) -> None:
@@ -30,6 +42,52 @@ def where(host: str, port: int, called_ae: str, calling_ae: str) -> str:
     return f"{host}:{port} (called AE {called_ae!r}, calling AE {calling_ae!r})"
 
 
+@dataclass(frozen=True)
+class DicomNode:
+    """A DICOM application entity to associate with: where it listens, its AE title (called)
+    and ours (calling)."""
+
+    host: str
+    port: int
+    called_ae: str
+    calling_ae: str = CALLING_AE
+
+    def __str__(self) -> str:
+        return f"{self.called_ae}@{self.host}:{self.port}"
+
+    @property
+    def where(self) -> str:
+        """The long form, for error messages: both AE titles."""
+        return where(self.host, self.port, self.called_ae, self.calling_ae)
+
+    def ae(self, timeout: float, connect_timeout: float) -> AE:
+        """Our AE (the calling AE title) with ACSE, DIMSE and network ``timeout``."""
+        ae = AE(self.calling_ae)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
+        ae.connection_timeout = connect_timeout
+        return ae
+
+    def associate(
+        self, ae: AE, contexts: list[Any] | None = None, max_pdu: int = 16382
+    ) -> Association:
+        """An established association with this node (see :func:`associate`)."""
+        return associate(ae, self.host, self.port, self.called_ae, contexts, max_pdu)
+
+
+class DicomNodeConfig(AdapterConfig):
+    """The keys of a table that names a DICOM node (``host``, ``port``, ``called_ae``,
+    ``calling_ae``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    called_ae: str = Field(max_length=16)
+    calling_ae: str = Field(CALLING_AE, max_length=16)
+
+    @property
+    def node(self) -> DicomNode:
+        return DicomNode(self.host, self.port, self.called_ae, self.calling_ae)
+
+
 def associate(
     ae: AE,
     host: str,
@@ -48,9 +106,11 @@ def associate(
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except TimeoutError:
-        raise TargetError(f"cannot connect to {at}: no answer within {timeout:g} s") from None
+        raise TargetTimeoutError(
+            f"cannot connect to {at}: no answer within {timeout:g} s"
+        ) from None
     except OSError as exc:
-        raise TargetError(f"cannot connect to {at}: {exc.strerror or exc}") from None
+        raise TargetConnectError(f"cannot connect to {at}: {exc.strerror or exc}") from None
     opened: list[bool] = []
 
     def request() -> Association:
@@ -76,23 +136,23 @@ def associate(
             detail = f"{rsp.result_str} by the {rsp.source_str}: {rsp.reason_str}"  # type: ignore[union-attr]
         except (AttributeError, KeyError, TypeError):
             detail = "no reason given"
-        raise TargetError(f"association rejected by {at}: {detail}")
+        raise TargetRefusedError(f"association rejected by {at}: {detail}")
     if not opened:  # pynetdicom reports a refused connection as "aborted"
-        raise TargetError(f"cannot connect to {at}: the connection failed (see pynetdicom's log)")
+        raise TargetConnectError(
+            f"cannot connect to {at}: the connection failed (see pynetdicom's log)"
+        )
     if assoc.is_aborted:
         why = "the peer accepted no presentation context or closed the connection"
         raise TargetError(f"association with {at} failed: {why}")
-    raise TargetError(f"association with {at} failed: no answer to the association request")
+    raise TargetTimeoutError(f"association with {at} failed: no answer to the association request")
 
 
-def echo(host: str, port: int, called_ae: str, calling_ae: str = "DICOMFAB") -> int | None:
+def echo(node: DicomNode) -> int | None:
     """Send one C-ECHO; return its status (0 is success) or None when there was no answer.
     Raises TargetError when no association can be had."""
-    ae = AE(calling_ae)
+    ae = node.ae(timeout=10, connect_timeout=5)
     ae.add_requested_context("1.2.840.10008.1.1")
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    ae.connection_timeout = 5
-    assoc = associate(ae, host, port, called_ae)
+    assoc = node.associate(ae)
     try:
         status = assoc.send_c_echo()
         return int(status.Status) if "Status" in status else None

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
+from pydantic import Field
 
-from dicomfab.errors import TargetError
-from dicomfab.targets.secrets import MASK, Masker
+from dicomfab.errors import (
+    TargetAuthError,
+    TargetConnectError,
+    TargetError,
+    TargetRefusedError,
+    TargetTimeoutError,
+)
+from dicomfab.targets.registry import AdapterConfig
+from dicomfab.targets.secrets import MASK, mask_url, scrub
 
 DICOM_JSON = "application/dicom+json"
 
@@ -47,12 +57,6 @@ def safe_url(url: str, username: str | None, password: str | None) -> str:
     return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", *parts[2:]))
 
 
-def scrub(message: str, password: str | None) -> str:
-    """``message`` on one line, with the password (if any slipped in, raw or URL-encoded) and
-    any URL's password replaced by ``***``."""
-    return " ".join(Masker([password] if password else [])(message).split())
-
-
 def transport_reason(exc: httpx.TransportError, timeout: float, connect_timeout: float) -> str:
     """What went wrong on the wire, in words (no URL, no traceback)."""
     if isinstance(exc, httpx.ConnectTimeout):
@@ -72,6 +76,23 @@ def transport_reason(exc: httpx.TransportError, timeout: float, connect_timeout:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect ({detail})"
     return f"connection lost ({type(exc).__name__}: {detail})"
+
+
+def transport_error(exc: httpx.TransportError) -> type[TargetError]:
+    """Which TargetError a failure on the wire is (see :func:`transport_reason`)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TargetTimeoutError
+    if isinstance(exc, httpx.ConnectError):
+        return TargetConnectError
+    return TargetError  # the connection was lost
+
+
+def http_error(status: int) -> type[TargetError]:
+    """Which TargetError an HTTP error status is: 401/403 authentication, another 4xx a
+    refusal, anything else (5xx) a failure of the server."""
+    if status in (401, 403):
+        return TargetAuthError
+    return TargetRefusedError if 400 <= status < 500 else TargetError
 
 
 def http_reason(response: httpx.Response) -> str:
@@ -100,6 +121,20 @@ def http_reason(response: httpx.Response) -> str:
     return f"{text}: {first[:200]}" if first else text
 
 
+class DicomWebConfig(AdapterConfig):
+    """The keys of a table that names a DICOMweb root (``url``, ``username``, ``password``)."""
+
+    url: str = Field(description="DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web")
+    username: str | None = None
+    password: str | None = None
+
+
+def describer(service: str) -> Callable[[DicomWebConfig], str]:
+    """How an adapter of ``service`` shows its table: the service and the root, its password
+    masked."""
+    return lambda config: f"{service} {mask_url(config.url)}"
+
+
 class DicomWebEndpoint:
     """A DICOMweb root to talk to; ``service`` names it in messages (``STOW-RS``, ``QIDO-RS``)."""
 
@@ -118,15 +153,18 @@ class DicomWebEndpoint:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
 
+    @classmethod
+    def configured(cls, config: DicomWebConfig, **options: Any) -> Self:
+        """The endpoint a targets-file table names, with ``options`` of this kind."""
+        return cls(config.url, username=config.username, password=config.password, **options)
+
     @property
     def safe_url(self) -> str:
         """The URL with the password masked, fit for messages and logs."""
         return safe_url(self.url, self.username, self._password)
 
-    def _fail(self, what: str) -> TargetError:
-        return TargetError(
-            scrub(f"{self.service} to {self.safe_url} failed: {what}", self._password)
-        )
+    def _fail(self, what: str, kind: type[TargetError] = TargetError) -> TargetError:
+        return kind(scrub(f"{self.service} to {self.safe_url} failed: {what}", self._password))
 
     def _client(self, headers: dict[str, str] | None = None) -> httpx.Client:
         auth = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,11 +35,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
-from dicomfab.errors import TargetError
+from pydantic import Field
+
+from dicomfab.errors import DicomfabError, TargetError, TargetTimeoutError
 from dicomfab.targets._children import GRACE, forget, session_members, spawn, stop
 from dicomfab.targets.receipt import Progress, Receipt
+from dicomfab.targets.registry import Adapter, AdapterConfig, Context
 from dicomfab.targets.secrets import Masker, is_secret
 
 EXIT_GRACE = 10.0  # seconds the process may take to exit by itself once the sentinel is there
@@ -89,10 +93,6 @@ class _LogPump:
 
     def join(self, timeout: float) -> None:
         self.thread.join(timeout)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _seconds(value: float) -> str:
@@ -191,8 +191,8 @@ class CommandIngestor:
             if os.environ.get(name) and (name not in self.public or is_secret(name, ""))
         ]
 
-    def _fail(self, message: str) -> TargetError:
-        return TargetError(_one_line(self._mask(message)))
+    def _fail(self, message: str, kind: type[TargetError] = TargetError) -> TargetError:
+        return kind(self._mask.one_line(message))
 
     # --- running ----------------------------------------------------------------------------
 
@@ -341,7 +341,8 @@ class CommandIngestor:
                     f"timed out after {after}{waiting}: "
                     + ("stopped the command" if still else "the command had exited 0"),
                 )
-                raise self._fail(f"ingest command timed out after {after}{waiting}")
+                why = f"ingest command timed out after {after}{waiting}"
+                raise self._fail(why, TargetTimeoutError)
             time.sleep(min(self.poll, max(0.0, deadline - now)))
 
 
@@ -387,3 +388,81 @@ def _why(cause: BaseException | None) -> str:
     if isinstance(cause, TargetError):
         return f"the ingest failed ({cause})"
     return f"dicomfab stopped on an error ({type(cause).__name__})"
+
+
+# ── the ``command`` ingest kind ──────────────────────────────────────────────────────────────
+
+LOG_NAME = "ingest.log"  # in the run's logs folder
+
+
+class CommandIngest(AdapterConfig):
+    kind: Literal["command"]
+    command: str | list[str] = Field(
+        description="argv (a string is split like a shell would); {folder} is the merged "
+        "dataset folder, {dicoms} and {jsons} its two parts"
+    )
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment (${…} ok)")
+    passthrough: list[str] = Field(
+        default_factory=list,
+        description="variables copied from dicomfab's environment, e.g. BOLUS2_PASSWORD",
+    )
+    public: list[str] = Field(
+        default_factory=list,
+        description="passthrough variables, env keys or ${…} names used in env whose values "
+        'may be shown, e.g. ["BOLUS2_PARTNER_NAME"]; every other passthrough and ${…} env '
+        "value is masked in the console, the logs and the reports (a name that says it is a "
+        "secret, like *_PASSWORD, is masked all the same)",
+    )
+    sentinel: str | None = Field(
+        None, description="file whose appearance means done, e.g. {folder}/ingestion_complete.txt"
+    )
+    timeout: float = Field(3600, gt=0, description="seconds before giving up")
+
+
+def command_argv(config: CommandIngest) -> list[str]:
+    return shlex.split(config.command) if isinstance(config.command, str) else list(config.command)
+
+
+def _describe(config: CommandIngest) -> str:
+    sentinel = f" (sentinel {config.sentinel})" if config.sentinel else ""
+    return f"command {shlex.join(command_argv(config))}{sentinel}"
+
+
+def _build(config: CommandIngest, context: Context) -> CommandIngestor:
+    return CommandIngestor(
+        command_argv(config),
+        folder=context.folder,
+        cwd=Path(config.cwd) if config.cwd else None,
+        env=config.env,
+        passthrough=config.passthrough,
+        sentinel=config.sentinel,
+        timeout=config.timeout,
+        log_path=context.logs / LOG_NAME,
+        secrets=context.secrets,
+        public=config.public,
+    )
+
+
+def _probe(config: CommandIngest, context: Context) -> str:
+    """The program exists, the working directory exists, passthrough variables are set."""
+    argv = command_argv(config)
+    program = argv[0] if argv else ""
+    if not program:
+        raise DicomfabError("the command is empty")
+    if "{" not in program and shutil.which(program) is None:
+        raise DicomfabError(f"program not found: {program}")
+    if config.cwd and "{" not in config.cwd and not Path(config.cwd).is_dir():
+        raise DicomfabError(f"working directory does not exist: {config.cwd}")
+    unset = [name for name in config.passthrough if name not in os.environ]
+    if unset:
+        raise DicomfabError(f"passthrough variables not set: {', '.join(unset)}")
+    passed = f", {len(config.passthrough)} variables to pass" if config.passthrough else ""
+    return f"{program} found{passed}"
+
+
+def _logs(config: CommandIngest, context: Context) -> list[Path]:
+    return [context.logs / LOG_NAME]
+
+
+ADAPTER = Adapter("command", "ingest", CommandIngest, _describe, _build, _probe, _logs)

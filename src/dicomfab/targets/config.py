@@ -33,123 +33,43 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from dicomfab.errors import Issue, SpecError
 from dicomfab.studyspec.documents import read_document
 from dicomfab.studyspec.loading import format_location
+from dicomfab.targets.registry import (
+    ROLES,
+    AdapterConfig,
+    ConfigModel,
+    Role,
+    config_models,
+    kinds,
+    model_field_names,
+    nearest_kind,
+)
 from dicomfab.targets.secrets import Masker, expanded, secret_values
 
 FILE_NAME = "dicomfab.toml"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _union(role: Role) -> Any:
+    """The config models of every ``role`` adapter, told apart by ``kind``."""
+    return Annotated[Union[config_models(role)], Field(discriminator="kind")]  # noqa: UP007
 
 
-class CStoreIngest(_Model):
-    kind: Literal["cstore"]
-    host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-    called_ae: str = Field(max_length=16)
-    calling_ae: str = Field("DICOMFAB", max_length=16)
-    associations: int = Field(
-        3, ge=1, le=16, description="parallel associations (3: measured best against Orthanc)"
-    )
-    timeout: float = Field(
-        30,
-        gt=0,
-        description="seconds to wait for the system (ACSE, DIMSE and network timeouts; default "
-        "30): a file it stalls on fails after this long instead of holding the run",
-    )
+if TYPE_CHECKING:
+    IngestConfig = AdapterConfig
+    VerifyConfig = AdapterConfig
+else:
+    IngestConfig = _union("ingest")
+    VerifyConfig = _union("verify")
 
 
-class CommandIngest(_Model):
-    kind: Literal["command"]
-    command: str | list[str] = Field(
-        description="argv (a string is split like a shell would); {folder} is the merged "
-        "dataset folder, {dicoms} and {jsons} its two parts"
-    )
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment (${…} ok)")
-    passthrough: list[str] = Field(
-        default_factory=list,
-        description="variables copied from dicomfab's environment, e.g. BOLUS2_PASSWORD",
-    )
-    public: list[str] = Field(
-        default_factory=list,
-        description="passthrough variables, env keys or ${…} names used in env whose values "
-        'may be shown, e.g. ["BOLUS2_PARTNER_NAME"]; every other passthrough and ${…} env '
-        "value is masked in the console, the logs and the reports (a name that says it is a "
-        "secret, like *_PASSWORD, is masked all the same)",
-    )
-    sentinel: str | None = Field(
-        None, description="file whose appearance means done, e.g. {folder}/ingestion_complete.txt"
-    )
-    timeout: float = Field(3600, gt=0, description="seconds before giving up")
-
-
-class StowIngest(_Model):
-    kind: Literal["stow"]
-    url: str = Field(description="DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web")
-    username: str | None = None
-    password: str | None = None
-    batch: int = Field(20, ge=1)
-    timeout: float = Field(60, gt=0, description="seconds per request")
-
-
-class SSHTunnel(_Model):
-    target: str = Field(description="user@host[:port] that can reach the database (SSH_TARGET)")
-    bastion: str | None = Field(None, description="user@host[:port] to jump through (SSH_BASTION)")
-    key: str | None = Field(None, description="private key file (SSH_KEY)")
-    known_hosts: str | None = Field(
-        None, description="known_hosts file; unknown host keys are refused"
-    )
-
-
-class SQLVerify(_Model):
-    kind: Literal["sql"]
-    url: str = Field(description="SQLAlchemy URL; put the password in ${…}")
-    profile: Literal["orthanc-postgres", "embedded"] | None = None
-    query: str | None = Field(None, description="SQL with an expanding :uids parameter")
-    params: dict[str, str | int | float] = Field(
-        default_factory=dict, description="values for the query's other :name parameters"
-    )
-    batch: int = Field(1000, ge=1, description="UIDs per statement")
-    ssh: SSHTunnel | None = Field(
-        None, description="reach the database through SSH (the URL's host is as the target sees it)"
-    )
-
-    @model_validator(mode="after")
-    def _query_or_profile(self) -> SQLVerify:
-        if (self.profile is None) == (self.query is None):
-            raise ValueError("give exactly one of profile or query")
-        return self
-
-
-class CFindVerify(_Model):
-    kind: Literal["cfind"]
-    host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-    called_ae: str = Field(max_length=16)
-    calling_ae: str = Field("DICOMFAB", max_length=16)
-
-
-class QidoVerify(_Model):
-    kind: Literal["qido"]
-    url: str
-    username: str | None = None
-    password: str | None = None
-
-
-Ingest = Annotated[CStoreIngest | CommandIngest | StowIngest, Field(discriminator="kind")]
-Verify = Annotated[SQLVerify | CFindVerify | QidoVerify, Field(discriminator="kind")]
-
-
-class Wait(_Model):
+class Wait(ConfigModel):
     """Bounded waiting after ingestion: poll the (first) verifier every ``interval`` seconds
     until its count of found instances has not changed for ``stable`` polls in a row."""
 
@@ -158,10 +78,10 @@ class Wait(_Model):
     stable: int = Field(3, ge=1, description="unchanged polls in a row that mean done")
 
 
-class Target(_Model):
+class Target(ConfigModel):
     description: str = ""
-    ingest: Ingest
-    verify: Verify | list[Verify] = Field(
+    ingest: IngestConfig = Field(description="how data goes in: a table with a kind")
+    verify: VerifyConfig | list[VerifyConfig] = Field(
         description="one verifier, or several (each must find what the scenario expects)"
     )
     wait: Wait = Field(default_factory=Wait)
@@ -175,11 +95,11 @@ class Target(_Model):
     )
 
     @property
-    def verifiers(self) -> list[SQLVerify | CFindVerify | QidoVerify]:
+    def verifiers(self) -> list[AdapterConfig]:
         return self.verify if isinstance(self.verify, list) else [self.verify]
 
 
-class TargetsFile(_Model):
+class TargetsFile(ConfigModel):
     targets: dict[str, Target] = Field(default_factory=dict)
 
 
@@ -346,14 +266,8 @@ def _load_target(
     try:
         target = Target.model_validate(values)
     except ValidationError as exc:
-        issues = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _KINDS))
-            suggestion = None
-            if err["type"] == "extra_forbidden":
-                suggestion = _nearest_key(str(loc[-1]), _FIELDS)
-            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            issues.append(Issue(format_location(("targets", name, *loc)), message, suggestion))
+        one = not isinstance(values.get("verify"), list) if isinstance(values, dict) else True
+        issues = [_issue(name, err) for err in exc.errors() if _about_the_input(err, one)]
         return None, issues
     from dicomfab.run.expect import policy_issues, rule_issues
 
@@ -362,21 +276,39 @@ def _load_target(
     return (None, issues) if issues else (target, [])
 
 
-_KINDS = {"cstore", "command", "stow", "sql", "cfind", "qido"}
-_FIELDS = sorted(
-    {
-        name
-        for model in (
-            Target,
-            CStoreIngest,
-            CommandIngest,
-            StowIngest,
-            SQLVerify,
-            Wait,
-            SSHTunnel,
-            CFindVerify,
-            QidoVerify,
+def _about_the_input(err: Any, one_verifier: bool) -> bool:
+    """False for an error about the form ``verify`` was not written in (pydantic tries both
+    one table and a list of tables)."""
+    loc = err["loc"]
+    if len(loc) > 1 and loc[0] == "verify" and isinstance(loc[1], str):
+        return loc[1].startswith("list[") != one_verifier
+    return True
+
+
+def _issue(name: str, err: Any) -> Issue:
+    """One pydantic error of target ``name`` as an Issue: its path without the kind pydantic
+    puts in it, an unknown key or kind with the nearest known one."""
+    every_kind = {kind for role in ROLES for kind in kinds(role)}
+    loc = tuple(
+        p
+        for p in err["loc"]
+        if not (
+            isinstance(p, str) and (p in every_kind or p.startswith(("tagged-union[", "list[")))
         )
-        for name in model.model_fields
-    }
-)
+    )
+    message, suggestion = err["msg"], None
+    if err["type"] == "extra_forbidden":
+        message, suggestion = "unknown key", _nearest_key(str(loc[-1]), _fields())
+    elif err["type"] == "union_tag_invalid" and loc and loc[0] in ROLES:
+        role: Role = "ingest" if loc[0] == "ingest" else "verify"
+        tag = str(err.get("ctx", {}).get("tag", ""))
+        message = f"unknown kind {tag!r} (known: {', '.join(kinds(role))})"
+        suggestion = nearest_kind(role, tag)
+    return Issue(format_location(("targets", name, *loc)), message, suggestion)
+
+
+def _fields() -> list[str]:
+    """Every key a targets file may use (for "did you mean")."""
+    models: list[type[ConfigModel]] = [Target]
+    models += [m for role in ROLES for m in config_models(role)]
+    return sorted(model_field_names(models))

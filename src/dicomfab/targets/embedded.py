@@ -30,7 +30,7 @@ from types import TracebackType
 
 from dicomfab.errors import TargetError
 from dicomfab.targets import _children
-from dicomfab.targets._dicomnet import echo
+from dicomfab.targets._dicomnet import DicomNode, echo
 
 DEFAULT_AE_TITLE = "DICOMFAB_PACS"
 
@@ -106,6 +106,11 @@ class EmbeddedPACS:
         if self._port is None:
             raise TargetError("the embedded PACS is not started")
         return self._port
+
+    @property
+    def node(self) -> DicomNode:
+        """Where to send and ask (started: its port is known)."""
+        return DicomNode(self.host, self.port, self.ae_title)
 
     @property
     def database_path(self) -> Path:
@@ -190,7 +195,7 @@ class EmbeddedPACS:
                 )
             if self._listening():
                 try:
-                    if echo(self.host, self.port, self.ae_title) == 0:
+                    if echo(self.node) == 0:
                         return
                 except TargetError:
                     pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,30 @@ class ObservedInstance:
     accession_number: str | None = None
     modality: str | None = None
     sop_class_uid: str | None = None
+
+
+KEYWORDS = {
+    "sop_instance_uid": "SOPInstanceUID",
+    "study_instance_uid": "StudyInstanceUID",
+    "series_instance_uid": "SeriesInstanceUID",
+    "patient_id": "PatientID",
+    "patient_name": "PatientName",
+    "accession_number": "AccessionNumber",
+    "modality": "Modality",
+    "sop_class_uid": "SOPClassUID",
+}
+"""ObservedInstance field -> the DICOM keyword it holds."""
+
+
+def observed(dataset: Any) -> ObservedInstance | None:
+    """A data set (pydicom's, or any mapping by keyword) as an archive would index it: each
+    value as text, an empty or missing one None; None without a SOP Instance UID."""
+    values: dict[str, str | None] = {}
+    for name, keyword in KEYWORDS.items():
+        value = dataset.get(keyword)
+        values[name] = (str(value).strip() or None) if value is not None else None
+    uid = values.pop("sop_instance_uid")
+    return None if uid is None else ObservedInstance(uid, **values)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ cleaned of them before anyone can see it (console, logs, reports, errors).
 
     masker = Masker({"s3cret"})          # values to hide, raw and in their URL-encoded forms
     masker("login s3cret at http://u:pw@h/x")  # -> "login *** at http://u:***@h/x"
+    scrub("failed:\n pw s3cret", "s3cret")  # -> "failed: pw ***" (an error message, one line)
     mask_url("postgresql://u:pw@db/x")   # -> "postgresql://u:***@db/x"
 
 Masking is by value, not by position: a secret is replaced wherever it appears, as it is and
@@ -76,10 +77,20 @@ class Masker:
             text = text.replace(form, MASK)
         return mask_url(text)
 
+    def one_line(self, text: str) -> str:
+        """``text`` masked and on one line, as an error message shows it."""
+        return " ".join(self(text).split())
+
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with ``secrets`` and URL passwords masked (see :class:`Masker`)."""
     return Masker(secrets)(text)
+
+
+def scrub(message: str, *secrets: str | None) -> str:
+    """``message`` on one line, with ``secrets`` (if any slipped in, raw or URL-encoded; None is
+    ignored) and every URL's password replaced by ``***``."""
+    return Masker(s for s in secrets if s).one_line(message)
 
 
 # ── URLs in a config value, before expansion ─────────────────────────────────────────────────

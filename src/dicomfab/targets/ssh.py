@@ -33,7 +33,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import URL, make_url
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetAuthError, TargetConnectError, TargetError, TargetTimeoutError
 from dicomfab.targets import _children
 
 SSH = Path("/usr/bin/ssh")
@@ -127,6 +127,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_KINDS: tuple[tuple[tuple[str, ...], type[TargetError]], ...] = (
+    (("permission denied", "too many authentication failures"), TargetAuthError),
+    (("connection timed out", "timed out"), TargetTimeoutError),
+    (
+        ("could not resolve hostname", "connection refused", "no route to host",
+         "network is unreachable"),
+        TargetConnectError,
+    ),
+)  # fmt: skip
+
+
+def error_kind(reason: str) -> type[TargetError]:
+    """Which TargetError ssh's reason is (an unknown host key stays a plain TargetError: it is
+    our refusal, not the peer's)."""
+    lowered = reason.lower()
+    for needles, kind in _KINDS:
+        if any(n in lowered for n in needles):
+            return kind
+    return TargetError
+
+
 def ssh_reason(stderr: str) -> str:
     """The one line of ssh's stderr that says why it failed (or a fallback)."""
     lines = [" ".join(line.split()) for line in stderr.splitlines()]
@@ -188,7 +209,8 @@ class SSHTunnel:
         return f"{self.target}{via}"
 
     def _fail(self, reason: str) -> TargetError:
-        return TargetError(" ".join(f"SSH tunnel to {self.description} failed: {reason}".split()))
+        text = " ".join(f"SSH tunnel to {self.description} failed: {reason}".split())
+        return error_kind(reason)(text)
 
     # --- the ssh command --------------------------------------------------------------------
 

@@ -44,21 +44,26 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import httpx
+from pydantic import Field
 from pydicom import dcmread
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import TargetAuthError, TargetError, TargetTimeoutError
 from dicomfab.targets._dicomweb import (
     DICOM_JSON,
+    DicomWebConfig,
     DicomWebEndpoint,
+    describer,
     http_reason,
-    scrub,
+    transport_error,
     transport_reason,
 )
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
+from dicomfab.targets.registry import NO_SUCH_UID, Adapter, Context
+from dicomfab.targets.secrets import scrub
 
 REFERENCED_SOP_SEQUENCE = "00081199"
 FAILED_SOP_SEQUENCE = "00081198"
@@ -263,7 +268,7 @@ class StowIngestor(DicomWebEndpoint):
                         progress(len(chunk))
         except TargetError as exc:  # what was answered before the fault is kept
             partial = Receipt(list(results), time.perf_counter() - start)
-            raise TargetError(str(exc), partial=partial) from None
+            raise type(exc)(str(exc), partial=partial) from None
         return Receipt(results, time.perf_counter() - start)
 
     def _send_batch(
@@ -339,17 +344,21 @@ class StowIngestor(DicomWebEndpoint):
                     received += chunk
                     _in_time(deadline)
         except _Overdue:
-            raise self._fail(overdue) from None
+            raise self._fail(overdue, TargetTimeoutError) from None
         except httpx.TransportError as exc:
             stalled = isinstance(exc, httpx.TimeoutException) and not isinstance(
                 exc, httpx.ConnectTimeout
             )
-            why = overdue if stalled else transport_reason(exc, self.timeout, self.connect_timeout)
-            raise self._fail(why) from None
+            if stalled:
+                raise self._fail(overdue, TargetTimeoutError) from None
+            why = transport_reason(exc, self.timeout, self.connect_timeout)
+            raise self._fail(why, transport_error(exc)) from None
         except OSError as exc:  # a file could not be read while streaming
             raise self._fail(f"reading a file while sending: {exc}") from None
         if response.status_code in (401, 403) and first_batch:
-            raise self._fail(f"authentication failed (HTTP {response.status_code})")
+            raise self._fail(
+                f"authentication failed (HTTP {response.status_code})", TargetAuthError
+            )
         answer = httpx.Response(response.status_code, content=bytes(received))
         reason = scrub(http_reason(answer), self._password)
         files = [(p.file, p.uid) for p in parts]
@@ -363,3 +372,30 @@ class _Overdue(Exception):
 def _in_time(deadline: float) -> None:
     if time.monotonic() > deadline:
         raise _Overdue
+
+
+# ── the ``stow`` ingest kind ─────────────────────────────────────────────────────────────────
+
+
+class StowIngest(DicomWebConfig):
+    kind: Literal["stow"]
+    batch: int = Field(20, ge=1)
+    timeout: float = Field(60, gt=0, description="seconds per request")
+
+
+def _build(config: StowIngest, context: Context) -> StowIngestor:
+    return StowIngestor.configured(config, batch=config.batch, timeout=config.timeout)
+
+
+def _probe(config: StowIngest, context: Context) -> str:
+    """Nothing is stored: a study query on the STOW-RS root shows that it answers and takes the
+    credentials; its errors name STOW-RS (the part being checked), not the query used."""
+    from dicomfab.targets.verify_qido import QidoVerifier
+
+    verifier = QidoVerifier.configured(config, study_uids=[NO_SUCH_UID])
+    verifier.service = "STOW-RS"
+    verifier.observe([NO_SUCH_UID])
+    return "STOW-RS root answers (DICOMweb study query, nothing stored)"
+
+
+ADAPTER = Adapter("stow", "ingest", StowIngest, describer("STOW-RS"), _build, _probe)

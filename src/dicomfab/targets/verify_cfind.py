@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from typing import Literal
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
@@ -30,21 +31,11 @@ from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
-from dicomfab.errors import TargetError
-from dicomfab.targets._dicomnet import associate, where
-from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.errors import TargetError, TargetTimeoutError
+from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
+from dicomfab.targets.observations import KEYWORDS, Observations, ObservedInstance, observed
+from dicomfab.targets.registry import Adapter, Context
 
-# ObservedInstance field -> DICOM keyword asked for at IMAGE level
-_KEYS = {
-    "sop_instance_uid": "SOPInstanceUID",
-    "study_instance_uid": "StudyInstanceUID",
-    "series_instance_uid": "SeriesInstanceUID",
-    "patient_id": "PatientID",
-    "patient_name": "PatientName",
-    "accession_number": "AccessionNumber",
-    "modality": "Modality",
-    "sop_class_uid": "SOPClassUID",
-}
 _PENDING = (0xFF00, 0xFF01)
 # pynetdicom.sop_class.StudyRootQueryRetrieveInformationModelFind (made at run time: mypy
 # cannot see it)
@@ -54,7 +45,7 @@ STUDY_ROOT_FIND = UID("1.2.840.10008.5.1.4.1.2.2.1")
 MAX_ASKS = 4  # with ``confirm``: ask a study until two answers agree, at most this often
 
 
-class _NoResponse(TargetError):
+class _NoResponse(TargetTimeoutError):
     """The SCP did not answer a C-FIND (timeout or abort)."""
 
 
@@ -74,7 +65,7 @@ class CFindVerifier:
         host: str,
         port: int,
         called_ae: str,
-        calling_ae: str = "DICOMFAB",
+        calling_ae: str = CALLING_AE,
         study_uids: Iterable[str] | None = None,
         *,
         timeout: float = 30.0,
@@ -82,10 +73,7 @@ class CFindVerifier:
         confirm: bool = False,
     ) -> None:
         self.confirm = confirm
-        self.host = host
-        self.port = port
-        self.called_ae = called_ae
-        self.calling_ae = calling_ae
+        self.node = DicomNode(host, port, called_ae, calling_ae)
         self.study_uids = None if study_uids is None else list(dict.fromkeys(study_uids))
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -95,23 +83,21 @@ class CFindVerifier:
 
     @property
     def _where(self) -> str:
-        return where(self.host, self.port, self.called_ae, self.calling_ae)
+        return self.node.where
 
     def _ae(self) -> AE:
-        ae = AE(self.calling_ae)
+        ae = self.node.ae(self.timeout, self.connect_timeout)
         ae.add_requested_context(STUDY_ROOT_FIND)
-        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout
-        ae.connection_timeout = self.connect_timeout
         return ae
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
         wanted = {str(uid) for uid in sop_instance_uids}
-        source = f"c-find {self.host}:{self.port}"
+        source = f"c-find {self.node.host}:{self.node.port}"
         instances: dict[str, ObservedInstance] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
-        assoc = associate(self._ae(), self.host, self.port, self.called_ae)
+        assoc = self.node.associate(self._ae())
         try:
             studies = self.study_uids
             if studies is None:
@@ -143,22 +129,21 @@ class CFindVerifier:
             try:
                 found: dict[str, ObservedInstance] = {}
                 for ds in self._find(assoc, self._image_query(study)):
-                    fields = {f: _text(ds, kw) for f, kw in _KEYS.items()}
-                    uid = fields["sop_instance_uid"]
-                    if uid is not None:
-                        found.setdefault(uid, ObservedInstance(**fields))  # type: ignore[arg-type]
+                    seen = observed(ds)
+                    if seen is not None:
+                        found.setdefault(seen.sop_instance_uid, seen)
                 return found, assoc
             except _NoResponse:
                 if attempt == 2:
                     raise
-                assoc = associate(self._ae(), self.host, self.port, self.called_ae)
+                assoc = self.node.associate(self._ae())
         raise AssertionError("unreachable")
 
     @staticmethod
     def _image_query(study_uid: str) -> Dataset:
         query = Dataset()
         query.QueryRetrieveLevel = "IMAGE"
-        for keyword in _KEYS.values():
+        for keyword in KEYWORDS.values():
             setattr(query, keyword, "")
         query.StudyInstanceUID = study_uid
         return query
@@ -203,3 +188,23 @@ class CFindVerifier:
             raise TargetError(
                 f"C-FIND ({level} level) to {self._where} failed: {text[0] if text else exc}"
             ) from None
+
+
+# ── the ``cfind`` verify kind ────────────────────────────────────────────────────────────────
+
+
+class CFindVerify(DicomNodeConfig):
+    kind: Literal["cfind"]
+
+
+def _describe(config: CFindVerify) -> str:
+    return f"C-FIND {config.node}"
+
+
+def _build(config: CFindVerify, context: Context) -> CFindVerifier:
+    return CFindVerifier(
+        config.host, config.port, config.called_ae, config.calling_ae, context.study_uids
+    )
+
+
+ADAPTER = Adapter("cfind", "verify", CFindVerify, _describe, _build)

@@ -26,17 +26,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from dicomfab.targets._dicomweb import (
     DICOM_JSON,
+    DicomWebConfig,
     DicomWebEndpoint,
+    describer,
+    http_error,
     http_reason,
+    transport_error,
     transport_reason,
 )
 from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.registry import Adapter, Context
 
 # ObservedInstance field -> DICOM JSON tag asked for with includefield
 _TAGS = {
@@ -176,16 +181,18 @@ class QidoVerifier(DicomWebEndpoint):
         try:
             response = client.get(f"{self.url}{path}", params=params)
         except httpx.TransportError as exc:
-            raise self._fail(transport_reason(exc, self.timeout, self.connect_timeout)) from None
+            why = transport_reason(exc, self.timeout, self.connect_timeout)
+            raise self._fail(why, transport_error(exc)) from None
         status = response.status_code
         if status in (401, 403):
-            raise self._fail(f"authentication failed (HTTP {status})")
+            raise self._fail(f"authentication failed (HTTP {status})", http_error(status))
         if status == 204 or (status == 404 and missing_ok):
             return [], False
         if status == 404:
-            raise self._fail(f"{what}: {http_reason(response)} (is this the DICOMweb root?)")
+            why = f"{what}: {http_reason(response)} (is this the DICOMweb root?)"
+            raise self._fail(why, http_error(status))
         if not 200 <= status < 300:
-            raise self._fail(f"{what}: {http_reason(response)}")
+            raise self._fail(f"{what}: {http_reason(response)}", http_error(status))
         if not response.content.strip():
             return [], False
         try:
@@ -198,3 +205,17 @@ class QidoVerifier(DicomWebEndpoint):
         warning = response.headers.get("warning", "")
         truncated = "299" in warning or "additional results" in warning.lower()
         return [_upper_keys(d) for d in data], truncated
+
+
+# ── the ``qido`` verify kind ─────────────────────────────────────────────────────────────────
+
+
+class QidoVerify(DicomWebConfig):
+    kind: Literal["qido"]
+
+
+def _build(config: QidoVerify, context: Context) -> QidoVerifier:
+    return QidoVerifier.configured(config, study_uids=context.study_uids)
+
+
+ADAPTER = Adapter("qido", "verify", QidoVerify, describer("QIDO-RS"), _build)

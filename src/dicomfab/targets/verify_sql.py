@@ -19,16 +19,23 @@ import time
 from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field, model_validator
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import URL, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from dicomfab.errors import TargetError
+from dicomfab.errors import (
+    TargetAuthError,
+    TargetConnectError,
+    TargetError,
+    TargetTimeoutError,
+)
 from dicomfab.extras import require
 from dicomfab.targets.observations import Observations, ObservedInstance
-from dicomfab.targets.secrets import Masker, mask_url
+from dicomfab.targets.registry import Adapter, AdapterConfig, ConfigModel, Context
+from dicomfab.targets.secrets import mask_url, scrub
 
 if TYPE_CHECKING:
     from dicomfab.targets.embedded import EmbeddedPACS
@@ -73,6 +80,31 @@ def _require_driver(url: str) -> None:
         require("postgres", f"SQL verification through {parsed.drivername}", "psycopg")
 
 
+_KINDS: tuple[tuple[tuple[str, ...], type[TargetError]], ...] = (
+    (("password authentication failed", "access denied for user", "login failed"),
+     TargetAuthError),
+    (("timeout expired", "timed out"), TargetTimeoutError),
+    (
+        ("connection refused", "could not translate host name", "name or service not known",
+         "no route to host", "network is unreachable", "unknown mysql server host"),
+        TargetConnectError,
+    ),
+)  # fmt: skip
+
+
+def _kind(exc: BaseException) -> type[TargetError]:
+    """Which TargetError a database error is: SQLSTATE class 28 (invalid authorization) or the
+    driver's words for a failed login, a timeout, a host it cannot reach; else a plain one."""
+    inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if str(getattr(inner, "sqlstate", "") or "").startswith("28"):
+        return TargetAuthError
+    text = str(inner).lower()
+    for needles, kind in _KINDS:
+        if any(n in text for n in needles):
+            return kind
+    return TargetError
+
+
 def _value(row: RowMapping, name: str) -> str | None:
     value = row.get(name)
     return None if value is None else str(value)
@@ -113,14 +145,13 @@ class SQLVerifier:
     def __repr__(self) -> str:
         return f"SQLVerifier({self.safe_url!r}, batch={self.batch})"
 
-    def _fail(self, what: str) -> TargetError:
+    def _fail(self, what: str, kind: type[TargetError] = TargetError) -> TargetError:
         message = f"SQL verification against {self.safe_url} failed: {what}"
         try:
             password = make_url(self.url).password
         except Exception:
             password = None
-        masked = Masker([str(password)] if password else [])(message)  # a driver may echo it
-        return TargetError(" ".join(masked.split()))
+        return kind(scrub(message, password))  # a driver may echo the password
 
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
@@ -134,14 +165,14 @@ class SQLVerifier:
             url = make_url(self.url)
             statement = text(self.query).bindparams(bindparam("uids", expanding=True))
         except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc)) from None
+            raise self._fail(_reason(exc), _kind(exc)) from None
         self._check_sqlite_file(url)
         try:
             engine = create_engine(url, connect_args=self._connect_args(url))
         except ImportError as exc:
             raise self._fail(f"database driver not installed ({exc.name or exc})") from None
         except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc)) from None
+            raise self._fail(_reason(exc), _kind(exc)) from None
         instances: dict[str, ObservedInstance] = {}
         try:
             with engine.connect() as conn:
@@ -150,7 +181,7 @@ class SQLVerifier:
                     result = conn.execute(statement, {**self.params, "uids": chunk})
                     self._collect(result.mappings(), set(chunk), instances)
         except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc)) from None
+            raise self._fail(_reason(exc), _kind(exc)) from None
         finally:
             engine.dispose()
         return Observations(instances, source, time.perf_counter() - start)
@@ -197,3 +228,79 @@ def for_embedded(pacs: EmbeddedPACS, *, batch: int = 1000) -> SQLVerifier:
     """A verifier reading the embedded PACS's SQLite index with :data:`EMBEDDED_QUERY`."""
     url = URL.create("sqlite", database=str(pacs.database_path))
     return SQLVerifier(url, EMBEDDED_QUERY, batch=batch)
+
+
+# ── the ``sql`` verify kind ──────────────────────────────────────────────────────────────────
+
+
+class SSHTunnelConfig(ConfigModel):
+    target: str = Field(description="user@host[:port] that can reach the database (SSH_TARGET)")
+    bastion: str | None = Field(None, description="user@host[:port] to jump through (SSH_BASTION)")
+    key: str | None = Field(None, description="private key file (SSH_KEY)")
+    known_hosts: str | None = Field(
+        None, description="known_hosts file; unknown host keys are refused"
+    )
+
+
+class SQLVerify(AdapterConfig):
+    kind: Literal["sql"]
+    url: str = Field(description="SQLAlchemy URL; put the password in ${…}")
+    profile: Literal["orthanc-postgres", "embedded"] | None = None
+    query: str | None = Field(None, description="SQL with an expanding :uids parameter")
+    params: dict[str, str | int | float] = Field(
+        default_factory=dict, description="values for the query's other :name parameters"
+    )
+    batch: int = Field(1000, ge=1, description="UIDs per statement")
+    ssh: SSHTunnelConfig | None = Field(
+        None, description="reach the database through SSH (the URL's host is as the target sees it)"
+    )
+
+    @model_validator(mode="after")
+    def _query_or_profile(self) -> SQLVerify:
+        if (self.profile is None) == (self.query is None):
+            raise ValueError("give exactly one of profile or query")
+        return self
+
+
+def _describe(config: SQLVerify) -> str:
+    via = f" via ssh {config.ssh.target}" if config.ssh else ""
+    via += f" (jump {config.ssh.bastion})" if config.ssh and config.ssh.bastion else ""
+    return f"SQL {config.profile or 'query'} {mask_url(config.url)}{via}"
+
+
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
+
+
+def _tunnelled(url: str, ssh: SSHTunnelConfig, context: Context) -> str:
+    """``url`` as seen through an SSH tunnel opened now (closed with ``context.stack``)."""
+    from dicomfab.targets.ssh import SSHTunnel, tunnel_url
+
+    parsed = make_url(url)
+    if not parsed.host:
+        raise TargetError("an SSH tunnel needs a database URL with a host and port")
+    port = parsed.port or DEFAULT_PORTS.get(parsed.get_backend_name())
+    if port is None:
+        raise TargetError(f"give the database port in the URL ({parsed.get_backend_name()})")
+    tunnel = context.stack.enter_context(
+        SSHTunnel(
+            ssh.target,
+            parsed.host,
+            port,
+            bastion=ssh.bastion,
+            key=Path(ssh.key).expanduser() if ssh.key else None,
+            known_hosts=Path(ssh.known_hosts).expanduser() if ssh.known_hosts else None,
+        )
+    )
+    return tunnel_url(url, tunnel)
+
+
+def _build(config: SQLVerify, context: Context) -> SQLVerifier:
+    from dicomfab.targets.profiles import ORTHANC_POSTGRES_QUERY
+
+    profiles = {"orthanc-postgres": ORTHANC_POSTGRES_QUERY, "embedded": EMBEDDED_QUERY}
+    query = config.query or profiles[config.profile or ""]
+    url = config.url if config.ssh is None else _tunnelled(config.url, config.ssh, context)
+    return SQLVerifier(url, query, params=dict(config.params), batch=config.batch)
+
+
+ADAPTER = Adapter("sql", "verify", SQLVerify, _describe, _build)

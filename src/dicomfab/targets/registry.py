@@ -1,0 +1,219 @@
+"""Every kind of target part, in one registry: how data goes in (``ingest``) and how we look
+(``verify``). A ``kind`` in a ``[targets.NAME]`` table names an :class:`Adapter`; its config
+model checks the table, ``describe`` shows it on one line, ``probe`` checks it can be reached
+(``dicomfab check --target``) and ``build`` makes the live ingestor or verifier for a run.
+
+Adapters are found through the entry-point group ``dicomfab.targets`` (each entry point names
+an :class:`Adapter` or a tuple of them), the same path a third-party package uses:
+
+    [project.entry-points."dicomfab.targets"]
+    mykind = "my_package.my_module:ADAPTER"
+
+The built-in adapters (:data:`BUILTINS`, declared in dicomfab's own ``pyproject.toml`` too) are
+always loaded, also when dicomfab's metadata is stale (an editable install made before an
+entry point was added) or absent (run from a source tree on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import cache, partial
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from dicomfab.errors import DicomfabError
+
+GROUP = "dicomfab.targets"
+Role = Literal["ingest", "verify"]
+ROLES: tuple[Role, ...] = ("ingest", "verify")
+NO_SUCH_UID = "2.25.1"  # a valid UID no generator of ours ever makes: what a probe asks for
+
+BUILTINS = (
+    "dicomfab.targets.cstore:ADAPTER",
+    "dicomfab.targets.command:ADAPTER",
+    "dicomfab.targets.stow:ADAPTER",
+    "dicomfab.targets.verify_sql:ADAPTER",
+    "dicomfab.targets.verify_cfind:ADAPTER",
+    "dicomfab.targets.verify_qido:ADAPTER",
+    "dicomfab.targets.memory:ADAPTERS",
+)
+"""``module:attribute`` of every built-in adapter (or tuple of adapters)."""
+
+
+class ConfigModel(BaseModel):
+    """A table of a targets file: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AdapterConfig(ConfigModel):
+    """Base of every adapter's config model; ``kind`` (a ``Literal``) selects it."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What building or probing a part may use.
+
+    ``folder``: the run's merged data (a command ingests it); ``logs``: where log files go;
+    ``secrets``: values to mask; ``study_uids``: the run's studies (a verifier asks per study);
+    ``stack``: closed with the session (an SSH tunnel opened for a verifier is entered here)."""
+
+    folder: Path
+    logs: Path
+    stack: ExitStack
+    secrets: frozenset[str] = frozenset()
+    study_uids: tuple[str, ...] = ()
+
+
+C = TypeVar("C", bound=AdapterConfig)
+
+
+def _no_logs(config: Any, context: Context) -> list[Path]:
+    return []
+
+
+@dataclass(frozen=True)
+class Adapter(Generic[C]):
+    """One ``kind`` of ingestor or verifier.
+
+    ``build(config, context)`` returns an :class:`~dicomfab.targets.receipt.Ingestor` (role
+    ingest) or a :class:`~dicomfab.targets.observations.Verifier` (role verify). ``probe(config,
+    context)`` returns what it found on one line or raises (a DicomfabError or OSError); a
+    verifier without one is probed by building it and asking for :data:`NO_SUCH_UID`.
+    ``logs(config, context)`` lists the log files a built ingestor writes (shown by the run)."""
+
+    kind: str
+    role: Role
+    config: type[C]
+    describe: Callable[[C], str]
+    build: Callable[[C, Context], Any]
+    probe: Callable[[C, Context], str] | None = None
+    logs: Callable[[C, Context], list[Path]] = field(default=_no_logs)
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"adapter {self.kind!r}: role must be one of {ROLES}")
+        if self.role == "ingest" and self.probe is None:
+            raise ValueError(f"ingest adapter {self.kind!r} needs a probe")
+        kind = self.config.model_fields.get("kind")
+        if kind is None or getattr(kind.annotation, "__args__", None) != (self.kind,):
+            raise ValueError(
+                f"adapter {self.kind!r}: its config needs kind: Literal[{self.kind!r}]"
+            )
+
+
+def _adapters_of(obj: object, where: str) -> list[Adapter[Any]]:
+    found = list(obj) if isinstance(obj, tuple | list) else [obj]
+    adapters = [a for a in found if isinstance(a, Adapter)]
+    if not found or len(adapters) != len(found):
+        raise DicomfabError(f"target plugin {where} is not an Adapter (or a tuple of them)")
+    return adapters
+
+
+def _load(reference: str) -> object:
+    module, _, attribute = reference.partition(":")
+    obj: object = import_module(module)
+    for part in attribute.split(".") if attribute else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+def _references() -> Iterator[tuple[str, Callable[[], object]]]:
+    """Each place an adapter comes from: the built-ins, then every entry point of the group
+    (an entry point naming a built-in again is the same one)."""
+    seen: set[str] = set()
+    for reference in BUILTINS:
+        seen.add(reference)
+        yield reference, partial(_load, reference)
+    for point in entry_points(group=GROUP):
+        if point.value.replace(" ", "") in seen:
+            continue
+        seen.add(point.value)
+        yield f"{point.name} = {point.value}", point.load
+
+
+@cache
+def _registry() -> dict[tuple[Role, str], Adapter[Any]]:
+    found: dict[tuple[Role, str], Adapter[Any]] = {}
+    for where, load in _references():
+        try:
+            obj = load()
+        except Exception as exc:
+            raise DicomfabError(
+                f"target plugin {where} failed to load: {type(exc).__name__}: {exc}"
+            ) from exc
+        for adapter in _adapters_of(obj, where):
+            key = (adapter.role, adapter.kind)
+            if key in found and found[key] is not adapter:
+                raise DicomfabError(
+                    f"target plugin {where}: {adapter.role} kind {adapter.kind!r} is "
+                    "registered twice"
+                )
+            found[key] = adapter
+    return found
+
+
+def adapters(role: Role | None = None) -> list[Adapter[Any]]:
+    """Every registered adapter (of ``role``), sorted by kind."""
+    return sorted(
+        (a for (r, _), a in _registry().items() if role is None or r == role),
+        key=lambda a: (a.role, a.kind),
+    )
+
+
+def kinds(role: Role) -> list[str]:
+    return [a.kind for a in adapters(role)]
+
+
+def nearest_kind(role: Role, kind: str) -> str | None:
+    near = difflib.get_close_matches(kind, kinds(role), n=1, cutoff=0.5)
+    return near[0] if near else None
+
+
+def adapter(role: Role, kind: str) -> Adapter[Any]:
+    """The adapter of ``kind``; unknown kinds cannot reach here (the config union rejects them)."""
+    try:
+        return _registry()[(role, kind)]
+    except KeyError:
+        raise DicomfabError(f"no {role} kind {kind!r} (known: {', '.join(kinds(role))})") from None
+
+
+def adapter_for(role: Role, config: AdapterConfig) -> Adapter[Any]:
+    return adapter(role, config.kind)
+
+
+def config_models(role: Role) -> tuple[type[AdapterConfig], ...]:
+    return tuple(a.config for a in adapters(role))
+
+
+def model_field_names(models: Iterable[type[BaseModel]]) -> set[str]:
+    """Every field name of ``models`` and of the models nested in their fields (for "did you
+    mean" suggestions)."""
+    names: set[str] = set()
+    todo = list(models)
+    done: set[type[BaseModel]] = set()
+    while todo:
+        model = todo.pop()
+        if model in done:
+            continue
+        done.add(model)
+        for name, info in model.model_fields.items():
+            names.add(name)
+            todo.extend(_models_in(info.annotation))
+    return names
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        yield from _models_in(arg)
