@@ -148,9 +148,9 @@ def test_the_api_areas_stand_alone() -> None:
 def test_target_kinds_are_reached_only_through_the_registry() -> None:
     """Adding a kind touches its own module (and an entry point), never the config, the
     connection or the probe: they dispatch through dicomfab.targets.registry."""
-    from dicomfab.targets.registry import BUILTINS
+    from dicomfab.targets.registry import builtins
 
-    adapters = {reference.partition(":")[0] for reference in BUILTINS}
+    adapters = {reference.partition(":")[0] for reference in builtins()}
     found = {**imports_of("targets"), **imports_of("run")}
     for module in ("dicomfab.targets.config", "dicomfab.targets.registry", "dicomfab.run.probe"):
         assert not found[module] & adapters, module

@@ -9,13 +9,16 @@ an :class:`Adapter` or a tuple of them), the same path a third-party package use
     [project.entry-points."dicomfab.targets"]
     mykind = "my_package.my_module:ADAPTER"
 
-The built-in adapters (:data:`BUILTINS`, declared in dicomfab's own ``pyproject.toml`` too) are
-always loaded, also when dicomfab's metadata is stale (an editable install made before an
-entry point was added) or absent (run from a source tree on ``PYTHONPATH``).
+dicomfab's own kinds are declared there too. So that they also load when dicomfab's metadata is
+stale (an editable install made before an entry point was added) or absent (a source tree on
+``PYTHONPATH``), the loader also finds them itself: :func:`builtins` lists every module of this
+package that assigns ``ADAPTER`` or ``ADAPTERS`` at its top level (read, not imported). Adding a
+built-in kind is therefore its module plus its entry-point line (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -35,16 +38,24 @@ Role = Literal["ingest", "verify"]
 ROLES: tuple[Role, ...] = ("ingest", "verify")
 NO_SUCH_UID = "2.25.1"  # a valid UID no generator of ours ever makes: what a probe asks for
 
-BUILTINS = (
-    "dicomfab.targets.cstore:ADAPTER",
-    "dicomfab.targets.command:ADAPTER",
-    "dicomfab.targets.stow:ADAPTER",
-    "dicomfab.targets.verify_sql:ADAPTER",
-    "dicomfab.targets.verify_cfind:ADAPTER",
-    "dicomfab.targets.verify_qido:ADAPTER",
-    "dicomfab.targets.memory:ADAPTERS",
-)
-"""``module:attribute`` of every built-in adapter (or tuple of adapters)."""
+ADAPTER_NAMES = ("ADAPTER", "ADAPTERS")
+
+
+@cache
+def builtins() -> tuple[str, ...]:
+    """``module:attribute`` of every built-in adapter (or tuple of adapters): each module of
+    ``dicomfab.targets`` with a top-level ``ADAPTER = …`` or ``ADAPTERS = …``, found by reading
+    the source, so no other module is imported to look."""
+    found: list[str] = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in ADAPTER_NAMES:
+                    found.append(f"{__package__}.{path.stem}:{target.id}")
+    return tuple(found)
 
 
 class ConfigModel(BaseModel):
@@ -131,7 +142,7 @@ def _references() -> Iterator[tuple[str, Callable[[], object]]]:
     """Each place an adapter comes from: the built-ins, then every entry point of the group
     (an entry point naming a built-in again is the same one)."""
     seen: set[str] = set()
-    for reference in BUILTINS:
+    for reference in builtins():
         seen.add(reference)
         yield reference, partial(_load, reference)
     for point in entry_points(group=GROUP):
