@@ -167,3 +167,44 @@ def test_the_builtins_are_declared_as_entry_points() -> None:
     kinds = {(a.role, a.kind) for a in adapters()}
     assert {kind for _, kind in kinds} == set(declared)
     assert ("ingest", "memory") in kinds and ("verify", "memory") in kinds
+
+
+def test_a_broken_plugin_is_named_and_stops_nothing_else(tmp_path: Path) -> None:
+    """A third-party plugin that raises on import is left out: every command still works,
+    `dicomfab targets` warns, and a target using its kind says why."""
+    site = tmp_path / "site"
+    site.mkdir()
+    _install_plugin(site)
+    (site / "broken_plugin.py").write_text('raise RuntimeError("boom at import")\n')
+    info = site / "broken_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\nbad = broken_plugin:ADAPTER\n")
+    (tmp_path / "dicomfab.toml").write_text(
+        '[targets.a]\ningest = { kind = "bad" }\nverify = { kind = "echo" }\n'
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO / "src")])}
+
+    def dicomfab(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dicomfab", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    version = dicomfab("--version")
+    assert version.returncode == 0 and "version" in version.stdout, version.stderr
+    listed = dicomfab("targets", "--json")
+    assert listed.returncode == 2, listed.stderr
+    assert "Traceback" not in listed.stderr
+    problem = "target plugin bad = broken_plugin:ADAPTER failed to load: RuntimeError: boom"
+    assert f"warning: {problem} at import" in listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)["targets"]}
+    assert rows["a"]["problem"] == (
+        "targets.a.ingest: unknown kind 'bad' (known: command, cstore, drop, memory, stow); "
+        f"{problem} at import"
+    )

@@ -14,6 +14,7 @@ from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console
 from dicomfab.run.connect import EMBEDDED, target_rows
 from dicomfab.run.probe import probe
 from dicomfab.targets.config import find_config, load_targets
+from dicomfab.targets.registry import plugin_problems
 
 
 @click.command("targets")
@@ -41,6 +42,8 @@ def targets_command(config: Path | None, as_json: bool) -> None:
                 continue
             table.add_row(row["name"], row["description"], row["ingest"], "\n".join(row["verify"]))
         console.print(table)
+    for problem in plugin_problems():
+        click.echo(f"warning: {problem}", err=True)
     if targets.broken and not targets.targets:
         raise SystemExit(2)
 

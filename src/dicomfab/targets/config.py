@@ -49,6 +49,7 @@ from dicomfab.targets.registry import (
     kinds,
     model_field_names,
     nearest_kind,
+    plugin_problems,
 )
 from dicomfab.targets.secrets import Masker, expanded, secret_values
 
@@ -303,6 +304,7 @@ def _issue(name: str, err: Any) -> Issue:
         role: Role = "ingest" if loc[0] == "ingest" else "verify"
         tag = str(err.get("ctx", {}).get("tag", ""))
         message = f"unknown kind {tag!r} (known: {', '.join(kinds(role))})"
+        message += "".join(f"; {problem}" for problem in plugin_problems())
         suggestion = nearest_kind(role, tag)
     return Issue(format_location(("targets", name, *loc)), message, suggestion)
 

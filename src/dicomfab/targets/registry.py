@@ -138,39 +138,61 @@ def _load(reference: str) -> object:
     return obj
 
 
-def _references() -> Iterator[tuple[str, Callable[[], object]]]:
-    """Each place an adapter comes from: the built-ins, then every entry point of the group
-    (an entry point naming a built-in again is the same one)."""
+def _references() -> Iterator[tuple[str, Callable[[], object], bool]]:
+    """Each place an adapter comes from, and whether it is dicomfab's own: the built-ins, then
+    every entry point of the group (an entry point naming a built-in again is the same one)."""
     seen: set[str] = set()
     for reference in builtins():
         seen.add(reference)
-        yield reference, partial(_load, reference)
+        yield reference, partial(_load, reference), True
     for point in entry_points(group=GROUP):
         if point.value.replace(" ", "") in seen:
             continue
         seen.add(point.value)
-        yield f"{point.name} = {point.value}", point.load
+        yield f"{point.name} = {point.value}", point.load, False
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    adapters: dict[tuple[Role, str], Adapter[Any]]
+    problems: tuple[str, ...]
 
 
 @cache
-def _registry() -> dict[tuple[Role, str], Adapter[Any]]:
+def _loaded() -> _Loaded:
+    """Load every adapter once. A third-party plugin that fails to load (or clashes with a kind
+    already registered) is left out and reported by :func:`plugin_problems`, so one broken
+    package does not stop every command; a built-in that fails is dicomfab's bug and raises."""
     found: dict[tuple[Role, str], Adapter[Any]] = {}
-    for where, load in _references():
+    problems: list[str] = []
+    for where, load, builtin in _references():
         try:
             obj = load()
+            new = _adapters_of(obj, where)
         except Exception as exc:
-            raise DicomfabError(
-                f"target plugin {where} failed to load: {type(exc).__name__}: {exc}"
-            ) from exc
-        for adapter in _adapters_of(obj, where):
+            if builtin:
+                raise
+            problems.append(f"target plugin {where} failed to load: {type(exc).__name__}: {exc}")
+            continue
+        for adapter in new:
             key = (adapter.role, adapter.kind)
             if key in found and found[key] is not adapter:
-                raise DicomfabError(
+                problems.append(
                     f"target plugin {where}: {adapter.role} kind {adapter.kind!r} is "
-                    "registered twice"
+                    "registered already (ignored)"
                 )
+                continue
             found[key] = adapter
-    return found
+    return _Loaded(found, tuple(problems))
+
+
+def _registry() -> dict[tuple[Role, str], Adapter[Any]]:
+    return _loaded().adapters
+
+
+def plugin_problems() -> tuple[str, ...]:
+    """One line per third-party target plugin that could not be used (its kinds are absent)."""
+    return _loaded().problems
 
 
 def adapters(role: Role | None = None) -> list[Adapter[Any]]:
