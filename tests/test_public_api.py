@@ -35,7 +35,8 @@ def _reference() -> str:
     ]
     commands: list[tuple[str, list[str]]] = [("dicomfab", [])]
     assert isinstance(cli, click.Group)
-    commands += [(f"dicomfab {name}", [name]) for name in sorted(cli.commands)]
+    names = cli.list_commands(click.Context(cli))
+    commands += [(f"dicomfab {name}", [name]) for name in names]
     for title, args in commands:
         result = runner.invoke(cli, [*args, "--help"], prog_name="dicomfab", terminal_width=100)
         assert result.exit_code == 0, result.output

@@ -9,6 +9,7 @@ library API; this module only wires them together and turns errors into exit cod
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -21,40 +22,48 @@ import click
 from rich.markup import escape
 
 from dicomfab._version import __version__
-from dicomfab.cli import (
-    describe,
-    generate,
-    inspect,
-    listing,
-    run,
-    schema,
-    summary,
-    targets,
-    validate,
-)
 from dicomfab.cli.common import console_err
 from dicomfab.errors import DicomfabError, Interrupted
 
-#: the subcommands this package defines, in the order they were added
-COMMANDS: tuple[click.Command, ...] = (
-    generate.command,
-    listing.command,
-    describe.command,
-    schema.command,
-    validate.command,
-    inspect.command,
-    summary.command,
-    run.command,
-    targets.targets_command,
-    targets.check_command,
-)
+#: the subcommands this package defines: name → ``module:attribute``, imported when used (so
+#: ``dicomfab generate`` never loads the run stack: SQLAlchemy, httpx, pynetdicom …)
+COMMANDS: dict[str, str] = {
+    "generate": "dicomfab.cli.generate:command",
+    "list": "dicomfab.cli.listing:command",
+    "describe": "dicomfab.cli.describe:command",
+    "schema": "dicomfab.cli.schema:command",
+    "validate": "dicomfab.cli.validate:command",
+    "inspect": "dicomfab.cli.inspect:command",
+    "summary": "dicomfab.cli.summary:command",
+    "run": "dicomfab.cli.run:command",
+    "targets": "dicomfab.cli.targets:targets_command",
+    "check": "dicomfab.cli.targets:check_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose :data:`COMMANDS` are imported on first use (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, _, attribute = COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
 
 
 def make_group(*extra: click.Command) -> click.Group:
     """The ``dicomfab`` group: :data:`COMMANDS` plus ``extra``. The console script's group
     (:mod:`dicomfab.console`) adds the web UI's ``ui``; this package never imports the web."""
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.group(
+        cls=LazyGroup,
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    )
     @click.version_option(__version__, prog_name="dicomfab")
     def cli() -> None:
         """Generate synthetic DICOM studies (clean or deliberately broken) and test ingestion.
@@ -67,7 +76,7 @@ def make_group(*extra: click.Command) -> click.Group:
           dicomfab run --image-size small                      every scenario, end to end
         """
 
-    for command in (*COMMANDS, *extra):
+    for command in extra:
         cli.add_command(command)
     return cli
 
