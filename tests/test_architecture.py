@@ -38,6 +38,10 @@ def imports_of(package: str) -> dict[str, set[str]]:
         # the pytest fixtures sit on the library, beside the CLI and the UI, not on them
         ("testing", "dicomfab.cli"),
         ("testing", "dicomfab.web"),
+        # a target knows files, UIDs and errors, not how data is built, chosen or judged
+        # (the run adds its policy and expectation checks when it loads a targets file)
+        *(("targets", f"dicomfab.{upper}") for upper in ("builder", "scenarios", "run")),
+        *(("targets", f"dicomfab.{face}") for face in ("testing", "web", "cli")),
         # the spec is the ground floor: it knows models, names and values, nothing that builds,
         # writes, sends or shows them
         *(("studyspec", f"dicomfab.{upper}") for upper in UPPER_FLOORS),

@@ -26,13 +26,13 @@ import pytest
 import yaml
 
 from dicomfab.builder.plan import make_plan
+from dicomfab.run.connect import load_targets
 from dicomfab.run.expect import plan_issues, policy_issues, rule_issues
 from dicomfab.scenarios import compose, get
 from dicomfab.scenarios.model import Scenario
 from dicomfab.scenarios.profiles import load_file
 from dicomfab.studyspec.loading import parse_spec
 from dicomfab.targets import config as targets_config
-from dicomfab.targets.config import load_targets
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

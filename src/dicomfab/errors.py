@@ -48,6 +48,18 @@ def shorten_text(text: str, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def format_location(loc: tuple[int | str, ...]) -> str:
+    """('patients', 0, 'studies', 1, 'date') → 'patients[0].studies[1].date'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = shorten_text(str(part))
+            out += f".{name}" if out else name
+    return out
+
+
 class DicomfabError(Exception):
     """Base class of every error dicomfab raises on purpose."""
 

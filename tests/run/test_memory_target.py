@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dicomfab.run.connect import load_targets
 from dicomfab.run.pipeline import EXIT_FAILED, EXIT_PASSED, RunRequest, execute
 from dicomfab.run.probe import probe
 from dicomfab.scenarios import ScenarioRequest
-from dicomfab.targets.config import Target, Targets, load_targets
+from dicomfab.targets.config import Target, Targets
 from dicomfab.targets.memory import MemoryStore
 
 SMALL = {"image_size": "small"}

@@ -10,11 +10,10 @@ import pytest
 
 from dicomfab.errors import OutputError, SpecError
 from dicomfab.run import prerun
-from dicomfab.run.connect import EmbeddedPolicy, embedded_policy
+from dicomfab.run.connect import EmbeddedPolicy, embedded_policy, load_targets
 from dicomfab.run.pipeline import RunRequest, execute
 from dicomfab.scenarios import ScenarioRequest, scenarios
 from dicomfab.scenarios.compose import declared_parameters
-from dicomfab.targets.config import load_targets
 
 
 def every_scenario() -> list[ScenarioRequest]:

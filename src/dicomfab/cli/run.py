@@ -27,10 +27,11 @@ from dicomfab.cli.common import (
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.run import report
+from dicomfab.run.connect import load_targets
 from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
 from dicomfab.run.prerun import check_run
 from dicomfab.scenarios.selection import choose, read_overrides, with_image_size
-from dicomfab.targets.config import find_config, load_targets
+from dicomfab.targets.config import find_config
 
 SHOWN_ROWS = 40  # more scenarios than this: the table lists only those that did not pass
 

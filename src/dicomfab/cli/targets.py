@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console
-from dicomfab.run.connect import EMBEDDED, target_rows
+from dicomfab.run.connect import EMBEDDED, load_targets, target_rows
 from dicomfab.run.probe import probe
-from dicomfab.targets.config import find_config, load_targets
+from dicomfab.targets.config import find_config
 from dicomfab.targets.registry import plugin_problems
 
 

@@ -11,7 +11,7 @@ a SQL verifier needs is opened here and closed with the session.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,11 +19,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dicomfab.errors import Issue
+from dicomfab.run.expect import policy_issues, rule_issues
 from dicomfab.studyspec.documents import parse_document
+from dicomfab.targets import config
 from dicomfab.targets.config import Target, Targets, Wait
 from dicomfab.targets.observations import Verifier
 from dicomfab.targets.receipt import Ingestor
 from dicomfab.targets.registry import AdapterConfig, Context, adapter_for
+
+
+def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) -> Targets:
+    """A targets file as a run reads it: :func:`dicomfab.targets.config.load_targets`, plus each
+    target's ``policy`` and ``expect`` checked against the outcomes and the scenario library."""
+    return config.load_targets(path, environ, check=_rules_issues)
+
+
+def _rules_issues(target: Target, where: str) -> list[Issue]:
+    issues = policy_issues(target.policy, f"{where}.policy")
+    return issues + rule_issues(target.expect, f"{where}.expect")
+
 
 EMBEDDED = "embedded"
 EMBEDDED_WAIT = Wait(timeout=60, interval=0.5, stable=2)

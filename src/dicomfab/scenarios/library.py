@@ -11,9 +11,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dicomfab.errors import Issue, SpecError, shorten
+from dicomfab.errors import Issue, SpecError, format_location, shorten
 from dicomfab.scenarios.model import Parameter, Scenario
-from dicomfab.studyspec.loading import format_location
 
 LIBRARY = Path(__file__).with_name("library")
 

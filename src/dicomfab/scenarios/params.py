@@ -19,10 +19,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dicomfab.errors import Issue, LimitError, SpecError, shorten, shorten_text
+from dicomfab.errors import Issue, LimitError, SpecError, format_location, shorten, shorten_text
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.documents import parse_document
-from dicomfab.studyspec.loading import format_location
 
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")

@@ -14,9 +14,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, SpecError, format_location
 from dicomfab.studyspec.documents import compose_yaml, parse_document, read_bytes
-from dicomfab.studyspec.loading import format_location
 
 BUILTIN = Path(__file__).with_name("sites.yaml")
 

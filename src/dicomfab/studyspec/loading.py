@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dicomfab.errors import Issue, SpecError, shorten, shorten_text
+from dicomfab.errors import Issue, SpecError, format_location, shorten
 from dicomfab.studyspec import documents, legacy
 from dicomfab.studyspec.models import Spec
 
@@ -19,18 +19,6 @@ def read_document(path: Path, *, fmt: documents.Format | None = None) -> Any:
     """Parse a JSON or YAML file into plain data within the loader's bounds (size, depth,
     aliases); raise SpecError naming the file and line. See :mod:`dicomfab.studyspec.documents`."""
     return documents.read_document(path, fmt=fmt)
-
-
-def format_location(loc: tuple[int | str, ...]) -> str:
-    """('patients', 0, 'studies', 1, 'date') → 'patients[0].studies[1].date'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            name = shorten_text(str(part))
-            out += f".{name}" if out else name
-    return out
 
 
 #: fields whose type is a union of date and text: pydantic reports each member separately

@@ -23,7 +23,8 @@ password.
 Each target is expanded and checked on its own: an unset variable or a typo in one target makes
 that target *broken* (``Targets.broken``: its problems, shown by ``dicomfab targets``); selecting
 it is an error, every other target still works. A ``policy`` or ``expect`` that names an unknown
-outcome, scenario or selector form is such a problem too (see :mod:`dicomfab.run.expect`).
+outcome, scenario or selector form is such a problem too, when the run loads the file
+(:func:`dicomfab.run.connect.load_targets` adds those checks).
 """
 
 from __future__ import annotations
@@ -31,15 +32,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Field, ValidationError
 
-from dicomfab.errors import Issue, SpecError
+from dicomfab.errors import Issue, SpecError, format_location
 from dicomfab.studyspec.documents import read_document
-from dicomfab.studyspec.loading import format_location
 from dicomfab.targets.registry import (
     ROLES,
     AdapterConfig,
@@ -218,10 +218,20 @@ class Targets:
         return self._masker(text)
 
 
-def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) -> Targets:
+#: more checks of a valid target (``where`` is its path, e.g. ``targets.NAME``): the run adds
+#: its policy and expectation rules (:func:`dicomfab.run.connect.load_targets`), which know the
+#: scenario library this package does not
+TargetCheck = Callable[[Target, str], list[Issue]]
+
+
+def load_targets(
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+    check: TargetCheck | None = None,
+) -> Targets:
     """Read and check a targets file; errors name the file, the key path and the nearest key.
-    A file that cannot be read or parsed raises; a target that cannot be expanded or checked is
-    kept in ``broken`` (the others stay usable)."""
+    A file that cannot be read or parsed raises; a target that cannot be expanded or checked
+    (by its models, then by ``check``) is kept in ``broken`` (the others stay usable)."""
     if path is None:
         return Targets({}, set(), None)
     data = read_document(path, fmt="toml")  # bounded: size, nesting; errors name the file
@@ -242,6 +252,9 @@ def load_targets(path: Path | None, environ: Mapping[str, str] | None = None) ->
     broken: dict[str, list[Issue]] = {}
     for name, table in tables.items():
         target, issues = _load_target(name, table, env)
+        if target is not None and check is not None:
+            issues = check(target, f"targets.{name}")
+            target = None if issues else target
         if target is not None:
             good[name] = target
         else:
@@ -270,11 +283,7 @@ def _load_target(
         one = not isinstance(values.get("verify"), list) if isinstance(values, dict) else True
         issues = [_issue(name, err) for err in exc.errors() if _about_the_input(err, one)]
         return None, issues
-    from dicomfab.run.expect import policy_issues, rule_issues
-
-    issues = policy_issues(target.policy, f"{where}.policy")
-    issues += rule_issues(target.expect, f"{where}.expect")
-    return (None, issues) if issues else (target, [])
+    return target, []
 
 
 def _about_the_input(err: Any, one_verifier: bool) -> bool:

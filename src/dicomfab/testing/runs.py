@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from dicomfab.run.checks import ScenarioResult
-from dicomfab.run.connect import EMBEDDED, EMBEDDED_WAIT, embedded_policy
+from dicomfab.run.connect import EMBEDDED, EMBEDDED_WAIT, embedded_policy, load_targets
 from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
 from dicomfab.run.report import failure_message
 from dicomfab.scenarios.selection import expand_names, scenario_requests, with_image_size
-from dicomfab.targets.config import Target, Targets, find_config, load_targets
+from dicomfab.targets.config import Target, Targets, find_config
 from dicomfab.targets.embedded import EmbeddedPACS
 
 

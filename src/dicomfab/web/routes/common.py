@@ -8,9 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dicomfab.run.connect import load_targets
 from dicomfab.scenarios.params import parse_assignment
 from dicomfab.scenarios.selection import flatten_parameters
-from dicomfab.targets.config import Targets, find_config, load_targets
+from dicomfab.targets.config import Targets, find_config
 from dicomfab.web.jobs import Job, JobRunner
 from dicomfab.web.paths import resolve_inside
 from dicomfab.web.settings import UISettings

@@ -10,11 +10,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dicomfab.run.connect import target_rows
+from dicomfab.run.connect import load_targets, target_rows
 from dicomfab.run.pipeline import RunRequest
 from dicomfab.run.prerun import check_run
 from dicomfab.scenarios.selection import choose, scenario_requests, with_image_size
-from dicomfab.targets.config import load_targets
 from dicomfab.web import runs, tasks
 from dicomfab.web.limits import bounded
 from dicomfab.web.routes.common import Answer, Context, JobAnswer, RunSummary, overrides_from
