@@ -164,3 +164,39 @@ def test_target_kinds_are_reached_only_through_the_registry() -> None:
         "dicomfab.targets.verify_cfind",
         "dicomfab.targets.verify_sql",
     }
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Each package of dicomfab → the other packages its modules import."""
+    packages = sorted(p.name for p in SRC.iterdir() if (p / "__init__.py").is_file())
+    graph: dict[str, set[str]] = {}
+    for package in packages:
+        used = {n.split(".")[1] for names in imports_of(package).values() for n in names}
+        graph[package] = (used & set(packages)) - {package}
+    return graph
+
+
+def test_the_packages_form_no_circle() -> None:
+    """Dependencies point one way (DESIGN.md): studyspec → builder → output → scenarios → run,
+    targets beside them, the faces on top. A circle between packages fails here, naming it."""
+    graph = package_graph()
+    assert graph["run"] >= {"targets", "scenarios"}  # the walk sees the floors
+
+    def circle_from(start: str) -> list[str] | None:
+        path: list[str] = []
+
+        def visit(node: str) -> list[str] | None:
+            if node in path:
+                return [*path[path.index(node) :], node]
+            path.append(node)
+            for nxt in sorted(graph[node]):
+                found = visit(nxt)
+                if found:
+                    return found
+            path.pop()
+            return None
+
+        return visit(start)
+
+    circles = {start: circle for start in graph if (circle := circle_from(start))}
+    assert circles == {}
