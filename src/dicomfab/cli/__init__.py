@@ -10,7 +10,6 @@ library API; this module only wires them together and turns errors into exit cod
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 import sys
 import threading
@@ -104,8 +103,12 @@ def interruptible() -> Iterator[None]:
     def redeliver(unraisable: sys.UnraisableHookArgs) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             signum = getattr(unraisable.exc_value, "signum", signal.SIGINT)
-            # from another thread, a moment later: raised here, it would be dropped again
-            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            # from another thread, a moment later (raised here, it would be dropped again), and
+            # to the main thread itself: a process-wide kill may land on the sending thread,
+            # which leaves the main thread asleep (a sleep of minutes would hide it that long)
+            main = threading.main_thread().ident
+            assert main is not None
+            threading.Timer(0.01, signal.pthread_kill, (main, signum)).start()
         else:
             saved_hook(unraisable)
 
