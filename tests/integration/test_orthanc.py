@@ -6,14 +6,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from pydicom import dcmread
 from stack import OrthancStack, listening_addresses
 
 from dicomfab import Manifest, generate, parse_spec
 from dicomfab.errors import TargetAuthError
 from dicomfab.targets.cstore import CStoreIngestor
-from dicomfab.targets.observations import ObservedInstance
+from dicomfab.targets.observations import ObservedInstance, ObservedStudy
 from dicomfab.targets.profiles import orthanc_postgres_verifier
+from dicomfab.targets.verify_cfind import CFindVerifier
 from expected import expected_observations
 
 SPEC = {
@@ -130,3 +133,68 @@ def test_wrong_password_is_a_target_error_without_the_password(
     assert "password authentication failed" in message
     assert f"127.0.0.1:{orthanc_stack.pg_port}" in message
     assert "\n" not in message
+
+
+def test_sql_profile_reports_the_orthanc_patient_each_study_landed_under(
+    orthanc_stack: OrthancStack, ingested: tuple[Manifest, list[Path]]
+) -> None:
+    manifest, files = ingested
+    expected = _expected(manifest)
+    patient = manifest.patients[0]
+    assert dcmread(files[0]).IssuerOfPatientID == "DICOMFAB"  # sent, yet not in Orthanc's index
+
+    observed = _verifier(orthanc_stack).observe(expected)
+
+    assert set(observed.studies) == {s.study_instance_uid for s in patient.studies}
+    with httpx.Client(base_url=orthanc_stack.orthanc.url, timeout=10) as client:
+        for uid, study in observed.studies.items():
+            (found,) = client.post(
+                "/tools/lookup", content=uid, headers={"Content-Type": "text/plain"}
+            ).json()
+            orthanc_patient = client.get(f"/studies/{found['ID']}/patient").json()
+            assert study.patient_entity == orthanc_patient["ID"]  # Orthanc's own patient record
+            tags = orthanc_patient["MainDicomTags"]
+            assert study == ObservedStudy(
+                uid,
+                patient_id=patient.patient_id,
+                issuer_of_patient_id=None,  # Orthanc 1.10 does not index IssuerOfPatientID
+                patient_entity=orthanc_patient["ID"],
+                patient_name=tags["PatientName"],  # as received, not the normalized identifier
+                patient_birth_date=patient.birth_date.replace("-", "")
+                if patient.birth_date
+                else None,
+                patient_sex=patient.sex,
+            )
+    assert tags["PatientName"] == patient.name
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["studies-given", "studies-listed"])
+def test_cfind_reports_the_patient_each_study_landed_under(
+    orthanc_stack: OrthancStack, ingested: tuple[Manifest, list[Path]], listed: bool
+) -> None:
+    manifest, _ = ingested
+    expected = _expected(manifest)
+    patient = manifest.patients[0]
+    studies = [s.study_instance_uid for s in patient.studies]
+    verifier = CFindVerifier(
+        orthanc_stack.host,
+        orthanc_stack.dicom_port,
+        orthanc_stack.ae_title,
+        study_uids=None if listed else studies,
+    )
+
+    observed = verifier.observe(expected)
+
+    assert set(observed.instances) == set(expected)
+    assert observed.studies == {
+        uid: ObservedStudy(
+            uid,
+            patient_id=patient.patient_id,
+            issuer_of_patient_id="DICOMFAB",  # not in Orthanc's index: read from a stored file
+            patient_entity=None,  # Study Root C-FIND names no patient record
+            patient_name=patient.name,
+            patient_birth_date=(patient.birth_date or "").replace("-", "") or None,
+            patient_sex=patient.sex,
+        )
+        for uid in studies
+    }
