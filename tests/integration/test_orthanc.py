@@ -198,3 +198,40 @@ def test_cfind_reports_the_patient_each_study_landed_under(
         )
         for uid in studies
     }
+
+
+def test_a_study_uid_sent_under_two_patient_ids_is_reported_under_the_first(
+    orthanc_stack: OrthancStack, dataset: tuple[Manifest, list[Path]], tmp_path: Path
+) -> None:
+    """Orthanc 1.10 splits it: one study resource per patient; the study landed under the
+    first, the later instance under the second."""
+    _, files = dataset
+    study = "2.25.120120120120120120120120120120120"
+    sent: list[Path] = []
+    for n, patient_id in enumerate(["LANDED-FIRST", "LANDED-SECOND"], start=1):
+        ds = dcmread(files[0])
+        ds.StudyInstanceUID, ds.PatientID = study, patient_id
+        ds.SeriesInstanceUID = f"{study}.{n}"
+        ds.SOPInstanceUID = f"{study}.{n}.1"
+        sent.append(tmp_path / f"{n}.dcm")
+        ds.save_as(sent[-1])
+    for file in sent:  # one after the other: the first is filed first
+        receipt = CStoreIngestor(orthanc_stack.host, orthanc_stack.dicom_port, "ORTHANC").ingest(
+            [file]
+        )
+        assert receipt.counts["success"] == 1, receipt
+
+    observed = _verifier(orthanc_stack).observe([f"{study}.1.1", f"{study}.2.1"])
+
+    assert {uid: i.patient_id for uid, i in observed.instances.items()} == {
+        f"{study}.1.1": "LANDED-FIRST",
+        f"{study}.2.1": "LANDED-SECOND",
+    }
+    assert observed.studies.keys() == {study}
+    assert observed.studies[study].patient_id == "LANDED-FIRST"
+    with httpx.Client(base_url=orthanc_stack.orthanc.url, timeout=10) as client:
+        patients = {
+            p["MainDicomTags"]["PatientID"]: p["ID"]
+            for p in client.get("/patients", params={"expand": ""}).json()
+        }
+    assert observed.studies[study].patient_entity == patients["LANDED-FIRST"]

@@ -76,14 +76,18 @@ LEFT JOIN maindicomtags birth
 LEFT JOIN maindicomtags sex
        ON sex.id = patient.internalid AND sex.taggroup = 16 AND sex.tagelement = 64
 WHERE st_uid.taggroup = 32 AND st_uid.tagelement = 13 AND st_uid.value IN :uids
+ORDER BY study.internalid
 """
 """Where each study landed in Orthanc (same versions as :data:`ORTHANC_POSTGRES_QUERY`): the
 study's parent in ``resources`` is Orthanc's patient record; its ``publicid`` (the id of
 ``/patients/{id}`` in Orthanc's REST API) is the patient entity, and the patient's main DICOM
 tags (``maindicomtags``, the values as received) give PatientID (16,32), PatientName (16,16),
 PatientBirthDate (16,48) and PatientSex (16,64). Orthanc 1.10 does not index IssuerOfPatientID
-(16,33), so ``issuer_of_patient_id`` is None here (the join is kept for later versions);
-its patient is keyed on PatientID alone."""
+(16,33), so ``issuer_of_patient_id`` is None here (the join is kept for later versions):
+its patient is keyed on PatientID alone. A Study Instance UID that arrives under a second
+PatientID becomes a second study resource under a second patient (a study's Orthanc id derives
+from PatientID and the UID); the study is reported under the first one Orthanc made (lowest
+``internalid``), each instance under the patient of its own study resource."""
 
 
 def orthanc_postgres_verifier(
