@@ -16,6 +16,7 @@ from stack import OrthancStack, free_port
 
 from dicomfab import Manifest, generate, parse_spec
 from dicomfab.errors import TargetError
+from dicomfab.targets.observations import ObservedStudy
 from dicomfab.targets.stow import NOT_MENTIONED, StowIngestor
 from dicomfab.targets.verify_qido import QidoVerifier
 from expected import expected_observations
@@ -139,6 +140,32 @@ def test_qido_without_study_uids_lists_the_studies_first(
     observed = QidoVerifier(_dicomweb(orthanc_stack)).observe([*expected, UNKNOWN])
 
     assert observed.instances == expected  # other tests' instances are not asked for: absent
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["studies-given", "studies-listed"])
+def test_qido_reports_the_patient_each_study_landed_under(
+    orthanc_stack: OrthancStack, stowed: Dataset, listed: bool
+) -> None:
+    manifest, _ = stowed
+    expected = expected_observations(manifest)
+    patient = manifest.patients[0]
+    studies = None if listed else _studies(manifest)
+    verifier = QidoVerifier(_dicomweb(orthanc_stack), study_uids=studies)
+
+    observed = verifier.observe([*expected, UNKNOWN])
+
+    assert observed.studies == {
+        uid: ObservedStudy(
+            uid,
+            patient_id=patient.patient_id,
+            issuer_of_patient_id="DICOMFAB",  # not in Orthanc's index: read from a stored file
+            patient_entity=None,
+            patient_name=patient.name,
+            patient_birth_date=(patient.birth_date or "").replace("-", "") or None,
+            patient_sex=patient.sex,
+        )
+        for uid in _studies(manifest)
+    }
 
 
 def test_unknown_uids_and_unknown_studies_are_absent(

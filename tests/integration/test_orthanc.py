@@ -6,14 +6,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from pydicom import dcmread
 from stack import OrthancStack, listening_addresses
 
 from dicomfab import Manifest, generate, parse_spec
 from dicomfab.errors import TargetAuthError
 from dicomfab.targets.cstore import CStoreIngestor
-from dicomfab.targets.observations import ObservedInstance
+from dicomfab.targets.observations import ObservedInstance, ObservedStudy
 from dicomfab.targets.profiles import orthanc_postgres_verifier
+from dicomfab.targets.verify_cfind import CFindVerifier
 from expected import expected_observations
 
 SPEC = {
@@ -130,3 +133,105 @@ def test_wrong_password_is_a_target_error_without_the_password(
     assert "password authentication failed" in message
     assert f"127.0.0.1:{orthanc_stack.pg_port}" in message
     assert "\n" not in message
+
+
+def test_sql_profile_reports_the_orthanc_patient_each_study_landed_under(
+    orthanc_stack: OrthancStack, ingested: tuple[Manifest, list[Path]]
+) -> None:
+    manifest, files = ingested
+    expected = _expected(manifest)
+    patient = manifest.patients[0]
+    assert dcmread(files[0]).IssuerOfPatientID == "DICOMFAB"  # sent, yet not in Orthanc's index
+
+    observed = _verifier(orthanc_stack).observe(expected)
+
+    assert set(observed.studies) == {s.study_instance_uid for s in patient.studies}
+    with httpx.Client(base_url=orthanc_stack.orthanc.url, timeout=10) as client:
+        for uid, study in observed.studies.items():
+            (found,) = client.post(
+                "/tools/lookup", content=uid, headers={"Content-Type": "text/plain"}
+            ).json()
+            orthanc_patient = client.get(f"/studies/{found['ID']}/patient").json()
+            assert study.patient_entity == orthanc_patient["ID"]  # Orthanc's own patient record
+            tags = orthanc_patient["MainDicomTags"]
+            assert study == ObservedStudy(
+                uid,
+                patient_id=patient.patient_id,
+                issuer_of_patient_id=None,  # Orthanc 1.10 does not index IssuerOfPatientID
+                patient_entity=orthanc_patient["ID"],
+                patient_name=tags["PatientName"],  # as received, not the normalized identifier
+                patient_birth_date=patient.birth_date.replace("-", "")
+                if patient.birth_date
+                else None,
+                patient_sex=patient.sex,
+            )
+    assert tags["PatientName"] == patient.name
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["studies-given", "studies-listed"])
+def test_cfind_reports_the_patient_each_study_landed_under(
+    orthanc_stack: OrthancStack, ingested: tuple[Manifest, list[Path]], listed: bool
+) -> None:
+    manifest, _ = ingested
+    expected = _expected(manifest)
+    patient = manifest.patients[0]
+    studies = [s.study_instance_uid for s in patient.studies]
+    verifier = CFindVerifier(
+        orthanc_stack.host,
+        orthanc_stack.dicom_port,
+        orthanc_stack.ae_title,
+        study_uids=None if listed else studies,
+    )
+
+    observed = verifier.observe(expected)
+
+    assert set(observed.instances) == set(expected)
+    assert observed.studies == {
+        uid: ObservedStudy(
+            uid,
+            patient_id=patient.patient_id,
+            issuer_of_patient_id="DICOMFAB",  # not in Orthanc's index: read from a stored file
+            patient_entity=None,  # Study Root C-FIND names no patient record
+            patient_name=patient.name,
+            patient_birth_date=(patient.birth_date or "").replace("-", "") or None,
+            patient_sex=patient.sex,
+        )
+        for uid in studies
+    }
+
+
+def test_a_study_uid_sent_under_two_patient_ids_is_reported_under_the_first(
+    orthanc_stack: OrthancStack, dataset: tuple[Manifest, list[Path]], tmp_path: Path
+) -> None:
+    """Orthanc 1.10 splits it: one study resource per patient; the study landed under the
+    first, the later instance under the second."""
+    _, files = dataset
+    study = "2.25.120120120120120120120120120120120"
+    sent: list[Path] = []
+    for n, patient_id in enumerate(["LANDED-FIRST", "LANDED-SECOND"], start=1):
+        ds = dcmread(files[0])
+        ds.StudyInstanceUID, ds.PatientID = study, patient_id
+        ds.SeriesInstanceUID = f"{study}.{n}"
+        ds.SOPInstanceUID = f"{study}.{n}.1"
+        sent.append(tmp_path / f"{n}.dcm")
+        ds.save_as(sent[-1])
+    for file in sent:  # one after the other: the first is filed first
+        receipt = CStoreIngestor(orthanc_stack.host, orthanc_stack.dicom_port, "ORTHANC").ingest(
+            [file]
+        )
+        assert receipt.counts["success"] == 1, receipt
+
+    observed = _verifier(orthanc_stack).observe([f"{study}.1.1", f"{study}.2.1"])
+
+    assert {uid: i.patient_id for uid, i in observed.instances.items()} == {
+        f"{study}.1.1": "LANDED-FIRST",
+        f"{study}.2.1": "LANDED-SECOND",
+    }
+    assert observed.studies.keys() == {study}
+    assert observed.studies[study].patient_id == "LANDED-FIRST"
+    with httpx.Client(base_url=orthanc_stack.orthanc.url, timeout=10) as client:
+        patients = {
+            p["MainDicomTags"]["PatientID"]: p["ID"]
+            for p in client.get("/patients", params={"expand": ""}).json()
+        }
+    assert observed.studies[study].patient_entity == patients["LANDED-FIRST"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 
 from dicomfab.targets.memory import MemoryIngestor, MemoryStore, MemoryVerifier
+from dicomfab.targets.observations import ObservedStudy
 
 
 def _file(folder: Path, uid: str, patient: str) -> Path:
@@ -61,3 +63,32 @@ def test_stores_what_it_reads_and_reports_it(tmp_path: Path) -> None:
 def test_a_named_store_is_one_per_process() -> None:
     assert MemoryStore.named("shared") is MemoryStore.named("shared")
     assert MemoryStore.named("shared") is not MemoryStore.named("other")
+
+
+def test_reports_where_each_study_landed(tmp_path: Path) -> None:
+    first = _file(tmp_path, "1.2.3.4.1", "P1")
+    second = _file(tmp_path, "1.2.3.4.2", "P2")  # same study, another patient: filed already
+    ds = dcmread(first)
+    ds.SOPInstanceUID, ds.StudyInstanceUID = "1.2.9.1", "1.2.9"
+    ds.IssuerOfPatientID, ds.PatientBirthDate, ds.PatientSex = "SITE-A", "19700102", "F"
+    other = tmp_path / "other.dcm"
+    ds.save_as(other)
+    store = MemoryStore("landed")
+    MemoryIngestor(store).ingest([first, second, other])
+
+    seen = MemoryVerifier(store).observe(["1.2.3.4.2", "1.2.9.1", "9.9"])
+
+    assert seen.studies == {
+        "1.2.3": ObservedStudy("1.2.3", patient_id="P1", patient_name="Doe^Jane"),
+        "1.2.9": ObservedStudy(
+            "1.2.9",
+            patient_id="P1",
+            issuer_of_patient_id="SITE-A",
+            patient_name="Doe^Jane",
+            patient_birth_date="19700102",
+            patient_sex="F",
+        ),
+    }
+    assert MemoryVerifier(store).observe(["1.2.9.1"]).studies.keys() == {"1.2.9"}
+    store.clear()
+    assert MemoryVerifier(store).observe(["1.2.3.4.1"]).studies == {}

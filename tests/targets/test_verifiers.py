@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,16 @@ from dicomfab import Manifest, generate, parse_spec
 from dicomfab.errors import TargetConnectError, TargetError, TargetRefusedError
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.embedded import EmbeddedPACS, free_port
-from dicomfab.targets.observations import Observations, ObservedInstance, Verifier
+from dicomfab.targets.observations import (
+    Observations,
+    ObservedInstance,
+    ObservedStudy,
+    Verifier,
+)
+from dicomfab.targets.registry import Context
 from dicomfab.targets.verify_cfind import CFindVerifier
-from dicomfab.targets.verify_sql import EMBEDDED_QUERY, SQLVerifier, for_embedded
+from dicomfab.targets.verify_sql import ADAPTER as SQL_ADAPTER
+from dicomfab.targets.verify_sql import EMBEDDED_QUERY, SQLVerifier, SQLVerify, for_embedded
 from expected import expected_observations
 
 SPEC = {
@@ -54,7 +62,7 @@ def _key(obs: ObservedInstance) -> tuple[str | None, ...]:
     return (obs.study_instance_uid, obs.series_instance_uid, obs.patient_id)
 
 
-VERIFIERS = ["sql", "sql-batch-3", "cfind", "cfind-all-studies"]
+VERIFIERS = ["sql", "sql-batch-3", "cfind", "cfind-all-studies", "cfind-confirm"]
 
 
 def _verifier(kind: str, pacs: EmbeddedPACS, manifest: Manifest) -> Verifier:
@@ -62,8 +70,9 @@ def _verifier(kind: str, pacs: EmbeddedPACS, manifest: Manifest) -> Verifier:
         return for_embedded(pacs)
     if kind == "sql-batch-3":
         return for_embedded(pacs, batch=3)
-    studies = _study_uids(manifest) if kind == "cfind" else None
-    return CFindVerifier(pacs.host, pacs.port, pacs.ae_title, study_uids=studies)
+    studies = None if kind == "cfind-all-studies" else _study_uids(manifest)
+    confirm = kind == "cfind-confirm"  # as the embedded target asks
+    return CFindVerifier(pacs.host, pacs.port, pacs.ae_title, study_uids=studies, confirm=confirm)
 
 
 @pytest.mark.parametrize("kind", VERIFIERS)
@@ -86,6 +95,32 @@ def test_verifier_sees_exactly_what_was_sent(
         assert _key(got) == _key(want), uid
     assert observed.elapsed > 0
     assert observed.source.startswith("sql sqlite:///" if kind.startswith("sql") else "c-find ")
+
+
+@pytest.mark.parametrize("kind", VERIFIERS)
+def test_verifier_reports_the_patient_each_study_landed_under(
+    kind: str, loaded: tuple[EmbeddedPACS, Manifest]
+) -> None:
+    pacs, manifest = loaded
+    expected = _expected(manifest)
+    first, second = manifest.patients
+    asked = [uid for uid, e in expected.items() if e.patient_id == first.patient_id]
+
+    observed = _verifier(kind, pacs, manifest).observe([*asked, NEVER_SENT])
+
+    # qrscp indexes PatientID and PatientName only (no issuer, birth date, sex, patient row)
+    assert observed.studies == {
+        study.study_instance_uid: ObservedStudy(
+            study.study_instance_uid, patient_id=first.patient_id, patient_name=first.name
+        )
+        for study in first.studies
+    }
+    everything = _verifier(kind, pacs, manifest).observe(expected)
+    assert {s.patient_id for s in everything.studies.values()} == {
+        first.patient_id,
+        second.patient_id,
+    }
+    assert len(everything.studies) == len(_study_uids(manifest))
 
 
 def test_sql_embedded_profile_reads_every_attribute(loaded: tuple[EmbeddedPACS, Manifest]) -> None:
@@ -136,6 +171,39 @@ def test_sql_query_with_extra_parameters(loaded: tuple[EmbeddedPACS, Manifest]) 
         uid for uid, e in expected.items() if e.study_instance_uid == study
     }
     assert all(o.patient_id is None for o in observed.instances.values())
+    assert observed.studies == {study: ObservedStudy(study)}  # no study query: from the rows
+
+
+def test_sql_config_with_a_study_query(
+    loaded: tuple[EmbeddedPACS, Manifest], tmp_path: Path
+) -> None:
+    pacs, manifest = loaded
+    expected = _expected(manifest)
+    study = _study_uids(manifest)[0]
+    config = SQLVerify(
+        kind="sql",
+        url=f"sqlite:///{pacs.database_path}",
+        query="SELECT sop_instance_uid, study_instance_uid FROM instance "
+        "WHERE sop_instance_uid IN :uids",
+        study_query="SELECT study_instance_uid, 'P:' || patient_id AS patient_entity, "
+        "patient_id, :site AS issuer_of_patient_id FROM instance "
+        "WHERE study_instance_uid IN :uids",
+        params={"site": "SITE-A"},
+        batch=1,
+    )
+    with ExitStack() as stack:
+        verifier = SQL_ADAPTER.build(config, Context(tmp_path, tmp_path, stack))
+        observed = verifier.observe(expected)
+    patient_id = manifest.patients[0].patient_id
+    assert observed.studies[study] == ObservedStudy(
+        study,
+        patient_id=patient_id,
+        issuer_of_patient_id="SITE-A",
+        patient_entity=f"P:{patient_id}",
+    )
+    assert len(observed.studies) == len(_study_uids(manifest))
+    with pytest.raises(ValueError, match="study_query goes with query"):
+        SQLVerify(kind="sql", url="sqlite:///x", profile="embedded", study_query="SELECT 1")
 
 
 # --- failures ---------------------------------------------------------------------------------

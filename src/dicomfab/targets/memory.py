@@ -4,7 +4,7 @@ from it, so that a run (yours in a unit test, or ours) needs no PACS.
     store = MemoryStore.named("t")                    # the one store of that name
     MemoryIngestor(store).ingest(files)               # each file indexed by SOP Instance UID
     MemoryVerifier(store).observe(uids)               # what it holds, as a verifier reports it
-    store.instances["1.2.3"].patient_id; store.clear()
+    store.instances["1.2.3"].patient_id; store.studies["1.2"].patient_id; store.clear()
 
 In a targets file (``dicomfab.toml``), both parts name the same store (default ``"default"``):
 
@@ -12,10 +12,12 @@ In a targets file (``dicomfab.toml``), both parts name the same store (default `
     ingest = { kind = "memory", store = "t" }
     verify = { kind = "memory", store = "t" }
 
-The store keeps what a verifier reports (:class:`~dicomfab.targets.observations.ObservedInstance`),
-not the files. It accepts every file with a SOP Instance UID, broken or not, as a lenient archive
-would (a scenario that expects a rejection fails against it); ``refuse`` (Python only) decides
-otherwise per data set. A store lives as long as the process: a fresh ``dicomfab run`` starts
+The store keeps what a verifier reports (:class:`~dicomfab.targets.observations.ObservedInstance`,
+and per study an :class:`~dicomfab.targets.observations.ObservedStudy`: the patient attributes of
+the first instance stored in it, as an archive files a study under one patient), not the files.
+It accepts every file with a SOP Instance UID, broken or not, as a lenient archive would (a
+scenario that expects a rejection fails against it); ``refuse`` (Python only) decides otherwise
+per data set. A store lives as long as the process: a fresh ``dicomfab run`` starts
 empty.
 """
 
@@ -31,7 +33,14 @@ from pydantic import Field
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from dicomfab.targets.observations import Observations, ObservedInstance, observed
+from dicomfab.targets.observations import (
+    Observations,
+    ObservedInstance,
+    ObservedStudy,
+    observed,
+    observed_study,
+    study_uids,
+)
 from dicomfab.targets.receipt import InstanceResult, Progress, Receipt
 from dicomfab.targets.registry import Adapter, AdapterConfig, Context
 
@@ -39,7 +48,8 @@ DEFAULT_STORE = "default"
 
 
 class MemoryStore:
-    """Instances by SOP Instance UID, as an archive indexed them (thread-safe)."""
+    """Instances by SOP Instance UID, as an archive indexed them, and their studies by Study
+    Instance UID (thread-safe)."""
 
     _named: ClassVar[dict[str, MemoryStore]] = {}
     _named_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -47,6 +57,7 @@ class MemoryStore:
     def __init__(self, name: str = DEFAULT_STORE) -> None:
         self.name = name
         self.instances: dict[str, ObservedInstance] = {}
+        self.studies: dict[str, ObservedStudy] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -58,18 +69,28 @@ class MemoryStore:
                 store = cls._named[name] = cls(name)
             return store
 
-    def add(self, instance: ObservedInstance) -> None:
-        """Store ``instance``; a second copy replaces the first."""
+    def add(self, instance: ObservedInstance, study: ObservedStudy | None = None) -> None:
+        """Store ``instance``; a second copy replaces the first. ``study`` files its study
+        under a patient unless the study is filed already (the first filing stays)."""
         with self._lock:
             self.instances[instance.sop_instance_uid] = instance
+            if study is not None:
+                self.studies.setdefault(study.study_instance_uid, study)
 
     def find(self, sop_instance_uids: Iterable[str]) -> dict[str, ObservedInstance]:
         with self._lock:
             return {u: self.instances[u] for u in sop_instance_uids if u in self.instances}
 
+    def find_studies(self, instances: Iterable[ObservedInstance]) -> dict[str, ObservedStudy]:
+        """The studies of ``instances``, by Study Instance UID."""
+        wanted = study_uids(instances)
+        with self._lock:
+            return {u: self.studies[u] for u in wanted if u in self.studies}
+
     def clear(self) -> None:
         with self._lock:
             self.instances.clear()
+            self.studies.clear()
 
     def __len__(self) -> int:
         return len(self.instances)
@@ -120,7 +141,7 @@ class MemoryIngestor:
         refused = self.refuse(ds) if self.refuse else None
         if refused:
             return InstanceResult(file, uid, "failure", sent=True, status=0xC000, reason=refused)
-        self.store.add(instance)
+        self.store.add(instance, observed_study(ds))
         return InstanceResult(file, uid, "success", sent=True, status=0x0000)
 
 
@@ -136,7 +157,9 @@ class MemoryVerifier:
     def observe(self, sop_instance_uids: Iterable[str]) -> Observations:
         start = time.perf_counter()
         found = self.store.find(str(u) for u in sop_instance_uids)
-        return Observations(found, f"memory {self.store.name}", time.perf_counter() - start)
+        studies = self.store.find_studies(found.values())
+        source = f"memory {self.store.name}"
+        return Observations(found, source, time.perf_counter() - start, studies)
 
 
 # ── the ``memory`` ingest and verify kinds ──────────────────────────────────────────────────

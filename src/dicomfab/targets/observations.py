@@ -1,7 +1,9 @@
 """What a verifier sees in a system under test: the instances it holds, with the attributes it
-indexed them under. Verifiers return this as data; ``run.checks`` compares it with a manifest.
+indexed them under, and for each of their studies the patient record it was filed under.
+Verifiers return this as data; ``run.checks`` compares it with a manifest.
 
     Verifier.observe(sop_instance_uids) -> Observations
+    observations.studies[study_uid].patient_id   # where that study landed
 """
 
 from __future__ import annotations
@@ -41,21 +43,83 @@ KEYWORDS = {
 def observed(dataset: Any) -> ObservedInstance | None:
     """A data set (pydicom's, or any mapping by keyword) as an archive would index it: each
     value as text, an empty or missing one None; None without a SOP Instance UID."""
-    values: dict[str, str | None] = {}
-    for name, keyword in KEYWORDS.items():
-        value = dataset.get(keyword)
-        values[name] = (str(value).strip() or None) if value is not None else None
+    values = _text_values(dataset, KEYWORDS)
     uid = values.pop("sop_instance_uid")
     return None if uid is None else ObservedInstance(uid, **values)
 
 
 @dataclass(frozen=True)
+class ObservedStudy:
+    """One study and the patient record the system filed it under, as the system stores it:
+    the patient key (PatientID + IssuerOfPatientID), the system's own patient entity where it
+    has one (Orthanc's patient resource id; None where the system keeps no patient record or
+    does not show it) and the patient attributes stored there. What a verifier cannot see is
+    None."""
+
+    study_instance_uid: str
+    patient_id: str | None = None
+    issuer_of_patient_id: str | None = None
+    patient_entity: str | None = None
+    patient_name: str | None = None
+    patient_birth_date: str | None = None
+    patient_sex: str | None = None
+
+
+STUDY_KEYWORDS = {
+    "study_instance_uid": "StudyInstanceUID",
+    "patient_id": "PatientID",
+    "issuer_of_patient_id": "IssuerOfPatientID",
+    "patient_name": "PatientName",
+    "patient_birth_date": "PatientBirthDate",
+    "patient_sex": "PatientSex",
+}
+"""ObservedStudy field -> the DICOM keyword it holds (``patient_entity`` is no DICOM attribute)."""
+
+
+def _text_values(dataset: Any, keywords: dict[str, str]) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for name, keyword in keywords.items():
+        value = dataset.get(keyword)
+        values[name] = (str(value).strip() or None) if value is not None else None
+    return values
+
+
+def observed_study(dataset: Any, patient_entity: str | None = None) -> ObservedStudy | None:
+    """The study of a data set (pydicom's, or any mapping by keyword) and its patient attributes,
+    each value as text, an empty or missing one None; None without a Study Instance UID."""
+    values = _text_values(dataset, STUDY_KEYWORDS)
+    uid = values.pop("study_instance_uid")
+    if uid is None:
+        return None
+    return ObservedStudy(uid, patient_entity=patient_entity, **values)
+
+
+def study_uids(instances: Iterable[ObservedInstance]) -> list[str]:
+    """The Study Instance UIDs of ``instances``, each once, in order of first appearance."""
+    return list(dict.fromkeys(i.study_instance_uid for i in instances if i.study_instance_uid))
+
+
+def studies_of(
+    instances: Iterable[ObservedInstance], studies: Iterable[ObservedStudy]
+) -> dict[str, ObservedStudy]:
+    """``studies`` (the first one of each UID wins) kept to those of ``instances``, by UID."""
+    wanted = set(study_uids(instances))
+    out: dict[str, ObservedStudy] = {}
+    for study in studies:
+        if study.study_instance_uid in wanted:
+            out.setdefault(study.study_instance_uid, study)
+    return out
+
+
+@dataclass(frozen=True)
 class Observations:
-    """Every instance found, by SOP Instance UID, and how it was looked up."""
+    """Every instance found, by SOP Instance UID, how it was looked up, and the studies of those
+    instances by Study Instance UID (one entry each: where the study landed)."""
 
     instances: dict[str, ObservedInstance] = field(default_factory=dict)
     source: str = ""  # e.g. "sql sqlite:///…/instances.sqlite" or "c-find 127.0.0.1:11112"
     elapsed: float = 0.0
+    studies: dict[str, ObservedStudy] = field(default_factory=dict)
 
     def __contains__(self, sop_instance_uid: object) -> bool:
         return sop_instance_uid in self.instances

@@ -54,6 +54,42 @@ The schema is private to Orthanc: later Orthanc and plugin versions changed it, 
 is for the Debian 12 packages (Orthanc 1.10.1, orthanc-postgresql 4.0)."""
 
 
+ORTHANC_POSTGRES_STUDY_QUERY = """\
+SELECT st_uid.value   AS study_instance_uid,
+       patient.publicid AS patient_entity,
+       pat_id.value   AS patient_id,
+       issuer.value   AS issuer_of_patient_id,
+       pat_name.value AS patient_name,
+       birth.value    AS patient_birth_date,
+       sex.value      AS patient_sex
+FROM dicomidentifiers st_uid
+JOIN resources study   ON study.internalid = st_uid.id AND study.resourcetype = 1
+JOIN resources patient ON patient.internalid = study.parentid AND patient.resourcetype = 0
+LEFT JOIN maindicomtags pat_id
+       ON pat_id.id = patient.internalid AND pat_id.taggroup = 16 AND pat_id.tagelement = 32
+LEFT JOIN maindicomtags issuer
+       ON issuer.id = patient.internalid AND issuer.taggroup = 16 AND issuer.tagelement = 33
+LEFT JOIN maindicomtags pat_name
+       ON pat_name.id = patient.internalid AND pat_name.taggroup = 16 AND pat_name.tagelement = 16
+LEFT JOIN maindicomtags birth
+       ON birth.id = patient.internalid AND birth.taggroup = 16 AND birth.tagelement = 48
+LEFT JOIN maindicomtags sex
+       ON sex.id = patient.internalid AND sex.taggroup = 16 AND sex.tagelement = 64
+WHERE st_uid.taggroup = 32 AND st_uid.tagelement = 13 AND st_uid.value IN :uids
+ORDER BY study.internalid
+"""
+"""Where each study landed in Orthanc (same versions as :data:`ORTHANC_POSTGRES_QUERY`): the
+study's parent in ``resources`` is Orthanc's patient record; its ``publicid`` (the id of
+``/patients/{id}`` in Orthanc's REST API) is the patient entity, and the patient's main DICOM
+tags (``maindicomtags``, the values as received) give PatientID (16,32), PatientName (16,16),
+PatientBirthDate (16,48) and PatientSex (16,64). Orthanc 1.10 does not index IssuerOfPatientID
+(16,33), so ``issuer_of_patient_id`` is None here (the join is kept for later versions):
+its patient is keyed on PatientID alone. A Study Instance UID that arrives under a second
+PatientID becomes a second study resource under a second patient (a study's Orthanc id derives
+from PatientID and the UID); the study is reported under the first one Orthanc made (lowest
+``internalid``), each instance under the patient of its own study resource."""
+
+
 def orthanc_postgres_verifier(
     host: str,
     port: int,
@@ -64,8 +100,8 @@ def orthanc_postgres_verifier(
     batch: int = 1000,
     connect_timeout: float = 10.0,
 ) -> SQLVerifier:
-    """A verifier reading Orthanc's PostgreSQL index with :data:`ORTHANC_POSTGRES_QUERY`
-    (driver: psycopg 3, ``postgresql+psycopg://``)."""
+    """A verifier reading Orthanc's PostgreSQL index with :data:`ORTHANC_POSTGRES_QUERY` and
+    :data:`ORTHANC_POSTGRES_STUDY_QUERY` (driver: psycopg 3, ``postgresql+psycopg://``)."""
     url = URL.create(
         "postgresql+psycopg",
         username=user,
@@ -74,4 +110,10 @@ def orthanc_postgres_verifier(
         port=port,
         database=database,
     )
-    return SQLVerifier(url, ORTHANC_POSTGRES_QUERY, batch=batch, connect_timeout=connect_timeout)
+    return SQLVerifier(
+        url,
+        ORTHANC_POSTGRES_QUERY,
+        study_query=ORTHANC_POSTGRES_STUDY_QUERY,
+        batch=batch,
+        connect_timeout=connect_timeout,
+    )

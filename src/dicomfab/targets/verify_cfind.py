@@ -9,6 +9,13 @@ every study the SCP holds first. An instance the SCP does not return is data (ab
 Observations); only "cannot connect / association rejected or broken / C-FIND failure status"
 raises :class:`~dicomfab.errors.TargetError`.
 
+Where each study landed (``Observations.studies``): STUDY-level answers with the patient keys
+(PatientID, IssuerOfPatientID, PatientName, PatientBirthDate, PatientSex). The listing query
+asks for them; with the studies given, one STUDY-level query per study an instance was found in
+asks. ``patient_entity`` is None: Study Root C-FIND shows no patient record of the SCP's own.
+An SCP may drop the optional keys (pynetdicom's qrscp returns PatientID and PatientName only)
+and may answer a STUDY-level query once per instance (qrscp does): the first answer wins.
+
 ``confirm=True`` asks each study until two answers agree (at most four times): pynetdicom's
 qrscp, the embedded target, loses about one pending response in 1,700 over loopback (measured:
 the SCP logs four matches, the SCU receives three), which a single pass would report as a
@@ -22,8 +29,8 @@ SOP Class UID, which pynetdicom's qrscp does) is None in the observation.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, TypeVar
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
@@ -33,7 +40,16 @@ from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError, TargetTimeoutError
 from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
-from dicomfab.targets.observations import KEYWORDS, Observations, ObservedInstance, observed
+from dicomfab.targets.observations import (
+    KEYWORDS,
+    STUDY_KEYWORDS,
+    Observations,
+    ObservedInstance,
+    ObservedStudy,
+    observed,
+    observed_study,
+    study_uids,
+)
 from dicomfab.targets.registry import Adapter, Context
 
 _PENDING = (0xFF00, 0xFF01)
@@ -49,12 +65,33 @@ class _NoResponse(TargetTimeoutError):
     """The SCP did not answer a C-FIND (timeout or abort)."""
 
 
-def _text(ds: Dataset, keyword: str) -> str | None:
-    value = ds.get(keyword)
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+_Observed = TypeVar("_Observed", ObservedInstance, ObservedStudy)
+
+
+def _query(level: str, keywords: dict[str, str], study_uid: str) -> Dataset:
+    """A ``level`` query returning ``keywords``' attributes, for ``study_uid`` ("": any)."""
+    query = Dataset()
+    query.QueryRetrieveLevel = level
+    for keyword in keywords.values():
+        setattr(query, keyword, "")
+    query.StudyInstanceUID = study_uid
+    return query
+
+
+def _by_uid(
+    answers: Iterable[Dataset], read: Callable[[Dataset], _Observed | None]
+) -> dict[str, _Observed]:
+    """Each answer as ``read`` sees it, by its SOP or Study Instance UID (first answer wins)."""
+    found: dict[str, _Observed] = {}
+    for ds in answers:
+        seen = read(ds)
+        if seen is None:
+            continue
+        uid = (
+            seen.sop_instance_uid if isinstance(seen, ObservedInstance) else seen.study_instance_uid
+        )
+        found.setdefault(uid, seen)
+    return found
 
 
 class CFindVerifier:
@@ -95,13 +132,15 @@ class CFindVerifier:
         wanted = {str(uid) for uid in sop_instance_uids}
         source = f"c-find {self.node.host}:{self.node.port}"
         instances: dict[str, ObservedInstance] = {}
+        landed: dict[str, ObservedStudy] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
         assoc = self.node.associate(self._ae())
         try:
             studies = self.study_uids
             if studies is None:
-                studies = self._list_studies(assoc)
+                landed, assoc = self._studies(assoc, None)
+                studies = list(landed)
             for study in studies:
                 answer, assoc = self._study(assoc, study)
                 if self.confirm:
@@ -113,47 +152,57 @@ class CFindVerifier:
                 for uid, seen in answer.items():
                     if uid in wanted:
                         instances.setdefault(uid, seen)
+            landed, assoc = self._landed(assoc, study_uids(instances.values()), landed)
         finally:
             if assoc.is_established:
                 assoc.release()
-        return Observations(instances, source, time.perf_counter() - start)
+        return Observations(instances, source, time.perf_counter() - start, landed)
+
+    def _landed(
+        self, assoc: Association, studies: list[str], known: dict[str, ObservedStudy]
+    ) -> tuple[dict[str, ObservedStudy], Association]:
+        """Where each of ``studies`` landed: from ``known`` (the listing's answers), else one
+        STUDY-level query for it (with ``confirm``, asked again while unanswered)."""
+        out: dict[str, ObservedStudy] = {}
+        known = dict(known)
+        for study in studies:
+            for _ in range(MAX_ASKS if self.confirm else 1):
+                if study in known:
+                    break
+                answer, assoc = self._studies(assoc, study)
+                known.update(answer)
+            if study in known:
+                out[study] = known[study]
+        return out, assoc
 
     # --- queries ----------------------------------------------------------------------------
 
-    def _study(
-        self, assoc: Association, study: str
-    ) -> tuple[dict[str, ObservedInstance], Association]:
-        """One IMAGE-level query for ``study``; a query left unanswered is asked once more on a
-        new association (the association it was on is aborted by then)."""
+    def _ask(self, assoc: Association, query: Dataset) -> tuple[list[Dataset], Association]:
+        """The answers to ``query``; a query left unanswered is asked once more on a new
+        association (the association it was on is aborted by then)."""
         for attempt in (1, 2):
             try:
-                found: dict[str, ObservedInstance] = {}
-                for ds in self._find(assoc, self._image_query(study)):
-                    seen = observed(ds)
-                    if seen is not None:
-                        found.setdefault(seen.sop_instance_uid, seen)
-                return found, assoc
+                return list(self._find(assoc, query)), assoc
             except _NoResponse:
                 if attempt == 2:
                     raise
                 assoc = self.node.associate(self._ae())
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _image_query(study_uid: str) -> Dataset:
-        query = Dataset()
-        query.QueryRetrieveLevel = "IMAGE"
-        for keyword in KEYWORDS.values():
-            setattr(query, keyword, "")
-        query.StudyInstanceUID = study_uid
-        return query
+    def _study(
+        self, assoc: Association, study: str
+    ) -> tuple[dict[str, ObservedInstance], Association]:
+        """One IMAGE-level query for ``study``: its instances by SOP Instance UID."""
+        answers, assoc = self._ask(assoc, _query("IMAGE", KEYWORDS, study))
+        return _by_uid(answers, observed), assoc
 
-    def _list_studies(self, assoc: Association) -> list[str]:
-        query = Dataset()
-        query.QueryRetrieveLevel = "STUDY"
-        query.StudyInstanceUID = ""
-        found = (_text(ds, "StudyInstanceUID") for ds in self._find(assoc, query))
-        return list(dict.fromkeys(uid for uid in found if uid))
+    def _studies(
+        self, assoc: Association, study: str | None
+    ) -> tuple[dict[str, ObservedStudy], Association]:
+        """One STUDY-level query with the patient keys, for ``study`` (None: every study the
+        SCP holds): each study by UID, with the patient it is filed under (first answer wins)."""
+        answers, assoc = self._ask(assoc, _query("STUDY", STUDY_KEYWORDS, study or ""))
+        return _by_uid(answers, observed_study), assoc
 
     def _find(self, assoc: Association, query: Dataset) -> Iterator[Dataset]:
         """The identifiers one C-FIND answers with; TargetError unless it ends in Success."""

@@ -20,6 +20,13 @@ asked for filled (and more, includefield or not): Study/Series/SOP Instance UID,
 Modality, PatientID, PatientName, AccessionNumber; an unknown study is 200 ``[]``. PatientName
 comes as DICOM JSON ``{"Alphabetic": "Family^Given"}``: the Alphabetic string is observed.
 A value that is missing or empty is None in the observation.
+
+Where each study landed (``Observations.studies``): ``GET {url}/studies?StudyInstanceUID={uid}``
+with ``includefield`` for the patient attributes, one per study an instance was found in (the
+study list, when it is asked for, asks for them already). ``patient_entity`` is None: a QIDO-RS
+answer names no patient record of the server's own. Orthanc 1.10.1 (DICOMweb 1.7) answers all
+five patient attributes: PatientID, PatientName, PatientBirthDate and PatientSex from its patient
+record, IssuerOfPatientID (which its index does not keep) read from the stored files.
 """
 
 from __future__ import annotations
@@ -40,7 +47,12 @@ from dicomfab.targets._dicomweb import (
     transport_error,
     transport_reason,
 )
-from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.observations import (
+    Observations,
+    ObservedInstance,
+    ObservedStudy,
+    study_uids,
+)
 from dicomfab.targets.registry import Adapter, Context
 
 # ObservedInstance field -> DICOM JSON tag asked for with includefield
@@ -53,6 +65,15 @@ _TAGS = {
     "accession_number": "00080050",
     "modality": "00080060",
     "sop_class_uid": "00080016",
+}
+# ObservedStudy field -> DICOM JSON tag asked for with includefield (a study-level query)
+_STUDY_TAGS = {
+    "study_instance_uid": "0020000D",
+    "patient_id": "00100020",
+    "issuer_of_patient_id": "00100021",
+    "patient_name": "00100010",
+    "patient_birth_date": "00100030",
+    "patient_sex": "00100040",
 }
 STUDY_INSTANCE_UID = "0020000D"
 STUDY_PAGE = 1000  # studies asked for per /studies request
@@ -77,6 +98,12 @@ def _text(dataset: dict[str, Any], tag: str) -> str | None:
         texts.append(str(value).strip())
     text = "\\".join(texts).strip("\\ ")
     return text or None
+
+
+def _observed_study(dataset: dict[str, Any]) -> ObservedStudy | None:
+    found = {f: _text(dataset, tag) for f, tag in _STUDY_TAGS.items()}
+    uid = found.pop("study_instance_uid")
+    return None if uid is None else ObservedStudy(uid, **found)
 
 
 def _upper_keys(dataset: dict[str, Any]) -> dict[str, Any]:
@@ -117,12 +144,14 @@ class QidoVerifier(DicomWebEndpoint):
         wanted = {str(uid) for uid in sop_instance_uids}
         source = f"qido-rs {self.safe_url}"
         instances: dict[str, ObservedInstance] = {}
+        landed: dict[str, ObservedStudy] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
         with self._client({"Accept": DICOM_JSON}) as client:
             studies = self.study_uids
             if studies is None:
-                studies = self._list_studies(client)
+                landed = self._list_studies(client)
+                studies = list(landed)
             for study in studies:
                 for dataset in self._instances(client, study):
                     found = {f: _text(dataset, tag) for f, tag in _TAGS.items()}
@@ -130,25 +159,45 @@ class QidoVerifier(DicomWebEndpoint):
                     if uid is None or uid not in wanted or uid in instances:
                         continue
                     instances[uid] = ObservedInstance(**found)  # type: ignore[arg-type]
-        return Observations(instances, source, time.perf_counter() - start)
+            found_in: dict[str, ObservedStudy] = {}
+            for uid in study_uids(instances.values()):
+                seen = landed.get(uid) or self._study(client, uid)
+                if seen is not None:
+                    found_in[uid] = seen
+        return Observations(instances, source, time.perf_counter() - start, found_in)
 
     # --- queries ----------------------------------------------------------------------------
 
-    def _list_studies(self, client: httpx.Client) -> list[str]:
-        found: dict[str, None] = {}
+    def _list_studies(self, client: httpx.Client) -> dict[str, ObservedStudy]:
+        """Every study the server holds, with the patient it is filed under."""
+        found: dict[str, ObservedStudy] = {}
         offset = 0
         for _ in range(MAX_PAGES):
-            params = {"includefield": STUDY_INSTANCE_UID, "limit": STUDY_PAGE, "offset": offset}
+            params = {
+                "includefield": list(_STUDY_TAGS.values()),
+                "limit": STUDY_PAGE,
+                "offset": offset,
+            }
             page, _warned = self._get(client, "/studies", params, "studies", missing_ok=False)
             before = len(found)
             for dataset in page:
-                uid = _text(dataset, STUDY_INSTANCE_UID)
-                if uid:
-                    found[uid] = None
+                study = _observed_study(dataset)
+                if study is not None:
+                    found.setdefault(study.study_instance_uid, study)
             if not page or len(found) == before:
                 break
             offset += len(page)
-        return list(found)
+        return found
+
+    def _study(self, client: httpx.Client, uid: str) -> ObservedStudy | None:
+        """Where study ``uid`` landed: one study-level query (None: the server does not say)."""
+        params = {STUDY_INSTANCE_UID: uid, "includefield": list(_STUDY_TAGS.values())}
+        page, _warned = self._get(client, "/studies", params, f"study {uid}", missing_ok=True)
+        for dataset in page:
+            study = _observed_study(dataset)
+            if study is not None and study.study_instance_uid == uid:
+                return study
+        return None
 
     def _instances(self, client: httpx.Client, study: str) -> list[dict[str, Any]]:
         path = f"/studies/{study}/instances"

@@ -5,9 +5,12 @@
 ``query`` is SQL text with an expanding bound parameter ``:uids`` for the UID list
 (``... WHERE sop_instance_uid IN :uids``); it returns columns named like the fields of
 :class:`~dicomfab.targets.observations.ObservedInstance` (``sop_instance_uid`` is required, the
-others are optional; other columns are ignored). The UIDs go in batches of ``batch``, one
-statement per batch, all on one connection. A UID without a row is data (absent from the
-Observations); only "cannot connect / bad SQL / missing parameter" raises
+others are optional; other columns are ignored). ``study_query`` (optional) is the same for the
+studies of the instances found: ``:uids`` are Study Instance UIDs, the columns are named like the
+fields of :class:`~dicomfab.targets.observations.ObservedStudy` (``study_instance_uid``
+required); without it, each study is filed under the patient of its first instance row. The UIDs
+go in batches of ``batch``, one statement per batch, all on one connection. A UID without a row
+is data (absent from the Observations); only "cannot connect / bad SQL / missing parameter" raises
 :class:`~dicomfab.errors.TargetError`, in one line, with the URL's password masked. A
 ``postgresql+psycopg://`` URL without psycopg installed raises
 :class:`~dicomfab.errors.MissingExtra` (``dicomfab[postgres]``) when the verifier is made.
@@ -19,12 +22,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field, model_validator
 from sqlalchemy import bindparam, create_engine, text
-from sqlalchemy.engine import URL, RowMapping, make_url
+from sqlalchemy.engine import URL, Connection, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql.elements import TextClause
 
 from dicomfab.errors import (
     TargetAuthError,
@@ -33,14 +37,19 @@ from dicomfab.errors import (
     TargetTimeoutError,
 )
 from dicomfab.extras import require
-from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.observations import (
+    Observations,
+    ObservedInstance,
+    ObservedStudy,
+    study_uids,
+)
 from dicomfab.targets.registry import Adapter, AdapterConfig, ConfigModel, Context
 from dicomfab.targets.secrets import mask_url, scrub
 
 if TYPE_CHECKING:
     from dicomfab.targets.embedded import EmbeddedPACS
 
-_FIELDS = tuple(f.name for f in fields(ObservedInstance))
+_Observed = TypeVar("_Observed", ObservedInstance, ObservedStudy)
 
 EMBEDDED_QUERY = """\
 SELECT sop_instance_uid, study_instance_uid, series_instance_uid, patient_id, patient_name,
@@ -54,6 +63,17 @@ qrscp's schema has ``patient``, ``study``, ``series``, ``image`` and ``instance`
 writes every indexed attribute into ``instance`` (its other columns point at the other tables
 through foreign keys that it never fills: those tables stay empty), so joining them would lose
 every row. The one table is the whole index."""
+
+EMBEDDED_STUDY_QUERY = """\
+SELECT study_instance_uid, patient_id, patient_name
+FROM instance
+WHERE study_instance_uid IN :uids
+ORDER BY rowid
+"""
+"""Where each study landed in the embedded PACS: qrscp keeps no patient record (its ``patient``
+table stays empty; ``patient_entity`` is None) and indexes only PatientID and PatientName, per
+instance (not IssuerOfPatientID, PatientBirthDate or PatientSex). A study is filed under the
+patient of its first instance row (``rowid``: the order qrscp added them)."""
 
 
 def _reason(exc: BaseException) -> str:
@@ -105,6 +125,22 @@ def _kind(exc: BaseException) -> type[TargetError]:
     return TargetError
 
 
+def _statement(query: str) -> TextClause:
+    return text(query).bindparams(bindparam("uids", expanding=True))
+
+
+def _studies_from_rows(instances: Iterable[ObservedInstance]) -> dict[str, ObservedStudy]:
+    """Without a study query: each study under the patient of its first instance row."""
+    out: dict[str, ObservedStudy] = {}
+    for inst in instances:
+        uid = inst.study_instance_uid
+        if uid is not None and uid not in out:
+            out[uid] = ObservedStudy(
+                uid, patient_id=inst.patient_id, patient_name=inst.patient_name
+            )
+    return out
+
+
 def _value(row: RowMapping, name: str) -> str | None:
     value = row.get(name)
     return None if value is None else str(value)
@@ -122,6 +158,7 @@ class SQLVerifier:
         url: str | URL,
         query: str,
         *,
+        study_query: str | None = None,
         params: dict[str, Any] | None = None,
         batch: int = 1000,
         connect_timeout: float = 10.0,
@@ -133,6 +170,7 @@ class SQLVerifier:
         _require_driver(url)
         self.url = url
         self.query = query
+        self.study_query = study_query
         self.params = dict(params or {})
         self.batch = batch
         self.connect_timeout = connect_timeout
@@ -163,7 +201,8 @@ class SQLVerifier:
             raise self._fail("params must not contain 'uids' (the UID list is bound there)")
         try:
             url = make_url(self.url)
-            statement = text(self.query).bindparams(bindparam("uids", expanding=True))
+            statement = _statement(self.query)
+            by_study = None if self.study_query is None else _statement(self.study_query)
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         self._check_sqlite_file(url)
@@ -174,37 +213,57 @@ class SQLVerifier:
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         instances: dict[str, ObservedInstance] = {}
+        studies: dict[str, ObservedStudy] = {}
         try:
             with engine.connect() as conn:
-                for i in range(0, len(uids), self.batch):
-                    chunk = uids[i : i + self.batch]
-                    result = conn.execute(statement, {**self.params, "uids": chunk})
-                    self._collect(result.mappings(), set(chunk), instances)
+                self._run(conn, statement, uids, ObservedInstance, instances)
+                if by_study is not None:
+                    self._run(
+                        conn, by_study, study_uids(instances.values()), ObservedStudy, studies
+                    )
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         finally:
             engine.dispose()
-        return Observations(instances, source, time.perf_counter() - start)
+        if by_study is None:
+            studies = _studies_from_rows(instances.values())
+        return Observations(instances, source, time.perf_counter() - start, studies)
+
+    def _run(
+        self,
+        conn: Connection,
+        statement: TextClause,
+        uids: list[str],
+        kind: type[_Observed],
+        into: dict[str, _Observed],
+    ) -> None:
+        """``statement`` for ``uids``, ``batch`` at a time; each row as a ``kind`` into ``into``."""
+        for i in range(0, len(uids), self.batch):
+            chunk = uids[i : i + self.batch]
+            result = conn.execute(statement, {**self.params, "uids": chunk})
+            self._collect(result.mappings(), set(chunk), kind, into)
 
     def _collect(
         self,
         rows: Iterable[RowMapping],
         wanted: set[str],
-        into: dict[str, ObservedInstance],
+        kind: type[_Observed],
+        into: dict[str, _Observed],
     ) -> None:
-        names: dict[str, str] | None = None  # ObservedInstance field -> result column
+        key = fields(kind)[0].name  # sop_instance_uid / study_instance_uid
+        names: dict[str, str] | None = None  # field -> result column
         for row in rows:
             if names is None:
-                by_lower = {str(key).lower(): str(key) for key in row}
-                if "sop_instance_uid" not in by_lower:
-                    columns = ", ".join(str(key) for key in row)
-                    raise self._fail(f"the query returns no sop_instance_uid column ({columns})")
-                names = {f: by_lower[f] for f in _FIELDS if f in by_lower}
+                by_lower = {str(k).lower(): str(k) for k in row}
+                if key not in by_lower:
+                    columns = ", ".join(str(k) for k in row)
+                    raise self._fail(f"the query returns no {key} column ({columns})")
+                names = {f.name: by_lower[f.name] for f in fields(kind) if f.name in by_lower}
             found = {f: _value(row, column) for f, column in names.items()}
-            uid = found.get("sop_instance_uid")
+            uid = found.get(key)
             if uid is None or uid not in wanted or uid in into:
                 continue  # a row we did not ask for, or a second row (a join): first one wins
-            into[uid] = ObservedInstance(**found)  # type: ignore[arg-type]
+            into[uid] = kind(**found)  # type: ignore[arg-type]
 
     def _connect_args(self, url: URL) -> dict[str, Any]:
         backend = url.get_backend_name()
@@ -225,9 +284,10 @@ class SQLVerifier:
 
 
 def for_embedded(pacs: EmbeddedPACS, *, batch: int = 1000) -> SQLVerifier:
-    """A verifier reading the embedded PACS's SQLite index with :data:`EMBEDDED_QUERY`."""
+    """A verifier reading the embedded PACS's SQLite index with :data:`EMBEDDED_QUERY` and
+    :data:`EMBEDDED_STUDY_QUERY`."""
     url = URL.create("sqlite", database=str(pacs.database_path))
-    return SQLVerifier(url, EMBEDDED_QUERY, batch=batch)
+    return SQLVerifier(url, EMBEDDED_QUERY, study_query=EMBEDDED_STUDY_QUERY, batch=batch)
 
 
 # ── the ``sql`` verify kind ──────────────────────────────────────────────────────────────────
@@ -247,6 +307,11 @@ class SQLVerify(AdapterConfig):
     url: str = Field(description="SQLAlchemy URL; put the password in ${…}")
     profile: Literal["orthanc-postgres", "embedded"] | None = None
     query: str | None = Field(None, description="SQL with an expanding :uids parameter")
+    study_query: str | None = Field(
+        None,
+        description="with query: SQL for the studies found (:uids are Study Instance UIDs; "
+        "columns named like ObservedStudy's fields)",
+    )
     params: dict[str, str | int | float] = Field(
         default_factory=dict, description="values for the query's other :name parameters"
     )
@@ -259,6 +324,8 @@ class SQLVerify(AdapterConfig):
     def _query_or_profile(self) -> SQLVerify:
         if (self.profile is None) == (self.query is None):
             raise ValueError("give exactly one of profile or query")
+        if self.study_query is not None and self.query is None:
+            raise ValueError("study_query goes with query (a profile has its own)")
         return self
 
 
@@ -295,12 +362,21 @@ def _tunnelled(url: str, ssh: SSHTunnelConfig, context: Context) -> str:
 
 
 def _build(config: SQLVerify, context: Context) -> SQLVerifier:
-    from dicomfab.targets.profiles import ORTHANC_POSTGRES_QUERY
+    from dicomfab.targets.profiles import ORTHANC_POSTGRES_QUERY, ORTHANC_POSTGRES_STUDY_QUERY
 
-    profiles = {"orthanc-postgres": ORTHANC_POSTGRES_QUERY, "embedded": EMBEDDED_QUERY}
-    query = config.query or profiles[config.profile or ""]
+    profiles = {
+        "orthanc-postgres": (ORTHANC_POSTGRES_QUERY, ORTHANC_POSTGRES_STUDY_QUERY),
+        "embedded": (EMBEDDED_QUERY, EMBEDDED_STUDY_QUERY),
+    }
+    query, study_query = (
+        (config.query, config.study_query)
+        if config.query is not None
+        else profiles[config.profile or ""]
+    )
     url = config.url if config.ssh is None else _tunnelled(config.url, config.ssh, context)
-    return SQLVerifier(url, query, params=dict(config.params), batch=config.batch)
+    return SQLVerifier(
+        url, query, study_query=study_query, params=dict(config.params), batch=config.batch
+    )
 
 
 ADAPTER = Adapter("sql", "verify", SQLVerify, _describe, _build)
