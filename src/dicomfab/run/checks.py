@@ -612,6 +612,11 @@ def agreeing(evidence: Sequence[Evidence]) -> str:
     return f"{', '.join(e.verifier for e in evidence)} agree"
 
 
+def verdicts(evidence: Sequence[Evidence]) -> str:
+    """``sql: pass, c-find: fail``: each verifier's status, in the run's order."""
+    return ", ".join(f"{e.verifier}: {e.status}" for e in evidence)
+
+
 def _verdict(evidence: Sequence[Evidence]) -> str:
     """One reason line from every verifier's: ``present as expected (accept) (sql, c-find
     agree)``, or each verifier's reason then ``— verifiers disagree``."""
@@ -689,4 +694,5 @@ __all__ = [
     "combine",
     "not_run",
     "pre_existing_note",
+    "verdicts",
 ]
