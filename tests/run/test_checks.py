@@ -318,6 +318,25 @@ def test_mismatches_both_verifiers_found_are_kept_once(manifests: dict[str, Mani
     assert line.endswith("(sql, c-find agree)")
 
 
+def test_junit_and_console_show_a_disagreement_once(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    missing = m.instances()[0]
+    result = two_verifiers(m, observe(m.instances()), observe(m.instances()[1:]))
+    (case,) = junit_tree([result]).getroot().findall("testcase")
+    failure = case.find("failure")
+    assert failure is not None and failure.text is not None
+    assert failure.get("message") == "1 of 8 instances failed, 1 of 2 studies failed"
+    (line,) = [ln for ln in failure.text.splitlines() if missing.sop_instance_uid in ln]
+    assert line.endswith("not found in the index — verifiers disagree")
+    out = case.find("system-out")
+    assert out is not None and out.text is not None
+    assert sum("prior study" in ln for ln in out.text.splitlines()) == 1
+    console = Console(width=300, record=True)
+    console.print(console_table([result]))
+    text = console.export_text()
+    assert "7/8" in text and "verifiers disagree" in text
+
+
 def test_a_link_study_is_one_not_checked_line_with_two_verifiers(
     manifests: dict[str, Manifest],
 ) -> None:
