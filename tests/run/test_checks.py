@@ -347,6 +347,14 @@ def test_a_link_study_is_one_not_checked_line_with_two_verifiers(
     assert result.counts["studies_not_checked"] == 1
 
 
+def test_two_verifiers_of_one_kind_are_told_apart(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    obs = observe(m.instances())
+    results = [[check(m, replace(obs, source=f"sql {db}"))] for db in ("a", "b")]
+    (combined,) = combine(results)
+    assert [e.verifier for e in combined.instances[0].evidence] == ["sql", "sql#2"]
+
+
 def test_entries_sharing_a_uid_stay_apart_when_combined(manifests: dict[str, Manifest]) -> None:
     m = manifests["bits_consistent"].model_copy(deep=True)
     a, b = m.instances()[:2]

@@ -156,7 +156,7 @@ class InstanceCheck:
         if self.status not in NOT_PASSED:
             return []
         head = f"{self.label} {self.sop_instance_uid}"
-        if self.status == PRE_EXISTING or disagree(self.evidence):
+        if self.status == PRE_EXISTING or _disagree(self.evidence):
             return [f"{head} {self.reason}"]
         lines: list[str] = []
         if self.expected_present is not None and self.expected_present != self.observed_present:
@@ -167,7 +167,7 @@ class InstanceCheck:
                 lines.append(f"{head} expected absent ({why}), found in the index")
         lines.extend(f"{head} {m}" for m in self.mismatches)
         if self.evidence and lines:
-            lines[-1] += f" ({agreeing(self.evidence)})"
+            lines[-1] += f" ({_agreeing(self.evidence)})"
         if self.ingest is not None and lines:
             lines[-1] += f" [{self.ingest}]"
         return lines
@@ -602,12 +602,12 @@ def check_merged(
     return [check(m, observations, receipt, overrides) for m in manifests]
 
 
-def disagree(evidence: Sequence[Evidence]) -> bool:
+def _disagree(evidence: Sequence[Evidence]) -> bool:
     """Whether the verifiers came to different verdicts (status or reason)."""
     return len({(e.status, e.reason) for e in evidence}) > 1
 
 
-def agreeing(evidence: Sequence[Evidence]) -> str:
+def _agreeing(evidence: Sequence[Evidence]) -> str:
     """``sql, c-find agree``: the verifiers behind a verdict they share."""
     return f"{', '.join(e.verifier for e in evidence)} agree"
 
@@ -620,9 +620,9 @@ def verdicts(evidence: Sequence[Evidence]) -> str:
 def _verdict(evidence: Sequence[Evidence]) -> str:
     """One reason line from every verifier's: ``present as expected (accept) (sql, c-find
     agree)``, or each verifier's reason then ``— verifiers disagree``."""
-    if disagree(evidence):
+    if _disagree(evidence):
         return "; ".join(str(e) for e in evidence) + " — verifiers disagree"
-    return f"{evidence[0].reason} ({agreeing(evidence)})"
+    return f"{evidence[0].reason} ({_agreeing(evidence)})"
 
 
 def _evidence(
@@ -656,6 +656,17 @@ def _combine_studies(kinds: Sequence[str], checks: Sequence[StudyCheck]) -> Stud
     return replace(first, status=_worst(checks), reason=_verdict(evidence), evidence=evidence)
 
 
+def _verifier_names(results: Sequence[ScenarioResult]) -> list[str]:
+    """Each verifier's kind from its source (``sql``, ``c-find``); a kind used twice is
+    numbered (``sql``, ``sql#2``)."""
+    names: list[str] = []
+    for r in results:
+        kind = r.source.split(" ", 1)[0]
+        n = sum(name.split("#", 1)[0] == kind for name in names)
+        names.append(f"{kind}#{n + 1}" if n else kind)
+    return names
+
+
 def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioResult]:
     """One result per dataset from several verifiers' results (same datasets, same order, each
     from :func:`check` of the same manifest): one record per instance (per manifest entry, so
@@ -665,7 +676,7 @@ def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioRe
         return list(per_verifier[0])
     combined: list[ScenarioResult] = []
     for results in zip(*per_verifier, strict=True):
-        kinds = [r.source.split(" ", 1)[0] for r in results]
+        kinds = _verifier_names(results)
         instances = zip(*(r.instances for r in results), strict=True)
         studies = zip(*(r.studies for r in results), strict=True)
         combined.append(
