@@ -250,8 +250,119 @@ def test_pre_existing_counts_once_across_verifiers(manifests: dict[str, Manifest
     ]
     (combined,) = combine([[r] for r in results])
     assert combined.counts["pre_existing"] == 1 and combined.counts["instances"] == 8
-    assert not combined.passed
-    assert sum("already in the target" in line for line in combined.failures()) == 3
+    assert not combined.passed and len(combined.instances) == 8
+    # the note, then the instance's one line (not one per verifier)
+    assert sum("already in the target" in line for line in combined.failures()) == 2
+
+
+def two_verifiers(m: Manifest, sql: Observations, cfind: Observations) -> ScenarioResult:
+    """``m`` checked by an ``sql`` and a ``c-find`` verifier, combined as a run does."""
+    results = [
+        [check(m, replace(obs, source=source))]
+        for obs, source in ((sql, "sql db"), (cfind, "c-find pacs"))
+    ]
+    (combined,) = combine(results)
+    return combined
+
+
+def test_two_verifiers_that_agree_give_one_record(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    result = two_verifiers(m, observe(m.instances()), observe(m.instances()))
+    assert result.passed and result.source == "sql db + c-find pacs"
+    assert [c.file for c in result.instances] == [i.file for i in m.instances()]
+    assert [s.study_instance_uid for s in result.studies] == [
+        s.study_instance_uid for p in m.patients for s in p.studies
+    ]
+    first = result.instances[0]
+    assert first.reason == "present as expected (accept) (sql, c-find agree)"
+    assert [(e.verifier, e.status) for e in first.evidence] == [("sql", "pass"), ("c-find", "pass")]
+    assert result.counts["instances"] == 8 and result.counts["present"] == 8
+    assert result.to_dict()["instances"][0]["evidence"][1] == {
+        "verifier": "c-find",
+        "status": "pass",
+        "reason": "present as expected (accept)",
+    }
+
+
+def test_two_verifiers_that_disagree_give_one_failing_record(
+    manifests: dict[str, Manifest],
+) -> None:
+    m = manifests["bits_consistent"]
+    missing = m.instances()[0]
+    result = two_verifiers(m, observe(m.instances()), observe(m.instances()[1:]))
+    assert not result.passed and len(result.instances) == 8
+    (failed,) = [c for c in result.instances if not c.passed]
+    assert failed.sop_instance_uid == missing.sop_instance_uid and failed.status == "fail"
+    assert failed.reason == (
+        "sql: present as expected (accept); "
+        "c-find: expected present (accept), not found in the index — verifiers disagree"
+    )
+    (line,) = [ln for ln in result.failures() if missing.sop_instance_uid in ln]
+    assert line.endswith(f"{missing.sop_instance_uid} {failed.reason}")
+    study = next(s for s in result.studies if s.study_instance_uid == failed.study_instance_uid)
+    assert study.status == "fail" and "verifiers disagree" in study.reason
+    assert [e.status for e in study.evidence] == ["pass", "fail"]
+    assert result.counts["failed"] == 1 and result.counts["studies_failed"] == 1
+
+
+def test_mismatches_both_verifiers_found_are_kept_once(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    target = m.instances()[2]
+    obs = observe(m.instances())
+    obs.instances[target.sop_instance_uid] = observed(target, study_instance_uid="2.25.999")
+    result = two_verifiers(m, obs, obs)
+    (failed,) = [c for c in result.instances if not c.passed]
+    (mm,) = failed.mismatches
+    assert mm.observed == "2.25.999" and result.counts["mismatches"] == 1
+    (line,) = [ln for ln in result.failures() if target.sop_instance_uid in ln]
+    assert line.endswith("(sql, c-find agree)")
+
+
+def test_junit_and_console_show_a_disagreement_once(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    missing = m.instances()[0]
+    result = two_verifiers(m, observe(m.instances()), observe(m.instances()[1:]))
+    (case,) = junit_tree([result]).getroot().findall("testcase")
+    failure = case.find("failure")
+    assert failure is not None and failure.text is not None
+    assert failure.get("message") == "1 of 8 instances failed, 1 of 2 studies failed"
+    (line,) = [ln for ln in failure.text.splitlines() if missing.sop_instance_uid in ln]
+    assert line.endswith("not found in the index — verifiers disagree")
+    out = case.find("system-out")
+    assert out is not None and out.text is not None
+    assert sum("prior study" in ln for ln in out.text.splitlines()) == 1
+    console = Console(width=300, record=True)
+    console.print(console_table([result]))
+    text = console.export_text()
+    assert "7/8" in text and "verifiers disagree" in text
+
+
+def test_a_link_study_is_one_not_checked_line_with_two_verifiers(
+    manifests: dict[str, Manifest],
+) -> None:
+    m = manifests["bits_consistent"]
+    result = two_verifiers(m, observe(m.instances()), observe(m.instances()))
+    (line,) = [ln for ln in result.not_checked() if "prior study" in ln]
+    assert "needs a link verifier" in line and "sql, c-find agree" in line
+    assert result.counts["studies_not_checked"] == 1
+
+
+def test_two_verifiers_of_one_kind_are_told_apart(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    obs = observe(m.instances())
+    results = [[check(m, replace(obs, source=f"sql {db}"))] for db in ("a", "b")]
+    (combined,) = combine(results)
+    assert [e.verifier for e in combined.instances[0].evidence] == ["sql", "sql#2"]
+
+
+def test_entries_sharing_a_uid_stay_apart_when_combined(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"].model_copy(deep=True)
+    a, b = m.instances()[:2]
+    b.attributes["SOPInstanceUID"] = a.sop_instance_uid  # two files, one UID
+    result = two_verifiers(m, observe(m.instances()), observe(m.instances()))
+    shared = [c for c in result.instances if c.sop_instance_uid == a.sop_instance_uid]
+    assert [c.file for c in shared] == [a.file, b.file]
+    assert len(result.instances) == result.counts["instances"] == 8
 
 
 # ── reports ──────────────────────────────────────────────────────────────────────────────────

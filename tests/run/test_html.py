@@ -17,7 +17,7 @@ from PIL import Image
 from dicomfab import generate, parse_spec
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import MergedManifest, merge
-from dicomfab.run.checks import ScenarioResult, StudyCheck, check, check_merged
+from dicomfab.run.checks import ScenarioResult, StudyCheck, check, check_merged, combine
 from dicomfab.run.html import MAX_THUMBS, THUMB_SIZE, write_html
 from dicomfab.scenarios import ScenarioRequest
 from dicomfab.scenarios.generate import generate_one
@@ -146,6 +146,28 @@ def test_pre_existing_instances_are_shown_and_not_passed(
     assert "seed77" in body.replace(" ", "")
     assert [a for t, a in page.tags if t == "details"]  # its section, open: it did not pass
     assert len(decode_thumbs(page)) == 2  # the two pre-existing instances
+
+
+def test_two_verifiers_show_each_instance_once_with_their_verdicts(
+    merged: tuple[Path, list[ScenarioResult]], tmp_path: Path
+) -> None:
+    """SQL misses the first instance, C-FIND the first two: two failed instances, one tile
+    each, captioned with each verifier's status; the disagreement is one failure line."""
+    root, _ = merged
+    data = MergedManifest.model_validate_json((root / "manifest.json").read_text("utf-8"))
+    (m,) = [d.manifest for d in data.datasets if d.name == "bits_consistent"]
+    everything = m.instances()
+    sql = replace(observe(everything[1:]), source="sql db")
+    cfind = replace(observe(everything[2:]), source="c-find pacs")
+    (result,) = combine([[check(m, sql)], [check(m, cfind)]])
+    path = write_html([result], tmp_path / "r.html", dataset_root=root)
+    body = Page(path.read_text(encoding="utf-8")).all_text
+    assert len(decode_thumbs(Page(path.read_text(encoding="utf-8")))) == 2
+    assert body.count("— fail (sql: fail, c-find: fail)") == 1
+    assert body.count("— fail (sql: pass, c-find: fail)") == 1
+    assert body.count("verifiers disagree") == 2  # the instance's line and its study's
+    for line in result.failures():
+        assert line in body
 
 
 def test_files_are_found_from_a_datasets_own_manifest(

@@ -55,8 +55,8 @@ def test_embedded_run_meets_every_expectation(embedded_run) -> None:  # type: ig
     assert [r.name for r in outcome.results] == ["bits_consistent", "pr_bits_mismatch"]
     for result in outcome.results:
         assert "sql " in result.source and "c-find " in result.source
-        verifiers = {c.verifier for c in result.instances}
-        assert verifiers == {"sql", "c-find"}
+        records = [*result.instances, *result.studies]  # one verdict each, from both verifiers
+        assert {tuple(e.verifier for e in c.evidence) for c in records} == {("sql", "c-find")}
     # pr_bits_mismatch declares its broken prior "reject"; the embedded archive stores it
     (mismatch,) = [r for r in outcome.results if r.name == "pr_bits_mismatch"]
     flipped = [c for c in mismatch.instances if c.declared_outcome != c.expected_outcome]
@@ -73,6 +73,18 @@ def test_run_folder_keeps_everything(embedded_run) -> None:  # type: ignore[no-u
     data = json.loads((root / "reports/report.json").read_text())
     assert data["summary"]["passed"] is True and data["summary"]["error"] is None
     assert data["run"]["target"].startswith("embedded")
+    # two verifiers (SQL, C-FIND), one record per study and per instance of the manifest
+    merged = json.loads((root / "merged_dataset/manifest.json").read_text())
+    for scenario, dataset in zip(data["scenarios"], merged["datasets"], strict=True):
+        studies = [s for p in dataset["manifest"]["patients"] for s in p["studies"]]
+        files = [i["file"] for s in studies for se in s["series"] for i in se["instances"]]
+        assert [s["study_instance_uid"] for s in scenario["studies"]] == [
+            s["study_instance_uid"] for s in studies
+        ]
+        assert [i["file"] for i in scenario["instances"]] == files
+        assert scenario["counts"]["instances"] == len(files)
+        assert all(len(i["evidence"]) == 2 for i in scenario["instances"])
+        assert len(scenario["not_checked"]) == len(set(scenario["not_checked"]))
     suite = ET.parse(root / "reports/junit.xml").getroot()
     assert suite.get("tests") == "2" and suite.get("failures") == "0"
     log = (root / "logs/run.log").read_text()

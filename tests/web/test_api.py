@@ -392,6 +392,12 @@ def test_run_embedded_then_list_and_report(client: TestClient, root: Path) -> No
     report = client.get(f"/api/runs/{run['id']}/report").json()
     assert report["summary"]["passed"] is True
     assert [s["name"] for s in report["scenarios"]] == ["bits_consistent"]
+    # the embedded target's two verifiers: one record per instance, with both verdicts
+    (scenario,) = report["scenarios"]
+    files = [i["file"] for i in scenario["instances"]]
+    assert len(files) == len(set(files)) == scenario["counts"]["instances"]
+    for record in [*scenario["instances"], *scenario["studies"]]:
+        assert [e["verifier"] for e in record["evidence"]] == ["sql", "c-find"]
     # started without a seed: a fresh one, recorded (the run can be replayed with it)
     seed = job["result"]["seed"]
     assert isinstance(seed, int) and report["summary"]["seed"] == seed

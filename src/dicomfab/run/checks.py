@@ -23,6 +23,12 @@ study's instance checks. The receipt, when given, only adds the ingest outcome t
 
 A protocol outcome is data: nothing here raises for a failed check.
 
+A run with several verifiers (e.g. SQL and C-FIND) checks each scenario once per verifier, then
+:func:`combine` makes one verdict per instance and per study: the worst status of the verifiers,
+a reason naming the verifiers that agree (``… (sql, c-find agree)``) or giving each one's reason
+when they disagree (``sql: …; c-find: … — verifiers disagree``), and each verifier's
+:class:`Evidence`.
+
 A scenario a run selected but never checked (the run was interrupted, or a stage failed, before
 verification) is a :func:`not_run` result: status ``not run``, never passed, with what the
 ingestor had sent and the system acknowledged for its files before the stop.
@@ -111,6 +117,18 @@ class Delivered:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What one verifier of several concluded about a record (see :func:`combine`)."""
+
+    verifier: str  # e.g. "sql", "c-find"
+    status: Status
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.verifier}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class InstanceCheck:
     sop_instance_uid: str
     file: str
@@ -125,7 +143,8 @@ class InstanceCheck:
     ingest: Ingest | None = None
     status: Status = "pass"
     reason: str = ""
-    verifier: str = ""  # e.g. "sql", "c-find": set when a run has several
+    # each verifier's verdict when several checked it (empty with one verifier)
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -137,9 +156,7 @@ class InstanceCheck:
         if self.status not in NOT_PASSED:
             return []
         head = f"{self.label} {self.sop_instance_uid}"
-        if self.verifier:
-            head = f"[{self.verifier}] {head}"
-        if self.status == PRE_EXISTING:
+        if self.status == PRE_EXISTING or _disagree(self.evidence):
             return [f"{head} {self.reason}"]
         lines: list[str] = []
         if self.expected_present is not None and self.expected_present != self.observed_present:
@@ -149,6 +166,8 @@ class InstanceCheck:
             else:
                 lines.append(f"{head} expected absent ({why}), found in the index")
         lines.extend(f"{head} {m}" for m in self.mismatches)
+        if self.evidence and lines:
+            lines[-1] += f" ({_agreeing(self.evidence)})"
         if self.ingest is not None and lines:
             lines[-1] += f" [{self.ingest}]"
         return lines
@@ -167,7 +186,7 @@ class StudyCheck:
     expected_outcome: str
     status: Status
     reason: str
-    verifier: str = ""
+    evidence: tuple[Evidence, ...] = ()  # as for InstanceCheck.evidence
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,17 +241,11 @@ class ScenarioResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Counts per instance and per study (with several verifiers, an instance failed when
-        one of them failed it, and is present when one of them found it)."""
-        by_instance: dict[tuple[str, str], list[InstanceCheck]] = {}
-        for c in self.instances:
-            by_instance.setdefault((c.file, c.sop_instance_uid), []).append(c)
-        by_study: dict[str, list[StudyCheck]] = {}
-        for s in self.studies:
-            by_study.setdefault(s.study_instance_uid, []).append(s)
-        inst = [_worst(checks) for checks in by_instance.values()]
-        studies = [_worst(checks) for checks in by_study.values()]
-        ours = [v for v in by_instance.values() if _worst(v) != PRE_EXISTING]
+        """Counts per instance and per study: one record each, whatever the number of
+        verifiers (see :func:`combine`)."""
+        inst = [c.status for c in self.instances]
+        studies = [s.status for s in self.studies]
+        ours = [c for c in self.instances if c.status != PRE_EXISTING]
         return {
             "instances": len(inst),
             "passed": sum(status == "pass" for status in inst),
@@ -240,8 +253,8 @@ class ScenarioResult:
             "not_checked": sum(status == "not checked" for status in inst),
             "pre_existing": sum(status == PRE_EXISTING for status in inst),
             # present: stored by this run (what was there before ingest is not credited)
-            "present": sum(any(c.observed_present for c in v) for v in ours),
-            "absent": sum(not any(c.observed_present for c in v) for v in ours),
+            "present": sum(c.observed_present for c in ours),
+            "absent": sum(not c.observed_present for c in ours),
             "mismatches": sum(len(c.mismatches) for c in self.instances),
             "studies": len(studies),
             "studies_failed": sum(status == "fail" for status in studies),
@@ -254,8 +267,7 @@ class ScenarioResult:
         lines = [pre_existing_note(self.pre_existing)] if self.pre_existing else []
         lines += [line for c in self.instances for line in c.diff_lines()]
         lines += [
-            f"{f'[{s.verifier}] ' if s.verifier else ''}{s.role} study {s.study_instance_uid}: "
-            f"{s.reason}"
+            f"{s.role} study {s.study_instance_uid}: {s.reason}"
             for s in self.studies
             if s.status in NOT_PASSED
         ]
@@ -301,7 +313,7 @@ class ScenarioResult:
         }
 
 
-def _worst(checks: Sequence[InstanceCheck] | Sequence[StudyCheck]) -> Status:
+def _worst(checks: Iterable[InstanceCheck | StudyCheck | Evidence]) -> Status:
     statuses = {c.status for c in checks}
     order: tuple[Status, ...] = ("fail", PRE_EXISTING, "not checked")
     return next((s for s in order if s in statuses), "pass")
@@ -590,26 +602,89 @@ def check_merged(
     return [check(m, observations, receipt, overrides) for m in manifests]
 
 
+def _disagree(evidence: Sequence[Evidence]) -> bool:
+    """Whether the verifiers came to different verdicts (status or reason)."""
+    return len({(e.status, e.reason) for e in evidence}) > 1
+
+
+def _agreeing(evidence: Sequence[Evidence]) -> str:
+    """``sql, c-find agree``: the verifiers behind a verdict they share."""
+    return f"{', '.join(e.verifier for e in evidence)} agree"
+
+
+def verdicts(evidence: Sequence[Evidence]) -> str:
+    """``sql: pass, c-find: fail``: each verifier's status, in the run's order."""
+    return ", ".join(f"{e.verifier}: {e.status}" for e in evidence)
+
+
+def _verdict(evidence: Sequence[Evidence]) -> str:
+    """One reason line from every verifier's: ``present as expected (accept) (sql, c-find
+    agree)``, or each verifier's reason then ``— verifiers disagree``."""
+    if _disagree(evidence):
+        return "; ".join(str(e) for e in evidence) + " — verifiers disagree"
+    return f"{evidence[0].reason} ({_agreeing(evidence)})"
+
+
+def _evidence(
+    kinds: Sequence[str], checks: Sequence[InstanceCheck | StudyCheck]
+) -> tuple[Evidence, ...]:
+    return tuple(Evidence(k, c.status, c.reason) for k, c in zip(kinds, checks, strict=True))
+
+
+def _combine_instances(kinds: Sequence[str], checks: Sequence[InstanceCheck]) -> InstanceCheck:
+    """One record for one manifest entry: the worst status, present when one verifier found
+    it, every distinct mismatch."""
+    first = checks[0]
+    if any((c.file, c.sop_instance_uid) != (first.file, first.sop_instance_uid) for c in checks):
+        raise ValueError(f"verifiers checked different instances in place of {first.file}")
+    evidence = _evidence(kinds, checks)
+    return replace(
+        first,
+        observed_present=any(c.observed_present for c in checks),
+        mismatches=list(dict.fromkeys(m for c in checks for m in c.mismatches)),
+        status=_worst(checks),
+        reason=_verdict(evidence),
+        evidence=evidence,
+    )
+
+
+def _combine_studies(kinds: Sequence[str], checks: Sequence[StudyCheck]) -> StudyCheck:
+    first = checks[0]
+    if any(c.study_instance_uid != first.study_instance_uid for c in checks):
+        raise ValueError(f"verifiers checked different studies in place of {first.role}")
+    evidence = _evidence(kinds, checks)
+    return replace(first, status=_worst(checks), reason=_verdict(evidence), evidence=evidence)
+
+
+def _verifier_names(results: Sequence[ScenarioResult]) -> list[str]:
+    """Each verifier's kind from its source (``sql``, ``c-find``); a kind used twice is
+    numbered (``sql``, ``sql#2``)."""
+    names: list[str] = []
+    for r in results:
+        kind = r.source.split(" ", 1)[0]
+        n = sum(name.split("#", 1)[0] == kind for name in names)
+        names.append(f"{kind}#{n + 1}" if n else kind)
+    return names
+
+
 def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioResult]:
-    """One result per dataset from several verifiers' results (same datasets, same order):
-    every check of every verifier, each marked with its verifier (``sql``, ``c-find``, …)."""
+    """One result per dataset from several verifiers' results (same datasets, same order, each
+    from :func:`check` of the same manifest): one record per instance (per manifest entry, so
+    two entries sharing a UID stay apart) and per study, in manifest order, with the worst
+    status of its verifiers and each verifier's verdict in ``evidence``."""
     if len(per_verifier) == 1:
         return list(per_verifier[0])
     combined: list[ScenarioResult] = []
     for results in zip(*per_verifier, strict=True):
-        first = results[0]
-        instances: list[InstanceCheck] = []
-        studies: list[StudyCheck] = []
-        for r in results:
-            kind = r.source.split(" ", 1)[0]
-            instances += [replace(c, verifier=kind) for c in r.instances]
-            studies += [replace(s, verifier=kind) for s in r.studies]
+        kinds = _verifier_names(results)
+        instances = zip(*(r.instances for r in results), strict=True)
+        studies = zip(*(r.studies for r in results), strict=True)
         combined.append(
             replace(
-                first,
+                results[0],
                 source=" + ".join(r.source for r in results),
-                instances=instances,
-                studies=studies,
+                instances=[_combine_instances(kinds, c) for c in instances],
+                studies=[_combine_studies(kinds, s) for s in studies],
             )
         )
     return combined
@@ -619,6 +694,7 @@ __all__ = [
     "NOT_PASSED",
     "PRE_EXISTING",
     "Delivered",
+    "Evidence",
     "Ingest",
     "InstanceCheck",
     "Mismatch",
@@ -629,4 +705,5 @@ __all__ = [
     "combine",
     "not_run",
     "pre_existing_note",
+    "verdicts",
 ]

@@ -27,7 +27,7 @@ from pydicom.pixels import pixel_array
 
 from dicomfab.output.merge import merged_file_path
 from dicomfab.output.preview import _window, decoding_plugin, read_header
-from dicomfab.run.checks import NOT_PASSED, InstanceCheck, ScenarioResult
+from dicomfab.run.checks import NOT_PASSED, InstanceCheck, ScenarioResult, verdicts
 from dicomfab.run.report import Stop, summary, write_atomically
 
 MAX_THUMBS = 8
@@ -107,6 +107,8 @@ def _tile(result: ScenarioResult, check: InstanceCheck, root: Path | None) -> st
         except Exception as exc:  # a broken file is data here: show why, never fail the report
             body = _placeholder(f"cannot preview: {type(exc).__name__}: {exc}"[:300])
     caption = f"{check.label} — {check.status}"
+    if check.evidence:  # several verifiers: what each one concluded
+        caption += f" ({verdicts(check.evidence)})"
     return (
         f"<figure>{body}<figcaption>{escape(caption)}<br>{escape(check.file)}</figcaption></figure>"
     )

@@ -4,7 +4,7 @@ import { InlineError, useReportError } from '../components/Alerts';
 import { ErrorWithIssues } from '../components/Issues';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
-import type { Info, Job, JobAnswer, PastRun, RunReport, TargetsAnswer } from '../types';
+import type { Info, Job, JobAnswer, PastRun, RunReport, ScenarioReport, TargetsAnswer } from '../types';
 import { useScenarios } from './Scenarios';
 import { ImageSizeField } from '../components/ImageSizeField';
 
@@ -19,6 +19,33 @@ function RunSeed({ seed, onUse }: { seed: number | null | undefined; onUse: (see
         Use this seed
       </button>
     </p>
+  );
+}
+
+/** Records several verifiers checked without passing: each verifier's status and reason. */
+function VerifierEvidence({ scenario }: { scenario: ScenarioReport }) {
+  const records = [
+    ...scenario.instances.map((c) => ({ name: `${c.label} ${c.sop_instance_uid}`, ...c })),
+    ...scenario.studies.map((s) => ({ name: `${s.role} study ${s.study_instance_uid}`, ...s })),
+  ].filter((r) => r.status !== 'pass' && (r.evidence?.length ?? 0) > 1);
+  if (!records.length) return null;
+  return (
+    <>
+      <h4>By verifier</h4>
+      <ul className="evidence" data-testid="run-evidence">
+        {records.map((r) => (
+          <li key={r.name}>
+            {r.name}:{' '}
+            {r.evidence?.map((e, i) => (
+              <Fragment key={e.verifier}>
+                {i > 0 && '; '}
+                <strong>{e.verifier}</strong> {e.status} ({e.reason})
+              </Fragment>
+            ))}
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
@@ -116,6 +143,7 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                           <pre className="diff">{r.not_checked.join('\n')}</pre>
                         </>
                       )}
+                      <VerifierEvidence scenario={r} />
                       {r.overrides && Object.keys(r.overrides).length > 0 && (
                         <p className="muted">
                           Target overrides:{' '}

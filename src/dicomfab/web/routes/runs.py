@@ -58,6 +58,52 @@ class PastRun(Answer):
     error: str | None
 
 
+class EvidenceReport(BaseModel):
+    """One verifier's verdict on a record (:class:`dicomfab.run.checks.Evidence`)."""
+
+    verifier: str
+    status: str
+    reason: str
+
+
+class StudyReport(BaseModel):
+    """One study's check (:class:`dicomfab.run.checks.StudyCheck`): one per study, whatever
+    the number of verifiers; ``evidence`` holds each one's verdict when there were several."""
+
+    model_config = ConfigDict(extra="allow")
+
+    study_instance_uid: str
+    role: str
+    patient_id: str
+    expected_outcome: str
+    status: str
+    reason: str
+    evidence: list[EvidenceReport] = Field(default_factory=list)
+
+
+class InstanceReport(BaseModel):
+    """One instance's check (:class:`dicomfab.run.checks.InstanceCheck`): one per manifest
+    entry, whatever the number of verifiers, as for :class:`StudyReport`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sop_instance_uid: str
+    file: str
+    label: str
+    study_instance_uid: str
+    declared_outcome: str
+    expected_outcome: str
+    written: bool
+    expected_present: bool | None
+    observed_present: bool
+    mismatches: list[dict[str, str]]
+    ingest: dict[str, Any] | None
+    status: str
+    reason: str
+    passed: bool
+    evidence: list[EvidenceReport] = Field(default_factory=list)
+
+
 class ScenarioReport(BaseModel):
     """One scenario of a run report (:meth:`dicomfab.run.checks.ScenarioResult.to_dict`);
     ``not_run``, ``delivery`` and ``delivered`` only for a scenario the run did not reach."""
@@ -78,8 +124,8 @@ class ScenarioReport(BaseModel):
     counts: dict[str, int]
     failures: list[str]
     not_checked: list[str]
-    studies: list[dict[str, Any]]
-    instances: list[dict[str, Any]]
+    studies: list[StudyReport]
+    instances: list[InstanceReport]
 
 
 class RunReport(BaseModel):
