@@ -165,7 +165,9 @@ def test_the_builtins_are_declared_as_entry_points() -> None:
     declared = project["project"]["entry-points"][GROUP]
     assert sorted(declared.values()) == sorted(builtins())
     kinds = {(a.role, a.kind) for a in adapters()}
-    assert {kind for _, kind in kinds} == set(declared)
+    # a links kind may share its name with an ingest or verify kind: its entry point is KIND-links
+    named = {f"{kind}-links" if role == "links" else kind for role, kind in kinds}
+    assert named == set(declared)
     assert ("ingest", "memory") in kinds and ("verify", "memory") in kinds
 
 

@@ -33,14 +33,15 @@ def targets_command(config: Path | None, as_json: bool) -> None:
         click.echo(json.dumps({"config": str(path) if path else None, "targets": rows}, indent=2))
     else:
         table = Table(title=f"targets ({path or 'no dicomfab.toml found'})")
-        for column in ("Name", "Description", "Ingest", "Verify"):
+        for column in ("Name", "Description", "Ingest", "Verify", "Links"):
             table.add_column(column, overflow="fold")
         for row in rows:
             if row["problem"]:
                 problem = f"[red]BROKEN:[/] {escape(row['problem'])}"
-                table.add_row(row["name"], problem, "", "")
+                table.add_row(row["name"], problem, "", "", "")
                 continue
-            table.add_row(row["name"], row["description"], row["ingest"], "\n".join(row["verify"]))
+            verify = "\n".join(row["verify"])
+            table.add_row(row["name"], row["description"], row["ingest"], verify, row["links"])
         console.print(table)
     for problem in plugin_problems():
         click.echo(f"warning: {problem}", err=True)

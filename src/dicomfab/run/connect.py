@@ -24,6 +24,7 @@ from dicomfab.run.expect import policy_issues, rule_issues
 from dicomfab.studyspec.documents import parse_document
 from dicomfab.targets import config
 from dicomfab.targets.config import Target, Targets, Wait
+from dicomfab.targets.links import relation_config
 from dicomfab.targets.observations import Verifier
 from dicomfab.targets.receipt import Ingestor
 from dicomfab.targets.registry import AdapterConfig, Context, adapter_for
@@ -81,6 +82,14 @@ def describe_verify(verify: AdapterConfig) -> str:
     return str(adapter_for("verify", verify).describe(verify))
 
 
+def describe_links(target: Target) -> str:
+    """How the target's links are judged: its mode, or its own relation on one line."""
+    relation = relation_config(target)
+    if relation is None:
+        return str(target.links)
+    return str(adapter_for("links", relation).describe(relation))
+
+
 def describe(target: Target | None, targets: Targets | None = None) -> str:
     """One line: how data goes in and how we look (secrets masked)."""
     if target is None:
@@ -101,7 +110,8 @@ def configured_target(name: str | None, targets: Targets) -> Target | None:
 
 def target_rows(targets: Targets) -> list[dict[str, Any]]:
     """Every target a run can use (the embedded one first unless the config redefines it), as
-    shown by ``dicomfab targets`` and the UI: secrets masked. A broken target (an unset
+    shown by ``dicomfab targets`` and the UI: secrets masked; ``links`` is how links are
+    judged (a mode, or the product's own relation). A broken target (an unset
     variable, an invalid field) is listed too, with ``problem`` saying why, on one line."""
     rows: list[dict[str, Any]] = []
     if EMBEDDED not in targets.targets and EMBEDDED not in targets.broken:
@@ -111,6 +121,7 @@ def target_rows(targets: Targets) -> list[dict[str, Any]]:
                 "description": "built in: pynetdicom qrscp on a free loopback port",
                 "ingest": "C-STORE (started for the run)",
                 "verify": ["SQL on its SQLite index", "C-FIND"],
+                "links": "same-patient",
                 "problem": None,
             }
         )
@@ -124,6 +135,7 @@ def target_rows(targets: Targets) -> list[dict[str, Any]]:
                     "description": "",
                     "ingest": "",
                     "verify": [],
+                    "links": "",
                     "problem": targets.mask(targets.problem(name) or ""),
                 }
             )
@@ -134,6 +146,7 @@ def target_rows(targets: Targets) -> list[dict[str, Any]]:
                 "description": target.description,
                 "ingest": targets.mask(describe_ingest(target.ingest)),
                 "verify": [targets.mask(describe_verify(v)) for v in target.verifiers],
+                "links": targets.mask(describe_links(target)),
                 "problem": None,
             }
         )

@@ -8,7 +8,8 @@ authenticated study query on the same DICOMweb root, reported as STOW-RS; ``comm
 program exists, the working directory exists, passthrough variables are set), a verifier by its
 ``probe`` or else by building it and asking for an impossible UID (``sql``: the SSH tunnel opens
 (if any), the database answers, and the query template runs, every other parameter given;
-``cfind`` / ``qido``: a study-level query is answered).
+``cfind`` / ``qido``: a study-level query is answered), and the target's own link relation
+(``links`` table) by asking it about the same impossible study UID.
 
 A failure is data (``ok`` false, a one-line ``detail``), never an exception.
 """
@@ -25,6 +26,7 @@ from typing import Any
 from dicomfab.errors import DicomfabError
 from dicomfab.run.connect import configured_target, open_target
 from dicomfab.targets.config import Targets
+from dicomfab.targets.links import relation_config
 from dicomfab.targets.registry import (
     NO_SUCH_UID,
     Adapter,
@@ -37,7 +39,7 @@ from dicomfab.targets.registry import (
 
 @dataclass(frozen=True)
 class Probe:
-    part: str  # "ingest" / "verify"
+    part: str  # "ingest" / "verify" / "links"
     what: str  # e.g. "C-ECHO ORTHANC@127.0.0.1:4242"
     ok: bool
     detail: str
@@ -86,6 +88,8 @@ def probe(name: str | None, targets: Targets, workdir: Path) -> list[Probe]:
     probes: list[Probe] = []
     parts: list[tuple[Role, AdapterConfig]] = [("ingest", target.ingest)]
     parts += [("verify", v) for v in target.verifiers]
+    relation = relation_config(target)
+    parts += [("links", relation)] if relation is not None else []
     for role, config in parts:
         adapter = adapter_for(role, config)
 

@@ -34,7 +34,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 from pydantic import Field, ValidationError
 
@@ -65,9 +65,11 @@ def _union(role: Role) -> Any:
 if TYPE_CHECKING:
     IngestConfig = AdapterConfig
     VerifyConfig = AdapterConfig
+    LinksConfig = AdapterConfig
 else:
     IngestConfig = _union("ingest")
     VerifyConfig = _union("verify")
+    LinksConfig = _union("links")  # the product's own relation (dicomfab.targets.links)
 
 
 class Wait(ConfigModel):
@@ -84,6 +86,11 @@ class Target(ConfigModel):
     ingest: IngestConfig = Field(description="how data goes in: a table with a kind")
     verify: VerifyConfig | list[VerifyConfig] = Field(
         description="one verifier, or several (each must find what the scenario expects)"
+    )
+    links: Literal["same-patient", "none"] | LinksConfig = Field(
+        "same-patient",
+        description='how links are judged: "same-patient" (filed under one patient record), '
+        '"none" (not checked), or a table with a kind: the product\'s own relation',
     )
     wait: Wait = Field(default_factory=Wait)
     policy: dict[str, str] = Field(
@@ -280,18 +287,22 @@ def _load_target(
     try:
         target = Target.model_validate(values)
     except ValidationError as exc:
-        one = not isinstance(values.get("verify"), list) if isinstance(values, dict) else True
-        issues = [_issue(name, err) for err in exc.errors() if _about_the_input(err, one)]
+        written = values if isinstance(values, dict) else {}
+        one = not isinstance(written.get("verify"), list)
+        mode = isinstance(written.get("links"), str)
+        issues = [_issue(name, err) for err in exc.errors() if _about_the_input(err, one, mode)]
         return None, issues
     return target, []
 
 
-def _about_the_input(err: Any, one_verifier: bool) -> bool:
-    """False for an error about the form ``verify`` was not written in (pydantic tries both
-    one table and a list of tables)."""
+def _about_the_input(err: Any, one_verifier: bool, links_mode: bool) -> bool:
+    """False for an error about the form ``verify`` or ``links`` was not written in (pydantic
+    tries both one table and a list of tables; a mode string and a table)."""
     loc = err["loc"]
     if len(loc) > 1 and loc[0] == "verify" and isinstance(loc[1], str):
         return loc[1].startswith("list[") != one_verifier
+    if len(loc) > 1 and loc[0] == "links" and isinstance(loc[1], str):
+        return loc[1].startswith("literal[") == links_mode
     return True
 
 
@@ -303,14 +314,19 @@ def _issue(name: str, err: Any) -> Issue:
         p
         for p in err["loc"]
         if not (
-            isinstance(p, str) and (p in every_kind or p.startswith(("tagged-union[", "list[")))
+            isinstance(p, str)
+            and (p in every_kind or p.startswith(("tagged-union[", "list[", "literal[")))
         )
     )
     message, suggestion = err["msg"], None
-    if err["type"] == "extra_forbidden":
+    if loc == ("links",) and err["type"] == "literal_error":
+        modes = get_args(get_args(Target.model_fields["links"].annotation)[0])
+        message = f"must be {' or '.join(map(repr, modes))}, or a table with a kind"
+        suggestion = _nearest_key(str(err.get("input", "")), list(modes))
+    elif err["type"] == "extra_forbidden":
         message, suggestion = "unknown key", _nearest_key(str(loc[-1]), _fields())
     elif err["type"] == "union_tag_invalid" and loc and loc[0] in ROLES:
-        role: Role = "ingest" if loc[0] == "ingest" else "verify"
+        role: Role = loc[0]
         tag = str(err.get("ctx", {}).get("tag", ""))
         message = f"unknown kind {tag!r} (known: {', '.join(kinds(role))})"
         message += "".join(f"; {problem}" for problem in plugin_problems())

@@ -1,7 +1,8 @@
-"""Every kind of target part, in one registry: how data goes in (``ingest``) and how we look
-(``verify``). A ``kind`` in a ``[targets.NAME]`` table names an :class:`Adapter`; its config
-model checks the table, ``describe`` shows it on one line, ``probe`` checks it can be reached
-(``dicomfab check --target``) and ``build`` makes the live ingestor or verifier for a run.
+"""Every kind of target part, in one registry: how data goes in (``ingest``), how we look
+(``verify``) and where the product's own study links come from (``links``). A ``kind`` in a
+``[targets.NAME]`` table names an :class:`Adapter`; its config model checks the table,
+``describe`` shows it on one line, ``probe`` checks it can be reached (``dicomfab check
+--target``) and ``build`` makes the live ingestor, verifier or link source for a run.
 
 Adapters are found through the entry-point group ``dicomfab.targets`` (each entry point names
 an :class:`Adapter` or a tuple of them), the same path a third-party package uses:
@@ -34,8 +35,8 @@ from pydantic import BaseModel, ConfigDict
 from dicomfab.errors import DicomfabError
 
 GROUP = "dicomfab.targets"
-Role = Literal["ingest", "verify"]
-ROLES: tuple[Role, ...] = ("ingest", "verify")
+Role = Literal["ingest", "verify", "links"]
+ROLES: tuple[Role, ...] = ("ingest", "verify", "links")
 NO_SUCH_UID = "2.25.1"  # a valid UID no generator of ours ever makes: what a probe asks for
 
 ADAPTER_NAMES = ("ADAPTER", "ADAPTERS")
@@ -97,7 +98,8 @@ class Adapter(Generic[C]):
     """One ``kind`` of ingestor or verifier.
 
     ``build(config, context)`` returns an :class:`~dicomfab.targets.receipt.Ingestor` (role
-    ingest) or a :class:`~dicomfab.targets.observations.Verifier` (role verify). ``probe(config,
+    ingest), a :class:`~dicomfab.targets.observations.Verifier` (role verify) or a
+    :class:`~dicomfab.targets.links.LinkSource` (role links). ``probe(config,
     context)`` returns what it found on one line or raises (a DicomfabError or OSError); a
     verifier without one is probed by building it and asking for :data:`NO_SUCH_UID`.
     ``logs(config, context)`` lists the log files a built ingestor writes (shown by the run)."""
@@ -113,8 +115,8 @@ class Adapter(Generic[C]):
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"adapter {self.kind!r}: role must be one of {ROLES}")
-        if self.role == "ingest" and self.probe is None:
-            raise ValueError(f"ingest adapter {self.kind!r} needs a probe")
+        if self.role in ("ingest", "links") and self.probe is None:
+            raise ValueError(f"{self.role} adapter {self.kind!r} needs a probe")
         kind = self.config.model_fields.get("kind")
         if kind is None or getattr(kind.annotation, "__args__", None) != (self.kind,):
             raise ValueError(

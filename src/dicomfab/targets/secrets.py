@@ -14,9 +14,10 @@ URL written with a literal password is never shown either.
 Which values are secret (:func:`secret_values`, from one target's table as written and the
 environment it is expanded with):
 
-- a ``${VAR}`` whose name says so (:func:`is_secret`) or that fills a ``password`` field;
+- a ``${VAR}`` whose name says so (:func:`is_secret`) or that fills a ``password`` or
+  ``token`` field;
 - a ``${VAR}`` in the password part of a URL's userinfo (``scheme://user:${PW}@host``);
-- a literal ``password`` field, and a literal password in a URL's userinfo;
+- a literal ``password`` or ``token`` field, and a literal password in a URL's userinfo;
 - the command ingestor's ``passthrough`` variables and every ``${VAR}`` in its ``env``, unless
   the ingest table names the variable in ``public``.
 
@@ -32,6 +33,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
+SECRET_FIELDS = ("password", "token")  # keys whose value is a secret, whatever fills them
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_NAME = re.compile(r"PW|PASS|SECRET|TOKEN|CREDENTIAL|APIKEY|API_KEY", re.IGNORECASE)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -41,9 +43,9 @@ _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:)([^\s/?#@]
 
 def is_secret(variable: str, path: str) -> bool:
     """A ``${VARIABLE}`` is a secret when its name says so (``DB_PW``, ``BOLUS2_PASSWORD``,
-    ``*_TOKEN``, …) or when it fills a password field. Hosts, ports, AE titles and user names
-    stay visible: an error must say where it could not connect."""
-    return bool(_SECRET_NAME.search(variable)) or path.rsplit(".", 1)[-1] == "password"
+    ``*_TOKEN``, …) or when it fills a password (or token) field. Hosts, ports, AE titles and user
+    names stay visible: an error must say where it could not connect."""
+    return bool(_SECRET_NAME.search(variable)) or path.rsplit(".", 1)[-1] in SECRET_FIELDS
 
 
 def encoded_forms(value: str) -> set[str]:
@@ -160,8 +162,8 @@ def secret_values(target: Mapping[str, Any], env: Mapping[str, str]) -> set[str]
     public = set(_names(ingest.get("public"))) if command and isinstance(ingest, dict) else set()
     for path, text in _strings(dict(target), ""):
         field = path.rsplit(".", 1)[-1]
-        if field == "password" and not VARIABLE.search(text):
-            found.add(text)  # a literal password
+        if field in SECRET_FIELDS and not VARIABLE.search(text):
+            found.add(text)  # a literal password or token
         for url in _URL_PASSWORD.finditer(text):
             if not VARIABLE.search(url[2]):
                 found.add(unquote(url[2]))  # a literal password in a URL

@@ -19,7 +19,8 @@ is data (absent from the Observations); only "cannot connect / bad SQL / missing
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -125,10 +126,6 @@ def _kind(exc: BaseException) -> type[TargetError]:
     return TargetError
 
 
-def _statement(query: str) -> TextClause:
-    return text(query).bindparams(bindparam("uids", expanding=True))
-
-
 def _studies_from_rows(instances: Iterable[ObservedInstance]) -> dict[str, ObservedStudy]:
     """Without a study query: each study under the patient of its first instance row."""
     out: dict[str, ObservedStudy] = {}
@@ -162,6 +159,7 @@ class SQLVerifier:
         params: dict[str, Any] | None = None,
         batch: int = 1000,
         connect_timeout: float = 10.0,
+        what: str = "SQL verification",
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -174,6 +172,7 @@ class SQLVerifier:
         self.params = dict(params or {})
         self.batch = batch
         self.connect_timeout = connect_timeout
+        self.what = what  # names the lookup in messages
 
     @property
     def safe_url(self) -> str:
@@ -184,7 +183,7 @@ class SQLVerifier:
         return f"SQLVerifier({self.safe_url!r}, batch={self.batch})"
 
     def _fail(self, what: str, kind: type[TargetError] = TargetError) -> TargetError:
-        message = f"SQL verification against {self.safe_url} failed: {what}"
+        message = f"{self.what} against {self.safe_url} failed: {what}"
         try:
             password = make_url(self.url).password
         except Exception:
@@ -199,10 +198,31 @@ class SQLVerifier:
             return Observations({}, source, time.perf_counter() - start)
         if "uids" in self.params:
             raise self._fail("params must not contain 'uids' (the UID list is bound there)")
+        statement = self.statement(self.query, "uids")
+        by_study = None if self.study_query is None else self.statement(self.study_query, "uids")
+        instances: dict[str, ObservedInstance] = {}
+        studies: dict[str, ObservedStudy] = {}
+        with self.connection() as conn:
+            self._run(conn, statement, uids, ObservedInstance, instances)
+            if by_study is not None:
+                self._run(conn, by_study, study_uids(instances.values()), ObservedStudy, studies)
+        if by_study is None:
+            studies = _studies_from_rows(instances.values())
+        return Observations(instances, source, time.perf_counter() - start, studies)
+
+    def statement(self, query: str, name: str) -> TextClause:
+        """``query`` with ``:name`` an expanding bound parameter (a list of values)."""
+        try:
+            return text(query).bindparams(bindparam(name, expanding=True))
+        except SQLAlchemyError as exc:
+            raise self._fail(_reason(exc), _kind(exc)) from None
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """One connection to the database, closed after; every database error inside (cannot
+        connect, bad SQL, a missing parameter) raised as a one-line TargetError, masked."""
         try:
             url = make_url(self.url)
-            statement = _statement(self.query)
-            by_study = None if self.study_query is None else _statement(self.study_query)
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         self._check_sqlite_file(url)
@@ -212,22 +232,13 @@ class SQLVerifier:
             raise self._fail(f"database driver not installed ({exc.name or exc})") from None
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
-        instances: dict[str, ObservedInstance] = {}
-        studies: dict[str, ObservedStudy] = {}
         try:
             with engine.connect() as conn:
-                self._run(conn, statement, uids, ObservedInstance, instances)
-                if by_study is not None:
-                    self._run(
-                        conn, by_study, study_uids(instances.values()), ObservedStudy, studies
-                    )
+                yield conn
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         finally:
             engine.dispose()
-        if by_study is None:
-            studies = _studies_from_rows(instances.values())
-        return Observations(instances, source, time.perf_counter() - start, studies)
 
     def _run(
         self,
@@ -329,16 +340,20 @@ class SQLVerify(AdapterConfig):
         return self
 
 
+def via_ssh(ssh: SSHTunnelConfig | None) -> str:
+    """How a database is reached, for a description: `` via ssh T (jump B)`` or nothing."""
+    via = f" via ssh {ssh.target}" if ssh else ""
+    return via + (f" (jump {ssh.bastion})" if ssh and ssh.bastion else "")
+
+
 def _describe(config: SQLVerify) -> str:
-    via = f" via ssh {config.ssh.target}" if config.ssh else ""
-    via += f" (jump {config.ssh.bastion})" if config.ssh and config.ssh.bastion else ""
-    return f"SQL {config.profile or 'query'} {mask_url(config.url)}{via}"
+    return f"SQL {config.profile or 'query'} {mask_url(config.url)}{via_ssh(config.ssh)}"
 
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
 
 
-def _tunnelled(url: str, ssh: SSHTunnelConfig, context: Context) -> str:
+def tunnelled(url: str, ssh: SSHTunnelConfig, context: Context) -> str:
     """``url`` as seen through an SSH tunnel opened now (closed with ``context.stack``)."""
     from dicomfab.targets.ssh import SSHTunnel, tunnel_url
 
@@ -373,7 +388,7 @@ def _build(config: SQLVerify, context: Context) -> SQLVerifier:
         if config.query is not None
         else profiles[config.profile or ""]
     )
-    url = config.url if config.ssh is None else _tunnelled(config.url, config.ssh, context)
+    url = config.url if config.ssh is None else tunnelled(config.url, config.ssh, context)
     return SQLVerifier(
         url, query, study_query=study_query, params=dict(config.params), batch=config.batch
     )
