@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 from stack import OrthancStack
+from test_run_replay import _env
 
 from dicomfab import generate, parse_spec
 from dicomfab.run.connect import load_targets
@@ -20,17 +21,6 @@ from dicomfab.targets.links import pairs_for
 REPO = Path(__file__).resolve().parents[2]
 LINKS_TOML = REPO / "examples" / "targets" / "orthanc-postgres-links.toml"
 TARGET = "orthanc-links"
-
-
-def _environ(stack: OrthancStack) -> dict[str, str]:
-    return {
-        "ORTHANC_HOST": stack.host,
-        "ORTHANC_DICOM_PORT": str(stack.dicom_port),
-        "ORTHANC_AET": stack.ae_title,
-        "PG_HOST": stack.pg_host,
-        "PG_PORT": str(stack.pg_port),
-        "DB_PW": stack.password,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +53,7 @@ def test_the_example_relation_links_exactly_the_studies_of_one_patient(
     orthanc_stack: OrthancStack, studies: dict[str, list[str]], tmp_path: Path
 ) -> None:
     (a1, a2), (b1,) = (studies[p] for p in sorted(studies))
-    targets = load_targets(LINKS_TOML, _environ(orthanc_stack))
+    targets = load_targets(LINKS_TOML, _env(orthanc_stack))
     found = pairs_for(targets.get(TARGET), [a1, a2, b1], tmp_path)
     assert found is not None
     assert found.pairs == {(a1, a2), (a2, a1)}
@@ -79,7 +69,7 @@ def test_a_relation_that_returns_no_rows_gives_no_pairs(
     config.write_text(
         text.replace("AND asked.value IN :study_uids", "AND false AND asked.value IN :study_uids")
     )
-    targets = load_targets(config, _environ(orthanc_stack))
+    targets = load_targets(config, _env(orthanc_stack))
     uids = [uid for patient in sorted(studies) for uid in studies[patient]]
     found = pairs_for(targets.get(TARGET), uids, tmp_path)
     assert found is not None and found.pairs == frozenset()

@@ -55,7 +55,7 @@ def targets_command(config: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def check_command(target: str | None, config: Path | None, as_json: bool) -> None:
     """Check that each part of a target answers (C-ECHO, DICOMweb, command, SQL through its SSH
-    tunnel, C-FIND, QIDO-RS) without sending any data.
+    tunnel, C-FIND, QIDO-RS, the link relation) without sending any data.
 
     Exit code 0 when every part answered, 3 otherwise."""
     targets = load_targets(find_config(config))

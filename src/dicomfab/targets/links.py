@@ -132,9 +132,15 @@ def probe(build: Any) -> Any:
     return run
 
 
-def pairs_for(target: Target, study_uids: Iterable[str], workdir: Path) -> LinkPairs | None:
+def pairs_for(
+    target: Target,
+    study_uids: Iterable[str],
+    workdir: Path,
+    secrets: Iterable[str] = (),
+) -> LinkPairs | None:
     """Ask ``target``'s own relation (None when it has none) about ``study_uids``: its adapter
-    builds the source (an SSH tunnel it opens is closed before this returns)."""
+    builds the source (an SSH tunnel it opens is closed before this returns); ``secrets``
+    (``Targets.secrets``) are masked in what a command prints on failure."""
     from dicomfab.targets.registry import adapter_for
 
     config = relation_config(target)
@@ -142,6 +148,8 @@ def pairs_for(target: Target, study_uids: Iterable[str], workdir: Path) -> LinkP
         return None
     uids = unique(study_uids)
     with ExitStack() as stack:
-        context = Context(workdir, workdir / "logs", stack, study_uids=tuple(uids))
+        context = Context(
+            workdir, workdir / "logs", stack, frozenset(secrets), study_uids=tuple(uids)
+        )
         source: LinkSource = adapter_for("links", config).build(config, context)
         return source.pairs(uids)

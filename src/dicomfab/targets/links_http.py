@@ -56,20 +56,11 @@ class HTTPLinks(DicomWebEndpoint):
         url: str,
         pointer: str,
         *,
-        username: str | None = None,
-        password: str | None = None,
         token: str | None = None,
         batch: int = 100,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        **endpoint: Any,
     ) -> None:
-        super().__init__(
-            url,
-            username=username,
-            password=password,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-        )
+        super().__init__(url, **endpoint)  # username, password, timeout, connect_timeout
         if (ONE in self.url) == (MANY in self.url):
             raise ValueError(f"the links URL needs exactly one of {ONE} or {MANY}")
         self.pointer = pointer
