@@ -15,6 +15,7 @@ from test_run_replay import _env
 
 from dicomfab import generate, parse_spec
 from dicomfab.run.connect import load_targets
+from dicomfab.run.probe import probe
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.links import pairs_for
 
@@ -73,3 +74,12 @@ def test_a_relation_that_returns_no_rows_gives_no_pairs(
     uids = [uid for patient in sorted(studies) for uid in studies[patient]]
     found = pairs_for(targets.get(TARGET), uids, tmp_path)
     assert found is not None and found.pairs == frozenset()
+
+
+def test_check_asks_the_relation(orthanc_stack: OrthancStack, tmp_path: Path) -> None:
+    """``dicomfab check`` probes the links table like every other part of the target."""
+    targets = load_targets(LINKS_TOML, _env(orthanc_stack))
+    probes = {p.part: p for p in probe(TARGET, targets, tmp_path)}
+    assert set(probes) == {"ingest", "verify", "links"}
+    assert all(p.ok for p in probes.values()), probes
+    assert probes["links"].what.startswith("SQL links query postgresql+psycopg://orthanc:***@")
