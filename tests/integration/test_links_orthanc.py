@@ -12,9 +12,10 @@ import pytest
 from pydicom import dcmread
 from stack import OrthancStack
 from test_run_replay import _env
+from test_run_targets import env  # noqa: F401  (fixture: Orthanc, PostgreSQL and SSH)
 
 from dicomfab import generate, parse_spec
-from dicomfab.run.connect import load_targets
+from dicomfab.run.connect import load_targets, target_rows
 from dicomfab.run.probe import probe
 from dicomfab.targets.cstore import CStoreIngestor
 from dicomfab.targets.links import pairs_for
@@ -83,3 +84,25 @@ def test_check_asks_the_relation(orthanc_stack: OrthancStack, tmp_path: Path) ->
     assert set(probes) == {"ingest", "verify", "links"}
     assert all(p.ok for p in probes.values()), probes
     assert probes["links"].what.startswith("SQL links query postgresql+psycopg://orthanc:***@")
+
+
+def test_the_relation_goes_through_the_ssh_tunnel(
+    env: dict[str, str],  # noqa: F811
+    studies: dict[str, list[str]],
+    tmp_path: Path,
+) -> None:
+    """A ``ssh`` table in the links table: the query reaches PostgreSQL through the tunnel (the
+    source names the tunnel's local port, not the database's) that jumps through the bastion."""
+    ssh = (
+        'ssh = { target = "${SSH_TARGET}", bastion = "${SSH_BASTION}", key = "${SSH_KEY}", '
+        'known_hosts = "${SSH_KNOWN_HOSTS}" }\n'
+    )
+    config = tmp_path / "dicomfab.toml"
+    config.write_text(LINKS_TOML.read_text(encoding="utf-8") + ssh, encoding="utf-8")
+    targets = load_targets(config, env)
+    row = next(r for r in target_rows(targets) if r["name"] == TARGET)
+    assert "via ssh" in row["links"]
+    (a1, a2), (b1,) = (studies[p] for p in sorted(studies))
+    found = pairs_for(targets.get(TARGET), [a1, a2, b1], tmp_path)
+    assert found is not None and found.pairs == {(a1, a2), (a2, a1)}
+    assert f":{env['PG_PORT']}/" not in found.source  # the tunnel's local end
