@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -16,6 +17,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from test_children import _alive as _running
+from test_children import _signal_later, marker  # noqa: F401  (marker: a fixture)
 
 from dicomfab.errors import TargetAuthError, TargetError, TargetTimeoutError
 from dicomfab.run.connect import load_targets, target_rows
@@ -190,6 +193,17 @@ def test_command_that_times_out_is_killed(tmp_path: Path) -> None:
         links.pairs([A])
     for pid in map(int, pid_file.read_text().split()):  # the command and what it started
         assert not _alive(pid)
+
+
+def test_command_interrupted_is_stopped_with_what_it_started(marker: str) -> None:  # noqa: F811
+    """Ctrl-C (SIGINT) during the lookup: the command and its children are stopped, and the
+    interruption goes on."""
+    links = CommandLinks(["/bin/sh", "-c", f"{marker} & {marker}"], timeout=600)
+    thread = _signal_later(signal.SIGINT, 1.0)
+    with pytest.raises(KeyboardInterrupt):
+        links.pairs([A])
+    thread.join()
+    assert _running(marker) == []
 
 
 def _alive(pid: int) -> bool:
