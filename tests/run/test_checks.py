@@ -14,11 +14,15 @@ from rich.console import Console
 from dicomfab.errors import TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import DatasetEntry, MergedManifest
-from dicomfab.run.checks import ScenarioResult, check, check_merged, combine
+from dicomfab.run.checks import ScenarioResult, check, check_merged, combine, strict
 from dicomfab.run.report import console_table, junit_tree, write_json, write_junit
 from dicomfab.scenarios import ScenarioRequest
 from dicomfab.scenarios.generate import generate_one
-from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.observations import (
+    Observations,
+    ObservedInstance,
+    studies_from_instances,
+)
 from dicomfab.targets.receipt import InstanceResult, Receipt
 
 SMALL = {"image_size": "small"}
@@ -45,7 +49,9 @@ def observed(entry: InstanceEntry, **changes: str | None) -> ObservedInstance:
 
 
 def observe(entries: Iterable[InstanceEntry]) -> Observations:
-    return Observations({e.sop_instance_uid: observed(e) for e in entries}, source="test")
+    """What an archive that files each study under its first instance's PatientID shows."""
+    found = {e.sop_instance_uid: observed(e) for e in entries}
+    return Observations(found, source="test", studies=studies_from_instances(found.values()))
 
 
 def by_outcome(manifest: Manifest, outcome: str) -> list[InstanceEntry]:
@@ -81,9 +87,9 @@ def test_rejected_instance_found_fails_with_a_diff_line(manifests: dict[str, Man
     assert result.counts["failed"] == 1
     (line,) = [ln for ln in result.failures() if bad.sop_instance_uid in ln]
     assert line == f"prior LMLO {bad.sop_instance_uid} expected absent (reject), found in the index"
-    # the prior study's own outcome is link: never decided here, whatever its instances did
+    # the prior study's own outcome is link, decided by where it was filed, not by its instances
     prior = next(s for s in result.studies if s.role == "prior")
-    assert prior.status == "not checked" and prior.expected_outcome == "link"
+    assert prior.status == "pass" and prior.expected_outcome == "link"
     assert not any("study" in line for line in result.failures())
 
 
@@ -120,7 +126,11 @@ def test_attributes_a_verifier_cannot_see_are_skipped(manifests: dict[str, Manif
     obs = Observations(
         {i.sop_instance_uid: ObservedInstance(i.sop_instance_uid) for i in m.instances()}
     )
-    assert check(m, obs).passed
+    result = check(m, obs)
+    assert result.passed
+    # nor where its studies landed: the link verdict is not checked, never passed nor failed
+    (verdict,) = [s for s in result.studies if s.expected_outcome == "link"]
+    assert verdict.status == "not checked" and "shows no study" in verdict.reason
 
 
 def test_overrides_flip_quarantine(manifests: dict[str, Manifest]) -> None:
@@ -142,19 +152,55 @@ def test_overrides_flip_quarantine(manifests: dict[str, Manifest]) -> None:
         check(quarantined, everything, overrides={"quarantine": "maybe"})
 
 
-def test_link_and_no_link_are_not_checked(manifests: dict[str, Manifest]) -> None:
+def test_link_and_no_link_are_decided_by_the_patient_record(
+    manifests: dict[str, Manifest],
+) -> None:
     m = manifests["bits_consistent"].model_copy(deep=True)
-    m.patients[0].studies[0].expectation = "no-link"
+    current = m.patients[0].studies[0]
+    assert current.role == "current"
+    prior = next(s for s in m.patients[0].studies if s.role == "prior")
     result = check(m, observe(m.instances()))
-    assert result.passed
-    statuses = {s.role: (s.expected_outcome, s.status) for s in result.studies}
-    assert statuses["prior"] == ("link", "not checked")
-    assert statuses[m.patients[0].studies[0].role] == ("no-link", "not checked")
-    assert all("needs a link verifier" in s.reason for s in result.studies if s.status != "pass")
-    assert result.counts["studies_not_checked"] == 2
-    assert all(
-        s.status != "pass" for s in result.studies if s.expected_outcome in ("link", "no-link")
+    assert result.passed, result.failures()
+    (verdict,) = [s for s in result.studies if s.expected_outcome == "link"]
+    pid = m.patients[0].patient_id
+    assert verdict.status == "pass"
+    assert verdict.reason == (
+        f"prior filed under patient {pid}, current {current.study_instance_uid} under patient "
+        f"{pid}: linked (expected link)"
     )
+    assert result.counts["links"] == result.counts["links_passed"] == 1
+    # the same observations fail a no-link expectation: the check can fail
+    prior.expectation = "no-link"
+    failed = check(m, observe(m.instances()))
+    assert not failed.passed
+    assert failed.counts["links_failed"] == 1
+    (line,) = [ln for ln in failed.failures() if "prior study" in ln]
+    assert line.endswith("linked (expected no-link)")
+    # filed under another patient: not linked, and the evidence names both records
+    prior_files = {i.file for se in prior.series for i in se.instances}
+    moved = [
+        observed(e, patient_id="OTHER-1") if e.file in prior_files else observed(e)
+        for e in m.instances()
+    ]
+    obs = Observations(
+        {o.sop_instance_uid: o for o in moved}, "test", studies=studies_from_instances(moved)
+    )
+    apart = check(m, obs)
+    (verdict,) = [s for s in apart.studies if s.expected_outcome == "no-link"]
+    assert verdict.status == "pass"
+    assert "filed under patient OTHER-1" in verdict.reason and "not linked" in verdict.reason
+
+
+def test_links_none_is_not_checked_and_strict_fails_it(manifests: dict[str, Manifest]) -> None:
+    m = manifests["bits_consistent"]
+    result = check(m, observe(m.instances()), links=None)
+    assert result.passed  # not checked is not a failure ...
+    (verdict,) = [s for s in result.studies if s.expected_outcome == "link"]
+    assert verdict.status == "not checked" and 'links = "none"' in verdict.reason
+    assert result.counts["links_not_checked"] == 1 and result.counts["links_passed"] == 0
+    (hard,) = strict([result])  # ... unless the run is strict
+    assert not hard.passed
+    assert any("a failure under --strict" in line for line in hard.failures())
 
 
 def test_file_not_written_cannot_be_present(manifests: dict[str, Manifest]) -> None:
@@ -337,14 +383,15 @@ def test_junit_and_console_show_a_disagreement_once(manifests: dict[str, Manifes
     assert "7/8" in text and "verifiers disagree" in text
 
 
-def test_a_link_study_is_one_not_checked_line_with_two_verifiers(
+def test_a_link_study_is_one_verdict_with_two_verifiers(
     manifests: dict[str, Manifest],
 ) -> None:
     m = manifests["bits_consistent"]
     result = two_verifiers(m, observe(m.instances()), observe(m.instances()))
-    (line,) = [ln for ln in result.not_checked() if "prior study" in ln]
-    assert "needs a link verifier" in line and "sql, c-find agree" in line
-    assert result.counts["studies_not_checked"] == 1
+    (verdict,) = [s for s in result.studies if s.expected_outcome == "link"]
+    assert verdict.status == "pass" and verdict.reason.endswith("(sql, c-find agree)")
+    assert [e.verifier for e in verdict.evidence] == ["sql", "c-find"]
+    assert result.counts["links"] == 1  # one verdict, whatever the number of verifiers
 
 
 def test_two_verifiers_of_one_kind_are_told_apart(manifests: dict[str, Manifest]) -> None:
@@ -389,7 +436,8 @@ def test_junit_xml_parses_with_failure_text(results: list[ScenarioResult], tmp_p
     assert f"prior LMLO {uid} expected absent (reject), found in the index" in failure.text
     assert "1 of 8 instances failed" in (failure.get("message") or "")
     out = cases[1].find("system-out")
-    assert out is not None and "not checked (needs a link verifier)" in (out.text or "")
+    assert out is not None and "link verdict: prior study" in (out.text or "")
+    assert "linked (expected link)" in (out.text or "")
 
 
 def test_junit_tree_of_nothing_is_an_empty_suite() -> None:

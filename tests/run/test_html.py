@@ -21,7 +21,7 @@ from dicomfab.run.checks import ScenarioResult, StudyCheck, check, check_merged,
 from dicomfab.run.html import MAX_THUMBS, THUMB_SIZE, write_html
 from dicomfab.scenarios import ScenarioRequest
 from dicomfab.scenarios.generate import generate_one
-from dicomfab.targets.observations import Observations, ObservedInstance
+from dicomfab.targets.observations import Observations, ObservedInstance, studies_from_instances
 
 SMALL = {"image_size": "small"}
 PNG_URI = "data:image/png;base64,"
@@ -55,18 +55,16 @@ class Page(HTMLParser):
 
 
 def observe(entries: Iterable[InstanceEntry]) -> Observations:
-    return Observations(
-        {
-            e.sop_instance_uid: ObservedInstance(
-                e.sop_instance_uid,
-                e.attributes.get("StudyInstanceUID"),
-                e.attributes.get("SeriesInstanceUID"),
-                e.attributes.get("PatientID"),
-            )
-            for e in entries
-        },
-        source="test",
-    )
+    found = {
+        e.sop_instance_uid: ObservedInstance(
+            e.sop_instance_uid,
+            e.attributes.get("StudyInstanceUID"),
+            e.attributes.get("SeriesInstanceUID"),
+            e.attributes.get("PatientID"),
+        )
+        for e in entries
+    }
+    return Observations(found, source="test", studies=studies_from_instances(found.values()))
 
 
 def decode_thumbs(page: Page) -> list[Image.Image]:
@@ -123,8 +121,11 @@ def test_merged_report_lists_failures_with_thumbnails(
     assert page.placeholders() == 2
     assert body.count("cannot preview") == 2
     # failed scenarios come first in the table and each has an open <details>
-    rows = [a for t, a in page.tags if t == "details"]
+    rows = [a for t, a in page.tags if t == "details" and a.get("id")]
     assert len(rows) == 2 and all("open" in a for a in rows)
+    # the passed scenario's link verdict is shown with its evidence, folded
+    assert "Link verdicts of the scenarios that passed" in text
+    assert "linked (expected link)" in text
     assert text.index("truncated_file") < text.index("cu_missing_dicom")
 
 

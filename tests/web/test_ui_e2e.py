@@ -165,13 +165,12 @@ def test_run_against_the_embedded_target_shows_pass(ui: UI, page: Page) -> None:
     expect(page.get_by_test_id("run-seed")).to_have_text(seed)
     page.get_by_role("button", name="Use this seed").click()
     expect(page.get_by_label("Seed", exact=True)).to_have_value(seed)
-    # the details: the link study is not checked, one line with each verifier's verdict
+    # the link verdict: decided by where the studies were filed, with its evidence
+    expect(row.get_by_test_id("run-links")).to_have_text("1/1 linked as expected")
     page.get_by_role("button", name="Details of bits_consistent").click()
-    evidence = page.get_by_test_id("run-evidence")
-    expect(evidence.locator("li")).to_have_count(1)
-    expect(evidence).to_contain_text("prior study")
-    expect(evidence).to_contain_text("sql not checked")
-    expect(evidence).to_contain_text("c-find not checked")
+    verdicts = page.get_by_test_id("run-link-verdicts")
+    expect(verdicts).to_contain_text("prior study")
+    expect(verdicts).to_contain_text("linked (expected link) (sql, c-find agree)")
     # the report opens in a new tab with the cookie alone: no token in its link
     link = page.get_by_role("link", name="HTML report").first
     assert "token" not in (link.get_attribute("href") or "")

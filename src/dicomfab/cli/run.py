@@ -98,6 +98,19 @@ def replay_command(
     return shlex.join([*words, "--seed", str(seed)])
 
 
+def link_summary(counts: dict[str, int]) -> str:
+    """`` · link verdicts: 170 passed, 2 failed, 3 not checked`` (rich markup), or "" when the
+    run had no link expectation."""
+    if not counts.get("links"):
+        return ""
+    parts = [f"{counts['links_passed']} passed"]
+    if counts["links_failed"]:
+        parts.append(f"[red]{counts['links_failed']} failed[/]")
+    if counts["links_not_checked"]:
+        parts.append(f"[yellow]{counts['links_not_checked']} not checked[/]")
+    return " · link verdicts: " + ", ".join(parts)
+
+
 def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
     results = outcome.results
     stopped = outcome.stop is not None
@@ -113,6 +126,7 @@ def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
             f"[{colour}]{total['scenarios_passed']} of {total['scenarios']} scenarios met "
             f"their expectations[/]"
             + (f"[red], {total['scenarios_not_run']} not run[/]" if stopped else "")
+            + link_summary(total["counts"])
         )
     if outcome.error:
         console.print(f"[bold red]run stopped:[/] {escape(outcome.error)}", soft_wrap=True)
@@ -180,6 +194,12 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     help="Write the reports here instead of <run folder>/reports.",
 )
 @click.option("-j", "--workers", type=click.IntRange(min=1), help="Processes to generate with.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help='Fail every verdict the run could not decide (a target with links = "none", a link '
+    "expectation with no current study to judge it by) instead of counting it as not checked.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def command(
@@ -196,6 +216,7 @@ def command(
     runs_dir: Path,
     report_dir: Path | None,
     workers: int | None,
+    strict: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -204,7 +225,9 @@ def command(
     \b
     Stages: generate → merge (one merged_dataset/ folder) → ingest → wait until the target's
     counts stop changing → verify (one batched lookup per verifier) → check each scenario's
-    expectations instance by instance → reports (report.json, junit.xml, report.html).
+    expectations instance by instance, and every link / no-link expectation by the patient
+    record each study was filed under (or the target's own link relation) → reports
+    (report.json, junit.xml, report.html).
     Without --target (and no [targets.embedded]), an embedded PACS (pynetdicom's qrscp) is
     started on a free loopback port, fed by C-STORE, verified by SQL and C-FIND, and stopped.
 
@@ -240,6 +263,7 @@ def command(
         report_dir=report_dir,
         workers=workers,
         seed=seed,  # None: the run picks a fresh one
+        strict=strict,
     )
     options: dict[str, str | tuple[str, ...] | Path | None] = {
         "--target": target,

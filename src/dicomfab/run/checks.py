@@ -12,8 +12,13 @@ The rule, per instance (after the target's ``overrides`` map outcome → outcome
 - a present instance must be indexed under the Study, Series and Patient ID its file carries
   (the manifest's ``attributes``); an attribute the verifier cannot see (``None``) is skipped.
 
-``link`` / ``no-link`` cannot be decided from the index alone: they are reported as
-``not checked`` (needs a link verifier), never as a pass.
+A study expected to ``link`` / ``no-link`` is judged against its scenario's current study (see
+:mod:`dicomfab.run.links`): by the patient record each was filed under (``same-patient``, from the
+verifier's :attr:`~dicomfab.targets.observations.Observations.studies`), or by the product's own
+relation (a :class:`~dicomfab.run.links.Relation`). The verdict's reason is the evidence. Only a
+target with ``links = "none"``, a study with no current study to judge it against, or a verifier
+that shows no patient record leave it ``not checked``, never a pass (``--strict`` makes that a
+failure: :func:`strict`).
 
 Only what this run sent is credited: an instance whose UID the target already held before ingest
 (``pre_existing``: a replayed seed, or a UID collision with other data) is ``pre-existing``,
@@ -45,6 +50,7 @@ from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import MergedManifest
 from dicomfab.run.expect import Overrides
+from dicomfab.run.links import LINK_OUTCOMES, Anchor, LinkJudge, SamePatient, decide, link_anchors
 from dicomfab.scenarios.library import get as get_scenario
 from dicomfab.scenarios.model import STUDY_OUTCOMES
 from dicomfab.targets.observations import Observations, ObservedInstance
@@ -56,8 +62,7 @@ ACKNOWLEDGED = ("success", "warning")  # the system answered that it took the in
 
 PRESENT_OUTCOMES = ("accept", "normalise", "warn", "exclude")
 ABSENT_OUTCOMES = ("reject", "quarantine")
-LINK_OUTCOMES = ("link", "no-link")
-NEEDS_LINK_VERIFIER = "not checked (needs a link verifier)"
+NOT_AN_INSTANCE_OUTCOME = "not checked: link / no-link say nothing of an instance"
 PRE_EXISTING: Final = "pre-existing"
 NOT_PASSED = ("fail", PRE_EXISTING)  # statuses that keep a scenario from passing
 
@@ -170,7 +175,7 @@ class InstanceCheck:
             lines[-1] += f" ({_agreeing(self.evidence)})"
         if self.ingest is not None and lines:
             lines[-1] += f" [{self.ingest}]"
-        return lines
+        return lines or [f"{head} {self.reason}"]
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -259,6 +264,18 @@ class ScenarioResult:
             "studies": len(studies),
             "studies_failed": sum(status == "fail" for status in studies),
             "studies_not_checked": sum(status == "not checked" for status in studies),
+            **self.link_counts,
+        }
+
+    @property
+    def link_counts(self) -> dict[str, int]:
+        """The ``link`` / ``no-link`` verdicts: how many, passed, failed, not checked."""
+        links = [s.status for s in self.studies if s.expected_outcome in LINK_OUTCOMES]
+        return {
+            "links": len(links),
+            "links_passed": links.count("pass"),
+            "links_failed": links.count("fail"),
+            "links_not_checked": links.count("not checked"),
         }
 
     def failures(self) -> list[str]:
@@ -272,6 +289,15 @@ class ScenarioResult:
             if s.status in NOT_PASSED
         ]
         return lines
+
+    def link_verdicts(self) -> list[str]:
+        """One line per ``link`` / ``no-link`` expectation, whatever its status, with its
+        evidence: ``prior study 2.25.… (link): pass — prior filed under patient P-1, …``."""
+        return [
+            f"{s.role} study {s.study_instance_uid} ({s.expected_outcome}): {s.status} — {s.reason}"
+            for s in self.studies
+            if s.expected_outcome in LINK_OUTCOMES
+        ]
 
     def not_checked(self) -> list[str]:
         lines = [
@@ -308,6 +334,7 @@ class ScenarioResult:
             "counts": self.counts,
             "failures": self.failures(),
             "not_checked": self.not_checked(),
+            "links": self.link_verdicts(),
             "studies": [s.to_dict() for s in self.studies],
             "instances": [c.to_dict() for c in self.instances],
         }
@@ -439,7 +466,7 @@ def _check_instance(
         status = PRE_EXISTING
         reason = f"was already in the target before ingest ({expected}): not credited"
     elif want is None:
-        status, reason = "not checked", f"{expected}: {NEEDS_LINK_VERIFIER}"
+        status, reason = "not checked", f"{expected}: {NOT_AN_INSTANCE_OUTCOME}"
     elif want != present:
         status = "fail"
         where = "found in the index" if present else "not found in the index"
@@ -473,18 +500,25 @@ def _check_instance(
 
 
 def _study_check(
-    uid: str, role: str, patient_id: str, outcome: str, checks: list[InstanceCheck]
+    uid: str,
+    role: str,
+    patient_id: str,
+    outcome: str,
+    checks: list[InstanceCheck],
+    link: tuple[Status, str] | None = None,
 ) -> StudyCheck:
-    if outcome in LINK_OUTCOMES:
-        return StudyCheck(uid, role, patient_id, outcome, "not checked", NEEDS_LINK_VERIFIER)
-    failed = sum(c.status == "fail" for c in checks)
-    if failed:
-        reason = f"{failed} of {len(checks)} instances failed ({outcome})"
-        return StudyCheck(uid, role, patient_id, outcome, "fail", reason)
+    """A study's verdict: its link verdict (``link``, for a link outcome), else decided by its
+    instances' checks."""
     before = sum(c.status == PRE_EXISTING for c in checks)
     if before:
         reason = f"{before} of {len(checks)} instances were in the target before ingest ({outcome})"
         return StudyCheck(uid, role, patient_id, outcome, PRE_EXISTING, reason)
+    if link is not None:
+        return StudyCheck(uid, role, patient_id, outcome, link[0], link[1])
+    failed = sum(c.status == "fail" for c in checks)
+    if failed:
+        reason = f"{failed} of {len(checks)} instances failed ({outcome})"
+        return StudyCheck(uid, role, patient_id, outcome, "fail", reason)
     reason = f"decided by its {len(checks)} instance checks ({outcome})"
     return StudyCheck(uid, role, patient_id, outcome, "pass", reason)
 
@@ -510,14 +544,23 @@ def check(
     pinned: Overrides | None = None,
     category: str | None = None,
     pre_existing: Collection[str] = frozenset(),
+    links: LinkJudge | Literal["same-patient"] | None = "same-patient",
+    anchors: Mapping[str, Sequence[Anchor]] | None = None,
 ) -> ScenarioResult:
     """Check one dataset's manifest against what a verifier observed. ``overrides`` maps a
     declared outcome to the target's (e.g. ``{"quarantine": "accept"}``); ``pinned`` (from
     :func:`dicomfab.run.expect.resolve`) sets this scenario's own policy and outcomes per study
     and instance; ``category`` defaults to the scenario's category from the library, when the
     manifest names a known scenario; ``pre_existing``: the SOP Instance UIDs the target held
-    before this run's ingest (each such instance is ``pre-existing``, never credited)."""
+    before this run's ingest (each such instance is ``pre-existing``, never credited).
+
+    ``links`` judges link expectations: ``"same-patient"`` (from ``observations.studies``), a
+    :class:`~dicomfab.run.links.Relation`, or None (the target does not check links);
+    ``anchors`` (:func:`~dicomfab.run.links.link_anchors` of every manifest of the run) gives
+    each study's current studies, by default from this manifest alone."""
     pinned = pinned or Overrides()
+    judge = SamePatient.of(observations) if links == "same-patient" else links
+    anchors = anchors if anchors is not None else link_anchors([manifest])
     policy = {**_validate_overrides(overrides), **_validate_overrides(pinned.policy)}
     index = _ReceiptIndex(receipt)
     instances: list[InstanceCheck] = []
@@ -542,7 +585,10 @@ def check(
             instances.extend(mine)
             declared = study.expectation or "accept"
             outcome = pinned.studies.get(uid) or policy.get(declared, declared)
-            studies.append(_study_check(uid, study.role, patient.patient_id, outcome, mine))
+            link = None
+            if outcome in LINK_OUTCOMES:
+                link = decide(outcome, study.role, uid, anchors.get(uid, ()), judge)
+            studies.append(_study_check(uid, study.role, patient.patient_id, outcome, mine, link))
     return ScenarioResult(
         dataset=manifest.dataset,
         scenario=manifest.scenario,
@@ -587,6 +633,24 @@ def _scenario_category(name: str) -> str | None:
         return get_scenario(name).category
     except DicomfabError:
         return None
+
+
+STRICT = " — a failure under --strict"
+
+
+def strict(results: Sequence[ScenarioResult]) -> list[ScenarioResult]:
+    """``results`` with every ``not checked`` verdict made a failure (``--strict``): a run that
+    cannot decide a verdict does not pass."""
+
+    def hard(check: Any) -> Any:
+        if check.status != "not checked":
+            return check
+        return replace(check, status="fail", reason=check.reason + STRICT)
+
+    return [
+        replace(r, instances=[hard(c) for c in r.instances], studies=[hard(s) for s in r.studies])
+        for r in results
+    ]
 
 
 def check_merged(
@@ -705,5 +769,6 @@ __all__ = [
     "combine",
     "not_run",
     "pre_existing_note",
+    "strict",
     "verdicts",
 ]

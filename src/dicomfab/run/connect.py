@@ -24,7 +24,7 @@ from dicomfab.run.expect import policy_issues, rule_issues
 from dicomfab.studyspec.documents import parse_document
 from dicomfab.targets import config
 from dicomfab.targets.config import Target, Targets, Wait
-from dicomfab.targets.links import relation_config
+from dicomfab.targets.links import LinkSource, link_mode, relation_config
 from dicomfab.targets.observations import Verifier
 from dicomfab.targets.receipt import Ingestor
 from dicomfab.targets.registry import AdapterConfig, Context, adapter_for
@@ -57,6 +57,9 @@ class Session:
     expect: dict[str, dict[str, str]] = field(default_factory=dict)
     wait: Wait = field(default_factory=Wait)
     logs: list[Path] = field(default_factory=list)
+    # how link expectations are judged: "same-patient", "none", or "relation" (``relation``)
+    links: str = "same-patient"
+    relation: LinkSource | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,7 @@ def open_target(
         context = Context(folder, logs, stack, frozenset(targets.secrets), tuple(uids))
         ingest = adapter_for("ingest", target.ingest)
         verifiers = [(adapter_for("verify", v), v) for v in target.verifiers]
+        relation = relation_config(target)
         yield Session(
             name=name or EMBEDDED,
             description=describe(target, targets),
@@ -216,4 +220,10 @@ def open_target(
             expect={k: dict(v) for k, v in target.expect.items()},
             wait=target.wait,
             logs=ingest.logs(target.ingest, context),
+            links=link_mode(target),
+            relation=(
+                adapter_for("links", relation).build(relation, context)
+                if relation is not None
+                else None
+            ),
         )

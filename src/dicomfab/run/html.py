@@ -139,6 +139,18 @@ def _status(result: ScenarioResult) -> str:
 _CLASS = {"pass": "pass", "fail": "fail", "not checked": "nc", "not run": "nc"}
 
 
+def _link_summary(counts: Mapping[str, int]) -> str:
+    """``Link verdicts: 12 — 10 passed, 1 failed, 1 not checked.`` ("" without any)."""
+    if not counts.get("links"):
+        return ""
+    return (
+        f"Link verdicts: {counts['links']} — "
+        f'<span class="pass">{counts["links_passed"]} passed</span>, '
+        f'<span class="fail">{counts["links_failed"]} failed</span>, '
+        f'<span class="nc">{counts["links_not_checked"]} not checked</span>.'
+    )
+
+
 def _lines(title: str, lines: Sequence[str]) -> str:
     if not lines:
         return ""
@@ -157,6 +169,7 @@ def _row(result: ScenarioResult, anchor: str | None) -> str:
         f'<span class="{_CLASS[status]}">{escape(status)}</span>',
         f"{c['passed']}/{c['instances']}",
         str(c["failed"] or ""),
+        f"{c['links_passed']}/{c['links']}" if c["links"] else "",
         str(c["not_checked"] + c["studies_not_checked"] or ""),
         str(c["studies_failed"] or ""),
         escape(result.source),
@@ -164,7 +177,7 @@ def _row(result: ScenarioResult, anchor: str | None) -> str:
     return (
         "<tr>"
         + "".join(
-            f'<td class="n">{v}</td>' if 3 <= i <= 6 else f"<td>{v}</td>"
+            f'<td class="n">{v}</td>' if 3 <= i <= 7 else f"<td>{v}</td>"
             for i, v in enumerate(cells)
         )
         + "</tr>"
@@ -203,6 +216,7 @@ def _section(result: ScenarioResult, anchor: str, root: Path | None) -> str:
         f"{escape(result.name)} <small>({escape(result.dataset)})</small></summary>"
         + _lines("Failures", result.failures())
         + _lines("Not checked", result.not_checked())
+        + _lines("Link verdicts", result.link_verdicts())
         + (f'<h4>Images</h4><div class="thumbs">{thumbs}</div>{more}' if thumbs else "")
         + "</details>"
     )
@@ -254,9 +268,11 @@ def render_html(
             if counts.get("pre_existing")
             else ""
         )
-        + ".</p>",
+        + ".<br>",
+        _link_summary(counts) + "</p>",
         "<h2>Scenarios</h2><table><thead><tr><th>Scenario</th><th>Category</th><th>Result</th>"
-        "<th>Instances ok</th><th>Failed</th><th>Not checked</th><th>Studies failed</th>"
+        "<th>Instances ok</th><th>Failed</th><th>Links ok</th><th>Not checked</th>"
+        "<th>Studies failed</th>"
         "<th>Verifier</th></tr></thead><tbody>",
         *(_row(r, anchors.get(id(r))) for r in ordered),
         "</tbody></table>",
@@ -265,6 +281,15 @@ def render_html(
     if failed:
         parts.append("<h2>Failed scenarios</h2>" if not stop else "<h2>Scenarios not passed</h2>")
         parts.extend(_section(r, anchors[id(r)], root) for r in failed)
+    linked = [r for r in ordered if r.passed and r.link_verdicts()]
+    if linked:
+        parts.append("<h2>Link verdicts of the scenarios that passed</h2>")
+        parts.extend(
+            f"<details><summary>{escape(r.name)}</summary>"
+            + _lines("Link verdicts", r.link_verdicts())
+            + "</details>"
+            for r in linked
+        )
     parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)
 

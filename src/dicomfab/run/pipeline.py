@@ -40,15 +40,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from dicomfab.errors import DicomfabError, OutputError, SpecError, TargetError
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.merge import MergedManifest, merge
 from dicomfab.run import report
-from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine, not_run
+from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine, not_run, strict
 from dicomfab.run.connect import EMBEDDED, Session, open_target
 from dicomfab.run.expect import Overrides, resolve, rule_issues
+from dicomfab.run.links import LinkJudge, Relation, link_anchors
 from dicomfab.run.prerun import check_run
 from dicomfab.run.report import Stop
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios
@@ -88,6 +89,7 @@ class RunRequest:
     report_dir: Path | None = None
     workers: int | None = None
     seed: int | None = None  # the run seed; None: the scenarios' shared seed, else a fresh one
+    strict: bool = False  # a verdict not checked (e.g. links = "none") is a failure
 
 
 def fresh_seed() -> int:
@@ -237,9 +239,17 @@ def wait_until_stable(
         time.sleep(wait.interval)
 
 
-def files_to_ingest(merged_dir: Path) -> list[Path]:
-    """Every file under ``dicoms/``, in path order: what a folder import would see."""
-    return sorted(p for p in (merged_dir / "dicoms").rglob("*") if p.is_file())
+def files_to_ingest(merged_dir: Path, merged: MergedManifest | None = None) -> list[Path]:
+    """Every file under ``dicoms/``: in the order of ``merged`` (each scenario's studies and
+    instances as it lists them, as a modality sends them: arrival order then does not depend on
+    the UIDs the seed drew), then any file it does not list, in path order."""
+    every = sorted(p for p in (merged_dir / "dicoms").rglob("*") if p.is_file())
+    if merged is None:
+        return every
+    listed = [merged_dir / i.file for i in merged.instances() if i.written]
+    first = [p for p in dict.fromkeys(listed) if p.is_file()]
+    known = set(first)
+    return first + [p for p in every if p not in known]
 
 
 class _Runner:
@@ -453,7 +463,7 @@ class _Runner:
         self.done("pre-check", summary)
 
     def _ingest(self, session: Session) -> None:
-        files = files_to_ingest(self.root / "merged_dataset")
+        files = files_to_ingest(self.root / "merged_dataset", self.merged)
         with self.stage("ingest", len(files)):
             receipt = session.ingestor.ingest(files, self.progress.advance)
         self.receipt = receipt
@@ -481,6 +491,8 @@ class _Runner:
         sources = ", ".join(f"{o.source} ({len(o.instances)} found)" for o in observed)
         self.done("verify", sources)
         pinned = {m.dataset: self._pinned(session, m.scenario or m.dataset, m) for m in manifests}
+        links = self._link_judge(session)
+        anchors = link_anchors(manifests)
         per_verifier = [
             [
                 check(
@@ -490,12 +502,30 @@ class _Runner:
                     session.policy,
                     pinned=pinned[m.dataset],
                     pre_existing=self.pre_existing,
+                    links=links,
+                    anchors=anchors,
                 )
                 for m in manifests
             ]
             for obs in observed
         ]
-        self.outcome.results = combine(per_verifier)
+        results = combine(per_verifier)
+        self.outcome.results = strict(results) if self.request.strict else results
+
+    def _link_judge(self, session: Session) -> LinkJudge | Literal["same-patient"] | None:
+        """How this target's link expectations are judged; the product's own relation is asked
+        once, in batches, for every study of the run."""
+        if session.links == "none":
+            self.log('links: not checked (links = "none")')
+            return None
+        if session.relation is None:
+            return "same-patient"
+        assert self.merged is not None
+        with self.stage("links", 1):
+            pairs = session.relation.pairs(study_uids(self.merged))
+            self.progress.advance()
+        self.done("links", f"{len(pairs.pairs)} pairs from {pairs.source}")
+        return Relation(pairs)
 
     @staticmethod
     def _pinned(session: Session, name: str, manifest: Manifest) -> Overrides:

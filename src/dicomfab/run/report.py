@@ -156,10 +156,10 @@ def junit_tree(
     seed: int | None = None,
 ) -> ET.ElementTree:
     """One ``<testsuite>`` (with a ``seed`` property when given), one ``<testcase>`` per
-    scenario; a failed scenario carries a
-    ``<failure>`` whose text is its record-level diff lines; what could not be checked (e.g.
-    link / no-link) goes to ``<system-out>``. A scenario not run is ``<skipped>`` when a signal
-    stopped the run, an ``<error>`` when a fault did. A run that stopped on ``error`` before
+    scenario; a failed scenario carries a ``<failure>`` whose text is its record-level diff
+    lines; every link verdict with its evidence, and what could not be checked, go to
+    ``<system-out>``. A scenario not run is ``<skipped>`` when a signal stopped the run, an
+    ``<error>`` when a fault did. A run that stopped on ``error`` before
     checking gives each of ``scenarios`` without a result an ``<error>`` with that reason."""
     failures = sum(r.status == "fail" for r in results)
     not_run = [r for r in results if r.status == "not run"]
@@ -195,7 +195,8 @@ def junit_tree(
             f"{counts['passed']} of {counts['instances']} instances as expected"
             + (f" (verifier: {r.source})" if r.source else "")
         ]
-        out += r.not_checked()
+        out += [f"link verdict: {line}" for line in r.link_verdicts()]
+        out += [line for line in r.not_checked() if line not in out]
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(root)
     return ET.ElementTree(root)
@@ -267,6 +268,7 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
     before = any(r.pre_existing for r in results)  # the column only when it says something
     if before:
         table.add_column("Pre-existing", justify="right")
+    table.add_column("Links", justify="right")
     table.add_column("Not checked", justify="right")
     table.add_column("First difference", overflow="fold")
     for r in results:
@@ -290,6 +292,7 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
         cells += [str(c["present"]), str(c["failed"]) if c["failed"] else ""]
         if before:
             cells.append(str(c["pre_existing"]) if c["pre_existing"] else "")
+        cells.append(f"{c['links_passed']}/{c['links']}" if c["links"] else "")
         cells += [str(not_checked) if not_checked else "", first]
         table.add_row(*cells)
     return table

@@ -99,6 +99,19 @@ def study_uids(instances: Iterable[ObservedInstance]) -> list[str]:
     return list(dict.fromkeys(i.study_instance_uid for i in instances if i.study_instance_uid))
 
 
+def studies_from_instances(instances: Iterable[ObservedInstance]) -> dict[str, ObservedStudy]:
+    """Where each study landed when the system shows no patient record of its own: under the
+    PatientID (and name) of its first instance."""
+    out: dict[str, ObservedStudy] = {}
+    for inst in instances:
+        uid = inst.study_instance_uid
+        if uid is not None and uid not in out:
+            out[uid] = ObservedStudy(
+                uid, patient_id=inst.patient_id, patient_name=inst.patient_name
+            )
+    return out
+
+
 def studies_of(
     instances: Iterable[ObservedInstance], studies: Iterable[ObservedStudy]
 ) -> dict[str, ObservedStudy]:

@@ -42,6 +42,7 @@ from dicomfab.targets.observations import (
     Observations,
     ObservedInstance,
     ObservedStudy,
+    studies_from_instances,
     study_uids,
 )
 from dicomfab.targets.registry import Adapter, AdapterConfig, ConfigModel, Context
@@ -126,18 +127,6 @@ def _kind(exc: BaseException) -> type[TargetError]:
     return TargetError
 
 
-def _studies_from_rows(instances: Iterable[ObservedInstance]) -> dict[str, ObservedStudy]:
-    """Without a study query: each study under the patient of its first instance row."""
-    out: dict[str, ObservedStudy] = {}
-    for inst in instances:
-        uid = inst.study_instance_uid
-        if uid is not None and uid not in out:
-            out[uid] = ObservedStudy(
-                uid, patient_id=inst.patient_id, patient_name=inst.patient_name
-            )
-    return out
-
-
 def _value(row: RowMapping, name: str) -> str | None:
     value = row.get(name)
     return None if value is None else str(value)
@@ -207,7 +196,7 @@ class SQLVerifier:
             if by_study is not None:
                 self._run(conn, by_study, study_uids(instances.values()), ObservedStudy, studies)
         if by_study is None:
-            studies = _studies_from_rows(instances.values())
+            studies = studies_from_instances(instances.values())
         return Observations(instances, source, time.perf_counter() - start, studies)
 
     def statement(self, query: str, name: str) -> TextClause:

@@ -62,6 +62,9 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
         {s.scenarios} scenario{s.scenarios === 1 ? '' : 's'}, {s.scenarios_failed} failed
         {` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked`}
         {preExisting(s.counts.pre_existing)}
+        {s.counts.links
+          ? ` · ${s.counts.links} link verdicts: ${s.counts.links_passed ?? 0} passed, ${s.counts.links_failed ?? 0} failed, ${s.counts.links_not_checked ?? 0} not checked`
+          : ''}
         {' · '}
         <a href={buildUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
           HTML report
@@ -81,6 +84,7 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
             <th scope="col">Result</th>
             <th scope="col">Instances</th>
             <th scope="col">Studies</th>
+            <th scope="col">Links</th>
             <th scope="col">First failure</th>
             <th scope="col">
               <span className="sr-only">Details</span>
@@ -92,7 +96,7 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
             const c = r.counts;
             const isOpen = !!open[r.name];
             const detailsId = `run-details-${r.name}`;
-            const hasDetails = (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) > 0;
+            const hasDetails = (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) + (r.links?.length ?? 0) > 0;
             return (
               <Fragment key={r.name}>
                 <tr data-testid={`run-row-${r.name}`} className={r.passed ? 'pass' : 'fail'}>
@@ -112,6 +116,10 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                     {c.studies_failed ? `, ${c.studies_failed} failed` : ''}
                     {c.studies_not_checked ? `, ${c.studies_not_checked} not checked` : ''}
                   </td>
+                  <td data-testid="run-links">
+                    {c.links ? `${c.links_passed ?? 0}/${c.links} linked as expected` : ''}
+                    {c.links_not_checked ? `, ${c.links_not_checked} not checked` : ''}
+                  </td>
                   <td className="first-failure">{r.failures?.[0] ?? ''}</td>
                   <td>
                     {hasDetails && (
@@ -130,7 +138,7 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                 </tr>
                 {isOpen && (
                   <tr id={detailsId} className="details-row">
-                    <td colSpan={7}>
+                    <td colSpan={8}>
                       {r.failures?.length > 0 && (
                         <>
                           <h4>Failures</h4>
@@ -141,6 +149,14 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                         <>
                           <h4>Not checked</h4>
                           <pre className="diff">{r.not_checked.join('\n')}</pre>
+                        </>
+                      )}
+                      {r.links && r.links.length > 0 && (
+                        <>
+                          <h4>Link verdicts</h4>
+                          <pre className="diff" data-testid="run-link-verdicts">
+                            {r.links.join('\n')}
+                          </pre>
                         </>
                       )}
                       <VerifierEvidence scenario={r} />

@@ -124,6 +124,9 @@ class ScenarioReport(BaseModel):
     counts: dict[str, int]
     failures: list[str]
     not_checked: list[str]
+    links: list[str] = Field(
+        default_factory=list, description="every link / no-link verdict with its evidence"
+    )
     studies: list[StudyReport]
     instances: list[InstanceReport]
 
