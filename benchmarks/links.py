@@ -108,8 +108,7 @@ PG_LINKS_QUERY = """\
 SELECT study_uid, linked_study_uid FROM prior_link WHERE study_uid IN :study_uids
 """
 PG_SCHEMA = (
-    "CREATE TABLE study (study_uid text PRIMARY KEY, patient_id text NOT NULL, "
-    "patient_name text)",
+    "CREATE TABLE study (study_uid text PRIMARY KEY, patient_id text NOT NULL, patient_name text)",
     "CREATE TABLE instance (sop_uid text PRIMARY KEY, "
     "study_uid text NOT NULL REFERENCES study, series_uid text NOT NULL, "
     "sop_class_uid text NOT NULL, modality text NOT NULL)",
@@ -187,17 +186,22 @@ def population(studies: int, seed: int, per_manifest: int = 50) -> Population:
             )
         patients.append(
             PatientEntry(
-                patient_id=patient_id, name=f"BENCH^{p}", birth_date=None, sex="F",
+                patient_id=patient_id,
+                name=f"BENCH^{p}",
+                birth_date=None,
+                sex="F",
                 studies=entries,
-            )  # fmt: skip
+            )
         )
     for i in range(0, len(patients), per_manifest):
         pop.manifests.append(
             Manifest(
-                generator="benchmarks/links.py", dataset=f"bench_links_{i // per_manifest}",
-                seed=seed, scenario=f"bench_links_{i // per_manifest}",
+                generator="benchmarks/links.py",
+                dataset=f"bench_links_{i // per_manifest}",
+                seed=seed,
+                scenario=f"bench_links_{i // per_manifest}",
                 patients=patients[i : i + per_manifest],
-            )  # fmt: skip
+            )
         )
     return pop
 
@@ -211,13 +215,22 @@ def fill_embedded(path: Path, pop: Population) -> URL:
     engine = qrscp_db.create(url.render_as_string())
     rows = [
         {
-            "sop_instance_uid": sop, "study_instance_uid": s.uid, "series_instance_uid":
-            s.series_uid, "patient_id": s.filed_under, "patient_name": f"BENCH^{s.filed_under}",
-            "study_date": "20260101", "study_time": "120000", "accession_number": None,
-            "study_id": "1", "modality": "MG", "series_number": "1",
-            "instance_number": str(n + 1), "sop_class_uid": MG,
-            "transfer_syntax_uid": EXPLICIT_LE, "filename": None,
-        }  # fmt: skip
+            "sop_instance_uid": sop,
+            "study_instance_uid": s.uid,
+            "series_instance_uid": s.series_uid,
+            "patient_id": s.filed_under,
+            "patient_name": f"BENCH^{s.filed_under}",
+            "study_date": "20260101",
+            "study_time": "120000",
+            "accession_number": None,
+            "study_id": "1",
+            "modality": "MG",
+            "series_number": "1",
+            "instance_number": str(n + 1),
+            "sop_class_uid": MG,
+            "transfer_syntax_uid": EXPLICIT_LE,
+            "filename": None,
+        }
         for s in pop.studies
         for n, sop in enumerate(s.instances)
     ]
@@ -242,8 +255,7 @@ def fill_postgres(pg: Any, pop: Population) -> URL:
                 for s in pop.studies:
                     copy.write_row((s.uid, s.filed_under, f"BENCH^{s.filed_under}"))
             with cur.copy(
-                "COPY instance (sop_uid, study_uid, series_uid, sop_class_uid, modality) "
-                "FROM STDIN"
+                "COPY instance (sop_uid, study_uid, series_uid, sop_class_uid, modality) FROM STDIN"
             ) as copy:
                 for s in pop.studies:
                     for sop in s.instances:
@@ -255,9 +267,13 @@ def fill_postgres(pg: Any, pop: Population) -> URL:
                         copy.write_row((s.uid, current[s.patient_id]))
         conn.execute(b"ANALYZE")
     return URL.create(
-        "postgresql+psycopg", username=USER, password=PASSWORD, host=pg.host, port=pg.port,
+        "postgresql+psycopg",
+        username=USER,
+        password=PASSWORD,
+        host=pg.host,
+        port=pg.port,
         database=DATABASE,
-    )  # fmt: skip
+    )
 
 
 # ── counting statements ──────────────────────────────────────────────────────────────────────
@@ -436,9 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1000, help="UIDs per statement")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes per verifier")
     parser.add_argument("--seed", type=int, default=2031)
-    parser.add_argument(
-        "--no-postgres", action="store_true", help="only the embedded SQLite index"
-    )
+    parser.add_argument("--no-postgres", action="store_true", help="only the embedded SQLite index")
     args = parser.parse_args(argv)
     if args.studies < 2 or args.repeat < 1 or args.batch < 1:
         parser.error("--studies must be at least 2, --repeat and --batch at least 1")
