@@ -40,10 +40,28 @@ It prints ``link verification: N studies, X ms per 1,000 studies`` per verifier 
 decide) and the ratio X ÷ baseline: what knowing where each study landed costs on top of finding
 the instances. Nothing is asserted about time.
 
-Measured 2026-12-04 on this 2-core VM (``benchmarks/links.py``, 10,000 studies, 24,981
-instances, batch 1000, median of 3): see the table at the end of this docstring.
+Measured 2026-12-04 on this shared 2-core VM (``PYTHONPATH=src .venv/bin/python
+benchmarks/links.py``: 10,000 studies, 24,921 instances, 5,000 verdicts, batch 1000), ms per
+1,000 studies, X (observe + decide) / baseline = ratio; three runs, the load average of the
+machine (other jobs) rising from 3.7 to 9.8 during them, so the absolute numbers vary 2-4x from
+run to run and only the ratios within a run mean much:
 
-MEASURED
+====================== ================== ================== ==================
+verifier               run 1 (median 3)   run 2 (median 3)   run 3 (median 5)
+====================== ================== ================== ==================
+embedded, same-patient 497 / 445 = 1.12   535 / 307 = 1.74   285 / 178 = 1.61
+postgres, same-patient 115 / 107 = 1.07   803 / 715 = 1.12   518 / 274 = 1.89
+postgres, relation     429 / 116 = 3.69 * 282 / 183 = 1.54   420 / 314 = 1.34
+====================== ================== ================== ==================
+
+Each verifier sent 25 instance statements and 10 study (or relation) statements: one per
+1,000 UIDs. Deciding the 5,000 verdicts same-patient costs 7-43 ms per 1,000 studies. (*) Run 1
+was before ``LinkPairs.linked`` kept an index: it scanned every pair for every study asked, so
+the relation's 5,000 verdicts took 292 ms per 1,000 studies (2.9 s), quadratic in the studies;
+with the index 26-70 ms. The embedded study query scans the whole ``instance`` table once per
+batch (qrscp indexes no ``study_instance_uid``): at 25,000 rows it adds 12-34 ms per 1,000
+studies to the instance lookup's 55-64 (the two timed alone, 3 passes, same data), and it grows
+with the size of the index.
 """
 
 from __future__ import annotations
