@@ -78,6 +78,7 @@ dist-check: dist  ## install the wheel in a fresh venv, without extras then with
 bench: venv system-deps  ## run the benchmarks (print ratios against baselines measured in the same run)
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/links.py
 
 clean:  ## remove generated data and caches (keeps .venv)
 	rm -rf out tmp dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -55,6 +55,13 @@ def test_sql_returns_the_pairs_of_the_asked_studies_in_batches(link_db: Path) ->
     assert found.source.startswith("sql links sqlite:///")
 
 
+def test_linked_reads_a_pair_either_way_and_ignores_a_study_paired_with_itself() -> None:
+    found = LinkPairs(frozenset({(A, B), (C, A), (D, D), (B, A)}), "sql db")
+    assert found.linked(A) == {B, C}
+    assert found.linked(B) == {A} and found.linked(C) == {A}
+    assert found.linked(D) == frozenset() and found.linked("2.25.9") == frozenset()
+
+
 def test_sql_query_returning_no_rows_gives_empty_pairs(link_db: Path) -> None:
     found = SQLLinks(f"sqlite:///{link_db}", QUERY + " AND 1 = 0").pairs([A, B, C])
     assert isinstance(found, LinkPairs) and found.pairs == frozenset()
