@@ -28,7 +28,7 @@ import yaml
 from dicomfab.builder.plan import make_plan
 from dicomfab.run.connect import load_targets
 from dicomfab.run.expect import plan_issues, policy_issues, rule_issues
-from dicomfab.scenarios import compose, get
+from dicomfab.scenarios import compose, get, load_profiles
 from dicomfab.scenarios.model import Scenario
 from dicomfab.scenarios.profiles import load_file
 from dicomfab.studyspec.loading import parse_spec
@@ -99,7 +99,7 @@ def check_target(block: Block, tmp_path: Path, environ: dict[str, str] | None = 
     assert targets.targets, "no target in the example"
     for name, target in targets.targets.items():
         for scenario, rules in target.expect.items():
-            plan = compose(get(scenario)).plan
+            plan = compose(get(scenario), profiles=load_profiles()).plan  # as a run does
             where = f"targets.{name}.expect.{scenario}"
             assert not plan_issues(rules, plan, where), plan_issues(rules, plan, where)
 

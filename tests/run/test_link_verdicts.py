@@ -17,7 +17,7 @@ from dicomfab.scenarios import ScenarioRequest
 from dicomfab.scenarios.generate import generate_one
 from dicomfab.targets.links import LinkPairs
 from dicomfab.targets.memory import MemoryStore
-from dicomfab.targets.observations import ObservedStudy
+from dicomfab.targets.observations import Observations, ObservedStudy
 
 SMALL = {"image_size": "small"}
 
@@ -67,6 +67,28 @@ def test_same_patient_compares_the_patient_record_with_its_issuer() -> None:
     assert judge.linked("7", Anchor("1")) == (False, "not in the index")
     assert judge.linked("1", Anchor(patient_id="P-1"))[0] is True
     assert judge.linked("1", Anchor(patient_id="P-2"))[0] is False
+
+
+def test_same_patient_id_keys_a_record_it_cannot_see_by_patient_id_alone() -> None:
+    """``same-patient-id``: Orthanc through QIDO-RS files both under one patient resource (keyed
+    by PatientID alone) but the verifier shows no resource, only each study's issuer."""
+    studies = {
+        "1": ObservedStudy("1", patient_id="A-1", issuer_of_patient_id="HOSP_A"),
+        "2": ObservedStudy("2", patient_id="A-1", issuer_of_patient_id="HOSP_B"),
+        "3": ObservedStudy("3", patient_id="B-1", issuer_of_patient_id="HOSP_A"),
+        "4": ObservedStudy("4", patient_id="A-1", patient_entity="x"),
+        "5": ObservedStudy("5", patient_id="B-1", patient_entity="x"),
+    }
+    observations = Observations({}, "qido", studies=studies)
+    assert SamePatient.of(observations).linked("2", Anchor("1"))[0] is False
+    by_id = SamePatient.of(observations, "same-patient-id")
+    assert by_id.linked("2", Anchor("1")) == (
+        True,
+        "filed under patient A-1 (issuer HOSP_B), current 1 under patient A-1 (issuer HOSP_A)"
+        " (keyed by PatientID alone)",
+    )
+    assert by_id.linked("3", Anchor("1"))[0] is False  # another PatientID
+    assert by_id.linked("5", Anchor("4"))[0] is True  # the system's own record still decides
 
 
 def test_decide_passes_and_fails_with_the_evidence() -> None:

@@ -23,7 +23,7 @@ from test_children import _signal_later, marker  # noqa: F401  (marker: a fixtur
 from dicomfab.errors import TargetAuthError, TargetError, TargetTimeoutError
 from dicomfab.run.connect import load_targets, target_rows
 from dicomfab.run.probe import probe
-from dicomfab.targets.links import LinkPairs, relation_config, resolve_pointer
+from dicomfab.targets.links import LinkPairs, link_mode, relation_config, resolve_pointer
 from dicomfab.targets.links_command import CommandLinks
 from dicomfab.targets.links_http import HTTPLinks
 from dicomfab.targets.links_sql import SQLLinks
@@ -255,9 +255,12 @@ def test_links_table_parses_and_is_shown_and_probed(tmp_path: Path, link_db: Pat
 def test_links_mode_defaults_to_same_patient_and_typos_are_named(tmp_path: Path) -> None:
     assert _targets(tmp_path, "").get("p").links == "same-patient"
     assert _targets(tmp_path, 'links = "none"\n').get("p").links == "none"
+    by_id = _targets(tmp_path, 'links = "same-patient-id"\n').get("p")
+    assert by_id.links == "same-patient-id" and link_mode(by_id) == "same-patient-id"
     typo = _targets(tmp_path, 'links = "same-patien"\n')
     assert typo.problem("p") == (
-        "targets.p.links: must be 'same-patient' or 'none', or a table with a kind"
+        "targets.p.links: must be 'same-patient' or 'same-patient-id' or 'none', or a table with"
+        " a kind"
         " (did you mean same-patient?)"
     )
     kind = _targets(tmp_path, 'links = { kind = "htp", url = "http://h/{study_uid}" }\n')

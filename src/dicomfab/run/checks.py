@@ -50,7 +50,15 @@ from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import MergedManifest
 from dicomfab.run.expect import Overrides
-from dicomfab.run.links import LINK_OUTCOMES, Anchor, LinkJudge, SamePatient, decide, link_anchors
+from dicomfab.run.links import (
+    LINK_OUTCOMES,
+    Anchor,
+    LinkJudge,
+    SamePatient,
+    SamePatientMode,
+    decide,
+    link_anchors,
+)
 from dicomfab.scenarios.library import get as get_scenario
 from dicomfab.scenarios.model import STUDY_OUTCOMES
 from dicomfab.targets.observations import Observations, ObservedInstance
@@ -544,7 +552,7 @@ def check(
     pinned: Overrides | None = None,
     category: str | None = None,
     pre_existing: Collection[str] = frozenset(),
-    links: LinkJudge | Literal["same-patient"] | None = "same-patient",
+    links: LinkJudge | SamePatientMode | None = "same-patient",
     anchors: Mapping[str, Sequence[Anchor]] | None = None,
 ) -> ScenarioResult:
     """Check one dataset's manifest against what a verifier observed. ``overrides`` maps a
@@ -554,12 +562,13 @@ def check(
     manifest names a known scenario; ``pre_existing``: the SOP Instance UIDs the target held
     before this run's ingest (each such instance is ``pre-existing``, never credited).
 
-    ``links`` judges link expectations: ``"same-patient"`` (from ``observations.studies``), a
+    ``links`` judges link expectations: ``"same-patient"`` or ``"same-patient-id"`` (from
+    ``observations.studies``: see :class:`~dicomfab.run.links.SamePatient`), a
     :class:`~dicomfab.run.links.Relation`, or None (the target does not check links);
     ``anchors`` (:func:`~dicomfab.run.links.link_anchors` of every manifest of the run) gives
     each study's current studies, by default from this manifest alone."""
     pinned = pinned or Overrides()
-    judge = SamePatient.of(observations) if links == "same-patient" else links
+    judge = SamePatient.of(observations, links) if isinstance(links, str) else links
     anchors = anchors if anchors is not None else link_anchors([manifest])
     policy = {**_validate_overrides(overrides), **_validate_overrides(pinned.policy)}
     index = _ReceiptIndex(receipt)

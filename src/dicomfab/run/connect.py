@@ -57,7 +57,7 @@ class Session:
     expect: dict[str, dict[str, str]] = field(default_factory=dict)
     wait: Wait = field(default_factory=Wait)
     logs: list[Path] = field(default_factory=list)
-    # how link expectations are judged: "same-patient", "none", or "relation" (``relation``)
+    # how link expectations are judged: "same-patient", "same-patient-id", "none", or "relation"
     links: str = "same-patient"
     relation: LinkSource | None = None
 

@@ -15,7 +15,9 @@ Two ways to judge, chosen per target (see :mod:`dicomfab.targets.links`):
 
 - :class:`SamePatient` (archives): linked when both studies were filed under the same patient
   record as the system stores it: its own patient entity where it shows one (Orthanc's patient
-  resource), else PatientID + IssuerOfPatientID as stored.
+  resource), else PatientID + IssuerOfPatientID as stored (``same-patient``), or PatientID alone
+  (``same-patient-id``: a system that ignores the issuer, seen through a verifier that shows no
+  patient record of its own, as Orthanc through QIDO-RS and C-FIND).
 - :class:`Relation`: the product's own relation returned a pair joining the two studies.
 
 ``link`` passes when the study is linked to one of its anchors; ``no-link`` when it is linked to
@@ -35,6 +37,7 @@ from dicomfab.targets.observations import Observations, ObservedStudy
 
 LINK_OUTCOMES = ("link", "no-link")
 LinkStatus = Literal["pass", "fail", "not checked"]
+SamePatientMode = Literal["same-patient", "same-patient-id"]
 LINKS_NONE = 'links = "none" on this target: not checked'
 NO_ANCHOR = "nothing in this scenario to judge the link against: not checked"
 
@@ -68,12 +71,12 @@ def describe_patient(study: ObservedStudy) -> str:
     return text
 
 
-def _patient_key(study: ObservedStudy) -> tuple[str | None, ...] | None:
+def _patient_key(study: ObservedStudy, by_issuer: bool = True) -> tuple[str | None, ...] | None:
     if study.patient_entity:
         return ("entity", study.patient_entity)
     if study.patient_id is None:
         return None
-    return ("id", study.patient_id, study.issuer_of_patient_id)
+    return ("id", study.patient_id, study.issuer_of_patient_id if by_issuer else None)
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,18 @@ class SamePatient:
     """Linked when filed under the same patient record (``studies``: a verifier's
     :attr:`~dicomfab.targets.observations.Observations.studies`). ``blind``: the verifier
     found instances without showing their study, so a study missing from ``studies`` may be
-    stored all the same (see :meth:`of`)."""
+    stored all the same (see :meth:`of`). ``by_issuer`` False (``same-patient-id``): a record
+    the verifier does not show is keyed by PatientID alone, whatever the issuer."""
 
     studies: Mapping[str, ObservedStudy]
     blind: bool = False
+    by_issuer: bool = True
 
     @classmethod
-    def of(cls, observations: Observations) -> SamePatient:
+    def of(cls, observations: Observations, mode: SamePatientMode = "same-patient") -> SamePatient:
         instances = observations.instances.values()
-        return cls(observations.studies, any(i.study_instance_uid is None for i in instances))
+        blind = any(i.study_instance_uid is None for i in instances)
+        return cls(observations.studies, blind, by_issuer=mode == "same-patient")
 
     def linked(self, study_uid: str, anchor: Anchor) -> tuple[bool | None, str]:
         study = self.studies.get(study_uid)
@@ -105,10 +111,12 @@ class SamePatient:
         current = self.studies.get(anchor.study_uid)
         if current is None:
             return False, f"{filed}, {anchor} not in the index"
-        here, there = _patient_key(study), _patient_key(current)
+        here, there = _patient_key(study, self.by_issuer), _patient_key(current, self.by_issuer)
         where = f"{filed}, {anchor} under {describe_patient(current)}"
         if here is None or there is None:
             return None, f"{where}: the verifier shows no patient record"
+        if here[0] == "id" and not self.by_issuer:
+            where += " (keyed by PatientID alone)"
         return here == there, where
 
 

@@ -40,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from dicomfab.errors import DicomfabError, OutputError, SpecError, TargetError
 from dicomfab.output.manifest import Manifest
@@ -49,7 +49,7 @@ from dicomfab.run import report
 from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine, not_run, strict
 from dicomfab.run.connect import EMBEDDED, Session, open_target
 from dicomfab.run.expect import Overrides, resolve, rule_issues
-from dicomfab.run.links import LinkJudge, Relation, link_anchors
+from dicomfab.run.links import LinkJudge, Relation, SamePatientMode, link_anchors
 from dicomfab.run.prerun import check_run
 from dicomfab.run.report import Stop
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios
@@ -512,14 +512,14 @@ class _Runner:
         results = combine(per_verifier)
         self.outcome.results = strict(results) if self.request.strict else results
 
-    def _link_judge(self, session: Session) -> LinkJudge | Literal["same-patient"] | None:
+    def _link_judge(self, session: Session) -> LinkJudge | SamePatientMode | None:
         """How this target's link expectations are judged; the product's own relation is asked
         once, in batches, for every study of the run."""
         if session.links == "none":
             self.log('links: not checked (links = "none")')
             return None
         if session.relation is None:
-            return "same-patient"
+            return "same-patient-id" if session.links == "same-patient-id" else "same-patient"
         assert self.merged is not None
         with self.stage("links", 1):
             pairs = session.relation.pairs(study_uids(self.merged))

@@ -87,9 +87,10 @@ class Target(ConfigModel):
     verify: VerifyConfig | list[VerifyConfig] = Field(
         description="one verifier, or several (each must find what the scenario expects)"
     )
-    links: Literal["same-patient", "none"] | LinksConfig = Field(
+    links: Literal["same-patient", "same-patient-id", "none"] | LinksConfig = Field(
         "same-patient",
         description='how links are judged: "same-patient" (filed under one patient record), '
+        '"same-patient-id" (the same, the record keyed by PatientID alone, whatever its issuer), '
         '"none" (not checked), or a table with a kind: the product\'s own relation',
     )
     wait: Wait = Field(default_factory=Wait)

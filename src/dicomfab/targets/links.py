@@ -4,9 +4,11 @@ match, a REST endpoint), asked for a run's studies in batches.
     source.pairs(study_uids) -> LinkPairs(pairs={(study_uid, linked_study_uid), …}, source)
 
 A target chooses how links are judged with its ``links`` key: ``"same-patient"`` (the default:
-two studies are linked when they were filed under the same patient record), ``"none"`` (links
-are not checked) or a ``[targets.NAME.links]`` table with a ``kind`` (``sql``, ``http``,
-``command``: :mod:`~dicomfab.targets.links_sql`, :mod:`~dicomfab.targets.links_http`,
+two studies are linked when they were filed under the same patient record),
+``"same-patient-id"`` (the same, where the verifiers show no patient record of the system's own
+and it keys patients by PatientID alone, whatever their issuer), ``"none"`` (links are not
+checked) or a ``[targets.NAME.links]`` table with a ``kind`` (``sql``, ``http``, ``command``:
+:mod:`~dicomfab.targets.links_sql`, :mod:`~dicomfab.targets.links_http`,
 :mod:`~dicomfab.targets.links_command`) naming the product's own relation. This module says what
 a relation returns; deciding whether an expectation passes is the run's job.
 """
@@ -28,8 +30,10 @@ from dicomfab.targets.registry import NO_SUCH_UID, AdapterConfig, Context
 if TYPE_CHECKING:
     from dicomfab.targets.config import Target
 
-LinkMode = Literal["same-patient", "none"]
-LINK_MODES: tuple[LinkMode, ...] = ("same-patient", "none")
+LinkMode = Literal["same-patient", "same-patient-id", "none"]
+LINK_MODES: tuple[LinkMode, ...] = ("same-patient", "same-patient-id", "none")
+# the modes judged by the patient record each study was filed under (run.links.SamePatient)
+SAME_PATIENT_MODES: tuple[LinkMode, ...] = ("same-patient", "same-patient-id")
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def relation_config(target: Target) -> AdapterConfig | None:
 
 
 def link_mode(target: Target) -> LinkMode | Literal["relation"]:
-    """``same-patient``, ``none``, or ``relation`` (the product's own: see
+    """``same-patient``, ``same-patient-id``, ``none``, or ``relation`` (the product's own: see
     :func:`relation_config`)."""
     links: Any = target.links
     return cast(LinkMode, links) if isinstance(links, str) else "relation"

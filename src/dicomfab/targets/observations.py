@@ -8,7 +8,8 @@ Verifiers return this as data; ``run.checks`` compares it with a manifest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,6 +98,20 @@ def observed_study(dataset: Any, patient_entity: str | None = None) -> ObservedS
 def study_uids(instances: Iterable[ObservedInstance]) -> list[str]:
     """The Study Instance UIDs of ``instances``, each once, in order of first appearance."""
     return list(dict.fromkeys(i.study_instance_uid for i in instances if i.study_instance_uid))
+
+
+def most_filed(
+    candidates: Sequence[ObservedStudy], instances: Iterable[ObservedInstance]
+) -> ObservedStudy | None:
+    """Where a study landed when the system answers its UID under several patients (Orthanc
+    files a Study Instance UID that arrives under a second PatientID as a second study under a
+    second patient): the answer whose PatientID most of the study's found instances carry, the
+    first answer on a tie (None: no answer)."""
+    if not candidates:
+        return None
+    uid = candidates[0].study_instance_uid
+    carried = Counter(i.patient_id for i in instances if i.study_instance_uid == uid)
+    return max(candidates, key=lambda study: carried[study.patient_id])  # max keeps the first
 
 
 def studies_from_instances(instances: Iterable[ObservedInstance]) -> dict[str, ObservedStudy]:

@@ -14,7 +14,10 @@ Where each study landed (``Observations.studies``): STUDY-level answers with the
 asks for them; with the studies given, one STUDY-level query per study an instance was found in
 asks. ``patient_entity`` is None: Study Root C-FIND shows no patient record of the SCP's own.
 An SCP may drop the optional keys (pynetdicom's qrscp returns PatientID and PatientName only)
-and may answer a STUDY-level query once per instance (qrscp does): the first answer wins.
+and may answer a STUDY-level query once per instance (qrscp does): the first answer wins, unless
+the answers name several patients (Orthanc files a Study Instance UID sent under two PatientIDs
+as two studies): then the study is where most of its instances are
+(:func:`~dicomfab.targets.observations.most_filed`).
 
 ``confirm=True`` asks each study until two answers agree (at most four times): pynetdicom's
 qrscp, the embedded target, loses about one pending response in 1,700 over loopback (measured:
@@ -29,7 +32,7 @@ SOP Class UID, which pynetdicom's qrscp does) is None in the observation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Literal, TypeVar
 
 from pydicom.dataset import Dataset
@@ -46,6 +49,7 @@ from dicomfab.targets.observations import (
     Observations,
     ObservedInstance,
     ObservedStudy,
+    most_filed,
     observed,
     observed_study,
     study_uids,
@@ -135,12 +139,13 @@ class CFindVerifier:
         landed: dict[str, ObservedStudy] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
+        listed: dict[str, list[ObservedStudy]] = {}
         assoc = self.node.associate(self._ae())
         try:
             studies = self.study_uids
             if studies is None:
-                landed, assoc = self._studies(assoc, None)
-                studies = list(landed)
+                listed, assoc = self._studies(assoc, None)
+                studies = list(listed)
             for study in studies:
                 answer, assoc = self._study(assoc, study)
                 if self.confirm:
@@ -152,27 +157,33 @@ class CFindVerifier:
                 for uid, seen in answer.items():
                     if uid in wanted:
                         instances.setdefault(uid, seen)
-            landed, assoc = self._landed(assoc, study_uids(instances.values()), landed)
+            landed, assoc = self._landed(assoc, instances.values(), listed)
         finally:
             if assoc.is_established:
                 assoc.release()
         return Observations(instances, source, time.perf_counter() - start, landed)
 
     def _landed(
-        self, assoc: Association, studies: list[str], known: dict[str, ObservedStudy]
+        self,
+        assoc: Association,
+        instances: Collection[ObservedInstance],
+        known: dict[str, list[ObservedStudy]],
     ) -> tuple[dict[str, ObservedStudy], Association]:
-        """Where each of ``studies`` landed: from ``known`` (the listing's answers), else one
-        STUDY-level query for it (with ``confirm``, asked again while unanswered)."""
+        """Where the study of each of ``instances`` landed: from ``known`` (the listing's
+        answers), else one STUDY-level query for it (with ``confirm``, asked again while
+        unanswered); a study answered under several patients is where most of its instances
+        are."""
         out: dict[str, ObservedStudy] = {}
         known = dict(known)
-        for study in studies:
+        for study in study_uids(instances):
             for _ in range(MAX_ASKS if self.confirm else 1):
                 if study in known:
                     break
                 answer, assoc = self._studies(assoc, study)
                 known.update(answer)
-            if study in known:
-                out[study] = known[study]
+            seen = most_filed(known.get(study, []), instances)
+            if seen is not None:
+                out[study] = seen
         return out, assoc
 
     # --- queries ----------------------------------------------------------------------------
@@ -198,11 +209,17 @@ class CFindVerifier:
 
     def _studies(
         self, assoc: Association, study: str | None
-    ) -> tuple[dict[str, ObservedStudy], Association]:
+    ) -> tuple[dict[str, list[ObservedStudy]], Association]:
         """One STUDY-level query with the patient keys, for ``study`` (None: every study the
-        SCP holds): each study by UID, with the patient it is filed under (first answer wins)."""
+        SCP holds): each study by UID, with the patient (or patients) it is filed under, each
+        distinct answer once, in the order answered."""
         answers, assoc = self._ask(assoc, _query("STUDY", STUDY_KEYWORDS, study or ""))
-        return _by_uid(answers, observed_study), assoc
+        found: dict[str, list[ObservedStudy]] = {}
+        for ds in answers:
+            seen = observed_study(ds)
+            if seen is not None and seen not in found.get(seen.study_instance_uid, []):
+                found.setdefault(seen.study_instance_uid, []).append(seen)
+        return found, assoc
 
     def _find(self, assoc: Association, query: Dataset) -> Iterator[Dataset]:
         """The identifiers one C-FIND answers with; TargetError unless it ends in Success."""

@@ -23,7 +23,10 @@ A value that is missing or empty is None in the observation.
 
 Where each study landed (``Observations.studies``): ``GET {url}/studies?StudyInstanceUID={uid}``
 with ``includefield`` for the patient attributes, one per study an instance was found in (the
-study list, when it is asked for, asks for them already). ``patient_entity`` is None: a QIDO-RS
+study list, when it is asked for, asks for them already); a study answered under several
+patients is where most of its instances are (:func:`~dicomfab.targets.observations.most_filed`:
+Orthanc gives a Study Instance UID sent under two PatientIDs two study resources, and answers
+both). ``patient_entity`` is None: a QIDO-RS
 answer names no patient record of the server's own. Orthanc 1.10.1 (DICOMweb 1.7) answers all
 five patient attributes: PatientID, PatientName, PatientBirthDate and PatientSex from its patient
 record, IssuerOfPatientID (which its index does not keep) read from the stored files.
@@ -51,6 +54,7 @@ from dicomfab.targets.observations import (
     Observations,
     ObservedInstance,
     ObservedStudy,
+    most_filed,
     study_uids,
 )
 from dicomfab.targets.registry import Adapter, Context
@@ -144,7 +148,7 @@ class QidoVerifier(DicomWebEndpoint):
         wanted = {str(uid) for uid in sop_instance_uids}
         source = f"qido-rs {self.safe_url}"
         instances: dict[str, ObservedInstance] = {}
-        landed: dict[str, ObservedStudy] = {}
+        landed: dict[str, list[ObservedStudy]] = {}
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
         with self._client({"Accept": DICOM_JSON}) as client:
@@ -161,16 +165,16 @@ class QidoVerifier(DicomWebEndpoint):
                     instances[uid] = ObservedInstance(**found)  # type: ignore[arg-type]
             found_in: dict[str, ObservedStudy] = {}
             for uid in study_uids(instances.values()):
-                seen = landed.get(uid) or self._study(client, uid)
+                seen = most_filed(landed.get(uid) or self._study(client, uid), instances.values())
                 if seen is not None:
                     found_in[uid] = seen
         return Observations(instances, source, time.perf_counter() - start, found_in)
 
     # --- queries ----------------------------------------------------------------------------
 
-    def _list_studies(self, client: httpx.Client) -> dict[str, ObservedStudy]:
-        """Every study the server holds, with the patient it is filed under."""
-        found: dict[str, ObservedStudy] = {}
+    def _list_studies(self, client: httpx.Client) -> dict[str, list[ObservedStudy]]:
+        """Every study the server holds, with the patient (or patients) it is filed under."""
+        found: dict[str, list[ObservedStudy]] = {}
         offset = 0
         for _ in range(MAX_PAGES):
             params = {
@@ -179,25 +183,23 @@ class QidoVerifier(DicomWebEndpoint):
                 "offset": offset,
             }
             page, _warned = self._get(client, "/studies", params, "studies", missing_ok=False)
-            before = len(found)
+            before = sum(map(len, found.values()))
             for dataset in page:
                 study = _observed_study(dataset)
-                if study is not None:
-                    found.setdefault(study.study_instance_uid, study)
-            if not page or len(found) == before:
+                if study is not None and study not in found.get(study.study_instance_uid, []):
+                    found.setdefault(study.study_instance_uid, []).append(study)
+            if not page or sum(map(len, found.values())) == before:
                 break
             offset += len(page)
         return found
 
-    def _study(self, client: httpx.Client, uid: str) -> ObservedStudy | None:
-        """Where study ``uid`` landed: one study-level query (None: the server does not say)."""
+    def _study(self, client: httpx.Client, uid: str) -> list[ObservedStudy]:
+        """Where study ``uid`` landed: one study-level query; one answer per patient it is filed
+        under (none: the server does not say)."""
         params = {STUDY_INSTANCE_UID: uid, "includefield": list(_STUDY_TAGS.values())}
         page, _warned = self._get(client, "/studies", params, f"study {uid}", missing_ok=True)
-        for dataset in page:
-            study = _observed_study(dataset)
-            if study is not None and study.study_instance_uid == uid:
-                return study
-        return None
+        found = [_observed_study(dataset) for dataset in page]
+        return [s for s in found if s is not None and s.study_instance_uid == uid]
 
     def _instances(self, client: httpx.Client, study: str) -> list[dict[str, Any]]:
         path = f"/studies/{study}/instances"
