@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import PurePath
 from typing import Any, Final, Literal
 
@@ -150,6 +151,8 @@ class InstanceCheck:
     reason: str = ""
     # each verifier's verdict when several checked it (empty with one verifier)
     evidence: tuple[Evidence, ...] = ()
+    # one of several copies of its SOP Instance UID: the rule in force (one, first, second)
+    copies: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -163,6 +166,8 @@ class InstanceCheck:
         head = f"{self.label} {self.sop_instance_uid}"
         if self.status == PRE_EXISTING or _disagree(self.evidence):
             return [f"{head} {self.reason}"]
+        if self.copies is not None:  # its reason says which copy the system holds
+            return [f"{head} {self.reason}" + (f" [{self.ingest}]" if self.ingest else "")]
         lines: list[str] = []
         if self.expected_present is not None and self.expected_present != self.observed_present:
             why = self.expected_outcome if self.written else f"{self.expected_outcome}, not written"
@@ -499,6 +504,132 @@ def _check_instance(
     )
 
 
+# ── copies: instances that share one SOP Instance UID ───────────────────────────────────────
+
+
+def _copy_groups(manifest: Manifest) -> dict[str, list[InstanceEntry]]:
+    """Each ``expect.copies`` group's entries, in manifest order (the order they were sent)."""
+    groups: dict[str, list[InstanceEntry]] = {}
+    for entry in manifest.instances():
+        if entry.copies is not None:
+            groups.setdefault(entry.copies.group, []).append(entry)
+    return groups
+
+
+def _number(value: object) -> str | None:
+    """An InstanceNumber as comparable text (``" 04"`` and ``4`` alike); None when missing."""
+    text = str(value).strip() if value is not None else ""
+    try:
+        return str(int(text))
+    except ValueError:
+        return text or None
+
+
+def _nth(index: int) -> str:
+    return ("first", "second", "third")[index] if index < 3 else f"#{index + 1}"
+
+
+def _check_copy(
+    entry: InstanceEntry,
+    role: str,
+    study_uid: str,
+    observations: Observations,
+    ingest: Ingest | None,
+    overrides: Mapping[str, str],
+    pinned: Overrides,
+    pre_existing: Collection[str],
+    *,
+    groups: Mapping[str, Sequence[InstanceEntry]],
+) -> InstanceCheck:
+    """One copy of a group sharing a SOP Instance UID. The system holds (at most) one record for
+    the UID; which copy it is, the record's InstanceNumber tells. The rule (``one``, ``first``,
+    ``second``: the scenario's, or the target's pinned one) passes when that record is the copy
+    it names (``one``: any copy); a verifier that returns no InstanceNumber cannot tell the
+    copies apart: ``not checked``, never a pass."""
+    assert entry.copies is not None
+    members = list(groups.get(entry.copies.group) or [entry])
+    mine = next(i for i, m in enumerate(members) if m is entry)
+    carried = carried_uid(entry)
+    declared = entry.expectation or "accept"
+    expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
+    rule = pinned.copies.get(entry.copies.group) or entry.copies.rule
+    kept = {"first": 0, "second": 1}.get(rule)  # None: any one copy
+    numbers = [_number(m.attributes.get("InstanceNumber")) for m in members]
+    this = f"this copy (the {_nth(mine)} of {len(members)}, InstanceNumber {numbers[mine]})"
+    seen = observations.get(carried)
+    held_number = _number(seen.instance_number) if seen is not None else None
+    held = numbers.index(held_number) if held_number in numbers else None
+    want: bool | None = None if kept is None else kept == mine
+    present = seen is not None and held == mine
+    status: Status
+    if carried in pre_existing:
+        status = PRE_EXISTING
+        reason = f"was already in the target before ingest (copies: {rule}): not credited"
+        present = False
+    elif seen is None:
+        status = "pass" if want is False else "fail"
+        if want is None:
+            reason = f"expected one of the {len(members)} copies stored, none found in the index"
+        elif want:
+            reason = f"expected {this} stored, no copy found in the index"
+        else:
+            reason = f"{this} not stored as expected; no copy found in the index"
+    elif held_number is None:
+        status = "not checked"
+        reason = (
+            "not checked: the verifier cannot tell the copies apart (it returns no "
+            f"InstanceNumber); a record for the UID is in the index ({this})"
+        )
+        present = seen is not None
+    else:
+        found = (
+            f"the {_nth(held)} copy (InstanceNumber {held_number})"
+            if held is not None
+            else f"a record that is none of the copies (InstanceNumber {held_number})"
+        )
+        if held is None:
+            status = "pass" if want is False else "fail"
+            if want is None:
+                reason = f"expected one of the {len(members)} copies stored, the index holds {found}"
+            elif want:
+                reason = f"expected {this} stored, the index holds {found}"
+            else:
+                reason = f"{this} not stored as expected; the index holds {found}"
+        elif held == mine:
+            status = "fail" if want is False else "pass"
+            reason = (
+                f"expected {this} not stored, the index holds it"
+                if want is False
+                else f"stored as expected: {this}"
+            )
+        elif want:
+            status, reason = "fail", f"expected {this} stored, the index holds {found}"
+        else:
+            status, reason = "pass", f"{this} not stored as expected; the index holds {found}"
+    mismatches = _mismatches(entry, seen) if seen is not None and present else []
+    if status == "pass" and mismatches:
+        status, reason = "fail", "; ".join(str(m) for m in mismatches)
+    reason += f" (copies: {rule})"
+    if rule != entry.copies.rule:
+        reason += f" [target expects {rule}, scenario declares {entry.copies.rule}]"
+    return InstanceCheck(
+        sop_instance_uid=carried,
+        file=entry.file,
+        label=_label(role, entry),
+        study_instance_uid=study_uid,
+        declared_outcome=declared,
+        expected_outcome=expected,
+        written=entry.written,
+        expected_present=want,
+        observed_present=present,
+        mismatches=mismatches,
+        ingest=ingest,
+        status=status,
+        reason=reason,
+        copies=rule,
+    )
+
+
 def _study_check(
     uid: str,
     role: str,
@@ -563,13 +694,14 @@ def check(
     anchors = anchors if anchors is not None else link_anchors([manifest])
     policy = {**_validate_overrides(overrides), **_validate_overrides(pinned.policy)}
     index = _ReceiptIndex(receipt)
+    groups = _copy_groups(manifest)
     instances: list[InstanceCheck] = []
     studies: list[StudyCheck] = []
     for patient in manifest.patients:
         for study in patient.studies:
             uid = study.study_instance_uid
             mine = [
-                _check_instance(
+                (partial(_check_copy, groups=groups) if inst.copies else _check_instance)(
                     inst,
                     study.role,
                     uid,
