@@ -10,7 +10,8 @@ from dicomfab.targets.cstore import _Item, _split
 
 
 def _item(index: int, uid: str) -> _Item:
-    return _Item(index, Path(f"{index}.dcm"), "1.2.840.10008.5.1.4.1.1.7", uid, ExplicitVRLittleEndian, True)
+    sc = "1.2.840.10008.5.1.4.1.1.7"
+    return _Item(index, Path(f"{index}.dcm"), sc, uid, ExplicitVRLittleEndian, True)
 
 
 def test_contiguous_chunks_of_nearly_equal_size() -> None:

@@ -590,7 +590,8 @@ def _check_copy(
         if held is None:
             status = "pass" if want is False else "fail"
             if want is None:
-                reason = f"expected one of the {len(members)} copies stored, the index holds {found}"
+                reason = f"expected one of the {len(members)} copies stored, the index holds "
+                reason += found
             elif want:
                 reason = f"expected {this} stored, the index holds {found}"
             else:

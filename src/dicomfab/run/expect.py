@@ -184,7 +184,11 @@ def _copies_issue(path: str, key: str, rule: object, groups: Iterable[str]) -> I
     if key not in groups:
         known = ", ".join(groups) or "none"
         message = f"not a group of copies of this scenario (its expect.copies: {known})"
-        return Issue(path, message, _nearest(key, groups))
+        parts = sorted(key.split(COPY_JOIN))
+        same = [g for g in groups if sorted(g.split(COPY_JOIN)) == parts]  # in another order
+        only = groups[0] if len(groups) == 1 else None
+        near = same[0] if same else _nearest(key, groups) or only
+        return Issue(path, message, near)
     return None
 
 

@@ -277,7 +277,8 @@ def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
             "(give them the same sop_instance_uid in a defect)"
         )
         raise SpecError(Issue(path, message), source=source)
-    every = [i for pa in plan.patients for st in pa.studies for se in st.series for i in se.instances]
+    studies = (study for patient in plan.patients for study in patient.studies)
+    every = (i for study in studies for series in study.series for i in series.instances)
     return [i for i in every if any(i is f for f in found)]
 
 

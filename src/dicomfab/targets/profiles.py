@@ -50,8 +50,8 @@ Orthanc keeps the hierarchy in ``resources`` (``resourcetype`` 0 patient, 1 stud
 ``dicomidentifiers`` (decimal ``taggroup``/``tagelement``): SOPInstanceUID (8,24),
 SeriesInstanceUID (32,14), StudyInstanceUID (32,13), AccessionNumber (8,80), PatientID (16,32),
 PatientName (16,16). Modality (8,96) is a main tag of the series (``maindicomtags``),
-InstanceNumber (32,19) one of the instance, and the SOP Class UID is instance metadata type 10. One statement finds every instance through the btree
-index on ``dicomidentifiers.value``.
+InstanceNumber (32,19) one of the instance, and the SOP Class UID is instance metadata type 10.
+One statement finds every instance through the btree index on ``dicomidentifiers.value``.
 
 The schema is private to Orthanc: later Orthanc and plugin versions changed it, so this query
 is for the Debian 12 packages (Orthanc 1.10.1, orthanc-postgresql 4.0)."""
