@@ -148,6 +148,13 @@ def test_a_verifier_that_cannot_tell_the_copies_apart_never_passes(manifest: Man
     assert not strict([result])[0].passed  # --strict: a failure
 
 
+def test_copies_the_target_held_before_ingest_are_not_credited(manifest: Manifest) -> None:
+    uid = copies(manifest)[0].sop_instance_uid
+    result = check(manifest, holding(manifest, "1"), pre_existing={uid})
+    assert [c.status for c in verdicts(result)] == ["pre-existing", "pre-existing"]
+    assert not result.passed and result.counts["present"] == 6
+
+
 def test_a_target_pins_the_copy_it_keeps(manifest: Manifest) -> None:
     pinned = resolve({GROUP: "second"}, manifest, where=f"expect.{NAME}")
     assert pinned.copies == {GROUP: "second"}

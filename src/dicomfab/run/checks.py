@@ -50,6 +50,7 @@ from typing import Any, Final, Literal
 from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import MergedManifest
+from dicomfab.run import copies
 from dicomfab.run.expect import Overrides
 from dicomfab.run.links import LINK_OUTCOMES, Anchor, LinkJudge, SamePatient, decide, link_anchors
 from dicomfab.scenarios.library import get as get_scenario
@@ -516,19 +517,6 @@ def _copy_groups(manifest: Manifest) -> dict[str, list[InstanceEntry]]:
     return groups
 
 
-def _number(value: object) -> str | None:
-    """An InstanceNumber as comparable text (``" 04"`` and ``4`` alike); None when missing."""
-    text = str(value).strip() if value is not None else ""
-    try:
-        return str(int(text))
-    except ValueError:
-        return text or None
-
-
-def _nth(index: int) -> str:
-    return ("first", "second", "third")[index] if index < 3 else f"#{index + 1}"
-
-
 def _check_copy(
     entry: InstanceEntry,
     role: str,
@@ -541,11 +529,8 @@ def _check_copy(
     *,
     groups: Mapping[str, Sequence[InstanceEntry]],
 ) -> InstanceCheck:
-    """One copy of a group sharing a SOP Instance UID. The system holds (at most) one record for
-    the UID; which copy it is, the record's InstanceNumber tells. The rule (``one``, ``first``,
-    ``second``: the scenario's, or the target's pinned one) passes when that record is the copy
-    it names (``one``: any copy); a verifier that returns no InstanceNumber cannot tell the
-    copies apart: ``not checked``, never a pass."""
+    """One copy of a group sharing a SOP Instance UID, by the group's rule (the scenario's, or
+    the one the target pins): see :mod:`dicomfab.run.copies`."""
     assert entry.copies is not None
     members = list(groups.get(entry.copies.group) or [entry])
     mine = next(i for i, m in enumerate(members) if m is entry)
@@ -553,60 +538,15 @@ def _check_copy(
     declared = entry.expectation or "accept"
     expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
     rule = pinned.copies.get(entry.copies.group) or entry.copies.rule
-    kept = {"first": 0, "second": 1}.get(rule)  # None: any one copy
-    numbers = [_number(m.attributes.get("InstanceNumber")) for m in members]
-    this = f"this copy (the {_nth(mine)} of {len(members)}, InstanceNumber {numbers[mine]})"
     seen = observations.get(carried)
-    held_number = _number(seen.instance_number) if seen is not None else None
-    held = numbers.index(held_number) if held_number in numbers else None
-    want: bool | None = None if kept is None else kept == mine
-    present = seen is not None and held == mine
-    status: Status
+    numbers = [copies.instance_number(m.attributes.get("InstanceNumber")) for m in members]
+    held = copies.instance_number(seen.instance_number) if seen is not None else None
+    found = copies.verdict(rule, mine, numbers, seen is not None, held)
+    status: Status = found.status
+    reason, want, present = found.reason, found.want, found.present
     if carried in pre_existing:
-        status = PRE_EXISTING
-        reason = f"was already in the target before ingest (copies: {rule}): not credited"
-        present = False
-    elif seen is None:
-        status = "pass" if want is False else "fail"
-        if want is None:
-            reason = f"expected one of the {len(members)} copies stored, none found in the index"
-        elif want:
-            reason = f"expected {this} stored, no copy found in the index"
-        else:
-            reason = f"{this} not stored as expected; no copy found in the index"
-    elif held_number is None:
-        status = "not checked"
-        reason = (
-            "not checked: the verifier cannot tell the copies apart (it returns no "
-            f"InstanceNumber); a record for the UID is in the index ({this})"
-        )
-        present = seen is not None
-    else:
-        found = (
-            f"the {_nth(held)} copy (InstanceNumber {held_number})"
-            if held is not None
-            else f"a record that is none of the copies (InstanceNumber {held_number})"
-        )
-        if held is None:
-            status = "pass" if want is False else "fail"
-            if want is None:
-                reason = f"expected one of the {len(members)} copies stored, the index holds "
-                reason += found
-            elif want:
-                reason = f"expected {this} stored, the index holds {found}"
-            else:
-                reason = f"{this} not stored as expected; the index holds {found}"
-        elif held == mine:
-            status = "fail" if want is False else "pass"
-            reason = (
-                f"expected {this} not stored, the index holds it"
-                if want is False
-                else f"stored as expected: {this}"
-            )
-        elif want:
-            status, reason = "fail", f"expected {this} stored, the index holds {found}"
-        else:
-            status, reason = "pass", f"{this} not stored as expected; the index holds {found}"
+        status, present = PRE_EXISTING, False
+        reason = "was already in the target before ingest: not credited"
     mismatches = _mismatches(entry, seen) if seen is not None and present else []
     if status == "pass" and mismatches:
         status, reason = "fail", "; ".join(str(m) for m in mismatches)
