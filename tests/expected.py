@@ -19,6 +19,7 @@ def expected_observations(manifest: Manifest, *, names: bool = True) -> dict[str
             accession_number=study.accession_number,
             modality=series.modality,
             sop_class_uid=inst.sop_class_uid,
+            instance_number=str(inst.attributes["InstanceNumber"]),
         )
         for patient in manifest.patients
         for study in patient.studies

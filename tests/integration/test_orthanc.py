@@ -111,6 +111,7 @@ def test_sql_profile_finds_exactly_the_generated_instances(
         assert got.accession_number == want.accession_number, uid
         assert got.modality == want.modality, uid
         assert got.sop_class_uid == want.sop_class_uid, uid
+        assert got.instance_number == want.instance_number, uid  # a main tag of the instance
         assert got.patient_name  # indexed too (its exact form is Orthanc's)
     assert observed.source.startswith("sql postgresql+psycopg://orthanc:***@127.0.0.1:")
 

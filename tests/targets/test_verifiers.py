@@ -133,6 +133,7 @@ def test_sql_embedded_profile_reads_every_attribute(loaded: tuple[EmbeddedPACS, 
         assert got.accession_number == want.accession_number
         assert got.sop_class_uid == want.sop_class_uid
         assert got.patient_name == want.patient_name
+        assert got.instance_number == want.instance_number  # tells copies of one UID apart
 
 
 def test_cfind_reads_the_keys_the_scp_returns(loaded: tuple[EmbeddedPACS, Manifest]) -> None:
@@ -146,6 +147,7 @@ def test_cfind_reads_the_keys_the_scp_returns(loaded: tuple[EmbeddedPACS, Manife
         assert got.modality == want.modality
         assert got.accession_number == want.accession_number
         assert got.patient_name == want.patient_name
+        assert got.instance_number == want.instance_number  # tells copies of one UID apart
         assert got.sop_class_uid in (None, want.sop_class_uid)  # qrscp drops this optional key
 
 

@@ -55,6 +55,7 @@ def command(name: str, as_json: bool) -> None:
         + "".join(f", {k}: {v}" for k, v in expect.instances.items())
         + f"; studies {expect.study_default}"
         + "".join(f", {k}: {v}" for k, v in expect.studies.items())
+        + "".join(f"; copies {k}: {v} stored" for k, v in expect.copies.items())
     )
     if expect.note:
         console.print(escape(expect.note))

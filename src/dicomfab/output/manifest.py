@@ -17,6 +17,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Copies(_Model):
+    """This instance is one of a group of copies that share its SOP Instance UID; the system
+    must keep the copy ``rule`` names (see ``run.checks``)."""
+
+    group: str = Field(description="the group's selectors, e.g. current.first+current.last")
+    rule: str = Field(description="one, first or second: which copy is stored (in manifest order)")
+
+
 class InstanceEntry(_Model):
     sop_instance_uid: str
     sop_class_uid: str
@@ -34,6 +42,9 @@ class InstanceEntry(_Model):
         default_factory=dict, description="key attributes as written in the file"
     )
     expectation: str | None = None
+    copies: Copies | None = Field(
+        None, description="one of several copies of its SOP Instance UID (expect.copies)"
+    )
     defects: list[dict[str, Any]] = Field(default_factory=list)
 
 

@@ -43,12 +43,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import PurePath
 from typing import Any, Final, Literal
 
 from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.output.merge import MergedManifest
+from dicomfab.run import copies
 from dicomfab.run.expect import Overrides
 from dicomfab.run.links import (
     LINK_OUTCOMES,
@@ -158,6 +160,8 @@ class InstanceCheck:
     reason: str = ""
     # each verifier's verdict when several checked it (empty with one verifier)
     evidence: tuple[Evidence, ...] = ()
+    # one of several copies of its SOP Instance UID: the rule in force (one, first, second)
+    copies: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -171,6 +175,8 @@ class InstanceCheck:
         head = f"{self.label} {self.sop_instance_uid}"
         if self.status == PRE_EXISTING or _disagree(self.evidence):
             return [f"{head} {self.reason}"]
+        if self.copies is not None:  # its reason says which copy the system holds
+            return [f"{head} {self.reason}" + (f" [{self.ingest}]" if self.ingest else "")]
         lines: list[str] = []
         if self.expected_present is not None and self.expected_present != self.observed_present:
             why = self.expected_outcome if self.written else f"{self.expected_outcome}, not written"
@@ -507,6 +513,72 @@ def _check_instance(
     )
 
 
+# ── copies: instances that share one SOP Instance UID ───────────────────────────────────────
+
+
+def _copy_groups(manifest: Manifest) -> dict[str, list[InstanceEntry]]:
+    """Each ``expect.copies`` group's entries, in manifest order (the order they were sent)."""
+    groups: dict[str, list[InstanceEntry]] = {}
+    for entry in manifest.instances():
+        if entry.copies is not None:
+            groups.setdefault(entry.copies.group, []).append(entry)
+    return groups
+
+
+def _check_copy(
+    entry: InstanceEntry,
+    role: str,
+    study_uid: str,
+    observations: Observations,
+    ingest: Ingest | None,
+    overrides: Mapping[str, str],
+    pinned: Overrides,
+    pre_existing: Collection[str],
+    *,
+    groups: Mapping[str, Sequence[InstanceEntry]],
+) -> InstanceCheck:
+    """One copy of a group sharing a SOP Instance UID, by the group's rule (the scenario's, or
+    the one the target pins): see :mod:`dicomfab.run.copies`."""
+    assert entry.copies is not None
+    members = list(groups.get(entry.copies.group) or [entry])
+    mine = next(i for i, m in enumerate(members) if m is entry)
+    carried = carried_uid(entry)
+    declared = entry.expectation or "accept"
+    expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
+    rule = pinned.copies.get(entry.copies.group) or entry.copies.rule
+    seen = observations.get(carried)
+    numbers = [copies.instance_number(m.attributes.get("InstanceNumber")) for m in members]
+    held = copies.instance_number(seen.instance_number) if seen is not None else None
+    found = copies.verdict(rule, mine, numbers, seen is not None, held)
+    status: Status = found.status
+    reason, want, present = found.reason, found.want, found.present
+    if carried in pre_existing:
+        status, present = PRE_EXISTING, False
+        reason = "was already in the target before ingest: not credited"
+    mismatches = _mismatches(entry, seen) if seen is not None and present else []
+    if status == "pass" and mismatches:
+        status, reason = "fail", "; ".join(str(m) for m in mismatches)
+    reason += f" (copies: {rule})"
+    if rule != entry.copies.rule:
+        reason += f" [target expects {rule}, scenario declares {entry.copies.rule}]"
+    return InstanceCheck(
+        sop_instance_uid=carried,
+        file=entry.file,
+        label=_label(role, entry),
+        study_instance_uid=study_uid,
+        declared_outcome=declared,
+        expected_outcome=expected,
+        written=entry.written,
+        expected_present=want,
+        observed_present=present,
+        mismatches=mismatches,
+        ingest=ingest,
+        status=status,
+        reason=reason,
+        copies=rule,
+    )
+
+
 def _study_check(
     uid: str,
     role: str,
@@ -572,13 +644,14 @@ def check(
     anchors = anchors if anchors is not None else link_anchors([manifest])
     policy = {**_validate_overrides(overrides), **_validate_overrides(pinned.policy)}
     index = _ReceiptIndex(receipt)
+    groups = _copy_groups(manifest)
     instances: list[InstanceCheck] = []
     studies: list[StudyCheck] = []
     for patient in manifest.patients:
         for study in patient.studies:
             uid = study.study_instance_uid
             mine = [
-                _check_instance(
+                (partial(_check_copy, groups=groups) if inst.copies else _check_instance)(
                     inst,
                     study.role,
                     uid,

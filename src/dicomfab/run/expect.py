@@ -7,7 +7,9 @@
 a selector as in the scenario library (``current.last``, ``prior.all``, ``external_prior``,
 ``patient[1].current``, …) with the outcome it gets on this product. A selector that names a
 study sets the study's outcome and the default of its instances; an instance selector sets
-those instances only.
+those instances only. A group of copies as the scenario's ``expect.copies`` names it
+(``current.first+current.last``) gets the copy this product keeps: ``one``, ``first`` or
+``second``.
 
 Before a run writes anything, :func:`policy_issues` and :func:`rule_issues` check a target's
 ``policy`` and ``expect`` tables on their own (known outcomes, existing scenarios, selector
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING
 from dicomfab.errors import Issue, TargetError, shorten, shorten_text
 from dicomfab.output.manifest import InstanceEntry, Manifest, StudyEntry
 from dicomfab.scenarios import selectors
-from dicomfab.scenarios.model import INSTANCE_OUTCOMES, STUDY_OUTCOMES
+from dicomfab.scenarios.model import COPY_JOIN, COPY_RULES, INSTANCE_OUTCOMES, STUDY_OUTCOMES
 
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import Plan
@@ -38,9 +40,10 @@ class Overrides:
     policy: dict[str, str] = field(default_factory=dict)
     studies: dict[str, str] = field(default_factory=dict)
     instances: dict[str, str] = field(default_factory=dict)
+    copies: dict[str, str] = field(default_factory=dict)  # shared SOP Instance UID → copy rule
 
     def __bool__(self) -> bool:
-        return bool(self.policy or self.studies or self.instances)
+        return bool(self.policy or self.studies or self.instances or self.copies)
 
 
 def _studies(selector: selectors.Selector, manifest: Manifest) -> list[StudyEntry]:
@@ -75,8 +78,18 @@ def resolve(rules: Mapping[str, str], manifest: Manifest, *, where: str = "expec
     """Turn one scenario's rules into overrides for ``manifest``; a bad rule is a
     :class:`TargetError` naming it."""
     out = Overrides()
+    groups = {i.copies.group for i in manifest.instances() if i.copies is not None}
     for key, outcome in rules.items():
         name = f"{where}.{key}"
+        if COPY_JOIN in key:
+            if outcome not in COPY_RULES:
+                known = ", ".join(COPY_RULES)
+                raise TargetError(f"{name}: unknown copy rule {shorten(outcome)} ({known})")
+            if key not in groups:
+                known = ", ".join(sorted(groups)) or "none"
+                raise TargetError(f"{name}: no such group of copies (this scenario's: {known})")
+            out.copies[key] = outcome
+            continue
         if outcome not in STUDY_OUTCOMES:
             known = ", ".join(STUDY_OUTCOMES)
             raise TargetError(f"{name}: unknown outcome {shorten(outcome)} ({known})")
@@ -161,6 +174,24 @@ def _near_selector(key: str) -> str | None:
     return text
 
 
+def _copies_issue(path: str, key: str, rule: object, groups: Iterable[str]) -> Issue | None:
+    """A group of copies (one of the scenario's ``expect.copies`` keys) and the copy the
+    product keeps."""
+    if not isinstance(rule, str) or rule not in COPY_RULES:
+        message = f"unknown copy rule {shorten(rule)} (known: {', '.join(COPY_RULES)})"
+        return Issue(path, message, _nearest(rule, COPY_RULES))
+    groups = list(groups)
+    if key not in groups:
+        known = ", ".join(groups) or "none"
+        message = f"not a group of copies of this scenario (its expect.copies: {known})"
+        parts = sorted(key.split(COPY_JOIN))
+        same = [g for g in groups if sorted(g.split(COPY_JOIN)) == parts]  # in another order
+        only = groups[0] if len(groups) == 1 else None
+        near = same[0] if same else _nearest(key, groups) or only
+        return Issue(path, message, near)
+    return None
+
+
 def _rule_issue(path: str, key: str, outcome: object) -> Issue | None:
     """One rule of one scenario, on its own: an outcome key or a selector, and an outcome."""
     issue = _outcome_issue(path, outcome)
@@ -201,7 +232,12 @@ def rule_issues(expect: Mapping[str, object], where: str) -> list[Issue]:
             issues.append(Issue(path, "must be a table of {selector or outcome = outcome}"))
             continue
         for key, outcome in rules.items():
-            issue = _rule_issue(f"{path}.{shorten_text(str(key))}", str(key), outcome)
+            where_key = f"{path}.{shorten_text(str(key))}"
+            if COPY_JOIN in str(key):
+                groups = known[name].expect.copies
+                issue = _copies_issue(where_key, str(key), outcome, groups)
+            else:
+                issue = _rule_issue(where_key, str(key), outcome)
             if issue is not None:
                 issues.append(issue)
     return issues
@@ -213,7 +249,7 @@ def plan_issues(rules: Mapping[str, str], plan: Plan, where: str) -> list[Issue]
     ``targets.NAME.expect.SCENARIO``."""
     issues = []
     for key in rules:
-        if key in STUDY_OUTCOMES:
+        if key in STUDY_OUTCOMES or COPY_JOIN in key:  # a group of copies: checked by compose
             continue
         try:
             _find(key, plan)

@@ -25,11 +25,11 @@ from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
-from dicomfab.output.manifest import Manifest
+from dicomfab.output.manifest import Copies, Manifest
 from dicomfab.output.paths import confined
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
-from dicomfab.scenarios.model import Defect, Parameter, Scenario
+from dicomfab.scenarios.model import COPY_JOIN, Defect, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.loading import parse_spec
 from dicomfab.studyspec.models import Spec
@@ -249,7 +249,37 @@ def compose(
     except SpecError as exc:
         issues = params.blame(exc.issues, placed, overrides or {})
         raise SpecError(issues, source=source) from None
+    for key in scenario.expect.copies:
+        copy_group(key, plan, source)
     return Composed(scenario, values, spec, twin, plan, targets)
+
+
+def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
+    """The instances of one ``expect.copies`` group (``current.first+current.last``), in plan
+    order; a :class:`SpecError` unless they are two or more instances sharing one SOP Instance
+    UID."""
+    path = f"expect.copies.{shorten_text(key)}"
+    found: list[InstancePlan] = []
+    for text in key.split(COPY_JOIN):
+        try:
+            selector = selectors.parse(text)
+            chosen = selectors.instances(selector, plan)
+        except selectors.SelectorError as exc:
+            raise SpecError(Issue(path, str(exc)), source=source) from None
+        found += [i for i in chosen if all(i is not f for f in found)]
+    if len(found) < 2:
+        message = f"names {len(found)} instance: join two or more selectors with {COPY_JOIN}"
+        raise SpecError(Issue(path, message), source=source)
+    uids = {i.sop_instance_uid for i in found}
+    if len(uids) > 1:
+        message = (
+            f"the {len(found)} instances carry {len(uids)} SOP Instance UIDs: copies share one "
+            "(give them the same sop_instance_uid in a defect)"
+        )
+        raise SpecError(Issue(path, message), source=source)
+    studies = (study for patient in plan.patients for study in patient.studies)
+    every = (i for study in studies for series in study.series for i in series.instances)
+    return [i for i in every if any(i is f for f in found)]
 
 
 # ------------------------------------------------------------------ after the files are written
@@ -383,6 +413,7 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
         for text, outcome in scenario.expect.instances.items()
         for planned_inst in selectors.instances(selectors.parse(text), plan)
     }
+    copies = _copies(composed, manifest)
     defects: dict[str, list[dict[str, Any]]] = {}
     for defect, targets, studies in composed.targets:
         # a study-level defect (selector without .which) is a defect of every instance in it
@@ -400,4 +431,24 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
             for series in study.series:
                 for inst in series.instances:
                     inst.expectation = instance_outcome.get(inst.file, scenario.expect.default)
+                    inst.copies = copies.get(inst.file)
                     inst.defects = defects.get(inst.file, [])
+
+
+def _copies(composed: Composed, manifest: Manifest) -> dict[str, Copies]:
+    """Each file of an ``expect.copies`` group → its group and rule. The copies must differ in
+    InstanceNumber as written (what the verifiers return to tell them apart)."""
+    entries = {i.file: i for i in manifest.instances()}
+    source = f"scenario {composed.scenario.name}"
+    out: dict[str, Copies] = {}
+    for key, rule in composed.scenario.expect.copies.items():
+        files = [instance_relpath(i) for i in copy_group(key, composed.plan, source)]
+        numbers = [entries[f].attributes.get("InstanceNumber") for f in files]
+        if None in numbers or len(set(numbers)) < len(numbers):
+            message = (
+                f"the copies' InstanceNumbers {numbers} do not tell them apart: give each "
+                "copy its own (tags: {InstanceNumber: N})"
+            )
+            raise SpecError(Issue(f"expect.copies.{shorten_text(key)}", message), source=source)
+        out.update({f: Copies(group=key, rule=rule) for f in files})
+    return out

@@ -6,7 +6,8 @@ Scenarios are data (one YAML file each under ``scenarios/library/``); this modul
              ├ parameters  (name → default; overridable by --set / --params / site profiles)
              ├ base + spec (a base spec from library/_bases, deep-merged with the scenario's own)
              ├ defects[]   (what is broken, where: spec changes and/or a file mutation)
-             └ expect      (what a correct ingestion does, per study and per instance)
+             └ expect      (what a correct ingestion does, per study, per instance and per group
+                            of copies sharing a SOP Instance UID)
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ Outcome = Literal[
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 INSTANCE_OUTCOMES = ("accept", "normalise", "warn", "exclude", "quarantine", "reject")
 STUDY_OUTCOMES = (*INSTANCE_OUTCOMES, "link", "no-link")
+
+CopyRule = Literal["one", "first", "second"]
+"""Of copies sharing one SOP Instance UID, which the system keeps: exactly ``one`` of them (any),
+the ``first`` or the ``second`` sent (the order of the manifest, which is the order of ingest)."""
+COPY_RULES: tuple[str, ...] = CopyRule.__args__  # type: ignore[attr-defined]
+COPY_JOIN = "+"  # joins the selectors of one group of copies: current.first+current.last
 
 Category = Literal[
     "clean",
@@ -86,12 +93,20 @@ class Defect(_Model):
 
 class Expectation(_Model):
     """What a correct ingestion does. ``studies`` and ``instances`` map selectors to outcomes;
-    whatever they do not name gets ``default`` (instances) or ``study_default`` (studies)."""
+    whatever they do not name gets ``default`` (instances) or ``study_default`` (studies).
+    ``copies`` maps a group of instances that share one SOP Instance UID (their selectors joined
+    by ``+``) to which of them the system keeps: a system holds one record per UID, so their
+    presence is decided as a group, by the attribute that tells them apart (InstanceNumber)."""
 
     default: Outcome = "accept"
     study_default: Outcome = "accept"
     studies: dict[str, Outcome] = Field(default_factory=dict)
     instances: dict[str, Outcome] = Field(default_factory=dict)
+    copies: dict[str, CopyRule] = Field(
+        default_factory=dict,
+        description="copies of one SOP Instance UID (selectors joined by +, e.g. "
+        "current.first+current.last) → which one is stored: one, first or second (as sent)",
+    )
     note: str = ""
 
 

@@ -134,7 +134,8 @@ class _Sending:
 
 class CStoreIngestor:
     """Send files to ``called_ae`` at ``host:port`` with C-STORE over ``associations`` parallel
-    associations (the list is split into contiguous chunks, so a study tends to travel on one).
+    associations (the list is split into contiguous chunks, so a study tends to travel on one;
+    files that share a SOP Instance UID travel on one, in the order given).
 
     For each SOP class it proposes each transfer syntax its files use, each in its own
     presentation context, plus explicit and implicit VR little endian as fallbacks. A Part 10
@@ -420,14 +421,21 @@ _raw_sending = _RawSending()
 
 
 def _split(items: list[_Item], n: int) -> list[list[_Item]]:
-    """``n`` contiguous chunks of nearly equal size (empty ones dropped)."""
+    """``n`` contiguous chunks of nearly equal size (empty ones dropped). Files that share a SOP
+    Instance UID (copies) all go on the chunk of the first one, in their order: parallel
+    associations would let a later copy arrive first."""
     size, extra = divmod(len(items), n)
     chunks, start = [], 0
     for i in range(n):
         end = start + size + (1 if i < extra else 0)
         chunks.append(items[start:end])
         start = end
-    return [c for c in chunks if c]
+    home: dict[str, int] = {}
+    placed: list[list[_Item]] = [[] for _ in chunks]
+    for i, chunk in enumerate(chunks):
+        for item in chunk:  # a moved copy lands after every item of its new chunk: still in order
+            placed[home.setdefault(item.sop_instance_uid, i)].append(item)
+    return [c for c in placed if c]
 
 
 def _fit(pending: list[_Item]) -> tuple[list[_Item], set[tuple[str, str]]]:

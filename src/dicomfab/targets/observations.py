@@ -26,6 +26,8 @@ class ObservedInstance:
     accession_number: str | None = None
     modality: str | None = None
     sop_class_uid: str | None = None
+    # tells apart copies that share a SOP Instance UID (see ``run.checks``)
+    instance_number: str | None = None
 
 
 KEYWORDS = {
@@ -37,6 +39,7 @@ KEYWORDS = {
     "accession_number": "AccessionNumber",
     "modality": "Modality",
     "sop_class_uid": "SOPClassUID",
+    "instance_number": "InstanceNumber",
 }
 """ObservedInstance field -> the DICOM keyword it holds."""
 

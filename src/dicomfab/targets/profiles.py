@@ -18,7 +18,8 @@ SELECT sop.value      AS sop_instance_uid,
        pat_name.value AS patient_name,
        acc.value      AS accession_number,
        modality.value AS modality,
-       sop_class.value AS sop_class_uid
+       sop_class.value AS sop_class_uid,
+       inum.value     AS instance_number
 FROM dicomidentifiers sop
 JOIN resources inst    ON inst.internalid = sop.id AND inst.resourcetype = 3
 JOIN resources series  ON series.internalid = inst.parentid AND series.resourcetype = 2
@@ -38,6 +39,8 @@ LEFT JOIN maindicomtags modality
        ON modality.id = series.internalid AND modality.taggroup = 8 AND modality.tagelement = 96
 LEFT JOIN metadata sop_class
        ON sop_class.id = inst.internalid AND sop_class.type = 10
+LEFT JOIN maindicomtags inum
+       ON inum.id = inst.internalid AND inum.taggroup = 32 AND inum.tagelement = 19
 WHERE sop.taggroup = 8 AND sop.tagelement = 24 AND sop.value IN :uids
 """
 """The profile for Orthanc 1.10 with the PostgreSQL index plugin 4.0 (database schema v6).
@@ -46,9 +49,9 @@ Orthanc keeps the hierarchy in ``resources`` (``resourcetype`` 0 patient, 1 stud
 3 instance; ``parentid`` points at the parent's ``internalid``) and the identifier tags in
 ``dicomidentifiers`` (decimal ``taggroup``/``tagelement``): SOPInstanceUID (8,24),
 SeriesInstanceUID (32,14), StudyInstanceUID (32,13), AccessionNumber (8,80), PatientID (16,32),
-PatientName (16,16). Modality (8,96) is a main tag of the series (``maindicomtags``), and the SOP
-Class UID is instance metadata type 10. One statement finds every instance through the btree
-index on ``dicomidentifiers.value``.
+PatientName (16,16). Modality (8,96) is a main tag of the series (``maindicomtags``),
+InstanceNumber (32,19) one of the instance, and the SOP Class UID is instance metadata type 10.
+One statement finds every instance through the btree index on ``dicomidentifiers.value``.
 
 The schema is private to Orthanc: later Orthanc and plugin versions changed it, so this query
 is for the Debian 12 packages (Orthanc 1.10.1, orthanc-postgresql 4.0)."""

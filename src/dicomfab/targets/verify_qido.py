@@ -17,8 +17,9 @@ connection lost / HTTP 401, 403, other 4xx or 5xx / an answer that is not DICOM 
 
 Orthanc 1.10.1 (DICOMweb plugin 1.7) answers a study-scoped instance query with every field
 asked for filled (and more, includefield or not): Study/Series/SOP Instance UID, SOP Class UID,
-Modality, PatientID, PatientName, AccessionNumber; an unknown study is 200 ``[]``. PatientName
-comes as DICOM JSON ``{"Alphabetic": "Family^Given"}``: the Alphabetic string is observed.
+InstanceNumber, Modality, PatientID, PatientName, AccessionNumber; an unknown study is 200 ``[]``.
+PatientName comes as DICOM JSON ``{"Alphabetic": "Family^Given"}``: the Alphabetic string is
+observed.
 A value that is missing or empty is None in the observation.
 
 Where each study landed (``Observations.studies``): ``GET {url}/studies?StudyInstanceUID={uid}``
@@ -69,6 +70,7 @@ _TAGS = {
     "accession_number": "00080050",
     "modality": "00080060",
     "sop_class_uid": "00080016",
+    "instance_number": "00200013",
 }
 # ObservedStudy field -> DICOM JSON tag asked for with includefield (a study-level query)
 _STUDY_TAGS = {

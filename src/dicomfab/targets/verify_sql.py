@@ -55,7 +55,7 @@ _Observed = TypeVar("_Observed", ObservedInstance, ObservedStudy)
 
 EMBEDDED_QUERY = """\
 SELECT sop_instance_uid, study_instance_uid, series_instance_uid, patient_id, patient_name,
-       accession_number, modality, sop_class_uid
+       accession_number, modality, sop_class_uid, instance_number
 FROM instance
 WHERE sop_instance_uid IN :uids
 """

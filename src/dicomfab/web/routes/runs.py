@@ -102,6 +102,9 @@ class InstanceReport(BaseModel):
     reason: str
     passed: bool
     evidence: list[EvidenceReport] = Field(default_factory=list)
+    copies: str | None = Field(
+        None, description="one of several copies of its SOP Instance UID: the rule in force"
+    )
 
 
 class ScenarioReport(BaseModel):
