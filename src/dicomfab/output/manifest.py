@@ -17,6 +17,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class NotObservable(_Model):
+    """A part of a scenario's expectation that no index can show, and why (e.g. the outcome is
+    in the pixels). ``ingest``: only on targets whose ingest is one of these kinds (e.g.
+    ``command``: the product picks the arrival order); empty: on every target."""
+
+    reason: str = Field(min_length=1)
+    ingest: list[str] = Field(default_factory=list)
+
+    def applies(self, ingest: str | None) -> bool:
+        """Whether it holds for a target ingesting by ``ingest`` (None: unknown, so it does)."""
+        return not self.ingest or ingest is None or ingest in self.ingest
+
+
 class InstanceEntry(_Model):
     sop_instance_uid: str
     sop_class_uid: str
@@ -34,6 +47,9 @@ class InstanceEntry(_Model):
         default_factory=dict, description="key attributes as written in the file"
     )
     expectation: str | None = None
+    not_observable: NotObservable | None = Field(
+        None, description="the scenario says no index can show this instance's outcome"
+    )
     defects: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -53,6 +69,9 @@ class StudyEntry(_Model):
     description: str
     record: str | None = Field(None, description="companion record file, for current studies")
     expectation: str | None = None
+    not_observable: NotObservable | None = Field(
+        None, description="the scenario says no index can show this study's outcome"
+    )
     series: list[SeriesEntry] = Field(default_factory=list)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dicomfab.output.manifest import NotObservable
 from dicomfab.studyspec.models import PixelOptions
 
 Outcome = Literal[
@@ -86,13 +87,24 @@ class Defect(_Model):
 
 class Expectation(_Model):
     """What a correct ingestion does. ``studies`` and ``instances`` map selectors to outcomes;
-    whatever they do not name gets ``default`` (instances) or ``study_default`` (studies)."""
+    whatever they do not name gets ``default`` (instances) or ``study_default`` (studies).
+    ``not_observable`` maps selectors (a study selector marks the study's own verdict, an
+    instance selector its instances) to why no index can show that outcome: a reason, or
+    ``{reason, ingest: [kinds]}`` when it holds only for those ingest kinds."""
 
     default: Outcome = "accept"
     study_default: Outcome = "accept"
     studies: dict[str, Outcome] = Field(default_factory=dict)
     instances: dict[str, Outcome] = Field(default_factory=dict)
+    not_observable: dict[str, str | NotObservable] = Field(default_factory=dict)
     note: str = ""
+
+    def unobservable(self) -> dict[str, NotObservable]:
+        """``not_observable`` with every plain reason as a :class:`NotObservable`."""
+        return {
+            key: NotObservable(reason=value) if isinstance(value, str) else value
+            for key, value in self.not_observable.items()
+        }
 
 
 class Scenario(_Model):
