@@ -215,7 +215,8 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     "--strict",
     is_flag=True,
     help='Fail every verdict the run could not decide (a target with links = "none", a link '
-    "expectation with no current study to judge it by) instead of counting it as not checked.",
+    "expectation with no current study to judge it by) instead of counting it as not checked. "
+    "What a scenario marks not observable (no index can show it) stays so.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")

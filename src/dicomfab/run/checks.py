@@ -512,8 +512,13 @@ def _check_instance(
     if declared != expected:
         reason += f" [target expects {expected}, scenario declares {declared}]"
     mark = _mark(entry.not_observable, entry.sop_instance_uid in pinned.instances, ingest_kind)
-    if mark is not None and status != PRE_EXISTING and not mismatches:
-        status, reason = NOT_OBSERVABLE, _unobservable(mark, reason)
+    if mark is not None and status != PRE_EXISTING:
+        want = None  # the index cannot say whether it should be there
+        if mismatches:  # misfiled: a fault whatever the outcome
+            status = "fail"
+            reason = "; ".join(str(m) for m in mismatches) + f" ({NOT_OBSERVABLE_HERE} otherwise)"
+        else:
+            status, reason = NOT_OBSERVABLE, _unobservable(mark, reason)
     return InstanceCheck(
         sop_instance_uid=carried,
         file=entry.file,
