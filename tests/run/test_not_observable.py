@@ -15,11 +15,15 @@ from rich.console import Console
 from dicomfab.cli.run import link_summary, not_observable_summary
 from dicomfab.output.manifest import InstanceEntry, Manifest
 from dicomfab.run.checks import NOT_OBSERVABLE, ScenarioResult, check, combine, strict
+from dicomfab.run.connect import load_targets, open_target
 from dicomfab.run.expect import resolve
 from dicomfab.run.html import render_html
+from dicomfab.run.pipeline import EXIT_FAILED, RunRequest, execute
 from dicomfab.run.report import console_table, junit_tree, summary, write_json
 from dicomfab.scenarios import ScenarioRequest, get, scenarios
 from dicomfab.scenarios.generate import generate_one
+from dicomfab.targets.config import Targets
+from dicomfab.targets.memory import MemoryStore
 from dicomfab.targets.observations import Observations, ObservedInstance, studies_from_instances
 from dicomfab.targets.registry import kinds
 
@@ -253,3 +257,36 @@ def test_html_shows_it_for_a_scenario_that_passed(flipped: ScenarioResult) -> No
     assert "1 not observable on this target" in page
     assert "Not observable on this target: what the scenarios that passed cannot show" in page
     assert f"not observable on this target: {PIXELS}" in page
+
+
+# ── through a run ────────────────────────────────────────────────────────────────────────────
+
+
+def _targets(tmp_path: Path, ingest: str, store: str) -> Targets:
+    config = tmp_path / "dicomfab.toml"
+    config.write_text(
+        f'[targets.t]\ningest = {ingest}\nverify = {{ kind = "memory", store = "{store}" }}\n',
+        encoding="utf-8",
+    )
+    return load_targets(config, {})
+
+
+def test_a_session_knows_its_ingest_kind(tmp_path: Path) -> None:
+    targets = _targets(tmp_path, '{ kind = "command", command = ["true"] }', "kind")
+    with open_target("t", targets, tmp_path / "work", folder=tmp_path) as session:
+        assert session.ingest_kind == "command"
+    with open_target(None, targets, tmp_path / "embedded", folder=tmp_path) as session:
+        assert session.ingest_kind == "cstore"
+
+
+def test_a_run_checks_an_order_mark_when_its_ingest_keeps_the_order(tmp_path: Path) -> None:
+    """The memory ingestor stores in manifest order and keeps everything: the prior's images
+    are found where the scenario wants them quarantined, and the run says so (a run that did not
+    pass its ingest kind to the check would call them not observable and pass)."""
+    MemoryStore.named("order").clear()
+    targets = _targets(tmp_path, '{ kind = "memory", store = "order" }', "order")
+    scenarios = [ScenarioRequest("series_uid_spans_studies", SMALL)]
+    outcome = execute(RunRequest(scenarios, "t", targets, runs_dir=tmp_path / "runs"))
+    assert outcome.exit_code == EXIT_FAILED
+    (result,) = outcome.results
+    assert result.counts["not_observable"] == 0 and result.counts["failed"] == 4
