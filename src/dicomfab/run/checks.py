@@ -74,6 +74,7 @@ ABSENT_OUTCOMES = ("reject", "quarantine")
 NOT_AN_INSTANCE_OUTCOME = "not checked: link / no-link say nothing of an instance"
 PRE_EXISTING: Final = "pre-existing"
 NOT_OBSERVABLE: Final = "not observable"
+NOT_OBSERVABLE_HERE: Final = "not observable on this target"  # how its reasons begin
 NOT_PASSED = ("fail", PRE_EXISTING)  # statuses that keep a scenario from passing
 
 # (label in diff lines, ObservedInstance field, manifest attribute keyword)
@@ -569,7 +570,7 @@ def _study_check(
             uid, role, patient_id, outcome, NOT_OBSERVABLE, _unobservable(mark, reason)
         )
     if checks and hidden == len(checks):
-        reason = f"{NOT_OBSERVABLE_HERE}: none of its {len(checks)} instances' outcomes ({outcome})"
+        reason = f"{NOT_OBSERVABLE_HERE}: as are all {len(checks)} of its instances ({outcome})"
         return StudyCheck(uid, role, patient_id, outcome, NOT_OBSERVABLE, reason)
     if hidden:
         reason = (
@@ -577,9 +578,6 @@ def _study_check(
             f"{hidden} not observable)"
         )
     return StudyCheck(uid, role, patient_id, outcome, "pass", reason)
-
-
-NOT_OBSERVABLE_HERE: Final = "not observable on this target"
 
 
 def _mark(
