@@ -69,6 +69,12 @@ def _library_reference() -> str:
     by_category: dict[str, list[str]] = {}
     for s in scenarios().values():
         expected = ", ".join(sorted({s.expect.default, *s.expect.instances.values()}))
+        hidden = [
+            key + (f" ({', '.join(mark.ingest)} ingest)" if mark.ingest else "")
+            for key, mark in s.expect.unobservable().items()
+        ]
+        if hidden:
+            expected += f"; not observable: {', '.join(hidden)}"
         aliases = f" (also: {', '.join(s.aliases)})" if s.aliases else ""
         summary = " ".join(s.description.split())
         by_category.setdefault(s.category, []).append(

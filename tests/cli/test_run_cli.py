@@ -151,3 +151,15 @@ def test_the_same_seed_replays_a_run(cli: Run) -> None:
     second, out2 = _run_once(cli, "--seed", "5")
     assert _seed_everywhere(first, out1) == _seed_everywhere(second, out2) == 5
     assert _uids(first)[1] == _uids(second)[1]
+
+
+def test_run_strict_reports_what_no_index_can_show_without_failing(cli: Run) -> None:
+    """orientation_flipped's current LCC is marked not observable (the outcome is in the
+    pixels): the console says so in its table and summary line, and --strict does not fail it."""
+    args = ("run", "-s", "orientation_flipped", "--image-size", "small", "--strict")
+    result = cli(*args, "--runs-dir", "r")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = " ".join(result.stdout.split())
+    assert "1 of 1 scenarios met their expectations" in out
+    assert "· not observable on this target: 1 instance" in out
+    assert "Not observable" in out

@@ -59,6 +59,9 @@ def command(name: str, as_json: bool) -> None:
     )
     if expect.note:
         console.print(escape(expect.note))
+    for key, mark in expect.unobservable().items():
+        only = f" (ingest {', '.join(mark.ingest)} only)" if mark.ingest else ""
+        console.print(f"[bold]Not observable:[/] {key}{only}: {escape(mark.reason)}")
     if parameters:
         table = Table(title="parameters (--set NAME=VALUE)", title_justify="left")
         for column in ("name", "default", "description"):

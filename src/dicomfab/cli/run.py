@@ -108,7 +108,23 @@ def link_summary(counts: dict[str, int]) -> str:
         parts.append(f"[red]{counts['links_failed']} failed[/]")
     if counts["links_not_checked"]:
         parts.append(f"[yellow]{counts['links_not_checked']} not checked[/]")
+    if counts.get("links_not_observable"):
+        parts.append(f"{counts['links_not_observable']} not observable")
     return " · link verdicts: " + ", ".join(parts)
+
+
+def not_observable_summary(counts: dict[str, int]) -> str:
+    """`` · not observable on this target: 3 instances, 1 study`` (what the scenarios say no
+    index can show: neither passed nor failed), or "" when there is none."""
+    parts = [
+        f"{n} {one if n == 1 else many}"
+        for n, one, many in (
+            (counts.get("not_observable", 0), "instance", "instances"),
+            (counts.get("studies_not_observable", 0), "study", "studies"),
+        )
+        if n
+    ]
+    return " · not observable on this target: " + ", ".join(parts) if parts else ""
 
 
 def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
@@ -127,6 +143,7 @@ def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
             f"their expectations[/]"
             + (f"[red], {total['scenarios_not_run']} not run[/]" if stopped else "")
             + link_summary(total["counts"])
+            + not_observable_summary(total["counts"])
         )
     if outcome.error:
         console.print(f"[bold red]run stopped:[/] {escape(outcome.error)}", soft_wrap=True)
@@ -198,7 +215,8 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     "--strict",
     is_flag=True,
     help='Fail every verdict the run could not decide (a target with links = "none", a link '
-    "expectation with no current study to judge it by) instead of counting it as not checked.",
+    "expectation with no current study to judge it by) instead of counting it as not checked. "
+    "What a scenario marks not observable (no index can show it) stays so.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")

@@ -25,6 +25,19 @@ class Copies(_Model):
     rule: str = Field(description="one, first or second: which copy is stored (in manifest order)")
 
 
+class NotObservable(_Model):
+    """A part of a scenario's expectation that no index can show, and why (e.g. the outcome is
+    in the pixels). ``ingest``: only on targets whose ingest is one of these kinds (e.g.
+    ``command``: the product picks the arrival order); empty: on every target."""
+
+    reason: str = Field(min_length=1)
+    ingest: list[str] = Field(default_factory=list)
+
+    def applies(self, ingest: str | None) -> bool:
+        """Whether it holds for a target ingesting by ``ingest`` (None: unknown, so it does)."""
+        return not self.ingest or ingest is None or ingest in self.ingest
+
+
 class InstanceEntry(_Model):
     sop_instance_uid: str
     sop_class_uid: str
@@ -45,6 +58,9 @@ class InstanceEntry(_Model):
     copies: Copies | None = Field(
         None, description="one of several copies of its SOP Instance UID (expect.copies)"
     )
+    not_observable: NotObservable | None = Field(
+        None, description="the scenario says no index can show this instance's outcome"
+    )
     defects: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -64,6 +80,9 @@ class StudyEntry(_Model):
     description: str
     record: str | None = Field(None, description="companion record file, for current studies")
     expectation: str | None = None
+    not_observable: NotObservable | None = Field(
+        None, description="the scenario says no index can show this study's outcome"
+    )
     series: list[SeriesEntry] = Field(default_factory=list)
 
 

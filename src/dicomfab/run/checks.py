@@ -20,6 +20,15 @@ target with ``links = "none"``, a study with no current study to judge it agains
 that shows no patient record leave it ``not checked``, never a pass (``--strict`` makes that a
 failure: :func:`strict`).
 
+An expectation the scenario marks ``not_observable`` (its outcome is in the pixels, or depends
+on the order in which the product itself picked the files) is ``not observable``, with the
+scenario's reason and what the index showed: never a pass or a fail, and not a failure under
+``--strict`` (it is a property of the scenario, not an undecided check). A mark that names ingest
+kinds holds only on targets that ingest that way; a target's own rule for that record (its
+``expect`` table) says what its index shows, so the record is checked as usual. What the index
+does show against any outcome still fails: an instance indexed under other UIDs or another
+patient, or one the target held before ingest (``pre-existing``).
+
 Only what this run sent is credited: an instance whose UID the target already held before ingest
 (``pre_existing``: a replayed seed, or a UID collision with other data) is ``pre-existing``,
 whatever its outcome. Such an instance is never passed nor counted as present, and its scenario
@@ -43,12 +52,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from pathlib import PurePath
 from typing import Any, Final, Literal
 
 from dicomfab.errors import DicomfabError, TargetError
-from dicomfab.output.manifest import InstanceEntry, Manifest
+from dicomfab.output.manifest import InstanceEntry, Manifest, NotObservable
 from dicomfab.output.merge import MergedManifest
 from dicomfab.run import copies
 from dicomfab.run.expect import Overrides
@@ -66,7 +74,7 @@ from dicomfab.scenarios.model import STUDY_OUTCOMES
 from dicomfab.targets.observations import Observations, ObservedInstance
 from dicomfab.targets.receipt import InstanceResult, Receipt
 
-Status = Literal["pass", "fail", "not checked", "pre-existing"]
+Status = Literal["pass", "fail", "not checked", "pre-existing", "not observable"]
 ScenarioStatus = Literal["pass", "fail", "not run"]
 ACKNOWLEDGED = ("success", "warning")  # the system answered that it took the instance
 
@@ -74,6 +82,8 @@ PRESENT_OUTCOMES = ("accept", "normalise", "warn", "exclude")
 ABSENT_OUTCOMES = ("reject", "quarantine")
 NOT_AN_INSTANCE_OUTCOME = "not checked: link / no-link say nothing of an instance"
 PRE_EXISTING: Final = "pre-existing"
+NOT_OBSERVABLE: Final = "not observable"
+NOT_OBSERVABLE_HERE: Final = "not observable on this target"  # how its reasons begin
 NOT_PASSED = ("fail", PRE_EXISTING)  # statuses that keep a scenario from passing
 
 # (label in diff lines, ObservedInstance field, manifest attribute keyword)
@@ -278,6 +288,8 @@ class ScenarioResult:
             "studies": len(studies),
             "studies_failed": sum(status == "fail" for status in studies),
             "studies_not_checked": sum(status == "not checked" for status in studies),
+            "not_observable": inst.count(NOT_OBSERVABLE),
+            "studies_not_observable": studies.count(NOT_OBSERVABLE),
             **self.link_counts,
         }
 
@@ -290,6 +302,7 @@ class ScenarioResult:
             "links_passed": links.count("pass"),
             "links_failed": links.count("fail"),
             "links_not_checked": links.count("not checked"),
+            "links_not_observable": links.count(NOT_OBSERVABLE),
         }
 
     def failures(self) -> list[str]:
@@ -326,6 +339,20 @@ class ScenarioResult:
         ]
         return lines
 
+    def not_observable(self) -> list[str]:
+        """One line per record the scenario says no index can show, with why."""
+        lines = [
+            f"{c.label} {c.sop_instance_uid}: {c.reason}"
+            for c in self.instances
+            if c.status == NOT_OBSERVABLE
+        ]
+        lines += [
+            f"{s.role} study {s.study_instance_uid} ({s.expected_outcome}): {s.reason}"
+            for s in self.studies
+            if s.status == NOT_OBSERVABLE
+        ]
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -348,6 +375,7 @@ class ScenarioResult:
             "counts": self.counts,
             "failures": self.failures(),
             "not_checked": self.not_checked(),
+            "not_observable": self.not_observable(),
             "links": self.link_verdicts(),
             "studies": [s.to_dict() for s in self.studies],
             "instances": [c.to_dict() for c in self.instances],
@@ -356,7 +384,7 @@ class ScenarioResult:
 
 def _worst(checks: Iterable[InstanceCheck | StudyCheck | Evidence]) -> Status:
     statuses = {c.status for c in checks}
-    order: tuple[Status, ...] = ("fail", PRE_EXISTING, "not checked")
+    order: tuple[Status, ...] = ("fail", PRE_EXISTING, "not checked", NOT_OBSERVABLE)
     return next((s for s in order if s in statuses), "pass")
 
 
@@ -459,6 +487,7 @@ def _check_instance(
     overrides: Mapping[str, str],
     pinned: Overrides,
     pre_existing: Collection[str],
+    ingest_kind: str | None = None,
 ) -> InstanceCheck:
     declared = entry.expectation or "accept"
     expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
@@ -496,6 +525,14 @@ def _check_instance(
             reason += ", file not written"
     if declared != expected:
         reason += f" [target expects {expected}, scenario declares {declared}]"
+    mark = _mark(entry.not_observable, entry.sop_instance_uid in pinned.instances, ingest_kind)
+    if mark is not None and status != PRE_EXISTING:
+        want = None  # the index cannot say whether it should be there
+        if mismatches:  # misfiled: a fault whatever the outcome
+            status = "fail"
+            reason = "; ".join(str(m) for m in mismatches) + f" ({NOT_OBSERVABLE_HERE} otherwise)"
+        else:
+            status, reason = NOT_OBSERVABLE, _unobservable(mark, reason)
     return InstanceCheck(
         sop_instance_uid=carried,
         file=entry.file,
@@ -586,21 +623,55 @@ def _study_check(
     outcome: str,
     checks: list[InstanceCheck],
     link: tuple[Status, str] | None = None,
+    mark: NotObservable | None = None,
 ) -> StudyCheck:
     """A study's verdict: its link verdict (``link``, for a link outcome), else decided by its
-    instances' checks."""
+    instances' checks; ``not observable`` when the scenario marks it (``mark``) or when none of
+    its instances' outcomes is observable."""
     before = sum(c.status == PRE_EXISTING for c in checks)
     if before:
         reason = f"{before} of {len(checks)} instances were in the target before ingest ({outcome})"
         return StudyCheck(uid, role, patient_id, outcome, PRE_EXISTING, reason)
+    hidden = sum(c.status == NOT_OBSERVABLE for c in checks)
     if link is not None:
+        if mark is not None:
+            return StudyCheck(
+                uid, role, patient_id, outcome, NOT_OBSERVABLE, _unobservable(mark, link[1])
+            )
         return StudyCheck(uid, role, patient_id, outcome, link[0], link[1])
     failed = sum(c.status == "fail" for c in checks)
     if failed:
         reason = f"{failed} of {len(checks)} instances failed ({outcome})"
         return StudyCheck(uid, role, patient_id, outcome, "fail", reason)
     reason = f"decided by its {len(checks)} instance checks ({outcome})"
+    if mark is not None:
+        return StudyCheck(
+            uid, role, patient_id, outcome, NOT_OBSERVABLE, _unobservable(mark, reason)
+        )
+    if checks and hidden == len(checks):
+        reason = f"{NOT_OBSERVABLE_HERE}: as are all {len(checks)} of its instances ({outcome})"
+        return StudyCheck(uid, role, patient_id, outcome, NOT_OBSERVABLE, reason)
+    if hidden:
+        reason = (
+            f"decided by its {len(checks) - hidden} observable instance checks ({outcome}; "
+            f"{hidden} not observable)"
+        )
     return StudyCheck(uid, role, patient_id, outcome, "pass", reason)
+
+
+def _mark(
+    mark: NotObservable | None, pinned: bool, ingest_kind: str | None
+) -> NotObservable | None:
+    """The scenario's mark when it holds here: not for a record the target pins an outcome on
+    (its ``expect`` says what its index shows), nor on an ingest kind the mark does not name."""
+    if mark is None or pinned or not mark.applies(ingest_kind):
+        return None
+    return mark
+
+
+def _unobservable(mark: NotObservable, shown: str) -> str:
+    """``not observable on this target: <why> (the index: <what the check saw>)``."""
+    return f"{NOT_OBSERVABLE_HERE}: {mark.reason} (the index: {shown})"
 
 
 def _category(manifest: Manifest) -> str | None:
@@ -626,6 +697,7 @@ def check(
     pre_existing: Collection[str] = frozenset(),
     links: LinkJudge | SamePatientMode | None = "same-patient",
     anchors: Mapping[str, Sequence[Anchor]] | None = None,
+    ingest: str | None = None,
 ) -> ScenarioResult:
     """Check one dataset's manifest against what a verifier observed. ``overrides`` maps a
     declared outcome to the target's (e.g. ``{"quarantine": "accept"}``); ``pinned`` (from
@@ -638,7 +710,10 @@ def check(
     ``observations.studies``: see :class:`~dicomfab.run.links.SamePatient`), a
     :class:`~dicomfab.run.links.Relation`, or None (the target does not check links);
     ``anchors`` (:func:`~dicomfab.run.links.link_anchors` of every manifest of the run) gives
-    each study's current studies, by default from this manifest alone."""
+    each study's current studies, by default from this manifest alone.
+
+    ``ingest``: the target's ingest kind (``cstore``, ``command``, …), for the scenario's
+    ``not_observable`` marks that hold only for some kinds; None (unknown): every mark holds."""
     pinned = pinned or Overrides()
     judge = SamePatient.of(observations, links) if isinstance(links, str) else links
     anchors = anchors if anchors is not None else link_anchors([manifest])
@@ -651,7 +726,7 @@ def check(
         for study in patient.studies:
             uid = study.study_instance_uid
             mine = [
-                (partial(_check_copy, groups=groups) if inst.copies else _check_instance)(
+                _check_copy(
                     inst,
                     study.role,
                     uid,
@@ -660,6 +735,19 @@ def check(
                     policy,
                     pinned,
                     pre_existing,
+                    groups=groups,
+                )
+                if inst.copies
+                else _check_instance(
+                    inst,
+                    study.role,
+                    uid,
+                    observations,
+                    _ingest(index.find(inst)),
+                    policy,
+                    pinned,
+                    pre_existing,
+                    ingest,
                 )
                 for series in study.series
                 for inst in series.instances
@@ -670,7 +758,10 @@ def check(
             link = None
             if outcome in LINK_OUTCOMES:
                 link = decide(outcome, study.role, uid, anchors.get(uid, ()), judge)
-            studies.append(_study_check(uid, study.role, patient.patient_id, outcome, mine, link))
+            mark = _mark(study.not_observable, uid in pinned.studies, ingest)
+            studies.append(
+                _study_check(uid, study.role, patient.patient_id, outcome, mine, link, mark)
+            )
     return ScenarioResult(
         dataset=manifest.dataset,
         scenario=manifest.scenario,
@@ -837,6 +928,7 @@ def combine(per_verifier: Sequence[Sequence[ScenarioResult]]) -> list[ScenarioRe
 
 
 __all__ = [
+    "NOT_OBSERVABLE",
     "NOT_PASSED",
     "PRE_EXISTING",
     "Delivered",

@@ -60,6 +60,8 @@ class Session:
     # how link expectations are judged: "same-patient", "same-patient-id", "none", or "relation"
     links: str = "same-patient"
     relation: LinkSource | None = None
+    # the ingest kind ("cstore", "command", …): a scenario's not_observable marks may name it
+    ingest_kind: str = "cstore"
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ def open_target(
             wait=target.wait,
             logs=ingest.logs(target.ingest, context),
             links=link_mode(target),
+            ingest_kind=target.ingest.kind,
             relation=(
                 adapter_for("links", relation).build(relation, context)
                 if relation is not None

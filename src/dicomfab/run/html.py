@@ -137,6 +137,7 @@ def _status(result: ScenarioResult) -> str:
 
 
 _CLASS = {"pass": "pass", "fail": "fail", "not checked": "nc", "not run": "nc"}
+NOT_OBSERVABLE_TITLE = "Not observable on this target"
 
 
 def _link_summary(counts: Mapping[str, int]) -> str:
@@ -147,7 +148,13 @@ def _link_summary(counts: Mapping[str, int]) -> str:
         f"Link verdicts: {counts['links']} — "
         f'<span class="pass">{counts["links_passed"]} passed</span>, '
         f'<span class="fail">{counts["links_failed"]} failed</span>, '
-        f'<span class="nc">{counts["links_not_checked"]} not checked</span>.'
+        f'<span class="nc">{counts["links_not_checked"]} not checked</span>'
+        + (
+            f", {counts['links_not_observable']} not observable"
+            if counts.get("links_not_observable")
+            else ""
+        )
+        + "."
     )
 
 
@@ -171,13 +178,14 @@ def _row(result: ScenarioResult, anchor: str | None) -> str:
         str(c["failed"] or ""),
         f"{c['links_passed']}/{c['links']}" if c["links"] else "",
         str(c["not_checked"] + c["studies_not_checked"] or ""),
+        str(c["not_observable"] + c["studies_not_observable"] or ""),
         str(c["studies_failed"] or ""),
         escape(result.source),
     ]
     return (
         "<tr>"
         + "".join(
-            f'<td class="n">{v}</td>' if 3 <= i <= 7 else f"<td>{v}</td>"
+            f'<td class="n">{v}</td>' if 3 <= i <= 8 else f"<td>{v}</td>"
             for i, v in enumerate(cells)
         )
         + "</tr>"
@@ -216,6 +224,7 @@ def _section(result: ScenarioResult, anchor: str, root: Path | None) -> str:
         f"{escape(result.name)} <small>({escape(result.dataset)})</small></summary>"
         + _lines("Failures", result.failures())
         + _lines("Not checked", result.not_checked())
+        + _lines(NOT_OBSERVABLE_TITLE, result.not_observable())
         + _lines("Link verdicts", result.link_verdicts())
         + (f'<h4>Images</h4><div class="thumbs">{thumbs}</div>{more}' if thumbs else "")
         + "</details>"
@@ -268,11 +277,16 @@ def render_html(
             if counts.get("pre_existing")
             else ""
         )
+        + (
+            f", {counts['not_observable']} not observable on this target"
+            if counts.get("not_observable")
+            else ""
+        )
         + ".<br>",
         _link_summary(counts) + "</p>",
         "<h2>Scenarios</h2><table><thead><tr><th>Scenario</th><th>Category</th><th>Result</th>"
         "<th>Instances ok</th><th>Failed</th><th>Links ok</th><th>Not checked</th>"
-        "<th>Studies failed</th>"
+        "<th>Not observable</th><th>Studies failed</th>"
         "<th>Verifier</th></tr></thead><tbody>",
         *(_row(r, anchors.get(id(r))) for r in ordered),
         "</tbody></table>",
@@ -289,6 +303,15 @@ def render_html(
             + _lines("Link verdicts", r.link_verdicts())
             + "</details>"
             for r in linked
+        )
+    hidden = [r for r in ordered if r.passed and r.not_observable()]
+    if hidden:
+        parts.append(f"<h2>{NOT_OBSERVABLE_TITLE}: what the scenarios that passed cannot show</h2>")
+        parts.extend(
+            f"<details><summary>{escape(r.name)}</summary>"
+            + _lines(NOT_OBSERVABLE_TITLE, r.not_observable())
+            + "</details>"
+            for r in hidden
         )
     parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)

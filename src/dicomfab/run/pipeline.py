@@ -504,6 +504,7 @@ class _Runner:
                     pre_existing=self.pre_existing,
                     links=links,
                     anchors=anchors,
+                    ingest=session.ingest_kind,
                 )
                 for m in manifests
             ]

@@ -157,10 +157,11 @@ def junit_tree(
 ) -> ET.ElementTree:
     """One ``<testsuite>`` (with a ``seed`` property when given), one ``<testcase>`` per
     scenario; a failed scenario carries a ``<failure>`` whose text is its record-level diff
-    lines; every link verdict with its evidence, and what could not be checked, go to
-    ``<system-out>``. A scenario not run is ``<skipped>`` when a signal stopped the run, an
-    ``<error>`` when a fault did. A run that stopped on ``error`` before
-    checking gives each of ``scenarios`` without a result an ``<error>`` with that reason."""
+    lines; every link verdict with its evidence, what could not be checked, and what the scenario
+    says no index can show (``not observable: …``), go to ``<system-out>``. A scenario not run
+    is ``<skipped>`` when a signal stopped the run, an ``<error>`` when a fault did. A run that
+    stopped on ``error`` before checking gives each of ``scenarios`` without a result an
+    ``<error>`` with that reason."""
     failures = sum(r.status == "fail" for r in results)
     not_run = [r for r in results if r.status == "not run"]
     skipped = len(not_run) if stop is not None and stop.signal else 0
@@ -197,6 +198,7 @@ def junit_tree(
         ]
         out += [f"link verdict: {line}" for line in r.link_verdicts()]
         out += [line for line in r.not_checked() if line not in out]
+        out += [f"not observable: {line}" for line in r.not_observable()]
         ET.SubElement(case, "system-out").text = "\n".join(out)
     ET.indent(root)
     return ET.ElementTree(root)
@@ -270,6 +272,9 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
         table.add_column("Pre-existing", justify="right")
     table.add_column("Links", justify="right")
     table.add_column("Not checked", justify="right")
+    hidden = any(_not_observable(r) for r in results)  # the column only when it says something
+    if hidden:
+        table.add_column("Not observable", justify="right")
     table.add_column("First difference", overflow="fold")
     for r in results:
         c = r.counts
@@ -293,6 +298,15 @@ def console_table(results: Sequence[ScenarioResult]) -> Table:
         if before:
             cells.append(str(c["pre_existing"]) if c["pre_existing"] else "")
         cells.append(f"{c['links_passed']}/{c['links']}" if c["links"] else "")
-        cells += [str(not_checked) if not_checked else "", first]
+        cells.append(str(not_checked) if not_checked else "")
+        if hidden:
+            cells.append(str(_not_observable(r) or ""))
+        cells.append(first)
         table.add_row(*cells)
     return table
+
+
+def _not_observable(result: ScenarioResult) -> int:
+    """How many of its instances and studies no index can show (see ``not_observable``)."""
+    c = result.counts
+    return c["not_observable"] + c["studies_not_observable"]

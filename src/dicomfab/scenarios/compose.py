@@ -25,7 +25,7 @@ from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
-from dicomfab.output.manifest import Copies, Manifest
+from dicomfab.output.manifest import Copies, Manifest, NotObservable
 from dicomfab.output.paths import confined
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
@@ -414,6 +414,15 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
         for planned_inst in selectors.instances(selectors.parse(text), plan)
     }
     copies = _copies(composed, manifest)
+    study_mark: dict[str, NotObservable] = {}
+    instance_mark: dict[str, NotObservable] = {}
+    for text, mark in scenario.expect.unobservable().items():
+        selector = selectors.parse(text)
+        if selector.is_study:
+            study_mark.update((s.uid, mark) for s in selectors.studies(selector, plan))
+        else:
+            found = selectors.instances(selector, plan)
+            instance_mark.update((instance_relpath(i), mark) for i in found)
     defects: dict[str, list[dict[str, Any]]] = {}
     for defect, targets, studies in composed.targets:
         # a study-level defect (selector without .which) is a defect of every instance in it
@@ -428,10 +437,12 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
             study.expectation = study_outcome.get(
                 study.study_instance_uid, scenario.expect.study_default
             )
+            study.not_observable = study_mark.get(study.study_instance_uid)
             for series in study.series:
                 for inst in series.instances:
                     inst.expectation = instance_outcome.get(inst.file, scenario.expect.default)
                     inst.copies = copies.get(inst.file)
+                    inst.not_observable = instance_mark.get(inst.file)
                     inst.defects = defects.get(inst.file, [])
 
 

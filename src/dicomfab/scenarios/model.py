@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dicomfab.output.manifest import NotObservable
 from dicomfab.studyspec.models import PixelOptions
 
 Outcome = Literal[
@@ -96,7 +97,11 @@ class Expectation(_Model):
     whatever they do not name gets ``default`` (instances) or ``study_default`` (studies).
     ``copies`` maps a group of instances that share one SOP Instance UID (their selectors joined
     by ``+``) to which of them the system keeps: a system holds one record per UID, so their
-    presence is decided as a group, by the attribute that tells them apart (InstanceNumber)."""
+    presence is decided as a group, by the attribute that tells them apart (InstanceNumber).
+
+    ``not_observable`` maps selectors (a study selector marks the study's own verdict, an
+    instance selector its instances) to why no index can show that outcome: a reason, or
+    ``{reason, ingest: [kinds]}`` when it holds only for those ingest kinds."""
 
     default: Outcome = "accept"
     study_default: Outcome = "accept"
@@ -107,7 +112,15 @@ class Expectation(_Model):
         description="copies of one SOP Instance UID (selectors joined by +, e.g. "
         "current.first+current.last) → which one is stored: one, first or second (as sent)",
     )
+    not_observable: dict[str, str | NotObservable] = Field(default_factory=dict)
     note: str = ""
+
+    def unobservable(self) -> dict[str, NotObservable]:
+        """``not_observable`` with every plain reason as a :class:`NotObservable`."""
+        return {
+            key: NotObservable(reason=value) if isinstance(value, str) else value
+            for key, value in self.not_observable.items()
+        }
 
 
 class Scenario(_Model):

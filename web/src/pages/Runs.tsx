@@ -51,6 +51,9 @@ function VerifierEvidence({ scenario }: { scenario: ScenarioReport }) {
 
 const preExisting = (n: number | undefined) => (n ? `, ${n} already in the target before ingest (not credited)` : '');
 
+/** What the scenarios say no index can show: neither passed nor failed. */
+const notObservable = (n: number | undefined) => (n ? `, ${n} not observable on this target` : '');
+
 function Results({ report, runId, onUseSeed }: { report: RunReport; runId: string; onUseSeed: (seed: number) => void }) {
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const s = report.summary;
@@ -62,8 +65,10 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
         {s.scenarios} scenario{s.scenarios === 1 ? '' : 's'}, {s.scenarios_failed} failed
         {` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked`}
         {preExisting(s.counts.pre_existing)}
+        {notObservable(s.counts.not_observable)}
         {s.counts.links
-          ? ` · ${s.counts.links} link verdicts: ${s.counts.links_passed ?? 0} passed, ${s.counts.links_failed ?? 0} failed, ${s.counts.links_not_checked ?? 0} not checked`
+          ? ` · ${s.counts.links} link verdicts: ${s.counts.links_passed ?? 0} passed, ${s.counts.links_failed ?? 0} failed, ${s.counts.links_not_checked ?? 0} not checked` +
+            (s.counts.links_not_observable ? `, ${s.counts.links_not_observable} not observable` : '')
           : ''}
         {' · '}
         <a href={buildUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
@@ -96,7 +101,8 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
             const c = r.counts;
             const isOpen = !!open[r.name];
             const detailsId = `run-details-${r.name}`;
-            const hasDetails = (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) + (r.links?.length ?? 0) > 0;
+            const hasDetails =
+              (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) + (r.not_observable?.length ?? 0) + (r.links?.length ?? 0) > 0;
             return (
               <Fragment key={r.name}>
                 <tr data-testid={`run-row-${r.name}`} className={r.passed ? 'pass' : 'fail'}>
@@ -110,15 +116,18 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                     {c.failed ? `, ${c.failed} failed` : ''}
                     {c.not_checked ? `, ${c.not_checked} not checked` : ''}
                     {c.pre_existing ? `, ${c.pre_existing} pre-existing` : ''}
+                    {c.not_observable ? `, ${c.not_observable} not observable` : ''}
                   </td>
                   <td>
                     {c.studies ?? 0}
                     {c.studies_failed ? `, ${c.studies_failed} failed` : ''}
                     {c.studies_not_checked ? `, ${c.studies_not_checked} not checked` : ''}
+                    {c.studies_not_observable ? `, ${c.studies_not_observable} not observable` : ''}
                   </td>
                   <td data-testid="run-links">
                     {c.links ? `${c.links_passed ?? 0}/${c.links} linked as expected` : ''}
                     {c.links_not_checked ? `, ${c.links_not_checked} not checked` : ''}
+                    {c.links_not_observable ? `, ${c.links_not_observable} not observable` : ''}
                   </td>
                   <td className="first-failure">{r.failures?.[0] ?? ''}</td>
                   <td>
@@ -149,6 +158,14 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                         <>
                           <h4>Not checked</h4>
                           <pre className="diff">{r.not_checked.join('\n')}</pre>
+                        </>
+                      )}
+                      {r.not_observable && r.not_observable.length > 0 && (
+                        <>
+                          <h4>Not observable on this target</h4>
+                          <pre className="diff" data-testid="run-not-observable">
+                            {r.not_observable.join('\n')}
+                          </pre>
                         </>
                       )}
                       {r.links && r.links.length > 0 && (

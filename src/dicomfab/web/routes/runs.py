@@ -127,6 +127,10 @@ class ScenarioReport(BaseModel):
     counts: dict[str, int]
     failures: list[str]
     not_checked: list[str]
+    not_observable: list[str] = Field(
+        default_factory=list,
+        description="what the scenario says no index can show, with why: neither pass nor fail",
+    )
     links: list[str] = Field(
         default_factory=list, description="every link / no-link verdict with its evidence"
     )
