@@ -7,9 +7,9 @@ from typing import Any
 
 import pydicom
 import pytest
-from dicomtools import dciodvfy
 
 from dicomfab import SpecError, make_plan, parse_spec
+from dicomtools import dciodvfy
 
 
 def test_sequences_private_elements_and_utf8(make_dataset: Any) -> None:

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
-from dicomtools import dciodvfy
 
 from dicomfab import Spec, SpecError, make_plan
 from dicomfab.output.manifest import Manifest
 from dicomfab.studyspec import legacy
 from dicomfab.studyspec.views import VIEWS
+from dicomtools import dciodvfy
 
 Run = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture (tests/cli/conftest.py)
 DATA = Path(__file__).resolve().parents[1] / "data" / "legacy"
@@ -156,8 +156,8 @@ def test_the_old_wizards_config_converts_with_the_old_meanings() -> None:
                 assert inst.tags["Manufacturer"] == "SIEMENS"
         assert sum(se.count or 0 for se in study.series) == old_study["count"]
 
-    def instance(study: int, sop_of: tuple[str, int]) -> Any:
-        key, index = sop_of
+    def instance(study: int, index: int) -> Any:
+        """The converted instance of ``images[index]`` of the old study, by its SOPInstanceUID."""
         wanted = _old_studies(old)[study]["images"][index]["tags"]["SOPInstanceUID"]
         found = [
             i
@@ -168,31 +168,31 @@ def test_the_old_wizards_config_converts_with_the_old_meanings() -> None:
         return found[0]
 
     current, internal1, internal2, external1, external2 = range(5)
-    lesion = instance(current, ("images", 0))
+    lesion = instance(current, 0)
     assert lesion.pixels.calcifications is True  # image `cancerous` in a non-cancerous study
     assert patient.studies[current].pixels is None
     assert patient.studies[external2].pixels.calcifications is True  # study `cancerous`
-    assert instance(external2, ("images", 1)).pixels.calcifications is False  # image says not
-    edited = instance(current, ("images", 1))
+    assert instance(external2, 1).pixels.calcifications is False  # image says not
+    edited = instance(current, 1)
     assert (edited.tags["Rows"], edited.tags["Columns"]) == (256, 256)  # "256" as edited
-    assert instance(current, ("images", 2)).tags['(0029,"DICOMFAB LEGACY",10)'] == {
+    assert instance(current, 2).tags['(0029,"DICOMFAB LEGACY",10)'] == {
         "vr": "LO",
         "value": "wizard note",
     }
-    assert instance(current, ("images", 3)).file_name == "current_lmlo.dcm"
-    assert instance(internal1, ("images", 1)).skip_writing is True
-    corrupt = instance(internal1, ("images", 3))
+    assert instance(current, 3).file_name == "current_lmlo.dcm"
+    assert instance(internal1, 1).skip_writing is True
+    corrupt = instance(internal1, 3)
     assert (corrupt.truncate_pixel_data, corrupt.permissive) == (0.5, True)
-    no_pixels = instance(internal2, ("images", 2))
+    no_pixels = instance(internal2, 2)
     assert no_pixels.remove_tags == ["PixelData"]
-    bits = instance(internal2, ("images", 4))
+    bits = instance(internal2, 4)
     assert bits.view == "RCC" and bits.pixels is None
     assert (bits.tags["BitsAllocated"], bits.tags["BitsStored"], bits.tags["HighBit"]) == (
         16,
         14,
         3,
     )
-    large = instance(external1, ("images", 2))
+    large = instance(external1, 2)
     assert (large.tags["Rows"], large.tags["Columns"]) == (8192, 6144)
     # permissive for Laterality only: the 8-bit images stay 8-bit pixel options
     assert edited.pixels.bits_allocated == 8 and edited.pixels.bits_stored == 8

@@ -15,10 +15,17 @@ Conversion rules:
   no date unless their images give one (below): the planner dates priors -1y, -2y, … and external
   priors -1y3m, -2y3m, … before the current study.
 - ``description`` → the study's ``description``; ``cancerous: true`` → ``pixels: {calcifications:
-  true}`` on that study.
-- Each study has one series of ``count`` instances (default: the number of images, or 4 when
-  there are none). ``images[i]`` applies to instance ``i``; exactly one image with ``count`` > 1
-  applies to every instance. More images than ``count`` is an error.
+  true}`` on that study (a cluster of calcifications in the synthetic anatomy of every image).
+- ``type`` (the old wizard wrote ``external_screening`` on every external prior): one of
+  ``STUDY_TYPES`` (``screening``, ``diagnostic``, each also with ``internal_`` / ``external_``
+  in front, any case) is accepted and changes nothing — the list the study stands in decides its
+  role — with a note; another value is an error naming the accepted ones.
+- A study has ``count`` instances (default: the number of images, or 4 when there are none).
+  ``images[i]`` applies to instance ``i``; exactly one image with ``count`` > 1 applies to every
+  instance. More images than ``count`` is an error. The instances form one series per
+  SeriesInstanceUID their images give (the old wizard gave one per view), in the order they first
+  appear, with that ``uid`` and, when all its images agree, SeriesNumber and SeriesDescription as
+  its ``number`` and ``description``; images without a (valid) SeriesInstanceUID share one series.
 - An image's ``tags`` (a flat dict of DICOM keywords → values) become the instance's ``tags``,
   except these keys:
 
@@ -31,12 +38,25 @@ Conversion rules:
       → the patient's ``name``, ``id``, ``birth_date``, ``sex`` when *every* instance of *every*
       study gives the same value; otherwise they stay instance tags (that is how a PatientID
       mismatch is expressed, and instances that give none get the synthetic patient's value).
-  ``StudyDescription``, ``AccessionNumber``, ``StudyInstanceUID``, ``StudyDate``, ``StudyID``
-      → the study's ``description``, ``accession_number``, ``uid``, ``date``, ``study_id`` when
-      every instance of that study gives the same value (a StudyDate only if it is a valid date,
-      a StudyDescription only if it does not contradict ``description``); otherwise tags.
+  ``StudyDescription``, ``AccessionNumber``, ``StudyInstanceUID``, ``StudyDate``,
+  ``StudyTime``, ``StudyID``
+      → the study's ``description``, ``accession_number``, ``uid``, ``date``, ``time``,
+      ``study_id`` when every instance of that study gives the same value (a StudyDate or
+      StudyTime only if valid, a StudyInstanceUID only if a valid UID, a StudyDescription only if
+      it does not contradict ``description``); otherwise tags.
+  ``SeriesInstanceUID``, ``SeriesNumber``, ``SeriesDescription``
+      → the series' ``uid``, ``number``, ``description`` (see above).
+  ``ImageLaterality``
+      dropped when it is the view's laterality (the view writes it); otherwise a tag.
+  ``Laterality``
+      stays a tag, as given (the old wizard wrote ``R`` on every image, left views too). Beside
+      ImageLaterality it breaks a Type 2C condition, so the instance becomes ``permissive`` (the
+      manifest declares the fault); a note says so.
   ``Rows``, ``Columns``, ``BitsAllocated``, ``BitsStored``
-      stay tags: the planner turns them into pixel options.
+      stay tags: the planner turns them into pixel options (on an instance made permissive for
+      another reason than ``force_bits_mismatch``, BitsAllocated and BitsStored become its
+      ``pixels`` options instead, as permissive writes bits tags as given). Whole numbers written
+      as text (the old wizard's edited fields: ``"256"``) are read as numbers.
   ``HighBit``, ``PixelRepresentation``, ``SamplesPerPixel``
       without ``force_bits_mismatch``: dropped, they follow from the pixel options (the old tool
       clamped them too); a note says so when the value given was not the consistent one.
@@ -46,6 +66,17 @@ Conversion rules:
                                       HighBit, … are written exactly as given
   ``force_raw_dicom: true``         → instance ``iod: mg-processing`` (For Processing)
   ``force_unsupported_dicom: true`` → instance ``iod: pdf`` (Encapsulated PDF)
+  ``cancerous: true`` / ``false``   → instance ``pixels: {calcifications: …}`` where it differs
+                                      from the study's ``cancerous`` (the old tool chose a
+                                      template with a lesion per image)
+  ``force_corrupt_pixel: true``     → instance ``truncate_pixel_data: 0.5`` and ``permissive``:
+                                      native Pixel Data cut to half its length
+  ``force_large_dims: true``        → Rows × Columns 8192 × 6144 (as cu_large_dimensions), unless
+                                      the image's own Rows or Columns is above 4096 (the old
+                                      presets wrote 8000 × 8000): those are kept
+  ``no_pixel_data: true``           → instance ``remove_tags: [PixelData]`` and ``permissive``
+                                      (the Image Pixel attributes stay; wins over
+                                      force_corrupt_pixel)
   ``Private_gggg_eeee``             → ``(gggg,"DICOMFAB LEGACY",ee)`` with ``ee`` the low byte of
       ``eeee``: the old tool wrote private elements without a Private Creator, dicomfab always
       reserves one. The VR follows the value's type: text → LO (LT beyond 64 characters), integer
@@ -53,13 +84,17 @@ Conversion rules:
       → LO multi-valued, true/false → LO ``YES``/``NO``, null → empty LO; ``{vr, value}`` is kept.
 
   The special keys are accepted beside ``tags`` in the image object as well as inside it.
+  A SOPInstanceUID, SeriesInstanceUID or StudyInstanceUID that is not a valid UID is written as
+  given: its instance becomes ``permissive`` (noted, declared in the manifest).
 - ``outputDir`` is accepted and ignored: the command line's ``--output`` decides. dicomfab's own
   top-level fields ``name``, ``seed``, ``uid_root``, ``reference_date`` and ``defaults`` may be
   given beside the old keys. Any other key is an error naming its path and the nearest valid key;
-  nothing is dropped silently. Unknown tag keywords are reported with their path in the old config.
+  nothing is dropped silently. Unknown tag keywords are reported with their path in the old config
+(a near miss of a special key, ``force_corupt_pixel``, is pointed at that key).
 
 ``convert(data, warn=print)`` reports what does not carry over one to one (ignored outputDir,
-added Private Creator, dropped derived bits attributes), one line each.
+added Private Creator, dropped derived bits attributes, an accepted study ``type``, a kept
+Laterality, replaced Rows × Columns), one line each.
 
 ``export(spec)`` is the reverse, for what the old format can express: it plans the spec and writes
 every instance's concrete values as old tags, returning ``(data, notes)``; anything the old format
@@ -93,7 +128,9 @@ STUDY_KEYS = ("cancerous", "count", "description", "type", "images")
 #: the study ``type`` values accepted (the old wizard wrote ``external_screening`` on every
 #: external prior); none changes anything: the list a study stands in decides its role
 STUDY_TYPES = tuple(
-    f"{where}{kind}" for where in ("", "internal_", "external_") for kind in ("screening", "diagnostic")
+    f"{where}{kind}"
+    for where in ("", "internal_", "external_")
+    for kind in ("screening", "diagnostic")
 )
 SPECIAL_KEYS = (
     "skip_writing",
@@ -403,9 +440,7 @@ class _Converter:
         instance["tags"] = out
         return instance
 
-    def needs_permissive(
-        self, path: str, instance: dict[str, Any], tags: dict[str, Any]
-    ) -> bool:
+    def needs_permissive(self, path: str, instance: dict[str, Any], tags: dict[str, Any]) -> bool:
         """Set ``permissive`` on an instance that must be written broken: a forced fault, a
         Laterality tag (the old wizard wrote ``R`` on every image: Type 2C, not allowed beside
         ImageLaterality) or a UID given that is not a valid one."""
