@@ -268,3 +268,49 @@ def test_the_exported_config_is_read_as_legacy() -> None:
     old, _, _ = round_trip(Spec())
     assert legacy.is_legacy(old)
     assert old["current_study"]["count"] == 4
+
+
+def test_image_lesions_and_cut_pixel_data_round_trip() -> None:
+    """An image's own calcifications and a Pixel Data cut to half are the old image's
+    ``cancerous`` and ``force_corrupt_pixel``; another fraction is refused."""
+    corrupt = {"truncate_pixel_data": 0.5, "permissive": True}
+    spec = Spec.model_validate(
+        {
+            "defaults": {"pixels": {"size": "small"}},
+            "patients": [
+                {
+                    "studies": [
+                        {
+                            "series": [
+                                {"instances": [{"pixels": {"calcifications": True}}, corrupt]}
+                            ]
+                        },
+                        {
+                            "role": "prior",
+                            "pixels": {"calcifications": True},
+                            "series": [{"instances": [{}, {"pixels": {"calcifications": False}}]}],
+                        },
+                    ]
+                }
+            ],
+        }
+    )
+    data, _, again = round_trip(spec)
+    current, prior = data["current_study"], data["internal_priors"][0]
+    assert [i.get("cancerous") for i in current["images"]] == [True, None]
+    assert current["images"][1]["force_corrupt_pixel"] is True
+    assert prior["cancerous"] is True
+    assert [i.get("cancerous") for i in prior["images"]] == [None, False]
+    assert key_values(make_plan(again)) == key_values(make_plan(spec))
+    cut = again.patients[0].studies[0].series[0].instances[1]
+    assert (cut.truncate_pixel_data, cut.permissive) == (0.5, True)
+
+    other = {
+        "patients": [
+            {"studies": [{"series": [{"instances": [{**corrupt, "truncate_pixel_data": 0.3}]}]}]}
+        ]
+    }
+    with pytest.raises(SpecError) as info:
+        legacy_export.export(Spec.model_validate(other))
+    (issue,) = info.value.issues
+    assert issue.path == "patients[0].studies[0].series[0].instances[0].truncate_pixel_data"

@@ -13,6 +13,7 @@ from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.plan import make_plan
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError
 from dicomfab.studyspec.legacy import (
+    CORRUPT_FRACTION,
     LEGACY_CREATOR,
     RAW_IOD,
     ROLES,
@@ -146,12 +147,25 @@ class _Exporter:
                             self.cannot(f"{se_path}.{field}", f"a series {field}")
                     for i_index, inst in enumerate(series.instances):
                         i_path = f"{se_path}.instances[{i_index}]"
-                        self.check_level(i_path, inst, study_level=False, cancerous=cancerous)
+                        self.check_level(
+                            i_path, inst, study_level=False, cancerous=cancerous, instance=True
+                        )
+                        cut = inst.truncate_pixel_data
+                        if cut is not None and cut != CORRUPT_FRACTION:
+                            self.cannot(
+                                f"{i_path}.truncate_pixel_data",
+                                f"Pixel Data cut to another fraction than {CORRUPT_FRACTION}",
+                            )
                         if inst.view is not None and "ViewPosition" in inst.tags:
                             self.cannot(f"{i_path}.tags.ViewPosition", "a view and a ViewPosition")
 
     def check_level(
-        self, path: str, level: Any, study_level: bool, cancerous: bool = False
+        self,
+        path: str,
+        level: Any,
+        study_level: bool,
+        cancerous: bool = False,
+        instance: bool = False,
     ) -> None:
 
         if level.iod is not None:
@@ -171,10 +185,12 @@ class _Exporter:
         if pixels is not None:
             if pixels.pattern not in (None, "auto"):
                 self.cannot(f"{path}.pixels.pattern", f"the pixel pattern {pixels.pattern}")
-            if pixels.calcifications and not study_level:
+            if instance:
+                pass  # an image's own `cancerous`
+            elif pixels.calcifications and not study_level:
                 self.cannot(
                     f"{path}.pixels.calcifications",
-                    "calcifications except per study (cancerous)",
+                    "calcifications except per study or per image (cancerous)",
                 )
             elif pixels.calcifications is False and cancerous:
                 self.cannot(
@@ -234,6 +250,11 @@ class _Exporter:
         flag = _EXPORT_IOD_FLAGS.get(inst.iod.name)
         if flag:
             image[flag] = True
+        study_cancerous = bool(study_spec.pixels and study_spec.pixels.calcifications)
+        if inst.iod.pixels is not None and bool(inst.pixels.calcifications) != study_cancerous:
+            image["cancerous"] = bool(inst.pixels.calcifications)
+        if inst.truncate_pixel_data is not None:
+            image["force_corrupt_pixel"] = True
         return image
 
     def pixel_tags(self, inst: Any) -> dict[str, Any]:
