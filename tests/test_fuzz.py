@@ -36,7 +36,7 @@ from dicomfab.cli import main
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("default")]
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_LEGACY = Path("/work/shared/reference/legacy-samples/power_config.json")
+LEGACY_DATA = REPO / "tests" / "data" / "legacy"  # the predecessor's sample, its wizard's shape
 
 # The same examples on every run (CI stays stable); DICOMFAB_FUZZ_EXAMPLES=1000 with
 # DICOMFAB_FUZZ_RANDOM=1 explores further.
@@ -387,11 +387,13 @@ SPEC_FIELDS = [
 
 
 def small_legacy(path: Path) -> dict[str, Any]:
-    """An old config with every image made tiny (Rows/Columns 32), so that it builds fast."""
+    """An old config with every image made tiny (Rows/Columns 32, no force_large_dims), so that it
+    builds fast."""
     doc = json.loads(path.read_text())
 
     def shrink(node: Any) -> None:
         if isinstance(node, dict):
+            node.pop("force_large_dims", None)
             for key in list(node):
                 if key in ("Rows", "Columns"):
                     node[key] = 32
@@ -407,13 +409,19 @@ def small_legacy(path: Path) -> dict[str, Any]:
 
 LEGACY_BASES = [
     small_legacy(p)
-    for p in (SHARED_LEGACY, REPO / "examples" / "legacy" / "power-customize.json")
+    for p in (
+        LEGACY_DATA / "power_config.json",
+        LEGACY_DATA / "wizard_config.json",
+        REPO / "examples" / "legacy" / "power-customize.json",
+    )
     if p.is_file()
 ]
 LEGACY_FIELDS = [
     "outputDir", "current_study", "internal_priors", "external_priors", "images", "tags",
     "count", "cancerous", "description", "file_name", "skip_writing", "force_bits_mismatch",
     "PatientName", "StudyInstanceUID", "SOPInstanceUID", "Rows", "Columns", "ViewPosition",
+    "type", "force_corrupt_pixel", "no_pixel_data", "SeriesInstanceUID", "SeriesNumber",
+    "Laterality", "ImageLaterality", "StudyTime",
 ]  # fmt: skip
 
 PARAMS_BASE: dict[str, Any] = {

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pydicom
+import pytest
+
+from dicomfab import SpecError, make_plan, parse_spec
+from dicomtools import dciodvfy
 
 
 def test_sequences_private_elements_and_utf8(make_dataset: Any) -> None:
@@ -102,3 +107,70 @@ def test_a_mammogram_far_wider_than_tall_is_drawn(make_dataset: Any) -> None:
     for inst in result.manifest.instances():
         pixels = pydicom.dcmread(result.path / inst.file).pixel_array
         assert pixels.shape == (16, 5000) and pixels.any()
+
+
+def test_pixel_data_can_be_cut_short_on_purpose(make_dataset: Any, tmp_path: Path) -> None:
+    """``truncate_pixel_data`` (the predecessor's force_corrupt_pixel): the native Pixel Data
+    value keeps that fraction of its bytes, the header still describes the whole image, the
+    manifest declares it; explicit and implicit VR, 8 and 16 bits."""
+    cut = {"truncate_pixel_data": 0.5, "permissive": True}
+    spec = {
+        "defaults": {"pixels": {"rows": 64, "columns": 48}},
+        "patients": [
+            {
+                "studies": [
+                    {"series": [{"views": ["RCC", "RCC"], "instances": [{}, cut]}]},
+                    {
+                        "role": "prior",
+                        "transfer_syntax": "implicit-le",
+                        "pixels": {"bits_stored": 8},
+                        "series": [
+                            {"count": 1, "instances": [{**cut, "truncate_pixel_data": 0.3}]}
+                        ],
+                    },
+                ]
+            }
+        ],
+    }
+    result = make_dataset(spec)
+    whole, half, third = result.manifest.instances()
+    full = pydicom.dcmread(result.path / whole.file)
+    assert len(full.PixelData) == 64 * 48 * 2 and not whole.defects
+    short = pydicom.dcmread(result.path / half.file)
+    assert (short.Rows, short.Columns, short.BitsAllocated) == (64, 48, 16)
+    assert short["PixelData"].VR == "OW"
+    assert short.PixelData == full.PixelData[: 64 * 48]  # the first half of the same image
+    assert half.defects == [
+        {
+            "what": "Pixel Data cut to 50% of its length",
+            "at": "patients[0].studies[0].series[0].instances[1].truncate_pixel_data",
+        }
+    ]
+    assert (
+        "PixelData has incorrect value length = <3072>" in dciodvfy(result.path / half.file).output
+    )
+    eight = pydicom.dcmread(result.path / third.file)
+    assert eight.BitsAllocated == 8 and len(eight.PixelData) == int(64 * 48 * 0.3) & ~1
+
+
+def test_cutting_pixel_data_needs_permissive_and_native_pixels() -> None:
+    def problems(instance: dict[str, Any], **study: Any) -> str:
+        spec = {"patients": [{"studies": [{**study, "series": [{"instances": [instance]}]}]}]}
+        with pytest.raises(SpecError) as info:
+            make_plan(parse_spec(spec))
+        return str(info.value)
+
+    where = "patients[0].studies[0].series[0].instances[0].truncate_pixel_data"
+    text = problems({"truncate_pixel_data": 0.5})
+    assert f"{where}: a Pixel Data value shorter than the image is invalid DICOM" in text
+    assert "set permissive: true" in text
+    text = problems(
+        {"truncate_pixel_data": 0.5, "permissive": True}, transfer_syntax="jpeg2000-lossless"
+    )
+    assert f"{where}: cuts native Pixel Data only" in text
+    text = problems({"truncate_pixel_data": 0.5, "permissive": True, "iod": "pdf"})
+    assert f"{where}: pdf images have no Pixel Data to cut" in text
+    with pytest.raises(SpecError, match="truncate_pixel_data"):
+        parse_spec(
+            {"patients": [{"studies": [{"series": [{"instances": [{"truncate_pixel_data": 1}]}]}]}]}
+        )

@@ -229,8 +229,12 @@ def test_what_the_old_format_cannot_express_is_refused_with_paths() -> None:
     [
         ({"defaults": {"remove_tags": ["InstitutionName"]}}, "defaults.remove_tags"),
         (
-            {"patients": [{"studies": [{"series": [{}, {}]}]}]},
-            "patients[0].studies[0].series",
+            {
+                "patients": [
+                    {"studies": [{"series": [{"permissive": True, "remove_tags": ["PixelData"]}]}]}
+                ]
+            },
+            "patients[0].studies[0].series[0].remove_tags",
         ),
         (
             {"patients": [{"studies": [{}, {}]}]},
@@ -253,8 +257,27 @@ def test_what_the_old_format_cannot_express_is_refused_with_paths() -> None:
             "defaults.tags.ReferencedStudySequence",
         ),
         (
-            {"patients": [{"studies": [{"series": [{"description": "X"}]}]}]},
-            "patients[0].studies[0].series[0].description",
+            {
+                "patients": [
+                    {
+                        "studies": [
+                            {
+                                "series": [
+                                    {
+                                        "instances": [
+                                            {
+                                                "permissive": True,
+                                                "remove_tags": ["PixelData", "InstitutionName"],
+                                            }
+                                        ]
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                ]
+            },
+            "patients[0].studies[0].series[0].instances[0].remove_tags",
         ),
     ],
 )
@@ -268,3 +291,69 @@ def test_the_exported_config_is_read_as_legacy() -> None:
     old, _, _ = round_trip(Spec())
     assert legacy.is_legacy(old)
     assert old["current_study"]["count"] == 4
+
+
+def test_image_lesions_and_cut_pixel_data_round_trip() -> None:
+    """An image's own calcifications and a Pixel Data cut to half are the old image's
+    ``cancerous`` and ``force_corrupt_pixel``; another fraction is refused."""
+    corrupt = {"truncate_pixel_data": 0.5, "permissive": True}
+    spec = Spec.model_validate(
+        {
+            "defaults": {"pixels": {"size": "small"}},
+            "patients": [
+                {
+                    "studies": [
+                        {
+                            "series": [
+                                {"instances": [{"pixels": {"calcifications": True}}, corrupt]}
+                            ]
+                        },
+                        {
+                            "role": "prior",
+                            "pixels": {"calcifications": True},
+                            "series": [{"instances": [{}, {"pixels": {"calcifications": False}}]}],
+                        },
+                    ]
+                }
+            ],
+        }
+    )
+    data, _, again = round_trip(spec)
+    current, prior = data["current_study"], data["internal_priors"][0]
+    assert [i.get("cancerous") for i in current["images"]] == [True, None]
+    assert current["images"][1]["force_corrupt_pixel"] is True
+    assert prior["cancerous"] is True
+    assert [i.get("cancerous") for i in prior["images"]] == [None, False]
+    assert key_values(make_plan(again)) == key_values(make_plan(spec))
+    cut = again.patients[0].studies[0].series[0].instances[1]
+    assert (cut.truncate_pixel_data, cut.permissive) == (0.5, True)
+
+    other = {
+        "patients": [
+            {"studies": [{"series": [{"instances": [{**corrupt, "truncate_pixel_data": 0.3}]}]}]}
+        ]
+    }
+    with pytest.raises(SpecError) as info:
+        legacy_export.export(Spec.model_validate(other))
+    (issue,) = info.value.issues
+    assert issue.path == "patients[0].studies[0].series[0].instances[0].truncate_pixel_data"
+
+
+def test_the_old_wizards_config_round_trips() -> None:
+    """A config in the old wizard's shape, imported (one series per view, Laterality kept on
+    permissive images, per-image lesions and faults), exports back to a config that plans the
+    same files, series UIDs included."""
+    wizard = Path(__file__).resolve().parents[1] / "data" / "legacy" / "wizard_config.json"
+    spec = parse_spec(json.loads(wizard.read_text()))
+    data, _, again = round_trip(spec)
+    before, after = make_plan(spec), make_plan(again)
+    assert key_values(after) == key_values(before)
+    series = [[se.uid for se in s.series] for s in before.studies]
+    assert [[se.uid for se in s.series] for s in after.studies] == series
+    assert [len(s) for s in series] == [4, 4, 4, 4, 4]
+    images = [i for s in data["internal_priors"] for i in s["images"]]
+    assert sum(bool(i.get("force_corrupt_pixel")) for i in images) == 1
+    assert sum(bool(i.get("no_pixel_data")) for i in images) == 1
+    assert sum(bool(i.get("force_bits_mismatch")) for i in images) == 1  # only the forced one
+    assert all(i["tags"]["Laterality"] == "R" for i in images)
+    assert legacy_export.export(again)[0] == data

@@ -18,6 +18,7 @@ from apiclient import AUTH, TOKEN, TestClient
 from PIL import Image
 from ui_server import running_ui
 
+from dicomfab.studyspec import legacy
 from dicomfab.web.app import create_app
 from dicomfab.web.settings import UISettings
 
@@ -230,6 +231,27 @@ def test_import_yaml_json_and_legacy(client: TestClient) -> None:
         refused = client.post("/api/spec/import", json={"text": empty, "filename": "e.yaml"})
         assert refused.status_code == 422, empty
         assert "is empty" in issues_of(refused)[0]["message"]
+
+
+@pytest.mark.parametrize("name", ["power_config.json", "wizard_config.json"])
+def test_import_accepts_every_old_config(client: TestClient, name: str) -> None:
+    """The predecessor's sample and a config in its wizard's exact shape (study ``type``, image
+    ``cancerous``, ``force_*`` flags, Laterality "R", SeriesInstanceUIDs) import as the CLI reads
+    them (tests/cli/test_legacy_configs.py checks what they generate)."""
+    path = REPO / "tests" / "data" / "legacy" / name
+    answer = client.post("/api/spec/import", json={"text": path.read_text(), "filename": name})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["spec"] == legacy.convert(json.loads(path.read_text()))
+    assert any('type "external_screening" is accepted' in n for n in body["notes"])
+    checked = client.post("/api/spec/validate", json={"spec": body["spec"]}).json()
+    assert checked["ok"], checked["issues"]
+    assert checked["summary"]["studies"] == len(body["spec"]["patients"][0]["studies"])
+    typo = path.read_text().replace('"type": "external_screening"', '"typo": "external_screening"')
+    refused = client.post("/api/spec/import", json={"text": typo, "filename": name})
+    assert refused.status_code == 422
+    issue = issues_of(refused)[0]
+    assert (issue["path"], issue["suggestion"]) == ("external_priors[0].typo", "type")
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])

@@ -371,9 +371,36 @@ class _Planner:
             permissive=permissive,
             uids=self.uids,
             quality=encoding.quality_psnr(_inherit(chain, "quality")) if ts.lossy else None,
+            truncate_pixel_data=spec.truncate_pixel_data,
         )
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
+        if spec.truncate_pixel_data is not None:
+            self.check_truncation(plan)
         return plan
+
+    def check_truncation(self, plan: InstancePlan) -> None:
+        """``truncate_pixel_data`` cuts native Pixel Data short: permissive only, and only where
+        there are native pixels to cut. Declared in the manifest like a broken constraint."""
+        path = f"{plan.path}.truncate_pixel_data"
+        fraction = plan.truncate_pixel_data or 0.0
+        if plan.iod.pixels is None:
+            self.fail(path, f"{plan.iod.name} images have no Pixel Data to cut")
+        elif plan.transfer_syntax.compressed:
+            self.fail(
+                path,
+                f"cuts native Pixel Data only, not the {plan.transfer_syntax.name} codestream",
+                f"transfer_syntax: {encoding.DEFAULT.name}",
+            )
+        elif not plan.permissive:
+            self.fail(
+                path,
+                "a Pixel Data value shorter than the image is invalid DICOM; set permissive: "
+                "true to write it on purpose",
+            )
+        else:
+            plan.defects.append(
+                {"what": f"Pixel Data cut to {fraction:.0%} of its length", "at": path}
+            )
 
     def view(
         self,

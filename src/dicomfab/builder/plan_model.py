@@ -83,6 +83,7 @@ class InstancePlan:
     # {"what": reason, "at": spec path} (filled by constraints.check)
     defects: list[dict[str, str]] = field(default_factory=list)
     quality: float | None = None  # the least PSNR (dB) a lossy transfer syntax keeps
+    truncate_pixel_data: float | None = None  # write only this fraction of the native Pixel Data
 
     @property
     def study(self) -> StudyPlan:

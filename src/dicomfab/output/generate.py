@@ -21,7 +21,7 @@ from dicomfab.builder import pixels
 from dicomfab.builder.dataset import build_dataset
 from dicomfab.builder.plan import make_plan
 from dicomfab.builder.plan_model import InstancePlan, Plan
-from dicomfab.builder.transfer import encode
+from dicomfab.builder.transfer import cut_pixel_data, encode
 from dicomfab.builder.validation import writing_mode
 from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.files import FileDigest, write_file
@@ -147,6 +147,8 @@ def _build_and_write_unchecked(
     # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent
     pixels_out = None if "PixelData" in removed else image
     encoded = encode(ds, pixels_out, inst.transfer_syntax, explicit, inst.quality)
+    if inst.truncate_pixel_data is not None and pixels_out is not None:
+        encoded = cut_pixel_data(encoded, inst.truncate_pixel_data)
     attributes = _attributes(encoded.dataset)  # with the lossy compression actually achieved
     folder, name = safe_component(inst.study.folder), safe_component(inst.file_name)
     path = confined(root, "dicoms", folder, name)

@@ -13,6 +13,7 @@ from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.plan import make_plan
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError
 from dicomfab.studyspec.legacy import (
+    CORRUPT_FRACTION,
     LEGACY_CREATOR,
     RAW_IOD,
     ROLES,
@@ -68,28 +69,39 @@ class _Exporter:
         by_role: dict[str, list[dict[str, Any]]] = {role: [] for _, role in ROLES}
         for study in patient.studies:
             s_spec = p_spec.studies[study.index] if p_spec.studies else StudySpec()
-            series = study.series[0]
-            se_spec = s_spec.series[0] if s_spec.series else SeriesSpec()
             images = []
-            for inst in series.instances:
-                i_spec = (
-                    se_spec.instances[inst.index]
-                    if inst.index < len(se_spec.instances)
-                    else InstanceSpec()
+            for series in study.series:
+                se_spec = s_spec.series[series.index] if s_spec.series else SeriesSpec()
+                # several series, or one the spec names: its images say which (old wizard style)
+                named = len(study.series) > 1 or any(
+                    getattr(se_spec, f) is not None for f in ("uid", "number", "description")
                 )
-                chain: list[tuple[str, Any]] = [
-                    ("defaults", spec.defaults),
-                    (patient.path, p_spec),
-                    (study.path, s_spec),
-                    (series.path, se_spec),
-                    (inst.path, i_spec),
-                ]
-                images.append(self.image(inst, s_spec, i_spec, chain))
+                for inst in series.instances:
+                    i_spec = (
+                        se_spec.instances[inst.index]
+                        if inst.index < len(se_spec.instances)
+                        else InstanceSpec()
+                    )
+                    chain: list[tuple[str, Any]] = [
+                        ("defaults", spec.defaults),
+                        (patient.path, p_spec),
+                        (study.path, s_spec),
+                        (series.path, se_spec),
+                        (inst.path, i_spec),
+                    ]
+                    image = self.image(inst, s_spec, i_spec, chain)
+                    if named:
+                        image["tags"].update(
+                            SeriesInstanceUID=series.uid,
+                            SeriesNumber=series.number,
+                            SeriesDescription=series.description,
+                        )
+                    images.append(image)
             by_role[study.role].append(
                 {
                     "description": study.description,
                     "cancerous": bool(s_spec.pixels and s_spec.pixels.calcifications),
-                    "count": len(series.instances),
+                    "count": len(images),
                     "images": images,
                 }
             )
@@ -108,8 +120,8 @@ class _Exporter:
             )
         self.note(
             "UIDs, dates, accession numbers and patient details are written as fixed values "
-            "(the seed and uid_root are not part of the old format); series UIDs, study times "
-            "and pixel content are derived anew when the old config is read"
+            "(the seed and uid_root are not part of the old format); study times, pixel content "
+            "and the UID of a study's only series are derived anew when the old config is read"
         )
         if spec.name != "power_customized_dataset":
             self.note(
@@ -136,22 +148,30 @@ class _Exporter:
                         self.cannot(f"{s_path}.role", "more than one current study")
                 self.check_level(s_path, study, study_level=True)
                 cancerous = bool(study.pixels and study.pixels.calcifications)
-                if len(study.series) > 1:
-                    self.cannot(f"{s_path}.series", "more than one series per study")
-                for se_index, series in enumerate(study.series[:1]):
+                for se_index, series in enumerate(study.series):
                     se_path = f"{s_path}.series[{se_index}]"
                     self.check_level(se_path, series, study_level=False, cancerous=cancerous)
-                    for field in ("uid", "number", "description"):
-                        if getattr(series, field) is not None:
-                            self.cannot(f"{se_path}.{field}", f"a series {field}")
                     for i_index, inst in enumerate(series.instances):
                         i_path = f"{se_path}.instances[{i_index}]"
-                        self.check_level(i_path, inst, study_level=False, cancerous=cancerous)
+                        self.check_level(
+                            i_path, inst, study_level=False, cancerous=cancerous, instance=True
+                        )
+                        cut = inst.truncate_pixel_data
+                        if cut is not None and cut != CORRUPT_FRACTION:
+                            self.cannot(
+                                f"{i_path}.truncate_pixel_data",
+                                f"Pixel Data cut to another fraction than {CORRUPT_FRACTION}",
+                            )
                         if inst.view is not None and "ViewPosition" in inst.tags:
                             self.cannot(f"{i_path}.tags.ViewPosition", "a view and a ViewPosition")
 
     def check_level(
-        self, path: str, level: Any, study_level: bool, cancerous: bool = False
+        self,
+        path: str,
+        level: Any,
+        study_level: bool,
+        cancerous: bool = False,
+        instance: bool = False,
     ) -> None:
 
         if level.iod is not None:
@@ -165,16 +185,18 @@ class _Exporter:
                 ts = None  # the planner reports it
             if ts is not None and ts.uid != transfer.DEFAULT.uid:
                 self.cannot(f"{path}.transfer_syntax", f"the transfer syntax {ts.name}")
-        if level.remove_tags:
-            self.cannot(f"{path}.remove_tags", "removed tags")
+        if level.remove_tags and not (instance and level.permissive and _no_pixel_data(level)):
+            self.cannot(f"{path}.remove_tags", "removed tags (but Pixel Data: no_pixel_data)")
         pixels = level.pixels
         if pixels is not None:
             if pixels.pattern not in (None, "auto"):
                 self.cannot(f"{path}.pixels.pattern", f"the pixel pattern {pixels.pattern}")
-            if pixels.calcifications and not study_level:
+            if instance:
+                pass  # an image's own `cancerous`
+            elif pixels.calcifications and not study_level:
                 self.cannot(
                     f"{path}.pixels.calcifications",
-                    "calcifications except per study (cancerous)",
+                    "calcifications except per study or per image (cancerous)",
                 )
             elif pixels.calcifications is False and cancerous:
                 self.cannot(
@@ -229,11 +251,18 @@ class _Exporter:
             image["skip_writing"] = True
         if inst.file_name != f"{inst.sop_instance_uid}.dcm":
             image["CustomFileName"] = inst.file_name
-        if inst.permissive:
+        if _forced_bits(inst):
             image["force_bits_mismatch"] = True
         flag = _EXPORT_IOD_FLAGS.get(inst.iod.name)
         if flag:
             image[flag] = True
+        study_cancerous = bool(study_spec.pixels and study_spec.pixels.calcifications)
+        if inst.iod.pixels is not None and bool(inst.pixels.calcifications) != study_cancerous:
+            image["cancerous"] = bool(inst.pixels.calcifications)
+        if inst.truncate_pixel_data is not None:
+            image["force_corrupt_pixel"] = True
+        if _no_pixel_data(inst_spec):
+            image["no_pixel_data"] = True
         return image
 
     def pixel_tags(self, inst: Any) -> dict[str, Any]:
@@ -256,7 +285,7 @@ class _Exporter:
             value = getattr(pixels, field)
             if value is None or value == getattr(default, field):
                 continue
-            if keyword in _BITS_KEYWORDS and inst.permissive:
+            if keyword in _BITS_KEYWORDS and _forced_bits(inst):
                 if not any(ref.keyword == keyword for ref in inst.tags):
                     self.cannot(
                         f"{inst.path}.pixels.{field}",
@@ -283,7 +312,7 @@ class _Exporter:
                 merged[old_key] = (ref, raw)
         out: dict[str, Any] = {}
         for old_key, (ref, raw) in merged.items():
-            if old_key in _PIXEL_KEYWORDS or (old_key in _BITS_KEYWORDS and not inst.permissive):
+            if old_key in _PIXEL_KEYWORDS or (old_key in _BITS_KEYWORDS and not _forced_bits(inst)):
                 continue  # folded into the pixel options: written by pixel_tags
             if ref.is_private:
                 vr, value = _split_vr(raw)
@@ -299,6 +328,27 @@ class _Exporter:
             else:
                 out[old_key] = raw
         return out
+
+
+def _forced_bits(inst: Any) -> bool:
+    """Whether a permissive instance is written ``force_bits_mismatch``: unless reading the old
+    config back makes it permissive anyway (a Laterality tag, Pixel Data cut short) and no bits
+    attribute is given as a tag."""
+    if not inst.permissive:
+        return False
+    keywords = {ref.keyword for ref in inst.tags}
+    if keywords & {*_BITS_KEYWORDS, "HighBit", "PixelRepresentation", "SamplesPerPixel"}:
+        return True
+    removed = any(ref.keyword == "PixelData" for ref in inst.remove)
+    return not ("Laterality" in keywords or inst.truncate_pixel_data is not None or removed)
+
+
+def _no_pixel_data(level: Any) -> bool:
+    """``remove_tags: [PixelData]`` and nothing else: the old image's ``no_pixel_data``."""
+    try:
+        return [parse_tag_key(k).keyword for k in level.remove_tags] == ["PixelData"]
+    except SpecError:
+        return False
 
 
 def _split_vr(raw: Any) -> tuple[str | None, Any]:

@@ -15,10 +15,17 @@ Conversion rules:
   no date unless their images give one (below): the planner dates priors -1y, -2y, … and external
   priors -1y3m, -2y3m, … before the current study.
 - ``description`` → the study's ``description``; ``cancerous: true`` → ``pixels: {calcifications:
-  true}`` on that study.
-- Each study has one series of ``count`` instances (default: the number of images, or 4 when
-  there are none). ``images[i]`` applies to instance ``i``; exactly one image with ``count`` > 1
-  applies to every instance. More images than ``count`` is an error.
+  true}`` on that study (a cluster of calcifications in the synthetic anatomy of every image).
+- ``type`` (the old wizard wrote ``external_screening`` on every external prior): one of
+  ``STUDY_TYPES`` (``screening``, ``diagnostic``, each also with ``internal_`` / ``external_``
+  in front, any case) is accepted and changes nothing — the list the study stands in decides its
+  role — with a note; another value is an error naming the accepted ones.
+- A study has ``count`` instances (default: the number of images, or 4 when there are none).
+  ``images[i]`` applies to instance ``i``; exactly one image with ``count`` > 1 applies to every
+  instance. More images than ``count`` is an error. The instances form one series per
+  SeriesInstanceUID their images give (the old wizard gave one per view), in the order they first
+  appear, with that ``uid`` and, when all its images agree, SeriesNumber and SeriesDescription as
+  its ``number`` and ``description``; images without a (valid) SeriesInstanceUID share one series.
 - An image's ``tags`` (a flat dict of DICOM keywords → values) become the instance's ``tags``,
   except these keys:
 
@@ -31,12 +38,25 @@ Conversion rules:
       → the patient's ``name``, ``id``, ``birth_date``, ``sex`` when *every* instance of *every*
       study gives the same value; otherwise they stay instance tags (that is how a PatientID
       mismatch is expressed, and instances that give none get the synthetic patient's value).
-  ``StudyDescription``, ``AccessionNumber``, ``StudyInstanceUID``, ``StudyDate``, ``StudyID``
-      → the study's ``description``, ``accession_number``, ``uid``, ``date``, ``study_id`` when
-      every instance of that study gives the same value (a StudyDate only if it is a valid date,
-      a StudyDescription only if it does not contradict ``description``); otherwise tags.
+  ``StudyDescription``, ``AccessionNumber``, ``StudyInstanceUID``, ``StudyDate``,
+  ``StudyTime``, ``StudyID``
+      → the study's ``description``, ``accession_number``, ``uid``, ``date``, ``time``,
+      ``study_id`` when every instance of that study gives the same value (a StudyDate or
+      StudyTime only if valid, a StudyInstanceUID only if a valid UID, a StudyDescription only if
+      it does not contradict ``description``); otherwise tags.
+  ``SeriesInstanceUID``, ``SeriesNumber``, ``SeriesDescription``
+      → the series' ``uid``, ``number``, ``description`` (see above).
+  ``ImageLaterality``
+      dropped when it is the view's laterality (the view writes it); otherwise a tag.
+  ``Laterality``
+      stays a tag, as given (the old wizard wrote ``R`` on every image, left views too). Beside
+      ImageLaterality it breaks a Type 2C condition, so the instance becomes ``permissive`` (the
+      manifest declares the fault); a note says so.
   ``Rows``, ``Columns``, ``BitsAllocated``, ``BitsStored``
-      stay tags: the planner turns them into pixel options.
+      stay tags: the planner turns them into pixel options (on an instance made permissive for
+      another reason than ``force_bits_mismatch``, BitsAllocated and BitsStored become its
+      ``pixels`` options instead, as permissive writes bits tags as given). Whole numbers written
+      as text (the old wizard's edited fields: ``"256"``) are read as numbers.
   ``HighBit``, ``PixelRepresentation``, ``SamplesPerPixel``
       without ``force_bits_mismatch``: dropped, they follow from the pixel options (the old tool
       clamped them too); a note says so when the value given was not the consistent one.
@@ -46,6 +66,17 @@ Conversion rules:
                                       HighBit, … are written exactly as given
   ``force_raw_dicom: true``         → instance ``iod: mg-processing`` (For Processing)
   ``force_unsupported_dicom: true`` → instance ``iod: pdf`` (Encapsulated PDF)
+  ``cancerous: true`` / ``false``   → instance ``pixels: {calcifications: …}`` where it differs
+                                      from the study's ``cancerous`` (the old tool chose a
+                                      template with a lesion per image)
+  ``force_corrupt_pixel: true``     → instance ``truncate_pixel_data: 0.5`` and ``permissive``:
+                                      native Pixel Data cut to half its length
+  ``force_large_dims: true``        → Rows × Columns 8192 × 6144 (as cu_large_dimensions), unless
+                                      the image's own Rows or Columns is above 4096 (the old
+                                      presets wrote 8000 × 8000): those are kept
+  ``no_pixel_data: true``           → instance ``remove_tags: [PixelData]`` and ``permissive``
+                                      (the Image Pixel attributes stay; wins over
+                                      force_corrupt_pixel)
   ``Private_gggg_eeee``             → ``(gggg,"DICOMFAB LEGACY",ee)`` with ``ee`` the low byte of
       ``eeee``: the old tool wrote private elements without a Private Creator, dicomfab always
       reserves one. The VR follows the value's type: text → LO (LT beyond 64 characters), integer
@@ -53,13 +84,17 @@ Conversion rules:
       → LO multi-valued, true/false → LO ``YES``/``NO``, null → empty LO; ``{vr, value}`` is kept.
 
   The special keys are accepted beside ``tags`` in the image object as well as inside it.
+  A SOPInstanceUID, SeriesInstanceUID or StudyInstanceUID that is not a valid UID is written as
+  given: its instance becomes ``permissive`` (noted, declared in the manifest).
 - ``outputDir`` is accepted and ignored: the command line's ``--output`` decides. dicomfab's own
   top-level fields ``name``, ``seed``, ``uid_root``, ``reference_date`` and ``defaults`` may be
   given beside the old keys. Any other key is an error naming its path and the nearest valid key;
-  nothing is dropped silently. Unknown tag keywords are reported with their path in the old config.
+  nothing is dropped silently. Unknown tag keywords are reported with their path in the old config
+(a near miss of a special key, ``force_corupt_pixel``, is pointed at that key).
 
 ``convert(data, warn=print)`` reports what does not carry over one to one (ignored outputDir,
-added Private Creator, dropped derived bits attributes), one line each.
+added Private Creator, dropped derived bits attributes, an accepted study ``type``, a kept
+Laterality, replaced Rows × Columns), one line each.
 
 ``export(spec)`` is the reverse, for what the old format can express: it plans the spec and writes
 every instance's concrete values as old tags, returning ``(data, notes)``; anything the old format
@@ -78,8 +113,10 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag
 
 from dicomfab.errors import Issue, SpecError, shorten
+from dicomfab.studyspec.dates import time_problem
 from dicomfab.studyspec.names import component_problem
 from dicomfab.studyspec.tags import parse_tag_key
+from dicomfab.studyspec.uid import is_uid, uid_problem
 from dicomfab.studyspec.views import VIEWS
 
 Warn = Callable[[str], None]
@@ -87,15 +124,32 @@ Warn = Callable[[str], None]
 LEGACY_KEYS = {"current_study", "internal_priors", "external_priors", "outputDir"}
 #: dicomfab's own top-level fields, accepted beside the old keys
 PASSTHROUGH_KEYS = ("name", "seed", "uid_root", "reference_date", "defaults", "version")
-STUDY_KEYS = ("cancerous", "count", "description", "images")
+STUDY_KEYS = ("cancerous", "count", "description", "type", "images")
+#: the study ``type`` values accepted (the old wizard wrote ``external_screening`` on every
+#: external prior); none changes anything: the list a study stands in decides its role
+STUDY_TYPES = tuple(
+    f"{where}{kind}"
+    for where in ("", "internal_", "external_")
+    for kind in ("screening", "diagnostic")
+)
 SPECIAL_KEYS = (
     "skip_writing",
     "CustomFileName",
     "force_bits_mismatch",
     "force_raw_dicom",
     "force_unsupported_dicom",
+    "cancerous",
+    "force_corrupt_pixel",
+    "force_large_dims",
+    "no_pixel_data",
 )
 IMAGE_KEYS = ("tags", *SPECIAL_KEYS)
+#: ``force_corrupt_pixel``: the fraction of the native Pixel Data value that is written
+CORRUPT_FRACTION = 0.5
+#: ``force_large_dims``: Rows × Columns, as the cu_large_dimensions scenario makes them …
+LARGE_DIMS = (8192, 6144)
+#: … unless the image's own Rows or Columns is larger than this (already "very large")
+LARGE_SIDE = 4096
 
 LEGACY_CREATOR = "DICOMFAB LEGACY"
 DEFAULT_COUNT = 4
@@ -118,9 +172,16 @@ STUDY_LIFTS = {
     "AccessionNumber": "accession_number",
     "StudyInstanceUID": "uid",
     "StudyDate": "date",
+    "StudyTime": "time",
     "StudyID": "study_id",
 }
+#: series attributes lifted to each series (see ``split_series``)
+SERIES_LIFTS = {"SeriesNumber": "number", "SeriesDescription": "description"}
+_UID_TAGS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
+_BITS = {"BitsAllocated": "bits_allocated", "BitsStored": "bits_stored"}
 _DERIVED_BITS = ("HighBit", "PixelRepresentation", "SamplesPerPixel")
+#: Image Pixel numbers the old wizard wrote as text once edited ("256"): read as numbers
+_NUMBERS = ("Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "NumberOfFrames")
 _LEGACY_PRIVATE = re.compile(r"^Private_([0-9A-Fa-f]{4})_([0-9A-Fa-f]{4})$")
 _MISSING = object()
 
@@ -208,8 +269,11 @@ class _Converter:
         cancerous = data.get("cancerous", False)
         if not isinstance(cancerous, bool):
             self.fail(f"{path}.cancerous", f"{shorten(cancerous)} is not true or false")
+            cancerous = False
         elif cancerous:
             study["pixels"] = {"calcifications": True}
+        if "type" in data:
+            self.study_type(f"{path}.type", role, data["type"])
         description = data.get("description")
         if description is not None:
             if isinstance(description, str):
@@ -230,27 +294,42 @@ class _Converter:
             count = len(images)
         elif len(images) > count:
             self.fail(f"{path}.count", f"{len(images)} images for count {count}")
-        instances = [self.image(f"{path}.images[{i}]", image) for i, image in enumerate(images)]
+        instances = [
+            self.image(f"{path}.images[{i}]", image, cancerous) for i, image in enumerate(images)
+        ]
         if len(instances) == 1 and count > 1:
             instances = [copy.deepcopy(instances[0]) for _ in range(count)]
         instances += [{"tags": {}} for _ in range(count - len(instances))]
         study["series"] = [{"count": count, "instances": instances}]
         return study
 
+    def study_type(self, path: str, role: str, value: Any) -> None:
+        """The old wizard's study ``type``: accepted, no effect (noted); other values refused."""
+        kind = value.lower() if isinstance(value, str) else None
+        if kind not in STUDY_TYPES:
+            hits = difflib.get_close_matches(str(value), STUDY_TYPES, n=1, cutoff=0.5)
+            self.fail(
+                path,
+                f"{shorten(value)} is not a study type of the old wizard "
+                f"({', '.join(STUDY_TYPES)})",
+                hits[0] if hits else None,
+            )
+            return
+        self.note(
+            f'type "{kind}" is accepted and changes nothing: the list a study stands in '
+            "(current_study, internal_priors, external_priors) decides its role"
+        )
+        where = "external_prior" if kind.startswith("external_") else "prior"
+        if kind.startswith(("internal_", "external_")) and role != where:
+            self.note(f"{path}: {kind} in a {role.replace('_', ' ')} study; its list wins")
+
     def finish_study(self, study: dict[str, Any]) -> dict[str, Any]:
-        series = study["series"][0]
-        self.lift_study(study, series["instances"])
-        instances = [
-            {k: v for k, v in i.items() if not (k == "tags" and not v)} for i in series["instances"]
-        ]
-        while instances and not instances[-1]:
-            instances.pop()
-        series["instances"] = instances
-        if not instances:
-            del series["instances"]
+        self.lift_study(study, study["series"][0]["instances"])
+        study["series"] = self.split_series(study["series"][0]["instances"])
         order = (
             "role",
             "date",
+            "time",
             "description",
             "accession_number",
             "study_id",
@@ -260,9 +339,45 @@ class _Converter:
         )
         return {key: study[key] for key in order if key in study}
 
+    def split_series(self, instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One series per SeriesInstanceUID the images give (in order of first appearance), with
+        that ``uid`` and, where all its images agree, SeriesNumber and SeriesDescription as its
+        ``number`` and ``description``; images without one (or with an invalid one, which then
+        stays their tag) share one series whose UID is derived from the seed."""
+        groups: dict[str | None, list[dict[str, Any]]] = {}
+        for inst in instances:
+            uid = inst["tags"].get("SeriesInstanceUID")
+            key = uid if isinstance(uid, str) and is_uid(uid) else None
+            groups.setdefault(key, []).append(inst)
+        out = []
+        for uid, members in groups.items():
+            series: dict[str, Any] = {}
+            if uid is not None:
+                series["uid"] = uid
+                for inst in members:
+                    del inst["tags"]["SeriesInstanceUID"]
+                for keyword, field in SERIES_LIFTS.items():
+                    value = _common(members, keyword)
+                    if field == "number" and isinstance(value, str) and value.isdigit():
+                        value = int(value)
+                    ok = isinstance(value, int) if field == "number" else isinstance(value, str)
+                    if value is _MISSING or isinstance(value, bool) or not ok:
+                        continue
+                    series[field] = value
+                    for inst in members:
+                        del inst["tags"][keyword]
+            kept = [{k: v for k, v in i.items() if not (k == "tags" and not v)} for i in members]
+            while kept and not kept[-1]:
+                kept.pop()
+            series["count"] = len(members)
+            if kept:
+                series["instances"] = kept
+            out.append(series)
+        return out or [{"count": 0}]
+
     # ------------------------------------------------------------------ images
-    def image(self, path: str, data: Any) -> dict[str, Any]:
-        """One image → one instance spec (tags, view, iod, …)."""
+    def image(self, path: str, data: Any, study_cancerous: bool = False) -> dict[str, Any]:
+        """One image → one instance spec (tags, view, iod, pixels, …)."""
         if not isinstance(data, Mapping):
             self.fail(path, "an image is an object with its tags: {tags: {...}}")
             return {"tags": {}}
@@ -283,8 +398,10 @@ class _Converter:
             else:
                 tags[str(key)] = value
         instance: dict[str, Any] = {}
-        self.specials(instance, specials)
-        permissive = bool(instance.get("permissive"))
+        flags = self.specials(instance, specials, study_cancerous)
+        if flags.get("force_large_dims"):
+            self.large_dims(specials["force_large_dims"][0], tags)
+        forced_bits = bool(flags.get("force_bits_mismatch"))
         breast = instance.get("iod") != UNSUPPORTED_IOD
         out: dict[str, Any] = {}
         for key, value in tags.items():
@@ -301,20 +418,73 @@ class _Converter:
                 instance["view"] = str(value).upper()
             elif key == "SOPInstanceUID" and isinstance(value, str | int) and value != "":
                 instance["sop_instance_uid"] = str(value)
-            elif key in _DERIVED_BITS and not permissive:
+            elif key in _DERIVED_BITS and not forced_bits:
                 self.drop_derived(tag_path, key, value, tags)
             else:
                 try:
                     parse_tag_key(key)
                 except SpecError as exc:
                     issue = exc.issues[0]
-                    self.fail(tag_path, issue.message, issue.suggestion)
+                    flag = difflib.get_close_matches(key, SPECIAL_KEYS, n=1, cutoff=0.8)
+                    self.fail(tag_path, issue.message, flag[0] if flag else issue.suggestion)
                     continue
-                out[key] = value
+                out[key] = _number(value) if key in _NUMBERS else value
+        view = instance.get("view")
+        if view is not None and out.get("ImageLaterality") == VIEWS[view].laterality:
+            del out["ImageLaterality"]  # the view writes it
+        if self.needs_permissive(path, instance, out) and not forced_bits:
+            # permissive writes BitsAllocated/BitsStored tags as given: keep them pixel options
+            bits = {f: out.pop(k) for k, f in _BITS.items() if isinstance(out.get(k), int)}
+            if bits:
+                instance.setdefault("pixels", {}).update(bits)
         instance["tags"] = out
         return instance
 
-    def specials(self, instance: dict[str, Any], specials: dict[str, tuple[str, Any]]) -> None:
+    def needs_permissive(self, path: str, instance: dict[str, Any], tags: dict[str, Any]) -> bool:
+        """Set ``permissive`` on an instance that must be written broken: a forced fault, a
+        Laterality tag (the old wizard wrote ``R`` on every image: Type 2C, not allowed beside
+        ImageLaterality) or a UID given that is not a valid one."""
+        given = {k: str(tags[k]) for k in _UID_TAGS if isinstance(tags.get(k), str | int)}
+        if "sop_instance_uid" in instance:
+            given["SOPInstanceUID"] = instance["sop_instance_uid"]
+        bad_uids = [k for k, v in given.items() if uid_problem(v)]
+        for keyword in bad_uids:
+            self.note(
+                f"{path}.tags.{keyword} is not a valid UID; written as given (permissive), "
+                "declared in the manifest"
+            )
+        if "Laterality" in tags:
+            self.note(
+                "Laterality is written as the old config gives it (the old wizard wrote R on "
+                "every image, left views too); beside ImageLaterality it breaks a Type 2C "
+                "condition, so those images are permissive and the manifest declares it"
+            )
+        if bad_uids or "Laterality" in tags:
+            instance["permissive"] = True
+        return bool(instance.get("permissive"))
+
+    def large_dims(self, path: str, tags: dict[str, Any]) -> None:
+        """``force_large_dims``: very large Rows × Columns — the image's own when one of them
+        is beyond LARGE_SIDE (the old presets wrote 8000 × 8000), else LARGE_DIMS."""
+        given = [_number(tags.get(k)) for k in ("Rows", "Columns")]
+        if any(isinstance(v, int) and not isinstance(v, bool) and v > LARGE_SIDE for v in given):
+            return
+        rows, columns = LARGE_DIMS
+        if any(v is not None for v in given):
+            self.note(
+                f"{path}: Rows × Columns {rows} × {columns} instead of "
+                f"{tags.get('Rows')} × {tags.get('Columns')} (give Rows or Columns above "
+                f"{LARGE_SIDE} to choose the size)"
+            )
+        tags["Rows"], tags["Columns"] = rows, columns
+
+    def specials(
+        self,
+        instance: dict[str, Any],
+        specials: dict[str, tuple[str, Any]],
+        study_cancerous: bool = False,
+    ) -> dict[str, bool]:
+        """The special keys of one image → instance fields; returns the flags given."""
         flags: dict[str, bool] = {}
         for key, (path, value) in specials.items():
             if key == "CustomFileName":
@@ -338,13 +508,28 @@ class _Converter:
             instance["iod"] = RAW_IOD
         elif flags.get("force_unsupported_dicom"):
             instance["iod"] = UNSUPPORTED_IOD
+        cancerous = flags.get("cancerous")
+        if cancerous is not None and cancerous != study_cancerous:
+            instance["pixels"] = {"calcifications": cancerous}
+        if flags.get("no_pixel_data"):
+            instance["remove_tags"] = ["PixelData"]
+            instance["permissive"] = True
+            if flags.get("force_corrupt_pixel"):
+                self.note(
+                    f"{specials['force_corrupt_pixel'][0]}: no_pixel_data wins, there is no "
+                    "Pixel Data left to cut"
+                )
+        elif flags.get("force_corrupt_pixel"):
+            instance["truncate_pixel_data"] = CORRUPT_FRACTION
+            instance["permissive"] = True
+        return flags
 
     def drop_derived(self, path: str, key: str, value: Any, tags: Mapping[str, Any]) -> None:
         expected: Any = {"PixelRepresentation": 0, "SamplesPerPixel": 1}.get(key)
         if key == "HighBit":
-            stored = tags.get("BitsStored")
+            stored = _number(tags.get("BitsStored"))
             expected = stored - 1 if isinstance(stored, int) else None
-        if expected is None or value != expected:
+        if expected is None or _number(value) != expected:
             self.note(
                 f"{path}: {key} {shorten(value)} dropped, it follows from the pixel options "
                 "(add force_bits_mismatch: true to write it as given)"
@@ -398,6 +583,13 @@ class _Converter:
                 del inst["tags"][keyword]
 
 
+def _number(value: Any) -> Any:
+    """A whole number written as text (the old wizard's edited fields are text) → int."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
 def _is_view(value: Any) -> bool:
     return isinstance(value, str) and value.upper() in VIEWS
 
@@ -420,6 +612,10 @@ def _liftable(field: str, value: Any) -> bool:
         return _is_date(str(value))
     if field == "sex":
         return value in ("F", "M", "O", "")
+    if field == "time":
+        return time_problem(str(value).replace(":", "")) is None
+    if field == "uid":
+        return is_uid(value)  # an invalid one stays a tag of its (permissive) images
     return True
 
 

@@ -99,6 +99,11 @@ class InstanceSpec(Settings):
     file_name: str | None = Field(None, description="file name instead of <SOPInstanceUID>.dcm")
     skip_writing: bool = Field(False, description="list it in the records, but write no file")
     sop_instance_uid: str | None = None
+    truncate_pixel_data: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        None,
+        description="write only this fraction of the native Pixel Data value, the header still "
+        "describing the whole image (a corrupt image on purpose: needs permissive)",
+    )
 
     @field_validator("view")
     @classmethod

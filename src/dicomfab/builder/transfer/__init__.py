@@ -6,7 +6,7 @@ Adding a transfer syntax: one entry in ``registry.REGISTRY`` and, for a compress
 encoder; then ``UPDATE_DOCS=1 pytest tests/builder/transfer`` rewrites the table in docs/iods.md.
 """
 
-from dicomfab.builder.transfer.pixel_data import EncodedInstance, encode
+from dicomfab.builder.transfer.pixel_data import EncodedInstance, cut_pixel_data, encode
 from dicomfab.builder.transfer.quality import quality_psnr
 from dicomfab.builder.transfer.registry import (
     DEFAULT,
@@ -23,6 +23,7 @@ __all__ = [
     "EncodedInstance",
     "TransferSyntax",
     "check_bits",
+    "cut_pixel_data",
     "encode",
     "get",
     "names",

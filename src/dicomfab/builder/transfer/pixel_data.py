@@ -69,6 +69,23 @@ def encode(
     return EncodedInstance(ds)
 
 
+def cut_pixel_data(encoded: EncodedInstance, fraction: float) -> EncodedInstance:
+    """``encoded`` with its native Pixel Data value cut to ``fraction`` of its length (rounded
+    down to an even number of bytes): a corrupt image on purpose, whose header still describes
+    the whole image (the predecessor's ``force_corrupt_pixel`` kept half)."""
+    ds = encoded.dataset
+    if encoded.stream is not None:
+        data: bytes = encoded.stream.native_bytes()
+        vr = "OW" if encoded.stream.bits_allocated > 8 else "OB"
+    elif "PixelData" in ds and not ds["PixelData"].is_undefined_length:
+        data, vr = ds.PixelData, ds["PixelData"].VR
+    else:
+        raise ValueError("only native (not encapsulated) Pixel Data can be cut")
+    ds.PixelData = bytes(data[: int(len(data) * fraction) & ~1])
+    ds["PixelData"].VR = vr
+    return EncodedInstance(ds)
+
+
 def encode_frames(
     ts: TransferSyntax, frames: Sequence[np.ndarray], bits_stored: int, target: float | None = None
 ) -> list[bytes]:
