@@ -51,7 +51,11 @@ class StudyEntry(_Model):
     date: str
     accession_number: str
     description: str
-    record: str | None = Field(None, description="companion record file, for current studies")
+    record: str | None = Field(
+        None,
+        description="companion record file: of a current study, or of the newest study of a "
+        "patient without one",
+    )
     expectation: str | None = None
     series: list[SeriesEntry] = Field(default_factory=list)
 
