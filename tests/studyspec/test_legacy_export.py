@@ -268,3 +268,14 @@ def test_the_exported_config_is_read_as_legacy() -> None:
     old, _, _ = round_trip(Spec())
     assert legacy.is_legacy(old)
     assert old["current_study"]["count"] == 4
+
+
+@pytest.mark.parametrize(("layout", "noted"), [("list", True), ("chain", False)])
+def test_export_notes_that_the_old_records_chain_external_priors(layout: str, noted: bool) -> None:
+    studies = [{}, {"role": "external_prior"}]
+    spec = Spec.model_validate(
+        {"records": {"external_priors": layout}, "patients": [{"studies": studies}]}
+    )
+    _, notes, again = round_trip(spec)
+    assert any("external_priors: chain" in n for n in notes) is noted
+    assert again.records.external_priors == "chain"  # an old config is read with the old layout
