@@ -188,8 +188,13 @@ def test_realistic_config_is_honoured_tag_by_tag(tmp_path: Path, lenient_reading
     assert len(record["sop_instance_uids"]) == 4
     assert "1.2.3.4.5.6" in record["sop_instance_uids"]
     assert (record["patient_id"], record["accession_number"]) == ("PID0001", "ACC1001")
-    assert record["prior_study_data"]["study_description"] == "MAMMO PRIOR"
-    assert [e["study_description"] for e in record["external_priors"]] == ["OUTSIDE MAMMO"]
+    # as the old tool did: the external prior joins the internal one in the chain, by date
+    chain, link = [], record["prior_study_data"]
+    while link is not None:
+        chain.append((link["study_date"][:10], link["study_description"]))
+        link = link["prior_study_data"]
+    assert chain == [(external.date, "OUTSIDE MAMMO"), (prior.date, "MAMMO PRIOR")]
+    assert record["external_priors"] == []
     assert not (result.path / skipped.file).exists()
 
 

@@ -357,3 +357,14 @@ def test_the_old_wizards_config_round_trips() -> None:
     assert sum(bool(i.get("force_bits_mismatch")) for i in images) == 1  # only the forced one
     assert all(i["tags"]["Laterality"] == "R" for i in images)
     assert legacy_export.export(again)[0] == data
+
+
+@pytest.mark.parametrize(("layout", "noted"), [("list", True), ("chain", False)])
+def test_export_notes_that_the_old_records_chain_external_priors(layout: str, noted: bool) -> None:
+    studies = [{}, {"role": "external_prior"}]
+    spec = Spec.model_validate(
+        {"records": {"external_priors": layout}, "patients": [{"studies": studies}]}
+    )
+    _, notes, again = round_trip(spec)
+    assert any("external_priors: chain" in n for n in notes) is noted
+    assert again.records.external_priors == "chain"  # an old config is read with the old layout

@@ -27,11 +27,14 @@ _DIGEST_HEX = 32
 def dataset_identity(spec: Spec) -> str:
     """What makes a dataset's UIDs and generated IDs its own: ``spec.uid_namespace`` if set, else
     a digest of the spec as canonical JSON (sorted keys, defaults left out, so neither the order
-    of the model's fields nor a default written out changes it) without ``seed`` and
-    ``uid_namespace``. Setting ``uid_namespace`` to this digest pins the same UIDs."""
+    of the model's fields nor a default written out changes it) without ``seed``,
+    ``uid_namespace`` and ``records`` (the records' layout changes no file). Setting
+    ``uid_namespace`` to this digest pins the same UIDs."""
     if spec.uid_namespace is not None:
         return spec.uid_namespace
-    data = spec.model_dump(mode="json", exclude={"seed", "uid_namespace"}, exclude_defaults=True)
+    data = spec.model_dump(
+        mode="json", exclude={"seed", "uid_namespace", "records"}, exclude_defaults=True
+    )
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_HEX]
 

@@ -7,7 +7,6 @@ each taking whole patients (so one patient's anatomy is drawn once and shared by
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import Callable, Iterable
@@ -33,7 +32,12 @@ from dicomfab.output.manifest import (
     StudyEntry,
 )
 from dicomfab.output.paths import confined, safe_component
-from dicomfab.output.records import current_study_records
+from dicomfab.output.records import (
+    ExternalPriors,
+    patient_records,
+    record_owner,
+    record_text,
+)
 from dicomfab.studyspec.models import Spec
 
 Progress = Callable[[int], None]
@@ -313,20 +317,24 @@ def build_manifest(
                     series=se_list,
                 )
             )
+        owner = record_owner(pe)  # a patient without a current study still gets one record
+        for planned, study_entry in zip(p.studies, pe.studies, strict=True):
+            if study_entry is owner:
+                study_entry.record = f"jsons/{planned.folder}.json"
         manifest.patients.append(pe)
     return manifest
 
 
-def _write_records(manifest: Manifest, root: Path) -> None:
-    """Each current study's record, at the path its manifest entry names (inside ``root``)."""
+def _write_records(manifest: Manifest, root: Path, mode: ExternalPriors) -> None:
+    """Each record, at the path its study's manifest entry names (inside ``root``)."""
     (root / "jsons").mkdir(parents=True, exist_ok=True)
     for patient in manifest.patients:
-        records = current_study_records(patient)
+        records = patient_records(patient, mode)
         for study in patient.studies:
             if study.record is None or study.study_instance_uid not in records:
                 continue
-            text = json.dumps(records[study.study_instance_uid], indent=2, ensure_ascii=False)
-            confined(root, study.record).write_text(text + "\n", encoding="utf-8")
+            text = record_text(records[study.study_instance_uid])
+            confined(root, study.record).write_text(text, encoding="utf-8")
 
 
 def default_workers() -> int:
@@ -354,7 +362,7 @@ def generate(
         (temp / "dicoms").mkdir()
         results = _run(plan, temp, workers or default_workers(), progress)
         manifest = build_manifest(plan, results)
-        _write_records(manifest, temp)
+        _write_records(manifest, temp, plan.spec.records.external_priors)
         if finish is not None:
             finish(temp, manifest)
         confined(temp, "manifest.json").write_text(manifest.to_json(), encoding="utf-8")

@@ -113,6 +113,11 @@ class _Exporter:
         out["external_priors"] = by_role["external_prior"]
 
         roles = [s.role for s in patient.studies]
+        if "external_prior" in roles and spec.records.external_priors == "list":
+            self.note(
+                "the old tool's records chain the external priors into prior_study_data "
+                "(records: {external_priors: chain}), not into the external_priors list"
+            )
         if roles != sorted(roles, key=("current", "prior", "external_prior").index):
             self.note(
                 "the studies are written in the old format's order: the current study, "

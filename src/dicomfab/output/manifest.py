@@ -78,7 +78,11 @@ class StudyEntry(_Model):
     date: str
     accession_number: str
     description: str
-    record: str | None = Field(None, description="companion record file, for current studies")
+    record: str | None = Field(
+        None,
+        description="companion record file: of a current study, or of the newest study of a "
+        "patient without one",
+    )
     expectation: str | None = None
     not_observable: NotObservable | None = Field(
         None, description="the scenario says no index can show this study's outcome"

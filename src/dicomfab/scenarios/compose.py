@@ -27,6 +27,7 @@ from dicomfab.output.files import file_digests
 from dicomfab.output.generate import instance_relpath
 from dicomfab.output.manifest import Copies, Manifest, NotObservable
 from dicomfab.output.paths import confined
+from dicomfab.output.records import patient_records, planned_values, record_owner, record_text
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
 from dicomfab.scenarios.model import COPY_JOIN, Defect, Parameter, Scenario
@@ -293,13 +294,19 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
     with warnings.catch_warnings():  # broken files make pydicom warn: that is the point
         warnings.simplefilter("ignore")
         _break_files(composed, root, by_file, rng)
-    for defect, _instances, studies in composed.targets:
-        if defect.record:
-            for study in studies:
-                _patch_records(root, study.uid, defect.record)
     _annotate(composed, manifest)
     if composed.scenario.datasets:
         _split(composed, root, manifest)
+    entries = {s.study_instance_uid: (p, s) for p in manifest.patients for s in p.studies}
+    records = sorted({s.record for p in manifest.patients for s in p.studies if s.record})
+    for defect, _instances, studies in composed.targets:
+        for study in studies:
+            changes = dict(defect.record)
+            if defect.record_keeps:
+                planned = planned_values(*entries[study.uid])
+                changes.update({name: planned[name] for name in defect.record_keeps})
+            if changes:
+                _patch_records(root, records, study.uid, changes)
 
 
 def _break_files(
@@ -336,6 +343,7 @@ def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
         for text in texts:
             for planned in selectors.studies(selectors.parse(text), composed.plan):
                 part_of[planned.uid] = part
+    part_records: dict[str, str] = {}  # StudyInstanceUID → a record written for a part
     for part in composed.scenario.datasets:
         part_manifest = manifest.model_copy(deep=True)
         part_manifest.dataset = f"{manifest.dataset}/{part}"
@@ -353,6 +361,14 @@ def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
                     confined(root, "dicoms", name).rename(confined(root, part, "dicoms", name))
                 if entry.record and confined(root, entry.record).exists():
                     confined(root, entry.record).rename(confined(root, part, entry.record))
+        for patient in part_manifest.patients:
+            # a part without the patient's current study gets the record of its studies alone
+            owner = record_owner(patient)
+            if owner is not None and owner.record is None:
+                owner.record = f"jsons/{uid_name(owner.study_instance_uid)}.json"
+                text = record_text(patient_records(patient)[owner.study_instance_uid])
+                confined(root, part, owner.record).write_text(text, "utf-8")
+                part_records[owner.study_instance_uid] = f"{part}/{owner.record}"
         confined(root, part, "manifest.json").write_text(part_manifest.to_json(), "utf-8")
     for patient in manifest.patients:
         for entry in patient.studies:
@@ -361,6 +377,8 @@ def _split(composed: Composed, root: Path, manifest: Manifest) -> None:
                 continue
             if entry.record:
                 entry.record = f"{where}/{entry.record}"
+            elif entry.study_instance_uid in part_records:
+                entry.record = part_records[entry.study_instance_uid]
             for series in entry.series:
                 for inst in series.instances:
                     inst.file = f"{where}/{inst.file}"
@@ -380,11 +398,15 @@ def _file(plan: Plan, twin_inst: InstancePlan) -> str:
     return instance_relpath(_built(plan, twin_inst))
 
 
-def _patch_records(root: Path, study_uid: str, changes: dict[str, Any]) -> None:
-    for path in sorted((root / "jsons").glob("*.json")):
+def _patch_records(root: Path, records: list[str], study_uid: str, changes: dict[str, Any]) -> None:
+    """Change the fields of ``study_uid``'s entry wherever it is, in each of ``records``."""
+    for name in records:
+        path = confined(root, name)
+        if not path.exists():
+            continue
         record = json.loads(path.read_text(encoding="utf-8"))
         if _patch_record(record, study_uid, changes):
-            path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            path.write_text(record_text(record), "utf-8")
 
 
 def _patch_record(record: dict[str, Any], study_uid: str, changes: dict[str, Any]) -> bool:

@@ -48,6 +48,18 @@ Category = Literal[
 ]
 
 
+#: the record fields a defect can keep at their planned value (``Defect.record_keeps``)
+KeptField = Literal[
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "patient_id",
+    "study_date",
+    "accession_number",
+    "study_description",
+]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +99,11 @@ class Defect(_Model):
     )
     record: dict[str, Any] = Field(
         default_factory=dict, description="fields of the companion record to change"
+    )
+    record_keeps: list[KeptField] = Field(
+        default_factory=list,
+        description="fields of the companion record that keep the planned value (what the order "
+        "side knows) though the files say otherwise, e.g. [patient_id] for an empty PatientID",
     )
     dciodvfy: list[str] = Field(default_factory=list)
     readable: bool = Field(True, description="pydicom can still read the file")

@@ -86,6 +86,8 @@ Conversion rules:
   The special keys are accepted beside ``tags`` in the image object as well as inside it.
   A SOPInstanceUID, SeriesInstanceUID or StudyInstanceUID that is not a valid UID is written as
   given: its instance becomes ``permissive`` (noted, declared in the manifest).
+- The spec gets ``records: {external_priors: chain}``: the companion record chains the external
+  priors into ``prior_study_data`` with the internal priors, by date, as the old tool did.
 - ``outputDir`` is accepted and ignored: the command line's ``--output`` decides. dicomfab's own
   top-level fields ``name``, ``seed``, ``uid_root``, ``reference_date`` and ``defaults`` may be
   given beside the old keys. Any other key is an error naming its path and the nearest valid key;
@@ -250,6 +252,7 @@ class _Converter:
         patient = self.lift_patient(studies)
         patient["studies"] = [self.finish_study(s) for s in studies]
         spec["patients"] = [patient]
+        spec["records"] = {"external_priors": "chain"}  # the old tool's record layout
         if self.warn is not None:
             for text in self.notes:
                 self.warn(text)

@@ -173,6 +173,17 @@ class PatientSpec(Settings):
     studies: list[StudySpec] = Field(default_factory=list)
 
 
+class RecordOptions(_Model):
+    """How the companion records are laid out (they change no DICOM file)."""
+
+    external_priors: Literal["list", "chain"] = Field(
+        "list",
+        description="list: external priors in each record's external_priors, newest first; "
+        "chain: in prior_study_data with the internal priors, by date, and external_priors "
+        "empty (what the predecessor wrote for power-customize configs, which are read so)",
+    )
+
+
 class Spec(_Model):
     """A whole dataset: ``name`` is its folder, ``seed`` makes it reproducible."""
 
@@ -201,6 +212,9 @@ class Spec(_Model):
         None, description="date of current studies that give none (default: derived from seed)"
     )
     defaults: Settings = Field(default_factory=Settings)
+    records: RecordOptions = Field(
+        default_factory=RecordOptions, description="the companion records' layout"
+    )
     patients: list[PatientSpec] = Field(default_factory=lambda: [PatientSpec()])
 
     @field_validator("name")
