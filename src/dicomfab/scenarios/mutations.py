@@ -150,6 +150,19 @@ def pixel_data_short(data: bytes, ctx: MutationContext, keep: float = 0.75) -> b
     return data[:length_at] + struct.pack("<I", new_length) + data[start : start + new_length]
 
 
+@register(
+    "empty_image",
+    "Rows 0, Columns 0 and an empty (zero-length) native Pixel Data element: a well-formed file "
+    "that holds no image",
+)
+def empty_image(data: bytes, ctx: MutationContext) -> bytes:
+    # Rows/Columns are US (two bytes): rewriting their values moves nothing after them
+    emptied = pixel_data_short(data, ctx, keep=0.0)
+    for tag in ("Rows", "Columns"):
+        emptied = raw_element(emptied, ctx, tag=tag, hex="0000")
+    return emptied
+
+
 @register("pixel_data_odd", "Pixel Data one byte longer than the image needs (odd length)")
 def pixel_data_odd(data: bytes, ctx: MutationContext) -> bytes:
     start, length, _explicit = _pixel_value_span(data)
