@@ -150,6 +150,24 @@ def pixel_data_short(data: bytes, ctx: MutationContext, keep: float = 0.75) -> b
     return data[:length_at] + struct.pack("<I", new_length) + data[start : start + new_length]
 
 
+@register(
+    "empty_image",
+    "Rows 0, Columns 0 and an empty (zero-length) native Pixel Data element: a well-formed file "
+    "that holds no image",
+)
+def empty_image(data: bytes, ctx: MutationContext) -> bytes:
+    start, length, _explicit = _pixel_value_span(data)
+    if length < 0:
+        raise ValueError("empty_image needs native (not encapsulated) pixel data")
+    out = bytearray(data[: start - 4] + struct.pack("<I", 0) + data[start + length :])
+    for tag in (0x00280010, 0x00280011):  # Rows, Columns: US values ahead of Pixel Data
+        _begin, value, size, _ = _raw_top_level(data, tag)
+        if size != 2:
+            raise ValueError(f"empty_image: element {tag:08X} is not a single US value")
+        out[value : value + 2] = b"\x00\x00"
+    return bytes(out)
+
+
 @register("pixel_data_odd", "Pixel Data one byte longer than the image needs (odd length)")
 def pixel_data_odd(data: bytes, ctx: MutationContext) -> bytes:
     start, length, _explicit = _pixel_value_span(data)
