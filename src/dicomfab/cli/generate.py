@@ -95,8 +95,8 @@ def command(
 
     \b
     Writes <output>/<name>/dicoms/<StudyInstanceUID>/<SOPInstanceUID>.dcm,
-           <output>/<name>/jsons/<current StudyInstanceUID>.json and
-           <output>/<name>/manifest.json.
+           <output>/<name>/jsons/<current StudyInstanceUID>.json (no current study: named
+           after the newest study) and <output>/<name>/manifest.json.
     The folder appears complete or not at all. Same spec and seed give byte-identical files.
 
     Scenarios go to <output>/<scenario name>/ each; --set and --params change their parameters.
