@@ -49,7 +49,7 @@ from dicomfab.run import report
 from dicomfab.run.checks import ScenarioResult, carried_uid, check, combine, not_run, strict
 from dicomfab.run.connect import EMBEDDED, Session, open_target
 from dicomfab.run.expect import Overrides, resolve, rule_issues
-from dicomfab.run.links import LinkJudge, Relation, SamePatientMode, link_anchors
+from dicomfab.run.links import LinkJudge, Relation, SamePatient, SamePatientMode, link_anchors
 from dicomfab.run.prerun import check_run
 from dicomfab.run.report import Stop
 from dicomfab.scenarios import ScenarioRequest, generate_scenarios
@@ -493,23 +493,26 @@ class _Runner:
         pinned = {m.dataset: self._pinned(session, m.scenario or m.dataset, m) for m in manifests}
         links = self._link_judge(session)
         anchors = link_anchors(manifests)
-        per_verifier = [
-            [
-                check(
-                    m,
-                    obs,
-                    self.receipt,
-                    session.policy,
-                    pinned=pinned[m.dataset],
-                    pre_existing=self.pre_existing,
-                    links=links,
-                    anchors=anchors,
-                    ingest=session.ingest_kind,
-                )
-                for m in manifests
-            ]
-            for obs in observed
-        ]
+        per_verifier = []
+        for obs in observed:
+            # one judge per verifier, not one per dataset: SamePatient.of reads every instance
+            judge = SamePatient.of(obs, links) if isinstance(links, str) else links
+            per_verifier.append(
+                [
+                    check(
+                        m,
+                        obs,
+                        self.receipt,
+                        session.policy,
+                        pinned=pinned[m.dataset],
+                        pre_existing=self.pre_existing,
+                        links=judge,
+                        anchors=anchors,
+                        ingest=session.ingest_kind,
+                    )
+                    for m in manifests
+                ]
+            )
         results = combine(per_verifier)
         self.outcome.results = strict(results) if self.request.strict else results
 
