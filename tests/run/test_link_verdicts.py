@@ -200,3 +200,18 @@ def test_a_relation_without_pairs_fails_every_link_with_its_evidence(tmp_path: P
     assert result.counts["links_failed"] == result.counts["links"] == 1
     (line,) = [ln for ln in result.failures() if "prior study" in ln]
     assert "returned no pair with current" in line and "(expected link)" in line
+
+
+def test_a_verifier_that_places_no_study_decides_no_link_verdict() -> None:
+    """A verifier that finds the instances (with their study UIDs) but reports no study: the
+    studies are stored, so "not in the index: not linked" would be a no-link pass nobody saw."""
+    unplaced = SamePatient({}, found=frozenset({"1", "2"}))
+    for outcome in ("link", "no-link"):
+        status, reason = decide(outcome, "prior", "2", [Anchor("1")], unplaced)
+        assert status == "not checked" and "shows no patient record" in reason
+    # the current study is placed, the prior is not: still not decided
+    half = SamePatient({"1": ObservedStudy("1", "P-1")}, found=frozenset({"1", "2"}))
+    assert decide("no-link", "prior", "2", [Anchor("1")], half)[0] == "not checked"
+    # and a prior placed while the current is found but not placed: neither
+    other = SamePatient({"2": ObservedStudy("2", "P-1")}, found=frozenset({"1", "2"}))
+    assert decide("no-link", "prior", "2", [Anchor("1")], other)[0] == "not checked"

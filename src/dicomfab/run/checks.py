@@ -478,6 +478,15 @@ def _label(role: str, entry: InstanceEntry) -> str:
     return f"{role} {what}"
 
 
+def _outcomes(
+    entry: InstanceEntry, overrides: Mapping[str, str], pinned: Overrides
+) -> tuple[str, str]:
+    """The instance's outcome as the scenario declares it, and as this target expects it."""
+    declared = entry.expectation or "accept"
+    expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
+    return declared, expected
+
+
 def _check_instance(
     entry: InstanceEntry,
     role: str,
@@ -489,8 +498,7 @@ def _check_instance(
     pre_existing: Collection[str],
     ingest_kind: str | None = None,
 ) -> InstanceCheck:
-    declared = entry.expectation or "accept"
-    expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
+    declared, expected = _outcomes(entry, overrides, pinned)
     carried = carried_uid(entry)
     seen = observations.get(carried)
     present = seen is not None
@@ -580,8 +588,7 @@ def _check_copy(
     members = list(groups.get(entry.copies.group) or [entry])
     mine = next(i for i, m in enumerate(members) if m is entry)
     carried = carried_uid(entry)
-    declared = entry.expectation or "accept"
-    expected = pinned.instances.get(entry.sop_instance_uid) or overrides.get(declared, declared)
+    declared, expected = _outcomes(entry, overrides, pinned)
     rule = pinned.copies.get(entry.copies.group) or entry.copies.rule
     seen = observations.get(carried)
     numbers = [copies.instance_number(m.attributes.get("InstanceNumber")) for m in members]

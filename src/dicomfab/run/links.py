@@ -84,21 +84,34 @@ class SamePatient:
     """Linked when filed under the same patient record (``studies``: a verifier's
     :attr:`~dicomfab.targets.observations.Observations.studies`). ``blind``: the verifier
     found instances without showing their study, so a study missing from ``studies`` may be
-    stored all the same (see :meth:`of`). ``by_issuer`` False (``same-patient-id``): a record
+    stored all the same (see :meth:`of`); ``found``: the studies of the instances it found, so a
+    study found there but missing from ``studies`` is one the verifier does not place (not
+    checked, never "not in the index"). ``by_issuer`` False (``same-patient-id``): a record
     the verifier does not show is keyed by PatientID alone, whatever the issuer."""
 
     studies: Mapping[str, ObservedStudy]
     blind: bool = False
     by_issuer: bool = True
+    found: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, observations: Observations, mode: SamePatientMode = "same-patient") -> SamePatient:
-        instances = observations.instances.values()
-        blind = any(i.study_instance_uid is None for i in instances)
-        return cls(observations.studies, blind, by_issuer=mode == "same-patient")
+        studies = {i.study_instance_uid for i in observations.instances.values()}
+        return cls(
+            observations.studies,
+            None in studies,
+            by_issuer=mode == "same-patient",
+            found=frozenset(uid for uid in studies if uid is not None),
+        )
+
+    def _unplaced(self, study_uid: str) -> bool:
+        """Stored, as far as we can tell, but the verifier does not say under which patient."""
+        return study_uid not in self.studies and (self.blind or study_uid in self.found)
 
     def linked(self, study_uid: str, anchor: Anchor) -> tuple[bool | None, str]:
         study = self.studies.get(study_uid)
+        if study is None and study_uid in self.found:
+            return None, "the verifier found its instances but shows no patient record for it"
         if study is None and self.blind:
             return None, "the verifier shows no study of the instances it found"
         if study is None:
@@ -109,6 +122,8 @@ class SamePatient:
                 return None, f"{filed}: the verifier shows no PatientID"
             return study.patient_id == anchor.patient_id, f"{filed}, the scenario's {anchor}"
         current = self.studies.get(anchor.study_uid)
+        if self._unplaced(anchor.study_uid):
+            return None, f"{filed}, {anchor}: the verifier shows no patient record for it"
         if current is None:
             return False, f"{filed}, {anchor} not in the index"
         here, there = _patient_key(study, self.by_issuer), _patient_key(current, self.by_issuer)
