@@ -15,6 +15,7 @@ from pydicom.uid import UID
 
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.plan_model import InstancePlan
+from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.studyspec.tags import CoercedValue, TagRef
 
 # dicomfab's own UUID-derived UID (PS3.5 B.2): no organisation root is borrowed
@@ -27,6 +28,8 @@ def build_dataset(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
     Call it inside ``validation.writing_mode(permissive=plan.permissive)``."""
     ds = plan.iod.build(plan, image)
+    if plan.vendor is not None:  # the unit's private blocks, under the spec's tags
+        vendor_header.private_blocks(ds, plan.vendor)
     apply_tags(ds, plan.tags, permissive=plan.permissive)
     for ref in plan.remove:
         _remove(ds, ref)

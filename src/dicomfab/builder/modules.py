@@ -15,6 +15,7 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder.demographics import age_string
 from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.builder.vendors import header as vendor_header
 
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
@@ -40,6 +41,8 @@ REQUIRED_IMAGE_PIXEL = keywords(
 MANUFACTURER = "DICOMFAB"
 MODEL = "Synthetic Mammography Unit"
 SOFTWARE = "dicomfab 0.1"
+STATION = "DFAB01"
+SERIAL = "DF-0001"
 
 
 def code_item(value: str, scheme: str, meaning: str) -> Dataset:
@@ -97,15 +100,18 @@ def general_series(ds: Dataset, plan: InstancePlan, modality: str) -> None:
     ds.SeriesTime = plan.study.time
 
 
-# General Equipment (C.7.5.1) — IHE MAMMO makes most of these Type 1
+# General Equipment (C.7.5.1) — IHE MAMMO makes most of these Type 1; the unit is the vendor
+# persona's when the plan applies one, else dicomfab's generic synthetic unit
 def general_equipment(ds: Dataset, plan: InstancePlan) -> None:
     ds.Manufacturer = MANUFACTURER
     ds.InstitutionName = "Synthetic Breast Centre"
     ds.InstitutionAddress = "1 Example Street, Testville"
-    ds.StationName = "DFAB01"
+    ds.StationName = STATION
     ds.ManufacturerModelName = MODEL
-    ds.DeviceSerialNumber = "DF-0001"
+    ds.DeviceSerialNumber = SERIAL
     ds.SoftwareVersions = SOFTWARE
+    if plan.vendor is not None:
+        vendor_header.equipment(ds, plan.vendor)
 
 
 # General Image (C.7.6.1) + General Acquisition (C.7.10.1)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from dicomfab.builder import constraints
 from dicomfab.builder import transfer as encoding
+from dicomfab.builder import vendors
 from dicomfab.builder.demographics import (
     accession_number,
     default_study_date,
@@ -35,6 +36,8 @@ from dicomfab.builder.plan_model import (
 )
 from dicomfab.builder.transfer import TransferSyntax
 from dicomfab.builder.uids import UIDFactory, dataset_identity, uid_name
+from dicomfab.builder.vendors import Persona
+from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
 from dicomfab.studyspec.dates import parse_date, resolve_relative, time_problem
 from dicomfab.studyspec.models import (
@@ -322,6 +325,20 @@ class _Planner:
             )
         return found
 
+    def vendor(self, path: str, chain: Chain) -> Persona | None:
+        """The vendor persona the chain names (None: the generic synthetic unit)."""
+        name = _inherit(chain, "vendor")
+        if name is None:
+            return None
+        found = vendors.find(name)
+        if found is None:
+            self.fail(
+                constraints.set_at(chain, path, "vendor"),
+                f"unknown vendor persona {shorten(name)} (known: {', '.join(vendors.names())})",
+                vendors.suggest(name),
+            )
+        return found
+
     def instance(
         self,
         series: SeriesPlan,
@@ -340,10 +357,16 @@ class _Planner:
         tags, remove = self.tags(chain, permissive, anchor)
         view = self.view(path, iod, spec, view_name, index, tags)
 
+        persona = self.vendor(path, chain)
+        if persona is not None and iod.name not in persona.iods:
+            persona = None  # not this unit's IOD: generic equipment, no trace of the vendor
+        defaults = iod.pixels or PixelOptions()
+        if persona is not None and iod.pixels is not None:
+            defaults = vendor_header.pixel_defaults(persona, iod.name, defaults)
         chosen = PixelOptions()
         for _, level in chain:
             chosen = chosen.merged(level.pixels)
-        pixels = _sized(iod.pixels or PixelOptions(), chosen.size).merged(chosen)
+        pixels = _sized(defaults, chosen.size).merged(chosen)
         pixels = self.fold_pixel_tags(path, tags, pixels, permissive)
         self.check_pixels(path, chain, iod, pixels)
         if not permissive:
@@ -372,6 +395,7 @@ class _Planner:
             uids=self.uids,
             quality=encoding.quality_psnr(_inherit(chain, "quality")) if ts.lossy else None,
             truncate_pixel_data=spec.truncate_pixel_data,
+            vendor=persona,
         )
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         if spec.truncate_pixel_data is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.transfer import TransferSyntax
 from dicomfab.builder.uids import UIDFactory, uid_name
+from dicomfab.builder.vendors import Persona
 from dicomfab.studyspec.models import PixelOptions, Spec
 from dicomfab.studyspec.tags import CoercedValue, TagRef
 from dicomfab.studyspec.views import View
@@ -84,6 +85,16 @@ class InstancePlan:
     defects: list[dict[str, str]] = field(default_factory=list)
     quality: float | None = None  # the least PSNR (dB) a lossy transfer syntax keeps
     truncate_pixel_data: float | None = None  # write only this fraction of the native Pixel Data
+    # the vendor persona the spec names, when it covers this IOD (else None: generic equipment)
+    vendor: Persona | None = None
+
+    @property
+    def exposure_key(self) -> str:
+        """What a persona's exposure (filter, kVp) is chosen by: the study and view, so that a
+        view's For Processing and For Presentation images share theirs."""
+        if self.view is None:
+            return self.sop_instance_uid
+        return f"{self.study.uid}/{self.view.name}"
 
     @property
     def study(self) -> StudyPlan:

@@ -1,5 +1,11 @@
 """Site profiles: the patient details and equipment an external site writes into its priors.
 
+A site's unit is a vendor persona (``vendor``, see ``dicomfab.builder.vendors``): scenarios pass it
+on as the spec's ``vendor``, so that only the IODs the persona builds carry that vendor.
+``manufacturer`` / ``model`` / ``station`` stay for a user's own unit that no persona models: they
+are written as tags on every image of the site. A profile without ``patient.issuer`` gives its
+patient no IssuerOfPatientID at all (the site-based scenarios remove dicomfab's own).
+
 Built-in profiles live in ``sites.yaml`` beside this module; users add or change profiles in their
 own YAML file (``--sites FILE``, or ``$DICOMFAB_SITES``) without touching code. A wrong field is
 reported with its file, line and the nearest valid field name.
@@ -14,7 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dicomfab.errors import Issue, SpecError, format_location
+from dicomfab.builder import vendors
+from dicomfab.errors import Issue, SpecError, format_location, shorten
 from dicomfab.studyspec.documents import compose_yaml, parse_document, read_bytes
 
 BUILTIN = Path(__file__).with_name("sites.yaml")
@@ -36,9 +43,16 @@ class SiteProfile(_Model):
     description: str = ""
     patient: SitePatient = Field(default_factory=SitePatient)
     institution: str | None = None
-    manufacturer: str | None = None
-    model: str | None = None
-    station: str | None = None
+    vendor: str | None = Field(
+        None,
+        description="vendor persona of the site's unit (`dicomfab list vendors`): its equipment, "
+        "detector and private blocks on the IODs it builds, no trace of it on the others",
+    )
+    manufacturer: str | None = Field(
+        None, description="Manufacturer on every image: an override for a unit no persona models"
+    )
+    model: str | None = Field(None, description="ManufacturerModelName, the same override")
+    station: str | None = Field(None, description="StationName on every image")
 
     def flat(self) -> dict[str, Any]:
         values: dict[str, Any] = {f"patient.{k}": v for k, v in self.patient.model_dump().items()}
@@ -94,6 +108,12 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
                 where = f"line {line}: {format_location(loc)}" if line else format_location(loc)
                 message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
                 issues.append(Issue(where, message, suggestion))
+    for name, profile in profiles.items():
+        if profile.vendor is not None and vendors.find(profile.vendor) is None:
+            line = _line_of(root, (name, "vendor")) if root is not None else None
+            where = f"line {line}: {name}.vendor" if line else f"{name}.vendor"
+            message = f"unknown vendor persona {shorten(profile.vendor)} (known: {', '.join(vendors.names())})"
+            issues.append(Issue(where, message, vendors.suggest(profile.vendor)))
     if issues:
         raise SpecError(issues, str(path))
     return profiles

@@ -3,8 +3,8 @@
     Spec ─ defaults (Settings)
          └ patients[] ─ studies[] (role current / prior / external_prior) ─ series[] ─ instances[]
 
-Every level carries the same inheritable ``Settings`` (IOD, tags, tags to remove, pixel options,
-transfer syntax, permissive switch); a deeper level overrides a shallower one; tags merge by key.
+Every level carries the same inheritable ``Settings`` (IOD, vendor persona, tags, tags to remove,
+pixel options, transfer syntax, permissive switch); a deeper level overrides a shallower one; tags merge by key.
 Everything has a default, so ``{}`` is a valid spec: one patient, one current 4-view mammogram.
 """
 
@@ -68,6 +68,13 @@ class Settings(_Model):
         None,
         # the JSON schema (dicomfab.builder.schema) lists the names the IOD registry knows
         description="IOD to build: a name or alias from `dicomfab list iods`, or a SOP Class UID",
+    )
+    vendor: str | None = Field(
+        None,
+        # the JSON schema (dicomfab.builder.schema) lists the personas the builder knows
+        description="vendor persona (`dicomfab list vendors`): the unit whose equipment, detector, "
+        "exposure, windows and private blocks the images of the IODs it covers carry; other IODs "
+        "stay generic. Default: dicomfab's generic synthetic unit",
     )
     tags: dict[str, Any] = Field(
         default_factory=dict,

@@ -31,11 +31,13 @@ from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
 from dicomfab.builder.iods.breast import BREAST, breast_view
 from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
+    from dicomfab.builder.vendors import Persona
 
 DBT = "1.2.840.10008.5.1.4.1.1.13.1.3"
 IMAGE_TYPE = ["ORIGINAL", "PRIMARY", "TOMOSYNTHESIS", "NONE"]
@@ -56,6 +58,8 @@ PIXEL_SPACING_MM = 0.1  # reconstructed slices are typically 0.085–0.1 mm in p
 SLICE_SPACING_MM = 1.0  # …and 1 mm apart
 BREAST_THICKNESS_MM = 52
 PROJECTIONS = 15  # a ±7.5° sweep
+SWEEP_DEGREES = 15.0
+PROJECTION_BITS = 14
 
 # PatientOrientation letters → LPS direction cosines (PS3.3 C.7.6.1.1.1)
 _AXES = {
@@ -122,8 +126,8 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     shared = Dataset()
     # Pixel Measures (C.7.6.16.2.1)
     measures = Dataset()
-    measures.PixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
-    measures.SliceThickness = SLICE_SPACING_MM
+    measures.PixelSpacing = list(_pixel_spacing(plan))
+    measures.SliceThickness = _slice_spacing(plan)
     shared.PixelMeasuresSequence = Sequence([measures])
     # Plane Orientation (Patient) (C.7.6.16.2.4)
     orientation = Dataset()
@@ -139,12 +143,13 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     m.identity_rescale(transform)
     shared.PixelValueTransformationSequence = Sequence([transform])
     # Frame VOI LUT With LUT (C.7.6.16.2.10b)
-    centre, width = m.window_for(image)
     voi = Dataset()
-    voi.WindowCenter = centre
-    voi.WindowWidth = width
-    voi.WindowCenterWidthExplanation = "NORMAL"
-    voi.VOILUTFunction = "LINEAR"
+    if plan.vendor is not None:
+        vendor_header.voi_lut(voi, plan.vendor, image.bits_stored)
+    else:
+        voi.WindowCenter, voi.WindowWidth = m.window_for(image)
+        voi.WindowCenterWidthExplanation = "NORMAL"
+        voi.VOILUTFunction = "LINEAR"
     shared.FrameVOILUTSequence = Sequence([voi])
     ds.SharedFunctionalGroupsSequence = Sequence([shared])
 
@@ -164,7 +169,7 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
         # Plane Position (Patient) (C.7.6.16.2.3): slices stacked from the detector towards
         # the source, i.e. against the row × column normal (upwards for CC)
         position = Dataset()
-        offset = -SLICE_SPACING_MM * (index + 0.5)
+        offset = -_slice_spacing(plan) * (index + 0.5)
         position.ImagePositionPatient = [round(c * offset, 4) + 0.0 for c in normal]
         item.PlanePositionSequence = Sequence([position])
         # X-Ray 3D Frame Type (C.8.21.5.1): dciodvfy accepts it per frame only
@@ -221,18 +226,15 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     ds.OperatorsName = "Radiographer^Synthetic"
     acquired = f"{ds.StudyDate}{m.content_time(plan)}"
     source = Dataset()
-    # General Contributing Sources Macro
-    source.Manufacturer = m.MANUFACTURER
-    source.ManufacturerModelName = m.MODEL
-    source.DeviceSerialNumber = "DF-0001"
-    source.SoftwareVersions = m.SOFTWARE
+    # General Contributing Sources Macro: the unit that took the projections (this one)
+    m.general_equipment(source, plan)
+    del source.InstitutionName, source.InstitutionAddress
     source.AcquisitionDateTime = acquired
-    source.StationName = "DFAB01"
     source.OperatorsName = ds.OperatorsName
     # Contributing Image Sources Macro: the raw projections
     source.Rows = image.rows
     source.Columns = image.columns
-    source.BitsStored = 14
+    source.BitsStored = PROJECTION_BITS
     source.LossyImageCompression = "00"
     # the detector
     source.DetectorType = "DIRECT"
@@ -240,13 +242,16 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     source.DateOfLastDetectorCalibration = ds.StudyDate
     source.TimeOfLastDetectorCalibration = "070000"
     source.DetectorElementSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    if plan.vendor is not None:
+        _vendor_detector(source, plan.vendor)
     ds.ContributingSourcesSequence = Sequence([source])
 
     acquisition = Dataset()
     acquisition.FieldOfViewShape = "RECTANGLE"
+    spacing = _pixel_spacing(plan)
     acquisition.FieldOfViewDimensionsInFloat = [
-        round(image.rows * PIXEL_SPACING_MM, 2),
-        round(image.columns * PIXEL_SPACING_MM, 2),
+        round(image.rows * spacing[0], 2),
+        round(image.columns * spacing[1], 2),
     ]
     acquisition.FieldOfViewOrigin = [0, 0]
     acquisition.FieldOfViewRotation = 0
@@ -265,21 +270,55 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     acquisition.EstimatedRadiographicMagnificationFactor = round(700 / 680, 4)
     acquisition.AnodeTargetMaterial = "TUNGSTEN"
     acquisition.FilterMaterial = "ALUMINUM"
+    kvp: int | str = 30
+    projection_count, sweep = PROJECTIONS, SWEEP_DEGREES
+    if plan.vendor is not None and plan.vendor.dbt is not None:
+        persona = plan.vendor
+        acquisition.AnodeTargetMaterial = persona.exposure.anode
+        acquisition.FilterMaterial = persona.exposure.dbt_filter or "ALUMINUM"
+        kvp = vendor_header.kvp_text(vendor_header.exposure(persona, plan.exposure_key)[1])
+        projection_count, sweep = persona.dbt.projections, persona.dbt.angular_range
     acquisition.FilterType = "FLAT"
     acquisition.OrganDose = 1.6
     acquisition.EntranceDoseInmGy = 7.1
     projections = []
-    for n in range(PROJECTIONS):
+    for n in range(projection_count):
         projection = Dataset()
-        projection.KVP = 30
+        projection.KVP = kvp
         projection.XRayTubeCurrentInmA = 100.0
         projection.ExposureTimeInms = 50.0
         projection.ExposureInmAs = 5.0
         projection.RelativeXRayExposure = 620
-        projection.PositionerPrimaryAngle = round(-7.5 + 15 * n / (PROJECTIONS - 1), 3)
+        angle = -sweep / 2 + sweep * n / (projection_count - 1)
+        projection.PositionerPrimaryAngle = round(angle, 3) + 0.0
         projections.append(projection)
     acquisition.PerProjectionAcquisitionSequence = Sequence(projections)
     ds.XRay3DAcquisitionSequence = Sequence([acquisition])
+
+
+def _pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
+    """The reconstructed slices' PixelSpacing (row, column) in mm."""
+    if plan.vendor is not None and plan.vendor.dbt is not None:
+        return plan.vendor.dbt.spacing
+    return PIXEL_SPACING_MM, PIXEL_SPACING_MM
+
+
+def _slice_spacing(plan: InstancePlan) -> float:
+    if plan.vendor is not None and plan.vendor.dbt is not None:
+        return plan.vendor.dbt.slice_spacing_mm
+    return SLICE_SPACING_MM
+
+
+def _vendor_detector(source: Dataset, persona: Persona) -> None:
+    """The persona's detector in a contributing source: its type, ID, element spacing (of the
+    default format) and the bits of its raw projections."""
+    source.DetectorType = persona.detector.type
+    if persona.detector.id is not None:
+        source.DetectorID = persona.detector.id
+    else:
+        del source.DetectorID
+    source.DetectorElementSpacing = list(persona.detector.formats[0].spacing)
+    source.BitsStored = persona.bits_processing
 
 
 _PIXELS = PixelOptions(

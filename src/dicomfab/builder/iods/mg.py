@@ -22,6 +22,7 @@ from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.iods.breast import breast_anatomy, breast_positioning, breast_view
 from dicomfab.builder.iods.dx import REQUIRED_DX_FAMILY, dx_image
 from dicomfab.builder.pixels.image import PixelImage
+from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.studyspec.models import PixelOptions
 from dicomfab.studyspec.views import SCREENING_VIEWS
 
@@ -45,11 +46,14 @@ def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bo
     m.acquisition_context(ds)
     _dx_series(ds, for_presentation)
     _dx_image(ds, plan, image, for_presentation)
-    _dx_detector(ds)
+    _dx_detector(ds, plan, image)
     _mammography_image(ds, plan)
     _dx_positioning(ds, plan)
-    if for_presentation:
-        m.voi_lut(ds, image, function="LINEAR", explanation="NORMAL")  # VOI LUT (C.11.2)
+    if for_presentation:  # VOI LUT (C.11.2)
+        if plan.vendor is not None:
+            vendor_header.voi_lut(ds, plan.vendor, image.bits_stored)
+        else:
+            m.voi_lut(ds, image, function="LINEAR", explanation="NORMAL")
         _source_image(ds, plan)
     ds.OperatorsName = "Radiographer^Synthetic"  # IHE MAMMO: Type 1
     return ds
@@ -106,10 +110,13 @@ def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentati
 
 
 # DX Detector (C.8.11.4)
-def _dx_detector(ds: Dataset) -> None:
-    ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
-    ds.DetectorType = "DIRECT"
-    ds.DetectorID = "DFDET01"
+def _dx_detector(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
+    if plan.vendor is not None:
+        vendor_header.detector(ds, plan.vendor, image.rows, image.columns)
+    else:
+        ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+        ds.DetectorType = "DIRECT"
+        ds.DetectorID = "DFDET01"
     ds.DateOfLastDetectorCalibration = ds.StudyDate
 
 
@@ -133,6 +140,10 @@ def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
     ds.RelativeXRayExposure = 850
     ds.FilterMaterial = "RHODIUM"
     ds.AnodeTargetMaterial = "TUNGSTEN"
+    if plan.vendor is not None:  # the unit's anode, one of its filters, a kVp in its range
+        ds.FilterMaterial, kvp = vendor_header.exposure(plan.vendor, plan.exposure_key)
+        ds.KVP = vendor_header.kvp_text(kvp)
+        ds.AnodeTargetMaterial = plan.vendor.exposure.anode
     ds.EntranceDoseInmGy = 6.2
     ds.OrganDose = 1.4
 
