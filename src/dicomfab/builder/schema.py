@@ -1,10 +1,11 @@
-"""The spec's JSON Schema, with the names the registries know (IODs, transfer syntaxes, views)."""
+"""The spec's JSON Schema, with the names the registries know (IODs, transfer syntaxes, vendor
+personas, views)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dicomfab.builder import transfer
+from dicomfab.builder import transfer, vendors
 from dicomfab.builder.iods import registry
 from dicomfab.builder.iods.reference import iod_field_description
 from dicomfab.studyspec.models import Spec
@@ -22,6 +23,11 @@ def spec_schema() -> dict[str, Any]:
         if "iod" in props:
             props["iod"]["examples"] = registry.names()
             props["iod"]["description"] = iod_field_description()
+        if "vendor" in props:  # the spec's levels (the persona file's own vendor is not here)
+            props["vendor"]["anyOf"] = [
+                {"type": "string", "enum": vendors.names()},
+                {"type": "null"},
+            ]
         if "transfer_syntax" in props:
             props["transfer_syntax"]["examples"] = transfer.names()
         if "view" in props:

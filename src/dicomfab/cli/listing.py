@@ -1,5 +1,5 @@
-"""``dicomfab list``: the scenario library (default), or the IODs, transfer syntaxes and site
-profiles dicomfab knows."""
+"""``dicomfab list``: the scenario library (default), or the IODs, transfer syntaxes, vendor
+personas and site profiles dicomfab knows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from dicomfab.builder import transfer
+from dicomfab.builder import transfer, vendors
 from dicomfab.builder.iods import registry
 from dicomfab.cli.common import console
 from dicomfab.scenarios import load_profiles, scenarios
@@ -19,7 +19,7 @@ from dicomfab.scenarios.selection import check_filters, matches, scenario_row
 @click.command("list")
 @click.argument(
     "what",
-    type=click.Choice(["scenarios", "iods", "transfer-syntaxes", "sites"]),
+    type=click.Choice(["scenarios", "iods", "transfer-syntaxes", "vendors", "sites"]),
     default="scenarios",
 )
 @click.option("--tag", "tags", multiple=True, help="Only scenarios with this tag (repeatable).")
@@ -39,13 +39,15 @@ def command(
     sites: Path | None,
     as_json: bool,
 ) -> None:
-    """List the scenario library (default), or the IODs, transfer syntaxes or site profiles.
+    """List the scenario library (default), or the IODs, transfer syntaxes, vendor personas
+    (the spec's `vendor`) or site profiles.
 
     \b
     Examples:
       dicomfab list --tag prior --search bits
       dicomfab list --category file-format --json
       dicomfab list transfer-syntaxes
+      dicomfab list vendors --json
     """
     rows: list[dict[str, object]]
     columns: tuple[str, ...]
@@ -77,6 +79,19 @@ def command(
             for ts in transfer.REGISTRY
         ]
         columns = ("name", "title", "uid", "lossy", "available")
+    elif what == "vendors":
+        rows = [
+            {
+                "name": name,
+                "title": persona.title,
+                "manufacturer": persona.manufacturer,
+                "model": persona.model,
+                "iods": list(persona.iods),
+                "private_creators": [f"{g:04X} {c}" for g, c in persona.creators],
+            }
+            for name, persona in vendors.personas().items()
+        ]
+        columns = ("name", "manufacturer", "model", "iods", "private_creators")
     else:
         rows = [
             {"name": name, **profile.model_dump()} for name, profile in load_profiles(sites).items()

@@ -313,10 +313,8 @@ def _vendor_detector(source: Dataset, persona: Persona) -> None:
     """The persona's detector in a contributing source: its type, ID, element spacing (of the
     default format) and the bits of its raw projections."""
     source.DetectorType = persona.detector.type
-    if persona.detector.id is not None:
-        source.DetectorID = persona.detector.id
-    else:
-        del source.DetectorID
+    # Type 1 here: a persona without a detector ID names the unit's serial number instead
+    source.DetectorID = persona.detector.id or persona.device_serial_number
     source.DetectorElementSpacing = list(persona.detector.formats[0].spacing)
     source.BitsStored = persona.bits_processing
 
