@@ -138,7 +138,7 @@ def test_covered_iods_carry_the_persona(built: dict[str, dict[str, Path]], name:
             private = ds.private_block(block.group_number, block.creator)
             for offset, element in block.elements.items():
                 written = ds[private.get_tag(int(offset, 16))]
-                assert written.VR == element.vr
+                assert element.vr == written.VR
                 expected = DataElement(written.tag, element.vr, header.private_value(element))
                 assert written.value == expected.value, f"{block.creator} {offset}"
 
@@ -159,7 +159,9 @@ def test_mammography_images_have_the_personas_detector_bits_and_windows(
         assert ds.get("DetectorID") == persona.detector.id
         assert ds.get("DetectorDescription") == persona.detector.description
         # a small image matches no detector format: the default format's spacing
-        assert [float(v) for v in ds.ImagerPixelSpacing] == list(persona.detector.formats[0].spacing)
+        assert [float(v) for v in ds.ImagerPixelSpacing] == list(
+            persona.detector.formats[0].spacing
+        )
         assert ds.AnodeTargetMaterial == persona.exposure.anode
         assert ds.FilterMaterial in persona.exposure.filters
         low, high = persona.exposure.kvp

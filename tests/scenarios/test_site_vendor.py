@@ -128,7 +128,11 @@ def test_a_site_file_with_an_unknown_vendor_names_the_nearest(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "scenario",
-    ["mammasoft_ext_prior_real_mr", "mammasoft_ext_prior_real_pdf", "mammasoft_ext_prior_mixed_real_mr"],
+    [
+        "mammasoft_ext_prior_real_mr",
+        "mammasoft_ext_prior_real_pdf",
+        "mammasoft_ext_prior_mixed_real_mr",
+    ],
 )
 def test_a_sites_mr_or_pdf_prior_is_not_its_mammography_unit(tmp_path: Path, scenario: str) -> None:
     profile = load_profiles()["mammasoft"]

@@ -15,9 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicomfab.builder import constraints
+from dicomfab.builder import constraints, vendors
 from dicomfab.builder import transfer as encoding
-from dicomfab.builder import vendors
 from dicomfab.builder.demographics import (
     accession_number,
     default_study_date,

@@ -39,8 +39,9 @@ def command(
     sites: Path | None,
     as_json: bool,
 ) -> None:
-    """List the scenario library (default), or the IODs, transfer syntaxes, vendor personas
-    (the spec's `vendor`) or site profiles.
+    """List the scenario library (default), or IODs, transfer syntaxes, vendors or sites.
+
+    Vendors are the vendor personas a spec's `vendor` names; sites the site profiles.
 
     \b
     Examples:

@@ -112,7 +112,8 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
         if profile.vendor is not None and vendors.find(profile.vendor) is None:
             line = _line_of(root, (name, "vendor")) if root is not None else None
             where = f"line {line}: {name}.vendor" if line else f"{name}.vendor"
-            message = f"unknown vendor persona {shorten(profile.vendor)} (known: {', '.join(vendors.names())})"
+            known = ", ".join(vendors.names())
+            message = f"unknown vendor persona {shorten(profile.vendor)} (known: {known})"
             issues.append(Issue(where, message, vendors.suggest(profile.vendor)))
     if issues:
         raise SpecError(issues, str(path))

@@ -4,7 +4,8 @@
          └ patients[] ─ studies[] (role current / prior / external_prior) ─ series[] ─ instances[]
 
 Every level carries the same inheritable ``Settings`` (IOD, vendor persona, tags, tags to remove,
-pixel options, transfer syntax, permissive switch); a deeper level overrides a shallower one; tags merge by key.
+pixel options, transfer syntax, permissive switch); a deeper level overrides a shallower one; tags
+merge by key.
 Everything has a default, so ``{}`` is a valid spec: one patient, one current 4-view mammogram.
 """
 

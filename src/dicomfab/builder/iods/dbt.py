@@ -272,8 +272,8 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     acquisition.FilterMaterial = "ALUMINUM"
     kvp: int | str = 30
     projection_count, sweep = PROJECTIONS, SWEEP_DEGREES
-    if plan.vendor is not None and plan.vendor.dbt is not None:
-        persona = plan.vendor
+    persona = plan.vendor
+    if persona is not None and persona.dbt is not None:
         acquisition.AnodeTargetMaterial = persona.exposure.anode
         acquisition.FilterMaterial = persona.exposure.dbt_filter or "ALUMINUM"
         kvp = vendor_header.kvp_text(vendor_header.exposure(persona, plan.exposure_key)[1])

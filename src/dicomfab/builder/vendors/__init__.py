@@ -209,6 +209,12 @@ def persona(name: str) -> Persona:
     found = find(name)
     if found is None:
         raise SpecError(
-            [Issue("vendor", f"unknown vendor persona {shorten(name)} (known: {', '.join(names())})", suggest(name))]
+            [
+                Issue(
+                    "vendor",
+                    f"unknown vendor persona {shorten(name)} (known: {', '.join(names())})",
+                    suggest(name),
+                )
+            ]
         )
     return found

@@ -51,6 +51,7 @@ class SiteRow(Answer):
     issuer: str | None
     sex: str | None
     institution: str | None
+    vendor: str | None
     manufacturer: str | None
     model: str | None
     station: str | None
@@ -97,6 +98,7 @@ def make_router(ctx: Context) -> APIRouter:
                 issuer=profile.patient.issuer,
                 sex=profile.patient.sex,
                 institution=profile.institution,
+                vendor=profile.vendor,
                 manufacturer=profile.manufacturer,
                 model=profile.model,
                 station=profile.station,
