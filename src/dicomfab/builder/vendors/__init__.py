@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -26,6 +26,9 @@ PERSONA_IODS = ("mg-presentation", "mg-processing", "dbt")
 
 Spacing = tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]]
 Matrix = Annotated[int, Field(ge=32, le=65535)]
+LO = Annotated[str, Field(min_length=1, max_length=64)]  # the VRs' limits (PS3.5 6.2)
+SH = Annotated[str, Field(min_length=1, max_length=16)]
+Scalar = str | int | float
 
 
 class _Model(BaseModel):
@@ -41,7 +44,7 @@ class DetectorFormat(_Model):
 
 class Detector(_Model):
     type: Literal["DIRECT", "SCINTILLATOR", "STORAGE", "SCAN"]
-    id: str | None = None
+    id: SH | None = None
     description: str | None = None
     formats: list[DetectorFormat] = Field(min_length=1, description="the first is the default")
     bits_stored: Annotated[int, Field(ge=8, le=16)]
@@ -64,7 +67,7 @@ class Exposure(_Model):
 class Window(_Model):
     center: float
     width: Annotated[float, Field(gt=0)]
-    explanation: str
+    explanation: LO
 
 
 class VoiLut(_Model):
@@ -86,7 +89,9 @@ class PrivateElement(_Model):
         "AE", "AS", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OW", "SH",
         "SL", "SS", "ST", "TM", "UI", "UL", "UN", "US", "UT",
     ]  # fmt: skip
-    value: Any = Field(description="text, a number, a list for several values; hex for OB/OW/UN")
+    value: Scalar | list[Scalar] = Field(
+        description="text, a number, a list for several values; hex digits for OB/OW/UN"
+    )
     name: str = ""
 
 
@@ -120,11 +125,11 @@ class Persona(_Model):
 
     title: str
     vendor: Literal["hologic", "ge", "siemens", "fujifilm", "philips", "planmed", "ims"]
-    manufacturer: str = Field(min_length=1, max_length=64)
-    model: str = Field(min_length=1, max_length=64)
-    software_versions: list[str] = Field(min_length=1)
-    station_name: str = Field(min_length=1, max_length=16)
-    device_serial_number: str = Field(min_length=1, max_length=64)
+    manufacturer: LO
+    model: LO
+    software_versions: list[LO] = Field(min_length=1)
+    station_name: SH
+    device_serial_number: LO
     iods: list[str] = Field(min_length=1)
     detector: Detector
     photometric: Literal["MONOCHROME1", "MONOCHROME2"]
