@@ -185,6 +185,8 @@ def test_tomosynthesis_has_the_personas_geometry(
     persona = vendors.persona(name)
     assert persona.dbt is not None
     ds = pydicom.dcmread(built[name]["dbt"])
+    assert ds.PhotometricInterpretation == "MONOCHROME2"  # the only one the DBT IOD takes
+    assert ds.BitsStored == persona.detector.bits_stored
     shared = ds.SharedFunctionalGroupsSequence[0]
     measures = shared.PixelMeasuresSequence[0]
     assert [float(v) for v in measures.PixelSpacing] == list(persona.dbt.spacing)
@@ -236,6 +238,20 @@ def test_default_matrix_is_the_default_format_and_size_scales_it(name: str) -> N
             expected = (persona.detector.formats[0].rows, persona.detector.formats[0].columns)
         assert (full[iod].rows, full[iod].columns) == expected
         assert max(small[iod].rows or 0, small[iod].columns or 0) == 256
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_image_of_a_formats_matrix_has_that_formats_spacing(name: str) -> None:
+    persona = vendors.persona(name)
+    for found in persona.detector.formats:
+        chosen = header.detector_format(persona, found.rows, found.columns)
+        assert (chosen.rows, chosen.columns) == (found.rows, found.columns)
+        assert chosen.spacing == next(
+            f.spacing
+            for f in persona.detector.formats
+            if (f.rows, f.columns) == (found.rows, found.columns)
+        )
+    assert header.detector_format(persona, 33, 33) == persona.detector.formats[0]
 
 
 def test_explicit_pixels_and_tags_win_over_the_persona(tmp_path: Path) -> None:
