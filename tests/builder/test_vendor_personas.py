@@ -98,6 +98,22 @@ def test_private_element_vrs_match_pydicoms_private_dictionary(name: str) -> Non
                 assert element.vr in entry[0], f"{block.creator} {block.group},xx{offset}"
 
 
+@pytest.mark.parametrize(
+    ("vr", "value", "written"),
+    [
+        ("OB", "00 01 02", b"\x00\x01\x02\x00"),  # hex digits, padded to an even length
+        ("UN", "hello", b"hello\x00"),  # text that is not hex: its ASCII bytes
+        ("US", [1, "2"], [1, 2]),
+        ("FL", 0.5, 0.5),
+        ("DS", 0.07, "0.07"),
+        ("CS", ["A", "B"], ["A", "B"]),
+    ],
+)
+def test_private_values_take_their_vrs_form(vr: str, value: Any, written: Any) -> None:
+    element = vendors.PrivateElement.model_validate({"vr": vr, "value": value})
+    assert header.private_value(element) == written
+
+
 def test_unknown_persona_names_the_nearest() -> None:
     name = NAMES[0]
     with pytest.raises(SpecError) as info:
