@@ -1,11 +1,11 @@
 """Property: what ``validate`` accepts, ``generate`` writes as valid DICOM (issue 10, part 2).
 
-Hypothesis draws random specs *within the schema* (IODs, photometric, bits allocated/stored,
-every transfer syntax, views, For Processing / For Presentation, priors, plausible tags, character
-sets with names; small images). For each one, planning (what ``dicomfab validate`` runs) either
-accepts the spec or refuses it with a SpecError whose every issue names a field; an accepted spec
-generates without error, and every file it writes passes dciodvfy with no error and is read back
-by DCMTK (dcmdump) and pydicom (dcmread, and pixel_array for images).
+Hypothesis draws random specs *within the schema* (IODs, photometric, bits allocated/stored, every
+transfer syntax, vendor personas, views, For Processing / For Presentation, priors, plausible tags,
+character sets with names; small images). For each one, planning (what ``dicomfab validate`` runs)
+either accepts the spec or refuses it with a SpecError whose every issue names a field; an accepted
+spec generates without error, and every file it writes passes dciodvfy with no error and is read
+back by DCMTK (dcmdump) and pydicom (dcmread, and pixel_array for images).
 
 The same examples run every time (``derandomize``); ``DICOMFAB_PROPERTY_EXAMPLES=500`` runs more,
 and ``DICOMFAB_PROPERTY_RANDOM=1`` draws new ones.
@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pydicom import uid
 
 from dicomfab import SpecError, generate, make_plan, parse_spec
-from dicomfab.builder import transfer
+from dicomfab.builder import transfer, vendors
 from dicomfab.builder.plan_model import InstancePlan
 from dicomfab.studyspec.views import VIEWS
 from dicomtools import dciodvfy, dcmdump, require
@@ -222,6 +222,8 @@ def settings_for(draw: st.DrawFn, iod: str | None, top: bool = False) -> dict[st
         out["pixels"] = pixels
     if draw(one_in(4)):
         out["transfer_syntax"] = draw(st.sampled_from(TRANSFER_SYNTAXES))
+    if draw(one_in(5)):  # a vendor persona: applied where it builds the IOD, ignored elsewhere
+        out["vendor"] = draw(st.sampled_from(vendors.names()))
     found = draw(tags()) if draw(one_in(3)) else {}
     if found:
         out["tags"] = found

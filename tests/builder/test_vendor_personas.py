@@ -300,6 +300,27 @@ def test_explicit_pixels_and_tags_win_over_the_persona(tmp_path: Path) -> None:
     assert dciodvfy(result.path / result.manifest.instances()[0].file).errors == []
 
 
+def test_a_window_of_the_spec_replaces_the_personas_windows(tmp_path: Path) -> None:
+    """WindowCenter and WindowWidth keep one number of values: a spec's own window (one value)
+    leaves the persona's first window beside it, not all of them."""
+    persona = max((vendors.persona(n) for n in NAMES), key=lambda p: len(p.voi_lut.windows))
+    spec = Spec.model_validate(
+        {
+            "defaults": {
+                "vendor": persona.name,
+                "pixels": {"size": "small"},
+                "tags": {"WindowCenter": 1000},
+            },
+            "patients": [{"studies": [{"series": [{"iod": "mg-presentation", "count": 1}]}]}],
+        }
+    )
+    result = generate(spec, tmp_path, workers=1)
+    ds = pydicom.dcmread(result.path / result.manifest.instances()[0].file)
+    assert float(ds.WindowCenter) == 1000
+    assert float(ds.WindowWidth) == persona.voi_lut.windows[0].width
+    assert ds.WindowCenterWidthExplanation == persona.voi_lut.windows[0].explanation
+
+
 def test_same_spec_and_seed_give_identical_files(tmp_path: Path) -> None:
     persona = vendors.persona(NAMES[-1])
     first = generate(_spec(persona), tmp_path / "a", workers=1)

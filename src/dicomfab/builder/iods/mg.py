@@ -37,6 +37,7 @@ VOI_LUT = m.keywords(
     "WindowCenter WindowWidth WindowCenterWidthExplanation VOILUTFunction VOILUTSequence"
 )
 PIXEL_SPACING_MM = 0.07  # a typical full-field digital mammography detector
+_WINDOW = ("WindowCenter", "WindowWidth", "WindowCenterWidthExplanation")
 
 
 def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bool) -> Dataset:
@@ -51,7 +52,8 @@ def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bo
     _dx_positioning(ds, plan)
     if for_presentation:  # VOI LUT (C.11.2)
         if plan.vendor is not None:
-            vendor_header.voi_lut(ds, plan.vendor, image.bits_stored)
+            own = any(ref.keyword in _WINDOW for ref in plan.tags)
+            vendor_header.voi_lut(ds, plan.vendor, image.bits_stored, first_only=own)
         else:
             m.voi_lut(ds, image, function="LINEAR", explanation="NORMAL")
         _source_image(ds, plan)

@@ -94,10 +94,12 @@ def windows(persona: Persona, bits_stored: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def voi_lut(ds: Dataset, persona: Persona, bits_stored: int) -> None:
-    """VOI LUT (C.11.2), or a Frame VOI LUT item: one or several windows and the function."""
+def voi_lut(ds: Dataset, persona: Persona, bits_stored: int, *, first_only: bool = False) -> None:
+    """VOI LUT (C.11.2), or a Frame VOI LUT item: one or several windows and the function;
+    only the first window when ``first_only`` (the spec sets a window of its own: WindowCenter
+    and WindowWidth must keep the same number of values, C.11.2.1.2)."""
     found = windows(persona, bits_stored)
-    if len(found) == 1:
+    if len(found) == 1 or first_only:
         ds.WindowCenter, ds.WindowWidth, ds.WindowCenterWidthExplanation = found[0]
     else:
         ds.WindowCenter = [c for c, _, _ in found]
