@@ -30,7 +30,7 @@ from dicomfab.output.paths import confined
 from dicomfab.output.records import patient_records, planned_values, record_owner, record_text
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
-from dicomfab.scenarios.model import COPY_JOIN, Defect, Parameter, Scenario
+from dicomfab.scenarios.model import COPY_JOIN, Defect, Expectation, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.loading import parse_spec
 from dicomfab.studyspec.models import Spec
@@ -70,6 +70,12 @@ class Composed:
     twin: Spec
     plan: Plan
     targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = field(default_factory=list)
+    expect: Expectation | None = None
+    """the scenario's expectation for these parameter values (its ``when`` cases decided)"""
+
+    @property
+    def expectation(self) -> Expectation:
+        return self.expect if self.expect is not None else self.scenario.expect
 
 
 def deep_merge(base: Any, over: Any) -> Any:
@@ -252,7 +258,22 @@ def compose(
         raise SpecError(issues, source=source) from None
     for key in scenario.expect.copies:
         copy_group(key, plan, source)
-    return Composed(scenario, values, spec, twin, plan, targets)
+    _check_cases(scenario, values, source)
+    expect = scenario.expect.for_values(values)
+    return Composed(scenario, values, spec, twin, plan, targets, expect)
+
+
+def _check_cases(scenario: Scenario, values: Mapping[str, Any], source: str) -> None:
+    """Each ``expect.when`` case names parameters the scenario has."""
+    for i, case in enumerate(scenario.expect.when):
+        for name in case.parameters:
+            if name not in values:
+                known = ", ".join(sorted(scenario.parameters)) or "none"
+                issue = Issue(
+                    f"expect.when[{i}].parameters.{shorten_text(name)}",
+                    f"not a parameter of this scenario (its own: {known})",
+                )
+                raise SpecError(issue, source=source)
 
 
 def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
@@ -423,16 +444,16 @@ def _patch_record(record: dict[str, Any], study_uid: str, changes: dict[str, Any
 
 
 def _annotate(composed: Composed, manifest: Manifest) -> None:
-    scenario, plan = composed.scenario, composed.plan
+    scenario, plan, expect = composed.scenario, composed.plan, composed.expectation
     manifest.scenario = scenario.name
     study_outcome = {
         planned.uid: outcome
-        for text, outcome in scenario.expect.studies.items()
+        for text, outcome in expect.studies.items()
         for planned in selectors.studies(selectors.parse(text), plan)
     }
     instance_outcome = {
         instance_relpath(planned_inst): outcome
-        for text, outcome in scenario.expect.instances.items()
+        for text, outcome in expect.instances.items()
         for planned_inst in selectors.instances(selectors.parse(text), plan)
     }
     copies = _copies(composed, manifest)
@@ -457,12 +478,12 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
     for patient in manifest.patients:
         for study in patient.studies:
             study.expectation = study_outcome.get(
-                study.study_instance_uid, scenario.expect.study_default
+                study.study_instance_uid, expect.study_default
             )
             study.not_observable = study_mark.get(study.study_instance_uid)
             for series in study.series:
                 for inst in series.instances:
-                    inst.expectation = instance_outcome.get(inst.file, scenario.expect.default)
+                    inst.expectation = instance_outcome.get(inst.file, expect.default)
                     inst.copies = copies.get(inst.file)
                     inst.not_observable = instance_mark.get(inst.file)
                     inst.defects = defects.get(inst.file, [])
