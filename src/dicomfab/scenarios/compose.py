@@ -30,7 +30,7 @@ from dicomfab.output.paths import confined
 from dicomfab.output.records import patient_records, planned_values, record_owner, record_text
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
-from dicomfab.scenarios.model import COPY_JOIN, Defect, Expectation, Parameter, Scenario
+from dicomfab.scenarios.model import COPY_JOIN, Defect, Expectation, Outcome, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.loading import parse_spec
 from dicomfab.studyspec.models import Spec
@@ -451,11 +451,7 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
         for text, outcome in expect.studies.items()
         for planned in selectors.studies(selectors.parse(text), plan)
     }
-    instance_outcome = {
-        instance_relpath(planned_inst): outcome
-        for text, outcome in expect.instances.items()
-        for planned_inst in selectors.instances(selectors.parse(text), plan)
-    }
+    instance_outcome = instance_expectations(composed)
     copies = _copies(composed, manifest)
     study_mark: dict[str, NotObservable] = {}
     instance_mark: dict[str, NotObservable] = {}
@@ -467,26 +463,44 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
             found = selectors.instances(selector, plan)
             instance_mark.update((instance_relpath(i), mark) for i in found)
     defects: dict[str, list[dict[str, Any]]] = {}
-    for defect, targets, studies in composed.targets:
-        # a study-level defect (selector without .which) is a defect of every instance in it
-        everywhere = [i for study in studies for se in study.series for i in se.instances]
-        for target in targets or everywhere:
+    # a study-level defect (selector without .which) is a defect of every instance in it
+    for defect, broken in defect_files(composed):
+        for inst in broken:
             note = {"what": defect.what, "at": defect.at}
             if defect.mutation:
                 note["mutation"] = defect.mutation.name
-            defects.setdefault(_file(plan, target), []).append(note)
+            defects.setdefault(instance_relpath(inst), []).append(note)
     for patient in manifest.patients:
         for study in patient.studies:
-            study.expectation = study_outcome.get(
-                study.study_instance_uid, expect.study_default
-            )
+            study.expectation = study_outcome.get(study.study_instance_uid, expect.study_default)
             study.not_observable = study_mark.get(study.study_instance_uid)
             for series in study.series:
                 for inst in series.instances:
-                    inst.expectation = instance_outcome.get(inst.file, expect.default)
+                    inst.expectation = instance_outcome[inst.file]
                     inst.copies = copies.get(inst.file)
                     inst.not_observable = instance_mark.get(inst.file)
                     inst.defects = defects.get(inst.file, [])
+
+
+def instance_expectations(composed: Composed) -> dict[str, Outcome]:
+    """Each planned instance's file (as the manifest names it) → its expected outcome."""
+    expect, plan = composed.expectation, composed.plan
+    out: dict[str, Outcome] = {instance_relpath(i): expect.default for i in plan.instances}
+    for text, outcome in expect.instances.items():
+        out.update(
+            (instance_relpath(i), outcome) for i in selectors.instances(selectors.parse(text), plan)
+        )
+    return out
+
+
+def defect_files(composed: Composed) -> list[tuple[Defect, list[InstancePlan]]]:
+    """Each defect (rendered) with the built instances it breaks (a study-level defect: every
+    instance of its studies)."""
+    out = []
+    for defect, targets, studies in composed.targets:
+        everywhere = [i for study in studies for se in study.series for i in se.instances]
+        out.append((defect, [_built(composed.plan, i) for i in targets or everywhere]))
+    return out
 
 
 def _copies(composed: Composed, manifest: Manifest) -> dict[str, Copies]:

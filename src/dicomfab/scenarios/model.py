@@ -117,7 +117,9 @@ class ExpectCase(_Model):
     {prior: no-link}, note: ...}``. Its mappings are laid over the expectation's (key by key),
     its defaults and note replace them."""
 
-    parameters: dict[str, Any] = Field(min_length=1, description="parameter → value; all must match")
+    parameters: dict[str, Any] = Field(
+        min_length=1, description="parameter → value; all must match"
+    )
     default: Outcome | None = None
     study_default: Outcome | None = None
     studies: dict[str, Outcome] = Field(default_factory=dict)
@@ -125,7 +127,9 @@ class ExpectCase(_Model):
     note: str = ""
 
     def matches(self, values: Mapping[str, Any]) -> bool:
-        return all(name in values and values[name] == want for name, want in self.parameters.items())
+        return all(
+            name in values and values[name] == want for name, want in self.parameters.items()
+        )
 
 
 class Expectation(_Model):
