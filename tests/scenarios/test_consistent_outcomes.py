@@ -197,6 +197,12 @@ def test_a_case_naming_an_unknown_parameter_is_a_spec_error() -> None:
     with pytest.raises(SpecError) as caught:
         compose(bad, {}, load_profiles())
     assert "expect.when[0].parameters.single_id_domian" in str(caught.value)
+    data["expect"]["when"] = [
+        {"parameters": {"single_id_domain": False}, "studies": {"prior[3]": "no-link"}}
+    ]
+    with pytest.raises(SpecError) as caught:
+        compose(Scenario.model_validate(data), {}, load_profiles())  # the case does not match
+    assert "expect.when[0].studies.prior[3]" in str(caught.value)
 
 
 def test_the_manifest_records_the_expectation_of_the_values_given(tmp_path: Path) -> None:

@@ -258,13 +258,14 @@ def compose(
         raise SpecError(issues, source=source) from None
     for key in scenario.expect.copies:
         copy_group(key, plan, source)
-    _check_cases(scenario, values, source)
+    _check_cases(scenario, values, plan, source)
     expect = scenario.expect.for_values(values)
     return Composed(scenario, values, spec, twin, plan, targets, expect)
 
 
-def _check_cases(scenario: Scenario, values: Mapping[str, Any], source: str) -> None:
-    """Each ``expect.when`` case names parameters the scenario has."""
+def _check_cases(scenario: Scenario, values: Mapping[str, Any], plan: Plan, source: str) -> None:
+    """Each ``expect.when`` case names parameters the scenario has and selectors that select,
+    whether it matches these values or not (a typo must not wait for the other value)."""
     for i, case in enumerate(scenario.expect.when):
         for name in case.parameters:
             if name not in values:
@@ -274,6 +275,17 @@ def _check_cases(scenario: Scenario, values: Mapping[str, Any], source: str) -> 
                     f"not a parameter of this scenario (its own: {known})",
                 )
                 raise SpecError(issue, source=source)
+        for kind, keys in (("studies", case.studies), ("instances", case.instances)):
+            for key in keys:
+                try:
+                    selector = selectors.parse(key)
+                    if kind == "studies":
+                        selectors.studies(selector, plan)
+                    else:
+                        selectors.instances(selector, plan)
+                except selectors.SelectorError as exc:
+                    path = f"expect.when[{i}].{kind}.{shorten_text(key)}"
+                    raise SpecError(Issue(path, str(exc)), source=source) from None
 
 
 def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
@@ -465,11 +477,11 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
     defects: dict[str, list[dict[str, Any]]] = {}
     # a study-level defect (selector without .which) is a defect of every instance in it
     for defect, broken in defect_files(composed):
-        for inst in broken:
+        for planned in broken:
             note = {"what": defect.what, "at": defect.at}
             if defect.mutation:
                 note["mutation"] = defect.mutation.name
-            defects.setdefault(instance_relpath(inst), []).append(note)
+            defects.setdefault(instance_relpath(planned), []).append(note)
     for patient in manifest.patients:
         for study in patient.studies:
             study.expectation = study_outcome.get(study.study_instance_uid, expect.study_default)
