@@ -46,6 +46,9 @@ def _drops_positions(defect: Defect, _inst: InstancePlan | None = None) -> bool:
     )
 
 
+_VIEWS = {"CC", "MLO", "ML", "LM", "LMO", "XCCL", "XCCM", "FB", "SIO", "AT"}
+
+
 def _laterality_conflict(defect: Defect, inst: InstancePlan) -> bool:
     """After the defect, two laterality sources of the image name different sides: the image's
     side (ImageLaterality as written, else its view's), the series Laterality, and the side in
@@ -56,8 +59,8 @@ def _laterality_conflict(defect: Defect, inst: InstancePlan) -> bool:
         own = None
     sources = {own, defect.tags.get("Laterality")}
     position = defect.tags.get("ViewPosition")
-    if isinstance(position, str) and position[:1] in ("R", "L") and position[1:2].isalpha():
-        sources.add(position[:1])
+    if isinstance(position, str) and position[:1] in ("R", "L") and position[1:] in _VIEWS:
+        sources.add(position[:1])  # "RCC" names a side; "LM" (lateromedial) does not
     touched = {"ImageLaterality", "Laterality", "ViewPosition"} & {*defect.tags}
     return bool(touched) and len(sources - {None}) > 1
 
@@ -70,7 +73,10 @@ CLASSES: dict[str, tuple[Belongs, str, str]] = {
         "the header is valid, so a store takes the file; only decoding finds the fault",
     ),
     "file or Pixel Data cut short": (
-        _mutation("truncate", "truncate_in", "pixel_data_short"),
+        lambda d, i: (
+            _mutation("truncate", "truncate_in", "pixel_data_short")(d, i)
+            or i.truncate_pixel_data is not None  # the spec's own cut (power-customize files)
+        ),
         "reject",
         "found without decoding (the file cannot be parsed to its end, or the length is short); "
         "catalogue A.6 / G.76",
