@@ -6,6 +6,7 @@ files; dicomfab's own variants keep their faults under their new names.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -139,3 +140,30 @@ def test_todays_variant_lives_on_under_its_new_name(old: str, new: str) -> None:
     variant = scenarios()[new]
     assert variant.defects and f"``{old}``" in variant.description
     assert f"``{new}``" in scenarios()[old].description  # each names the other
+
+
+def test_the_bare_number_sop_uid_lives_on_and_the_old_name_says_what_an_order_carries(
+    tmp_path: Path,
+) -> None:
+    """Issue 13 §5: a worklist carries no SOP Instance UID, so pr_tomosynthesis_ris_pacs_mismatch
+    now disagrees with its record on the accession and the procedure (the StudyInstanceUID they
+    share); the predecessor's bare-number SOPInstanceUID is pr_tomosynthesis_bare_number_uid."""
+    assert (
+        "``pr_tomosynthesis_bare_number_uid``"
+        in scenarios()["pr_tomosynthesis_ris_pacs_mismatch"].description
+    )
+    root, broken = _broken(tmp_path / "bare", "pr_tomosynthesis_bare_number_uid")
+    (entry,) = broken
+    uid = pydicom.dcmread(root / entry.file, stop_before_pixels=True).SOPInstanceUID
+    assert uid.isdigit() and len(uid) == 5
+
+    root, broken = _broken(tmp_path / "ris", "pr_tomosynthesis_ris_pacs_mismatch")
+    assert len(broken) == 4  # every image of the prior
+    files = [pydicom.dcmread(root / e.file, stop_before_pixels=True) for e in broken]
+    record = json.loads(next((root / "jsons").glob("*.json")).read_text(encoding="utf-8"))
+    ordered = record["prior_study_data"]
+    assert {ds.StudyInstanceUID for ds in files} == {ordered["study_instance_uid"]}
+    assert {ds.AccessionNumber for ds in files} != {ordered["accession_number"]}
+    assert {ds.StudyDescription for ds in files} == {"BREAST TOMOSYNTHESIS BILATERAL"}
+    assert ordered["study_description"] != "BREAST TOMOSYNTHESIS BILATERAL"
+    assert all(uid.startswith("2.25.") for uid in ordered["sop_instance_uids"])

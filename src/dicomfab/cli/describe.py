@@ -59,6 +59,15 @@ def command(name: str, as_json: bool) -> None:
     )
     if expect.note:
         console.print(escape(expect.note))
+    for case in expect.when:
+        given = ", ".join(f"{k}={v!r}" for k, v in case.parameters.items())
+        changes = [f"instances {case.default}"] if case.default else []
+        changes += [f"{k}: {v}" for k, v in case.instances.items()]
+        changes += [f"studies {case.study_default}"] if case.study_default else []
+        changes += [f"{k}: {v}" for k, v in case.studies.items()]
+        console.print(f"[bold]When {escape(given)}:[/] {escape(', '.join(changes))}")
+        if case.note:
+            console.print(escape(" ".join(case.note.split())))
     for key, mark in expect.unobservable().items():
         only = f" (ingest {', '.join(mark.ingest)} only)" if mark.ingest else ""
         console.print(f"[bold]Not observable:[/] {key}{only}: {escape(mark.reason)}")

@@ -30,7 +30,7 @@ from dicomfab.output.paths import confined
 from dicomfab.output.records import patient_records, planned_values, record_owner, record_text
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
-from dicomfab.scenarios.model import COPY_JOIN, Defect, Parameter, Scenario
+from dicomfab.scenarios.model import COPY_JOIN, Defect, Expectation, Outcome, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.loading import parse_spec
 from dicomfab.studyspec.models import Spec
@@ -70,6 +70,12 @@ class Composed:
     twin: Spec
     plan: Plan
     targets: list[tuple[Defect, list[InstancePlan], list[StudyPlan]]] = field(default_factory=list)
+    expect: Expectation | None = None
+    """the scenario's expectation for these parameter values (its ``when`` cases decided)"""
+
+    @property
+    def expectation(self) -> Expectation:
+        return self.expect if self.expect is not None else self.scenario.expect
 
 
 def deep_merge(base: Any, over: Any) -> Any:
@@ -252,7 +258,34 @@ def compose(
         raise SpecError(issues, source=source) from None
     for key in scenario.expect.copies:
         copy_group(key, plan, source)
-    return Composed(scenario, values, spec, twin, plan, targets)
+    _check_cases(scenario, values, plan, source)
+    expect = scenario.expect.for_values(values)
+    return Composed(scenario, values, spec, twin, plan, targets, expect)
+
+
+def _check_cases(scenario: Scenario, values: Mapping[str, Any], plan: Plan, source: str) -> None:
+    """Each ``expect.when`` case names parameters the scenario has and selectors that select,
+    whether it matches these values or not (a typo must not wait for the other value)."""
+    for i, case in enumerate(scenario.expect.when):
+        for name in case.parameters:
+            if name not in values:
+                known = ", ".join(sorted(scenario.parameters)) or "none"
+                issue = Issue(
+                    f"expect.when[{i}].parameters.{shorten_text(name)}",
+                    f"not a parameter of this scenario (its own: {known})",
+                )
+                raise SpecError(issue, source=source)
+        for kind, keys in (("studies", case.studies), ("instances", case.instances)):
+            for key in keys:
+                try:
+                    selector = selectors.parse(key)
+                    if kind == "studies":
+                        selectors.studies(selector, plan)
+                    else:
+                        selectors.instances(selector, plan)
+                except selectors.SelectorError as exc:
+                    path = f"expect.when[{i}].{kind}.{shorten_text(key)}"
+                    raise SpecError(Issue(path, str(exc)), source=source) from None
 
 
 def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
@@ -423,18 +456,14 @@ def _patch_record(record: dict[str, Any], study_uid: str, changes: dict[str, Any
 
 
 def _annotate(composed: Composed, manifest: Manifest) -> None:
-    scenario, plan = composed.scenario, composed.plan
+    scenario, plan, expect = composed.scenario, composed.plan, composed.expectation
     manifest.scenario = scenario.name
     study_outcome = {
         planned.uid: outcome
-        for text, outcome in scenario.expect.studies.items()
+        for text, outcome in expect.studies.items()
         for planned in selectors.studies(selectors.parse(text), plan)
     }
-    instance_outcome = {
-        instance_relpath(planned_inst): outcome
-        for text, outcome in scenario.expect.instances.items()
-        for planned_inst in selectors.instances(selectors.parse(text), plan)
-    }
+    instance_outcome = instance_expectations(composed)
     copies = _copies(composed, manifest)
     study_mark: dict[str, NotObservable] = {}
     instance_mark: dict[str, NotObservable] = {}
@@ -446,26 +475,44 @@ def _annotate(composed: Composed, manifest: Manifest) -> None:
             found = selectors.instances(selector, plan)
             instance_mark.update((instance_relpath(i), mark) for i in found)
     defects: dict[str, list[dict[str, Any]]] = {}
-    for defect, targets, studies in composed.targets:
-        # a study-level defect (selector without .which) is a defect of every instance in it
-        everywhere = [i for study in studies for se in study.series for i in se.instances]
-        for target in targets or everywhere:
+    # a study-level defect (selector without .which) is a defect of every instance in it
+    for defect, broken in defect_files(composed):
+        for planned in broken:
             note = {"what": defect.what, "at": defect.at}
             if defect.mutation:
                 note["mutation"] = defect.mutation.name
-            defects.setdefault(_file(plan, target), []).append(note)
+            defects.setdefault(instance_relpath(planned), []).append(note)
     for patient in manifest.patients:
         for study in patient.studies:
-            study.expectation = study_outcome.get(
-                study.study_instance_uid, scenario.expect.study_default
-            )
+            study.expectation = study_outcome.get(study.study_instance_uid, expect.study_default)
             study.not_observable = study_mark.get(study.study_instance_uid)
             for series in study.series:
                 for inst in series.instances:
-                    inst.expectation = instance_outcome.get(inst.file, scenario.expect.default)
+                    inst.expectation = instance_outcome[inst.file]
                     inst.copies = copies.get(inst.file)
                     inst.not_observable = instance_mark.get(inst.file)
                     inst.defects = defects.get(inst.file, [])
+
+
+def instance_expectations(composed: Composed) -> dict[str, Outcome]:
+    """Each planned instance's file (as the manifest names it) → its expected outcome."""
+    expect, plan = composed.expectation, composed.plan
+    out: dict[str, Outcome] = {instance_relpath(i): expect.default for i in plan.instances}
+    for text, outcome in expect.instances.items():
+        out.update(
+            (instance_relpath(i), outcome) for i in selectors.instances(selectors.parse(text), plan)
+        )
+    return out
+
+
+def defect_files(composed: Composed) -> list[tuple[Defect, list[InstancePlan]]]:
+    """Each defect (rendered) with the built instances it breaks (a study-level defect: every
+    instance of its studies)."""
+    out = []
+    for defect, targets, studies in composed.targets:
+        everywhere = [i for study in studies for se in study.series for i in se.instances]
+        out.append((defect, [_built(composed.plan, i) for i in targets or everywhere]))
+    return out
 
 
 def _copies(composed: Composed, manifest: Manifest) -> dict[str, Copies]:

@@ -7,11 +7,13 @@ Scenarios are data (one YAML file each under ``scenarios/library/``); this modul
              ├ base + spec (a base spec from library/_bases, deep-merged with the scenario's own)
              ├ defects[]   (what is broken, where: spec changes and/or a file mutation)
              └ expect      (what a correct ingestion does, per study, per instance and per group
-                            of copies sharing a SOP Instance UID)
+                            of copies sharing a SOP Instance UID; ``when`` cases for parameter
+                            values)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,6 +111,27 @@ class Defect(_Model):
     readable: bool = Field(True, description="pydicom can still read the file")
 
 
+class ExpectCase(_Model):
+    """Outcomes that hold when the scenario's parameters have the given values, e.g. a link that
+    depends on what the site declares: ``{parameters: {single_id_domain: false}, studies:
+    {prior: no-link}, note: ...}``. Its mappings are laid over the expectation's (key by key),
+    its defaults and note replace them."""
+
+    parameters: dict[str, Any] = Field(
+        min_length=1, description="parameter → value; all must match"
+    )
+    default: Outcome | None = None
+    study_default: Outcome | None = None
+    studies: dict[str, Outcome] = Field(default_factory=dict)
+    instances: dict[str, Outcome] = Field(default_factory=dict)
+    note: str = ""
+
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        return all(
+            name in values and values[name] == want for name, want in self.parameters.items()
+        )
+
+
 class Expectation(_Model):
     """What a correct ingestion does. ``studies`` and ``instances`` map selectors to outcomes;
     whatever they do not name gets ``default`` (instances) or ``study_default`` (studies).
@@ -131,6 +154,28 @@ class Expectation(_Model):
     )
     not_observable: dict[str, str | NotObservable] = Field(default_factory=dict)
     note: str = ""
+    when: list[ExpectCase] = Field(
+        default_factory=list,
+        description="outcomes for given parameter values, laid over these in order (the last "
+        "matching case wins a key)",
+    )
+
+    def for_values(self, values: Mapping[str, Any]) -> Expectation:
+        """The expectation for these parameter values: every matching ``when`` case laid over
+        it, in order; without ``when`` cases in the result (they are decided)."""
+        out = self.model_copy(update={"when": []})
+        for case in self.when:
+            if case.matches(values):
+                out = out.model_copy(
+                    update={
+                        "default": case.default or out.default,
+                        "study_default": case.study_default or out.study_default,
+                        "studies": {**out.studies, **case.studies},
+                        "instances": {**out.instances, **case.instances},
+                        "note": case.note or out.note,
+                    }
+                )
+        return out
 
     def unobservable(self) -> dict[str, NotObservable]:
         """``not_observable`` with every plain reason as a :class:`NotObservable`."""
