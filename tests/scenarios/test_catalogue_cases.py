@@ -1,0 +1,47 @@
+"""Catalogue cases whose point is inside the pixel data or the codestream, where the twin test
+(tests/scenarios/test_library.py) sees only that attributes differ: each file says what the
+scenario's description promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+
+from dicomfab import generate
+from dicomfab.scenarios import compose, scenarios
+from dicomfab.scenarios.profiles import load_profiles
+
+
+def _files(tmp_path: Path, name: str, **params: object) -> list[Dataset]:
+    composed = compose(scenarios()[name], {"image_size": "small", **params}, load_profiles())
+    result = generate(composed.spec, tmp_path, workers=1, plan=composed.plan)
+    return [
+        pydicom.dcmread(result.path / inst.file)
+        for inst in result.manifest.instances()
+        if inst.written
+    ]
+
+
+def _first_frame(ds: Dataset) -> bytes:
+    return next(generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1))))
+
+
+def test_j2k_precision_differs_from_bits_stored_as_described(tmp_path: Path) -> None:
+    found = {}
+    for ds in _files(tmp_path, "pr_j2k_precision_mismatch"):
+        if ds.file_meta.TransferSyntaxUID.keyword != "JPEG2000Lossless":
+            assert (ds.BitsStored, ds.HighBit) == (14, 13)  # the current
+            continue
+        frame = _first_frame(ds)
+        siz = frame.index(b"\xff\x51")
+        precision = (frame[siz + 40] & 0x7F) + 1  # Ssiz of the first component
+        found[ds.InstanceNumber] = (ds.BitsAllocated, ds.BitsStored, ds.HighBit, precision)
+    assert found == {
+        1: (16, 10, 9, 12),
+        2: (16, 16, 15, 14),
+        3: (16, 12, 11, 8),
+        4: (16, 12, 11, 12),
+    }
