@@ -45,3 +45,9 @@ def test_j2k_precision_differs_from_bits_stored_as_described(tmp_path: Path) -> 
         3: (16, 12, 11, 8),
         4: (16, 12, 11, 12),
     }
+
+
+def test_patient_sex_other_is_written_everywhere(tmp_path: Path) -> None:
+    files = _files(tmp_path, "patient_sex_other")
+    assert len(files) == 8
+    assert {ds.PatientSex for ds in files} == {"O"}
