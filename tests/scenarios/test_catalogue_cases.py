@@ -51,3 +51,24 @@ def test_patient_sex_other_is_written_everywhere(tmp_path: Path) -> None:
     files = _files(tmp_path, "patient_sex_other")
     assert len(files) == 8
     assert {ds.PatientSex for ds in files} == {"O"}
+
+
+#: View CID 4014 codes of the screening views (SCT)
+BREAST_VIEW_CODES = {"CC": "399162004", "MLO": "399368009"}
+
+
+def test_dx_breast_prior_has_the_breast_view_codes_it_describes(tmp_path: Path) -> None:
+    """prior_cr_or_dx_sop_mg_modality: the DX priors carry the mammography ViewCodeSequence of
+    their own view, the CR priors none (catalogue D.42)."""
+    kinds = set()
+    for ds in _files(tmp_path, "prior_cr_or_dx_sop_mg_modality"):
+        kind = ds.SOPClassUID.name
+        kinds.add(kind)
+        if "Digital X-Ray" in kind:
+            (code,) = ds.ViewCodeSequence
+            assert code.CodingSchemeDesignator == "SCT"
+            assert code.CodeValue == BREAST_VIEW_CODES[ds.ViewPosition]
+            assert ds.PositionerType == "MAMMOGRAPHIC"
+        elif "Computed Radiography" in kind:
+            assert "ViewCodeSequence" not in ds
+    assert len(kinds) == 3  # MG current, CR prior, DX prior
