@@ -72,3 +72,19 @@ def test_dx_breast_prior_has_the_breast_view_codes_it_describes(tmp_path: Path) 
         elif "Computed Radiography" in kind:
             assert "ViewCodeSequence" not in ds
     assert len(kinds) == 3  # MG current, CR prior, DX prior
+
+
+def test_hologic_tomo_is_multi_frame_secondary_capture(tmp_path: Path) -> None:
+    files = _files(tmp_path, "hologic_dbt_multiframe_sc", frames=3)
+    stacks = [ds for ds in files if ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7.3"]
+    assert [ds.ImageLaterality for ds in sorted(stacks, key=lambda d: d.InstanceNumber)] == [
+        "R",
+        "L",
+        "R",
+        "L",
+    ]
+    for ds in stacks:
+        assert ds.NumberOfFrames == 3 and ds.pixel_array.shape[0] == 3
+        assert ds.FrameIncrementPointer == 0x00182005  # Slice Location Vector
+        assert ds.Modality == "MG" and ds.ConversionType == "WSD"
+        assert ds[0x7E010010].value == "HOLOGIC, Inc."
