@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
@@ -88,3 +89,12 @@ def test_hologic_tomo_is_multi_frame_secondary_capture(tmp_path: Path) -> None:
         assert ds.FrameIncrementPointer == 0x00182005  # Slice Location Vector
         assert ds.Modality == "MG" and ds.ConversionType == "WSD"
         assert ds[0x7E010010].value == "HOLOGIC, Inc."
+
+
+def test_screen_capture_is_rgb_with_burned_in_annotation(tmp_path: Path) -> None:
+    (capture,) = [ds for ds in _files(tmp_path, "sc_screenshot_rgb_text") if ds.Modality == "OT"]
+    assert (capture.SamplesPerPixel, capture.PhotometricInterpretation) == (3, "RGB")
+    assert capture.BurnedInAnnotation == "YES"
+    pixels = capture.pixel_array
+    assert pixels.shape == (768, 1024, 3)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 3  # text, viewport and mark

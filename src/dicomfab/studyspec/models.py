@@ -46,7 +46,11 @@ class PixelOptions(_Model):
         None, description="auto: a mammogram for breast views, a gradient phantom otherwise"
     )
     calcifications: bool | None = Field(None, description="add bright calcification specks")
-    photometric: Literal["MONOCHROME1", "MONOCHROME2"] | None = None
+    photometric: Literal["MONOCHROME1", "MONOCHROME2", "RGB"] | None = Field(
+        None,
+        description="RGB (Secondary Capture only, 8 bits, uncompressed): a screen capture with "
+        "the patient's name, ID and study date drawn into the pixels",
+    )
     size: Literal["full", "reduced", "small"] | None = Field(
         None,
         description="scale the IOD's default rows × columns: full (as a unit writes them), "

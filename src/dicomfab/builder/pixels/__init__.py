@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dicomfab.builder.pixels import mammo, patterns
+from dicomfab.builder.pixels import mammo, patterns, screen
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ def render(plan: InstancePlan) -> PixelImage | None:
     if pattern == "auto":
         pattern = "mammo" if plan.view is not None else "gradient"
     view = plan.view
+    if opts.photometric == "RGB":
+        return _screen(plan)
     key = (
         pattern,
         plan.patient.anatomy_seed,
@@ -93,3 +95,25 @@ def _draw(
     if photometric == "MONOCHROME1":
         array = ((1 << bits_stored) - 1 - array).astype(dtype)
     return PixelImage(array, bits_stored, str(photometric))
+
+
+def _screen(plan: InstancePlan) -> PixelImage:
+    """An RGB screen capture whose text names the patient and the study (not cached: its text
+    differs per patient and study)."""
+    opts = plan.pixels
+    patient, study = plan.patient, plan.study
+    lines = [
+        "CAD REVIEW - SCREEN CAPTURE",
+        str(patient.name).replace("^", ", "),
+        f"ID {patient.patient_id}",
+        f"DOB {patient.birth_date.isoformat() if patient.birth_date else '-'}  SEX {patient.sex}",
+        f"STUDY {study.date.isoformat()}  {study.description}",
+    ]
+    frames = [
+        screen.synthesize(
+            patient.anatomy_seed + frame, opts.rows or 512, opts.columns or 512, lines
+        )
+        for frame in range(opts.frames or 1)
+    ]
+    array = frames[0] if len(frames) == 1 else np.stack(frames)
+    return PixelImage(array, 8, "RGB", samples=3)
