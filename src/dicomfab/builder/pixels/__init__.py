@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
 
 _CACHE_SIZE = 12
+_CACHE_BYTES = 512 << 20
+"""At most this many bytes of pixels stay cached (a larger image is drawn, used and dropped): a
+clinical-size tomosynthesis object (72 slices of 2816 × 2304 in 16 bits) is 934 MB, and a study
+of four must not stay in memory at once."""
 _cache: OrderedDict[tuple[object, ...], PixelImage] = OrderedDict()
 
 
@@ -46,12 +50,17 @@ def render(plan: InstancePlan) -> PixelImage | None:
     found = _cache.get(key)
     if found is None:
         found = _draw(*key)
-        _cache[key] = found
-        if len(_cache) > _CACHE_SIZE:
+        if found.array.nbytes <= _CACHE_BYTES:
+            _cache[key] = found
+        while len(_cache) > _CACHE_SIZE or _cached_bytes() > _CACHE_BYTES:
             _cache.popitem(last=False)
     else:
         _cache.move_to_end(key)
     return found
+
+
+def _cached_bytes() -> int:
+    return sum(image.array.nbytes for image in _cache.values())
 
 
 def _draw(
@@ -91,7 +100,12 @@ def _draw(
         def one(frame: int) -> np.ndarray:
             return patterns.synthesize(str(pattern), seed + frame, rows, cols, bits_stored, dtype)
 
-    array = one(0) if frames == 1 else np.stack([one(f) for f in range(frames)])
+    if frames == 1:
+        array = one(0)
+    else:  # filled frame by frame: the peak is the volume plus one frame, not twice the volume
+        array = np.empty((frames, rows, cols), dtype=dtype)
+        for frame in range(frames):
+            array[frame] = one(frame)
     if photometric == "MONOCHROME1":
         array = ((1 << bits_stored) - 1 - array).astype(dtype)
     return PixelImage(array, bits_stored, str(photometric))
