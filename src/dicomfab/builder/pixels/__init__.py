@@ -44,7 +44,8 @@ def render(plan: InstancePlan) -> PixelImage | None:
         min(bits_stored, bits_allocated),
         bits_allocated,
         opts.frames or 1,
-        bool(opts.calcifications),
+        opts.drawn_lesion() == "calcifications",
+        opts.drawn_lesion() == "mass",
         opts.photometric or "MONOCHROME2",
     )
     found = _cache.get(key)
@@ -73,6 +74,7 @@ def _draw(
     bits_allocated: object,
     frames: object,
     calcs: object,
+    mass: object,
     photometric: object,
 ) -> PixelImage:
     assert isinstance(seed, int) and isinstance(rows, int) and isinstance(cols, int)
@@ -94,6 +96,7 @@ def _draw(
                 laterality=laterality,
                 oblique=oblique,
                 calcifications=bool(calcs),
+                mass=bool(mass),
             )
     else:
 
