@@ -319,7 +319,7 @@ def excluded(instance: InstancePlan) -> str | None:
     ts, pixels = instance.transfer_syntax, instance.pixels
     bits = pixels.bits_stored or 8
     allocated = pixels.bits_allocated or (8 if bits <= 8 else 16)
-    if ts.name == "jpeg-lossless-sv1" and allocated == 8 and bits < 8:
+    if ts.name in ("jpeg-lossless-sv1", "jpeg-lossless") and allocated == 8 and bits < 8:
         # GDCM's decoder (python-gdcm 3.2.6, pydicom's first plugin) aborts the process on a
         # valid file (P = 8, BitsStored < 8): pydicom cannot read it; DCMTK and pylibjpeg can
         return "GDCM aborts reading JPEG Lossless with BitsStored < BitsAllocated 8"
@@ -339,6 +339,8 @@ _DCMTK_DECODER = {
     uid.JPEGBaseline8Bit: "dcmj2pnm",
     uid.JPEGExtended12Bit: "dcmj2pnm",
     uid.JPEGLosslessSV1: "dcmj2pnm",
+    uid.JPEGLossless: "dcmj2pnm",
+    uid.JPEGLSNearLossless: "dcml2pnm",
     uid.JPEGLSLossless: "dcml2pnm",
     uid.RLELossless: "dcm2pnm",
 }

@@ -277,3 +277,28 @@ def test_modality_the_iod_refuses_on_a_breast_view_suggests_mg(iod: str, modalit
     assert issue.path == "patients[0].studies[0].series[0].tags.Modality"
     assert f"not '{modality}'" in issue.message
     assert issue.suggestion == "Modality: MG"
+
+
+@pytest.mark.parametrize("iod", ["dx", "cr"])
+def test_breast_prior_view_follows_its_laterality_and_view_position_tags(
+    make_dataset: Any, iod: str
+) -> None:
+    """Tags that name the views in another order than the screening views: each file's view
+    codes, orientation and manifest view follow its own ImageLaterality and ViewPosition (they
+    used to follow the position in the series: an LMLO image said cranio-caudal)."""
+    named = ["LMLO", "RCC", "LCC", "RMLO"]
+    instances = [{"tags": {"ImageLaterality": v[0], "ViewPosition": v[1:]}} for v in named]
+    series = {"iod": iod, "tags": {"Modality": "MG"}, "instances": instances}
+    result = make_dataset(_series_spec(series))
+    (entry,) = result.manifest.patients[0].studies[0].series
+    assert [i.view for i in entry.instances] == named
+    for instance, view in zip(entry.instances, named, strict=True):
+        path = result.path / instance.file
+        assert dciodvfy(path).errors == []
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        assert ds.PatientOrientation[0] == ("P" if view[0] == "R" else "A")
+        if iod == "dx":
+            (code,) = ds.ViewCodeSequence
+            assert (code.CodeValue, code.CodingSchemeDesignator) == (VIEW_CODES[view[1:]], "SCT")
+        else:
+            assert "ViewCodeSequence" not in ds

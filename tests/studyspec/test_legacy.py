@@ -203,7 +203,7 @@ def test_converted_config_reads_as_a_spec() -> None:
     data = legacy.convert(realistic_config(), warn=notes.append)
     spec = Spec.model_validate(data)
     current = spec.patients[0].studies[0]
-    assert current.pixels is not None and current.pixels.calcifications is True
+    assert current.pixels is not None and current.pixels.lesion == "mass"
     assert current.series[0].count == 4
     assert [i.view for i in current.series[0].instances] == ["RCC", "LCC", "RMLO", "LMLO"]
     assert current.series[0].instances[2].sop_instance_uid == "1.2.3.4.5.6"

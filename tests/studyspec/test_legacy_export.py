@@ -68,7 +68,7 @@ def key_values(plan: Plan) -> list[dict[str, Any]]:
                     inst.pixels.columns,
                     inst.pixels.bits_allocated or (16 if (inst.pixels.bits_stored or 8) > 8 else 8),
                     inst.pixels.bits_stored,
-                    inst.pixels.calcifications,
+                    inst.pixels.drawn_lesion(),
                 ),
                 **effective,
                 "tags": tags,
@@ -125,7 +125,7 @@ def test_small_specs_round_trip() -> None:
                             "date": "2025-01-02",
                             "uid": "1.2.3.4",
                             "study_id": "77",
-                            "pixels": {"calcifications": True},
+                            "pixels": {"lesion": "mass"},
                             "series": [
                                 {
                                     "views": ["LCC", "LMLO"],
@@ -294,7 +294,7 @@ def test_the_exported_config_is_read_as_legacy() -> None:
 
 
 def test_image_lesions_and_cut_pixel_data_round_trip() -> None:
-    """An image's own calcifications and a Pixel Data cut to half are the old image's
+    """An image's own lesion (a mass) and a Pixel Data cut to half are the old image's
     ``cancerous`` and ``force_corrupt_pixel``; another fraction is refused."""
     corrupt = {"truncate_pixel_data": 0.5, "permissive": True}
     spec = Spec.model_validate(
@@ -303,15 +303,11 @@ def test_image_lesions_and_cut_pixel_data_round_trip() -> None:
             "patients": [
                 {
                     "studies": [
-                        {
-                            "series": [
-                                {"instances": [{"pixels": {"calcifications": True}}, corrupt]}
-                            ]
-                        },
+                        {"series": [{"instances": [{"pixels": {"lesion": "mass"}}, corrupt]}]},
                         {
                             "role": "prior",
-                            "pixels": {"calcifications": True},
-                            "series": [{"instances": [{}, {"pixels": {"calcifications": False}}]}],
+                            "pixels": {"lesion": "mass"},
+                            "series": [{"instances": [{}, {"pixels": {"lesion": "none"}}]}],
                         },
                     ]
                 }
@@ -368,3 +364,14 @@ def test_export_notes_that_the_old_records_chain_external_priors(layout: str, no
     _, notes, again = round_trip(spec)
     assert any("external_priors: chain" in n for n in notes) is noted
     assert again.records.external_priors == "chain"  # an old config is read with the old layout
+
+
+def test_calcifications_are_exported_as_cancerous_with_a_note() -> None:
+    """The old format has one lesion flag, which dicomfab imports as a spiculated mass: a spec's
+    calcifications are written as ``cancerous`` and the note says what they come back as."""
+    spec = Spec.model_validate({"patients": [{"studies": [{"pixels": {"calcifications": True}}]}]})
+    data, notes, again = round_trip(spec)
+    assert data["current_study"]["cancerous"] is True
+    assert any("draws as a spiculated mass" in note for note in notes)
+    pixels = again.patients[0].studies[0].pixels
+    assert pixels is not None and pixels.drawn_lesion() == "mass"

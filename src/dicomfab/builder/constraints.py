@@ -130,6 +130,14 @@ def _check_iod(instance: InstancePlan, where: _Where, fail: Fail) -> None:
             f"not {photometric}; set permissive: true to write it on purpose",
             f"photometric: {iod.photometrics[0]}",
         )
+    bits = pixels.bits_stored or 8
+    if photometric == "RGB" and (bits, allocated) != (8, 8):
+        fail(
+            where.pixels("bits_stored"),
+            f"RGB pixels (a screen capture) are 8 bits stored in 8 allocated, not {bits} in "
+            f"{allocated}; set permissive: true to write it on purpose",
+            "bits_stored: 8",
+        )
 
 
 #: attributes that come together (Type 1C on each other): WindowWidth is required when
@@ -309,6 +317,10 @@ def _check_codec(instance: InstancePlan, where: _Where, fail: Fail) -> None:
         return
     path = where.setting("transfer_syntax")
     pixels = instance.pixels
+    if pixels.photometric == "RGB":
+        native = " or ".join(t.name for t in transfer.REGISTRY if not t.compressed)
+        fail(path, f"RGB pixels are written uncompressed only, not in {ts.name}", native)
+        return
     bits = pixels.bits_stored or 8
     allocated = _bits_allocated(instance)
     why = transfer.check_bits(ts, bits)

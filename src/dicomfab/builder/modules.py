@@ -141,8 +141,10 @@ def image_dataset(
 
 # Image Pixel (C.7.6.3) — everything but PixelData, which the encoder writes
 def image_pixel(ds: Dataset, image: PixelImage) -> None:
-    ds.SamplesPerPixel = 1
+    ds.SamplesPerPixel = image.samples
     ds.PhotometricInterpretation = image.photometric
+    if image.samples > 1:
+        ds.PlanarConfiguration = 0  # R1 G1 B1 R2 G2 B2 …
     ds.Rows = image.rows
     ds.Columns = image.columns
     ds.BitsAllocated = image.bits_allocated

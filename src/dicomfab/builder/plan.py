@@ -32,6 +32,7 @@ from dicomfab.builder.plan_model import (
     SeriesPlan,
     StudyPlan,
     modality_tag,
+    tag_text,
 )
 from dicomfab.builder.transfer import TransferSyntax
 from dicomfab.builder.uids import UIDFactory, dataset_identity, uid_name
@@ -435,12 +436,18 @@ class _Planner:
         tags: dict[TagRef, CoercedValue],
     ) -> View | None:
         """The instance's mammography view: the one asked for, on an IOD that takes views; on
-        a DX or CR image with Modality MG but no view, the screening views in turn."""
+        a DX or CR image with Modality MG but no view, the view its ImageLaterality and
+        ViewPosition tags name (so that the view codes, orientation and pixels agree with them),
+        else the screening views in turn."""
         if view_name and (iod.breast or iod.breast_views):
             return VIEWS[view_name]
         if view_name and spec.view:
             self.fail(f"{path}.view", f"{iod.name} images have no mammography view")
         if iod.breast_views and modality_tag(tags) == "MG":
+            laterality = tag_text(tags, "ImageLaterality") or ""
+            named = laterality + (tag_text(tags, "ViewPosition") or "")
+            if laterality and named.upper() in VIEWS:
+                return VIEWS[named.upper()]
             return VIEWS[iod.default_views[index % len(iod.default_views)]]
         return None
 

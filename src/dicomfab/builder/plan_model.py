@@ -150,8 +150,13 @@ class Plan:
 
 def modality_tag(tags: dict[TagRef, CoercedValue]) -> str | None:
     """The Modality the spec's tags set (values joined with a backslash), or None."""
+    return tag_text(tags, "Modality")
+
+
+def tag_text(tags: dict[TagRef, CoercedValue], keyword: str) -> str | None:
+    """The value the spec's tags set for ``keyword`` (values joined with a backslash), or None."""
     for ref, value in tags.items():
-        if ref.keyword == "Modality":
+        if ref.keyword == keyword:
             values = value.value if isinstance(value.value, list) else [value.value]
             return "\\".join(str(v) for v in values if v is not None)
     return None

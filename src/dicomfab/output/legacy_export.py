@@ -100,7 +100,7 @@ class _Exporter:
             by_role[study.role].append(
                 {
                     "description": study.description,
-                    "cancerous": bool(s_spec.pixels and s_spec.pixels.calcifications),
+                    "cancerous": _lesion(s_spec.pixels) is not None,
                     "count": len(images),
                     "images": images,
                 }
@@ -152,7 +152,7 @@ class _Exporter:
                     if currents > 1:
                         self.cannot(f"{s_path}.role", "more than one current study")
                 self.check_level(s_path, study, study_level=True)
-                cancerous = bool(study.pixels and study.pixels.calcifications)
+                cancerous = _lesion(study.pixels) is not None
                 for se_index, series in enumerate(study.series):
                     se_path = f"{s_path}.series[{se_index}]"
                     self.check_level(se_path, series, study_level=False, cancerous=cancerous)
@@ -198,15 +198,20 @@ class _Exporter:
                 self.cannot(f"{path}.pixels.pattern", f"the pixel pattern {pixels.pattern}")
             if instance:
                 pass  # an image's own `cancerous`
-            elif pixels.calcifications and not study_level:
+            elif _lesion(pixels) is not None and not study_level:
                 self.cannot(
-                    f"{path}.pixels.calcifications",
-                    "calcifications except per study or per image (cancerous)",
+                    f"{path}.pixels.{_lesion_field(pixels)}",
+                    "a lesion except per study or per image (cancerous)",
                 )
-            elif pixels.calcifications is False and cancerous:
+            elif cancerous and (pixels.lesion == "none" or pixels.calcifications is False):
                 self.cannot(
-                    f"{path}.pixels.calcifications",
-                    "an image without calcifications in a cancerous study",
+                    f"{path}.pixels.{_lesion_field(pixels)}",
+                    "an image without a lesion in a cancerous study",
+                )
+            if _lesion(pixels) == "calcifications":
+                self.note(
+                    f"{path}.pixels: calcifications are written as cancerous, which the old "
+                    "format (and dicomfab's import) draws as a spiculated mass"
                 )
         for key, raw in level.tags.items():
             tag_path = f"{path}.tags.{key}"
@@ -261,9 +266,10 @@ class _Exporter:
         flag = _EXPORT_IOD_FLAGS.get(inst.iod.name)
         if flag:
             image[flag] = True
-        study_cancerous = bool(study_spec.pixels and study_spec.pixels.calcifications)
-        if inst.iod.pixels is not None and bool(inst.pixels.calcifications) != study_cancerous:
-            image["cancerous"] = bool(inst.pixels.calcifications)
+        study_cancerous = _lesion(study_spec.pixels) is not None
+        own = inst.pixels.drawn_lesion() is not None
+        if inst.iod.pixels is not None and own != study_cancerous:
+            image["cancerous"] = own
         if inst.truncate_pixel_data is not None:
             image["force_corrupt_pixel"] = True
         if _no_pixel_data(inst_spec):
@@ -333,6 +339,16 @@ class _Exporter:
             else:
                 out[old_key] = raw
         return out
+
+
+def _lesion(pixels: Any) -> str | None:
+    """The lesion ``pixels`` (a level's PixelOptions, or None) asks for."""
+    return None if pixels is None else pixels.drawn_lesion()
+
+
+def _lesion_field(pixels: Any) -> str:
+    """Where a level's lesion is set: ``lesion`` if given, else ``calcifications``."""
+    return "lesion" if pixels.lesion is not None else "calcifications"
 
 
 def _forced_bits(inst: Any) -> bool:

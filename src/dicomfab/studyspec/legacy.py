@@ -14,8 +14,9 @@ Conversion rules:
   role ``prior``, each of ``external_priors`` role ``external_prior``, in that order. Studies get
   no date unless their images give one (below): the planner dates priors -1y, -2y, … and external
   priors -1y3m, -2y3m, … before the current study.
-- ``description`` → the study's ``description``; ``cancerous: true`` → ``pixels: {calcifications:
-  true}`` on that study (a cluster of calcifications in the synthetic anatomy of every image).
+- ``description`` → the study's ``description``; ``cancerous: true`` → ``pixels: {lesion: mass}``
+  on that study (a spiculated mass in the synthetic anatomy of every image: the predecessor took
+  a mammogram with a lesion; calcifications are ``lesion: calcifications`` in a spec).
 - ``type`` (the old wizard wrote ``external_screening`` on every external prior): one of
   ``STUDY_TYPES`` (``screening``, ``diagnostic``, each also with ``internal_`` / ``external_``
   in front, any case) is accepted and changes nothing — the list the study stands in decides its
@@ -66,7 +67,7 @@ Conversion rules:
                                       HighBit, … are written exactly as given
   ``force_raw_dicom: true``         → instance ``iod: mg-processing`` (For Processing)
   ``force_unsupported_dicom: true`` → instance ``iod: pdf`` (Encapsulated PDF)
-  ``cancerous: true`` / ``false``   → instance ``pixels: {calcifications: …}`` where it differs
+  ``cancerous: true`` / ``false``   → instance ``pixels: {lesion: mass / none}`` where it differs
                                       from the study's ``cancerous`` (the old tool chose a
                                       template with a lesion per image)
   ``force_corrupt_pixel: true``     → instance ``truncate_pixel_data: 0.5`` and ``permissive``:
@@ -274,7 +275,7 @@ class _Converter:
             self.fail(f"{path}.cancerous", f"{shorten(cancerous)} is not true or false")
             cancerous = False
         elif cancerous:
-            study["pixels"] = {"calcifications": True}
+            study["pixels"] = {"lesion": "mass"}
         if "type" in data:
             self.study_type(f"{path}.type", role, data["type"])
         description = data.get("description")
@@ -513,7 +514,7 @@ class _Converter:
             instance["iod"] = UNSUPPORTED_IOD
         cancerous = flags.get("cancerous")
         if cancerous is not None and cancerous != study_cancerous:
-            instance["pixels"] = {"calcifications": cancerous}
+            instance["pixels"] = {"lesion": "mass" if cancerous else "none"}
         if flags.get("no_pixel_data"):
             instance["remove_tags"] = ["PixelData"]
             instance["permissive"] = True

@@ -47,12 +47,28 @@ class PixelOptions(_Model):
         None, description="auto: a mammogram for breast views, a gradient phantom otherwise"
     )
     calcifications: bool | None = Field(None, description="add bright calcification specks")
-    photometric: Literal["MONOCHROME1", "MONOCHROME2"] | None = None
+    lesion: Literal["mass", "calcifications", "none"] | None = Field(
+        None,
+        description="a lesion in a synthetic mammogram: mass (a spiculated mass), calcifications "
+        "(a cluster of specks, as calcifications: true) or none",
+    )
+    photometric: Literal["MONOCHROME1", "MONOCHROME2", "RGB"] | None = Field(
+        None,
+        description="RGB (Secondary Capture only, 8 bits, uncompressed): a screen capture with "
+        "the patient's name, ID and study date drawn into the pixels",
+    )
     size: Literal["full", "reduced", "small"] | None = Field(
         None,
         description="scale the IOD's default rows × columns: full (as a unit writes them), "
         "reduced (half) or small (longest side 256); explicit rows/columns win",
     )
+
+    def drawn_lesion(self) -> str | None:
+        """The lesion a synthetic mammogram gets: ``lesion`` when set (``none``: no lesion),
+        else calcifications when ``calcifications`` is true."""
+        if self.lesion is not None:
+            return None if self.lesion == "none" else self.lesion
+        return "calcifications" if self.calcifications else None
 
     def merged(self, deeper: PixelOptions | None) -> PixelOptions:
         if deeper is None:

@@ -16,7 +16,8 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import pixel_array
 
 from dicomfab.builder.transfer import encoders as codecs
-from dicomfab.builder.transfer import gdcm_encoders, registry
+from dicomfab.builder.transfer import gdcm_encoders, jpeg_lossless, registry
+from dicomfab.builder.transfer.quality import psnr
 from dicomfab.errors import TransferSyntaxError
 from dicomtools import require
 
@@ -33,6 +34,8 @@ CODECS: dict[str, tuple[Encoder, str, bool, tuple[int, ...]]] = {
     "jpeg-baseline": (gdcm_encoders.encode_jpeg_baseline, uid.JPEGBaseline8Bit, True, (8,)),
     "jpeg-extended": (gdcm_encoders.encode_jpeg_extended, uid.JPEGExtended12Bit, True, (12,)),
     "jpeg-lossless-sv1": (gdcm_encoders.encode_jpeg_lossless_sv1, uid.JPEGLosslessSV1, False, BITS),
+    "jpeg-lossless": (jpeg_lossless.encode_jpeg_lossless, uid.JPEGLossless, False, (*BITS, 14)),
+    "jpeg-ls-near": (codecs.encode_jpeg_ls_near_lossless, uid.JPEGLSNearLossless, True, BITS),
 }
 
 CASES = [
@@ -104,7 +107,15 @@ def test_deterministic(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "bits_stored"),
-    [("rle", 1), ("rle", 8), ("j2k-lossless", 6), ("jpeg-ls", 5), ("jpeg-lossless-sv1", 6)],
+    [
+        ("rle", 1),
+        ("rle", 8),
+        ("j2k-lossless", 6),
+        ("jpeg-ls", 5),
+        ("jpeg-lossless-sv1", 6),
+        ("jpeg-lossless", 2),
+        ("jpeg-lossless", 6),
+    ],
 )
 def test_uncommon_bit_depths(name: str, bits_stored: int) -> None:
     """Fewer bits stored than the dtype holds, including ≤ 8 bits in a uint16 frame."""
@@ -141,6 +152,8 @@ def test_registry_resolves_every_encoder() -> None:
         ("jpeg-baseline", make_frame(7), 7, "cannot hold 7 bits stored"),
         ("jpeg-ls", make_frame(8), 1, "cannot hold 1 bits stored"),
         ("jpeg-lossless-sv1", make_frame(8), 1, "cannot hold 1 bits stored"),
+        ("jpeg-lossless", make_frame(8), 1, "cannot hold 1 bits stored"),
+        ("jpeg-ls-near", make_frame(8), 1, "cannot hold 1 bits stored"),
         ("rle", make_frame(8), 12, "cannot hold 12 bits stored in a uint8 frame"),
         ("rle", make_frame(12), 10, "does not fit in 10 bits stored"),
         ("rle", make_frame(8).astype(np.int16), 8, "dtype must be"),
@@ -207,3 +220,70 @@ def test_jpeg_ls_is_decoded_by_dcmtk_and_pydicom(
         ds = pydicom.dcmread(tmp_path / "jls.dcm")
         decoded = pixel_array(ds, decoding_plugin=plugin)
         np.testing.assert_array_equal(decoded, frame, err_msg=plugin)
+
+
+def _dcmtk_decode(
+    tmp_path: Path, payload: bytes, frame: np.ndarray, bits_stored: int, ts: str
+) -> np.ndarray:
+    """Write one encoded frame as a Part 10 file, let DCMTK decompress it (dcmdjpeg for JPEG,
+    dcmdjpls for JPEG-LS; it fails the test if it refuses) and read the native pixels back."""
+    ds = encapsulated(payload, frame, bits_stored, ts)
+    ds.file_meta.MediaStorageSOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = "2.25.1"
+    ds.SOPClassUID = uid.SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = "2.25.1"
+    source, native = tmp_path / "encoded.dcm", tmp_path / "native.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    tool = "dcmdjpls" if "JPEG-LS" in uid.UID(ts).name else "dcmdjpeg"
+    proc = subprocess.run([require(tool), str(source), str(native)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"{tool} refused the file:\n{proc.stderr}"
+    return np.asarray(pydicom.dcmread(native).pixel_array)
+
+
+@pytest.mark.parametrize("bits_stored", [8, 12, 14, 16])
+@pytest.mark.parametrize("predictor", range(1, 8))
+def test_jpeg_lossless_every_predictor_decodes_exactly(
+    tmp_path: Path, predictor: int, bits_stored: int
+) -> None:
+    """Process 14 with each selection value: pylibjpeg, GDCM and DCMTK give the frame back."""
+    frame = make_frame(bits_stored, (47, 63), seed=predictor)
+    payload = jpeg_lossless.encode_jpeg_lossless(frame, bits_stored, predictor)
+    sos = payload.index(b"\xff\xda")
+    assert payload[sos + 7] == predictor  # Ss: the selection value
+    ds = encapsulated(payload, frame, bits_stored, uid.JPEGLossless)
+    for plugin in ("pylibjpeg", "gdcm"):
+        np.testing.assert_array_equal(pixel_array(ds, decoding_plugin=plugin), frame, plugin)
+    decoded = _dcmtk_decode(tmp_path, payload, frame, bits_stored, uid.JPEGLossless)
+    np.testing.assert_array_equal(decoded, frame)
+
+
+def test_jpeg_lossless_default_is_not_first_order_prediction() -> None:
+    frame = make_frame(12)
+    payload = jpeg_lossless.encode_jpeg_lossless(frame, 12)
+    assert payload[payload.index(b"\xff\xda") + 7] == jpeg_lossless.PREDICTOR != 1
+    assert payload[payload.index(b"\xff\xc3") + 4] == 12  # sample precision P
+
+
+@pytest.mark.parametrize("bits_stored", [8, 12, 14, 16])
+def test_jpeg_ls_near_lossless_keeps_the_target(tmp_path: Path, bits_stored: int) -> None:
+    """Every sample within NEAR of the original, as pyjpegls, GDCM and DCMTK decode it; the PSNR
+    at least the target."""
+    frame = make_frame(bits_stored, (64, 80))
+    payload = codecs.encode_jpeg_ls_near_lossless(frame, bits_stored, target=40.0)
+    near = codecs.jpeg_ls_near(bits_stored, 40.0)
+    assert near > 0 and not codecs.jpeg_ls_is_lossless(payload)
+    ds = encapsulated(payload, frame, bits_stored, uid.JPEGLSNearLossless)
+    decoded = [pixel_array(ds, decoding_plugin=p) for p in ("pyjpegls", "gdcm")]
+    decoded.append(_dcmtk_decode(tmp_path, payload, frame, bits_stored, uid.JPEGLSNearLossless))
+    for image in decoded:
+        assert np.abs(image.astype(np.int64) - frame).max() <= near
+        assert psnr(frame, image, bits_stored) >= 40.0
+        assert not np.array_equal(image, frame)  # it is lossy
+
+
+def test_jpeg_ls_near_lossless_below_the_cell_precision_is_lossless() -> None:
+    """6 bits in 8-bit cells are written at precision 8, where NEAR could overshoot 63: NEAR 0."""
+    frame = make_frame(6, (64, 80))
+    payload = codecs.encode_jpeg_ls_near_lossless(frame, 6, target=20.0)
+    assert codecs.jpeg_ls_is_lossless(payload)
+    np.testing.assert_array_equal(decode(payload, frame, 6, uid.JPEGLSNearLossless), frame)

@@ -9,6 +9,8 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Clinical Trial *, Patient Study, Device, Specimen, Overlay Plane, Modality LUT,
   ICC Profile, Common Instance Reference U                                  → not built
 Modality is OT; a spec may set ``tags: {Modality: MG, ConversionType: WSD}`` and so on.
+With ``photometric: RGB`` the image is a workstation screen capture (8 bits, three samples) with
+the patient's name, ID and study date drawn into its pixels (builder.pixels.screen).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     _sc_equipment(ds)
     m.general_image(ds, plan)
     _sc_image(ds, plan)
-    m.voi_lut(ds, image)  # VOI LUT (C.11.2)
+    if image.samples == 1:
+        m.voi_lut(ds, image)  # VOI LUT (C.11.2): grayscale only
     return ds
 
 
@@ -81,5 +84,6 @@ TEMPLATES = (
         required=REQUIRED,
         allowed_bits_stored=(1, 16),
         breast_body_part=True,  # a film sheet with both breasts' views on it
+        photometrics=("MONOCHROME1", "MONOCHROME2", "RGB"),  # RGB: a screen capture
     ),
 )

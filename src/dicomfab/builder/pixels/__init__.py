@@ -8,13 +8,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dicomfab.builder.pixels import mammo, patterns
+from dicomfab.builder.pixels import mammo, patterns, screen
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
 
 _CACHE_SIZE = 12
+_CACHE_BYTES = 512 << 20
+"""At most this many bytes of pixels stay cached (a larger image is drawn, used and dropped): a
+clinical-size tomosynthesis object (72 slices of 2816 × 2304 in 16 bits) is 934 MB, and a study
+of four must not stay in memory at once."""
 _cache: OrderedDict[tuple[object, ...], PixelImage] = OrderedDict()
 
 
@@ -29,6 +33,8 @@ def render(plan: InstancePlan) -> PixelImage | None:
     if pattern == "auto":
         pattern = "mammo" if plan.view is not None else "gradient"
     view = plan.view
+    if opts.photometric == "RGB":
+        return _screen(plan)
     key = (
         pattern,
         plan.patient.anatomy_seed,
@@ -38,18 +44,24 @@ def render(plan: InstancePlan) -> PixelImage | None:
         min(bits_stored, bits_allocated),
         bits_allocated,
         opts.frames or 1,
-        bool(opts.calcifications),
+        opts.drawn_lesion() == "calcifications",
+        opts.drawn_lesion() == "mass",
         opts.photometric or "MONOCHROME2",
     )
     found = _cache.get(key)
     if found is None:
         found = _draw(*key)
-        _cache[key] = found
-        if len(_cache) > _CACHE_SIZE:
+        if found.array.nbytes <= _CACHE_BYTES:
+            _cache[key] = found
+        while len(_cache) > _CACHE_SIZE or _cached_bytes() > _CACHE_BYTES:
             _cache.popitem(last=False)
     else:
         _cache.move_to_end(key)
     return found
+
+
+def _cached_bytes() -> int:
+    return sum(image.array.nbytes for image in _cache.values())
 
 
 def _draw(
@@ -62,6 +74,7 @@ def _draw(
     bits_allocated: object,
     frames: object,
     calcs: object,
+    mass: object,
     photometric: object,
 ) -> PixelImage:
     assert isinstance(seed, int) and isinstance(rows, int) and isinstance(cols, int)
@@ -83,13 +96,41 @@ def _draw(
                 laterality=laterality,
                 oblique=oblique,
                 calcifications=bool(calcs),
+                mass=bool(mass),
             )
     else:
 
         def one(frame: int) -> np.ndarray:
             return patterns.synthesize(str(pattern), seed + frame, rows, cols, bits_stored, dtype)
 
-    array = one(0) if frames == 1 else np.stack([one(f) for f in range(frames)])
+    if frames == 1:
+        array = one(0)
+    else:  # filled frame by frame: the peak is the volume plus one frame, not twice the volume
+        array = np.empty((frames, rows, cols), dtype=dtype)
+        for frame in range(frames):
+            array[frame] = one(frame)
     if photometric == "MONOCHROME1":
         array = ((1 << bits_stored) - 1 - array).astype(dtype)
     return PixelImage(array, bits_stored, str(photometric))
+
+
+def _screen(plan: InstancePlan) -> PixelImage:
+    """An RGB screen capture whose text names the patient and the study (not cached: its text
+    differs per patient and study)."""
+    opts = plan.pixels
+    patient, study = plan.patient, plan.study
+    lines = [
+        "CAD REVIEW - SCREEN CAPTURE",
+        str(patient.name).replace("^", ", "),
+        f"ID {patient.patient_id}",
+        f"DOB {patient.birth_date.isoformat() if patient.birth_date else '-'}  SEX {patient.sex}",
+        f"STUDY {study.date.isoformat()}  {study.description}",
+    ]
+    frames = [
+        screen.synthesize(
+            patient.anatomy_seed + frame, opts.rows or 512, opts.columns or 512, lines
+        )
+        for frame in range(opts.frames or 1)
+    ]
+    array = frames[0] if len(frames) == 1 else np.stack(frames)
+    return PixelImage(array, 8, "RGB", samples=3)

@@ -14,7 +14,9 @@ What is drawn (for a left breast: chest wall on the left, IHE orientation; mirro
   the nipple (noise drawn in a polar frame centred on the nipple, elongated along the rays), with
   darker fat lobules and scalloped edges; Cooper's ligaments as thin curvilinear strands in the
   fat; density from almost entirely fatty to extremely dense;
-* quantum noise, and optionally a cluster of calcification specks (small bright dots).
+* quantum noise, and optionally a cluster of calcification specks (small bright dots) and/or a
+  spiculated mass (a dense, irregular core with thin spicules radiating from it, blended into the
+  tissue so its texture shows through).
 
 Speed matters (a real detector image is 3328 × 2560, a dataset holds hundreds, and the benchmark
 wants generation at disk speed; about 20 ms an image here): the anatomy is composed in float32 at
@@ -500,6 +502,62 @@ def _calcifications(
         patch[dot & (patch > 0)] = max(1, value)
 
 
+def _mass(
+    rng: np.random.Generator, image: np.ndarray, glands: np.ndarray, scale: tuple[float, float],
+    top: int, right: bool,
+) -> tuple[int, int, float]:  # fmt: skip
+    """A spiculated mass in the glandular tissue (in place): a dense core whose edge is irregular
+    (a few angular harmonics) and 10–20 tapering spicules radiating up to 3.6 core radii. The
+    breast keeps its texture under it: each pixel moves a fraction of the way toward white. Returns
+    the centre (row, column in the image) and the core radius in pixels."""
+    rows, cols = image.shape
+    candidates = np.argwhere(glands > 0.5)
+    if len(candidates) == 0:
+        candidates = np.argwhere(glands > 0.02)
+    if len(candidates) == 0:  # no tissue drawn (a tiny image): the middle of the breast
+        candidates = np.array([[glands.shape[0] // 2, glands.shape[1] // 4]])
+    sy, sx = candidates[rng.integers(len(candidates))]
+    cy, cx = (sy + 0.5) * scale[0], (sx + 0.5) * scale[1]
+    if right:
+        cx = cols - 1 - cx
+    radius = max(3.0, rows * float(rng.uniform(0.022, 0.035)))
+    reach = int(np.ceil(radius * 3.8))
+    y0, y1 = max(0, int(cy) - reach), min(rows, int(cy) + reach + 1)
+    x0, x1 = max(0, int(cx) - reach), min(cols, int(cx) + reach + 1)
+    if y1 <= y0 or x1 <= x0:
+        return int(cy), int(cx), radius
+    yy = np.arange(y0, y1, dtype=_F32)[:, None] - _F32(cy)
+    xx = np.arange(x0, x1, dtype=_F32)[None, :] - _F32(cx)
+    r = np.hypot(yy, xx)
+    theta = np.arctan2(yy, xx)
+
+    harmonics = rng.uniform(-0.12, 0.12, 4).astype(_F32)
+    phases = rng.uniform(0, 2 * np.pi, 4).astype(_F32)
+    pairs = enumerate(zip(harmonics, phases, strict=True))
+    wobble = sum(h * np.cos((k + 2) * theta + p) for k, (h, p) in pairs)
+    edge = _smoothstep((radius * (1 + wobble) - r) / _F32(0.45 * radius) + _F32(0.5))
+    core = edge * (_F32(0.7) + _F32(0.3) * np.clip(1 - r / _F32(radius), 0, 1))  # a dome
+
+    spicules = np.zeros_like(r)
+    for _ in range(int(rng.integers(10, 21))):
+        angle = _F32(rng.uniform(-np.pi, np.pi))
+        length = _F32(radius * rng.uniform(1.8, 3.6))
+        width = _F32(max(0.8, radius * rng.uniform(0.08, 0.16)))
+        delta = np.angle(np.exp(1j * (theta - angle))).astype(_F32)
+        along = r * np.cos(delta)
+        across = r * np.abs(np.sin(delta))
+        taper = np.clip(1 - along / length, 0, 1)
+        line = np.exp(-((across / (width * (0.25 + taper))) ** 2)) * np.sqrt(taper)
+        spicules = np.maximum(spicules, np.where(along > 0, line, 0).astype(_F32))
+    mask = np.maximum(core, _F32(0.55) * spicules)
+
+    patch = image[y0:y1, x0:x1]
+    level = patch.astype(_F32)
+    blended = level + mask * _F32(0.5) * (_F32(top) - level)
+    np.copyto(patch, np.clip(np.rint(blended), 1, top).astype(image.dtype), where=patch > 0)
+    return int(cy), int(cx), radius
+
+
 def synthesize(
     seed: int,
     rows: int,
@@ -510,11 +568,14 @@ def synthesize(
     laterality: str = "L",
     oblique: bool = False,
     calcifications: bool = False,
+    mass: bool = False,
 ) -> np.ndarray:
     """A rows × cols mammogram, values in [0, 2**bits_stored), MONOCHROME2 (dense is bright).
 
     Background is 0 (the Pixel Padding Value); the breast is at least 1. The chest wall is on the
-    left for ``laterality`` L and on the right for R. ``dtype`` is uint8 or uint16."""
+    left for ``laterality`` L and on the right for R. ``dtype`` is uint8 or uint16. ``mass`` adds
+    a spiculated mass (:func:`_mass`), placed from its own generator so that the anatomy and any
+    calcifications are the same with or without it."""
     rng = np.random.default_rng(seed)
     shape = _shape(rng, oblique)
     coarse_rows, coarse_cols = max(4, -(-rows // _COARSE)), max(4, -(-cols // _COARSE))
@@ -537,4 +598,7 @@ def synthesize(
     if calcifications:
         scale = (rows / coarse_rows, cols / coarse_cols)
         _calcifications(rng, image, glands, scale, top, right)
+    if mass:
+        scale = (rows / coarse_rows, cols / coarse_cols)
+        _mass(np.random.default_rng(seed ^ 0x3A55), image, glands, scale, top, right)
     return image

@@ -182,3 +182,43 @@ def j2k_is_reversible(codestream: bytes) -> bool:
     transformation byte, ISO 15444-1 A.6.1), i.e. was coded without loss by this module."""
     cod = codestream.find(b"\xff\x52")
     return cod >= 0 and codestream[cod + 13] == 1
+
+
+def jpeg_ls_near(bits_stored: int, target: float) -> int:
+    """The NEAR parameter (the largest error allowed per sample) that keeps ``target`` dB PSNR
+    whatever the content: an error of at most NEAR gives a mean squared error of at most NEAR².
+    At most 255, the largest NEAR pyjpegls takes."""
+    peak = (1 << bits_stored) - 1
+    return min(255, max(0, int(peak / 10 ** (target / 20))))
+
+
+def encode_jpeg_ls_near_lossless(
+    frame: np.ndarray, bits_stored: int, target: float = DEFAULT_PSNR
+) -> bytes:
+    """JPEG-LS Lossy (Near-Lossless), 1.2.840.10008.1.2.4.81, via pyjpegls (CharLS): NEAR from
+    :func:`jpeg_ls_near`, so every frame keeps ``target`` dB PSNR by construction; halved while
+    the frame would compress beyond ``MAX_RATIO``:1. NEAR 0 (a few bits stored at a high target)
+    is lossless coding, which this syntax allows (:func:`jpeg_ls_is_lossless`). So is a frame
+    written at a sample precision above Bits Stored: a reconstructed sample may exceed the
+    requested value by up to NEAR, and 2**BitsStored - 1 would no longer bound it."""
+    from pydicom.uid import JPEGLSNearLossless
+
+    check_frame(frame, bits_stored, "JPEG-LS Near-Lossless", bits=(2, 16))
+    precision = jpeg_ls_precision(bits_stored, 8 * frame.itemsize)
+    near = jpeg_ls_near(bits_stored, target) if precision == bits_stored else 0
+    fewest = frame.size * bits_stored / 8 / MAX_RATIO
+    while True:
+        codestream = pydicom_encode(frame, precision, JPEGLSNearLossless, jls_error=near)
+        if near == 0 or len(codestream) >= fewest:
+            return codestream
+        near //= 2
+
+
+def jpeg_ls_is_lossless(codestream: bytes) -> bool:
+    """Whether a JPEG-LS codestream was coded with NEAR 0 (its SOS marker segment, ISO 14495-1
+    C.2.3: length, Ns, Ns × (Ci, Tmi), NEAR, ILV, Al/Ah)."""
+    sos = codestream.find(b"\xff\xda")
+    if sos < 0:
+        return False
+    components = codestream[sos + 4]
+    return codestream[sos + 5 + 2 * components] == 0

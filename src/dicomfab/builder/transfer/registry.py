@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pydicom import uid as _uid
 
-from dicomfab.builder.transfer import encoders, gdcm_encoders
+from dicomfab.builder.transfer import encoders, gdcm_encoders, jpeg_lossless
 from dicomfab.errors import CodecMissingError, TransferSyntaxError
 
 FrameEncoder = Callable[..., bytes]
@@ -216,11 +216,34 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         "jpeg-lossless-sv1",
         _uid.JPEGLosslessSV1,
         "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 SV1)",
-        aliases=("jpeg-lossless", "jpeg-ls-sv1"),
+        aliases=("jpeg-ls-sv1",),
         encoder=gdcm_encoders.encode_jpeg_lossless_sv1,
         requires=(GDCM,),
         min_bits_stored=2,
         notes="GDCM: pydicom has no encoder",
+    ),
+    TransferSyntax(
+        "jpeg-lossless",
+        _uid.JPEGLossless,
+        "JPEG Lossless, Non-Hierarchical (Process 14), selection value 7",
+        aliases=("jpeg-lossless-p14", "jpeg-lossless-sv7"),
+        encoder=jpeg_lossless.encode_jpeg_lossless,
+        min_bits_stored=2,
+        notes="dicomfab's own encoder; predictor (Ra + Rb) / 2, not .70's first-order one",
+    ),
+    TransferSyntax(
+        "jpeg-ls-near-lossless",
+        _uid.JPEGLSNearLossless,
+        "JPEG-LS Lossy (Near-Lossless)",
+        aliases=("jpeg-ls-lossy", "jpegls-near"),
+        encoder=encoders.encode_jpeg_ls_near_lossless,
+        requires=(JPEG_LS,),
+        lossy_method="ISO_14495_1",
+        exact=encoders.jpeg_ls_is_lossless,
+        min_bits_stored=2,
+        min_pixels=256,
+        alternatives=("jpeg2000", "jpeg-ls-lossless"),
+        notes="CharLS; NEAR ≤ (2^BitsStored − 1) / 10^(`quality`/20), so PSNR ≥ `quality`; ≤ 10:1",
     ),
 )
 
