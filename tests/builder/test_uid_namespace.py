@@ -267,7 +267,7 @@ def test_a_bare_number_where_a_uid_belongs_is_derived_too() -> None:
     found = []
     for seed in (1, 2):
         composed = compose(
-            scenarios()["pr_tomosynthesis_bare_number_uid"], {}, load_profiles(), seed=seed
+            scenarios()["pr_tomosynthesis_ris_pacs_mismatch"], {}, load_profiles(), seed=seed
         )
         prior_first = composed.plan.patients[0].studies[1].series[0].instances[0]
         uid = next(v.value for r, v in prior_first.tags.items() if r.keyword == "SOPInstanceUID")

@@ -142,22 +142,22 @@ def test_todays_variant_lives_on_under_its_new_name(old: str, new: str) -> None:
     assert f"``{new}``" in scenarios()[old].description  # each names the other
 
 
-def test_the_bare_number_sop_uid_lives_on_and_the_old_name_says_what_an_order_carries(
+def test_the_old_name_keeps_the_bare_number_sop_uid_and_the_order_mismatch_has_its_own(
     tmp_path: Path,
 ) -> None:
-    """Issue 13 §5: a worklist carries no SOP Instance UID, so pr_tomosynthesis_ris_pacs_mismatch
-    now disagrees with its record on the accession and the procedure (the StudyInstanceUID they
-    share); the predecessor's bare-number SOPInstanceUID is pr_tomosynthesis_bare_number_uid."""
+    """Issue 13 §3 and §5: the old name keeps the predecessor's bare-number SOPInstanceUID, judged
+    by the UID alone (a worklist carries no SOP Instance UID); the mismatch an order can show
+    (accession, procedure; same StudyInstanceUID) is pr_tomosynthesis_order_mismatch."""
     assert (
-        "``pr_tomosynthesis_bare_number_uid``"
+        "``pr_tomosynthesis_order_mismatch``"
         in scenarios()["pr_tomosynthesis_ris_pacs_mismatch"].description
     )
-    root, broken = _broken(tmp_path / "bare", "pr_tomosynthesis_bare_number_uid")
+    root, broken = _broken(tmp_path / "bare", "pr_tomosynthesis_ris_pacs_mismatch")
     (entry,) = broken
     uid = pydicom.dcmread(root / entry.file, stop_before_pixels=True).SOPInstanceUID
     assert uid.isdigit() and len(uid) == 5
 
-    root, broken = _broken(tmp_path / "ris", "pr_tomosynthesis_ris_pacs_mismatch")
+    root, broken = _broken(tmp_path / "ris", "pr_tomosynthesis_order_mismatch")
     assert len(broken) == 4  # every image of the prior
     files = [pydicom.dcmread(root / e.file, stop_before_pixels=True) for e in broken]
     record = json.loads(next((root / "jsons").glob("*.json")).read_text(encoding="utf-8"))
