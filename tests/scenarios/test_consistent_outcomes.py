@@ -24,6 +24,7 @@ from dicomfab.errors import SpecError
 from dicomfab.output.generate import instance_relpath
 from dicomfab.scenarios import compose, scenarios
 from dicomfab.scenarios.compose import Composed, defect_files, finish, instance_expectations
+from dicomfab.scenarios.generate import ScenarioRequest, generate_one
 from dicomfab.scenarios.model import INSTANCE_OUTCOMES, Defect, Expectation, Scenario
 from dicomfab.scenarios.profiles import load_profiles
 
@@ -239,13 +240,7 @@ def test_an_external_prior_linked_through_its_record_is_listed_there(
     catalogue (D.35) says allows linking, though the files' PatientIDs differ."""
     composed = compose(scenarios()[name], {"image_size": "small"}, load_profiles())
     assert composed.expectation.studies["external_prior"] == "link"
-    result = generate(
-        composed.spec,
-        tmp_path,
-        workers=1,
-        plan=composed.plan,
-        finish=lambda root, manifest: finish(composed, root, manifest),
-    )
+    result = generate_one(ScenarioRequest(name, {"image_size": "small"}), tmp_path)
     (patient,) = result.manifest.patients
     by_role = {s.role: s for s in patient.studies}
     current, external = by_role["current"], by_role["external_prior"]

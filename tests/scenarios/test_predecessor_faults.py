@@ -15,11 +15,9 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from dicomfab import generate
 from dicomfab.output.manifest import InstanceEntry
-from dicomfab.scenarios import compose, scenarios
-from dicomfab.scenarios.compose import finish
-from dicomfab.scenarios.profiles import load_profiles
+from dicomfab.scenarios import scenarios
+from dicomfab.scenarios.generate import ScenarioRequest, generate_one
 
 PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 MG = "1.2.840.10008.5.1.4.1.1.1.2"
@@ -95,14 +93,7 @@ BROKEN_COUNT = {  # how many files each old name breaks
 
 
 def _broken(tmp_path: Path, name: str) -> tuple[Path, list[InstanceEntry]]:
-    composed = compose(scenarios()[name], {"image_size": "small"}, load_profiles())
-    result = generate(
-        composed.spec,
-        tmp_path,
-        workers=1,
-        plan=composed.plan,
-        finish=lambda root, manifest: finish(composed, root, manifest),
-    )
+    result = generate_one(ScenarioRequest(name, {"image_size": "small"}), tmp_path)
     return result.path, [i for i in result.manifest.instances() if i.defects]
 
 

@@ -14,24 +14,15 @@ import pytest
 import yaml
 from pydicom.dataset import Dataset
 
-from dicomfab import generate
 from dicomfab.builder import modules, vendors
-from dicomfab.scenarios import compose, scenarios
-from dicomfab.scenarios.compose import finish
+from dicomfab.scenarios.generate import ScenarioRequest, generate_one
 from dicomfab.scenarios.profiles import load_profiles
 
 SMALL = {"image_size": "small"}
 
 
 def _files(scenario: str, tmp_path: Path, **overrides: object) -> list[Dataset]:
-    composed = compose(scenarios()[scenario], {**SMALL, **overrides}, load_profiles())
-    result = generate(
-        composed.spec,
-        tmp_path,
-        workers=1,
-        plan=composed.plan,
-        finish=lambda root, manifest: finish(composed, root, manifest),
-    )
+    result = generate_one(ScenarioRequest(scenario, {**SMALL, **overrides}), tmp_path)
     return [
         pydicom.dcmread(result.path / e.file, force=True)
         for e in result.manifest.instances()
