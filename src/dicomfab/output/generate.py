@@ -22,6 +22,7 @@ from dicomfab.builder.plan import make_plan
 from dicomfab.builder.plan_model import InstancePlan, Plan
 from dicomfab.builder.transfer import cut_pixel_data, encode
 from dicomfab.builder.validation import writing_mode
+from dicomfab.errors import Issue, SpecError
 from dicomfab.output.atomic import atomic_folder
 from dicomfab.output.files import FileDigest, write_file
 from dicomfab.output.manifest import (
@@ -31,6 +32,7 @@ from dicomfab.output.manifest import (
     SeriesEntry,
     StudyEntry,
 )
+from dicomfab.output.media import Layout, write_media
 from dicomfab.output.paths import confined, safe_component
 from dicomfab.output.records import (
     ExternalPriors,
@@ -350,11 +352,18 @@ def generate(
     progress: Progress | None = None,
     plan: Plan | None = None,
     finish: Finish | None = None,
+    layout: Layout = "folders",
+    junk: bool = False,
 ) -> GenerateResult:
     """Generate ``spec`` into ``output/<spec.name>``; atomic: all of it appears, or nothing.
 
     ``finish(folder, manifest)`` runs after the files and records are written and before the
-    manifest is saved and the folder renamed into place (scenarios break files there)."""
+    manifest is saved and the folder renamed into place (scenarios break files there).
+
+    ``layout="media"`` writes the instances as a File-set with a DICOMDIR instead of ``dicoms/``
+    (see :mod:`dicomfab.output.media`); ``junk`` adds the non-DICOM files real media carries."""
+    if junk and layout != "media":
+        raise SpecError([Issue("junk", "junk files go with the media layout (layout='media')")])
     plan = plan or make_plan(spec)
     # the name is checked again here (not only in the spec model): ``output / "."`` is ``output``
     target = output / safe_component(spec.name)
@@ -362,6 +371,8 @@ def generate(
         (temp / "dicoms").mkdir()
         results = _run(plan, temp, workers or default_workers(), progress)
         manifest = build_manifest(plan, results)
+        if layout == "media":
+            write_media(temp, plan, manifest, junk=junk)
         _write_records(manifest, temp, plan.spec.records.external_priors)
         if finish is not None:
             finish(temp, manifest)

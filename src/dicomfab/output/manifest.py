@@ -110,6 +110,11 @@ class Manifest(_Model):
     )
     scenario: str | None = None
     patients: list[PatientEntry] = Field(default_factory=list)
+    extras: list[str] = Field(
+        default_factory=list,
+        description="files that are not DICOM (media junk: .DS_Store, AUTORUN.INF, …): no "
+        "check expects them stored; absent from the JSON when there are none",
+    )
 
     def instances(self) -> list[InstanceEntry]:
         return [
@@ -117,4 +122,5 @@ class Manifest(_Model):
         ]
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2) + "\n"
+        exclude = None if self.extras else {"extras"}  # older manifests stay byte-identical
+        return self.model_dump_json(indent=2, exclude=exclude) + "\n"
