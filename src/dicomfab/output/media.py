@@ -67,8 +67,17 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
         shutil.copyfile(sources[instance.SOPInstanceUID], confined(root, *file_id.parts))
     for entry in written:
         entry.file = file_ids[entry.sop_instance_uid]
+    _drop_stage(fs)
     shutil.rmtree(confined(root, "dicoms"))
     if junk:
         for name, content in JUNK_FILES.items():
             confined(root, name).write_bytes(content)
         manifest.extras = sorted(JUNK_FILES)
+
+
+def _drop_stage(fs: FileSet) -> None:
+    """Remove the staging folder FileSet keeps (a copy of every instance, in the system's temporary
+    folder): it has no public way to, and leaving it to the garbage collector warns."""
+    stage = getattr(fs, "_stage", {})
+    if "t" in stage:
+        stage["t"].cleanup()
