@@ -21,6 +21,7 @@ from dicomfab.cli.common import (
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.output.generate import GenerateResult, generate, instance_relpath
+from dicomfab.output.media import LAYOUTS, Layout
 from dicomfab.scenarios.selection import expand_names, read_overrides
 from dicomfab.studyspec.loading import load_spec, parse_spec
 from dicomfab.studyspec.models import Spec
@@ -64,6 +65,20 @@ from dicomfab.studyspec.models import Spec
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
 @click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="folders",
+    show_default=True,
+    help="folders: dicoms/<study>/<file>; media: a CD/USB File-set with a DICOMDIR at the root "
+    "(PT000000/ST000000/SE000000/IM000000).",
+)
+@click.option(
+    "--junk",
+    is_flag=True,
+    help="With --layout media: add the non-DICOM files real media carries (.DS_Store, a zero-byte "
+    "file, AUTORUN.INF, VIEWER.EXE), listed as manifest extras.",
+)
+@click.option(
     "-j",
     "--workers",
     type=click.IntRange(min=1),
@@ -86,6 +101,8 @@ def command(
     name: str | None,
     preview: bool,
     overwrite: bool,
+    layout: Layout,
+    junk: bool,
     workers: int | None,
     as_json: bool,
     quiet: bool,
@@ -98,6 +115,8 @@ def command(
            <output>/<name>/jsons/<current StudyInstanceUID>.json (no current study: named
            after the newest study) and <output>/<name>/manifest.json.
     The folder appears complete or not at all. Same spec and seed give byte-identical files.
+    --layout media writes the instances as removable media does instead: a DICOMDIR at
+    <output>/<name>/ and the files under PT000000/ST000000/SE000000/IM000000 (a spec only).
 
     Scenarios go to <output>/<scenario name>/ each; --set and --params change their parameters.
 
@@ -105,6 +124,7 @@ def command(
     Examples:
       dicomfab generate -o out -c examples/specs/mg-screening.yaml
       dicomfab generate -o out --power-customize old_config.json --preview
+      dicomfab generate -o out -c examples/specs/mg-screening.yaml --layout media --junk
       dicomfab generate -o out --scenario pr_bits_mismatch cu_private_tag --seed 7
       dicomfab generate -o out --scenario all --set image_size=small
       dicomfab generate -o out --scenario masc_ext_prior --set patient.name=Doe^Jane
@@ -112,6 +132,10 @@ def command(
     if list_scenarios:
         click.get_current_context().invoke(listing.command)
         return
+    if junk and layout != "media":
+        raise click.UsageError("--junk goes with --layout media")
+    if layout != "folders" and (scenario_names or preview):
+        raise click.UsageError("--layout media goes with a spec (--config), without --preview")
     if scenario_names:
         if config or power_customize:
             raise click.UsageError("give --scenario or a spec (--config), not both")
@@ -146,7 +170,9 @@ def command(
         _preview(plan, output, as_json)
         return
     try:
-        result = _generate(spec, plan, output, overwrite, workers, quiet or as_json)
+        result = _generate(
+            spec, plan, output, overwrite, workers, quiet or as_json, layout=layout, junk=junk
+        )
     except KeyboardInterrupt:  # the workers are stopped and the temporary folder removed
         console_err.print(
             f"nothing written to {output / spec.name}: the half-built dataset was removed",
@@ -161,11 +187,27 @@ def command(
 
 
 def _generate(
-    spec: Spec, plan: Plan, output: Path, overwrite: bool, workers: int | None, quiet: bool
+    spec: Spec,
+    plan: Plan,
+    output: Path,
+    overwrite: bool,
+    workers: int | None,
+    quiet: bool,
+    *,
+    layout: Layout = "folders",
+    junk: bool = False,
 ) -> GenerateResult:
     total = len(plan.instances)
     if quiet:
-        return generate(spec, output, overwrite=overwrite, workers=workers, plan=plan)
+        return generate(
+            spec,
+            output,
+            overwrite=overwrite,
+            workers=workers,
+            plan=plan,
+            layout=layout,
+            junk=junk,
+        )
     columns = (
         TextColumn("[bold]generating"),
         BarColumn(),
@@ -182,6 +224,8 @@ def _generate(
             workers=workers,
             plan=plan,
             progress=lambda n: bar.advance(task, n),
+            layout=layout,
+            junk=junk,
         )
 
 
