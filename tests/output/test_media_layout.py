@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pytest
-from dicomtools import dciodvfy, dcmdump
+from dicomtools import dciodvfy, dcmdump, require
 
 from dicomfab import SpecError
 from dicomfab.output.files import file_digests
@@ -28,7 +29,7 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def test_dicomdir_is_valid_and_names_every_file(
-    make_dataset: Any, small_spec: dict[str, Any]
+    make_dataset: Any, small_spec: dict[str, Any], tmp_path: Path
 ) -> None:
     result = make_dataset(small_spec, layout="media")
     root = result.path
@@ -63,6 +64,24 @@ def test_dicomdir_is_valid_and_names_every_file(
         assert (digest.size, digest.header_sha256) == (entry["size"], entry["header_sha256"])
         assert dciodvfy(root / entry["file"]).errors == []
     assert "extras" not in manifest
+    assert _dcmgpdir_images(root, tmp_path) == len(images)
+
+
+def _dcmgpdir_images(root: Path, scratch: Path) -> int:
+    """A second opinion: DCMTK's dcmgpdir builds its own DICOMDIR from the tree (it refuses a file
+    ID or an instance that cannot go on media); the number of IMAGE records in it."""
+    out = scratch / "dcmgpdir" / "DICOMDIR"
+    out.parent.mkdir()
+    tops = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("PT"))
+    proc = subprocess.run(
+        [require("dcmgpdir"), "+r", "+id", str(root), "+D", str(out), *tops],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = pydicom.dcmread(out).DirectoryRecordSequence
+    return sum(r.DirectoryRecordType == "IMAGE" for r in records)
 
 
 def test_same_seed_same_tree_and_junk_only_when_asked(
