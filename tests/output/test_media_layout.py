@@ -11,11 +11,11 @@ from typing import Any
 
 import pydicom
 import pytest
-from dicomtools import dciodvfy, dcmdump, require
 
 from dicomfab import SpecError
 from dicomfab.output.files import file_digests
 from dicomfab.output.media import JUNK_FILES
+from dicomtools import dciodvfy, dcmdump, require
 
 FILE_ID = re.compile(r"[A-Z0-9_]{1,8}")
 

@@ -59,7 +59,7 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
         sources[entry.sop_instance_uid] = confined(root, entry.file)
         fs.add(dcmread(sources[entry.sop_instance_uid]))
     fs.write(root)
-    file_ids = {}
+    file_ids: dict[str, str] = {}
     for instance in fs:  # reloaded from the DICOMDIR just written
         file_id = Path(instance.FileID)
         file_ids[instance.SOPInstanceUID] = file_id.as_posix()
