@@ -15,6 +15,7 @@ import pytest
 from dicomfab import SpecError
 from dicomfab.output.files import file_digests
 from dicomfab.output.media import JUNK_FILES
+from dicomfab.output.merge import merge
 from dicomtools import dciodvfy, dcmdump, require
 
 FILE_ID = re.compile(r"[A-Z0-9_]{1,8}")
@@ -110,3 +111,20 @@ def test_same_seed_same_tree_and_junk_only_when_asked(
 def test_junk_needs_the_media_layout(make_dataset: Any, small_spec: dict[str, Any]) -> None:
     with pytest.raises(SpecError, match="junk"):
         make_dataset(small_spec, junk=True)
+
+
+def test_a_media_dataset_merges(
+    make_dataset: Any, small_spec: dict[str, Any], tmp_path: Path
+) -> None:
+    """Every series of the media tree has an IM000000: merging keeps them apart."""
+    two_series = [{"views": ["RCC", "LCC"]}, {"views": ["RMLO", "LMLO"]}]
+    small_spec["patients"][0]["studies"][0]["series"] = two_series
+    result = make_dataset(small_spec, layout="media", junk=True)
+    assert {i.file for i in result.manifest.instances()} >= {
+        "PT000000/ST000000/SE000000/IM000000",
+        "PT000000/ST000000/SE000001/IM000000",
+    }
+    merged = merge([result.path], tmp_path / "merged")
+    assert merged.conflicts == [] and merged.files == len(result.manifest.instances())
+    for inst in merged.manifest.instances():
+        assert pydicom.dcmread(merged.path / inst.file).SOPInstanceUID == inst.sop_instance_uid
