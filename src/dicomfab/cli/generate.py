@@ -70,7 +70,7 @@ from dicomfab.studyspec.models import Spec
     default="folders",
     show_default=True,
     help="folders: dicoms/<study>/<file>; media: a CD/USB File-set with a DICOMDIR at the root "
-    "(PT000000/ST000000/SE000000/IM000000).",
+    "(DICOM/PT000000/ST000000/SE000000/IM000000).",
 )
 @click.option(
     "--junk",
@@ -116,7 +116,7 @@ def command(
            after the newest study) and <output>/<name>/manifest.json.
     The folder appears complete or not at all. Same spec and seed give byte-identical files.
     --layout media writes the instances as removable media does instead: a DICOMDIR at
-    <output>/<name>/ and the files under PT000000/ST000000/SE000000/IM000000 (a spec only).
+    <output>/<name>/ and the files under DICOM/PT000000/ST000000/SE000000/IM000000 (a spec only).
 
     Scenarios go to <output>/<scenario name>/ each; --set and --params change their parameters.
 

@@ -1,8 +1,9 @@
 """The media layout: a dataset as a CD or USB stick presents it (PS3.10 / PS3.12 File-set).
 
 The instances already written to ``dicoms/`` are moved into a File-set tree named by pydicom's
-:class:`~pydicom.fileset.FileSet` (``PT000000/ST000000/SE000000/IM000000``: upper-case file IDs of
-at most 8 characters, no extension) with a ``DICOMDIR`` at the root holding PATIENT / STUDY /
+:class:`~pydicom.fileset.FileSet` under a ``DICOM`` folder
+(``DICOM/PT000000/ST000000/SE000000/IM000000``: upper-case file ID components of at most 8
+characters, no extension) with a ``DICOMDIR`` at the root holding PATIENT / STUDY /
 SERIES / IMAGE records. FileSet re-encodes each instance as it stages it; the tree keeps dicomfab's
 own bytes instead (copied over FileSet's), so the manifest's digests still hold. The File-set UID
 and ID derive from the dataset's identity and seed, so the same spec and seed give the same tree.
@@ -18,6 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
+import pydicom
 from pydicom import dcmread
 from pydicom.fileset import FileSet
 
@@ -28,6 +30,7 @@ from dicomfab.output.paths import confined
 
 Layout = Literal["folders", "media"]
 LAYOUTS: tuple[Layout, ...] = ("folders", "media")
+MEDIA_FOLDER = "DICOM"  # the tree's top folder, as most media has it
 
 #: name → content of the non-DICOM files real media carries (``junk``)
 JUNK_FILES: dict[str, bytes] = {
@@ -59,20 +62,46 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
         sources[entry.sop_instance_uid] = confined(root, entry.file)
         fs.add(dcmread(sources[entry.sop_instance_uid]))
     fs.write(root)
-    file_ids: dict[str, str] = {}
-    for instance in fs:  # reloaded from the DICOMDIR just written
-        file_id = Path(instance.FileID)
-        file_ids[instance.SOPInstanceUID] = file_id.as_posix()
+    _drop_stage(fs)
+    file_ids = _into_folder(root, MEDIA_FOLDER)
+    for sop_uid, file_id in file_ids.items():
         # dicomfab's bytes, not FileSet's re-encoding
-        shutil.copyfile(sources[instance.SOPInstanceUID], confined(root, *file_id.parts))
+        shutil.copyfile(sources[sop_uid], confined(root, *file_id.split("/")))
     for entry in written:
         entry.file = file_ids[entry.sop_instance_uid]
-    _drop_stage(fs)
     shutil.rmtree(confined(root, "dicoms"))
     if junk:
         for name, content in JUNK_FILES.items():
             confined(root, name).write_bytes(content)
         manifest.extras = sorted(JUNK_FILES)
+
+
+def _into_folder(root: Path, folder: str) -> dict[str, str]:
+    """Move the File-set's tree into ``root/folder`` (as media from imaging centres has it) and
+    rewrite the DICOMDIR to match: each record's Referenced File ID gains ``folder`` as its first
+    component, and FileSet re-encodes the records (their offsets change) keeping its tree.
+    Returns each instance's File ID path, by SOP Instance UID."""
+    target = confined(root, folder)
+    target.mkdir()
+    dicomdir = pydicom.dcmread(confined(root, "DICOMDIR"))
+    file_ids: dict[str, str] = {}
+    for record in dicomdir.DirectoryRecordSequence:
+        if "ReferencedFileID" not in record:
+            continue
+        value = record.ReferencedFileID  # a str for one component, else a MultiValue
+        parts = [value] if isinstance(value, str) else [str(v) for v in value]
+        top = confined(root, parts[0])
+        if top.is_dir() and top.parent != target:
+            top.rename(target / parts[0])
+        record.ReferencedFileID = [folder, *parts]
+        file_ids[record.ReferencedSOPInstanceUIDInFile] = "/".join([folder, *parts])
+    fs = FileSet(dicomdir)  # the tree as the DICOMDIR's offsets link it, files at the new IDs
+    file_set_id = fs.ID
+    fs.ID = None  # a change to the DICOMDIR itself: write() then rewrites only the DICOMDIR
+    fs.ID = file_set_id
+    fs.write(use_existing=True)
+    _drop_stage(fs)
+    return file_ids
 
 
 def _drop_stage(fs: FileSet) -> None:

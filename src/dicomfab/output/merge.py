@@ -130,8 +130,8 @@ def _load_manifest(folder: Path) -> Manifest:
 
 def merged_file_path(study_uid: str, file: str) -> str:
     """``dicoms/<StudyUID>/<file>`` for a manifest ``file`` path, whatever folder it is in. A path
-    outside ``dicoms/`` (the media layout's ``PT000000/ST000000/SE000000/IM000000``) keeps all its
-    components, joined by ``_``: the series folders there tell files of the same name apart."""
+    outside ``dicoms/`` (the media layout's ``DICOM/PT000000/ST000000/SE000000/IM000000``) keeps
+    all its components, joined by ``_``: the series folders tell files of the same name apart."""
     parts = PurePosixPath(file).parts
     if "dicoms" in parts:
         return str(PurePosixPath("dicoms", *parts[parts.index("dicoms") + 1 :]))
