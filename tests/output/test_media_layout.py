@@ -12,7 +12,7 @@ from typing import Any
 import pydicom
 import pytest
 
-from dicomfab import SpecError
+from dicomfab import OutputError, SpecError
 from dicomfab.output.files import file_digests
 from dicomfab.output.media import JUNK_FILES
 from dicomfab.output.merge import merge
@@ -136,3 +136,14 @@ def test_a_media_dataset_merges(
     assert merged.conflicts == [] and merged.files == len(result.manifest.instances())
     for inst in merged.manifest.instances():
         assert pydicom.dcmread(merged.path / inst.file).SOPInstanceUID == inst.sop_instance_uid
+
+
+def test_an_instance_without_what_a_record_needs_is_refused(
+    make_dataset: Any, small_spec: dict[str, Any], tmp_path: Path
+) -> None:
+    """A STUDY record needs StudyDate: a file without it stops the media layout, naming it."""
+    broken = {"remove_tags": ["StudyDate"], "permissive": True}
+    small_spec["patients"][0]["studies"][0]["series"] = [{"instances": [broken]}]
+    with pytest.raises(OutputError, match=r"cannot go on media.*Study Date"):
+        make_dataset(small_spec, layout="media")
+    assert not (tmp_path / "out" / "small").exists()

@@ -25,6 +25,7 @@ from pydicom.fileset import FileSet
 
 from dicomfab.builder.plan_model import Plan
 from dicomfab.builder.uids import UIDFactory
+from dicomfab.errors import OutputError
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.paths import confined
 
@@ -58,11 +59,16 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
     fs.UID = uids.uid("fileset")  # type: ignore[assignment]
     written = [i for i in manifest.instances() if i.written]
     sources = {}
-    for entry in written:
-        sources[entry.sop_instance_uid] = confined(root, entry.file)
-        fs.add(dcmread(sources[entry.sop_instance_uid]))
-    fs.write(root)
-    _drop_stage(fs)
+    try:
+        for entry in written:
+            sources[entry.sop_instance_uid] = confined(root, entry.file)
+            try:
+                fs.add(dcmread(sources[entry.sop_instance_uid]))
+            except (ValueError, AttributeError) as exc:  # a record's Type 1 attribute missing
+                raise OutputError(f"{entry.file} cannot go on media: {exc}") from exc
+        fs.write(root)
+    finally:
+        _drop_stage(fs)
     file_ids = _into_folder(root, MEDIA_FOLDER)
     for sop_uid, file_id in file_ids.items():
         # dicomfab's bytes, not FileSet's re-encoding
