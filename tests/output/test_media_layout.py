@@ -13,6 +13,7 @@ import pydicom
 import pytest
 
 from dicomfab import OutputError, SpecError
+from dicomfab.console import main
 from dicomfab.output.files import file_digests
 from dicomfab.output.media import JUNK_FILES
 from dicomfab.output.merge import merge
@@ -147,3 +148,33 @@ def test_an_instance_without_what_a_record_needs_is_refused(
     with pytest.raises(OutputError, match=r"cannot go on media.*Study Date"):
         make_dataset(small_spec, layout="media")
     assert not (tmp_path / "out" / "small").exists()
+
+
+def _cli(*args: str) -> int:
+    """``dicomfab ARGS`` in this process: its exit code."""
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    code = info.value.code
+    return code if isinstance(code, int) else 1
+
+
+def test_command_line(
+    small_spec: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(small_spec))
+    out = str(tmp_path / "out")
+    code = _cli("generate", "-o", out, "-c", str(spec), "--layout", "media", "--junk", "-q")
+    assert code == 0
+    assert (tmp_path / "out" / "small" / "DICOMDIR").is_file()
+    assert (tmp_path / "out" / "small" / "AUTORUN.INF").is_file()
+    capsys.readouterr()
+    for args, message in (
+        (("-c", str(spec), "--junk"), "--junk goes with --layout media"),
+        (("--scenario", "cu_private_tag", "--layout", "media"), "goes with a spec"),
+        (("-c", str(spec), "--layout", "media", "--preview"), "without --preview"),
+    ):
+        code = _cli("generate", "-o", str(tmp_path / "other"), *args)
+        assert code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
