@@ -178,3 +178,25 @@ def test_command_line(
         assert code == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_the_file_set_stages_inside_the_dataset_folder(
+    make_dataset: Any, small_spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydicom's FileSet copies every instance to a staging folder before it writes; that folder
+    must be inside the dataset's own (unfinished) folder, never the system's temporary folder."""
+    from pydicom.fileset import FileSet
+
+    staged: list[tuple[Path, Path]] = []
+    write = FileSet.write
+
+    def spy(self: FileSet, path: Any = None, **kwargs: Any) -> None:
+        staged.append((Path(self._stage["path"]), Path(path or self.path)))
+        write(self, path, **kwargs)
+
+    monkeypatch.setattr(FileSet, "write", spy)
+    make_dataset(small_spec, layout="media")
+    assert staged
+    for stage, root in staged:
+        assert stage.parent == root
+        assert not stage.exists()  # removed once written

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Literal
 
 import pydicom
@@ -53,7 +54,7 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
 
     Every written instance moves; its manifest ``file`` becomes its File ID path. Instances listed
     but not written stay out of the DICOMDIR."""
-    fs = FileSet()
+    fs = _fileset(root)
     fs.ID = fileset_id(plan.spec.name)
     uids = UIDFactory(plan.spec.seed, plan.spec.uid_root, namespace=plan.uid_namespace)
     fs.UID = uids.uid("fileset")  # type: ignore[assignment]
@@ -101,7 +102,8 @@ def _into_folder(root: Path, folder: str) -> dict[str, str]:
             top.rename(target / parts[0])
         record.ReferencedFileID = [folder, *parts]
         file_ids[record.ReferencedSOPInstanceUIDInFile] = "/".join([folder, *parts])
-    fs = FileSet(dicomdir)  # the tree as the DICOMDIR's offsets link it, files at the new IDs
+    # the tree as the DICOMDIR's offsets link it, files at the new IDs
+    fs = _fileset(root, dicomdir)
     file_set_id = fs.ID
     fs.ID = None  # a change to the DICOMDIR itself: write() then rewrites only the DICOMDIR
     fs.ID = file_set_id
@@ -110,9 +112,20 @@ def _into_folder(root: Path, folder: str) -> dict[str, str]:
     return file_ids
 
 
+def _fileset(root: Path, dicomdir: pydicom.Dataset | None = None) -> FileSet:
+    """A FileSet that stages its copies inside ``root`` (the dataset's own unfinished folder),
+    not in the system's temporary folder: dicomfab writes nowhere but where it was told. FileSet
+    has no public way to choose, so its (still empty) stage is replaced."""
+    fs = FileSet(dicomdir)
+    fs._stage["t"].cleanup()
+    fs._stage["t"] = TemporaryDirectory(prefix=".stage-", dir=root)
+    fs._stage["path"] = Path(fs._stage["t"].name)
+    return fs
+
+
 def _drop_stage(fs: FileSet) -> None:
-    """Remove the staging folder FileSet keeps (a copy of every instance, in the system's temporary
-    folder): it has no public way to, and leaving it to the garbage collector warns."""
+    """Remove the staging folder FileSet keeps (a copy of every instance): it has no public way
+    to, and leaving it to the garbage collector warns."""
     stage = getattr(fs, "_stage", {})
     if "t" in stage:
         stage["t"].cleanup()
