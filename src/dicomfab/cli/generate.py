@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -198,16 +199,18 @@ def _generate(
     junk: bool = False,
 ) -> GenerateResult:
     total = len(plan.instances)
+    run = functools.partial(
+        generate,
+        spec,
+        output,
+        overwrite=overwrite,
+        workers=workers,
+        plan=plan,
+        layout=layout,
+        junk=junk,
+    )
     if quiet:
-        return generate(
-            spec,
-            output,
-            overwrite=overwrite,
-            workers=workers,
-            plan=plan,
-            layout=layout,
-            junk=junk,
-        )
+        return run()
     columns = (
         TextColumn("[bold]generating"),
         BarColumn(),
@@ -217,16 +220,7 @@ def _generate(
     )
     with Progress(*columns, console=console_err, transient=True) as bar:
         task = bar.add_task("generate", total=total)
-        return generate(
-            spec,
-            output,
-            overwrite=overwrite,
-            workers=workers,
-            plan=plan,
-            progress=lambda n: bar.advance(task, n),
-            layout=layout,
-            junk=junk,
-        )
+        return run(progress=lambda n: bar.advance(task, n))
 
 
 def _summary(result: GenerateResult) -> dict[str, object]:

@@ -3,7 +3,7 @@
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, General Series M, General Equipment U, General Image M,
   General Acquisition M, Image Pixel M, SOP Common M                        → builder.modules
-  SC Equipment M (ConversionType DF: digitised film)                       → _sc_equipment
+  SC Equipment M (ConversionType DF: digitised film)                       → sc_equipment
   SC Image M                                                                → _sc_image
   VOI LUT U                                                                → builder.modules.voi_lut
   Clinical Trial *, Patient Study, Device, Specimen, Overlay Plane, Modality LUT,
@@ -40,7 +40,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
     ds = m.image_dataset(plan, image, SC, "OT")
     ds.BodyPartExamined = "BREAST"  # a paired part: ImageLaterality B meets Laterality's 2C
-    _sc_equipment(ds)
+    sc_equipment(ds)
     m.general_image(ds, plan)
     _sc_image(ds, plan)
     if image.samples == 1:
@@ -49,10 +49,13 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
 
 # SC Equipment (C.8.6.1)
-def _sc_equipment(ds: Dataset) -> None:
-    ds.ConversionType = "DF"
+def sc_equipment(
+    ds: Dataset, conversion_type: str = "DF", model: str = "Synthetic Film Digitizer"
+) -> None:
+    """SC Equipment (C.8.6.1) of dicomfab's synthetic capture device."""
+    ds.ConversionType = conversion_type
     ds.SecondaryCaptureDeviceManufacturer = m.MANUFACTURER
-    ds.SecondaryCaptureDeviceManufacturerModelName = "Synthetic Film Digitizer"
+    ds.SecondaryCaptureDeviceManufacturerModelName = model
     ds.SecondaryCaptureDeviceSoftwareVersions = m.SOFTWARE
 
 

@@ -5,7 +5,7 @@ Units once exchanged legacy tomosynthesis as such Secondary Capture stacks.
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, General Series M, General Equipment U, General Image M,
   Image Pixel M, SOP Common M                                               → builder.modules
-  SC Equipment M (ConversionType WSD: workstation)                          → _sc_equipment
+  SC Equipment M (ConversionType WSD: workstation)                          → sc.sc_equipment
   Multi-frame M (FrameIncrementPointer → Slice Location Vector)             → _multi_frame
   SC Multi-frame Image M (identity rescale and Presentation LUT)            → _sc_multiframe_image
   SC Multi-frame Vector C (the vector the pointer names)                    → _multi_frame
@@ -25,6 +25,7 @@ from pydicom.tag import Tag
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate
+from dicomfab.builder.iods.sc import sc_equipment
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import PixelOptions
 
@@ -48,7 +49,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
     ds = m.image_dataset(plan, image, plan.iod.sop_class_uid, "OT")
     ds.BodyPartExamined = "BREAST"  # a paired part: ImageLaterality B meets Laterality's 2C
-    _sc_equipment(ds)
+    sc_equipment(ds, "WSD", "Synthetic Workstation")
     m.general_image(ds, plan)
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.PatientOrientation = ""
@@ -60,14 +61,6 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     _sc_multiframe_image(ds)
     m.voi_lut(ds, image)  # VOI LUT (C.11.2)
     return ds
-
-
-# SC Equipment (C.8.6.1)
-def _sc_equipment(ds: Dataset) -> None:
-    ds.ConversionType = "WSD"
-    ds.SecondaryCaptureDeviceManufacturer = m.MANUFACTURER
-    ds.SecondaryCaptureDeviceManufacturerModelName = "Synthetic Workstation"
-    ds.SecondaryCaptureDeviceSoftwareVersions = m.SOFTWARE
 
 
 # Multi-frame (C.7.6.6) + SC Multi-frame Vector (C.8.6.4)
