@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dicomfab.builder import constraints, vendors
+from dicomfab.builder import constraints, references, vendors
 from dicomfab.builder import transfer as encoding
 from dicomfab.builder.demographics import (
     accession_number,
@@ -41,6 +41,7 @@ from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.errors import Issue, SpecError, TransferSyntaxError, shorten
 from dicomfab.studyspec.dates import parse_date, resolve_relative, time_problem
 from dicomfab.studyspec.models import (
+    Content,
     InstanceSpec,
     PatientSpec,
     PixelOptions,
@@ -99,9 +100,11 @@ class _Planner:
     # ------------------------------------------------------------------ levels
     def plan(self) -> Plan:
         patients = [self.patient(i, p) for i, p in enumerate(self.spec.patients)]
+        plan = Plan(self.spec, patients, self.identity)
+        references.resolve(plan, self.fail)  # once every instance a reference may name exists
         if self.issues:
             raise SpecError(list(self.issues.values()))
-        return Plan(self.spec, patients, self.identity)
+        return plan
 
     def patient(self, index: int, spec: PatientSpec) -> PatientPlan:
         path = f"patients[{index}]"
@@ -397,10 +400,44 @@ class _Planner:
             truncate_pixel_data=spec.truncate_pixel_data,
             vendor=persona,
         )
+        self.derived_fields(plan, chain)
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         if spec.truncate_pixel_data is not None:
             self.check_truncation(plan)
         return plan
+
+    def derived_fields(self, plan: InstancePlan, chain: Chain) -> None:
+        """``references`` and ``content``: what a derived IOD refers to and says. Only derived
+        IODs take them, and only the ``content`` fields their IOD reads."""
+        specs = _inherit(chain, "references")
+        content = Content()
+        for _, level in chain:
+            content = content.merged(level.content)
+        iod = plan.iod
+        if not iod.derived:
+            if specs is not None:
+                self.fail(
+                    constraints.set_at(chain, plan.path, "references"),
+                    f"{iod.name} instances refer to no other instance",
+                    "an IOD that does (`dicomfab list iods`), or no references",
+                )
+            given = content.model_dump(exclude_none=True)
+        else:
+            given = {
+                k: v
+                for k, v in content.model_dump(exclude_none=True).items()
+                if k not in iod.content_fields
+            }
+        for name in given:
+            self.fail(
+                constraints.set_at(chain, plan.path, "content") + f".{name}",
+                f"{iod.name} reads no content.{name}",
+                "content: {" + ", ".join(sorted(iod.content_fields)) + "}"
+                if iod.content_fields
+                else "no content",
+            )
+        plan.reference_specs = specs
+        plan.content = content
 
     def check_truncation(self, plan: InstancePlan) -> None:
         """``truncate_pixel_data`` cuts native Pixel Data short: permissive only, and only where

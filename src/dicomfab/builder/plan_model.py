@@ -14,7 +14,7 @@ from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.transfer import TransferSyntax
 from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.builder.vendors import Persona
-from dicomfab.studyspec.models import PixelOptions, Spec
+from dicomfab.studyspec.models import Content, PixelOptions, Reference, Spec
 from dicomfab.studyspec.tags import CoercedValue, TagRef
 from dicomfab.studyspec.views import View
 
@@ -87,6 +87,10 @@ class InstancePlan:
     truncate_pixel_data: float | None = None  # write only this fraction of the native Pixel Data
     # the vendor persona the spec names, when it covers this IOD (else None: generic equipment)
     vendor: Persona | None = None
+    # what a derived IOD refers to, resolved once the whole plan exists (builder.references)
+    reference_specs: list[Reference] | None = None
+    references: list[ReferencedInstance] = field(default_factory=list)
+    content: Content = field(default_factory=Content)
 
     @property
     def exposure_key(self) -> str:
@@ -131,6 +135,19 @@ class InstancePlan:
     def study_level_uid(self, kind: str) -> str:
         """A UID shared by the whole study (e.g. a frame of reference for all its views)."""
         return self.uids.uid(kind, self.patient.index, self.study.index)
+
+
+@dataclass(frozen=True)
+class ReferencedInstance:
+    """An instance a derived object refers to: one of the plan's (``instance``), or one that is
+    not in the dataset (``instance`` None; a ``references`` entry with its UIDs)."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    series_instance_uid: str
+    study_instance_uid: str
+    instance: InstancePlan | None = None
+    path: str = ""  # the spec path of the references entry it comes from
 
 
 @dataclass

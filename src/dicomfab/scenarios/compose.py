@@ -117,6 +117,15 @@ def _patch(node: dict[str, Any], defect: Defect) -> None:
         node["remove_tags"] = [*node.get("remove_tags", []), *defect.remove_tags]
     if defect.pixels is not None:
         node["pixels"] = {**node.get("pixels", {}), **defect.pixels.model_dump(exclude_none=True)}
+    if defect.content is not None:
+        node["content"] = {
+            **node.get("content", {}),
+            **defect.content.model_dump(mode="json", exclude_none=True),
+        }
+    if defect.references is not None:
+        node["references"] = [
+            r if isinstance(r, str) else r.model_dump(exclude_none=True) for r in defect.references
+        ]
     for name in _SETTINGS_FIELDS:
         value = getattr(defect, name)
         if value is not None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dicomfab.output.manifest import NotObservable
-from dicomfab.studyspec.models import PixelOptions
+from dicomfab.studyspec.models import Content, PixelOptions, Reference
 
 Outcome = Literal[
     "accept", "normalise", "warn", "exclude", "quarantine", "reject", "link", "no-link"
@@ -91,6 +91,12 @@ class Defect(_Model):
     iod: str | None = None
     transfer_syntax: str | None = None
     pixels: PixelOptions | None = None
+    references: list[Reference] | None = Field(
+        None, description="what a derived object refers to instead (see the spec's references)"
+    )
+    content: Content | None = Field(
+        None, description="content fields of a derived object to change"
+    )
     skip_writing: bool | None = None
     file_name: str | None = None
     sop_instance_uid: str | None = None

@@ -78,6 +78,77 @@ class PixelOptions(_Model):
         return PixelOptions(**data)
 
 
+class ForeignReference(_Model):
+    """An instance a derived object refers to that is not in the dataset (on purpose: an SR
+    citing an image nobody sent). Unset UIDs are derived from the SOP Instance UID."""
+
+    sop_instance_uid: str
+    sop_class_uid: str = Field(
+        "1.2.840.10008.5.1.4.1.1.1.2", description="default: Digital Mammography For Presentation"
+    )
+    series_instance_uid: str | None = None
+    study_instance_uid: str | None = Field(
+        None, description="default: the referring object's own study"
+    )
+
+
+Reference = str | ForeignReference
+"""A reference in a spec: a selector string (``dicomfab.builder.references``) or a foreign
+instance."""
+
+
+class Finding(_Model):
+    """A finding a CAD or AI object reports on one of its referenced images."""
+
+    kind: Literal["mass", "calcification_cluster"] = "mass"
+    image: Annotated[int, Field(ge=0)] = Field(
+        0, description="which of the object's references the finding lies on (its index)"
+    )
+    x: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None,
+        description="centre column as a fraction of Columns (default: a point inside the breast "
+        "of the referenced image, derived from the seed)",
+    )
+    y: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="centre row as a fraction of Rows (default: as x)"
+    )
+    size_mm: Annotated[float, Field(gt=0, le=200)] = Field(12.0, description="diameter in mm")
+    probability: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.87, description="the CAD or AI system's certainty (0–1)"
+    )
+
+
+class Content(_Model):
+    """What a derived object says (SR, SEG, GSPS, KOS, AI capture). Each IOD reads the fields it
+    lists in docs/iods.md; a field an IOD does not read is refused at validate. Unset fields come
+    from the shallower level, then from the IOD."""
+
+    findings: list[Finding] | None = Field(
+        None, description="CAD/AI findings: masses and calcification clusters on the references"
+    )
+    title: str | None = Field(
+        None,
+        description="the document title: for KOS key_images, rejected_for_quality, "
+        "incorrect_worklist_entry or retention_expired (the IHE rejection notes); for SR a "
+        "report title",
+    )
+    window: tuple[float, float] | None = Field(
+        None, description="GSPS window centre and width applied to the references"
+    )
+    annotation: str | None = Field(None, description="GSPS text annotation on the image")
+    shutter: bool | None = Field(None, description="GSPS: a rectangular display shutter")
+    segmentation: Literal["binary", "fractional"] | None = Field(
+        None, description="SEG: one bit per pixel, or 8-bit probabilities"
+    )
+
+    def merged(self, deeper: Content | None) -> Content:
+        if deeper is None:
+            return self
+        data = self.model_dump()
+        data.update(deeper.model_dump(exclude_none=True))
+        return Content(**data)
+
+
 class Settings(_Model):
     """What every level of a spec may set; deeper levels override shallower ones."""
 
@@ -115,6 +186,16 @@ class Settings(_Model):
     permissive: bool | None = Field(
         None,
         description="write values exactly as given, even when invalid (for broken scenarios)",
+    )
+    references: list[Reference] | None = Field(
+        None,
+        description="what a derived object (SR, SEG, GSPS, KOS, AI capture) refers to, in this "
+        "patient: images (every image of its study, the default), a view (RCC), "
+        "series[E] or series[E].instances[I] of its study, any of them after studies[S]. for "
+        "another study, or {sop_instance_uid: ...} for an instance not in the dataset",
+    )
+    content: Content | None = Field(
+        None, description="what a derived object says: findings, title, window, … (per IOD)"
     )
 
 

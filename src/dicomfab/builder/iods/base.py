@@ -65,3 +65,8 @@ class IODTemplate:
     # ViewCodeSequence items hold ViewModifierCodeSequence as Type 2 (DX Positioning, C.8.11.5.1.1,
     # and C.8.11.7 for mammography); elsewhere Type 3 (present means at least one item)
     view_modifier_type2: bool = False
+    # a derived object (SR, SEG, GSPS, KOS, AI capture): it refers to other instances
+    # (``InstancePlan.references``; a spec's ``references`` is refused elsewhere) and is not an
+    # image the default reference ``images`` picks
+    derived: bool = False
+    content_fields: frozenset[str] = frozenset()  # the spec ``content`` fields the IOD reads
