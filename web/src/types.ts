@@ -42,6 +42,17 @@ export interface JsonSchema {
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
   required?: string[];
+  /** The spec schema's own extension: what a form needs of each IOD (builder/schema.py). */
+  'x-iods'?: Record<string, IodInfo>;
+}
+
+export interface IodInfo {
+  title: string;
+  /** its name, aliases and SOP Class UID: what a spec's `iod` may say */
+  names: string[];
+  /** a derived object (SR, SEG, GSPS, KOS, AI capture): it takes `references` and `content` */
+  derived: boolean;
+  content_fields: string[];
 }
 
 export type ValidateResult = Schemas['Validation'];

@@ -33,4 +33,20 @@ def spec_schema() -> dict[str, Any]:
         if "view" in props:
             props["view"]["examples"] = list(VIEWS)
     _ = settings
+    schema["x-iods"] = iod_catalogue()
     return schema
+
+
+def iod_catalogue() -> dict[str, dict[str, Any]]:
+    """What a form needs of each IOD (the wizard): the names a spec may give it (name, aliases,
+    SOP Class UID), whether it is a derived object (then it takes ``references``) and the
+    ``content`` fields it reads."""
+    return {
+        t.name: {
+            "title": t.title,
+            "names": [t.name, *t.aliases, t.sop_class_uid],
+            "derived": t.derived,
+            "content_fields": sorted(t.content_fields),
+        }
+        for t in registry.templates()
+    }

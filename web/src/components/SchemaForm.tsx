@@ -224,7 +224,8 @@ export interface SchemaFormProps {
 
 /**
  * A form generated from a JSON Schema object: string → text (select for `enum`, suggestions for
- * `examples`), integer/number → number, boolean → checkbox, arrays of strings → a list, nested
+ * `examples`), integer/number → number, boolean → checkbox, arrays of strings → a list, arrays of
+ * objects → a form per item (add, remove), nested
  * objects → a fieldset, `tags` mappings → the tag table, anything else → JSON.
  */
 export default function SchemaForm({ root, schema, value, onChange, path, issues, exclude = [], order = [] }: SchemaFormProps) {
@@ -311,6 +312,43 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
             issues={issues}
             onChange={(n) => set(key, Object.keys(n).length ? n : undefined)}
           />
+        </fieldset>,
+      );
+      continue;
+    }
+
+    // Lists of objects (findings): one nested form per item, with add and remove.
+    const itemSchema = type === 'array' ? resolveRef(root, f.items) : undefined;
+    if (itemSchema && typeOf(itemSchema) === 'object' && itemSchema.properties) {
+      const items = Array.isArray(current) ? (current as Record<string, unknown>[]) : [];
+      const noun = humanize(key).replace(/s$/, '').toLowerCase();
+      const put = (next: Record<string, unknown>[]) => set(key, next.length ? next : undefined);
+      fields.push(
+        <fieldset key={key} className="field field-wide nested" data-field={fieldPath}>
+          <legend title={desc}>{label}</legend>
+          {help}
+          {items.map((item, n) => (
+            <fieldset key={n} className="nested" data-field={joinPath(fieldPath, n)}>
+              <legend>
+                {humanize(noun)} {n + 1}{' '}
+                <button type="button" onClick={() => put(items.filter((_, k) => k !== n))} aria-label={`Remove ${noun} ${n + 1}`}>
+                  Remove
+                </button>
+              </legend>
+              <SchemaForm
+                root={root}
+                schema={f.items ?? {}}
+                value={item}
+                path={joinPath(fieldPath, n)}
+                issues={issues}
+                onChange={(next) => put(items.map((old, k) => (k === n ? next : old)))}
+              />
+            </fieldset>
+          ))}
+          <button type="button" onClick={() => put([...items, {}])}>
+            Add {noun}
+          </button>
+          {errorBlock}
         </fieldset>,
       );
       continue;

@@ -1,7 +1,8 @@
 import { useMemo } from 'react';
 import SchemaForm, { resolveRef } from '../../components/SchemaForm';
 import type { Issue, JsonSchema, Spec } from '../../types';
-import { asObj, CHILD_KEYS, getIn, heading, LEVEL_CHILD, nodePath, pathString, setIn, type Level, type Obj, type Sel } from './specTree';
+import { schemaForIod, findIod } from './iodFields';
+import { asObj, CHILD_KEYS, effectiveIod, getIn, heading, LEVEL_CHILD, nodePath, pathString, setIn, type Level, type Obj, type Sel } from './specTree';
 
 const DEFS: Record<Level, string> = { spec: '', patient: 'PatientSpec', study: 'StudySpec', series: 'SeriesSpec', instance: 'InstanceSpec' };
 
@@ -24,6 +25,11 @@ export default function NodeEditor({ schema, spec, sel, issues, onChange }: Prop
   const path = nodePath(sel);
   const current = sel.level === 'spec' ? spec : asObj(getIn(spec, path));
   const currentPath = pathString(path);
+  const iod = effectiveIod(spec, sel);
+  const formRoot = useMemo(
+    () => schemaForIod(schema, findIod(schema, iod), current),
+    [schema, iod, current],
+  );
 
   const edit = (v: Obj) => {
     if (sel.level === 'spec') {
@@ -39,9 +45,13 @@ export default function NodeEditor({ schema, spec, sel, issues, onChange }: Prop
   return (
     <section className="editor" aria-labelledby="editor-title">
       <h3 id="editor-title">{heading(sel)}</h3>
+      <p className="hint" data-testid="node-iod">
+        Builds <code>{iod}</code>
+        {findIod(schema, iod)?.derived ? ': a derived object, with the references and content its IOD reads' : ''}
+      </p>
       <SchemaForm
         key={`${sel.level}-${currentPath}`}
-        root={schema}
+        root={formRoot}
         schema={def}
         value={current}
         path={currentPath}

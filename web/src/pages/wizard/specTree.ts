@@ -182,3 +182,16 @@ export function removeChild(spec: Spec, sel: Sel, parent: Level, index: number):
   const next = asList(getIn(spec, at)).filter((_, k) => k !== index);
   return setIn(spec, at, next.length ? next : undefined) as Spec;
 }
+
+/** The IOD the selected node's instances get: the deepest `iod` set on the way down to it
+ * (dataset defaults, patient, study, series, instance), else the default (`mg`). */
+export function effectiveIod(spec: Spec, sel: Sel): string {
+  let iod = asObj(spec.defaults).iod;
+  const levels: Level[] = ['patient', 'study', 'series', 'instance'];
+  const depth = levels.indexOf(sel.level);
+  for (const level of levels.slice(0, depth + 1)) {
+    const node = asObj(getIn(spec, nodePath(sel, level)));
+    if (typeof node.iod === 'string' && node.iod.trim()) iod = node.iod;
+  }
+  return typeof iod === 'string' && iod.trim() ? iod.trim() : 'mg';
+}
