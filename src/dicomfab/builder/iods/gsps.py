@@ -21,6 +21,7 @@ headers are built (and pixels rendered) to hand to highdicom, which is imported 
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import Finding
 
 if TYPE_CHECKING:
-    from dicomfab.builder.plan_model import InstancePlan, ReferencedInstance
+    from dicomfab.builder.plan_model import InstancePlan
 
 GRAYSCALE_SOFTCOPY_PRESENTATION_STATE = "1.2.840.10008.5.1.4.1.1.11.1"
 LABEL = "BREAST_REVIEW"
@@ -51,7 +52,7 @@ REQUIRED = m.REQUIRED_COMMON | m.keywords(
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     from highdicom.pr import GrayscaleSoftcopyPresentationState, SoftcopyVOILUTTransformation
 
-    images = [_referenced_dataset(plan, ref) for ref in plan.references]
+    images = _referenced_datasets(plan)
     layers, annotations = _graphics(plan, images)
     window = plan.content.window
     voi = (
@@ -102,25 +103,39 @@ def fix_contribution_times(ds: Dataset, when: str) -> None:
             item.ContributionDateTime = when
 
 
-def _referenced_dataset(plan: InstancePlan, ref: ReferencedInstance) -> Dataset:
-    """The header highdicom reads of a referenced image: built from its plan, or, for a
-    foreign reference, a stand-in with the foreign UIDs and the first planned image's size."""
+def _referenced_datasets(plan: InstancePlan) -> list[Dataset]:
+    """The headers highdicom reads of the referenced images: built from their plans; a foreign
+    reference gets a copy of the first planned image's header (its size, rescale and window)
+    under the foreign UIDs (a bare stand-in when every reference is foreign)."""
     from dicomfab.builder import pixels
     from dicomfab.builder.dataset import build_dataset
 
-    if ref.instance is not None:
-        return build_dataset(ref.instance, pixels.render(ref.instance))
+    planned = {
+        ref.sop_instance_uid: build_dataset(ref.instance, pixels.render(ref.instance))
+        for ref in plan.references
+        if ref.instance is not None
+    }
+    model = next(iter(planned.values()), None)
+    out = []
+    for ref in plan.references:
+        if ref.sop_instance_uid in planned:
+            out.append(planned[ref.sop_instance_uid])
+            continue
+        ds = copy.deepcopy(model) if model is not None else _stand_in(plan)
+        ds.StudyInstanceUID = ref.study_instance_uid
+        ds.SeriesInstanceUID = ref.series_instance_uid
+        ds.SOPClassUID = ref.sop_class_uid
+        ds.SOPInstanceUID = ref.sop_instance_uid
+        out.append(ds)
+    return out
+
+
+def _stand_in(plan: InstancePlan) -> Dataset:
     ds = Dataset()
     m.patient(ds, plan)
     m.general_study(ds, plan)
-    ds.StudyInstanceUID = ref.study_instance_uid
-    ds.SeriesInstanceUID = ref.series_instance_uid
-    ds.SOPClassUID = ref.sop_class_uid
-    ds.SOPInstanceUID = ref.sop_instance_uid
     ds.SamplesPerPixel = 1
-    planned = next((r.instance for r in plan.references if r.instance is not None), None)
-    ds.Rows = planned.pixels.rows if planned is not None and planned.pixels.rows else 512
-    ds.Columns = planned.pixels.columns if planned is not None and planned.pixels.columns else 512
+    ds.Rows = ds.Columns = 512
     return ds
 
 
@@ -172,9 +187,7 @@ def _graphics(plan: InstancePlan, images: list[Dataset]) -> tuple[list[Any], lis
             row, column = finding_centre(ref, finding, _seed(plan, f"finding{k}"))
             radius = finding.size_mm / 2 / _spacing(images[index])
             circle = _circle(GraphicObject, column, row, radius, columns)
-            annotations.append(
-                GraphicAnnotation([images[index]], layer, graphic_objects=[circle])
-            )
+            annotations.append(GraphicAnnotation([images[index]], layer, graphic_objects=[circle]))
     return layers, annotations
 
 

@@ -70,9 +70,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
     title = TITLES[plan.content.title or DEFAULT_TITLE]
     evidence = [_evidence_dataset(plan, ref) for ref in plan.references]
-    content = KeyObjectSelection(
-        document_title=CodedConcept(*title), referenced_objects=evidence
-    )
+    content = KeyObjectSelection(document_title=CodedConcept(*title), referenced_objects=evidence)
     date, time = _content_date(plan), m.content_time(plan)
     document = KeyObjectSelectionDocument(
         evidence=evidence,
