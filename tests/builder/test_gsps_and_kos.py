@@ -220,3 +220,48 @@ def test_content_field_the_iod_does_not_read_is_refused(tmp_path: Path) -> None:
     (issue,) = info.value.issues
     assert issue.path == "patients[0].studies[0].series[1].content.window"
     assert "title" in (issue.suggestion or "")
+
+
+def test_gsps_on_images_of_two_sizes_has_a_displayed_area_each(tmp_path: Path) -> None:
+    spec = _spec("gsps", {"findings": [{"image": 4}]})
+    series = spec["patients"][0]["studies"][0]["series"]
+    series.insert(1, {"views": ["RCC"], "pixels": {"rows": 64, "columns": 52}})
+    path, ds = _derived(_generate(spec, tmp_path), "PR")
+    assert dciodvfy(path).errors == []
+    areas = {
+        (
+            tuple(int(v) for v in area.DisplayedAreaBottomRightHandCorner),
+            len(area.ReferencedImageSequence),
+        )
+        for area in ds.DisplayedAreaSelectionSequence
+    }
+    assert areas == {((104, 128), 4), ((52, 64), 1)}
+    (annotation,) = ds.GraphicAnnotationSequence  # the circle lies within the small image
+    assert max(float(v) for v in annotation.GraphicObjectSequence[0].GraphicData[::2]) <= 52
+
+
+@pytest.mark.parametrize(
+    ("extra", "content", "problem"),
+    [
+        ({"iod": "dbt", "pixels": {"frames": 3}}, {}, "is multi-frame (dbt): unsupported"),
+        (
+            {"iod": "sc", "pixels": {"photometric": "RGB", "bits_stored": 8}},
+            {},
+            "is a color (RGB) image",
+        ),
+        ({"iod": "pdf"}, {}, "has no pixels"),
+        (None, {"findings": [{"image": 4}]}, "has 4 references, not an image 4"),
+    ],
+    ids=["multi-frame", "color", "no-pixels", "finding-image"],
+)
+def test_what_a_gsps_cannot_present_is_refused_at_validate(
+    tmp_path: Path, extra: dict[str, Any] | None, content: dict[str, Any], problem: str
+) -> None:
+    spec = _spec("gsps", content)
+    if extra is not None:
+        spec["patients"][0]["studies"][0]["series"].insert(1, {"count": 1, **extra})
+    with pytest.raises(SpecError) as info:
+        _generate(spec, tmp_path)
+    (issue,) = info.value.issues
+    assert problem in issue.message
+    assert ".references" in issue.path or ".content.findings[0].image" in issue.path

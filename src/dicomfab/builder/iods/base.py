@@ -72,3 +72,6 @@ class IODTemplate:
     content_fields: frozenset[str] = frozenset()  # the spec ``content`` fields the IOD reads
     # problems with the merged ``content`` the IOD finds at validate: (field, what, nearest choice)
     check_content: Callable[[Content], list[tuple[str, str, str | None]]] | None = None
+    # problems with the resolved references (what the IOD cannot refer to), once the whole plan
+    # exists: (spec path, what, suggestion); not checked for a permissive instance
+    check_references: Callable[[InstancePlan], list[tuple[str, str, str | None]]] | None = None

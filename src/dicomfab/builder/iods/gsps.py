@@ -15,8 +15,9 @@ Content fields (the spec's ``content``):
     ``finding_centre`` picks), in a graphic layer with a circle around the anchor;
   shutter: true for a rectangular display shutter hiding a border of 1/20 of the image;
   findings: a circle per finding on the reference it names (``image``), sized by size_mm.
-The references (default ``images``) must be single-frame grayscale images of one size; their
-headers are built (and pixels rendered) to hand to highdicom, which is imported lazily.
+The references (default ``images``) must be single-frame grayscale images (refused at validate
+otherwise); images of several sizes get a displayed area each. Their headers are built (and
+pixels rendered) to hand to highdicom, which is imported lazily.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
     images = _referenced_datasets(plan)
     layers, annotations = _graphics(plan, images)
+    first = images[0]
+    # highdicom takes references of one size (one displayed area): hand it each at the first
+    # one's size, then give every size its own displayed area (_displayed_areas)
+    same_size = [_resized(ds, first.Rows, first.Columns) for ds in images]
     window = plan.content.window
     voi = (
         [SoftcopyVOILUTTransformation(window_center=window[0], window_width=window[1])]
@@ -63,7 +68,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     date = images[0].StudyDate or "20000101"
     time = m.content_time(plan)
     state = GrayscaleSoftcopyPresentationState(
-        referenced_images=images,
+        referenced_images=same_size,
         series_instance_uid=plan.series.uid,
         series_number=plan.series.number,
         sop_instance_uid=plan.sop_instance_uid,
@@ -90,9 +95,79 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     fix_contribution_times(ds, f"{date}{time}")
     sides = {str(image.get("ImageLaterality", "")) for image in images}
     ds.Laterality = sides.pop() if len(sides) == 1 else ""  # Type 2C: the images' common side
+    _displayed_areas(ds, images)
     if plan.content.shutter:
         _shutter(ds, images[0])
     return ds
+
+
+def check_references(plan: InstancePlan) -> list[tuple[str, str, str | None]]:
+    """What a grayscale presentation state cannot apply to: an instance without pixels, a
+    color image (that takes a Color Softcopy Presentation State), a multi-frame image (not built
+    here); and a finding on a reference the object does not have."""
+    problems: list[tuple[str, str, str | None]] = []
+    for k, finding in enumerate(plan.content.findings or []):
+        if finding.image >= len(plan.references):
+            problems.append(
+                (
+                    f"{plan.path}.content.findings[{k}].image",
+                    f"the object has {len(plan.references)} references, not an image "
+                    f"{finding.image}",
+                    f"an index from 0 to {len(plan.references) - 1}",
+                )
+            )
+    for ref in plan.references:
+        target = ref.instance
+        if target is None:
+            continue
+        if target.iod.pixels is None:
+            problems.append(
+                (ref.path, f"{target.path} ({target.iod.name}) has no pixels to present", _HINT)
+            )
+        elif target.iod.multiframe:  # highdicom takes no Modality LUT from multi-frame images
+            problems.append(
+                (ref.path, f"{target.path} is multi-frame ({target.iod.name}): unsupported", _HINT)
+            )
+        elif target.pixels.photometric == "RGB":
+            problems.append(
+                (ref.path, f"{target.path} is a color (RGB) image, not a grayscale one", _HINT)
+            )
+    return problems
+
+
+_HINT = "references naming single-frame grayscale images only (a view, series[E] of them)"
+
+
+def _resized(ds: Dataset, rows: int, columns: int) -> Dataset:
+    if (ds.Rows, ds.Columns) == (rows, columns):
+        return ds
+    out = copy.deepcopy(ds)  # a header (no PixelData): a shallow copy would share elements
+    out.Rows, out.Columns = rows, columns
+    return out
+
+
+# Displayed Area (C.10.4): the whole image, one item per image size when the sizes differ
+def _displayed_areas(ds: Dataset, images: list[Dataset]) -> None:
+    sizes: dict[tuple[int, int], list[Dataset]] = {}
+    for image in images:
+        sizes.setdefault((int(image.Rows), int(image.Columns)), []).append(image)
+    if len(sizes) == 1:
+        return  # highdicom's single item applies to every image
+    (template,) = ds.DisplayedAreaSelectionSequence
+    items = []
+    for (rows, columns), group in sizes.items():
+        item = copy.deepcopy(template)
+        item.DisplayedAreaBottomRightHandCorner = [columns, rows]
+        item.ReferencedImageSequence = [_image_item(image) for image in group]
+        items.append(item)
+    ds.DisplayedAreaSelectionSequence = items
+
+
+def _image_item(image: Dataset) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = image.SOPClassUID
+    item.ReferencedSOPInstanceUID = image.SOPInstanceUID
+    return item
 
 
 def fix_contribution_times(ds: Dataset, when: str) -> None:
@@ -182,12 +257,13 @@ def _graphics(plan: InstancePlan, images: list[Dataset]) -> tuple[list[Any], lis
         layer = GraphicLayer(FINDINGS_LAYER, order=2, description="CAD findings")
         layers.append(layer)
         for k, finding in enumerate(findings):
-            index = min(finding.image, len(images) - 1)
-            ref = plan.references[index]
-            row, column = finding_centre(ref, finding, _seed(plan, f"finding{k}"))
-            radius = finding.size_mm / 2 / _spacing(images[index])
-            circle = _circle(GraphicObject, column, row, radius, columns)
-            annotations.append(GraphicAnnotation([images[index]], layer, graphic_objects=[circle]))
+            image = images[finding.image]  # check_references: the index is in range
+            row, column = finding_centre(
+                plan.references[finding.image], finding, _seed(plan, f"finding{k}")
+            )
+            radius = finding.size_mm / 2 / _spacing(image)
+            circle = _circle(GraphicObject, column, row, radius, float(image.Columns))
+            annotations.append(GraphicAnnotation([image], layer, graphic_objects=[circle]))
     return layers, annotations
 
 
@@ -244,5 +320,6 @@ TEMPLATES = (
         native_only=True,
         derived=True,
         content_fields=frozenset({"window", "annotation", "shutter", "findings"}),
+        check_references=check_references,
     ),
 )
