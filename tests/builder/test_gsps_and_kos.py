@@ -265,3 +265,28 @@ def test_what_a_gsps_cannot_present_is_refused_at_validate(
     (issue,) = info.value.issues
     assert problem in issue.message
     assert ".references" in issue.path or ".content.findings[0].image" in issue.path
+
+
+def test_kos_naming_images_of_three_studies_lists_each_under_its_study(tmp_path: Path) -> None:
+    references = ["RCC", "studies[1].images", "studies[2].RCC"]
+    spec = _spec("kos", {"title": "key_images"}, references=references)
+    spec["patients"][0]["studies"] += [
+        {"role": "prior", "date": "-2y"},
+        {"role": "prior", "date": "-4y"},
+    ]
+    result = _generate(spec, tmp_path)
+    path, ds = _derived(result, "KO")
+    assert dciodvfy(path).errors == []
+    listed = {
+        str(study.StudyInstanceUID): {
+            str(sop.ReferencedSOPInstanceUID)
+            for series in study.ReferencedSeriesSequence
+            for sop in series.ReferencedSOPSequence
+        }
+        for study in ds.CurrentRequestedProcedureEvidenceSequence
+    }
+    by_uid = {str(d.SOPInstanceUID): d for _, d in _datasets(result)}
+    assert sorted(len(uids) for uids in listed.values()) == [1, 1, 4]
+    for study_uid, uids in listed.items():  # each instance under the study it belongs to
+        assert {str(by_uid[u].StudyInstanceUID) for u in uids} == {study_uid}
+    assert len(_dsrdump(path).split("IMAGE:")) - 1 == 6

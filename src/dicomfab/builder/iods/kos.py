@@ -100,11 +100,12 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
 def _evidence_dataset(plan: InstancePlan, ref: ReferencedInstance) -> Dataset:
     """What highdicom needs of a referenced instance (its UIDs; Rows/Columns make it an IMAGE
-    item) and of the patient and study the document belongs to (its own, not the reference's)."""
+    item) and of the patient and study the document belongs to (its own, not the reference's).
+    Every one is given the document's study: highdicom lists only that study's instances as
+    evidence (and fails on others); _evidence lists each under its own study instead."""
     ds = Dataset()
     m.patient(ds, plan)
     m.general_study(ds, plan)
-    ds.StudyInstanceUID = ref.study_instance_uid
     ds.SeriesInstanceUID = ref.series_instance_uid
     ds.SOPClassUID = ref.sop_class_uid
     ds.SOPInstanceUID = ref.sop_instance_uid
