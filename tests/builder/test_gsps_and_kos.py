@@ -290,3 +290,21 @@ def test_kos_naming_images_of_three_studies_lists_each_under_its_study(tmp_path:
     for study_uid, uids in listed.items():  # each instance under the study it belongs to
         assert {str(by_uid[u].StudyInstanceUID) for u in uids} == {study_uid}
     assert len(_dsrdump(path).split("IMAGE:")) - 1 == 6
+
+
+NATIVE = ["explicit-le", "implicit-le", "explicit-be", "deflated"]
+
+
+@pytest.mark.parametrize("ts", NATIVE)
+@pytest.mark.parametrize("iod", ["gsps", "kos"])
+def test_every_native_transfer_syntax_is_valid(tmp_path: Path, iod: str, ts: str) -> None:
+    content = GSPS_CONTENT["annotation"] if iod == "gsps" else {"title": "rejected_for_quality"}
+    path, _ = _derived(
+        _generate(_spec(iod, content, transfer_syntax=ts), tmp_path),
+        "PR" if iod == "gsps" else "KO",
+    )
+    validation = dciodvfy(path)
+    assert validation.errors == [], validation.output
+    dcmdump(path)
+    if iod == "kos":
+        _dsrdump(path)
