@@ -44,7 +44,9 @@ def _spec(template: IODTemplate, **series: Any) -> dict[str, Any]:
         "name": template.name,
         "seed": 11,
         "defaults": defaults,
-        "patients": [{"studies": [{"series": [{"count": 1}] * template.derived + [chosen]}]}],
+        "patients": [
+            {"studies": [{"series": ([{"count": 1}] if template.derived else []) + [chosen]}]}
+        ],
     }
 
 
