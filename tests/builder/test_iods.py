@@ -36,11 +36,17 @@ def _spec(template: IODTemplate, **series: Any) -> dict[str, Any]:
     defaults: dict[str, Any] = {"iod": template.name}
     if template.pixels is not None:
         defaults["pixels"] = _pixels(template)
+    chosen = series or {"count": 1}
+    if template.derived:  # a derived object refers to the images of its study: give it some
+        chosen = {**chosen, "iod": template.name}
+        defaults = {"pixels": {"rows": ROWS, "columns": COLUMNS}}
     return {
         "name": template.name,
         "seed": 11,
         "defaults": defaults,
-        "patients": [{"studies": [{"series": [series or {"count": 1}]}]}],
+        "patients": [
+            {"studies": [{"series": ([{"count": 1}] if template.derived else []) + [chosen]}]}
+        ],
     }
 
 
@@ -50,7 +56,7 @@ def _files(result: GenerateResult) -> list[Path]:
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.name for t in TEMPLATES])
 def test_iod_instance_is_valid_and_reads_back(make_dataset: Any, template: IODTemplate) -> None:
-    (path,) = _files(make_dataset(_spec(template)))
+    *_, path = _files(make_dataset(_spec(template)))  # a derived object's images come first
 
     validation = dciodvfy(path)
     assert validation.errors == [], validation.output
@@ -248,7 +254,7 @@ def test_pdf_bytes_are_a_valid_deterministic_pdf() -> None:
 def test_pdf_instance_encapsulates_the_report(make_dataset: Any) -> None:
     template = registry.find("pdf")
     assert template is not None
-    (path,) = _files(make_dataset(_spec(template)))
+    *_, path = _files(make_dataset(_spec(template)))  # a derived object's images come first
     ds = pydicom.dcmread(path)
     document = ds.EncapsulatedDocument
     assert len(document) % 2 == 0

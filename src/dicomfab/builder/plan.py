@@ -436,6 +436,11 @@ class _Planner:
                 if iod.content_fields
                 else "no content",
             )
+        if iod.derived and iod.check_content is not None:
+            for name, problem, nearest in iod.check_content(content):
+                self.fail(
+                    constraints.set_at(chain, plan.path, "content") + f".{name}", problem, nearest
+                )
         plan.reference_specs = specs
         plan.content = content
 

@@ -159,7 +159,7 @@ def _render_defect(
 
 def _has_spec_change(defect: Defect) -> bool:
     return bool(defect.tags or defect.remove_tags or defect.pixels) or any(
-        getattr(defect, name) is not None for name in _SETTINGS_FIELDS
+        getattr(defect, name) is not None for name in (*_SETTINGS_FIELDS, "references", "content")
     )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pydicom.dataset import Dataset
 
 from dicomfab.builder.pixels.image import PixelImage
-from dicomfab.studyspec.models import PixelOptions
+from dicomfab.studyspec.models import Content, PixelOptions
 
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
@@ -70,3 +70,8 @@ class IODTemplate:
     # image the default reference ``images`` picks
     derived: bool = False
     content_fields: frozenset[str] = frozenset()  # the spec ``content`` fields the IOD reads
+    # problems with the merged ``content`` the IOD finds at validate: (field, what, nearest choice)
+    check_content: Callable[[Content], list[tuple[str, str, str | None]]] | None = None
+    # problems with the resolved references (what the IOD cannot refer to), once the whole plan
+    # exists: (spec path, what, suggestion); not checked for a permissive instance
+    check_references: Callable[[InstancePlan], list[tuple[str, str, str | None]]] | None = None
