@@ -30,6 +30,7 @@ from dicomfab.output.paths import confined
 from dicomfab.output.records import patient_records, planned_values, record_owner, record_text
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
+from dicomfab.scenarios.media import media_study_uids, write_media_part
 from dicomfab.scenarios.model import COPY_JOIN, Defect, Expectation, Outcome, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.loading import parse_spec
@@ -268,6 +269,8 @@ def compose(
     for key in scenario.expect.copies:
         copy_group(key, plan, source)
     _check_cases(scenario, values, plan, source)
+    if scenario.media is not None:
+        media_study_uids(scenario.media, plan, source)
     expect = scenario.expect.for_values(values)
     return Composed(scenario, values, spec, twin, plan, targets, expect)
 
@@ -329,14 +332,20 @@ def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
 
 
 def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
-    """Apply file mutations and record changes, then annotate the manifest."""
-    # by file, not by SOP Instance UID: a scenario may give two files one UID on purpose
+    """Annotate the manifest, put studies on a medium, apply file mutations (to the files on
+    the medium: the DICOMDIR names the intact files) and record changes."""
+    # by file as planned (dicoms/…), not by SOP Instance UID: a scenario may give two files one
+    # UID on purpose; the entries follow their files onto a medium
     by_file = {i.file: i for i in manifest.instances()}
+    _annotate(composed, manifest)
+    media = composed.scenario.media
+    if media is not None:
+        uids = media_study_uids(media, composed.plan, f"scenario {composed.scenario.name}")
+        write_media_part(root, composed.plan, manifest, uids, junk=media.junk)
     rng = random.Random(f"{composed.spec.seed}/{composed.scenario.name}")
     with warnings.catch_warnings():  # broken files make pydicom warn: that is the point
         warnings.simplefilter("ignore")
         _break_files(composed, root, by_file, rng)
-    _annotate(composed, manifest)
     if composed.scenario.datasets:
         _split(composed, root, manifest)
     entries = {s.study_instance_uid: (p, s) for p in manifest.patients for s in p.studies}
