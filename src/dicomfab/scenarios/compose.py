@@ -159,7 +159,7 @@ def _render_defect(
 
 
 def _has_spec_change(defect: Defect) -> bool:
-    return bool(defect.tags or defect.remove_tags or defect.pixels) or any(
+    return bool(defect.tags or defect.remove_tags or defect.pixels or defect.study_uid) or any(
         getattr(defect, name) is not None for name in _SETTINGS_FIELDS
     )
 
@@ -249,10 +249,16 @@ def compose(
             instances = [] if selector.is_study else selectors.instances(selector, twin_plan)
         except selectors.SelectorError as exc:
             raise SpecError(Issue(f"defects[{i}].at", str(exc)), source=source) from None
+        if defect.study_uid is not None and not selector.is_study:
+            message = f"{shorten_text(defect.at)} selects instances: study_uid needs a study"
+            raise SpecError(Issue(f"defects[{i}].study_uid", message), source=source)
         if _has_spec_change(defect):
             if selector.is_study:
                 for study in studies:
-                    _patch(_study_node(data, study), defect)
+                    node = _study_node(data, study)
+                    _patch(node, defect)
+                    if defect.study_uid is not None:
+                        node["uid"] = defect.study_uid
             for inst in instances:
                 _patch(_instance_node(data, inst), defect)
             for node_path in [s.path for s in studies if selector.is_study] + [

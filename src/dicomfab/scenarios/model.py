@@ -101,6 +101,11 @@ class Defect(_Model):
     skip_writing: bool | None = None
     file_name: str | None = None
     sop_instance_uid: str | None = None
+    study_uid: str | None = Field(
+        None,
+        description="the StudyInstanceUID of the study ``at`` selects (a study selector), e.g. "
+        "${uid:NAME} shared with another patient's study",
+    )
     permissive: bool = True
     mutation: Mutation | None = None
     changes: list[str] | None = Field(
