@@ -64,7 +64,9 @@ def write_media_part(
     write_media(part, plan, part_manifest, junk=junk)
     for inst in part_manifest.instances():
         inst.file = f"{MEDIA_PART}/{inst.file}"
-    manifest.extras = sorted([*manifest.extras, *(f"{MEDIA_PART}/{n}" for n in part_manifest.extras)])
+    manifest.extras = sorted(
+        [*manifest.extras, *(f"{MEDIA_PART}/{n}" for n in part_manifest.extras)]
+    )
     dicoms = root / "dicoms"
     if dicoms.exists() and not any(dicoms.iterdir()):
         dicoms.rmdir()
