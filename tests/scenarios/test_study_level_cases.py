@@ -94,3 +94,12 @@ def test_study_uid_needs_a_study_selector() -> None:
     data["defects"][0]["at"] = "patient[1].current.0"
     with pytest.raises(SpecError, match=r"defects\[0\]\.study_uid.*selects instances"):
         compose(Scenario.model_validate(data), SMALL, load_profiles())
+
+
+def test_a_defect_with_only_content_is_applied() -> None:
+    """A defect whose only change is ``content`` (or ``references``) reaches the spec: here the
+    MG image refuses it, naming the path (it was once dropped without a word)."""
+    data = scenarios()["pr_bits_mismatch"].model_dump(exclude_unset=True)
+    data["defects"] = [{"at": "current.last", "what": "a title", "content": {"title": "x"}}]
+    with pytest.raises(SpecError, match=r"instances\[3\]\.content\.title"):
+        compose(Scenario.model_validate(data), SMALL, load_profiles())

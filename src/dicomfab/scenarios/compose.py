@@ -159,8 +159,11 @@ def _render_defect(
 
 
 def _has_spec_change(defect: Defect) -> bool:
-    return bool(defect.tags or defect.remove_tags or defect.pixels or defect.study_uid) or any(
-        getattr(defect, name) is not None for name in _SETTINGS_FIELDS
+    changes = (defect.pixels, defect.content, defect.references, defect.study_uid)
+    return (
+        bool(defect.tags or defect.remove_tags)
+        or any(value is not None for value in changes)
+        or any(getattr(defect, name) is not None for name in _SETTINGS_FIELDS)
     )
 
 
