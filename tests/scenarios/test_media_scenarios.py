@@ -121,6 +121,7 @@ def test_the_dicomdir_names_a_file_the_medium_lacks(tmp_path: Path) -> None:
     last = _by_role(manifest, "external_prior")[-1]
     assert (last.file, last.written, last.expectation) == (f"media/{missing[0]}", False, "exclude")
     assert images[last.sop_instance_uid] == missing[0]
+    assert _dcmgpdir_images(root / "media", tmp_path) == 3  # DCMTK finds three files on it
 
 
 def test_same_seed_same_medium(tmp_path: Path) -> None:
