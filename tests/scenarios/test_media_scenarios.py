@@ -173,3 +173,24 @@ def test_every_study_on_the_medium(tmp_path: Path) -> None:
     images = _images(result.path / "media" / "DICOMDIR")
     assert len(images) == len(result.manifest.instances()) == 12
     assert all(i.file.startswith("media/DICOM/") for i in result.manifest.instances())
+
+
+def test_an_instance_never_written_has_no_record_on_the_medium(tmp_path: Path) -> None:
+    """``skip_writing`` (unlike a ``skip_file`` mutation, which runs after the DICOMDIR) leaves
+    the instance out of the DICOMDIR; its entry keeps the planned path."""
+    from dicomfab import generate
+    from dicomfab.scenarios.compose import finish
+
+    skipped = {"at": "external_prior.last", "what": "never written", "skip_writing": True}
+    composed = compose(_scenario(defects=[skipped]), SMALL, load_profiles())
+    result = generate(
+        composed.spec,
+        tmp_path,
+        workers=1,
+        plan=composed.plan,
+        finish=lambda root, manifest: finish(composed, root, manifest),
+    )
+    last = _by_role(result.manifest, "external_prior")[-1]
+    assert not last.written and last.file.startswith("dicoms/")
+    assert len(_images(result.path / "media" / "DICOMDIR")) == 3
+    assert last.sop_instance_uid not in _images(result.path / "media" / "DICOMDIR")

@@ -61,8 +61,9 @@ def write_media_part(
     confined(part, "dicoms").mkdir(parents=True)
     for folder in sorted(folders):
         confined(root, "dicoms", folder).rename(confined(part, "dicoms", folder))
+    on_medium = [i for i in part_manifest.instances() if i.written]
     write_media(part, plan, part_manifest, junk=junk)
-    for inst in part_manifest.instances():
+    for inst in on_medium:  # an instance never written keeps its planned dicoms/ path
         inst.file = f"{MEDIA_PART}/{inst.file}"
     manifest.extras = sorted(
         [*manifest.extras, *(f"{MEDIA_PART}/{n}" for n in part_manifest.extras)]
