@@ -40,6 +40,14 @@ def test_describe_shows_the_card(cli: Run) -> None:
     assert "patient.name" in card["parameters"]
 
 
+def test_describe_says_which_studies_go_on_media(cli: Run) -> None:
+    result = cli("describe", "media_junk_files")
+    assert result.returncode == 0
+    assert "On media: external_prior (media/DICOMDIR, with junk files" in result.stdout
+    card = json.loads(cli("describe", "media_junk_files", "--json").stdout)
+    assert card["media"] == {"studies": ["external_prior"], "junk": True}
+
+
 def test_generate_scenarios_with_parameters(cli: Run, tmp_path: Path) -> None:
     result = cli(
         "generate", "-o", "out", "--scenario", "pr_bits_mismatch", "masc_ext_prior",

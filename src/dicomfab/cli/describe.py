@@ -37,6 +37,11 @@ def command(name: str, as_json: bool) -> None:
         console.print(f"\n[bold]Why it happens:[/] {escape(' '.join(scenario.why.split()))}")
     if scenario.network:
         console.print(f"\n[bold]Network-level:[/] {escape(' '.join(scenario.network.split()))}")
+    if scenario.media is not None:
+        media = scenario.media
+        on = ", ".join(media.studies) if media.studies is not None else "every study"
+        junk = ", with junk files beside them" if media.junk else ""
+        console.print(f"\n[bold]On media:[/] {escape(on)} (media/DICOMDIR{junk})")
     if scenario.defects:
         table = Table(title="defects", title_justify="left")
         for column in ("where", "what", "how"):

@@ -30,6 +30,7 @@ from dicomfab.output.paths import confined
 from dicomfab.output.records import patient_records, planned_values, record_owner, record_text
 from dicomfab.scenarios import mutations, params, selectors
 from dicomfab.scenarios.library import base_spec
+from dicomfab.scenarios.media import media_study_uids, write_media_part
 from dicomfab.scenarios.model import COPY_JOIN, Defect, Expectation, Outcome, Parameter, Scenario
 from dicomfab.scenarios.profiles import SiteProfile
 from dicomfab.studyspec.loading import parse_spec
@@ -158,8 +159,11 @@ def _render_defect(
 
 
 def _has_spec_change(defect: Defect) -> bool:
-    return bool(defect.tags or defect.remove_tags or defect.pixels) or any(
-        getattr(defect, name) is not None for name in (*_SETTINGS_FIELDS, "references", "content")
+    changes = (defect.pixels, defect.content, defect.references, defect.study_uid)
+    return (
+        bool(defect.tags or defect.remove_tags)
+        or any(value is not None for value in changes)
+        or any(getattr(defect, name) is not None for name in _SETTINGS_FIELDS)
     )
 
 
@@ -248,10 +252,16 @@ def compose(
             instances = [] if selector.is_study else selectors.instances(selector, twin_plan)
         except selectors.SelectorError as exc:
             raise SpecError(Issue(f"defects[{i}].at", str(exc)), source=source) from None
+        if defect.study_uid is not None and not selector.is_study:
+            message = f"{shorten_text(defect.at)} selects instances: study_uid needs a study"
+            raise SpecError(Issue(f"defects[{i}].study_uid", message), source=source)
         if _has_spec_change(defect):
             if selector.is_study:
                 for study in studies:
-                    _patch(_study_node(data, study), defect)
+                    node = _study_node(data, study)
+                    _patch(node, defect)
+                    if defect.study_uid is not None:
+                        node["uid"] = defect.study_uid
             for inst in instances:
                 _patch(_instance_node(data, inst), defect)
             for node_path in [s.path for s in studies if selector.is_study] + [
@@ -268,6 +278,8 @@ def compose(
     for key in scenario.expect.copies:
         copy_group(key, plan, source)
     _check_cases(scenario, values, plan, source)
+    if scenario.media is not None:
+        media_study_uids(scenario.media, plan, source)
     expect = scenario.expect.for_values(values)
     return Composed(scenario, values, spec, twin, plan, targets, expect)
 
@@ -329,14 +341,20 @@ def copy_group(key: str, plan: Plan, source: str = "") -> list[InstancePlan]:
 
 
 def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
-    """Apply file mutations and record changes, then annotate the manifest."""
-    # by file, not by SOP Instance UID: a scenario may give two files one UID on purpose
+    """Annotate the manifest, put studies on a medium, apply file mutations (to the files on
+    the medium: the DICOMDIR names the intact files) and record changes."""
+    # by file as planned (dicoms/…), not by SOP Instance UID: a scenario may give two files one
+    # UID on purpose; the entries follow their files onto a medium
     by_file = {i.file: i for i in manifest.instances()}
+    _annotate(composed, manifest)
+    media = composed.scenario.media
+    if media is not None:
+        uids = media_study_uids(media, composed.plan, f"scenario {composed.scenario.name}")
+        write_media_part(root, composed.plan, manifest, uids, junk=media.junk)
     rng = random.Random(f"{composed.spec.seed}/{composed.scenario.name}")
     with warnings.catch_warnings():  # broken files make pydicom warn: that is the point
         warnings.simplefilter("ignore")
         _break_files(composed, root, by_file, rng)
-    _annotate(composed, manifest)
     if composed.scenario.datasets:
         _split(composed, root, manifest)
     entries = {s.study_instance_uid: (p, s) for p in manifest.patients for s in p.studies}

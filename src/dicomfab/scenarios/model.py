@@ -6,6 +6,7 @@ Scenarios are data (one YAML file each under ``scenarios/library/``); this modul
              ├ parameters  (name → default; overridable by --set / --params / site profiles)
              ├ base + spec (a base spec from library/_bases, deep-merged with the scenario's own)
              ├ defects[]   (what is broken, where: spec changes and/or a file mutation)
+             ├ datasets / media (how the output is laid out: sub-datasets, a CD/USB medium)
              └ expect      (what a correct ingestion does, per study, per instance and per group
                             of copies sharing a SOP Instance UID; ``when`` cases for parameter
                             values)
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dicomfab.output.manifest import NotObservable
 from dicomfab.studyspec.models import Content, PixelOptions, Reference
@@ -100,6 +101,11 @@ class Defect(_Model):
     skip_writing: bool | None = None
     file_name: str | None = None
     sop_instance_uid: str | None = None
+    study_uid: str | None = Field(
+        None,
+        description="the StudyInstanceUID of the study ``at`` selects (a study selector), e.g. "
+        "${uid:NAME} shared with another patient's study",
+    )
     permissive: bool = True
     mutation: Mutation | None = None
     changes: list[str] | None = Field(
@@ -191,6 +197,20 @@ class Expectation(_Model):
         }
 
 
+class Media(_Model):
+    """Studies written as a CD or USB stick holds them (IHE PDI; a PS3.10 File-set): in the
+    folder ``media/`` of the dataset, a ``DICOMDIR`` and a ``DICOM/PT…/ST…/SE…/IM…`` tree;
+    the other studies stay in ``dicoms/``. File mutations then apply to the files on the
+    medium: a ``skip_file`` there leaves the DICOMDIR naming a file that is not on it."""
+
+    studies: list[str] | None = Field(
+        None, description="study selectors of the studies on the medium (default: every study)"
+    )
+    junk: bool = Field(
+        False, description="add the non-DICOM files media carries (.DS_Store, AUTORUN.INF, …)"
+    )
+
+
 class Scenario(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$")
     title: str
@@ -213,6 +233,15 @@ class Scenario(_Model):
         description="split the output into sub-datasets: folder name → study selectors "
         "(e.g. external_priors_only: [external_prior]); each gets dicoms/, jsons/, manifest.json",
     )
+    media: Media | None = Field(
+        None, description="studies written as a CD/USB medium with a DICOMDIR, in media/"
+    )
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> Scenario:
+        if self.media is not None and self.datasets:
+            raise ValueError("media and datasets do not combine: choose one way to split")
+        return self
 
     @property
     def clean(self) -> bool:
