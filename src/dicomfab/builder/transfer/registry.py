@@ -4,8 +4,9 @@ can hold, and its frame encoder.
 Native syntaxes are written by dicomfab's writer directly; compressed ones encode each frame with a
 maintained codec (pylibjpeg-openjpeg, pyjpegls, pylibjpeg-rle, GDCM, imagecodecs) and encapsulate
 the frames. Like pydicom's codec plugins, each entry says whether it is available and, if not,
-which pip package to install. Adding a transfer syntax is one entry here, plus its frame encoder when it is
-compressed; ``dicomfab list transfer-syntaxes`` and the table in docs/iods.md follow from this one.
+which pip package to install. Adding a transfer syntax is one entry here, plus its frame encoder
+when it is compressed; ``dicomfab list transfer-syntaxes`` and the table in docs/iods.md follow
+from this one.
 """
 
 from __future__ import annotations
