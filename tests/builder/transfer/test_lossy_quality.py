@@ -167,7 +167,7 @@ def test_quality_on_a_lossless_syntax_is_refused(
     assert [str(issue) for issue in caught.value.issues] == [
         f"{path}: quality applies to lossy transfer syntaxes only, and {lossless} is lossless: "
         "remove quality, or choose a lossy transfer_syntax (jpeg2000 or jpeg-baseline or "
-        "jpeg-extended or jpeg-ls-near-lossless)"
+        "jpeg-extended or jpeg-ls-near-lossless or htj2k)"
     ]
 
 
