@@ -126,8 +126,12 @@ def test_lossy_keeps_the_target_in_both_decoders(
     header = htj2k.read_header(codestream)
     assert header.precision == bits
     by_openjpeg, by_openjph = _decoded(codestream)
-    # the 9-7 wavelet in floating point: the two decoders round a few samples differently
-    assert np.abs(by_openjpeg.astype(np.int64) - by_openjph).max() <= 1
+    # the 9-7 wavelet in floating point: the two decoders round a few samples differently; and
+    # a reconstruction beyond the sample range OpenJPEG clips to it, while OpenJPH
+    # (imagecodecs 2026.3.6) wraps it in an 8-bit cell: 256 becomes 0
+    differ = np.abs(by_openjpeg.astype(np.int64) - by_openjph) > 1
+    assert np.isin(by_openjpeg[differ], (0, (1 << bits) - 1)).all()
+    assert differ.sum() <= 0.001 * frame.size
     for decoded in (by_openjpeg, by_openjph):
         assert psnr(frame, decoded, bits) >= target
     assert frame.size * bits / 8 / len(codestream) <= MAX_RATIO  # never beyond 10:1
