@@ -334,7 +334,8 @@ def _check_refusal(exc: SpecError) -> None:
 
 
 #: DCMTK's decoder for each compressed transfer syntax it reads (not JPEG 2000: DCMTK's free
-#: edition has no JPEG 2000 codec); native and deflated files go through dcm2pnm
+#: edition has no JPEG 2000 codec; nor HTJ2K, which DCMTK 3.6.7 predates); native and deflated
+#: files go through dcm2pnm
 _DCMTK_DECODER = {
     uid.JPEGBaseline8Bit: "dcmj2pnm",
     uid.JPEGExtended12Bit: "dcmj2pnm",
@@ -348,7 +349,13 @@ _DCMTK_DECODER = {
 
 def _dcmtk_reads_pixels(path: Path, ts: str, out: Path) -> None:
     """DCMTK decodes every frame of ``path`` into images (exit 0), unless it has no codec."""
-    if ts in (uid.JPEG2000, uid.JPEG2000Lossless):
+    if ts in (
+        uid.JPEG2000,
+        uid.JPEG2000Lossless,
+        uid.HTJ2KLossless,
+        uid.HTJ2KLosslessRPCL,
+        uid.HTJ2K,
+    ):
         return
     tool = require(_DCMTK_DECODER.get(ts, "dcm2pnm"))
     proc = subprocess.run(

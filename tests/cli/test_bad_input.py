@@ -170,7 +170,8 @@ def test_every_problem_is_listed_once(tmp_path: Path, cli: Run) -> None:
         "  - defaults.tags.PatientNmae: unknown DICOM keyword (did you mean PatientName?)",
         "  - defaults.transfer_syntax: unknown transfer syntax 'jpeg2001' (known: explicit-le, "
         "implicit-le, explicit-be, deflated, rle, jpeg-ls-lossless, jpeg2000-lossless, jpeg2000, "
-        "jpeg-baseline, jpeg-extended, jpeg-lossless-sv1, jpeg-lossless, jpeg-ls-near-lossless); "
+        "jpeg-baseline, jpeg-extended, jpeg-lossless-sv1, jpeg-lossless, jpeg-ls-near-lossless, "
+        "htj2k-lossless, htj2k-rpcl-lossless, htj2k); "
         "did you mean jpeg2000?",
     ]
 

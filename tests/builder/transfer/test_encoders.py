@@ -16,7 +16,7 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import pixel_array
 
 from dicomfab.builder.transfer import encoders as codecs
-from dicomfab.builder.transfer import gdcm_encoders, jpeg_lossless, registry
+from dicomfab.builder.transfer import gdcm_encoders, htj2k_encoders, jpeg_lossless, registry
 from dicomfab.builder.transfer.quality import psnr
 from dicomfab.errors import TransferSyntaxError
 from dicomtools import require
@@ -36,6 +36,9 @@ CODECS: dict[str, tuple[Encoder, str, bool, tuple[int, ...]]] = {
     "jpeg-lossless-sv1": (gdcm_encoders.encode_jpeg_lossless_sv1, uid.JPEGLosslessSV1, False, BITS),
     "jpeg-lossless": (jpeg_lossless.encode_jpeg_lossless, uid.JPEGLossless, False, (*BITS, 14)),
     "jpeg-ls-near": (codecs.encode_jpeg_ls_near_lossless, uid.JPEGLSNearLossless, True, BITS),
+    "htj2k-lossless": (htj2k_encoders.encode_htj2k_lossless, uid.HTJ2KLossless, False, BITS),
+    "htj2k-rpcl": (htj2k_encoders.encode_htj2k_rpcl_lossless, uid.HTJ2KLosslessRPCL, False, BITS),
+    "htj2k": (htj2k_encoders.encode_htj2k_lossy, uid.HTJ2K, True, BITS),
 }
 
 CASES = [
@@ -115,6 +118,9 @@ def test_deterministic(name: str) -> None:
         ("jpeg-lossless-sv1", 6),
         ("jpeg-lossless", 2),
         ("jpeg-lossless", 6),
+        ("htj2k-lossless", 1),
+        ("htj2k-lossless", 6),
+        ("htj2k-rpcl", 6),
     ],
 )
 def test_uncommon_bit_depths(name: str, bits_stored: int) -> None:

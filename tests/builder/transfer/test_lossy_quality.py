@@ -60,6 +60,10 @@ CONTENT = [
     ("jpeg-extended", "noise", 12),
     ("jpeg-extended", "checkerboard", 12),
     ("jpeg-extended", "gradient", 12),
+    ("htj2k", "noise", 12),
+    ("htj2k", "checkerboard", 12),
+    ("htj2k", "gradient", 16),
+    ("htj2k", "gradient", 1),
 ]
 
 
@@ -74,7 +78,7 @@ def test_default_quality_is_kept_whatever_the_content(
     achieved = psnr(source, ds.pixel_array, bits)
     assert achieved >= DEFAULT_PSNR == 45.0, f"{achieved:.1f} dB"
     assert dciodvfy(Path(ds.filename)).errors == []
-    if ts == "jpeg2000" and achieved == float("inf"):  # JPEG 2000's reversible fallback
+    if transfer.get(ts).exact and achieved == float("inf"):  # reversible (JPEG 2000, HTJ2K)
         assert ds.LossyImageCompression == "00" and "LossyImageCompressionRatio" not in ds
         return
     # the ratio written is the one achieved: native bytes over the encoded frame's bytes
@@ -89,7 +93,12 @@ def test_default_quality_is_kept_whatever_the_content(
 
 @pytest.mark.parametrize(
     ("ts", "pattern", "bits"),
-    [("jpeg2000", "gradient", 8), ("jpeg-baseline", "gradient", 8), ("jpeg-extended", "noise", 12)],
+    [
+        ("jpeg2000", "gradient", 8),
+        ("jpeg-baseline", "gradient", 8),
+        ("jpeg-extended", "noise", 12),
+        ("htj2k", "gradient", 12),
+    ],
 )
 def test_quality_trades_fidelity_for_size(tmp_path: Path, ts: str, pattern: str, bits: int) -> None:
     """A lower target compresses more; each level still reaches its own PSNR."""
@@ -158,7 +167,7 @@ def test_quality_on_a_lossless_syntax_is_refused(
     assert [str(issue) for issue in caught.value.issues] == [
         f"{path}: quality applies to lossy transfer syntaxes only, and {lossless} is lossless: "
         "remove quality, or choose a lossy transfer_syntax (jpeg2000 or jpeg-baseline or "
-        "jpeg-extended or jpeg-ls-near-lossless)"
+        "jpeg-extended or jpeg-ls-near-lossless or htj2k)"
     ]
 
 

@@ -2,10 +2,11 @@
 can hold, and its frame encoder.
 
 Native syntaxes are written by dicomfab's writer directly; compressed ones encode each frame with a
-maintained codec (pylibjpeg-openjpeg, pyjpegls, pylibjpeg-rle, GDCM) and encapsulate the frames.
-Like pydicom's codec plugins, each entry says whether it is available and, if not, which pip
-package to install. Adding a transfer syntax is one entry here, plus its frame encoder when it is
-compressed; ``dicomfab list transfer-syntaxes`` and the table in docs/iods.md follow from this one.
+maintained codec (pylibjpeg-openjpeg, pyjpegls, pylibjpeg-rle, GDCM, imagecodecs) and encapsulate
+the frames. Like pydicom's codec plugins, each entry says whether it is available and, if not,
+which pip package to install. Adding a transfer syntax is one entry here, plus its frame encoder
+when it is compressed; ``dicomfab list transfer-syntaxes`` and the table in docs/iods.md follow
+from this one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from pydicom import uid as _uid
 
-from dicomfab.builder.transfer import encoders, gdcm_encoders, jpeg_lossless
+from dicomfab.builder.transfer import encoders, gdcm_encoders, htj2k_encoders, jpeg_lossless
 from dicomfab.errors import CodecMissingError, TransferSyntaxError
 
 FrameEncoder = Callable[..., bytes]
@@ -58,6 +59,7 @@ JPEG_LS = Library("jpeg_ls", "pyjpegls")
 OPENJPEG = Library("openjpeg", "pylibjpeg-openjpeg")
 GDCM = Library("gdcm", "python-gdcm")
 LIBJPEG = Library("libjpeg", "pylibjpeg-libjpeg")  # decodes, to measure the quality reached
+IMAGECODECS = Library("imagecodecs", "imagecodecs")  # OpenJPH: HTJ2K
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,36 @@ REGISTRY: tuple[TransferSyntax, ...] = (
         min_pixels=256,
         alternatives=("jpeg2000", "jpeg-ls-lossless"),
         notes="CharLS; NEAR ≤ (2^BitsStored − 1) / 10^(`quality`/20), so PSNR ≥ `quality`; ≤ 10:1",
+    ),
+    TransferSyntax(
+        "htj2k-lossless",
+        _uid.HTJ2KLossless,
+        "High-Throughput JPEG 2000 Image Compression (Lossless Only)",
+        aliases=("htj2k-lossless-only",),
+        encoder=htj2k_encoders.encode_htj2k_lossless,
+        requires=(IMAGECODECS,),
+        notes="OpenJPH (imagecodecs); reversible 5-3, codestream precision = Bits Stored",
+    ),
+    TransferSyntax(
+        "htj2k-rpcl-lossless",
+        _uid.HTJ2KLosslessRPCL,
+        "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)",
+        aliases=("htj2k-rpcl",),
+        encoder=htj2k_encoders.encode_htj2k_rpcl_lossless,
+        requires=(IMAGECODECS,),
+        notes="RPCL, TLM (a tile-part per resolution), base resolution ≤ 64 (PS3.5 10.18)",
+    ),
+    TransferSyntax(
+        "htj2k",
+        _uid.HTJ2K,
+        "High-Throughput JPEG 2000 Image Compression (lossy allowed)",
+        aliases=("htj2k-lossy",),
+        encoder=htj2k_encoders.encode_htj2k_lossy,
+        requires=(IMAGECODECS,),
+        lossy_method="ISO_15444_15",
+        exact=htj2k_encoders.is_reversible,
+        alternatives=("htj2k-lossless", "jpeg2000"),
+        notes="irreversible 9-7: PSNR ≥ `quality`, ≤ 10:1; reversible where 9-7 cannot keep it",
     ),
 )
 
