@@ -76,10 +76,10 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
     ds = m.image_dataset(plan, image, DBT, "MG")
     _enhanced_series(ds)
-    _frame_of_reference(ds, plan)
+    frame_of_reference(ds, plan)
     m.acquisition_context(ds)
     _functional_groups(ds, plan, image)
-    _dimensions(ds, plan)
+    dimensions(ds, plan)
     _xray_3d_image(ds)
     _acquisition(ds, plan, image)
     breast_view(ds, plan.view)  # Breast View (C.8.21.6)
@@ -92,13 +92,13 @@ def _enhanced_series(ds: Dataset) -> None:
 
 
 # Frame of Reference (C.7.4.1): one per breast per study, shared by its DBT views
-def _frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
+def frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
     laterality = plan.laterality or "B"
     ds.FrameOfReferenceUID = plan.study_level_uid("frame-of-reference-" + laterality)
     ds.PositionReferenceIndicator = ""
 
 
-def _orientation(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def orientation(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Row and column direction cosines, from the view's PatientOrientation."""
     letters = plan.view.patient_orientation if plan.view is not None else ["A", "R"]
     row, col = ([sum(c) for c in zip(*(_AXES[ch] for ch in word), strict=True)] for word in letters)
@@ -120,13 +120,13 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     ds.ContentDate = ds.StudyDate
     ds.ContentTime = m.content_time(plan)
     ds.NumberOfFrames = image.frames
-    row, col = _orientation(plan)
+    row, col = orientation(plan)
     normal = _unit(_cross(row, col))
 
     shared = Dataset()
     # Pixel Measures (C.7.6.16.2.1)
     measures = Dataset()
-    measures.PixelSpacing = list(_pixel_spacing(plan))
+    measures.PixelSpacing = list(pixel_spacing(plan))
     measures.SliceThickness = _slice_spacing(plan)
     shared.PixelMeasuresSequence = Sequence([measures])
     # Plane Orientation (Patient) (C.7.6.16.2.4)
@@ -175,13 +175,13 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
         # X-Ray 3D Frame Type (C.8.21.5.1): dciodvfy accepts it per frame only
         frame_type = Dataset()
         frame_type.FrameType = IMAGE_TYPE
-        _image_description(frame_type)
+        image_description(frame_type)
         item.XRay3DFrameTypeSequence = Sequence([frame_type])
         per_frame.append(item)
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
 
 
-def _image_description(ds: Dataset) -> None:
+def image_description(ds: Dataset) -> None:
     """Common CT/MR and Photoacoustic Image Description Macro (C.8.16.1)."""
     ds.PixelPresentation = "MONOCHROME"
     ds.VolumetricProperties = "VOLUME"
@@ -189,7 +189,7 @@ def _image_description(ds: Dataset) -> None:
 
 
 # Multi-frame Dimension (C.7.6.17): stack, then position in the stack
-def _dimensions(ds: Dataset, plan: InstancePlan) -> None:
+def dimensions(ds: Dataset, plan: InstancePlan) -> None:
     organization = plan.uid("dimension-organization")
     org = Dataset()
     org.DimensionOrganizationUID = organization
@@ -212,7 +212,7 @@ def _dimensions(ds: Dataset, plan: InstancePlan) -> None:
 # X-Ray 3D Image (C.8.21.1)
 def _xray_3d_image(ds: Dataset) -> None:
     ds.ImageType = IMAGE_TYPE
-    _image_description(ds)
+    image_description(ds)
     ds.ContentQualification = "PRODUCT"
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
@@ -248,7 +248,7 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
 
     acquisition = Dataset()
     acquisition.FieldOfViewShape = "RECTANGLE"
-    spacing = _pixel_spacing(plan)
+    spacing = pixel_spacing(plan)
     acquisition.FieldOfViewDimensionsInFloat = [
         round(image.rows * spacing[0], 2),
         round(image.columns * spacing[1], 2),
@@ -296,7 +296,7 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     ds.XRay3DAcquisitionSequence = Sequence([acquisition])
 
 
-def _pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
+def pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
     """The reconstructed slices' PixelSpacing (row, column) in mm."""
     if plan.vendor is not None and plan.vendor.dbt is not None:
         return plan.vendor.dbt.spacing
