@@ -29,7 +29,7 @@ from pydicom.sequence import Sequence
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods import dbt
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
-from dicomfab.builder.iods.breast import BREAST, breast_view
+from dicomfab.builder.iods.breast import BPXR_PRESENTATION, BPXR_PROCESSING, BREAST, breast_view
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.studyspec.models import PixelOptions
@@ -38,8 +38,6 @@ from dicomfab.studyspec.views import SCREENING_VIEWS
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
 
-BPXR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.13.1.4"
-BPXR_PROCESSING = "1.2.840.10008.5.1.4.1.1.13.1.5"
 SOP_CLASSES = frozenset({BPXR_PRESENTATION, BPXR_PROCESSING})
 IMAGE_TYPE = ["ORIGINAL", "PRIMARY", "TOMO_PROJ", "NONE"]  # C.8.21.6.1.1: a projection
 DETECTOR_SPACING_MM = 0.1

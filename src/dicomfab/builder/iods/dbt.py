@@ -29,7 +29,7 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
-from dicomfab.builder.iods.breast import BREAST, breast_view
+from dicomfab.builder.iods.breast import BREAST, breast_view, projections_of
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.studyspec.models import PixelOptions
@@ -98,7 +98,7 @@ def frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
     ds.PositionReferenceIndicator = ""
 
 
-def orientation(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def direction_cosines(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Row and column direction cosines, from the view's PatientOrientation."""
     letters = plan.view.patient_orientation if plan.view is not None else ["A", "R"]
     row, col = ([sum(c) for c in zip(*(_AXES[ch] for ch in word), strict=True)] for word in letters)
@@ -120,7 +120,7 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     ds.ContentDate = ds.StudyDate
     ds.ContentTime = m.content_time(plan)
     ds.NumberOfFrames = image.frames
-    row, col = orientation(plan)
+    row, col = direction_cosines(plan)
     normal = _unit(_cross(row, col))
 
     shared = Dataset()
@@ -244,6 +244,7 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     source.DetectorElementSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
     if plan.vendor is not None:
         _vendor_detector(source, plan.vendor)
+    _projection_references(source, plan)
     ds.ContributingSourcesSequence = Sequence([source])
 
     acquisition = Dataset()
@@ -294,6 +295,34 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
         projections.append(projection)
     acquisition.PerProjectionAcquisitionSequence = Sequence(projections)
     ds.XRay3DAcquisitionSequence = Sequence([acquisition])
+
+
+def _projection_references(source: Dataset, plan: InstancePlan) -> None:
+    """General Contributing Sources Macro: the Breast Projection X-Ray images of the view the
+    volume was reconstructed from, when the study holds them (nothing otherwise)."""
+    projections = projections_of(plan)
+    if not projections:
+        return
+    series_items = []
+    for series_uid in dict.fromkeys(p.series.uid for p in projections):
+        instances = []
+        for projection in projections:
+            if projection.series.uid != series_uid:
+                continue
+            instance = Dataset()
+            instance.ReferencedSOPClassUID = projection.iod.sop_class_uid
+            instance.ReferencedSOPInstanceUID = projection.sop_instance_uid
+            instance.InstanceNumber = projection.number
+            instances.append(instance)
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.SeriesNumber = projections[0].series.number
+        item.ReferencedInstanceSequence = Sequence(instances)
+        series_items.append(item)
+    reference = Dataset()
+    reference.StudyInstanceUID = plan.study.uid
+    reference.ReferencedSeriesSequence = Sequence(series_items)
+    source.ContributingSOPInstancesReferenceSequence = Sequence([reference])
 
 
 def pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
