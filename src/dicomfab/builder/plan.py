@@ -9,6 +9,7 @@ cannot fail on the spec's account.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from typing import Any
@@ -26,6 +27,7 @@ from dicomfab.builder.demographics import (
 from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.plan_model import (
+    Concatenation,
     InstancePlan,
     PatientPlan,
     Plan,
@@ -306,11 +308,10 @@ class _Planner:
             inst = spec.instances[i] if i < len(spec.instances) else InstanceSpec()
             view_name = inst.view or (views[i % len(views)] if views else None)
             inst_path = f"{path}.instances[{i}]"
-            plan.instances.append(
-                self.instance(
-                    plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor, series_iod
-                )
+            planned = self.instance(
+                plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor, series_iod
             )
+            plan.instances.extend(self.concatenated(planned, [*chain, (inst_path, inst)]))
         self.check_file_names(plan)
         if not plan.description and plan.instances:
             plan.description = _default_series_description(plan.instances[0])
@@ -405,6 +406,53 @@ class _Planner:
         if spec.truncate_pixel_data is not None:
             self.check_truncation(plan)
         return plan
+
+    def concatenated(self, plan: InstancePlan, chain: Chain) -> list[InstancePlan]:
+        """``plan`` as the parts of a Concatenation when its ``pixels.concatenation`` holds
+        fewer frames than the object has (PS3.3 C.7.6.16.2.2.4 …); else ``[plan]``. Each part is
+        an instance of its own (SOP Instance UID and file derived from the seed), with the same
+        Instance Number; the spec's SOP Instance UID names the concatenation source."""
+        per_part = plan.pixels.concatenation
+        frames = plan.pixels.frames or 1
+        if per_part is None or per_part >= frames:
+            return [plan]
+        if not plan.iod.concatenation:
+            able = [t.name for t in iod_registry.templates() if t.concatenation]
+            self.fail(
+                self.pixel_path(chain, "concatenation", plan.path),
+                f"{plan.iod.name} objects are not split into concatenations "
+                f"(IODs that are: {', '.join(able)})",
+            )
+            return [plan]
+        total = -(-frames // per_part)
+        concatenation_uid = plan.uid("concatenation")
+        parts = []
+        for k in range(total):
+            offset = k * per_part
+            sop_uid = plan.uid(f"concatenation-instance-{k + 1}")
+            stem, dot, ext = plan.file_name.rpartition(".")
+            name = f"{uid_name(sop_uid)}.dcm"
+            if plan.file_name != f"{uid_name(plan.sop_instance_uid)}.dcm":  # the spec named it
+                name = f"{stem}-{k + 1}{dot}{ext}" if dot else f"{plan.file_name}-{k + 1}"
+            parts.append(
+                dataclasses.replace(
+                    plan,
+                    path=plan.path if k == 0 else f"{plan.path}.concatenation[{k}]",
+                    sop_instance_uid=sop_uid,
+                    file_name=name,
+                    defects=list(plan.defects),
+                    concatenation=Concatenation(
+                        uid=concatenation_uid,
+                        source_uid=plan.sop_instance_uid,
+                        number=k + 1,
+                        total=total,
+                        frame_offset=offset,
+                        frames=min(per_part, frames - offset),
+                        total_frames=frames,
+                    ),
+                )
+            )
+        return parts
 
     def derived_fields(self, plan: InstancePlan, chain: Chain) -> None:
         """``references`` and ``content``: what a derived IOD refers to and says. Only derived

@@ -70,3 +70,5 @@ class IODTemplate:
     # image the default reference ``images`` picks
     derived: bool = False
     content_fields: frozenset[str] = frozenset()  # the spec ``content`` fields the IOD reads
+    # a multi-frame IOD whose builder honours ``InstancePlan.concatenation`` (pixels.concatenation)
+    concatenation: bool = False

@@ -94,7 +94,7 @@ def _projection_image(
     ds.PositionerType = "MAMMOGRAPHIC"
     ds.ContentQualification = "PRODUCT"
     ds.AcquisitionDateTime = f"{ds.StudyDate}{m.content_time(plan)}"
-    ds.AcquisitionDuration = round(image.frames * FRAME_DURATION_MS / 1000, 3)
+    ds.AcquisitionDuration = round(_sweep_frames(plan, image) * FRAME_DURATION_MS / 1000, 3)
     # Digital X-Ray Detector Macro
     ds.DetectorType = "DIRECT"
     ds.DetectorID = "DFDET01"
@@ -111,7 +111,7 @@ def _projection_image(
         ds.AnodeTargetMaterial = persona.exposure.anode
         kvp = vendor_header.kvp_text(vendor_header.exposure(persona, plan.exposure_key)[1])
     ds.KVP = kvp
-    ds.ExposureInmAs = round(image.frames * FRAME_MAS, 2)
+    ds.ExposureInmAs = round(_sweep_frames(plan, image) * FRAME_MAS, 2)
     ds.FocalSpots = 0.3
     ds.BodyPartThickness = dbt.BREAST_THICKNESS_MM
     ds.CompressionForce = 120
@@ -126,6 +126,11 @@ def _projection_image(
     ds.OrganDose = 1.6
     ds.EntranceDoseInmGy = 7.1
     ds.PresentationLUTShape = "IDENTITY"
+
+
+def _sweep_frames(plan: InstancePlan, image: PixelImage) -> int:
+    """The projections of the whole sweep (more than ``image`` holds when concatenated)."""
+    return plan.concatenation.total_frames if plan.concatenation else image.frames
 
 
 def sweep_angles(plan: InstancePlan, frames: int) -> list[float]:
@@ -205,14 +210,17 @@ def _functional_groups(
     dose = Dataset()  # Breast X-Ray Acquisition Dose, per projection
     dose.ExposureTimeInms = FRAME_DURATION_MS
     dose.ExposureInmAs = FRAME_MAS
-    dose.OrganDose = round(1.6 / image.frames, 4)
-    dose.EntranceDoseInmGy = round(7.1 / image.frames, 4)
+    dose.OrganDose = round(1.6 / _sweep_frames(plan, image), 4)
+    dose.EntranceDoseInmGy = round(7.1 / _sweep_frames(plan, image), 4)
     shared.XRayAcquisitionDoseSequence = Sequence([dose])
     ds.SharedFunctionalGroupsSequence = Sequence([shared])
 
     acquired = f"{ds.StudyDate}{m.content_time(plan)}"
+    m.concatenation(ds, plan)
+    angles = sweep_angles(plan, _sweep_frames(plan, image))
     per_frame = []
-    for index, angle in enumerate(sweep_angles(plan, image.frames)):
+    for index in range(plan.frame_offset, plan.frame_offset + image.frames):
+        angle = angles[index]
         item = Dataset()
         content = Dataset()  # Frame Content (C.7.6.16.2.2)
         content.FrameAcquisitionDateTime = acquired
@@ -283,6 +291,7 @@ TEMPLATES = (
         aliases=("bpxr-presentation", "breast-projection", "tomo-projections"),
         required=REQUIRED,
         allowed_bits_stored=(8, 16),
+        concatenation=True,
         photometrics=("MONOCHROME2",),
         modalities=("MG",),
         frame_laterality=True,
@@ -303,6 +312,7 @@ TEMPLATES = (
         aliases=("bpxr-raw", "breast-projection-processing"),
         required=REQUIRED,
         allowed_bits_stored=(8, 16),
+        concatenation=True,
         photometrics=("MONOCHROME2",),
         modalities=("MG",),
         frame_laterality=True,

@@ -154,8 +154,9 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     ds.SharedFunctionalGroupsSequence = Sequence([shared])
 
     acquired = f"{ds.StudyDate}{m.content_time(plan)}"
+    m.concatenation(ds, plan)
     per_frame = []
-    for index in range(image.frames):
+    for index in range(plan.frame_offset, plan.frame_offset + image.frames):
         item = Dataset()
         # Frame Content (C.7.6.16.2.2)
         content = Dataset()
@@ -370,6 +371,7 @@ TEMPLATES = (
         aliases=("tomo", "breast-tomosynthesis"),
         required=REQUIRED,
         allowed_bits_stored=(8, 16),
+        concatenation=True,
         photometrics=("MONOCHROME2",),  # no MONOCHROME1 in Breast Tomosynthesis (dciodvfy)
         modalities=("MG",),
         frame_laterality=True,

@@ -57,6 +57,10 @@ def render(plan: InstancePlan) -> PixelImage | None:
             _cache.popitem(last=False)
     else:
         _cache.move_to_end(key)
+    part = plan.concatenation
+    if part is not None:  # this instance's frames of the whole object (a view, not a copy)
+        window = found.array[part.frame_offset : part.frame_offset + part.frames]
+        return PixelImage(window, found.bits_stored, found.photometric, found.samples)
     return found
 
 
