@@ -401,6 +401,7 @@ class _Planner:
             truncate_pixel_data=spec.truncate_pixel_data,
             vendor=persona,
         )
+        plan.extended_offset_table = self.extended_offset_table(path, chain, iod, pixels, ts)
         self.derived_fields(plan, chain)
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         if spec.truncate_pixel_data is not None:
@@ -708,6 +709,29 @@ class _Planner:
         elif ts.compressed and (missing := ts.missing()):
             self.fail(where, missing)
         return ts  # what its codec can encode: constraints.check
+
+    def extended_offset_table(
+        self, path: str, chain: Chain, iod: IODTemplate, pixels: PixelOptions, ts: TransferSyntax
+    ) -> bool:
+        """Whether the instance's encapsulated Pixel Data gets an Extended Offset Table (and is
+        written frame by frame): on request (``offset_table: extended``), or when its native
+        pixels exceed what a Basic Offset Table's 32-bit offsets reach."""
+        asked = _inherit(chain, "offset_table") == "extended"
+        if iod.pixels is None or not ts.compressed:
+            if asked:
+                where = constraints.set_at(chain, path, "offset_table")
+                self.fail(where, "an offset table needs a compressed (encapsulated) transfer syntax")
+            return False
+        bits = pixels.bits_allocated or (8 if (pixels.bits_stored or 12) <= 8 else 16)
+        native = (pixels.rows or 512) * (pixels.columns or 512) * (pixels.frames or 1) * bits // 8
+        extended = asked or native > encoding.BASIC_OFFSET_TABLE_REACH
+        if extended and ts.lossy:
+            self.fail(
+                constraints.set_at(chain, path, "transfer_syntax"),
+                f"{ts.name} is lossy: an object written frame by frame with an Extended Offset "
+                "Table needs a lossless transfer syntax",
+            )
+        return extended
 
     def check_file_names(self, series: SeriesPlan) -> None:
         seen = {

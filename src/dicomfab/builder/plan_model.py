@@ -106,6 +106,8 @@ class InstancePlan:
     references: list[ReferencedInstance] = field(default_factory=list)
     content: Content = field(default_factory=Content)
     concatenation: Concatenation | None = None  # one part of a concatenated object
+    # encapsulated pixels with an Extended Offset Table, drawn, encoded and written frame by frame
+    extended_offset_table: bool = False
 
     @property
     def frame_offset(self) -> int:

@@ -188,6 +188,13 @@ class Settings(_Model):
         "(20–55, peak 2**BitsStored-1) each frame keeps, or high (45, the default), medium (40) "
         "or low (35); the compression is chosen from each frame's content",
     )
+    offset_table: Literal["basic", "extended"] | None = Field(
+        None,
+        description="encapsulated Pixel Data's offset table (lossless compressed transfer "
+        "syntaxes): basic (the default) or extended: an Extended Offset Table (7FE0,0001/0002) "
+        "and an empty Basic Offset Table, the frames encoded and written one at a time; objects "
+        "whose native pixels exceed 4 GiB get the extended one whatever this says",
+    )
     permissive: bool | None = Field(
         None,
         description="write values exactly as given, even when invalid (for broken scenarios)",
