@@ -410,7 +410,7 @@ class _Planner:
 
     def concatenated(self, plan: InstancePlan, chain: Chain) -> list[InstancePlan]:
         """``plan`` as the parts of a Concatenation when its ``pixels.concatenation`` holds
-        fewer frames than the object has (PS3.3 C.7.6.16.2.2.4 …); else ``[plan]``. Each part is
+        fewer frames than the object has (PS3.3 7.5.1, C.7.6.16); else ``[plan]``. Each part is
         an instance of its own (SOP Instance UID and file derived from the seed), with the same
         Instance Number; the spec's SOP Instance UID names the concatenation source."""
         per_part = plan.pixels.concatenation

@@ -46,7 +46,7 @@ class PixelOptions(_Model):
     concatenation: Annotated[int, Field(ge=1, le=2000)] | None = Field(
         None,
         description="split a multi-frame object (dbt, bpxr) into a Concatenation of instances "
-        "of at most this many frames each (PS3.3 C.7.6.16.2.2.4 …); unset or >= frames: one",
+        "of at most this many frames each (PS3.3 7.5.1, C.7.6.16); unset or >= frames: one",
     )
     pattern: Pattern | None = Field(
         None, description="auto: a mammogram for breast views, a gradient phantom otherwise"

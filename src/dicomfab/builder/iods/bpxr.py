@@ -1,23 +1,30 @@
-"""Breast Projection X-Ray Image IOD (PS3.3 A.90, Supplement 213), For Presentation and For
-Processing: the projections of a tomosynthesis sweep, one frame per tube angle.
+"""Breast Projection X-Ray Image IOD (PS3.3 A.74), For Presentation and For Processing: a sweep.
+
+The projections a tomosynthesis unit takes on its way over the breast, one frame per tube angle
+(the Breast Tomosynthesis Image, ``dbt``, is the volume reconstructed from them: same frame of
+reference; a DBT names the projections of its view when the study holds them).
 
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, General Series M, General Equipment M, Image Pixel M,
   Acquisition Context M, SOP Common M                                       → builder.modules
-  Enhanced Mammography Series M                                              → dbt (Modality MG)
-  Frame of Reference M (the DBT volume's, per study and breast)              → dbt.frame_of_reference
+  Enhanced Mammography Series M (Modality MG)                                → _build
+  Frame of Reference M (one per study and breast, the DBT's)                 → dbt.frame_of_reference
   Enhanced General Equipment M                                               → builder.modules
+  Enhanced Mammography Image M (C.8.31.1; tube on an arc, detector still)   → _projection_image
   Multi-frame Functional Groups M                                            → _functional_groups
-  Multi-frame Dimension M (one dimension: the position in the sweep)         → _dimensions
-  Breast Projection X-Ray Image M                                            → _projection_image
+  Multi-frame Dimension M (one dimension: the tube's primary angle)          → _dimensions
   Breast View M                                                              → breast.breast_view
   Enhanced Contrast/Bolus C, Synchronization C, Frame Extraction C           → not applicable
   Clinical Trial *, Patient Study, Device, Intervention U                    → not built
-Functional groups: Pixel Measures, Frame Content, Frame Anatomy, Frame VOI LUT (For
-Presentation only), Pixel Value Transformation, X-Ray 3D Frame Type (shared); Breast X-Ray
-Positioner (the tube's primary angle, varying over the sweep), Geometry, Detector, Acquisition
-Dose and Isocenter Reference System per frame.
+Functional groups (A.74-2): shared Frame Anatomy, Identity Pixel Value Transformation, Frame VOI
+LUT (dciodvfy wants it For Processing too), Derivation Image (empty, For Presentation), X-Ray
+Frame Pixel Data Properties, Field of View, Collimator, Breast X-Ray Detector, Geometry and
+Acquisition Dose (per projection); per frame Frame Content, Irradiation Event Identification,
+Breast X-Ray Positioner (the primary angle, over the sweep) and Isocenter Reference System.
+dciodvfy (2022) knows the IOD; it warns that TOMO_PROJ, the Breast View Module's Image Type value
+3 for a projection, is not among its X-Ray Frame Type terms.
 """
+
 
 from __future__ import annotations
 
@@ -304,7 +311,7 @@ TEMPLATES = (
         sop_class_uid=BPXR_PROCESSING,
         modality="MG",
         build=build_processing,
-        summary="the raw projections: no VOI LUT",
+        summary="the raw projections: 14 bits, linear (LIN), the isocenter positions",
         pixels=_PIXELS.model_copy(update={"bits_stored": 14}),
         default_views=SCREENING_VIEWS,
         breast=True,

@@ -12,6 +12,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Breast View M                                                              → breast.breast_view
   Synchronization C, Enhanced Contrast/Bolus C, Frame Extraction C           → not applicable
   Breast Tomosynthesis Contributing Sources U, Breast Tomosynthesis Acquisition U → _acquisition
+  (the contributing source names the study's Breast Projection X-Ray images of the view, if any)
   Clinical Trial *, Patient Study, Device, Intervention, Specimen,
   X-Ray 3D Reconstruction, Image-Equipment Coordinate Relationship U        → not built
 The Overlay Plane, Modality LUT, VOI LUT and Softcopy Presentation LUT modules shall not be used:
