@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     frame = args.rows * args.columns * 2
     print(f"object: {args.frames} frames of {args.rows} x {args.columns}, native {native:,} B")
     print(f"file:   {size:,} B ({args.transfer_syntax}, Extended Offset Table), {seconds:.0f} s")
-    print(f"peak RSS before {before:,} B, after {after:,} B ({(after - before) / frame:.1f} frames)")
+    print(
+        f"peak RSS before {before:,} B, after {after:,} B ({(after - before) / frame:.1f} frames)"
+    )
     print(f"peak RSS / native object size: {after / native:.3f}")
     return 0
 

@@ -720,7 +720,9 @@ class _Planner:
         if iod.pixels is None or not ts.compressed:
             if asked:
                 where = constraints.set_at(chain, path, "offset_table")
-                self.fail(where, "an offset table needs a compressed (encapsulated) transfer syntax")
+                self.fail(
+                    where, "an offset table needs a compressed (encapsulated) transfer syntax"
+                )
             return False
         bits = pixels.bits_allocated or (8 if (pixels.bits_stored or 12) <= 8 else 16)
         native = (pixels.rows or 512) * (pixels.columns or 512) * (pixels.frames or 1) * bits // 8

@@ -8,7 +8,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Patient M, General Study M, General Series M, General Equipment M, Image Pixel M,
   Acquisition Context M, SOP Common M                                       → builder.modules
   Enhanced Mammography Series M (Modality MG)                                → _build
-  Frame of Reference M (one per study and breast, the DBT's)                 → dbt.frame_of_reference
+  Frame of Reference M (one per study and breast, the DBT's)          → dbt.frame_of_reference
   Enhanced General Equipment M                                               → builder.modules
   Enhanced Mammography Image M (C.8.31.1; tube on an arc, detector still)   → _projection_image
   Multi-frame Functional Groups M                                            → _functional_groups
@@ -24,7 +24,6 @@ Breast X-Ray Positioner (the primary angle, over the sweep) and Isocenter Refere
 dciodvfy (2022) knows the IOD; it warns that TOMO_PROJ, the Breast View Module's Image Type value
 3 for a projection, is not among its X-Ray Frame Type terms.
 """
-
 
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.transfer.quality import DEFAULT_PSNR
 from dicomfab.builder.transfer.registry import TransferSyntax
 
-
 BASIC_OFFSET_TABLE_REACH = 0xFFFFFFFF
 """The furthest a Basic Offset Table's 32-bit offsets reach: an object whose native pixels are
 larger is encoded with an Extended Offset Table (PS3.5 A.4, PS3.3 C.7.6.3.1.8)."""
