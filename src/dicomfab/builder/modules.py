@@ -173,6 +173,20 @@ def sop_common(ds: Dataset, plan: InstancePlan, sop_class_uid: str) -> None:
     ds.InstanceCreationTime = content_time(plan)
 
 
+# Multi-frame Functional Groups (C.7.6.16): the concatenation attributes of one part
+def concatenation(ds: Dataset, plan: InstancePlan) -> None:
+    """ConcatenationUID … ConcatenationFrameOffsetNumber when ``plan`` is one part of a
+    Concatenation; nothing otherwise."""
+    part = plan.concatenation
+    if part is None:
+        return
+    ds.ConcatenationUID = part.uid
+    ds.SOPInstanceUIDOfConcatenationSource = part.source_uid
+    ds.InConcatenationNumber = part.number
+    ds.InConcatenationTotalNumber = part.total
+    ds.ConcatenationFrameOffsetNumber = part.frame_offset
+
+
 # VOI LUT (C.11.2)
 def voi_lut(
     ds: Dataset, image: PixelImage, *, function: str | None = None, explanation: str | None = None

@@ -9,6 +9,7 @@ cannot fail on the spec's account.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from typing import Any
@@ -26,6 +27,7 @@ from dicomfab.builder.demographics import (
 from dicomfab.builder.iods import registry as iod_registry
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.plan_model import (
+    Concatenation,
     InstancePlan,
     PatientPlan,
     Plan,
@@ -306,11 +308,10 @@ class _Planner:
             inst = spec.instances[i] if i < len(spec.instances) else InstanceSpec()
             view_name = inst.view or (views[i % len(views)] if views else None)
             inst_path = f"{path}.instances[{i}]"
-            plan.instances.append(
-                self.instance(
-                    plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor, series_iod
-                )
+            planned = self.instance(
+                plan, i, inst, [*chain, (inst_path, inst)], view_name, anchor, series_iod
             )
+            plan.instances.extend(self.concatenated(planned, [*chain, (inst_path, inst)]))
         self.check_file_names(plan)
         if not plan.description and plan.instances:
             plan.description = _default_series_description(plan.instances[0])
@@ -400,11 +401,59 @@ class _Planner:
             truncate_pixel_data=spec.truncate_pixel_data,
             vendor=persona,
         )
+        plan.extended_offset_table = self.extended_offset_table(path, chain, iod, pixels, ts)
         self.derived_fields(plan, chain)
         constraints.check(plan, chain, self.tag_paths, self.fail)  # the IOD's and codec's limits
         if spec.truncate_pixel_data is not None:
             self.check_truncation(plan)
         return plan
+
+    def concatenated(self, plan: InstancePlan, chain: Chain) -> list[InstancePlan]:
+        """``plan`` as the parts of a Concatenation when its ``pixels.concatenation`` holds
+        fewer frames than the object has (PS3.3 7.5.1, C.7.6.16); else ``[plan]``. Each part is
+        an instance of its own (SOP Instance UID and file derived from the seed), with the same
+        Instance Number; the spec's SOP Instance UID names the concatenation source."""
+        per_part = plan.pixels.concatenation
+        frames = plan.pixels.frames or 1
+        if per_part is None or per_part >= frames:
+            return [plan]
+        if not plan.iod.concatenation:
+            able = [t.name for t in iod_registry.templates() if t.concatenation]
+            self.fail(
+                self.pixel_path(chain, "concatenation", plan.path),
+                f"{plan.iod.name} objects are not split into concatenations "
+                f"(IODs that are: {', '.join(able)})",
+            )
+            return [plan]
+        total = -(-frames // per_part)
+        concatenation_uid = plan.uid("concatenation")
+        parts = []
+        for k in range(total):
+            offset = k * per_part
+            sop_uid = plan.uid(f"concatenation-instance-{k + 1}")
+            stem, dot, ext = plan.file_name.rpartition(".")
+            name = f"{uid_name(sop_uid)}.dcm"
+            if plan.file_name != f"{uid_name(plan.sop_instance_uid)}.dcm":  # the spec named it
+                name = f"{stem}-{k + 1}{dot}{ext}" if dot else f"{plan.file_name}-{k + 1}"
+            parts.append(
+                dataclasses.replace(
+                    plan,
+                    path=plan.path if k == 0 else f"{plan.path}.concatenation[{k}]",
+                    sop_instance_uid=sop_uid,
+                    file_name=name,
+                    defects=list(plan.defects),
+                    concatenation=Concatenation(
+                        uid=concatenation_uid,
+                        source_uid=plan.sop_instance_uid,
+                        number=k + 1,
+                        total=total,
+                        frame_offset=offset,
+                        frames=min(per_part, frames - offset),
+                        total_frames=frames,
+                    ),
+                )
+            )
+        return parts
 
     def derived_fields(self, plan: InstancePlan, chain: Chain) -> None:
         """``references`` and ``content``: what a derived IOD refers to and says. Only derived
@@ -665,6 +714,31 @@ class _Planner:
         elif ts.compressed and (missing := ts.missing()):
             self.fail(where, missing)
         return ts  # what its codec can encode: constraints.check
+
+    def extended_offset_table(
+        self, path: str, chain: Chain, iod: IODTemplate, pixels: PixelOptions, ts: TransferSyntax
+    ) -> bool:
+        """Whether the instance's encapsulated Pixel Data gets an Extended Offset Table (and is
+        written frame by frame): on request (``offset_table: extended``), or when its native
+        pixels exceed what a Basic Offset Table's 32-bit offsets reach."""
+        asked = _inherit(chain, "offset_table") == "extended"
+        if iod.pixels is None or not ts.compressed:
+            if asked:
+                where = constraints.set_at(chain, path, "offset_table")
+                self.fail(
+                    where, "an offset table needs a compressed (encapsulated) transfer syntax"
+                )
+            return False
+        bits = pixels.bits_allocated or (8 if (pixels.bits_stored or 12) <= 8 else 16)
+        native = (pixels.rows or 512) * (pixels.columns or 512) * (pixels.frames or 1) * bits // 8
+        extended = asked or native > encoding.BASIC_OFFSET_TABLE_REACH
+        if extended and ts.lossy:
+            self.fail(
+                constraints.set_at(chain, path, "transfer_syntax"),
+                f"{ts.name} is lossy: an object written frame by frame with an Extended Offset "
+                "Table needs a lossless transfer syntax",
+            )
+        return extended
 
     def check_file_names(self, series: SeriesPlan) -> None:
         seen = {

@@ -63,6 +63,20 @@ class SeriesPlan:
     instances: list[InstancePlan] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Concatenation:
+    """This instance's part of a Concatenation (PS3.3 C.7.6.16): ``frames`` frames from
+    ``frame_offset`` (0-based) of the object the spec describes, which no instance holds whole."""
+
+    uid: str  # ConcatenationUID, shared by the parts
+    source_uid: str  # SOPInstanceUIDOfConcatenationSource: the object as one instance
+    number: int  # InConcatenationNumber, 1-based
+    total: int  # InConcatenationTotalNumber
+    frame_offset: int  # ConcatenationFrameOffsetNumber
+    frames: int  # the frames of this part
+    total_frames: int  # the frames of the whole object
+
+
 @dataclass
 class InstancePlan:
     series: SeriesPlan
@@ -91,6 +105,15 @@ class InstancePlan:
     reference_specs: list[Reference] | None = None
     references: list[ReferencedInstance] = field(default_factory=list)
     content: Content = field(default_factory=Content)
+    concatenation: Concatenation | None = None  # one part of a concatenated object
+    # encapsulated pixels with an Extended Offset Table, drawn, encoded and written frame by frame
+    extended_offset_table: bool = False
+
+    @property
+    def frame_offset(self) -> int:
+        """The number of frames of the whole object before this instance's first (0 unless
+        concatenated)."""
+        return self.concatenation.frame_offset if self.concatenation else 0
 
     @property
     def exposure_key(self) -> str:

@@ -27,7 +27,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import dcmwrite
 
 from dicomfab.builder.pixels.image import PixelImage
-from dicomfab.builder.transfer import EncodedInstance
+from dicomfab.builder.transfer import EncodedInstance, FrameStream
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 
@@ -105,6 +105,8 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
     buffer = DicomBytesIO()
     dcmwrite(buffer, ds, enforce_file_format=True)
     data = buffer.getvalue()
+    if encoded.fragments is not None:
+        return _write_streamed(path, data, encoded.fragments)
     image = encoded.stream
     if image is None:
         path.write_bytes(data)
@@ -123,6 +125,55 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
         hashlib.sha256(data).hexdigest(),
         _pixel_digest(image, explicit, element, pixels, pad),
     )
+
+
+_EOT_TAGS = (b"\xe0\x7f\x01\x00OV\x00\x00", b"\xe0\x7f\x02\x00OV\x00\x00")
+_ITEM = b"\xfe\xff\x00\xe0"
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def _write_streamed(path: Path, header: bytes, stream: FrameStream) -> FileDigest:
+    """Write ``header`` (whose Extended Offset Table values are placeholders), then the
+    encapsulated Pixel Data one frame at a time (an empty Basic Offset Table item, one fragment
+    per frame), then the offsets and lengths into the header's placeholders. Only one encoded
+    frame is in memory at a time."""
+    patched = bytearray(header)
+    at = []
+    for tag in _EOT_TAGS:
+        where = patched.rfind(tag)
+        length = struct.unpack_from("<I", patched, where + 8)[0] if where >= 0 else -1
+        if where < 0 or length != 8 * stream.frames:
+            raise ValueError("the header has no Extended Offset Table placeholders to fill")
+        at.append(where + 12)
+    element = _PIXEL_TAG + b"OB\x00\x00\xff\xff\xff\xff" + _ITEM + b"\x00\x00\x00\x00"
+    pixel_digest = hashlib.sha256(element)
+    offsets: list[int] = []
+    lengths: list[int] = []
+    position = 0  # from the first byte of the first fragment's item tag
+    with open(path, "wb") as out:
+        out.write(header)
+        out.write(element)
+        for frame in stream.encoded():
+            pad = b"\x00" if len(frame) % 2 else b""
+            size = len(frame) + len(pad)
+            item = _ITEM + struct.pack("<I", size)
+            for part in (item, frame, pad):
+                out.write(part)
+                pixel_digest.update(part)
+            offsets.append(position)
+            lengths.append(size)
+            position += 8 + size
+        out.write(_SEQUENCE_END)
+        pixel_digest.update(_SEQUENCE_END)
+        if len(offsets) != stream.frames:
+            raise ValueError(f"{len(offsets)} frames encoded, {stream.frames} announced")
+        for start, values in zip(at, (offsets, lengths), strict=True):
+            packed = struct.pack(f"<{len(values)}Q", *values)
+            patched[start : start + len(packed)] = packed
+            out.seek(start)
+            out.write(packed)
+    total = len(header) + len(element) + position + len(_SEQUENCE_END)
+    return FileDigest(total, hashlib.sha256(patched).hexdigest(), pixel_digest.hexdigest())
 
 
 def _split_at_pixel_data(data: bytes) -> tuple[bytes, bytes]:

@@ -152,7 +152,9 @@ def _build_and_write_unchecked(
     removed = {ref.keyword for ref in inst.remove}
     # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent
     pixels_out = None if "PixelData" in removed else image
-    encoded = encode(ds, pixels_out, inst.transfer_syntax, explicit, inst.quality)
+    encoded = encode(
+        ds, pixels_out, inst.transfer_syntax, explicit, inst.quality, inst.extended_offset_table
+    )
     if inst.truncate_pixel_data is not None and pixels_out is not None:
         encoded = cut_pixel_data(encoded, inst.truncate_pixel_data)
     attributes = _attributes(encoded.dataset)  # with the lossy compression actually achieved

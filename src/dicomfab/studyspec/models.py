@@ -43,6 +43,11 @@ class PixelOptions(_Model):
     frames: Annotated[int, Field(ge=1, le=2000)] | None = Field(
         None, description="NumberOfFrames, for multi-frame IODs (breast tomosynthesis)"
     )
+    concatenation: Annotated[int, Field(ge=1, le=2000)] | None = Field(
+        None,
+        description="split a multi-frame object (dbt, bpxr) into a Concatenation of instances "
+        "of at most this many frames each (PS3.3 7.5.1, C.7.6.16); unset or >= frames: one",
+    )
     pattern: Pattern | None = Field(
         None, description="auto: a mammogram for breast views, a gradient phantom otherwise"
     )
@@ -182,6 +187,13 @@ class Settings(_Model):
         description="for lossy transfer syntaxes (jpeg2000, jpeg-baseline): the least PSNR in dB "
         "(20–55, peak 2**BitsStored-1) each frame keeps, or high (45, the default), medium (40) "
         "or low (35); the compression is chosen from each frame's content",
+    )
+    offset_table: Literal["basic", "extended"] | None = Field(
+        None,
+        description="encapsulated Pixel Data's offset table (lossless compressed transfer "
+        "syntaxes): basic (the default) or extended: an Extended Offset Table (7FE0,0001/0002) "
+        "and an empty Basic Offset Table, the frames encoded and written one at a time; objects "
+        "whose native pixels exceed 4 GiB get the extended one whatever this says",
     )
     permissive: bool | None = Field(
         None,

@@ -75,3 +75,5 @@ class IODTemplate:
     # problems with the resolved references (what the IOD cannot refer to), once the whole plan
     # exists: (spec path, what, suggestion); not checked for a permissive instance
     check_references: Callable[[InstancePlan], list[tuple[str, str, str | None]]] | None = None
+    # a multi-frame IOD whose builder honours ``InstancePlan.concatenation`` (pixels.concatenation)
+    concatenation: bool = False

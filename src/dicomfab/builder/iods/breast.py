@@ -7,13 +7,20 @@ The codes are those the Digital Mammography IOD uses: Anatomic Region CID 4013 (
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.studyspec.views import View
 
+if TYPE_CHECKING:
+    from dicomfab.builder.plan_model import InstancePlan
+
 BREAST = ("76752008", "SCT", "Breast")
+BPXR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.13.1.4"  # Breast Projection X-Ray Image
+BPXR_PROCESSING = "1.2.840.10008.5.1.4.1.1.13.1.5"
 CRANIO_CAUDAL = ("399162004", "SCT", "cranio-caudal")
 PRIOR_PIXEL_SPACING_MM = 0.1  # a DX or CR breast prior: 100 µm, as older detectors and plates
 
@@ -61,3 +68,20 @@ def prior_exposure(ds: Dataset) -> None:
     ds.DistanceSourceToDetector = 660
     ds.ExposureTime = 1000
     ds.Exposure = 100
+
+
+def projections_of(plan: InstancePlan) -> list[InstancePlan]:
+    """The Breast Projection X-Ray images (For Presentation first, then For Processing) of the
+    same view in the same study as ``plan`` (a tomosynthesis volume): the projections it was
+    reconstructed from, when the study holds them."""
+    if plan.view is None:
+        return []
+    found = [
+        other
+        for series in plan.study.series
+        for other in series.instances
+        if other.iod.sop_class_uid in (BPXR_PRESENTATION, BPXR_PROCESSING)
+        and other.view == plan.view
+        and not other.skip_writing
+    ]
+    return sorted(found, key=lambda other: other.iod.sop_class_uid != BPXR_PRESENTATION)

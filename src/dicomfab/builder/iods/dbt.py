@@ -12,6 +12,7 @@ Module table (M = mandatory, C = conditional, U = user option) and where each is
   Breast View M                                                              → breast.breast_view
   Synchronization C, Enhanced Contrast/Bolus C, Frame Extraction C           → not applicable
   Breast Tomosynthesis Contributing Sources U, Breast Tomosynthesis Acquisition U → _acquisition
+  (the contributing source names the study's Breast Projection X-Ray images of the view, if any)
   Clinical Trial *, Patient Study, Device, Intervention, Specimen,
   X-Ray 3D Reconstruction, Image-Equipment Coordinate Relationship U        → not built
 The Overlay Plane, Modality LUT, VOI LUT and Softcopy Presentation LUT modules shall not be used:
@@ -29,7 +30,7 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
-from dicomfab.builder.iods.breast import BREAST, breast_view
+from dicomfab.builder.iods.breast import BREAST, breast_view, projections_of
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.vendors import header as vendor_header
 from dicomfab.studyspec.models import PixelOptions
@@ -76,10 +77,10 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     assert image is not None
     ds = m.image_dataset(plan, image, DBT, "MG")
     _enhanced_series(ds)
-    _frame_of_reference(ds, plan)
+    frame_of_reference(ds, plan)
     m.acquisition_context(ds)
     _functional_groups(ds, plan, image)
-    _dimensions(ds, plan)
+    dimensions(ds, plan)
     _xray_3d_image(ds)
     _acquisition(ds, plan, image)
     breast_view(ds, plan.view)  # Breast View (C.8.21.6)
@@ -92,13 +93,13 @@ def _enhanced_series(ds: Dataset) -> None:
 
 
 # Frame of Reference (C.7.4.1): one per breast per study, shared by its DBT views
-def _frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
+def frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
     laterality = plan.laterality or "B"
     ds.FrameOfReferenceUID = plan.study_level_uid("frame-of-reference-" + laterality)
     ds.PositionReferenceIndicator = ""
 
 
-def _orientation(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def direction_cosines(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Row and column direction cosines, from the view's PatientOrientation."""
     letters = plan.view.patient_orientation if plan.view is not None else ["A", "R"]
     row, col = ([sum(c) for c in zip(*(_AXES[ch] for ch in word), strict=True)] for word in letters)
@@ -120,13 +121,13 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     ds.ContentDate = ds.StudyDate
     ds.ContentTime = m.content_time(plan)
     ds.NumberOfFrames = image.frames
-    row, col = _orientation(plan)
+    row, col = direction_cosines(plan)
     normal = _unit(_cross(row, col))
 
     shared = Dataset()
     # Pixel Measures (C.7.6.16.2.1)
     measures = Dataset()
-    measures.PixelSpacing = list(_pixel_spacing(plan))
+    measures.PixelSpacing = list(pixel_spacing(plan))
     measures.SliceThickness = _slice_spacing(plan)
     shared.PixelMeasuresSequence = Sequence([measures])
     # Plane Orientation (Patient) (C.7.6.16.2.4)
@@ -154,8 +155,9 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
     ds.SharedFunctionalGroupsSequence = Sequence([shared])
 
     acquired = f"{ds.StudyDate}{m.content_time(plan)}"
+    m.concatenation(ds, plan)
     per_frame = []
-    for index in range(image.frames):
+    for index in range(plan.frame_offset, plan.frame_offset + image.frames):
         item = Dataset()
         # Frame Content (C.7.6.16.2.2)
         content = Dataset()
@@ -175,13 +177,13 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
         # X-Ray 3D Frame Type (C.8.21.5.1): dciodvfy accepts it per frame only
         frame_type = Dataset()
         frame_type.FrameType = IMAGE_TYPE
-        _image_description(frame_type)
+        image_description(frame_type)
         item.XRay3DFrameTypeSequence = Sequence([frame_type])
         per_frame.append(item)
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
 
 
-def _image_description(ds: Dataset) -> None:
+def image_description(ds: Dataset) -> None:
     """Common CT/MR and Photoacoustic Image Description Macro (C.8.16.1)."""
     ds.PixelPresentation = "MONOCHROME"
     ds.VolumetricProperties = "VOLUME"
@@ -189,7 +191,7 @@ def _image_description(ds: Dataset) -> None:
 
 
 # Multi-frame Dimension (C.7.6.17): stack, then position in the stack
-def _dimensions(ds: Dataset, plan: InstancePlan) -> None:
+def dimensions(ds: Dataset, plan: InstancePlan) -> None:
     organization = plan.uid("dimension-organization")
     org = Dataset()
     org.DimensionOrganizationUID = organization
@@ -212,7 +214,7 @@ def _dimensions(ds: Dataset, plan: InstancePlan) -> None:
 # X-Ray 3D Image (C.8.21.1)
 def _xray_3d_image(ds: Dataset) -> None:
     ds.ImageType = IMAGE_TYPE
-    _image_description(ds)
+    image_description(ds)
     ds.ContentQualification = "PRODUCT"
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
@@ -244,11 +246,12 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     source.DetectorElementSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
     if plan.vendor is not None:
         _vendor_detector(source, plan.vendor)
+    _projection_references(source, plan)
     ds.ContributingSourcesSequence = Sequence([source])
 
     acquisition = Dataset()
     acquisition.FieldOfViewShape = "RECTANGLE"
-    spacing = _pixel_spacing(plan)
+    spacing = pixel_spacing(plan)
     acquisition.FieldOfViewDimensionsInFloat = [
         round(image.rows * spacing[0], 2),
         round(image.columns * spacing[1], 2),
@@ -296,7 +299,35 @@ def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     ds.XRay3DAcquisitionSequence = Sequence([acquisition])
 
 
-def _pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
+def _projection_references(source: Dataset, plan: InstancePlan) -> None:
+    """General Contributing Sources Macro: the Breast Projection X-Ray images of the view the
+    volume was reconstructed from, when the study holds them (nothing otherwise)."""
+    projections = projections_of(plan)
+    if not projections:
+        return
+    series_items = []
+    for series_uid in dict.fromkeys(p.series.uid for p in projections):
+        instances = []
+        for projection in projections:
+            if projection.series.uid != series_uid:
+                continue
+            instance = Dataset()
+            instance.ReferencedSOPClassUID = projection.iod.sop_class_uid
+            instance.ReferencedSOPInstanceUID = projection.sop_instance_uid
+            instance.InstanceNumber = projection.number
+            instances.append(instance)
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.SeriesNumber = projections[0].series.number
+        item.ReferencedInstanceSequence = Sequence(instances)
+        series_items.append(item)
+    reference = Dataset()
+    reference.StudyInstanceUID = plan.study.uid
+    reference.ReferencedSeriesSequence = Sequence(series_items)
+    source.ContributingSOPInstancesReferenceSequence = Sequence([reference])
+
+
+def pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
     """The reconstructed slices' PixelSpacing (row, column) in mm."""
     if plan.vendor is not None and plan.vendor.dbt is not None:
         return plan.vendor.dbt.spacing
@@ -341,6 +372,7 @@ TEMPLATES = (
         aliases=("tomo", "breast-tomosynthesis"),
         required=REQUIRED,
         allowed_bits_stored=(8, 16),
+        concatenation=True,
         photometrics=("MONOCHROME2",),  # no MONOCHROME1 in Breast Tomosynthesis (dciodvfy)
         modalities=("MG",),
         frame_laterality=True,

@@ -4,6 +4,7 @@ and shared by every instance (and every prior) that shows it."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,9 @@ def render(plan: InstancePlan) -> PixelImage | None:
         opts.drawn_lesion() == "mass",
         opts.photometric or "MONOCHROME2",
     )
+    part = plan.concatenation
+    if plan.extended_offset_table:  # not cached: it holds no pixels
+        return _lazy(key, part.frame_offset if part else 0, part.frames if part else None)
     found = _cache.get(key)
     if found is None:
         found = _draw(*key)
@@ -57,6 +61,9 @@ def render(plan: InstancePlan) -> PixelImage | None:
             _cache.popitem(last=False)
     else:
         _cache.move_to_end(key)
+    if part is not None:  # this instance's frames of the whole object (a view, not a copy)
+        window = found.array[part.frame_offset : part.frame_offset + part.frames]
+        return PixelImage(window, found.bits_stored, found.photometric, found.samples)
     return found
 
 
@@ -77,9 +84,42 @@ def _draw(
     mass: object,
     photometric: object,
 ) -> PixelImage:
-    assert isinstance(seed, int) and isinstance(rows, int) and isinstance(cols, int)
+    assert isinstance(rows, int) and isinstance(cols, int)
     assert isinstance(bits_stored, int) and isinstance(frames, int)
-    dtype = np.uint8 if bits_allocated == 8 else np.uint16
+    one = _drawer(pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass)
+    if frames == 1:
+        array = one(0)
+    else:  # filled frame by frame: the peak is the volume plus one frame, not twice the volume
+        array = np.empty((frames, rows, cols), dtype=_dtype(bits_allocated))
+        for frame in range(frames):
+            array[frame] = one(frame)
+    if photometric == "MONOCHROME1":
+        array = _invert(array, bits_stored)
+    return PixelImage(array, bits_stored, str(photometric))
+
+
+def _dtype(bits_allocated: object) -> type[np.unsignedinteger]:
+    return np.uint8 if bits_allocated == 8 else np.uint16
+
+
+def _invert(array: np.ndarray, bits_stored: int) -> np.ndarray:
+    return ((1 << bits_stored) - 1 - array).astype(array.dtype)
+
+
+def _drawer(
+    pattern: object,
+    seed: object,
+    view_name: object,
+    rows: int,
+    cols: int,
+    bits_stored: int,
+    bits_allocated: object,
+    calcs: object,
+    mass: object,
+) -> Callable[[int], np.ndarray]:
+    """What draws frame ``i`` of an image (MONOCHROME2): frames are independent of each other."""
+    assert isinstance(seed, int)
+    dtype = _dtype(bits_allocated)
     if pattern == "mammo":
         name = str(view_name or "LCC")
         laterality, oblique = name[0], "MLO" in name or "LMO" in name
@@ -98,20 +138,32 @@ def _draw(
                 calcifications=bool(calcs),
                 mass=bool(mass),
             )
-    else:
 
-        def one(frame: int) -> np.ndarray:
-            return patterns.synthesize(str(pattern), seed + frame, rows, cols, bits_stored, dtype)
+        return one
 
-    if frames == 1:
-        array = one(0)
-    else:  # filled frame by frame: the peak is the volume plus one frame, not twice the volume
-        array = np.empty((frames, rows, cols), dtype=dtype)
-        for frame in range(frames):
-            array[frame] = one(frame)
-    if photometric == "MONOCHROME1":
-        array = ((1 << bits_stored) - 1 - array).astype(dtype)
-    return PixelImage(array, bits_stored, str(photometric))
+    def other(frame: int) -> np.ndarray:
+        return patterns.synthesize(str(pattern), seed + frame, rows, cols, bits_stored, dtype)
+
+    return other
+
+
+def _lazy(key: tuple[object, ...], first: int = 0, count: int | None = None) -> PixelImage:
+    """The image ``key`` describes (``count`` of its frames from ``first``: a concatenation's
+    part), drawn one frame at a time as the encoder asks (the Extended Offset Table path: an
+    object too large to hold)."""
+    pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, frames = key[:8]
+    calcs, mass, photometric = key[8:]
+    assert isinstance(rows, int) and isinstance(cols, int)
+    assert isinstance(bits_stored, int) and isinstance(frames, int)
+    one = _drawer(pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass)
+
+    def draw(frame: int) -> np.ndarray:
+        array = one(first + frame)
+        return _invert(array, bits_stored) if photometric == "MONOCHROME1" else array
+
+    dtype = np.dtype(_dtype(bits_allocated))
+    frames = frames - first if count is None else count
+    return PixelImage.lazy(frames, rows, cols, dtype, bits_stored, str(photometric), draw)
 
 
 def _screen(plan: InstancePlan) -> PixelImage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,9 @@ class PixelImage:
     photometric: str = "MONOCHROME2"
     samples: int = 1  # Samples per Pixel: 1, or 3 for RGB
     _native: list[bytes] = field(default_factory=list, repr=False)
+    # drawn on demand, one frame at a time: ``array`` then only has the shape and type (a
+    # zero-stride view of one frame of zeros), ``draw(i)`` gives frame i
+    draw: Callable[[int], np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.array.setflags(write=False)
@@ -49,6 +53,8 @@ class PixelImage:
 
     def native_bytes(self) -> bytes:
         """Little-endian bytes, padded to even length; computed once and shared."""
+        if self.draw is not None:
+            raise ValueError("pixels drawn frame by frame have no native bytes in memory")
         if not self._native:
             data = self.array.astype(self.array.dtype.newbyteorder("<"), copy=False).tobytes()
             if len(data) % 2:
@@ -57,4 +63,30 @@ class PixelImage:
         return self._native[0]
 
     def frame_arrays(self) -> list[np.ndarray]:
+        if self.draw is not None:
+            raise ValueError("pixels drawn frame by frame: use iter_frames")
         return [self.array] if self.array.ndim == self._plane_axes else list(self.array)
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """The frames one at a time (drawn as they are asked for when ``draw`` is set)."""
+        if self.draw is None:
+            yield from self.frame_arrays()
+            return
+        for index in range(self.frames):
+            yield self.draw(index)
+
+    @classmethod
+    def lazy(
+        cls,
+        frames: int,
+        rows: int,
+        columns: int,
+        dtype: np.dtype,
+        bits_stored: int,
+        photometric: str,
+        draw: Callable[[int], np.ndarray],
+    ) -> PixelImage:
+        """An image of ``frames`` frames that holds none of them: ``draw(i)`` makes frame i."""
+        shape = (frames, rows, columns) if frames > 1 else (rows, columns)
+        array = np.broadcast_to(np.zeros((rows, columns), dtype=dtype), shape)
+        return cls(array, bits_stored, photometric, draw=draw)

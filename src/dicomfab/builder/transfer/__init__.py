@@ -6,7 +6,13 @@ Adding a transfer syntax: one entry in ``registry.REGISTRY`` and, for a compress
 encoder; then ``UPDATE_DOCS=1 pytest tests/builder/transfer`` rewrites the table in docs/iods.md.
 """
 
-from dicomfab.builder.transfer.pixel_data import EncodedInstance, cut_pixel_data, encode
+from dicomfab.builder.transfer.pixel_data import (
+    BASIC_OFFSET_TABLE_REACH,
+    EncodedInstance,
+    FrameStream,
+    cut_pixel_data,
+    encode,
+)
 from dicomfab.builder.transfer.quality import quality_psnr
 from dicomfab.builder.transfer.registry import (
     DEFAULT,
@@ -18,9 +24,11 @@ from dicomfab.builder.transfer.registry import (
 )
 
 __all__ = [
+    "BASIC_OFFSET_TABLE_REACH",
     "DEFAULT",
     "REGISTRY",
     "EncodedInstance",
+    "FrameStream",
     "TransferSyntax",
     "check_bits",
     "cut_pixel_data",

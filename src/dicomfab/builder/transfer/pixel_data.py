@@ -7,7 +7,7 @@ encoded value into ``PixelData``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,11 +19,27 @@ from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.transfer.quality import DEFAULT_PSNR
 from dicomfab.builder.transfer.registry import TransferSyntax
 
+BASIC_OFFSET_TABLE_REACH = 0xFFFFFFFF
+"""The furthest a Basic Offset Table's 32-bit offsets reach: an object whose native pixels are
+larger is encoded with an Extended Offset Table (PS3.5 A.4, PS3.3 C.7.6.3.1.8)."""
+
+
+@dataclass
+class FrameStream:
+    """Encapsulated pixels the writer encodes and writes one frame at a time (one fragment per
+    frame, an empty Basic Offset Table), filling in the Extended Offset Table afterwards."""
+
+    frames: int
+    encoded: Callable[[], Iterator[bytes]]  # each frame's codestream, in order
+
 
 @dataclass
 class EncodedInstance:
-    dataset: Dataset  # header + file meta; PixelData set unless ``stream`` is given
+    dataset: Dataset  # header + file meta; PixelData set unless ``stream``/``fragments`` is given
     stream: PixelImage | None = None  # native pixels the writer appends after the header
+    # encapsulated pixels the writer encodes and appends frame by frame, after a header whose
+    # ExtendedOffsetTable and ExtendedOffsetTableLengths are placeholders (zeros) to fill in
+    fragments: FrameStream | None = None
 
 
 def encode(
@@ -32,10 +48,12 @@ def encode(
     ts: TransferSyntax,
     keep: frozenset[str] = frozenset(),
     quality: float | None = None,
+    extended: bool = False,
 ) -> EncodedInstance:
     """Add the pixel data of ``image`` in ``ts``; a lossy ``ts`` keeps ``quality`` dB PSNR (None:
     the default). Attributes named in ``keep`` (those the spec set explicitly, such as
-    LossyImageCompression) are not overwritten."""
+    LossyImageCompression) are not overwritten. ``extended`` (or an image drawn frame by frame)
+    with a compressed ``ts``: an Extended Offset Table, the frames encoded as they are written."""
     if image is None:
         return EncodedInstance(ds)
     if image.frames > 1 or "NumberOfFrames" in ds:
@@ -52,6 +70,8 @@ def encode(
         ds["PixelData"].VR = "OW" if image.bits_allocated > 8 else "OB"
         return EncodedInstance(ds)
 
+    if extended or image.draw is not None:
+        return _streamed(ds, image, ts)
     frames = encode_frames(ts, image.frame_arrays(), image.bits_stored, quality)
     ds.PixelData = encapsulate(frames, has_bot=image.frames > 1)
     ds["PixelData"].VR = "OB"
@@ -67,6 +87,25 @@ def encode(
             if keyword not in keep:
                 setattr(ds, keyword, value)
     return EncodedInstance(ds)
+
+
+def _streamed(ds: Dataset, image: PixelImage, ts: TransferSyntax) -> EncodedInstance:
+    """The Extended Offset Table path (lossless syntaxes only: the lossy flags would need every
+    frame before the header is written)."""
+    if ts.lossy:
+        raise ValueError(f"{ts.name} is lossy: no frame-by-frame Extended Offset Table")
+    placeholder = bytes(8 * image.frames)  # one 64-bit offset / length per frame
+    ds.ExtendedOffsetTable = placeholder
+    ds["ExtendedOffsetTable"].VR = "OV"
+    ds.ExtendedOffsetTableLengths = placeholder
+    ds["ExtendedOffsetTableLengths"].VR = "OV"
+    encoder = ts.frame_encoder()
+
+    def encoded() -> Iterator[bytes]:
+        for frame in image.iter_frames():
+            yield encoder(frame, image.bits_stored)
+
+    return EncodedInstance(ds, fragments=FrameStream(image.frames, encoded))
 
 
 def cut_pixel_data(encoded: EncodedInstance, fraction: float) -> EncodedInstance:
