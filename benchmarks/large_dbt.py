@@ -1,7 +1,8 @@
 """Peak memory of writing one breast tomosynthesis object larger than 4 GiB.
 
 Run: ``.venv/bin/python benchmarks/large_dbt.py [--frames 340] [--rows 2816] [--columns 2304]
-[--transfer-syntax jpeg-ls-lossless] [--out DIR]``
+[--transfer-syntax jpeg-ls-lossless] [--pattern auto|noise] [--out DIR]``; a file over 4 GiB:
+``--pattern noise --transfer-syntax rle``.
 
 The default object is 340 slices of 2816 × 2304 at 16 bits allocated: 4.4 GB (4.1 GiB) of native
 pixels, past the 4 GiB a Basic Offset Table's 32-bit offsets reach, so dicomfab encodes it with
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2816)
     parser.add_argument("--columns", type=int, default=2304)
     parser.add_argument("--transfer-syntax", default="jpeg-ls-lossless")
+    parser.add_argument(
+        "--pattern",
+        default="auto",
+        help="pixels.pattern: auto (a breast; compresses to ~1/8), or noise (incompressible: with "
+        "--transfer-syntax rle the file itself passes 4 GiB, every fragment offset past 2**32 in "
+        "the Extended Offset Table)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -47,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             "iod": "dbt",
             "transfer_syntax": args.transfer_syntax,
             "offset_table": "extended",  # automatic past 4 GiB; asked for so smaller runs match
-            "pixels": {"rows": args.rows, "columns": args.columns, "frames": args.frames},
+            "pixels": {
+                "rows": args.rows,
+                "columns": args.columns,
+                "frames": args.frames,
+                "pattern": args.pattern,
+            },
         },
         "patients": [{"studies": [{"series": [{"views": ["LCC"]}]}]}],
     }
