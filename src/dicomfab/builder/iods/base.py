@@ -70,3 +70,6 @@ class IODTemplate:
     # image the default reference ``images`` picks
     derived: bool = False
     content_fields: frozenset[str] = frozenset()  # the spec ``content`` fields the IOD reads
+    # problems with a derived instance's resolved references and content, found at validate:
+    # (spec path, what, nearest valid choice) each
+    check_references: Callable[[InstancePlan], list[tuple[str, str, str | None]]] | None = None

@@ -1,0 +1,170 @@
+"""Segmentation IOD (PS3.3 A.51): a CAD/AI mask of the findings on one mammogram or DBT object.
+
+Module table (M = mandatory, C = conditional, U = user option) and where each is built:
+  Patient M, General Study M, Patient Study U, General Equipment M, SOP Common M → builder.modules
+  Segmentation Series M, Enhanced General Equipment M, General Image M, Image Pixel M,
+  Segmentation Image M, Multi-frame Functional Groups M, Multi-frame Dimension M,
+  Common Instance Reference M, Frame of Reference C (the source's, when it has one)
+                                                                            → highdicom
+  Clinical Trial *, Specimen U, Palette Color Lookup Table C, ICC Profile C → not built
+Content fields (the spec's ``content``):
+  findings: one segment per finding, a disc of size_mm (over the image's pixel spacing, at
+    most a sixth of its shorter side) at the finding's centre; on a DBT object a ball over the
+    slices around the middle one (the slice the finding lies on); default: one mass inside the
+    breast. Every finding names the same reference (its ``image``): the one image segmented.
+  segmentation: binary (default: 1 bit per pixel) or fractional (a probability map with a soft
+    rim, scaled by the finding's probability; MaximumFractionalValue 255).
+The segmented image's header is built from its plan and handed to highdicom (imported lazily),
+which writes the frames, the per-frame Derivation Image references and the Pixel Data; a
+mammogram has no frame of reference, so its SEG has one frame and no plane positions. A foreign
+reference (not in the dataset) is segmented on a 512 × 512 stand-in with its UIDs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from dicomfab.builder import lesions
+from dicomfab.builder import modules as m
+from dicomfab.builder.iods.base import IODTemplate
+from dicomfab.builder.pixels.image import PixelImage
+
+if TYPE_CHECKING:
+    from dicomfab.builder.plan_model import InstancePlan
+
+SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
+MODEL = "Synthetic Lesion Segmenter"
+MAX_FRACTIONAL_VALUE = 255
+CATEGORY = ("49755003", "SCT", "Morphologically Abnormal Structure")
+TYPES = {
+    "mass": ("4147007", "SCT", "Mass"),
+    "calcification_cluster": ("129769006", "SCT", "Calcification Cluster"),
+}
+BREAST = ("76752008", "SCT", "Breast")
+AI = ("123110", "DCM", "Artificial Intelligence")  # CID 7162 Surface Processing Algorithm Family
+REQUIRED = m.REQUIRED_COMMON | m.keywords(
+    "Manufacturer InstanceNumber ContentLabel SegmentationType SegmentSequence "
+    "SharedFunctionalGroupsSequence PerFrameFunctionalGroupsSequence NumberOfFrames "
+    "ReferencedSeriesSequence DimensionIndexSequence"
+)
+
+
+def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    from highdicom.seg import Segmentation
+
+    ref = plan.references[lesions.marked_index(plan)]
+    source = lesions.source_dataset(plan, ref)
+    placed = lesions.place(plan, ref, source)
+    fractional = plan.content.segmentation == "fractional"
+    masks = _masks(source, placed, fractional)
+    date, time = f"{plan.study.date:%Y%m%d}", m.content_time(plan)
+    seg = Segmentation(
+        source_images=[source],
+        pixel_array=masks,
+        segmentation_type="FRACTIONAL" if fractional else "BINARY",
+        segment_descriptions=[_segment(p) for p in placed],
+        series_instance_uid=plan.series.uid,
+        series_number=plan.series.number,
+        sop_instance_uid=plan.sop_instance_uid,
+        instance_number=plan.number,
+        manufacturer=m.MANUFACTURER,
+        manufacturer_model_name=MODEL,
+        software_versions=m.SOFTWARE,
+        device_serial_number=m.SERIAL,
+        max_fractional_value=MAX_FRACTIONAL_VALUE,
+        content_label="LESIONS",
+        content_description="Synthetic CAD segmentation of the findings",
+        series_description=plan.series.description or None,
+        content_date=date,
+        content_time=time,
+    )
+    ds = Dataset()
+    ds.update(seg)  # a plain Dataset: no highdicom class travels into the writer
+    m.sop_common(ds, plan, SEGMENTATION)  # the plan's creation date and time, not the clock's
+    m.patient(ds, plan)
+    m.general_study(ds, plan)
+    ds.SeriesDate, ds.SeriesTime = date, plan.study.time
+    _deterministic(ds, plan, f"{date}{time}")
+    if "FrameOfReferenceUID" not in ds and "PatientOrientation" in source:
+        ds.PatientOrientation = source.PatientOrientation  # General Image: Type 2C without one
+    return ds
+
+
+def _masks(source: Dataset, placed: list[lesions.Placed], fractional: bool) -> np.ndarray:
+    """(frames, rows, columns, segments): each finding's disc (a ball across DBT slices);
+    fractional masks are probabilities (0–1), binary ones 0/1 (uint8)."""
+    rows, columns = int(source.Rows), int(source.Columns)
+    frames = int(source.get("NumberOfFrames", 1) or 1)
+    middle = lesions.middle_frame(source)
+    out = np.zeros((frames, rows, columns, len(placed)), dtype=np.float32)
+    for s, lesion in enumerate(placed):
+        for frame in range(frames):
+            if frames == 1:
+                scale = 1.0
+            else:
+                dz = (frame - middle) / max(lesion.slices, 0.5)
+                if abs(dz) >= 1:
+                    continue
+                scale = float(np.sqrt(1 - dz * dz))
+            disc = lesions.disc((rows, columns), lesion, scale, soft=fractional)
+            out[frame, :, :, s] = disc * lesion.finding.probability if fractional else disc
+    return out if fractional else (out > 0).astype(np.uint8)
+
+
+def _segment(lesion: lesions.Placed) -> Any:
+    from highdicom import AlgorithmIdentificationSequence
+    from highdicom.seg import SegmentAlgorithmTypeValues, SegmentDescription
+    from highdicom.sr import CodedConcept
+
+    kind = lesion.finding.kind
+    label = f"{kind.replace('_', ' ').capitalize()} {lesion.number}"
+    return SegmentDescription(
+        segment_number=lesion.number,
+        segment_label=label,
+        segmented_property_category=CodedConcept(*CATEGORY),
+        segmented_property_type=CodedConcept(*TYPES[kind]),
+        algorithm_type=SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=AlgorithmIdentificationSequence(
+            name=MODEL, family=CodedConcept(*AI), version=m.SOFTWARE
+        ),
+        anatomic_regions=[CodedConcept(*BREAST)],
+    )
+
+
+def _deterministic(ds: Dataset, plan: InstancePlan, when: str) -> None:
+    """highdicom stamps a random Dimension Organization UID and the clock's time on the
+    contributing equipment: the plan's instead, so the same plan gives the same bytes."""
+    dimension = plan.uid("dimension-organization")
+    for item in ds.get("DimensionOrganizationSequence", []):
+        item.DimensionOrganizationUID = dimension
+    for item in ds.get("DimensionIndexSequence", []):
+        item.DimensionOrganizationUID = dimension
+    for item in ds.get("ContributingEquipmentSequence", []):
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = when
+
+
+def check(plan: InstancePlan) -> list[tuple[str, str, str | None]]:
+    return lesions.problems(plan, foreign=True)
+
+
+TEMPLATES = (
+    IODTemplate(
+        name="seg",
+        title="Segmentation",
+        sop_class_uid=SEGMENTATION,
+        modality="SEG",
+        build=build,
+        summary="a binary or fractional mask of the findings on one image (highdicom)",
+        pixels=None,
+        aliases=("segmentation",),
+        required=REQUIRED,
+        native_only=True,
+        derived=True,
+        content_fields=frozenset({"findings", "segmentation"}),
+        check_references=check,
+    ),
+)
