@@ -58,8 +58,8 @@ def resolve(plan: Plan, fail: Fail) -> None:
                 f"a {instance.iod.title} refers to at least one instance, and these name none",
                 "references: [images] with an image series in the study",
             )
-        elif instance.references and instance.iod.check_references is not None:
-            for where, problem, nearest in instance.iod.check_references(instance):
+        elif instance.references and instance.iod.check_derived is not None:
+            for where, problem, nearest in instance.iod.check_derived(instance):
                 fail(where, problem, nearest)
 
 

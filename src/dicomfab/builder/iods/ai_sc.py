@@ -104,6 +104,6 @@ TEMPLATES = (
         bits_allocated=(8,),
         derived=True,
         content_fields=frozenset({"findings"}),
-        check_references=check,
+        check_derived=check,
     ),
 )

@@ -115,7 +115,11 @@ def _limits_row(t: IODTemplate) -> str:
         "—" if t.pixels is None else ", ".join(str(b) for b in t.bits_allocated),
         "—" if t.pixels is None else ", ".join(t.photometrics),
         ", ".join(t.modalities) if t.modalities else "any",
-        "uncompressed only" if t.native_only else "any (codec limits below)",
+        "uncompressed only"
+        if t.native_only
+        else f"uncompressed, {', '.join(t.compressed_syntaxes)}"
+        if t.compressed_syntaxes
+        else "any (codec limits below)",
     ]
     return f"| {' | '.join(cells)} |"
 

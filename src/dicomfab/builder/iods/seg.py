@@ -18,6 +18,8 @@ The segmented image's header is built from its plan and handed to highdicom (imp
 which writes the frames, the per-frame Derivation Image references and the Pixel Data; a
 mammogram has no frame of reference, so its SEG has one frame and no plane positions. A foreign
 reference (not in the dataset) is segmented on a 512 × 512 stand-in with its UIDs.
+Transfer syntaxes: the uncompressed ones; highdicom encodes fractional frames in RLE, JPEG-LS or
+JPEG 2000 lossless, binary (1-bit) frames in JPEG 2000 lossless only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from dicomfab.builder import lesions
 from dicomfab.builder import modules as m
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
 MODEL = "Synthetic Lesion Segmenter"
 MAX_FRACTIONAL_VALUE = 255
+BINARY_SYNTAXES = ("jpeg2000-lossless",)  # the compressed ones highdicom encodes 1-bit frames in
 CATEGORY = ("49755003", "SCT", "Morphologically Abnormal Structure")
 TYPES = {
     "mass": ("4147007", "SCT", "Mass"),
@@ -59,6 +63,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     source = lesions.source_dataset(plan, ref)
     placed = lesions.place(plan, ref, source)
     fractional = plan.content.segmentation == "fractional"
+    ts = plan.transfer_syntax  # highdicom encodes the frames of a compressed one
     masks = _masks(source, placed, fractional)
     date, time = f"{plan.study.date:%Y%m%d}", m.content_time(plan)
     seg = Segmentation(
@@ -80,6 +85,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
         series_description=plan.series.description or None,
         content_date=date,
         content_time=time,
+        transfer_syntax_uid=ts.uid if ts.compressed else ExplicitVRLittleEndian,
     )
     ds = Dataset()
     ds.update(seg)  # a plain Dataset: no highdicom class travels into the writer
@@ -148,7 +154,21 @@ def _deterministic(ds: Dataset, plan: InstancePlan, when: str) -> None:
 
 
 def check(plan: InstancePlan) -> list[tuple[str, str, str | None]]:
-    return lesions.problems(plan, foreign=True)
+    """Findings on one image; a binary SEG (1 bit per pixel) in JPEG 2000 only of the
+    compressed syntaxes (highdicom encodes no other for BINARY)."""
+    found = lesions.problems(plan, foreign=True)
+    ts = plan.transfer_syntax
+    binary = plan.content.segmentation != "fractional"
+    if binary and ts.compressed and ts.name not in BINARY_SYNTAXES:
+        found.append(
+            (
+                f"{plan.path}.transfer_syntax",
+                f"a binary SEG is written uncompressed or in {', '.join(BINARY_SYNTAXES)}, "
+                f"not in {ts.name} (content.segmentation: fractional is, too)",
+                BINARY_SYNTAXES[0],
+            )
+        )
+    return found
 
 
 TEMPLATES = (
@@ -162,9 +182,9 @@ TEMPLATES = (
         pixels=None,
         aliases=("segmentation",),
         required=REQUIRED,
-        native_only=True,
+        compressed_syntaxes=("rle", "jpeg-ls-lossless", "jpeg2000-lossless"),
         derived=True,
         content_fields=frozenset({"findings", "segmentation"}),
-        check_references=check,
+        check_derived=check,
     ),
 )
