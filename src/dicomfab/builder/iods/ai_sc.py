@@ -1,6 +1,6 @@
-"""AI Secondary Capture (Secondary Capture Image IOD, PS3.3 A.8.1): an AI result screen of one
-mammogram, the findings outlined and the verdict burned into the pixels.
+"""AI Secondary Capture (Secondary Capture Image IOD, PS3.3 A.8.1): an AI result on a mammogram.
 
+The findings are outlined and the verdict burned into the pixels.
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, General Series M, General Equipment U, General Image M,
   General Acquisition M, Image Pixel M, SOP Common M                        → builder.modules
@@ -99,6 +99,7 @@ TEMPLATES = (
         pixels=PixelOptions(bits_stored=8, photometric="RGB"),
         aliases=("ai-capture",),
         required=REQUIRED,
+        allowed_bits_stored=(8, 8),
         breast_body_part=True,
         photometrics=("RGB",),
         bits_allocated=(8,),

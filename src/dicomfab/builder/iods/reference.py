@@ -85,9 +85,9 @@ def _overview_row(t: IODTemplate) -> str:
 
 def _default_pixels(t: IODTemplate) -> str:
     p = t.pixels
-    if p is None:
-        return "no pixels"
-    size = f"{p.rows} × {p.columns}"
+    if p is None:  # a SEG encodes its own (its mask), others have none
+        return "its own (a mask)" if t.compressed_syntaxes else "no pixels"
+    size = f"{p.rows} × {p.columns}" if p.rows and p.columns else "its reference's size"
     if (p.frames or 1) > 1:
         size += f" × {p.frames} frames"
     bits = (
