@@ -216,14 +216,20 @@ def test_what_they_cannot_do_is_refused_at_validate(
     assert path in text and match in text, text
 
 
-def test_a_seg_of_a_foreign_image_names_its_uid(tmp_path: Path) -> None:
-    """On purpose: the SEG's source is not in the dataset (seg_referenced_frame_missing)."""
-    spec = _spec({"iod": "seg", "references": [{"sop_instance_uid": "2.25.4242"}]})
-    files = _generate(tmp_path, spec)
-    (seg,) = _of(files, "SEG")
-    assert dciodvfy(Path(seg.filename)).errors == []
-    assert seg.SourceImageSequence[0].ReferencedSOPInstanceUID == "2.25.4242"
+def test_a_seg_of_a_foreign_image_differs_from_one_of_the_first_image_in_its_references(
+    tmp_path: Path,
+) -> None:
+    """On purpose: the SEG's source is not in the dataset (seg_referenced_frame_missing); it is
+    segmented as if it were the study's first image (RCC), so only the references differ."""
+    foreign = {"iod": "seg", "references": [{"sop_instance_uid": "2.25.4242"}]}
+    files = _generate(tmp_path, _spec(foreign, {"iod": "seg", "references": ["RCC"]}))
+    dangling, real = sorted(_of(files, "SEG"), key=lambda ds: ds.SeriesNumber)
+    assert dciodvfy(Path(dangling.filename)).errors == []
+    assert dangling.SourceImageSequence[0].ReferencedSOPInstanceUID == "2.25.4242"
     assert "2.25.4242" not in files
+    assert np.array_equal(dangling.pixel_array, real.pixel_array)
+    derivation = dangling.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0]
+    assert derivation.SourceImageSequence[0].ReferencedSOPInstanceUID == "2.25.4242"
 
 
 def test_the_sc_sop_class_still_names_sc() -> None:

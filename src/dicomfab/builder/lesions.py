@@ -8,7 +8,7 @@ finding's index, not from the object that marks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -147,16 +147,38 @@ def middle_frame(source: Dataset) -> int:
     return int(source.get("NumberOfFrames", 1) or 1) // 2
 
 
+def shown(plan: InstancePlan, ref: ReferencedInstance) -> ReferencedInstance:
+    """The reference whose pixels and geometry place the findings: ``ref``; for a foreign one
+    (not in the dataset) the first image of the object's study, as if it were that image with
+    other UIDs (so that only the references differ from an object marking that image), or
+    ``ref`` itself when the study has no image."""
+    if ref.instance is not None:
+        return ref
+    for series in plan.study.series:
+        for image in series.instances:
+            if not image.iod.derived and image.iod.pixels is not None:
+                return replace(ref, instance=image, sop_instance_uid=image.sop_instance_uid)
+    return ref
+
+
 def source_dataset(plan: InstancePlan, ref: ReferencedInstance) -> Dataset:
-    """The header of the segmented image, as its file has it (built from its plan), or a
-    stand-in with a foreign reference's UIDs."""
+    """The header of the marked image, as its file has it (built from its plan). A foreign
+    reference's is the header of the image ``shown`` picks with the foreign UIDs, or, in a
+    study without images, a 512 × 512 stand-in (``references.finding_centre``'s size)."""
     from dicomfab.builder import pixels
     from dicomfab.builder.dataset import build_dataset
     from dicomfab.builder.validation import writing_mode
 
-    if ref.instance is not None:
-        with writing_mode(permissive=ref.instance.permissive):
-            return build_dataset(ref.instance, pixels.render(ref.instance))
+    image = shown(plan, ref).instance
+    if image is not None:
+        with writing_mode(permissive=image.permissive):
+            ds = build_dataset(image, pixels.render(image))
+        if ref.instance is None:
+            ds.StudyInstanceUID = ref.study_instance_uid
+            ds.SeriesInstanceUID = ref.series_instance_uid
+            ds.SOPClassUID = ref.sop_class_uid
+            ds.SOPInstanceUID = ref.sop_instance_uid
+        return ds
     ds = Dataset()
     m.patient(ds, plan)
     m.general_study(ds, plan)
@@ -166,5 +188,5 @@ def source_dataset(plan: InstancePlan, ref: ReferencedInstance) -> Dataset:
     ds.SOPInstanceUID = ref.sop_instance_uid
     ds.Modality = "MG"
     ds.PatientOrientation = ["P", "L"]
-    ds.SamplesPerPixel, ds.Rows, ds.Columns = 1, 512, 512  # references.finding_centre's size
+    ds.SamplesPerPixel, ds.Rows, ds.Columns = 1, 512, 512
     return ds

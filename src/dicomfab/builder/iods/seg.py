@@ -17,7 +17,8 @@ Content fields (the spec's ``content``):
 The segmented image's header is built from its plan and handed to highdicom (imported lazily),
 which writes the frames, the per-frame Derivation Image references and the Pixel Data; a
 mammogram has no frame of reference, so its SEG has one frame and no plane positions. A foreign
-reference (not in the dataset) is segmented on a 512 × 512 stand-in with its UIDs.
+reference (not in the dataset, on purpose) is segmented as if it were the study's first image
+with the foreign UIDs: only the references differ from a SEG of that image.
 Transfer syntaxes: the uncompressed ones; highdicom encodes fractional frames in RLE, JPEG-LS or
 JPEG 2000 lossless, binary (1-bit) frames in JPEG 2000 lossless only.
 """
@@ -61,7 +62,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
     ref = plan.references[lesions.marked_index(plan)]
     source = lesions.source_dataset(plan, ref)
-    placed = lesions.place(plan, ref, source)
+    placed = lesions.place(plan, lesions.shown(plan, ref), source)
     fractional = plan.content.segmentation == "fractional"
     ts = plan.transfer_syntax  # highdicom encodes the frames of a compressed one
     masks = _masks(source, placed, fractional)
