@@ -70,9 +70,21 @@ def problems(plan: InstancePlan, *, foreign: bool) -> list[tuple[str, str, str |
                     f"image: {index}",
                 )
             )
-    if index < len(plan.references) and not foreign:
+    if index < len(plan.references):
         ref = plan.references[index]
-        if ref.instance is None:
+        image = ref.instance
+        if image is not None and (
+            image.iod.derived or image.iod.pixels is None or image.pixels.photometric == "RGB"
+        ):
+            found.append(
+                (
+                    ref.path or f"{plan.path}.references",
+                    f"a {plan.iod.title} marks a greyscale image, not a {image.iod.title} "
+                    f"({image.path})",
+                    "a view (RCC) or series[E].instances[I] of images",
+                )
+            )
+        elif image is None and not foreign:
             found.append(
                 (
                     ref.path or f"{plan.path}.references",

@@ -153,10 +153,10 @@ def _capture(plan: InstancePlan) -> PixelImage:
     centre, width = source.get("WindowCenter"), source.get("WindowWidth")
     window = (_first(centre), _first(width)) if centre is not None and width is not None else None
     rgb = capture.to_rgb(frames[len(frames) // 2], window, shown.photometric == "MONOCHROME1")
-    for lesion in lesions.place(plan, ref, source):
+    capture.caption(rgb, capture.lines(plan), warning=2)
+    for lesion in lesions.place(plan, ref, source):  # over the caption: no finding is hidden
         colour = capture.MASS if lesion.finding.kind == "mass" else capture.CALCIFICATIONS
         capture.outline(rgb, lesion.row, lesion.column, lesion.radius, colour)
-    capture.caption(rgb, capture.lines(plan), warning=2)
     return PixelImage(rgb, 8, "RGB", samples=3)
 
 

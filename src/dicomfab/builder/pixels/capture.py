@@ -56,8 +56,9 @@ def outline(
 
 
 def caption(rgb: np.ndarray, lines: Sequence[str], warning: int | None = None) -> None:
-    """Burn ``lines`` of text into the top-left corner of ``rgb`` (in place) on a black box;
-    line number ``warning`` in red. The font scales with the image (1 up to 639 pixels)."""
+    """Burn ``lines`` of text into a top corner of ``rgb`` (in place) on a black box: the corner
+    with less tissue under it (the darker one, away from the breast); line number ``warning`` in
+    red. The font scales with the image (1 up to 639 pixels)."""
     rows, columns = rgb.shape[:2]
     scale = max(1, min(rows, columns) // 320)
     text = [line.encode("latin-1", "replace").decode("latin-1") for line in lines]
@@ -71,7 +72,11 @@ def caption(rgb: np.ndarray, lines: Sequence[str], warning: int | None = None) -
     big = small.resize((width * scale, height * scale), Image.Resampling.NEAREST)
     box = np.asarray(big, dtype=np.uint8)
     h, w = min(box.shape[0], rows), min(box.shape[1], columns)
-    rgb[:h, :w] = box[:h, :w]
+    left, right = rgb[:h, :w].mean(), rgb[:h, columns - w :].mean()
+    if right < left:
+        rgb[:h, columns - w :] = box[:h, :w]
+    else:
+        rgb[:h, :w] = box[:h, :w]
 
 
 def lines(plan: InstancePlan) -> list[str]:
