@@ -65,7 +65,12 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     placed = lesions.place(plan, lesions.shown(plan, ref), source)
     fractional = plan.content.segmentation == "fractional"
     ts = plan.transfer_syntax  # highdicom encodes the frames of a compressed one
-    masks = _masks(source, placed, fractional)
+    covered, masks = _masks(source, placed, fractional)
+    positions = _plane_positions(source, covered)
+    if positions is None and len(covered) != int(source.get("NumberOfFrames", 1) or 1):
+        full = np.zeros((int(source.NumberOfFrames), *masks.shape[1:]), dtype=masks.dtype)
+        full[covered] = masks  # no positions to match frames by: one mask frame per source frame
+        masks = full
     date, time = f"{plan.study.date:%Y%m%d}", m.content_time(plan)
     seg = Segmentation(
         source_images=[source],
@@ -87,6 +92,7 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
         content_date=date,
         content_time=time,
         transfer_syntax_uid=ts.uid if ts.compressed else ExplicitVRLittleEndian,
+        plane_positions=positions,
     )
     ds = Dataset()
     ds.update(seg)  # a plain Dataset: no highdicom class travels into the writer
@@ -100,25 +106,44 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     return ds
 
 
-def _masks(source: Dataset, placed: list[lesions.Placed], fractional: bool) -> np.ndarray:
-    """(frames, rows, columns, segments): each finding's disc (a ball across DBT slices);
-    fractional masks are probabilities (0–1), binary ones 0/1 (uint8)."""
+def _masks(
+    source: Dataset, placed: list[lesions.Placed], fractional: bool
+) -> tuple[list[int], np.ndarray]:
+    """The source frames (0-based) the findings cover and, for those only, (frames, rows,
+    columns, segments): each finding's disc (a ball across DBT slices); fractional masks are
+    probabilities (0–1), binary ones 0/1 (uint8). Only covered frames are drawn: a DBT object
+    has dozens of clinical-size slices, and a mask of them all would take gigabytes."""
     rows, columns = int(source.Rows), int(source.Columns)
     frames = int(source.get("NumberOfFrames", 1) or 1)
     middle = lesions.middle_frame(source)
-    out = np.zeros((frames, rows, columns, len(placed)), dtype=np.float32)
+    scales: dict[int, dict[int, float]] = {}  # frame → segment → disc scale
     for s, lesion in enumerate(placed):
         for frame in range(frames):
-            if frames == 1:
-                scale = 1.0
-            else:
-                dz = (frame - middle) / max(lesion.slices, 0.5)
-                if abs(dz) >= 1:
-                    continue
-                scale = float(np.sqrt(1 - dz * dz))
+            dz = 0.0 if frames == 1 else (frame - middle) / max(lesion.slices, 0.5)
+            if abs(dz) < 1:
+                scales.setdefault(frame, {})[s] = float(np.sqrt(1 - dz * dz))
+    covered = sorted(scales) or [middle]
+    dtype = np.float32 if fractional else np.uint8
+    out = np.zeros((len(covered), rows, columns, len(placed)), dtype=dtype)
+    for n, frame in enumerate(covered):
+        for s, scale in scales.get(frame, {}).items():
+            lesion = placed[s]
             disc = lesions.disc((rows, columns), lesion, scale, soft=fractional)
-            out[frame, :, :, s] = disc * lesion.finding.probability if fractional else disc
-    return out if fractional else (out > 0).astype(np.uint8)
+            out[n, :, :, s] = disc * lesion.finding.probability if fractional else disc > 0
+    return covered, out
+
+
+def _plane_positions(source: Dataset, covered: list[int]) -> list[Any] | None:
+    """The covered frames' plane positions of a multi-frame source (highdicom then matches each
+    mask frame to its source frame); None for a single frame (the mask is the image)."""
+    from highdicom import PlanePositionSequence
+
+    if int(source.get("NumberOfFrames", 1) or 1) == 1 or "FrameOfReferenceUID" not in source:
+        return None
+    per_frame = source.PerFrameFunctionalGroupsSequence
+    return [
+        PlanePositionSequence.from_sequence(per_frame[f].PlanePositionSequence) for f in covered
+    ]
 
 
 def _segment(lesion: lesions.Placed) -> Any:
