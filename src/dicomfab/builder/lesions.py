@@ -45,6 +45,10 @@ def marked_index(plan: InstancePlan) -> int:
     return findings(plan)[0].image
 
 
+def _a(title: str) -> str:
+    return f"an {title}" if title[:1] in "AEIOU" else f"a {title}"
+
+
 def problems(plan: InstancePlan, *, foreign: bool) -> list[tuple[str, str, str | None]]:
     """What stops ``plan`` marking one image: findings on another reference, or (unless
     ``foreign``) a reference that is not in the dataset. (spec path, problem, nearest choice)."""
@@ -65,7 +69,7 @@ def problems(plan: InstancePlan, *, foreign: bool) -> list[tuple[str, str, str |
             found.append(
                 (
                     path,
-                    f"a {plan.iod.title} marks one image; findings[0] names reference "
+                    f"{_a(plan.iod.title)} marks one image; findings[0] names reference "
                     f"[{index}], this one [{finding.image}]",
                     f"image: {index}",
                 )
@@ -79,7 +83,7 @@ def problems(plan: InstancePlan, *, foreign: bool) -> list[tuple[str, str, str |
             found.append(
                 (
                     ref.path or f"{plan.path}.references",
-                    f"a {plan.iod.title} marks a greyscale image, not a {image.iod.title} "
+                    f"{_a(plan.iod.title)} marks a greyscale image, not {_a(image.iod.title)} "
                     f"({image.path})",
                     "a view (RCC) or series[E].instances[I] of images",
                 )
@@ -88,7 +92,8 @@ def problems(plan: InstancePlan, *, foreign: bool) -> list[tuple[str, str, str |
             found.append(
                 (
                     ref.path or f"{plan.path}.references",
-                    f"a {plan.iod.title} is drawn from an image of the dataset, not a foreign one",
+                    f"{_a(plan.iod.title)} is drawn from an image of the dataset, "
+                    "not a foreign one",
                     "a view (RCC) or series[E].instances[I]",
                 )
             )
