@@ -34,19 +34,15 @@ def _pixels(template: IODTemplate) -> dict[str, Any]:
 
 def _spec(template: IODTemplate, **series: Any) -> dict[str, Any]:
     defaults: dict[str, Any] = {"iod": template.name}
-    if template.pixels is not None:
+    if template.pixels is not None or template.derived:
         defaults["pixels"] = _pixels(template)
-    chosen = series or {"count": 1}
-    if template.derived:  # a derived object refers to the images of its study: give it some
-        chosen = {**chosen, "iod": template.name}
-        defaults = {"pixels": {"rows": ROWS, "columns": COLUMNS}}
+    # a derived object (SEG, AI capture) needs an image to refer to: a mammogram, listed first
+    images = [{"iod": "mg", "views": ["RCC"]}] if template.derived else []
     return {
         "name": template.name,
         "seed": 11,
         "defaults": defaults,
-        "patients": [
-            {"studies": [{"series": ([{"count": 1}] if template.derived else []) + [chosen]}]}
-        ],
+        "patients": [{"studies": [{"series": [*images, series or {"count": 1}]}]}],
     }
 
 
@@ -56,7 +52,8 @@ def _files(result: GenerateResult) -> list[Path]:
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.name for t in TEMPLATES])
 def test_iod_instance_is_valid_and_reads_back(make_dataset: Any, template: IODTemplate) -> None:
-    *_, path = _files(make_dataset(_spec(template)))  # a derived object's images come first
+    *images, path = _files(make_dataset(_spec(template)))
+    assert len(images) == template.derived
 
     validation = dciodvfy(path)
     assert validation.errors == [], validation.output
@@ -68,13 +65,14 @@ def test_iod_instance_is_valid_and_reads_back(make_dataset: Any, template: IODTe
     assert ds.SOPClassUID == template.sop_class_uid
     assert ds.file_meta.MediaStorageSOPClassUID == template.sop_class_uid
     assert ds.Modality == template.modality
-    if template.pixels is None:
-        assert "PixelData" not in ds
+    if template.pixels is None:  # a SEG encodes its own
+        assert ("PixelData" in ds) == (template.modality == "SEG")
         return
     bits = template.pixels.bits_stored or 12
     allocated = template.pixels.bits_allocated or (8 if bits <= 8 else 16)
     pixels = ds.pixel_array
     expected = (FRAMES, ROWS, COLUMNS) if template.multiframe else (ROWS, COLUMNS)
+    expected += (3,) if template.pixels.photometric == "RGB" else ()
     assert pixels.shape == expected
     assert pixels.dtype == (np.uint8 if allocated == 8 else np.uint16)
     assert (ds.BitsStored, ds.BitsAllocated, ds.HighBit) == (bits, allocated, bits - 1)

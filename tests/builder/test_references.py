@@ -37,7 +37,9 @@ def test_a_derived_object_refers_to_every_image_of_its_study_by_default() -> Non
 def test_a_reference_may_name_an_instance_planned_after_the_object() -> None:
     """A rejection note sent before the images it rejects (the order of the spec is the order of
     ingest): the KOS comes first and still names the images."""
-    plan = plan_of(one_study({"iod": "kos", "references": ["LMLO", "series[1].instances[0]"]}, IMAGES))
+    plan = plan_of(
+        one_study({"iod": "kos", "references": ["LMLO", "series[1].instances[0]"]}, IMAGES)
+    )
     (kos,) = plan.studies[0].series[0].instances
     images = plan.studies[0].series[1].instances
     assert [r.instance for r in kos.references] == [images[3], images[0]]

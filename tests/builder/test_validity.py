@@ -26,9 +26,19 @@ COMMON_TS = [
     "jpeg2000-lossless",
     "jpeg-lossless-sv1",
 ]
-PIXEL_IODS = [t.name for t in registry.templates() if t.pixels is not None]
+PIXEL_IODS = [t.name for t in registry.templates() if t.pixels is not None and not t.derived]
 CASES = [("mg-presentation", ts) for ts in ALL_TS] + [
     (iod, ts) for iod in PIXEL_IODS if iod != "mg-presentation" for ts in COMMON_TS
+]
+NATIVE_TS = [name for name in ALL_TS if not transfer.get(name).compressed]
+# derived objects (drawn from, or encoding their own pixels for, a mammogram of the study)
+DERIVED_CASES = [
+    *[("ai-sc", "", ts) for ts in NATIVE_TS],
+    *[("seg", "binary", ts) for ts in [*NATIVE_TS, "jpeg2000-lossless"]],
+    *[
+        ("seg", "fractional", ts)
+        for ts in [*NATIVE_TS, "rle", "jpeg-ls-lossless", "jpeg2000-lossless"]
+    ],
 ]
 
 
@@ -72,6 +82,40 @@ def test_iod_in_transfer_syntax_is_valid(tmp_path: Path, iod: str, ts: str) -> N
         assert error < 0.05 * (1 << ds.BitsStored)
     else:
         assert np.array_equal(pixels, reference)
+
+
+def _derived_file(tmp: Path, iod: str, segmentation: str, ts: str) -> Path:
+    derived: dict[str, Any] = {"iod": iod, "transfer_syntax": ts}
+    if segmentation:
+        derived["content"] = {"segmentation": segmentation}
+    spec = {
+        "name": "derived",
+        "seed": 3,
+        "uid_namespace": "derived",  # the same patient and UIDs in every transfer syntax
+        "defaults": {"pixels": {"rows": 96, "columns": 80}},
+        "patients": [{"studies": [{"series": [{"iod": "mg", "views": ["RCC"]}, derived]}]}],
+    }
+    result = generate(parse_spec(spec), tmp, workers=1)
+    *_, inst = result.manifest.instances()
+    return result.path / inst.file
+
+
+@pytest.mark.parametrize(
+    ("iod", "segmentation", "ts"),
+    DERIVED_CASES,
+    ids=[f"{i}-{s}-{t}".replace("--", "-") for i, s, t in DERIVED_CASES],
+)
+def test_derived_object_in_transfer_syntax_is_valid(
+    tmp_path: Path, iod: str, segmentation: str, ts: str
+) -> None:
+    path = _derived_file(tmp_path / "a", iod, segmentation, ts)
+    result = dciodvfy(path)
+    assert result.errors == [], result.output
+    assert transfer.get(ts).uid in dcmdump(path)
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == transfer.get(ts).uid
+    reference = pydicom.dcmread(_derived_file(tmp_path / "b", iod, segmentation, "explicit-le"))
+    assert np.array_equal(ds.pixel_array, reference.pixel_array)  # every one is lossless
 
 
 def test_pdf_is_valid(tmp_path: Path) -> None:

@@ -24,7 +24,11 @@ STUDY_LEVEL = (
     "patient_merge_split,mixed_modality_accession,study_spanning_midnight"
 )
 IMAGES = "htj2k_lossless,htj2k_not_accepted,bpxr_with_dbt,bpxr_without_dbt,dbt_concatenation"
-GROUPS = {"returned": (RETURNED, 7201), "study-level": (STUDY_LEVEL, 7202), "images": (IMAGES, 7203)}
+GROUPS = {
+    "returned": (RETURNED, 7201),
+    "study-level": (STUDY_LEVEL, 7202),
+    "images": (IMAGES, 7203),
+}
 
 
 def test_every_scenario_named_here_exists() -> None:

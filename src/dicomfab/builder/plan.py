@@ -711,6 +711,13 @@ class _Planner:
             return encoding.DEFAULT
         if ts.compressed and iod.native_only:
             self.fail(where, f"{iod.name} has no pixel data to compress")
+        elif ts.compressed and iod.compressed_syntaxes and ts.name not in iod.compressed_syntaxes:
+            self.fail(
+                where,
+                f"{iod.name} is written uncompressed or in {', '.join(iod.compressed_syntaxes)}, "
+                f"not in {ts.name}",
+                iod.compressed_syntaxes[0],
+            )
         elif ts.compressed and (missing := ts.missing()):
             self.fail(where, missing)
         return ts  # what its codec can encode: constraints.check

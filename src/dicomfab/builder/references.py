@@ -58,9 +58,9 @@ def resolve(plan: Plan, fail: Fail) -> None:
                 f"a {instance.iod.title} refers to at least one instance, and these name none",
                 "references: [images] with an image series in the study",
             )
-        elif instance.iod.check_references is not None and not instance.permissive:
-            for path, problem, suggestion in instance.iod.check_references(instance):
-                fail(path, problem, suggestion)
+        elif instance.references and instance.iod.check_derived is not None:
+            for where, problem, nearest in instance.iod.check_derived(instance):
+                fail(where, problem, nearest)
 
 
 def _one(

@@ -49,6 +49,9 @@ class IODTemplate:
     required: frozenset[str] = field(default_factory=frozenset)  # Type 1/2 keywords
     allowed_bits_stored: tuple[int, int] = (1, 16)
     native_only: bool = False  # no encapsulated transfer syntaxes (e.g. no pixel data)
+    # the compressed transfer syntaxes an IOD that encodes its own pixel data (SEG) is written in;
+    # () when the encoder takes every one the pixels allow
+    compressed_syntaxes: tuple[str, ...] = ()
     # checked at validate by dicomfab.builder.constraints (refused unless permissive):
     photometrics: tuple[str, ...] = ("MONOCHROME1", "MONOCHROME2")  # allowed (0028,0004)
     bits_allocated: tuple[int, ...] = (8, 16)  # allowed (0028,0100)
@@ -72,8 +75,8 @@ class IODTemplate:
     content_fields: frozenset[str] = frozenset()  # the spec ``content`` fields the IOD reads
     # problems with the merged ``content`` the IOD finds at validate: (field, what, nearest choice)
     check_content: Callable[[Content], list[tuple[str, str, str | None]]] | None = None
-    # problems with the resolved references (what the IOD cannot refer to), once the whole plan
-    # exists: (spec path, what, suggestion); not checked for a permissive instance
-    check_references: Callable[[InstancePlan], list[tuple[str, str, str | None]]] | None = None
+    # problems of a derived instance (its resolved references, its content) found at validate,
+    # once the whole plan exists: (spec path, what, nearest valid choice) each
+    check_derived: Callable[[InstancePlan], list[tuple[str, str, str | None]]] | None = None
     # a multi-frame IOD whose builder honours ``InstancePlan.concatenation`` (pixels.concatenation)
     concatenation: bool = False

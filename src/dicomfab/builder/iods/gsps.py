@@ -257,7 +257,7 @@ def _graphics(plan: InstancePlan, images: list[Dataset]) -> tuple[list[Any], lis
         layer = GraphicLayer(FINDINGS_LAYER, order=2, description="CAD findings")
         layers.append(layer)
         for k, finding in enumerate(findings):
-            image = images[finding.image]  # check_references: the index is in range
+            image = images[finding.image]  # check_derived: the index is in range
             row, column = finding_centre(
                 plan.references[finding.image], finding, _seed(plan, f"finding{k}")
             )
@@ -320,6 +320,6 @@ TEMPLATES = (
         native_only=True,
         derived=True,
         content_fields=frozenset({"window", "annotation", "shutter", "findings"}),
-        check_references=check_references,
+        check_derived=check_references,
     ),
 )

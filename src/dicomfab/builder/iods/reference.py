@@ -85,9 +85,9 @@ def _overview_row(t: IODTemplate) -> str:
 
 def _default_pixels(t: IODTemplate) -> str:
     p = t.pixels
-    if p is None:
-        return "no pixels"
-    size = f"{p.rows} × {p.columns}"
+    if p is None:  # a SEG encodes its own (its mask), others have none
+        return "its own (a mask)" if t.compressed_syntaxes else "no pixels"
+    size = f"{p.rows} × {p.columns}" if p.rows and p.columns else "its reference's size"
     if (p.frames or 1) > 1:
         size += f" × {p.frames} frames"
     bits = (
@@ -115,7 +115,11 @@ def _limits_row(t: IODTemplate) -> str:
         "—" if t.pixels is None else ", ".join(str(b) for b in t.bits_allocated),
         "—" if t.pixels is None else ", ".join(t.photometrics),
         ", ".join(t.modalities) if t.modalities else "any",
-        "uncompressed only" if t.native_only else "any (codec limits below)",
+        "uncompressed only"
+        if t.native_only
+        else f"uncompressed, {', '.join(t.compressed_syntaxes)}"
+        if t.compressed_syntaxes
+        else "any (codec limits below)",
     ]
     return f"| {' | '.join(cells)} |"
 

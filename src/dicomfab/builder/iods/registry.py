@@ -10,7 +10,8 @@ from dicomfab.builder.iods.base import IODTemplate
 
 #: modules under dicomfab.builder.iods that define TEMPLATES, in the order ``names()`` lists them:
 #: a new IOD is a module there and its name here (docs/iods.md and the schema follow, see reference)
-MODULES = ("mg", "dbt", "bpxr", "dx", "cr", "sc", "sc_multiframe", "mr", "pdf", "gsps", "kos")
+MODULES = ("mg", "dbt", "bpxr", "dx", "cr", "sc", "sc_multiframe", "mr", "pdf")
+MODULES += ("gsps", "kos", "seg", "ai_sc")  # derived objects: they refer to the images above
 DEFAULT = "mg"  #: the IOD of a spec that names none
 
 
@@ -28,7 +29,7 @@ def _by_key() -> dict[str, IODTemplate]:
     keys: dict[str, IODTemplate] = {}
     for template in _all().values():
         for key in (template.name, *template.aliases, template.sop_class_uid):
-            keys[key.lower()] = template
+            keys.setdefault(key.lower(), template)  # a SOP Class names its first IOD (sc)
     return keys
 
 

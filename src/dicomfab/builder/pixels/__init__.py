@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dicomfab.builder.pixels import mammo, patterns, screen
+from dicomfab.builder.pixels import capture, mammo, patterns, screen
 from dicomfab.builder.pixels.image import PixelImage
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ def render(plan: InstancePlan) -> PixelImage | None:
     if pattern == "auto":
         pattern = "mammo" if plan.view is not None else "gradient"
     view = plan.view
+    if plan.iod.derived:  # drawn from the image it refers to (an AI capture)
+        return _capture(plan)
     if opts.photometric == "RGB":
         return _screen(plan)
     key = (
@@ -186,3 +188,32 @@ def _screen(plan: InstancePlan) -> PixelImage:
     ]
     array = frames[0] if len(frames) == 1 else np.stack(frames)
     return PixelImage(array, 8, "RGB", samples=3)
+
+
+def _capture(plan: InstancePlan) -> PixelImage:
+    """An AI result screen of the image ``plan`` marks: that image (its middle slice) windowed
+    to 8 bits as RGB, the findings outlined, the verdict and the patient burned in (not cached:
+    its text differs per object)."""
+    from dicomfab.builder import lesions
+
+    ref = plan.references[lesions.marked_index(plan)]
+    source = lesions.source_dataset(plan, ref)
+    assert ref.instance is not None  # ai_sc.check refuses a foreign reference at validate
+    shown = render(ref.instance)
+    assert shown is not None and shown.samples == 1
+    frames = shown.frame_arrays()
+    centre, width = source.get("WindowCenter"), source.get("WindowWidth")
+    window = (_first(centre), _first(width)) if centre is not None and width is not None else None
+    rgb = capture.to_rgb(frames[len(frames) // 2], window, shown.photometric == "MONOCHROME1")
+    capture.caption(rgb, capture.lines(plan), warning=2)
+    for lesion in lesions.place(plan, ref, source):  # over the caption: no finding is hidden
+        colour = capture.MASS if lesion.finding.kind == "mass" else capture.CALCIFICATIONS
+        capture.outline(rgb, lesion.row, lesion.column, lesion.radius, colour)
+    return PixelImage(rgb, 8, "RGB", samples=3)
+
+
+def _first(value: object) -> float:
+    """The first of a (possibly multi-valued) DS value."""
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return float(value[0])  # type: ignore[index]
+    return float(value)  # type: ignore[arg-type]
