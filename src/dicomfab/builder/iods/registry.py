@@ -10,8 +10,9 @@ from dicomfab.builder.iods.base import IODTemplate
 
 #: modules under dicomfab.builder.iods that define TEMPLATES, in the order ``names()`` lists them:
 #: a new IOD is a module there and its name here (docs/iods.md and the schema follow, see reference)
-MODULES = ("mg", "dbt", "bpxr", "dx", "cr", "sc", "sc_multiframe", "mr", "pdf")
-MODULES += ("gsps", "kos", "seg", "ai_sc")  # derived objects: they refer to the images above
+IMAGE_MODULES = ("mg", "dbt", "bpxr", "dx", "cr", "sc", "sc_multiframe", "mr", "pdf")
+DERIVED_MODULES = ("gsps", "kos", "seg", "ai_sc")  # objects that refer to the images above
+MODULES: tuple[str, ...] = IMAGE_MODULES + DERIVED_MODULES
 DEFAULT = "mg"  #: the IOD of a spec that names none
 
 
