@@ -10,7 +10,19 @@ from dicomfab.builder.iods.base import IODTemplate
 
 #: modules under dicomfab.builder.iods that define TEMPLATES, in the order ``names()`` lists them:
 #: a new IOD is a module there and its name here (docs/iods.md and the schema follow, see reference)
-MODULES = ("mg", "dbt", "dx", "cr", "sc", "sc_multiframe", "mr", "pdf")
+MODULES = (
+    "mg",
+    "dbt",
+    "dx",
+    "cr",
+    "sc",
+    "sc_multiframe",
+    "mr",
+    "pdf",
+    "mammo_cad_sr",
+    "tid1500_sr",
+    "vendor_ai_sr",
+)
 DEFAULT = "mg"  #: the IOD of a spec that names none
 
 
