@@ -158,6 +158,8 @@ def _render_defect(
 
 
 def _has_spec_change(defect: Defect) -> bool:
+    if defect.references is not None or defect.content is not None:
+        return True
     return bool(defect.tags or defect.remove_tags or defect.pixels) or any(
         getattr(defect, name) is not None for name in _SETTINGS_FIELDS
     )
