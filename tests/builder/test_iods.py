@@ -50,7 +50,11 @@ def _files(result: GenerateResult) -> list[Path]:
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=[t.name for t in TEMPLATES])
 def test_iod_instance_is_valid_and_reads_back(make_dataset: Any, template: IODTemplate) -> None:
-    (path,) = _files(make_dataset(_spec(template)))
+    spec = _spec(template)
+    if template.derived:  # it refers to images of its study: one comes first
+        image = {"iod": "mg", "views": ["RCC"], "pixels": {"rows": ROWS, "columns": COLUMNS}}
+        spec["patients"][0]["studies"][0]["series"].insert(0, image)
+    path = _files(make_dataset(spec))[-1]
 
     validation = dciodvfy(path)
     assert validation.errors == [], validation.output

@@ -93,7 +93,7 @@ def _evidence_uids(ds: Dataset) -> list[str]:
 
 @pytest.mark.parametrize("iod", SR_IODS)
 def test_sr_is_valid_and_read_by_dcmtk(tmp_path: Path, iod: str) -> None:
-    path, files = _generate(tmp_path, _spec(iod))
+    path, _ = _generate(tmp_path, _spec(iod))
     result = dciodvfy(path)
     assert result.errors == [], result.output
     assert SOP_CLASSES[iod] in dcmdump(path)
