@@ -231,3 +231,26 @@ def test_vendor_template_is_not_tid1500(tmp_path: Path) -> None:
         if i.ValueType == "NUM"
     }
     assert scores == {"Case score": 87, "Right breast score": 87, "Left breast score": 42}
+
+
+@pytest.mark.parametrize("iod", SR_IODS)
+def test_a_finding_on_tomosynthesis_names_the_middle_frame(tmp_path: Path, iod: str) -> None:
+    dbt = {
+        "iod": "dbt",
+        "views": ["RCC", "LMLO"],
+        "pixels": {"rows": 120, "columns": 96, "frames": 5},
+    }
+    spec = {
+        "name": "sr-dbt",
+        "seed": 5,
+        "patients": [
+            {"studies": [{"series": [dbt, {"iod": iod, "content": {"findings": [{"image": 1}]}}]}]}
+        ],
+    }
+    path, files = _generate(tmp_path, spec)
+    assert dciodvfy(path).errors == []
+    ((_, image), *_) = _scoords(pydicom.dcmread(path))
+    ref = image.ReferencedSOPSequence[0]
+    images = [uid for uid, ds in files.items() if ds.Modality != "SR"]  # RCC, LMLO
+    assert ref.ReferencedSOPInstanceUID == images[1]
+    assert ref.ReferencedFrameNumber == 3  # of 5: the frame finding_centre looked at

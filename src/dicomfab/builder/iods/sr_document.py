@@ -20,7 +20,9 @@ from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
 from dicomfab.builder import pixels
+from dicomfab.builder.dataset import build_dataset
 from dicomfab.builder.references import finding_centre
+from dicomfab.builder.validation import writing_mode
 
 if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan, ReferencedInstance
@@ -33,6 +35,7 @@ REQUIRED = m.REQUIRED_COMMON | m.keywords(
 )
 CONTENT_SEQUENCE = 0x0040A730
 DEFAULT_SPACING_MM = 0.1  # when the referenced image's header names none (or it is foreign)
+SPACINGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
 
 
 def document(plan: InstancePlan, root: Dataset, sop_class_uid: str, model: str) -> Dataset:
@@ -173,19 +176,24 @@ def _shape(reference: ReferencedInstance) -> tuple[int, int, int]:
 
 
 def _spacing_mm(reference: ReferencedInstance) -> float:
-    """The referenced image's pixel spacing (mm, rows) as its header states it."""
-    if reference.instance is None:
+    """The referenced image's pixel spacing (mm, between rows) as its header states it (built
+    in the image's own writing mode: a broken image is built as it is written); the default
+    when the header has none, or none that reads as a positive number."""
+    image = reference.instance
+    if image is None:
         return DEFAULT_SPACING_MM
-    from dicomfab.builder.dataset import build_dataset  # the header builder needs the registry
-
-    header = build_dataset(reference.instance, pixels.render(reference.instance))
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
-        value = header.get(keyword)
-        if value:
-            return float(value[0]) or DEFAULT_SPACING_MM
+    with writing_mode(permissive=image.permissive):
+        header = build_dataset(image, pixels.render(image))
     shared = header.get("SharedFunctionalGroupsSequence")
-    if shared and "PixelMeasuresSequence" in shared[0]:
-        measures = shared[0].PixelMeasuresSequence[0]
-        if measures.get("PixelSpacing"):
-            return float(measures.PixelSpacing[0]) or DEFAULT_SPACING_MM
+    measures = shared[0].get("PixelMeasuresSequence") if shared else None
+    candidates = [header.get(k) for k in SPACINGS]
+    if measures:
+        candidates.append(measures[0].get("PixelSpacing"))
+    for value in candidates:
+        try:
+            spacing = float(value[0]) if value else 0.0
+        except (TypeError, ValueError, IndexError):
+            continue
+        if spacing > 0:
+            return spacing
     return DEFAULT_SPACING_MM
