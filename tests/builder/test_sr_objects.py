@@ -82,6 +82,14 @@ def _scoords(ds: Dataset) -> list[tuple[Dataset, Dataset]]:
     return pairs
 
 
+def _dcmtk_reads(path: Path) -> None:
+    """DCMTK's SR reader takes the document and finds nothing invalid in it."""
+    for tool in ("dsrdump", "dsr2xml"):
+        proc = subprocess.run([require(tool), str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "E: " not in proc.stderr, proc.stderr
+
+
 def _evidence_uids(ds: Dataset) -> list[str]:
     uids = []
     for keyword in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
@@ -97,10 +105,7 @@ def test_sr_is_valid_and_read_by_dcmtk(tmp_path: Path, iod: str) -> None:
     result = dciodvfy(path)
     assert result.errors == [], result.output
     assert SOP_CLASSES[iod] in dcmdump(path)
-    for tool in ("dsrdump", "dsr2xml"):
-        proc = subprocess.run([require(tool), str(path)], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        assert "E: " not in proc.stderr, proc.stderr  # DCMTK's SR reader found nothing invalid
+    _dcmtk_reads(path)
     ds = pydicom.dcmread(path)
     assert ds.SOPClassUID == SOP_CLASSES[iod]
     assert ds.Modality == "SR" and ds.ValueType == "CONTAINER"
@@ -254,3 +259,11 @@ def test_a_finding_on_tomosynthesis_names_the_middle_frame(tmp_path: Path, iod: 
     images = [uid for uid, ds in files.items() if ds.Modality != "SR"]  # RCC, LMLO
     assert ref.ReferencedSOPInstanceUID == images[1]
     assert ref.ReferencedFrameNumber == 3  # of 5: the frame finding_centre looked at
+
+
+@pytest.mark.parametrize("iod", SR_IODS)
+def test_no_findings_is_a_valid_report(tmp_path: Path, iod: str) -> None:
+    path, _ = _generate(tmp_path, _spec(iod, {"findings": []}))
+    assert dciodvfy(path).errors == []
+    _dcmtk_reads(path)
+    assert _scoords(pydicom.dcmread(path)) == []

@@ -71,7 +71,8 @@ def _content(plan: InstancePlan) -> Dataset:
         value=WITH_FINDINGS if placed else WITHOUT_FINDINGS,
         relationship_type="CONTAINS",
     )
-    summary.ContentSequence = ContentSequence([_impression(p) for p in placed])
+    if placed:  # an item without children has no ContentSequence
+        summary.ContentSequence = ContentSequence([_impression(p) for p in placed])
     items.append(summary)
     items.append(
         CodeContentItem(

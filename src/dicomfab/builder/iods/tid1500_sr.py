@@ -11,6 +11,7 @@ and UID, finding type (mass or calcification cluster), Image Region (TID 1411: a
 mass, a closed POLYLINE around a cluster, SELECTED FROM its image and frame), a Diameter (mm, the
 finding's ``size_mm``) and a Probability (0-1). Coordinates are (column, row) in the referenced
 image's pixels, inside its breast unless the spec's ``x``/``y`` say otherwise.
+Without findings (``findings: []``) one TID 1501 group says Finding: None.
 ``content.title`` picks the document title (CID 7021 meaning; any other text becomes a private
 code 99DICOMFAB); ``content.findings`` defaults to one mass on the first reference.
 """
@@ -38,6 +39,7 @@ TITLES = {  # CID 7021 Measurement Report Document Titles
     "oncology measurement report": Code("126001", "DCM", "Oncology Measurement Report"),
 }
 PRIVATE_SCHEME = "99DICOMFAB"
+NONE = Code("260413007", "SCT", "None")
 
 
 def title_code(title: str | None) -> Code:
@@ -72,6 +74,8 @@ def _content(plan: InstancePlan) -> Dataset:
         )
     )
     groups = [_group(plan, k, sr.place(plan, k, f)) for k, f in enumerate(findings(plan))]
+    if not groups:  # TID 1500 (and highdicom) want a group: one saying there is no finding
+        groups = [_no_finding(plan)]
     report = MeasurementReport(
         observation_context=context,
         procedure_reported=codes.SCT.Mammography,
@@ -120,6 +124,21 @@ def _group(plan: InstancePlan, k: int, placed: sr.Placed) -> Any:
                 unit=codes.UCUM.NoUnits,
             ),
         ],
+    )
+
+
+def _no_finding(plan: InstancePlan) -> Any:
+    """A TID 1501 group for the whole study: qualitative evaluation Finding = None."""
+    from highdicom.sr import (
+        MeasurementsAndQualitativeEvaluations,
+        QualitativeEvaluation,
+        TrackingIdentifier,
+    )
+    from pydicom.sr.codedict import codes
+
+    return MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=plan.uid("no-finding"), identifier="Study"),
+        qualitative_evaluations=[QualitativeEvaluation(name=codes.SCT.Finding, value=NONE)],
     )
 
 
