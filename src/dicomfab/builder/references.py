@@ -58,9 +58,23 @@ def resolve(plan: Plan, fail: Fail) -> None:
                 f"a {instance.iod.title} refers to at least one instance, and these name none",
                 "references: [images] with an image series in the study",
             )
-        elif instance.references and instance.iod.check_derived is not None:
-            for where, problem, nearest in instance.iod.check_derived(instance):
-                fail(where, problem, nearest)
+        else:
+            _check_findings(instance, fail)
+            if instance.references and instance.iod.check_derived is not None:
+                for where, problem, nearest in instance.iod.check_derived(instance):
+                    fail(where, problem, nearest)
+
+
+def _check_findings(instance: InstancePlan, fail: Fail) -> None:
+    """Each finding's ``image`` is the index of one of the instance's references."""
+    count = len(instance.references)
+    for k, finding in enumerate(instance.content.findings or []):
+        if count and finding.image >= count:
+            fail(
+                f"{instance.path}.content.findings[{k}].image",
+                f"the object has {count} references, not a references[{finding.image}]",
+                f"image: 0 to {count - 1}",
+            )
 
 
 def _one(

@@ -11,7 +11,8 @@ from dicomfab.builder.iods.base import IODTemplate
 #: modules under dicomfab.builder.iods that define TEMPLATES, in the order ``names()`` lists them:
 #: a new IOD is a module there and its name here (docs/iods.md and the schema follow, see reference)
 IMAGE_MODULES = ("mg", "dbt", "bpxr", "dx", "cr", "sc", "sc_multiframe", "mr", "pdf")
-DERIVED_MODULES = ("gsps", "kos", "seg", "ai_sc")  # objects that refer to the images above
+# objects that refer to the images above
+DERIVED_MODULES = ("mammo_cad_sr", "tid1500_sr", "vendor_ai_sr", "gsps", "kos", "seg", "ai_sc")
 MODULES: tuple[str, ...] = IMAGE_MODULES + DERIVED_MODULES
 DEFAULT = "mg"  #: the IOD of a spec that names none
 
