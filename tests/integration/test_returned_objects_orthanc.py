@@ -19,6 +19,12 @@ RETURNED = (
     "kos_rejection_before_images,kos_incorrect_worklist_entry,kos_retention_expired,"
     "corrected_resend_after_rejection"
 )
+REPORTS = (
+    "cad_sr_with_evidence,cad_sr_without_evidence,sr_references_missing_instance,"
+    "sr_references_other_study,ai_sr_not_tid1500,ai_tid1500_measurement_report,"
+    "seg_binary_and_fractional,seg_referenced_frame_missing,ai_sc_burned_in,"
+    "ai_sc_without_burned_in_annotation"
+)
 STUDY_LEVEL = (
     "pdi_media_import,media_junk_files,media_dicomdir_missing_file,corrected_resend_same_uids,"
     "patient_merge_split,mixed_modality_accession,study_spanning_midnight"
@@ -28,6 +34,7 @@ GROUPS = {
     "returned": (RETURNED, 7201),
     "study-level": (STUDY_LEVEL, 7202),
     "images": (IMAGES, 7203),
+    "reports": (REPORTS, 7204),
 }
 
 
