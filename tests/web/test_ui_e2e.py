@@ -203,3 +203,56 @@ def test_keyboard_focus_is_visible_and_pages_fit_1280(ui: UI, page: Page) -> Non
             ".map(e => e.outerHTML.slice(0, 80))"
         )
         assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
+
+
+def _numeric_values(ds: pydicom.Dataset) -> list[float]:
+    """Every NumericValue in an SR content tree."""
+    found: list[float] = []
+    for item in ds.get("ContentSequence", []):
+        for measured in item.get("MeasuredValueSequence", []):
+            found.append(float(measured.NumericValue))
+        found += _numeric_values(item)
+    return found
+
+
+def test_wizard_offers_a_cad_sr_its_references_and_findings(ui: UI, page: Page) -> None:
+    """The form follows the IOD a node builds: an image series has no references or content; a
+    Mammography CAD SR series gets references and findings (and no field it does not read),
+    and the finding typed in the form is the one the generated SR reports."""
+    page.goto(ui.url)
+    page.get_by_role("link", name="Wizard", exact=True).click()
+    page.get_by_role("button", name="New spec").click()
+    page.get_by_role("button", name="Edit series 1").click()
+    expect(page.get_by_test_id("node-iod")).to_contain_text("mg")
+    expect(page.locator('[data-field$=".references"]')).to_have_count(0)
+    expect(page.locator('[data-field$=".content"]')).to_have_count(0)
+
+    page.get_by_role("button", name="Add series").click()
+    page.get_by_label("Iod", exact=True).fill("mammo-cad-sr")
+    expect(page.get_by_test_id("node-iod")).to_contain_text("a derived object")
+    expect(page.locator('[data-field$="series[1].references"]')).to_have_count(1)
+    expect(page.locator('[data-field$="series[1].content.findings"]')).to_have_count(1)
+    expect(page.locator('[data-field$="series[1].content.segmentation"]')).to_have_count(0)
+    page.get_by_label("References", exact=True).fill("RCC LMLO")
+    page.get_by_role("button", name="Add finding").click()
+    finding = page.locator('[data-field$="content.findings[0]"]')
+    finding.get_by_label("Kind", exact=True).select_option("calcification_cluster")
+    finding.get_by_label("Probability", exact=True).fill("0.42")
+    expect(page.get_by_test_id("spec-json")).to_contain_text("calcification_cluster")
+    shot(page, "wizard-cad-sr")
+
+    page.get_by_label("Output folder").fill("wizard-sr")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator('img[alt^="thumbnail"]').first).to_be_visible()
+    files = sorted(ui.root.glob("wizard-sr/*/dicoms/*/*.dcm"))
+    by_class = {str(pydicom.dcmread(f).SOPClassUID): f for f in files}
+    sr = pydicom.dcmread(by_class["1.2.840.10008.5.1.4.1.1.88.50"])
+    images = {pydicom.dcmread(f).SOPInstanceUID for f in files}
+    cited = {
+        ref.ReferencedSOPInstanceUID
+        for study in sr.CurrentRequestedProcedureEvidenceSequence
+        for series in study.ReferencedSeriesSequence
+        for ref in series.ReferencedSOPSequence
+    }
+    assert len(cited) == 2 and cited <= images
+    assert 42.0 in _numeric_values(sr)
