@@ -250,7 +250,7 @@ def test_gsps_on_images_of_two_sizes_has_a_displayed_area_each(tmp_path: Path) -
             "is a color (RGB) image",
         ),
         ({"iod": "pdf"}, {}, "has no pixels"),
-        (None, {"findings": [{"image": 4}]}, "has 4 references, not an image 4"),
+        (None, {"findings": [{"image": 4}]}, "has 4 references, not a references[4]"),
     ],
     ids=["multi-frame", "color", "no-pixels", "finding-image"],
 )
