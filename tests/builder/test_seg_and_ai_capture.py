@@ -248,3 +248,51 @@ def test_the_sc_sop_class_still_names_sc() -> None:
     assert found is not None and found.name == "sc"
     ai = registry.find("ai-capture")
     assert ai is not None and ai.name == "ai-sc" and ai.derived
+
+
+def _seg_frames(seg: pydicom.Dataset) -> list[int]:
+    return [
+        int(item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber)
+        for item in seg.PerFrameFunctionalGroupsSequence
+    ]
+
+
+def _framed(frames: list[int], **extra: Any) -> dict[str, Any]:
+    return _spec(
+        {
+            "iod": "seg",
+            "references": ["series[1]"],
+            "content": {"findings": [{"size_mm": 4}], "source_frames": frames},
+            **extra,
+        },
+        dbt_frames=8,
+    )
+
+
+def test_seg_covers_the_source_frames_asked(tmp_path: Path) -> None:
+    (seg,) = _of(_generate(tmp_path, _framed([2, 3, 7])), "SEG")
+    assert dciodvfy(Path(seg.filename)).errors == []
+    assert _seg_frames(seg) == [2, 3, 7]  # not the slices around the finding (4, 5, 6)
+    assert all(seg.pixel_array[n].any() for n in range(3))
+
+
+def test_a_source_frame_past_the_image_is_refused_unless_permissive() -> None:
+    with pytest.raises(SpecError) as caught:
+        make_plan(parse_spec(_framed([4, 12])))
+    text = str(caught.value)
+    assert "series[2].instances[0].content.source_frames[1]" in text, text
+    assert "past the segmented image's 8 frame(s)" in text, text
+
+
+def test_a_permissive_seg_names_the_dangling_frames_and_differs_only_there(
+    tmp_path: Path,
+) -> None:
+    (clean,) = _of(_generate(tmp_path / "clean", _framed([4, 5])), "SEG")
+    (broken,) = _of(_generate(tmp_path / "broken", _framed([12, 13], permissive=True)), "SEG")
+    assert dciodvfy(Path(broken.filename)).errors == []
+    assert dcmdump(Path(broken.filename)).returncode == 0
+    assert _seg_frames(clean) == [4, 5] and _seg_frames(broken) == [12, 13]
+    for item in broken.PerFrameFunctionalGroupsSequence:
+        item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedFrameNumber -= 8
+    assert broken.PerFrameFunctionalGroupsSequence == clean.PerFrameFunctionalGroupsSequence
+    assert broken.PixelData == clean.PixelData

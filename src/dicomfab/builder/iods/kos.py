@@ -3,7 +3,7 @@
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, Patient Study U, General Equipment M          → builder.modules
   Key Object Document Series M (Modality KO)                                → highdicom
-  Key Object Document M (CurrentRequestedProcedureEvidenceSequence)         → _evidence
+  Key Object Document M (CurrentRequestedProcedureEvidenceSequence)         → sr_document
   SR Document Content M (TID 2010, one IMAGE/COMPOSITE item per reference)  → highdicom
   SOP Common M                                                              → builder.modules
 Content fields (the spec's ``content``):
@@ -27,6 +27,7 @@ from pydicom.sequence import Sequence
 from dicomfab.builder import modules as m
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.iods.gsps import fix_contribution_times
+from dicomfab.builder.iods.sr_document import hierarchical_references
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.studyspec.models import Content
 
@@ -94,7 +95,8 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     ds.SeriesDate, ds.SeriesTime = date, plan.study.time
     ds.ContentDate, ds.ContentTime = date, time
     fix_contribution_times(ds, f"{date}{time}")
-    ds.CurrentRequestedProcedureEvidenceSequence = _evidence(plan.references)
+    evidence = hierarchical_references(plan.references)
+    ds.CurrentRequestedProcedureEvidenceSequence = Sequence(evidence)
     return ds
 
 
@@ -102,7 +104,8 @@ def _evidence_dataset(plan: InstancePlan, ref: ReferencedInstance) -> Dataset:
     """What highdicom needs of a referenced instance (its UIDs; Rows/Columns make it an IMAGE
     item) and of the patient and study the document belongs to (its own, not the reference's).
     Every one is given the document's study: highdicom lists only that study's instances as
-    evidence (and fails on others); _evidence lists each under its own study instead."""
+    evidence (and fails on others); hierarchical_references lists each under its own study
+    instead."""
     ds = Dataset()
     m.patient(ds, plan)
     m.general_study(ds, plan)
@@ -120,37 +123,6 @@ def _evidence_dataset(plan: InstancePlan, ref: ReferencedInstance) -> Dataset:
 def _content_date(plan: InstancePlan) -> str:
     day = plan.study.date
     return f"{day.year:04d}{day.month:02d}{day.day:02d}"
-
-
-def _evidence(references: list[ReferencedInstance]) -> Sequence:
-    """CurrentRequestedProcedureEvidenceSequence (Hierarchical SOP Instance Reference Macro):
-    every reference, grouped by study then series, in the order they are named. highdicom keeps
-    only the document's own study there; a rejection note lists every instance it rejects."""
-    studies: dict[str, dict[str, list[ReferencedInstance]]] = {}
-    for ref in references:
-        series = studies.setdefault(ref.study_instance_uid, {})
-        series.setdefault(ref.series_instance_uid, []).append(ref)
-    out = Sequence()
-    for study_uid, series_refs in studies.items():
-        study = Dataset()
-        study.StudyInstanceUID = study_uid
-        study.ReferencedSeriesSequence = Sequence()
-        for series_uid, refs in series_refs.items():
-            item = Dataset()
-            item.SeriesInstanceUID = series_uid
-            item.ReferencedSOPSequence = Sequence(
-                [_sop_item(r.sop_class_uid, r.sop_instance_uid) for r in refs]
-            )
-            study.ReferencedSeriesSequence.append(item)
-        out.append(study)
-    return out
-
-
-def _sop_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
-    item = Dataset()
-    item.ReferencedSOPClassUID = sop_class_uid
-    item.ReferencedSOPInstanceUID = sop_instance_uid
-    return item
 
 
 TEMPLATES = (

@@ -94,12 +94,21 @@ def evidence(plan: InstancePlan) -> tuple[Sequence, Sequence]:
     """Hierarchical SOP Instance Reference items (C.17.2.1) for every reference: those of the
     document's own study (Current Requested Procedure Evidence), then the others (Pertinent
     Other Evidence), grouped by study and series in reference order."""
+    current, other = Sequence(), Sequence()
+    for item in hierarchical_references(plan.references):
+        (current if item.StudyInstanceUID == plan.study.uid else other).append(item)
+    return current, other
+
+
+def hierarchical_references(references: list[ReferencedInstance]) -> list[Dataset]:
+    """The Hierarchical SOP Instance Reference Macro (C.17.2.1) of ``references``: one item per
+    study, its series under it, each series' instances under that, in the order named."""
     groups: dict[str, dict[str, list[ReferencedInstance]]] = {}
-    for ref in plan.references:
+    for ref in references:
         groups.setdefault(ref.study_instance_uid, {}).setdefault(
             ref.series_instance_uid, []
         ).append(ref)
-    current, other = Sequence(), Sequence()
+    studies: list[Dataset] = []
     for study_uid, series in groups.items():
         item = Dataset()
         item.StudyInstanceUID = study_uid
@@ -111,8 +120,8 @@ def evidence(plan: InstancePlan) -> tuple[Sequence, Sequence]:
                 [_sop_item(r.sop_class_uid, r.sop_instance_uid) for r in refs]
             )
             item.ReferencedSeriesSequence.append(series_item)
-        (current if study_uid == plan.study.uid else other).append(item)
-    return current, other
+        studies.append(item)
+    return studies
 
 
 def _sop_item(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
