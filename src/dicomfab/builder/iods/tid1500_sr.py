@@ -1,4 +1,4 @@
-"""Comprehensive 3D SR (PS3.3 A.35.13) and Enhanced SR (A.35.2) IODs with a TID 1500 Measurement Report.
+"""Comprehensive 3D SR (A.35.13) and Enhanced SR (A.35.2) with a TID 1500 Measurement Report.
 
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, General Equipment M, SOP Common M             → builder.modules
