@@ -230,7 +230,7 @@ def test_what_they_cannot_do_is_refused_at_validate(
 def test_a_seg_of_a_foreign_image_differs_from_one_of_the_first_image_in_its_references(
     tmp_path: Path,
 ) -> None:
-    """On purpose: the SEG's source is not in the dataset (seg_referenced_frame_missing); it is
+    """On purpose: the SEG's source is not in the dataset (seg_referenced_instance_missing); it is
     segmented as if it were the study's first image (RCC), so only the references differ."""
     foreign = {"iod": "seg", "references": [{"sop_instance_uid": "2.25.4242"}]}
     files = _generate(tmp_path, _spec(foreign, {"iod": "seg", "references": ["RCC"]}))

@@ -17,10 +17,11 @@ from dicomfab import generate, parse_spec
 from dicomfab.errors import SpecError
 from dicomtools import dciodvfy, dcmdump, require
 
-SR_IODS = ["mammo-cad-sr", "tid1500-sr", "vendor-ai-sr"]
+SR_IODS = ["mammo-cad-sr", "tid1500-sr", "tid1500-enhanced-sr", "vendor-ai-sr"]
 SOP_CLASSES = {
     "mammo-cad-sr": "1.2.840.10008.5.1.4.1.1.88.50",
     "tid1500-sr": "1.2.840.10008.5.1.4.1.1.88.34",
+    "tid1500-enhanced-sr": "1.2.840.10008.5.1.4.1.1.88.22",
     "vendor-ai-sr": "1.2.840.10008.5.1.4.1.1.88.33",
 }
 FINDINGS = [
@@ -210,9 +211,11 @@ def test_a_foreign_reference_is_evidence_but_not_in_the_dataset(tmp_path: Path) 
     assert dciodvfy(path).errors == []
 
 
-def test_tid1500_report_holds_one_measurement_group_per_finding(tmp_path: Path) -> None:
-    path, _ = _generate(tmp_path, _spec("tid1500-sr", {"findings": FINDINGS, "title": "x"}))
+@pytest.mark.parametrize("iod", ["tid1500-sr", "tid1500-enhanced-sr"])
+def test_tid1500_report_holds_one_measurement_group_per_finding(tmp_path: Path, iod: str) -> None:
+    path, _ = _generate(tmp_path, _spec(iod, {"findings": FINDINGS, "title": "x"}))
     ds = pydicom.dcmread(path)
+    assert ds.SOPClassUID == SOP_CLASSES[iod]
     assert ds.ContentTemplateSequence[0].TemplateIdentifier == "1500"
     assert ds.ConceptNameCodeSequence[0].CodeMeaning == "x"  # a private title
     groups = [i for i in _items(ds) if i.ConceptNameCodeSequence[0].CodeValue == "125007"]

@@ -3,6 +3,7 @@ dcmdump reads it, and pydicom decodes the pixels (exactly, for lossless syntaxes
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from dicomfab import generate, parse_spec
 from dicomfab.builder import transfer
 from dicomfab.builder.iods import registry
-from dicomtools import dciodvfy, dcmdump
+from dicomtools import dciodvfy, dcmdump, require
 
 ALL_TS = transfer.names()
 COMMON_TS = [
@@ -116,6 +117,24 @@ def test_derived_object_in_transfer_syntax_is_valid(
     assert ds.file_meta.TransferSyntaxUID == transfer.get(ts).uid
     reference = pydicom.dcmread(_derived_file(tmp_path / "b", iod, segmentation, "explicit-le"))
     assert np.array_equal(ds.pixel_array, reference.pixel_array)  # every one is lossless
+
+
+# derived objects without pixels of their own: reports, presentation states, key object notes
+REPORTS = ["mammo-cad-sr", "tid1500-sr", "tid1500-enhanced-sr", "vendor-ai-sr", "gsps", "kos"]
+REPORT_CASES = [(iod, ts) for iod in REPORTS for ts in NATIVE_TS]
+
+
+@pytest.mark.parametrize(("iod", "ts"), REPORT_CASES, ids=[f"{i}-{t}" for i, t in REPORT_CASES])
+def test_derived_report_in_transfer_syntax_is_valid(tmp_path: Path, iod: str, ts: str) -> None:
+    path = _derived_file(tmp_path, iod, "", ts)
+    result = dciodvfy(path)
+    assert result.errors == [], result.output
+    assert transfer.get(ts).uid in dcmdump(path)
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == transfer.get(ts).uid
+    if ds.Modality in ("SR", "KO"):  # a second reader of the content tree
+        proc = subprocess.run([require("dsrdump"), str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0 and "<" in proc.stdout, proc.stderr
 
 
 def test_pdf_is_valid(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ RETURNED = (
 REPORTS = (
     "cad_sr_with_evidence,cad_sr_without_evidence,sr_references_missing_instance,"
     "sr_references_other_study,ai_sr_not_tid1500,ai_tid1500_measurement_report,"
-    "seg_binary_and_fractional,seg_referenced_frame_missing,ai_sc_burned_in,"
+    "seg_binary_and_fractional,seg_referenced_instance_missing,seg_referenced_frame_missing,"
+    "ai_sc_burned_in,"
     "ai_sc_without_burned_in_annotation"
 )
 STUDY_LEVEL = (

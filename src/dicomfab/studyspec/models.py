@@ -145,6 +145,11 @@ class Content(_Model):
     segmentation: Literal["binary", "fractional"] | None = Field(
         None, description="SEG: one bit per pixel, or 8-bit probabilities"
     )
+    source_frames: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        description="SEG: the frames (1-based) of the segmented multi-frame image it covers "
+        "(default: those around the finding); past its NumberOfFrames only when permissive",
+    )
 
     def merged(self, deeper: Content | None) -> Content:
         if deeper is None:

@@ -12,6 +12,10 @@ Content fields (the spec's ``content``):
     most a sixth of its shorter side) at the finding's centre; on a DBT object a ball over the
     slices around the middle one (the slice the finding lies on); default: one mass inside the
     breast. Every finding names the same reference (its ``image``): the one image segmented.
+  source_frames: the 1-based frames of a multi-frame source the SEG covers (each finding's disc
+    drawn on each of them); default: the slices around the finding. A frame past the source's
+    NumberOfFrames is refused unless the instance is permissive: then the SEG is built on that
+    frame modulo NumberOfFrames and its ReferencedFrameNumber set to the one asked (it dangles).
   segmentation: binary (default: 1 bit per pixel) or fractional (a probability map with a soft
     rim, scaled by the finding's probability; MaximumFractionalValue 255).
 The segmented image's header is built from its plan and handed to highdicom (imported lazily),
@@ -65,7 +69,8 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     placed = lesions.place(plan, lesions.shown(plan, ref), source)
     fractional = plan.content.segmentation == "fractional"
     ts = plan.transfer_syntax  # highdicom encodes the frames of a compressed one
-    covered, masks = _masks(source, placed, fractional)
+    asked = [f - 1 for f in plan.content.source_frames or []]
+    covered, masks = _masks(source, placed, fractional, _stand_ins(source, asked))
     positions = _plane_positions(source, covered)
     if positions is None and len(covered) != int(source.get("NumberOfFrames", 1) or 1):
         full = np.zeros((int(source.NumberOfFrames), *masks.shape[1:]), dtype=masks.dtype)
@@ -101,18 +106,41 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     m.general_study(ds, plan)
     ds.SeriesDate, ds.SeriesTime = date, plan.study.time
     _deterministic(ds, plan, f"{date}{time}")
+    _dangle(ds, dict(zip(_stand_ins(source, asked), asked, strict=True)))
     if "FrameOfReferenceUID" not in ds and "PatientOrientation" in source:
         ds.PatientOrientation = source.PatientOrientation  # General Image: Type 2C without one
     return ds
 
 
+def _stand_ins(source: Dataset, asked: list[int]) -> list[int]:
+    """The valid 0-based frames the SEG is built on for the ``asked`` ones: a frame past the
+    source's end is built on that frame modulo the source's frames (frame 12 of 8 on frame 4),
+    and its reference rewritten afterwards (see _dangle)."""
+    frames = int(source.get("NumberOfFrames", 1) or 1)
+    return [f % frames for f in asked]
+
+
+def _dangle(ds: Dataset, numbers: dict[int, int]) -> None:
+    """Set each per-frame source ReferencedFrameNumber built on a stand-in to the asked frame."""
+    moved = {s + 1: a + 1 for s, a in numbers.items() if s != a}
+    if not moved:
+        return
+    for item in ds.get("PerFrameFunctionalGroupsSequence", []):
+        for derivation in item.get("DerivationImageSequence", []):
+            for source in derivation.get("SourceImageSequence", []):
+                number = source.get("ReferencedFrameNumber")
+                if number is not None and int(number) in moved:
+                    source.ReferencedFrameNumber = moved[int(number)]
+
+
 def _masks(
-    source: Dataset, placed: list[lesions.Placed], fractional: bool
+    source: Dataset, placed: list[lesions.Placed], fractional: bool, only: list[int]
 ) -> tuple[list[int], np.ndarray]:
     """The source frames (0-based) the findings cover and, for those only, (frames, rows,
     columns, segments): each finding's disc (a ball across DBT slices); fractional masks are
     probabilities (0–1), binary ones 0/1 (uint8). Only covered frames are drawn: a DBT object
-    has dozens of clinical-size slices, and a mask of them all would take gigabytes."""
+    has dozens of clinical-size slices, and a mask of them all would take gigabytes. ``only``:
+    the frames asked (content.source_frames) instead of those around the findings."""
     rows, columns = int(source.Rows), int(source.Columns)
     frames = int(source.get("NumberOfFrames", 1) or 1)
     middle = lesions.middle_frame(source)
@@ -122,6 +150,8 @@ def _masks(
             dz = 0.0 if frames == 1 else (frame - middle) / max(lesion.slices, 0.5)
             if abs(dz) < 1:
                 scales.setdefault(frame, {})[s] = float(np.sqrt(1 - dz * dz))
+    if only:  # content.source_frames: each finding's full disc on each frame asked
+        scales = {frame: dict.fromkeys(range(len(placed)), 1.0) for frame in only}
     covered = sorted(scales) or [middle]
     dtype = np.float32 if fractional else np.uint8
     out = np.zeros((len(covered), rows, columns, len(placed)), dtype=dtype)
@@ -183,6 +213,7 @@ def check(plan: InstancePlan) -> list[tuple[str, str, str | None]]:
     """Findings on one image; a binary SEG (1 bit per pixel) in JPEG 2000 only of the
     compressed syntaxes (highdicom encodes no other for BINARY)."""
     found = lesions.problems(plan, foreign=True)
+    found.extend(_frame_problems(plan))
     ts = plan.transfer_syntax
     binary = plan.content.segmentation != "fractional"
     if binary and ts.compressed and ts.name not in BINARY_SYNTAXES:
@@ -192,6 +223,40 @@ def check(plan: InstancePlan) -> list[tuple[str, str, str | None]]:
                 f"a binary SEG is written uncompressed or in {', '.join(BINARY_SYNTAXES)}, "
                 f"not in {ts.name} (content.segmentation: fractional is, too)",
                 BINARY_SYNTAXES[0],
+            )
+        )
+    return found
+
+
+def _frame_problems(plan: InstancePlan) -> list[tuple[str, str, str | None]]:
+    """content.source_frames within the segmented image's frames (past them only permissive)."""
+    asked = plan.content.source_frames or []
+    index = lesions.marked_index(plan)
+    if not asked or index >= len(plan.references):
+        return []
+    image = plan.references[index].instance
+    frames = (image.pixels.frames or 1) if image is not None else 1
+    found: list[tuple[str, str, str | None]] = []
+    if len(set(asked)) != len(asked):
+        found.append((f"{plan.path}.content.source_frames", "names a frame twice", None))
+    past = [k for k, f in enumerate(asked) if f > frames]
+    if past and not plan.permissive:
+        k = past[0]
+        found.append(
+            (
+                f"{plan.path}.content.source_frames[{k}]",
+                f"frame {asked[k]} is past the segmented image's {frames} frame(s) "
+                "(a dangling reference: only with permissive: true)",
+                f"{frames}",
+            )
+        )
+    if past and len({(f - 1) % frames for f in asked}) != len(asked):
+        found.append(
+            (
+                f"{plan.path}.content.source_frames",
+                f"a frame past the image's {frames} is built on that frame modulo {frames}, "
+                "which is asked too",
+                None,
             )
         )
     return found
@@ -210,7 +275,7 @@ TEMPLATES = (
         required=REQUIRED,
         compressed_syntaxes=("rle", "jpeg-ls-lossless", "jpeg2000-lossless"),
         derived=True,
-        content_fields=frozenset({"findings", "segmentation"}),
+        content_fields=frozenset({"findings", "segmentation", "source_frames"}),
         check_derived=check,
     ),
 )

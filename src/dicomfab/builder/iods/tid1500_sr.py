@@ -1,4 +1,4 @@
-"""Comprehensive 3D SR IOD (PS3.3 A.35.13) with a TID 1500 Measurement Report, as AI products write.
+"""Comprehensive 3D SR (A.35.13) and Enhanced SR (A.35.2) with a TID 1500 Measurement Report.
 
 Module table (M = mandatory, C = conditional, U = user option) and where each is built:
   Patient M, General Study M, General Equipment M, SOP Common M             → builder.modules
@@ -12,6 +12,8 @@ mass, a closed POLYLINE around a cluster, SELECTED FROM its image and frame), a 
 finding's ``size_mm``) and a Probability (0-1). Coordinates are (column, row) in the referenced
 image's pixels, inside its breast unless the spec's ``x``/``y`` say otherwise.
 Without findings (``findings: []``) one TID 1501 group says Finding: None.
+``tid1500-enhanced-sr`` is the same report as an Enhanced SR: its content is SCOORD only (no
+SCOORD3D, no by-reference relationships), which Enhanced SR allows, so only the SOP Class differs.
 ``content.title`` picks the document title (CID 7021 meaning; any other text becomes a private
 code 99DICOMFAB); ``content.findings`` defaults to one mass on the first reference.
 """
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from dicomfab.builder.plan_model import InstancePlan
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
+ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
 ALGORITHM = "dicomfab synthetic AI"
 TITLES = {  # CID 7021 Measurement Report Document Titles
     "imaging measurement report": Code("126000", "DCM", "Imaging Measurement Report"),
@@ -51,6 +54,10 @@ def title_code(title: str | None) -> Code:
 
 def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
     return sr.document(plan, _content(plan), COMPREHENSIVE_3D_SR, ALGORITHM)
+
+
+def build_enhanced(plan: InstancePlan, image: PixelImage | None) -> Dataset:
+    return sr.document(plan, _content(plan), ENHANCED_SR, ALGORITHM)
 
 
 def _content(plan: InstancePlan) -> Dataset:
@@ -153,6 +160,21 @@ TEMPLATES = (
         "probability on the referenced images (highdicom)",
         pixels=None,
         aliases=("comprehensive-3d-sr", "measurement-report", "ai-sr"),
+        required=sr.REQUIRED,
+        native_only=True,
+        derived=True,
+        content_fields=frozenset({"findings", "title"}),
+    ),
+    IODTemplate(
+        name="tid1500-enhanced-sr",
+        title="Enhanced SR (TID 1500)",
+        sop_class_uid=ENHANCED_SR,
+        modality="SR",
+        build=build_enhanced,
+        summary="the TID 1500 Measurement Report of tid1500-sr as an Enhanced SR "
+        "(SCOORD, no SCOORD3D; highdicom)",
+        pixels=None,
+        aliases=("enhanced-sr",),
         required=sr.REQUIRED,
         native_only=True,
         derived=True,
