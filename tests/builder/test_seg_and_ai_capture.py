@@ -287,8 +287,11 @@ def test_a_source_frame_past_the_image_is_refused_unless_permissive() -> None:
 def test_a_permissive_seg_names_the_dangling_frames_and_differs_only_there(
     tmp_path: Path,
 ) -> None:
-    (clean,) = _of(_generate(tmp_path / "clean", _framed([4, 5])), "SEG")
-    (broken,) = _of(_generate(tmp_path / "broken", _framed([12, 13], permissive=True)), "SEG")
+    pinned = {"uid_namespace": "seg-frames"}  # the same UIDs, as a scenario's clean twin has
+    clean_spec = {**_framed([4, 5]), **pinned}
+    broken_spec = {**_framed([12, 13], permissive=True), **pinned}
+    (clean,) = _of(_generate(tmp_path / "clean", clean_spec), "SEG")
+    (broken,) = _of(_generate(tmp_path / "broken", broken_spec), "SEG")
     assert dciodvfy(Path(broken.filename)).errors == []
     assert "ReferencedFrameNumber" in dcmdump(Path(broken.filename))  # DCMTK reads it
     assert _seg_frames(clean) == [4, 5] and _seg_frames(broken) == [12, 13]
