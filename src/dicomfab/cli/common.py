@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.shell_completion import CompletionItem
 from rich.console import Console
 
-from dicomfab.builder.plan import make_plan
-from dicomfab.builder.plan_model import Plan
 from dicomfab.errors import SpecError
-from dicomfab.studyspec.models import Spec
+
+if TYPE_CHECKING:  # the planner (pydicom, pydantic) loads when a command plans, not for --help
+    from dicomfab.builder.plan_model import Plan
+    from dicomfab.studyspec.models import Spec
 
 # a pipe or a CI log gets a wide console instead of rich's 80-column default
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -31,6 +33,8 @@ def human_bytes(n: int) -> str:
 
 def plan_from(spec: Spec, source: Path) -> Plan:
     """Plan ``spec``; planning errors name the spec file, as loading errors do."""
+    from dicomfab.builder.plan import make_plan
+
     try:
         return make_plan(spec)
     except SpecError as exc:
@@ -54,11 +58,12 @@ def complete_scenarios(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Shell completion of scenario names (``all`` too); in a comma list, of its last name."""
-    from dicomfab.scenarios import scenarios  # the library loads only when completing
+    from dicomfab.scenario_index import cards  # the index loads only when completing
 
     head, _, last = incomplete.rpartition(",")
     prefix = f"{head}," if head else ""
-    names = ["all", *scenarios()] if not head else list(scenarios())
+    known = [str(c["name"]) for c in cards()]
+    names = ["all", *known] if not head else known
     return [CompletionItem(prefix + n) for n in names if n.startswith(last)]
 
 
@@ -66,7 +71,7 @@ def complete_tags(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Shell completion of the tags the scenario library uses."""
-    from dicomfab.scenarios import scenarios
+    from dicomfab.scenario_index import load
 
-    tags = sorted({t for s in scenarios().values() for t in s.tags})
+    tags: list[str] = load()["tags"]
     return [CompletionItem(t) for t in tags if t.startswith(incomplete)]

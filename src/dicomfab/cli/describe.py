@@ -9,9 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from dicomfab.cli.common import complete_scenarios, console
-from dicomfab.scenarios import get
-from dicomfab.scenarios.compose import declared_parameters
-from dicomfab.scenarios.selection import scenario_row
 
 
 @click.command("describe")
@@ -19,6 +16,10 @@ from dicomfab.scenarios.selection import scenario_row
 @click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON.")
 def command(name: str, as_json: bool) -> None:
     """Show scenario NAME: what is wrong, why it happens, where, what to expect, parameters."""
+    from dicomfab.scenarios.compose import declared_parameters
+    from dicomfab.scenarios.library import get
+    from dicomfab.scenarios.selection import scenario_row
+
     scenario = get(name)
     parameters = declared_parameters(scenario)
     if as_json:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dicomfab.builder.plan_model import Plan
 from dicomfab.cli import listing
 from dicomfab.cli.common import (
     complete_scenarios,
@@ -21,11 +20,12 @@ from dicomfab.cli.common import (
     plan_from,
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
-from dicomfab.output.generate import GenerateResult, generate, instance_relpath
-from dicomfab.output.media import LAYOUTS, Layout
-from dicomfab.scenarios.selection import expand_names, read_overrides
-from dicomfab.studyspec.loading import load_spec, parse_spec
-from dicomfab.studyspec.models import Spec
+from dicomfab.output.layouts import LAYOUTS, Layout
+
+if TYPE_CHECKING:  # the builder (pydicom, numpy, pydantic) loads when the command runs
+    from dicomfab.builder.plan_model import Plan
+    from dicomfab.output.generate import GenerateResult
+    from dicomfab.studyspec.models import Spec
 
 
 @click.command("generate", context_settings={"allow_extra_args": True})
@@ -140,6 +140,8 @@ def command(
     if scenario_names:
         if config or power_customize:
             raise click.UsageError("give --scenario or a spec (--config), not both")
+        from dicomfab.scenarios.selection import expand_names, read_overrides
+
         run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json)
         run.generate(
             expand_names(scenario_names, click.get_current_context().args),
@@ -158,6 +160,8 @@ def command(
     source = config or power_customize
     if source is None:
         raise click.UsageError("name a spec with --config FILE (see `dicomfab generate --help`)")
+    from dicomfab.studyspec.loading import load_spec, parse_spec
+
     spec = load_spec(source, warn=note)
     updates: dict[str, object] = {}
     if seed is not None:
@@ -198,6 +202,16 @@ def _generate(
     layout: Layout = "folders",
     junk: bool = False,
 ) -> GenerateResult:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from dicomfab.output.generate import generate
+
     total = len(plan.instances)
     run = functools.partial(
         generate,
@@ -258,6 +272,8 @@ def _print_summary(result: GenerateResult) -> None:
 
 
 def _preview(plan: Plan, output: Path, as_json: bool) -> None:
+    from dicomfab.output.generate import instance_relpath
+
     rows = [
         {
             "file": f"{output / plan.spec.name / instance_relpath(i)}",

@@ -9,7 +9,6 @@ import click
 
 from dicomfab.cli.common import console
 from dicomfab.errors import DicomfabError
-from dicomfab.output.preview import read_header, render_png
 
 
 @click.command("inspect")
@@ -30,6 +29,8 @@ from dicomfab.output.preview import read_header, render_png
 @click.option("--json", "as_json", is_flag=True, help="Print the header as DICOM JSON.")
 def command(file: Path, png: Path | None, size: int, as_json: bool) -> None:
     """Print the header of FILE (a DICOM Part 10 file)."""
+    from dicomfab.output.preview import read_header, render_png
+
     ds = read_header(file)
     if as_json:
         click.echo(

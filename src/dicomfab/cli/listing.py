@@ -9,11 +9,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from dicomfab.builder import transfer, vendors
-from dicomfab.builder.iods import registry
+from dicomfab import scenario_index
 from dicomfab.cli.common import console
-from dicomfab.scenarios import load_profiles, scenarios
-from dicomfab.scenarios.selection import check_filters, matches, scenario_row
 
 
 @click.command("list")
@@ -52,11 +49,14 @@ def command(
     """
     rows: list[dict[str, object]]
     columns: tuple[str, ...]
-    if what == "scenarios":
-        check_filters(tags, category)
-        rows = [scenario_row(s) for s in scenarios().values() if matches(s, tags, category, search)]
+    if what == "scenarios":  # from the precomputed index: no YAML, no pydantic
+        scenario_index.check_filters(tags, category)
+        cards = scenario_index.cards()
+        rows = [scenario_index.row(c) for c in cards if scenario_index.matches(c, tags, category, search)]
         columns = ("name", "category", "title", "expected")
     elif what == "iods":
+        from dicomfab.builder.iods import registry
+
         rows = [
             {
                 "name": t.name,
@@ -69,6 +69,8 @@ def command(
         ]
         columns = ("name", "title", "sop_class_uid", "modality", "aliases")
     elif what == "transfer-syntaxes":
+        from dicomfab.builder import transfer
+
         rows = [
             {
                 "name": ts.name,
@@ -81,6 +83,8 @@ def command(
         ]
         columns = ("name", "title", "uid", "lossy", "available")
     elif what == "vendors":
+        from dicomfab.builder import vendors
+
         rows = [
             {
                 "name": name,
@@ -94,6 +98,8 @@ def command(
         ]
         columns = ("name", "manufacturer", "model", "iods", "private_creators")
     else:
+        from dicomfab.scenarios.profiles import load_profiles
+
         rows = [
             {"name": name, **profile.model_dump()} for name, profile in load_profiles(sites).items()
         ]

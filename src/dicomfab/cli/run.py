@@ -6,17 +6,10 @@ import json
 import shlex
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from dicomfab.cli.common import (
     TARGETS_CONFIG_OPTION,
@@ -26,12 +19,11 @@ from dicomfab.cli.common import (
     console_err,
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
-from dicomfab.run import report
-from dicomfab.run.connect import load_targets
-from dicomfab.run.pipeline import RunOutcome, RunRequest, execute
-from dicomfab.run.prerun import check_run
-from dicomfab.scenarios.selection import choose, read_overrides, with_image_size
-from dicomfab.targets.config import find_config
+
+if TYPE_CHECKING:  # the run stack (SQLAlchemy, httpx, pynetdicom) loads when a run starts
+    from rich.progress import TaskID
+
+    from dicomfab.run.pipeline import RunOutcome, RunRequest
 
 SHOWN_ROWS = 40  # more scenarios than this: the table lists only those that did not pass
 
@@ -40,6 +32,14 @@ class RichProgress:
     """One bar per stage; a finished stage leaves a ✓ line with its summary and time."""
 
     def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.bar = Progress(
             TextColumn("[bold]{task.description:<9}"),
             BarColumn(),
@@ -128,6 +128,8 @@ def not_observable_summary(counts: dict[str, int]) -> str:
 
 
 def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
+    from dicomfab.run import report
+
     results = outcome.results
     stopped = outcome.stop is not None
     if results:
@@ -161,6 +163,8 @@ def _print_outcome(outcome: RunOutcome, replay: str | None) -> None:
 
 
 def _run(request: RunRequest, quiet: bool) -> RunOutcome:
+    from dicomfab.run.pipeline import execute
+
     if quiet:
         return execute(request)
     with RichProgress() as progress:
@@ -266,6 +270,12 @@ def command(
       dicomfab run -s pr_bits_mismatch,cu_private_tag   two scenarios
       dicomfab run --target orthanc --tag prior         a configured target
     """
+    from dicomfab.run.connect import load_targets
+    from dicomfab.run.pipeline import RunOutcome, RunRequest
+    from dicomfab.run.prerun import check_run
+    from dicomfab.scenarios.selection import choose, read_overrides, with_image_size
+    from dicomfab.targets.config import find_config
+
     extra = click.get_current_context().args
     names = choose((*scenario_names, *extra), tags, category)
     overrides = read_overrides(params_file, assignments)

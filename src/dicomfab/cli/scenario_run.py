@@ -6,17 +6,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dicomfab.cli.common import console, console_err, human_bytes
-from dicomfab.output.generate import GenerateResult
-from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get
-from dicomfab.scenarios.profiles import load_profiles
-from dicomfab.scenarios.selection import scenario_requests
+
+if TYPE_CHECKING:  # the scenario stack loads when a command runs (``--help`` stays light)
+    from dicomfab.output.generate import GenerateResult
+    from dicomfab.scenarios import ScenarioRequest
 
 
 def scenario_parameter_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,6 +55,8 @@ class ScenarioRun:
     quiet: bool
 
     def requests(self, names: list[str], overrides: dict[str, Any]) -> list[ScenarioRequest]:
+        from dicomfab.scenarios.selection import scenario_requests
+
         return scenario_requests(names, overrides, self.seed, self.sites, self.overwrite)
 
     def generate(
@@ -65,6 +66,16 @@ class ScenarioRun:
         if preview:
             self._preview(requests, as_json)
             return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from dicomfab.scenarios.generate import generate_scenarios
+
         if self.quiet:
             results = generate_scenarios(requests, self.output, workers=self.workers)
         else:
@@ -88,6 +99,10 @@ class ScenarioRun:
             _print(results)
 
     def _preview(self, requests: list[ScenarioRequest], as_json: bool) -> None:
+        from dicomfab.scenarios.compose import compose
+        from dicomfab.scenarios.library import get
+        from dicomfab.scenarios.profiles import load_profiles
+
         profiles = load_profiles(self.sites)
         composed = [compose(get(r.name), r.overrides, profiles, seed=r.seed) for r in requests]
         if as_json:

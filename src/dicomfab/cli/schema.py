@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from dicomfab.builder.schema import spec_schema
-
 
 @click.command("schema")
 @click.option(
@@ -19,6 +17,8 @@ from dicomfab.builder.schema import spec_schema
 )
 def command(output: Path | None) -> None:
     """Print the JSON Schema of a spec (what `generate --config` reads)."""
+    from dicomfab.builder.schema import spec_schema
+
     text = json.dumps(spec_schema(), indent=2) + "\n"
     if output:
         output.write_text(text, encoding="utf-8")

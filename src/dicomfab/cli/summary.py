@@ -11,7 +11,6 @@ from rich.table import Table
 
 from dicomfab.cli.common import console, human_bytes
 from dicomfab.errors import DicomfabError
-from dicomfab.output.summary import load_manifest, summarise
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -25,6 +24,8 @@ def _counts(counts: dict[str, int]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (for scripts).")
 def command(folder: Path, as_json: bool) -> None:
     """Summarise every dataset in FOLDER (default: out): studies, files, IODs, syntaxes."""
+    from dicomfab.output.summary import load_manifest, summarise
+
     rows = [summarise(load_manifest(path)) for path in sorted(folder.glob("*/manifest.json"))]
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2))

@@ -11,10 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console
-from dicomfab.run.connect import EMBEDDED, load_targets, target_rows
-from dicomfab.run.probe import probe
-from dicomfab.targets.config import find_config
-from dicomfab.targets.registry import plugin_problems
 
 
 @click.command("targets")
@@ -26,6 +22,10 @@ def targets_command(config: Path | None, as_json: bool) -> None:
     The embedded PACS is always there (used when no --target is given). A target that cannot be
     used (an unset ${VARIABLE}, an invalid field) is listed with its problem; the exit code is 2
     when the config defines targets and none of them can be used."""
+    from dicomfab.run.connect import load_targets, target_rows
+    from dicomfab.targets.config import find_config
+    from dicomfab.targets.registry import plugin_problems
+
     path = find_config(config)
     targets = load_targets(path)
     rows = target_rows(targets)
@@ -58,6 +58,10 @@ def check_command(target: str | None, config: Path | None, as_json: bool) -> Non
     tunnel, C-FIND, QIDO-RS, the link relation) without sending any data.
 
     Exit code 0 when every part answered, 3 otherwise."""
+    from dicomfab.run.connect import EMBEDDED, load_targets
+    from dicomfab.run.probe import probe
+    from dicomfab.targets.config import find_config
+
     targets = load_targets(find_config(config))
     with tempfile.TemporaryDirectory(prefix="dicomfab-check-") as tmp:
         probes = probe(target, targets, Path(tmp))

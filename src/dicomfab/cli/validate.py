@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from dicomfab.cli.common import console, note, plan_from
-from dicomfab.studyspec.loading import load_spec
 
 
 @click.command("validate")
@@ -17,6 +16,8 @@ def command(spec_file: Path) -> None:
 
     Exit code 0 when valid; 2 with every problem and its path when not.
     """
+    from dicomfab.studyspec.loading import load_spec
+
     plan = plan_from(load_spec(spec_file, warn=note), spec_file)
     console.print(
         f"[green]valid[/]: {len(plan.patients)} patients, {len(plan.studies)} studies, "

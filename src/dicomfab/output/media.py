@@ -18,7 +18,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Literal
 
 import pydicom
 from pydicom import dcmread
@@ -27,11 +26,10 @@ from pydicom.fileset import FileSet
 from dicomfab.builder.plan_model import Plan
 from dicomfab.builder.uids import UIDFactory
 from dicomfab.errors import OutputError
+from dicomfab.output.layouts import Layout as Layout  # re-exported: output.generate uses it
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.paths import confined
 
-Layout = Literal["folders", "media"]
-LAYOUTS: tuple[Layout, ...] = ("folders", "media")
 MEDIA_FOLDER = "DICOM"  # the tree's top folder, as most media has it
 
 #: name → content of the non-DICOM files real media carries (``junk``)

@@ -4,6 +4,7 @@ are the base specs scenarios start from. Loaded once, validated, names and alias
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dicomfab._yaml import safe_load
 from dicomfab.errors import Issue, SpecError, format_location, shorten
 from dicomfab.scenarios.model import Parameter, Scenario
 
 LIBRARY = Path(__file__).with_name("library")
+_PLAIN_NAME = re.compile(r"[a-z0-9_]+")  # a scenario's name is its file's: no path, no case
 
 
 class BaseSpec(BaseModel):
@@ -26,7 +29,7 @@ class BaseSpec(BaseModel):
 
 def _read(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise SpecError(Issue("", f"invalid YAML: {exc}"), str(path)) from None
 
@@ -49,13 +52,19 @@ def base_spec(name: str) -> BaseSpec:
 
 
 @cache
+def _load(path: Path) -> Scenario:
+    scenario: Scenario = _validate(Scenario, path)
+    if scenario.name != path.stem:
+        raise SpecError(Issue("name", f"must be the file name {shorten(path.stem)}"), str(path))
+    return scenario
+
+
+@cache
 def scenarios() -> dict[str, Scenario]:
     """Every scenario of the library by name, in name order."""
     found: dict[str, Scenario] = {}
     for path in sorted(LIBRARY.glob("*.yaml")):
-        scenario: Scenario = _validate(Scenario, path)
-        if scenario.name != path.stem:
-            raise SpecError(Issue("name", f"must be the file name {shorten(path.stem)}"), str(path))
+        scenario = _load(path)
         found[scenario.name] = scenario
     return found
 
@@ -76,6 +85,9 @@ def _aliases() -> dict[str, str]:
 
 def get(name: str) -> Scenario:
     """The scenario named ``name`` (or one of its older aliases); a near miss is suggested."""
+    path = LIBRARY / f"{name}.yaml"
+    if _PLAIN_NAME.fullmatch(name) and path.is_file():  # one file, not the whole library
+        return _load(path)
     library = scenarios()
     if name in library:
         return library[name]

@@ -14,6 +14,7 @@ reported with its file, line and the nearest valid field name.
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,13 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
     """Read one site-profile file (through the bounded loader: size, nesting, aliases)."""
     raw = read_bytes(path)
     data = parse_document(raw, fmt="yaml", source=str(path)) or {}
-    # the node tree, for line numbers (the text already parsed within the bounds above)
-    root = compose_yaml(raw.decode("utf-8"), source=str(path))
+
+    @cache
+    def root() -> yaml.Node | None:
+        """The node tree, for line numbers: composed only when there is a problem to place
+        (the text already parsed within the bounds above)."""
+        return compose_yaml(raw.decode("utf-8"), source=str(path))
+
     if not isinstance(data, dict):
         raise SpecError(
             Issue("", "site profiles are a mapping: NAME: {patient: {...}, ...}"), str(path)
@@ -97,7 +103,7 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
         except ValidationError as exc:
             for err in exc.errors():
                 loc = (name, *err["loc"])
-                line = _line_of(root, loc) if root is not None else None
+                line = _line_of(tree, loc) if (tree := root()) is not None else None
                 suggestion = None
                 if err["type"] == "extra_forbidden":
                     import difflib
@@ -110,7 +116,7 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
                 issues.append(Issue(where, message, suggestion))
     for name, profile in profiles.items():
         if profile.vendor is not None and vendors.find(profile.vendor) is None:
-            line = _line_of(root, (name, "vendor")) if root is not None else None
+            line = _line_of(tree, (name, "vendor")) if (tree := root()) is not None else None
             where = f"line {line}: {name}.vendor" if line else f"{name}.vendor"
             known = ", ".join(vendors.names())
             message = f"unknown vendor persona {shorten(profile.vendor)} (known: {known})"
@@ -120,9 +126,15 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
     return profiles
 
 
+@cache
+def _builtin() -> dict[str, SiteProfile]:
+    """The packaged profiles, read once per process (the file never changes under us)."""
+    return load_file(BUILTIN)
+
+
 def load_profiles(extra: Path | None = None) -> dict[str, SiteProfile]:
     """Built-in profiles, then ``$DICOMFAB_SITES``, then ``extra`` (later files win by name)."""
-    profiles = load_file(BUILTIN)
+    profiles = dict(_builtin())
     env = os.environ.get("DICOMFAB_SITES")
     for path in (Path(env) if env else None, extra):
         if path is not None:

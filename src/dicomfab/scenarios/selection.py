@@ -5,11 +5,11 @@ is listed with."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
+from dicomfab import scenario_index as index
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.scenarios.compose import compose, declared_parameters
 from dicomfab.scenarios.generate import ScenarioRequest
@@ -31,27 +31,8 @@ def expand_names(names: Sequence[str], extra: Sequence[str]) -> list[str]:
 def check_filters(tags: Sequence[str], category: str | None) -> None:
     """``--tag`` and ``--category`` must name a tag or category some scenario has: a typo is an
     error with the nearest name, never an empty or silently widened selection."""
-    library = scenarios().values()
-    known_tags = sorted({t for s in library for t in s.tags})
-    for tag in tags:
-        if tag not in known_tags:
-            near = _near(tag, known_tags)
-            raise SpecError(Issue(f"--tag {tag}", "no scenario has this tag", near))
-    if category is not None:
-        known = sorted(get_args(Category))
-        if category not in known:
-            raise SpecError(
-                Issue(
-                    f"--category {category}",
-                    f"unknown category (known: {', '.join(known)})",
-                    _near(category, known),
-                )
-            )
-
-
-def _near(word: str, known: Sequence[str]) -> str | None:
-    near = difflib.get_close_matches(word, list(known), n=1)
-    return near[0] if near else None
+    known_tags = sorted({t for s in scenarios().values() for t in s.tags})
+    index.check_filters(tags, category, known_tags, sorted(get_args(Category)))
 
 
 def flatten_parameters(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -140,12 +121,10 @@ def scenario_row(s: Scenario) -> dict[str, object]:
     }
 
 
+def search_text(s: Scenario) -> str:
+    """What ``--search`` looks in: name, title, description, why, tags and aliases."""
+    return " ".join([s.name, s.title, s.description, s.why, *s.tags, *s.aliases]).lower()
+
+
 def matches(s: Scenario, tags: tuple[str, ...], category: str | None, search: str | None) -> bool:
-    if tags and not set(tags) <= set(s.tags):
-        return False
-    if category and s.category != category:
-        return False
-    if search:
-        text = " ".join([s.name, s.title, s.description, s.why, *s.tags, *s.aliases]).lower()
-        return all(word in text for word in search.lower().split())
-    return True
+    return index.selected(s.tags, s.category, search_text(s), tags, category, search)

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from dicomfab._yaml import safe_load
 from dicomfab.errors import Issue, SpecError, format_location, shorten
 
 FOLDER = Path(__file__).parent
@@ -174,7 +175,7 @@ def _hex(text: str) -> int:
 def load_file(path: Path) -> Persona:
     """One persona file; a wrong field is a SpecError naming the file and the field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
         persona = Persona.model_validate(data)
     except yaml.YAMLError as exc:
         raise SpecError(Issue("", f"not YAML: {exc}"), str(path)) from None
