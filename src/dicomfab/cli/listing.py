@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
-from dicomfab import scenario_index
 from dicomfab.cli.common import console
 
 
@@ -50,6 +50,8 @@ def command(
     rows: list[dict[str, object]]
     columns: tuple[str, ...]
     if what == "scenarios":  # from the precomputed index: no YAML, no pydantic
+        from dicomfab import scenario_index
+
         scenario_index.check_filters(tags, category)
         cards = scenario_index.cards()
         rows = [scenario_index.row(c) for c in cards if scenario_index.matches(c, tags, category, search)]
@@ -110,8 +112,8 @@ def command(
     table = Table(title=f"{len(rows)} {what}", title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row[c]) for c in columns))
+    for row in rows:  # Text: values are shown as they are, never read as markup
+        table.add_row(*(Text(_cell(row[c])) for c in columns))
     console.print(table)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +94,8 @@ def replay_command(
     for option, value in options.items():
         values = value if isinstance(value, tuple) else (value,)
         words += [w for v in values if v is not None for w in (option, str(v))]
+    import shlex
+
     return shlex.join([*words, "--seed", str(seed)])
 
 

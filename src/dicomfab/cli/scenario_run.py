@@ -66,19 +66,19 @@ class ScenarioRun:
         if preview:
             self._preview(requests, as_json)
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         from dicomfab.scenarios.generate import generate_scenarios
 
         if self.quiet:
             results = generate_scenarios(requests, self.output, workers=self.workers)
         else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             columns = (
                 TextColumn("[bold]generating scenarios"),
                 BarColumn(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import click
@@ -63,6 +62,8 @@ def check_command(target: str | None, config: Path | None, as_json: bool) -> Non
     from dicomfab.targets.config import find_config
 
     targets = load_targets(find_config(config))
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="dicomfab-check-") as tmp:
         probes = probe(target, targets, Path(tmp))
     if as_json:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import TYPE_CHECKING
 
 import pydicom
 from pydicom import dcmread
-from pydicom.fileset import FileSet
 
 from dicomfab.builder.plan_model import Plan
 from dicomfab.builder.uids import UIDFactory
@@ -29,6 +29,9 @@ from dicomfab.errors import OutputError
 from dicomfab.output.layouts import Layout as Layout  # re-exported: output.generate uses it
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.paths import confined
+
+if TYPE_CHECKING:  # loaded when a File-set is written, not with every ``generate``
+    from pydicom.fileset import FileSet
 
 MEDIA_FOLDER = "DICOM"  # the tree's top folder, as most media has it
 
@@ -114,6 +117,8 @@ def _fileset(root: Path, dicomdir: pydicom.Dataset | None = None) -> FileSet:
     """A FileSet that stages its copies inside ``root`` (the dataset's own unfinished folder),
     not in the system's temporary folder: dicomfab writes nowhere but where it was told. FileSet
     has no public way to choose, so its (still empty) stage is replaced."""
+    from pydicom.fileset import FileSet
+
     fs = FileSet(dicomdir)
     fs._stage["t"].cleanup()
     fs._stage["t"] = TemporaryDirectory(prefix=".stage-", dir=root)

@@ -17,7 +17,7 @@ from dicomfab.output.generate import (
     quiet_worker,
     stop_pool,
 )
-from dicomfab.scenarios.compose import compose, finish
+from dicomfab.scenarios.compose import Composed, compose, finish
 from dicomfab.scenarios.library import get
 from dicomfab.scenarios.profiles import load_profiles
 
@@ -33,16 +33,22 @@ class ScenarioRequest:
     overwrite: bool = False
 
 
-def generate_one(request: ScenarioRequest, output: Path) -> GenerateResult:
-    scenario = get(request.name)
-    composed = compose(scenario, request.overrides, load_profiles(request.sites), seed=request.seed)
+def generate_one(
+    request: ScenarioRequest, output: Path, composed: Composed | None = None
+) -> GenerateResult:
+    """Generate one scenario; ``composed`` is the request's composition when the caller has
+    it already (composing plans the study twice: the cost of a small scenario)."""
+    if composed is None:
+        profiles = load_profiles(request.sites)
+        composed = compose(get(request.name), request.overrides, profiles, seed=request.seed)
+    done: Composed = composed
     return generate(
-        composed.spec,
+        done.spec,
         output,
         overwrite=request.overwrite,
         workers=1,
-        plan=composed.plan,
-        finish=lambda root, manifest: finish(composed, root, manifest),
+        plan=done.plan,
+        finish=lambda root, manifest: finish(done, root, manifest),
     )
 
 
@@ -60,13 +66,13 @@ def generate_scenarios(
     workers are stopped at once and the half-written folders of the ones they were generating
     are removed."""
     profiles = {r.sites: load_profiles(r.sites) for r in requests}
-    for r in requests:  # fail fast: every scenario composes before any is written
-        compose(get(r.name), r.overrides, profiles[r.sites], seed=r.seed)
+    # fail fast: every scenario composes before any is written
+    composed = [compose(get(r.name), r.overrides, profiles[r.sites], seed=r.seed) for r in requests]
     workers = workers or default_workers()
     results: list[GenerateResult] = []
     if workers <= 1 or len(requests) < 2:
-        for r in requests:
-            results.append(generate_one(r, output))
+        for r, c in zip(requests, composed, strict=True):
+            results.append(generate_one(r, output, c))
             if progress:
                 progress(results[-1])
         return results

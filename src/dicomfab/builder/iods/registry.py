@@ -18,18 +18,18 @@ DEFAULT = "mg"  #: the IOD of a spec that names none
 
 
 @cache
-def _all() -> dict[str, IODTemplate]:
+def _all(modules: tuple[str, ...] = MODULES) -> dict[str, IODTemplate]:
     found: dict[str, IODTemplate] = {}
-    for module in MODULES:
+    for module in modules:
         for template in importlib.import_module(f"dicomfab.builder.iods.{module}").TEMPLATES:
             found[template.name] = template
     return found
 
 
 @cache
-def _by_key() -> dict[str, IODTemplate]:
+def _by_key(modules: tuple[str, ...] = MODULES) -> dict[str, IODTemplate]:
     keys: dict[str, IODTemplate] = {}
-    for template in _all().values():
+    for template in _all(modules).values():
         for key in (template.name, *template.aliases, template.sop_class_uid):
             keys.setdefault(key.lower(), template)  # a SOP Class names its first IOD (sc)
     return keys
@@ -44,8 +44,13 @@ def names() -> list[str]:
 
 
 def find(name: str) -> IODTemplate | None:
-    """The IOD named ``name`` (its name, an alias, or its SOP Class UID)."""
-    return _by_key().get(name.strip().lower())
+    """The IOD named ``name`` (its name, an alias, or its SOP Class UID).
+
+    The image IODs are looked in first: they come first in :data:`MODULES`, so the answer is
+    the same, and a study of images never loads the derived objects' modules (the SR ones
+    import pydicom.sr, whose code tables take longer to load than the rest of the planner)."""
+    key = name.strip().lower()
+    return _by_key(IMAGE_MODULES).get(key) or _by_key().get(key)
 
 
 def suggest(name: str) -> str | None:
