@@ -20,8 +20,9 @@ interpreter running this script).
 One warm-up pass of everything is discarded (it fills the page cache with the interpreter and
 the packages, and compiles the bytecode: the children run with ``PYTHONPYCACHEPREFIX`` in the
 work folder and without ``PYTHONDONTWRITEBYTECODE``, as an installed package has its ``.pyc``
-files; a checkout run with that variable set recompiles every dicomfab module each time); then the kinds alternate, ``--repeat`` passes each, the generate pair in the
-opposite order every other pass. Each generate pass writes into a fresh folder under ``--out``
+files; a checkout run with that variable set recompiles every dicomfab module each time); then
+the kinds alternate, ``--repeat`` passes each, the generate pair in the opposite order every
+other pass. Each generate pass writes into a fresh folder under ``--out``
 (default: a temporary folder), deleted after the pass, outside the timing. Targets are printed
 as PASS or BELOW, never asserted: this is a shared 2-core VM and the load average is printed.
 """
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     kinds: dict[str, tuple[list[float], list[float]]] = {
         k: ([], []) for k in ("dicomfab generate", "baseline (pydicom script)", *INSTANT)
     }
-    for name, command in INSTANT.items():  # warm-up: discarded
+    for command in INSTANT.values():  # warm-up: discarded
         timed(command)
     for rep in range(args.repeat):
         out = work / f"pass{rep}"

@@ -14,4 +14,4 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def safe_load(text: str) -> Any:
     """``yaml.safe_load(text)``; raises :class:`yaml.YAMLError` as it does."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
+    return yaml.load(text, Loader=_Loader)  # a safe loader, C or Python

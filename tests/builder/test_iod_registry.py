@@ -26,6 +26,16 @@ def test_every_iod_module_is_registered() -> None:
     assert with_templates == set(registry.MODULES)
 
 
+def test_find_answers_as_the_whole_registry() -> None:
+    """``find`` looks in the image IODs first (so an MG study never loads the SR modules): for
+    every name, alias and SOP Class UID the answer is the one the full table gives."""
+    full = registry._by_key()
+    assert len(full) > len(registry._by_key(registry.IMAGE_MODULES))
+    for key, template in full.items():
+        assert registry.find(f" {key.upper()} ") is template, key
+    assert registry.find("no-such-iod") is None
+
+
 def test_schema_iod_field_names_every_iod_and_alias() -> None:
     iod = spec_schema()["$defs"]["Settings"]["properties"]["iod"]
     assert iod["examples"] == registry.names()

@@ -54,7 +54,11 @@ def command(
 
         scenario_index.check_filters(tags, category)
         cards = scenario_index.cards()
-        rows = [scenario_index.row(c) for c in cards if scenario_index.matches(c, tags, category, search)]
+        rows = [
+            scenario_index.row(c)
+            for c in cards
+            if scenario_index.matches(c, tags, category, search)
+        ]
         columns = ("name", "category", "title", "expected")
     elif what == "iods":
         from dicomfab.builder.iods import registry
