@@ -79,6 +79,7 @@ bench: venv system-deps  ## run the benchmarks (print ratios against baselines m
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/links.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:  ## remove generated data and caches (keeps .venv)
 	rm -rf out tmp dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis

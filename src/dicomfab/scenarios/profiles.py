@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dicomfab._yaml import safe_load
 from dicomfab.builder import vendors
 from dicomfab.errors import Issue, SpecError, format_location, shorten
 from dicomfab.studyspec.documents import compose_yaml, parse_document, read_bytes
@@ -80,10 +81,14 @@ def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int | None:
     return node.start_mark.line + 1
 
 
-def load_file(path: Path) -> dict[str, SiteProfile]:
-    """Read one site-profile file (through the bounded loader: size, nesting, aliases)."""
+def load_file(path: Path, *, packaged: bool = False) -> dict[str, SiteProfile]:
+    """Read one site-profile file (through the bounded loader: size, nesting, aliases; our own
+    ``packaged`` file through libyaml, many times faster)."""
     raw = read_bytes(path)
-    data = parse_document(raw, fmt="yaml", source=str(path)) or {}
+    if packaged:
+        data = safe_load(raw.decode("utf-8")) or {}
+    else:
+        data = parse_document(raw, fmt="yaml", source=str(path)) or {}
 
     @cache
     def root() -> yaml.Node | None:
@@ -129,7 +134,7 @@ def load_file(path: Path) -> dict[str, SiteProfile]:
 @cache
 def _builtin() -> dict[str, SiteProfile]:
     """The packaged profiles, read once per process (the file never changes under us)."""
-    return load_file(BUILTIN)
+    return load_file(BUILTIN, packaged=True)
 
 
 def load_profiles(extra: Path | None = None) -> dict[str, SiteProfile]:

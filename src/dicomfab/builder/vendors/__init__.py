@@ -10,6 +10,7 @@ persona lists (``dicomfab.builder.vendors.header``) and to no other, so that no 
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from dicomfab._yaml import safe_load
 from dicomfab.errors import Issue, SpecError, format_location, shorten
 
 FOLDER = Path(__file__).parent
+_PLAIN_NAME = re.compile(r"[a-z0-9-]+")  # a persona's name is its file's: no path
 #: the IODs a persona may list: those whose builders read the persona's detector, exposure and
 #: VOI LUT (every other IOD stays generic, whatever ``vendor`` says)
 PERSONA_IODS = ("mg-presentation", "mg-processing", "dbt")
@@ -187,9 +189,14 @@ def load_file(path: Path) -> Persona:
 
 
 @cache
+def _packaged(path: Path) -> Persona:
+    return load_file(path)
+
+
+@cache
 def personas() -> dict[str, Persona]:
     """Every packaged persona by name, sorted."""
-    return {path.stem: load_file(path) for path in sorted(FOLDER.glob("*.yaml"))}
+    return {path.stem: _packaged(path) for path in sorted(FOLDER.glob("*.yaml"))}
 
 
 def names() -> list[str]:
@@ -197,7 +204,11 @@ def names() -> list[str]:
 
 
 def find(name: str) -> Persona | None:
-    return personas().get(name.strip().lower())
+    key = name.strip().lower()
+    path = FOLDER / f"{key}.yaml"
+    if _PLAIN_NAME.fullmatch(key) and path.is_file():  # its own file, not all of them
+        return _packaged(path)
+    return personas().get(key)
 
 
 def suggest(name: str) -> str | None:
