@@ -18,10 +18,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 import click
-from rich.markup import escape
 
 from dicomfab._version import __version__
-from dicomfab.cli.common import console_err
+from dicomfab.cli.common import console_err, escape
 from dicomfab.errors import DicomfabError, Interrupted
 
 #: the subcommands this package defines: name → ``module:attribute``, imported when used (so

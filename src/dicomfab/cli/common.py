@@ -4,22 +4,53 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import CompletionItem
-from rich.console import Console
 
 from dicomfab.errors import SpecError
 
 if TYPE_CHECKING:  # the planner (pydicom, pydantic) loads when a command plans, not for --help
+    from rich.console import Console
+
     from dicomfab.builder.plan_model import Plan
     from dicomfab.studyspec.models import Spec
 
 # a pipe or a CI log gets a wide console instead of rich's 80-column default
 _WIDTH = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, width=_WIDTH)
-console_err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+
+class LazyConsole:
+    """A rich Console made when first printed to: rich costs about a third of ``dicomfab
+    --help`` (which click prints), so the commands' modules do not load it at import."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def rich(self) -> Console:
+        """The Console itself (for rich's own classes, e.g. ``Progress(console=...)``)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, width=_WIDTH)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.rich.print(*objects, **options)
+
+
+console = LazyConsole()
+console_err = LazyConsole(stderr=True)
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape``, loaded when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def human_bytes(n: int) -> str:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from dicomfab.cli.common import complete_scenarios, console
+from dicomfab.cli.common import complete_scenarios, console, escape
 
 
 @click.command("describe")
@@ -16,6 +14,8 @@ from dicomfab.cli.common import complete_scenarios, console
 @click.option("--json", "as_json", is_flag=True, help="Print the scenario as JSON.")
 def command(name: str, as_json: bool) -> None:
     """Show scenario NAME: what is wrong, why it happens, where, what to expect, parameters."""
+    from rich.table import Table
+
     from dicomfab.scenarios.compose import declared_parameters
     from dicomfab.scenarios.library import get
     from dicomfab.scenarios.selection import scenario_row

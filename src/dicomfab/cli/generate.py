@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from dicomfab.cli import listing
 from dicomfab.cli.common import (
@@ -232,7 +231,7 @@ def _generate(
         TextColumn("instances"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console_err, transient=True) as bar:
+    with Progress(*columns, console=console_err.rich, transient=True) as bar:
         task = bar.add_task("generate", total=total)
         return run(progress=lambda n: bar.advance(task, n))
 
@@ -250,6 +249,8 @@ def _summary(result: GenerateResult) -> dict[str, object]:
 
 
 def _print_summary(result: GenerateResult) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{result.manifest.dataset}", title_justify="left")
     for column in ("patient", "study", "role", "date", "series", "instances", "files"):
         table.add_column(column)
@@ -291,6 +292,8 @@ def _preview(plan: Plan, output: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"dataset": plan.spec.name, "instances": rows}, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title=f"preview of {plan.spec.name} (nothing written)", title_justify="left")
     for column in ("role", "date", "iod", "view", "transfer syntax", "size", "file"):
         table.add_column(column)

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from dicomfab.cli.common import console
 
@@ -113,6 +111,9 @@ def command(
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{len(rows)} {what}", title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from dicomfab.cli.common import (
     TARGETS_CONFIG_OPTION,
@@ -16,6 +15,7 @@ from dicomfab.cli.common import (
     complete_tags,
     console,
     console_err,
+    escape,
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 
@@ -44,7 +44,7 @@ class RichProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console_err,
+            console=console_err.rich,
             transient=True,
         )
         self.task: TaskID | None = None

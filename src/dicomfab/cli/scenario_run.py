@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from dicomfab.cli.common import console, console_err, human_bytes
 
@@ -85,7 +84,7 @@ class ScenarioRun:
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
             )
-            with Progress(*columns, console=console_err, transient=True) as bar:
+            with Progress(*columns, console=console_err.rich, transient=True) as bar:
                 task = bar.add_task("scenarios", total=len(requests))
                 results = generate_scenarios(
                     requests,
@@ -118,6 +117,8 @@ class ScenarioRun:
             ]
             click.echo(json.dumps(rows, indent=2))
             return
+        from rich.table import Table
+
         table = Table(title="preview (nothing written)", title_justify="left")
         for column in ("scenario", "studies", "instances", "defects", "path"):
             table.add_column(column, overflow="fold")
@@ -145,6 +146,8 @@ def _summary(result: GenerateResult) -> dict[str, object]:
 
 
 def _print(results: list[GenerateResult]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{len(results)} scenarios", title_justify="left")
     for column in ("scenario", "instances", "files", "broken", "size", "path"):
         table.add_column(column, overflow="fold")

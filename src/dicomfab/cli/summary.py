@@ -7,7 +7,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from dicomfab.cli.common import console, human_bytes
 from dicomfab.errors import DicomfabError
@@ -32,6 +31,8 @@ def command(folder: Path, as_json: bool) -> None:
         return
     if not rows:
         raise DicomfabError(f"no datasets (no */manifest.json) in {folder}")
+    from rich.table import Table
+
     table = Table(title=f"datasets in {folder}", title_justify="left")
     for column in ("dataset", "patients", "studies", "files", "size", "IODs", "transfer syntaxes"):
         table.add_column(column)

@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console
+from dicomfab.cli.common import TARGETS_CONFIG_OPTION, console, escape
 
 
 @click.command("targets")
@@ -31,6 +29,8 @@ def targets_command(config: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"config": str(path) if path else None, "targets": rows}, indent=2))
     else:
+        from rich.table import Table
+
         table = Table(title=f"targets ({path or 'no dicomfab.toml found'})")
         for column in ("Name", "Description", "Ingest", "Verify", "Links"):
             table.add_column(column, overflow="fold")
@@ -70,6 +70,8 @@ def check_command(target: str | None, config: Path | None, as_json: bool) -> Non
         rows = [p.__dict__ for p in probes]
         click.echo(json.dumps({"target": target or EMBEDDED, "probes": rows}, indent=2))
     else:
+        from rich.table import Table
+
         table = Table(title=f"target {target or EMBEDDED}")
         for column in ("Part", "What", "Result", "Detail", "Time"):
             table.add_column(column, overflow="fold")
