@@ -164,6 +164,7 @@ class CStoreIngestor:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._msg_id = 0
+        self._local = threading.local()  # each sending thread's read buffer
 
     def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
         start = time.perf_counter()
@@ -360,7 +361,9 @@ class CStoreIngestor:
         """The fast path (:mod:`._pdata`): the file's data set bytes, as they are."""
         uid = item.sop_instance_uid
         try:
-            data = _pdata.part10_dataset(item.file.read_bytes())
+            data, self._local.buffer = _pdata.read_part10(
+                item.file, getattr(self._local, "buffer", None)
+            )
         except (OSError, ValueError) as exc:
             return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
         context = assoc._get_valid_context(
