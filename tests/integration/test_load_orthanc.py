@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,3 +176,39 @@ def test_target_dies_mid_run_exit_3_failures_recorded(
             assert s["latency"] is None
     assert data["summary"]["states"]["visible"] < 8
     assert sum(row["failed"] for row in data["timeline"]) == len(failed)
+
+
+def test_interrupted_load_stops_in_seconds_and_writes_what_it_measured(
+    orthanc_stack: OrthancStack, tmp_path: Path
+) -> None:
+    config = _targets(tmp_path, orthanc_stack, orthanc_stack.dicom_port)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dicomfab", "load", "-c", str(config), "-t", "orthanc",
+           "--image-size", "small", "--seed", "910004", "-o", str(out), "-q",
+           "-n", "50", "--rate", "60/min"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        template = out / ".load-template"
+        deadline = time.monotonic() + 120
+        while not template.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        while template.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(3)  # a few studies out (one a second)
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        stopped_in = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted (SIGINT)" in err
+    assert stopped_in < 15
+    data = json.loads((out / "load.json").read_text("utf-8"))
+    assert data["interrupted"] == "SIGINT" and data["exit_code"] == 130
+    states = data["summary"]["states"]
+    assert any(s["sent_at"] is not None for s in data["studies"])  # it had started sending
+    assert states["visible"] < 50
+    assert all(s["latency"] is None for s in data["studies"] if s["state"] != "visible")
