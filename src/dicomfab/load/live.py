@@ -24,6 +24,8 @@ class LiveTable:
 
     def __exit__(self, *exc: Any) -> None:
         self.live.__exit__(*exc)
+        if not self.console.is_terminal:
+            self.console.line()  # what follows starts on its own line
 
     def update(self, state: LoadState) -> None:
         self.live.update(self._table(state))
