@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import socket
 import threading
 from pathlib import Path
@@ -126,3 +127,14 @@ def test_sendmsg_all_fails_on_a_closed_peer() -> None:
     with pytest.raises(_pdata.SendFailed):
         _pdata.sendmsg_all(a, [b"x" * 100_000] * 10, timeout=5)
     a.close()
+
+
+@pytest.mark.parametrize("cuts", [(0,), (1,), (16377,), (16378,), (5, 40_000), (16378, 32756)])
+def test_data_in_parts_is_sent_as_if_joined(cuts: tuple[int, ...]) -> None:
+    data = bytes(i % 253 for i in range(70_001))
+    command = _pdata.command_set(MG, "2.25.9", 4)
+    bounds = [0, *cuts, len(data)]
+    parts = [memoryview(data)[a:b] for a, b in itertools.pairwise(bounds)]
+    joined = _pdata.pdu_buffers(3, command, memoryview(data), 16378)
+    split = _pdata.pdu_buffers(3, command, parts, 16378)
+    assert b"".join(map(bytes, split)) == b"".join(map(bytes, joined))

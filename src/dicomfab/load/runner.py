@@ -187,7 +187,7 @@ class _Sender:
             try:
                 status = _pdata.send_c_store(
                     assoc, int(context.context_id or 1), instance.sop_class_uid,
-                    instance.sop_instance_uid, instance.data, self.msg_id,
+                    instance.sop_instance_uid, instance.parts, self.msg_id,
                     self.settings.dimse_timeout,
                 )  # fmt: skip
             except _pdata.SendFailed as exc:

@@ -62,7 +62,12 @@ class LoadInstance:
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax: str
-    data: bytes  # the data set, encoded in ``transfer_syntax`` (no meta information)
+    parts: tuple[bytes, ...]  # the data set in ``transfer_syntax``: new header, reused pixels
+
+    @property
+    def data(self) -> bytes:
+        """The data set as one buffer (a copy: the sender sends :attr:`parts` as they are)."""
+        return b"".join(self.parts)
 
 
 @dataclass(frozen=True)
@@ -160,9 +165,9 @@ class StudyMaker:
         instances = []
         for t in self.template:
             ds = self._header(t, i)
-            data = self._encode(ds, t.transfer_syntax) + t.tail
+            parts = (self._encode(ds, t.transfer_syntax), t.tail)
             instances.append(
-                LoadInstance(t.sop_class_uid, str(ds.SOPInstanceUID), t.transfer_syntax, data)
+                LoadInstance(t.sop_class_uid, str(ds.SOPInstanceUID), t.transfer_syntax, parts)
             )
         patient_id, accession, mapping = self.identity(i)
         study_uid = mapping[str(self.template[0].header.StudyInstanceUID)]

@@ -22,6 +22,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,14 @@ def fragment_size(peer_max_pdu: int) -> int:
 
 
 def pdu_buffers(
-    context_id: int, command: bytes, data: memoryview, fragment: int
+    context_id: int,
+    command: bytes,
+    data: memoryview | Sequence[memoryview],
+    fragment: int,
 ) -> list[bytes | memoryview]:
-    """The P-DATA-TF PDUs of one message, as header/value buffer pairs (one PDV per PDU)."""
+    """The P-DATA-TF PDUs of one message, as buffers: each PDU's header, then the pieces of its
+    value (one PDV per PDU). ``data`` may come in parts (e.g. a new header and reused pixel
+    bytes): they are sent as if joined, without joining them."""
     buffers: list[bytes | memoryview] = []
     pack = HEADER.pack
     for start in range(0, len(command), fragment):
@@ -58,11 +64,22 @@ def pdu_buffers(
         last = start + fragment >= len(command)
         control = COMMAND_LAST if last else 0x01
         buffers += (pack(P_DATA_TF, 0, len(part) + 6, len(part) + 2, context_id, control), part)
-    size = len(data)
-    for start in range(0, size, fragment):
-        piece = data[start : start + fragment]
-        control = DATA_LAST if start + fragment >= size else DATA
-        buffers += (pack(P_DATA_TF, 0, len(piece) + 6, len(piece) + 2, context_id, control), piece)
+    parts = [data] if isinstance(data, memoryview) else [p for p in data if len(p)]
+    size = sum(len(p) for p in parts)
+    sent, k, offset = 0, 0, 0  # bytes framed so far; current part and offset in it
+    while sent < size:
+        length = min(fragment, size - sent)
+        control = DATA_LAST if sent + length >= size else DATA
+        buffers.append(pack(P_DATA_TF, 0, length + 6, length + 2, context_id, control))
+        need = length
+        while need:
+            piece = parts[k][offset : offset + need]
+            buffers.append(piece)
+            need -= len(piece)
+            offset += len(piece)
+            if offset == len(parts[k]):
+                k, offset = k + 1, 0
+        sent += length
     return buffers
 
 
@@ -208,7 +225,7 @@ def send_c_store(
     context_id: int,
     sop_class: str,
     sop_instance: str,
-    data: bytes | memoryview,
+    data: bytes | memoryview | Sequence[bytes | memoryview],
     msg_id: int,
     timeout: float,
 ) -> Dataset:
@@ -222,7 +239,8 @@ def send_c_store(
         raise SendFailed("the association is not established")
     command = command_set(sop_class, sop_instance, msg_id)
     fragment = fragment_size(int(assoc.acceptor.maximum_length or 0))
-    buffers = pdu_buffers(context_id, command, memoryview(data), fragment)
+    parts = [data] if isinstance(data, bytes | memoryview) else list(data)
+    buffers = pdu_buffers(context_id, command, [memoryview(p) for p in parts], fragment)
     held = getattr(assoc, "_dicomfab_held", False)
     _pause(assoc)  # the association's reactor must not take the answer off the DIMSE queue
     try:
