@@ -7,7 +7,8 @@ Starts the integration stack (as ``benchmarks/ingest.py`` does), generates ``--s
 4-view MG study and measures the target's ceiling with it (:func:`ingest.find_ceiling`: N
 parallel ``storescu`` processes on shards of the files, N raised until the rate stops growing).
 Then, per pass: Orthanc is emptied and a load of ``--studies`` studies (the 4-view template,
-new UIDs per study, the same image size) is run at ``--over`` × the ceiling (open loop: the
+new UIDs per study, the same image size) is run over as many associations as the ceiling's
+storescu processes (or ``--associations``), at ``--over`` × the ceiling (open loop: the
 sender is asked for more than the target can take, so what it sustains is what it can push),
 verified by the SQL profile every 0.5 s; the ceiling is measured again right after (the
 machine is shared: both numbers come from the same minute). Prints the sustained rate
@@ -71,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=50, help="studies per load pass")
     parser.add_argument("--size", choices=["full", "reduced", "small"], default="reduced")
     parser.add_argument("--over", type=float, default=1.5, help="load rate ÷ ceiling rate")
-    parser.add_argument("--associations", type=int, default=3, help="the load's associations")
+    parser.add_argument(
+        "--associations", type=int, default=None,
+        help="the load's associations (default: as many as the ceiling's storescu processes)",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=2, help="load passes")
     args = parser.parse_args(argv)
     missing = missing_requirements()
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(files)} MG files ({args.size}, {size / MB:.0f} MB); Orthanc {orthanc.url}")
         folder = gen.path / "dicoms"
         n, _ = find_ceiling(orthanc, folder, files, size)
+        associations = args.associations or n
         maker = StudyMaker(generate_template(args.size, work), seed=int(time.time()))
         node = DicomNode(orthanc.host, orthanc.dicom_port, orthanc.ae_title)
         verifier = orthanc_postgres_verifier(pg.host, pg.port, DATABASE, USER, PASSWORD)
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             empty(orthanc)
             per_minute = before * args.over * 60 / len(maker.template)
             settings = LoadSettings(
-                Schedule(args.studies, per_minute), associations=args.associations, poll=0.5
+                Schedule(args.studies, per_minute), associations=associations, poll=0.5
             )
             base = rep * args.studies  # fresh UIDs every pass
             shifted = StudyMaker(maker.template, maker.seed + base)
@@ -122,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  pass {rep + 1}: load at {per_minute:.0f} studies/min "
                 f"({per_minute * len(maker.template) / 60:.1f} inst/s asked, "
-                f"{args.associations} associations): {data['states']['visible']}/{args.studies}"
+                f"{associations} associations): {data['states']['visible']}/{args.studies}"
                 f" visible, {stored} stored, sustained {rate:.1f} inst/s, cpu {cpu:.2f} s; "
                 f"latency p50 {sec(latency['p50'])} p90 {sec(latency['p90'])} p99 "
                 f"{sec(latency['p99'])} max {sec(latency['max'])} | ceiling (storescu ×{n}) "

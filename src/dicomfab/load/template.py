@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import io
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ class StudyMaker:
         self.template = template
         self.seed = seed
         self.uids = UIDFactory(seed, namespace=NAMESPACE)
+        self._local = threading.local()  # each thread's working copies of the headers
         self._old = sorted(
             {
                 str(e.value)
@@ -138,15 +140,30 @@ class StudyMaker:
         accession = "LA" + _digits(self.uids.number("accession", i), 14)
         return patient_id, accession, mapping
 
-    def _header(self, t: TemplateInstance, i: int) -> Any:
+    def _header(self, k: int, i: int) -> Any:
+        """Template instance ``k``'s header with study ``i``'s identity: this thread's own copy
+        of it, changed in place (a deep copy per instance cost more than all the rest), valid
+        until this thread's next call."""
         patient_id, accession, mapping = self.identity(i)
-        ds = copy.deepcopy(t.header)
-        for element in ds.iterall():
-            if element.VR == "UI" and isinstance(element.value, str):
-                element.value = mapping.get(element.value, element.value)
+        copies = getattr(self._local, "copies", None)
+        if copies is None:
+            copies = self._local.copies = [self._working_copy(t) for t in self.template]
+        ds, uids = copies[k]
+        for element, old in uids:
+            element.value = mapping[old]
         ds.PatientID = patient_id
         ds.AccessionNumber = accession
         return ds
+
+    def _working_copy(self, t: TemplateInstance) -> tuple[Any, list[tuple[Any, str]]]:
+        ds = copy.deepcopy(t.header)
+        old = set(self._old)
+        uids = [
+            (e, str(e.value))
+            for e in ds.iterall()
+            if e.VR == "UI" and isinstance(e.value, str) and e.value in old
+        ]
+        return ds, uids
 
     @staticmethod
     def _encode(ds: Any, transfer_syntax: str) -> bytes:
@@ -163,8 +180,8 @@ class StudyMaker:
 
     def study(self, i: int) -> LoadStudy:
         instances = []
-        for t in self.template:
-            ds = self._header(t, i)
+        for k, t in enumerate(self.template):
+            ds = self._header(k, i)
             parts = (self._encode(ds, t.transfer_syntax), t.tail)
             instances.append(
                 LoadInstance(t.sop_class_uid, str(ds.SOPInstanceUID), t.transfer_syntax, parts)
@@ -179,7 +196,7 @@ class StudyMaker:
         from pydicom.filewriter import write_file_meta_info
 
         t = self.template[k]
-        ds = self._header(t, i)
+        ds = self._header(k, i)
         meta = copy.deepcopy(t.file_meta)
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         fp = DicomBytesIO()
