@@ -161,7 +161,8 @@ def _run(request: Any, quiet: bool, as_json: bool) -> None:
     from dicomfab.load import job
     from dicomfab.load.live import LiveTable
 
-    live = None if quiet else LiveTable(console_err, request.studies)
+    # the rich Console itself (a lazily made console exposes it as ``.rich``)
+    live = None if quiet else LiveTable(getattr(console_err, "rich", console_err), request.studies)
     try:
         if live is None:
             outcome = job.run(request)
