@@ -130,7 +130,7 @@ def command(
 
     require("load", "dicomfab load", "hdrh.histogram")
     from dicomfab.load.schedule import studies_for
-    from dicomfab.run.connect import load_targets
+    from dicomfab.run.connect import configured_target, load_targets
     from dicomfab.run.pipeline import fresh_seed
     from dicomfab.targets.config import find_config
 
@@ -139,6 +139,7 @@ def command(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     targets = load_targets(find_config(config))
+    configured_target(target, targets)  # an unknown target: exit 2 before anything starts
     from dicomfab.load.job import LoadRequest
 
     request = LoadRequest(

@@ -63,9 +63,10 @@ def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None
     the files are written (marked interrupted) and the KeyboardInterrupt goes on, carrying the
     outcome as ``load_outcome``."""
     from dicomfab.load.template import StudyMaker, generate_template
-    from dicomfab.run.connect import open_target
+    from dicomfab.run.connect import configured_target, open_target
     from dicomfab.targets.cstore import CStoreIngestor
 
+    configured_target(request.target, request.targets)  # an unknown one: bad input, before all
     if request.out is not None:
         request.out.mkdir(parents=True, exist_ok=True)
         out = request.out
