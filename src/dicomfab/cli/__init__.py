@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "run": "dicomfab.cli.run:command",
     "targets": "dicomfab.cli.targets:targets_command",
     "check": "dicomfab.cli.targets:check_command",
+    "load": "dicomfab.cli.load:command",
 }
 
 

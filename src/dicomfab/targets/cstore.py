@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,13 +26,14 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from pynetdicom import AE, _config, build_context
+from pynetdicom import AE, build_context
 from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.fsm import InvalidEventError
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import DicomfabError, TargetError
+from dicomfab.targets import _pdata
 from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, echo
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 from dicomfab.targets.registry import Adapter, Context
@@ -163,6 +163,8 @@ class CStoreIngestor:
         self.max_pdu = max_pdu
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self._msg_id = 0
+        self._local = threading.local()  # each sending thread's read buffer
 
     def ingest(self, files: Sequence[Path], progress: Progress | None = None) -> Receipt:
         start = time.perf_counter()
@@ -180,8 +182,7 @@ class CStoreIngestor:
                 progress(len(results))
             chunks = _split(items, min(self.associations, max(1, len(items))))
             _quiet_races_after_abort()
-            with _raw_sending():
-                self._run_chunks(chunks, sending, progress)
+            self._run_chunks(chunks, sending, progress)
         except TargetError as exc:
             raise type(exc)(str(exc), partial=sending.receipt(start)) from exc
         except KeyboardInterrupt as exc:
@@ -294,6 +295,7 @@ class CStoreIngestor:
             group, wanted = _fit(pending)
             contexts = [build_context(sop, [ts]) for sop, ts in sorted(wanted)]
             assoc = self.node.associate(ae, contexts, self.max_pdu)
+            _pdata.hold(assoc)
             sending.opened(assoc)
             if associated is not None:
                 associated.set()
@@ -335,14 +337,14 @@ class CStoreIngestor:
         if not accepted:
             reason = f"no presentation context accepted for SOP class {item.sop_class_uid}"
             return _not_sent(item.index, item.file, uid, reason)[1]
-        payload: Dataset | Path = item.file
-        if not (item.raw and item.transfer_syntax in accepted):
-            try:
-                payload = dcmread(item.file, force=True)
-                if "TransferSyntaxUID" not in getattr(payload, "file_meta", {}):
-                    payload.file_meta.TransferSyntaxUID = item.transfer_syntax
-            except Exception as exc:
-                return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
+        if item.raw and item.transfer_syntax in accepted:
+            return self._send_raw(assoc, item)
+        try:
+            payload = dcmread(item.file, force=True)
+            if "TransferSyntaxUID" not in getattr(payload, "file_meta", {}):
+                payload.file_meta.TransferSyntaxUID = item.transfer_syntax
+        except Exception as exc:
+            return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
         try:
             status = assoc.send_c_store(payload)
         except (ValueError, AttributeError) as exc:  # pynetdicom: no usable context / encoding
@@ -353,15 +355,44 @@ class CStoreIngestor:
                     f"not accepted for SOP class {item.sop_class_uid}"
                 )
             return _not_sent(item.index, item.file, uid, reason)[1]
-        if "Status" not in status:
-            reason = "no response: the association was aborted or timed out"
+        return _result(item, status)
+
+    def _send_raw(self, assoc: Association, item: _Item) -> InstanceResult:
+        """The fast path (:mod:`._pdata`): the file's data set bytes, as they are."""
+        uid = item.sop_instance_uid
+        try:
+            data, self._local.buffer = _pdata.read_part10(
+                item.file, getattr(self._local, "buffer", None)
+            )
+        except (OSError, ValueError) as exc:
+            return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
+        context = assoc._get_valid_context(
+            item.sop_class_uid, item.transfer_syntax, "scu", allow_conversion=False
+        )
+        self._msg_id = self._msg_id % 0xFFFF + 1
+        try:
+            status = _pdata.send_c_store(
+                assoc, int(context.context_id or 1), item.sop_class_uid, uid, data,
+                self._msg_id, self.timeout,
+            )  # fmt: skip
+        except _pdata.SendFailed as exc:
+            reason = f"the connection failed while sending: {exc}"
             return InstanceResult(item.file, uid, "failure", sent=True, reason=reason)
-        code = int(status.Status)
-        outcome, meaning = _describe_status(code)
-        comment = status.get("ErrorComment")
-        if comment:
-            meaning = f"{meaning}: {comment}" if meaning else str(comment)
-        return InstanceResult(item.file, uid, outcome, sent=True, status=code, reason=meaning)
+        return _result(item, status)
+
+
+def _result(item: _Item, status: Dataset) -> InstanceResult:
+    """An answered (or unanswered) C-STORE's result."""
+    uid = item.sop_instance_uid
+    if "Status" not in status:
+        reason = "no response: the association was aborted or timed out"
+        return InstanceResult(item.file, uid, "failure", sent=True, reason=reason)
+    code = int(status.Status)
+    outcome, meaning = _describe_status(code)
+    comment = status.get("ErrorComment")
+    if comment:
+        meaning = f"{meaning}: {comment}" if meaning else str(comment)
+    return InstanceResult(item.file, uid, outcome, sent=True, status=code, reason=meaning)
 
 
 def _quiet_races_after_abort() -> None:
@@ -389,35 +420,6 @@ def _quiet_races_after_abort() -> None:
 
     hook.dicomfab_quiet = True  # type: ignore[attr-defined]
     threading.excepthook = hook
-
-
-class _RawSending:
-    """pynetdicom sends a file given by path as its encoded bytes, unparsed, only with its
-    process-wide ``STORE_SEND_CHUNKED_DATASET`` switch on: it is on while any ingest runs (a
-    Dataset, which the fallback path sends, is unaffected by it), then as it was."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.saved = False
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self.lock:
-            if self.users == 0:
-                self.saved = _config.STORE_SEND_CHUNKED_DATASET
-                _config.STORE_SEND_CHUNKED_DATASET = True
-            self.users += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.users -= 1
-                if self.users == 0:
-                    _config.STORE_SEND_CHUNKED_DATASET = self.saved
-
-
-_raw_sending = _RawSending()
 
 
 def _split(items: list[_Item], n: int) -> list[list[_Item]]:
