@@ -41,7 +41,7 @@ LEFT JOIN metadata sop_class
        ON sop_class.id = inst.internalid AND sop_class.type = 10
 LEFT JOIN maindicomtags inum
        ON inum.id = inst.internalid AND inum.taggroup = 32 AND inum.tagelement = 19
-WHERE sop.taggroup = 8 AND sop.tagelement = 24 AND sop.value IN :uids
+WHERE sop.taggroup = 8 AND sop.tagelement = 24 AND sop.value = ANY(:uids)
 """
 """The profile for Orthanc 1.10 with the PostgreSQL index plugin 4.0 (database schema v6).
 
@@ -78,7 +78,7 @@ LEFT JOIN maindicomtags birth
        ON birth.id = patient.internalid AND birth.taggroup = 16 AND birth.tagelement = 48
 LEFT JOIN maindicomtags sex
        ON sex.id = patient.internalid AND sex.taggroup = 16 AND sex.tagelement = 64
-WHERE st_uid.taggroup = 32 AND st_uid.tagelement = 13 AND st_uid.value IN :uids
+WHERE st_uid.taggroup = 32 AND st_uid.tagelement = 13 AND st_uid.value = ANY(:uids)
 ORDER BY study.internalid
 """
 """Where each study landed in Orthanc (same versions as :data:`ORTHANC_POSTGRES_QUERY`): the
@@ -100,7 +100,7 @@ def orthanc_postgres_verifier(
     user: str,
     password: str,
     *,
-    batch: int = 1000,
+    batch: int | None = None,
     connect_timeout: float = 10.0,
 ) -> SQLVerifier:
     """A verifier reading Orthanc's PostgreSQL index with :data:`ORTHANC_POSTGRES_QUERY` and

@@ -1,0 +1,252 @@
+"""Verification at scale: 10^4 instances in Orthanc + PostgreSQL, verified by SQL, C-FIND and
+QIDO-RS.
+
+Run: ``.venv/bin/python benchmarks/verify.py [--studies 2500] [--repeat 3] [--parallel 4]
+[--batch N] [--out DIR]``
+
+Starts the integration stack of ``tests/integration/stack.py`` (a private PostgreSQL 15 cluster
+and Orthanc 1.10.1 with the PostgreSQL index and DICOMweb plugins, on loopback), generates
+``--studies`` screening-shaped studies (one patient each, one current 4-view MG study of 64 × 64
+images: 10^4 instances by default) and pushes them into Orthanc with ``CStoreIngestor`` over
+several associations (set-up, not timed). Then times verification of every SOP Instance UID:
+
+- SQL (``orthanc_postgres_verifier``): ms in total and per 1000 instances, statements run, and
+  the ``EXPLAIN (ANALYZE, BUFFERS)`` plan of one batch statement (the index scans show which
+  indexes are used); the target, 10^4 instances in ≤ 2 s, is printed as PASS / BELOW (printed,
+  never asserted);
+- C-FIND (``CFindVerifier``): 1 association against ``--parallel`` associations, the speed-up;
+- QIDO-RS (``QidoVerifier``): 1 connection against ``--parallel`` connections, the speed-up.
+
+Each verifier must observe every instance; the parallel verifiers must observe exactly what the
+sequential ones observe. Times are the median of ``--repeat`` passes after one warm-up pass.
+Everything (stack, files) is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+
+from stack import Orthanc, Postgres, build_bind_shim, missing_requirements  # noqa: E402
+
+from dicomfab.output.generate import generate  # noqa: E402
+from dicomfab.studyspec.models import Spec  # noqa: E402
+from dicomfab.targets.cstore import CStoreIngestor  # noqa: E402
+from dicomfab.targets.observations import Observations  # noqa: E402
+from dicomfab.targets.profiles import orthanc_postgres_verifier  # noqa: E402
+from dicomfab.targets.verify_cfind import CFindVerifier  # noqa: E402
+from dicomfab.targets.verify_qido import QidoVerifier  # noqa: E402
+from dicomfab.targets.verify_sql import SQLVerifier  # noqa: E402
+
+DATABASE, USER, PASSWORD = "orthanc", "orthanc", "orthanc-bench-secret"
+VIEWS = ["RCC", "LCC", "RMLO", "LMLO"]
+TARGET_SECONDS = 2.0  # for 10^4 instances by SQL
+
+
+def spec(studies: int) -> Spec:
+    return Spec.model_validate(
+        {
+            "name": "bench_verify",
+            "seed": 2041,
+            "defaults": {"iod": "mg", "pixels": {"rows": 64, "columns": 64}},
+            "patients": [
+                {"studies": [{"role": "current", "series": [{"views": VIEWS}]}]}
+                for _ in range(studies)
+            ],
+        }
+    )
+
+
+def instance_count(orthanc: Orthanc) -> int:
+    with urllib.request.urlopen(f"{orthanc.url}/statistics", timeout=120) as response:
+        return int(json.load(response)["CountInstances"])
+
+
+class Stack:
+    """PostgreSQL + Orthanc holding the generated instances."""
+
+    def __init__(self, work: Path, studies: int) -> None:
+        self.work = work
+        self.pg: Postgres | None = None
+        self.orthanc: Orthanc | None = None
+        start = time.perf_counter()
+        gen = generate(spec(studies), work / "data")
+        self.files = sorted(gen.path.glob("dicoms/*/*.dcm"))
+        self.uids = [i.sop_instance_uid for i in gen.manifest.instances()]
+        self.studies = [s.study_instance_uid for p in gen.manifest.patients for s in p.studies]
+        print(
+            f"generated {len(self.files)} MG files (64 x 64) in {len(self.studies)} studies in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
+
+    def start(self) -> None:
+        start = time.perf_counter()
+        self.pg = Postgres.start()
+        self.pg.create_database(DATABASE, USER, PASSWORD)
+        shim = build_bind_shim(self.work)
+        creds = {"host": self.pg.host, "port": self.pg.port, "database": DATABASE,
+                 "user": USER, "password": PASSWORD}  # fmt: skip
+        (self.work / "orthanc").mkdir()
+        self.orthanc = Orthanc.start(self.work / "orthanc", shim, creds)
+        print(f"stack up in {time.perf_counter() - start:.1f} s (Orthanc {self.orthanc.url})")
+
+    def load(self) -> None:
+        assert self.orthanc is not None
+        start = time.perf_counter()
+        orthanc = self.orthanc
+        ingestor = CStoreIngestor(
+            orthanc.host, orthanc.dicom_port, orthanc.ae_title, associations=4
+        )
+        receipt = ingestor.ingest(self.files)
+        if receipt.counts["success"] != len(self.files):
+            raise RuntimeError(f"ingest: {receipt.counts}")
+        stored = instance_count(orthanc)
+        if stored != len(self.files):
+            raise RuntimeError(f"Orthanc holds {stored} of {len(self.files)} instances")
+        seconds = time.perf_counter() - start
+        print(
+            f"pushed {len(self.files)} instances in {seconds:.1f} s "
+            f"({len(self.files) / seconds:.0f} inst/s, 4 associations; set-up, not timed)"
+        )
+
+    def stop(self) -> None:
+        if self.orthanc is not None:
+            self.orthanc.stop()
+        if self.pg is not None:
+            self.pg.stop()
+
+    # --- verifiers ----------------------------------------------------------------------------
+
+    def sql(self, batch: int | None = None) -> SQLVerifier:
+        assert self.pg is not None
+        options = {} if batch is None else {"batch": batch}
+        return orthanc_postgres_verifier(
+            self.pg.host, self.pg.port, DATABASE, USER, PASSWORD, **options
+        )
+
+    def cfind(self, parallel: int) -> CFindVerifier:
+        assert self.orthanc is not None
+        o = self.orthanc
+        return CFindVerifier(
+            o.host, o.dicom_port, o.ae_title, study_uids=self.studies, parallel=parallel
+        )
+
+    def qido(self, parallel: int) -> QidoVerifier:
+        assert self.orthanc is not None
+        url = f"{self.orthanc.url}/dicom-web"
+        return QidoVerifier(url, study_uids=self.studies, parallel=parallel)
+
+
+def timed(
+    name: str, observe: Callable[[], Observations], want: int, repeat: int
+) -> tuple[float, Observations]:
+    """The median seconds of ``repeat`` passes (after a warm-up) and the last observations."""
+    seen = observe()  # warm-up: imports, connections, Orthanc's and PostgreSQL's caches
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        seen = observe()
+        times.append(time.perf_counter() - start)
+        if len(seen.instances) != want:
+            raise RuntimeError(f"{name}: observed {len(seen.instances)} of {want}")
+    median = statistics.median(times)
+    print(
+        f"  {name:22}: {median * 1000:8.1f} ms for {want} ({median / want * 1e6:6.1f} ms per "
+        f"1000; best {min(times) * 1000:.1f} ms)"
+    )
+    return median, seen
+
+
+def same(a: Observations, b: Observations, what: str) -> None:
+    if a.instances != b.instances or a.studies != b.studies:
+        raise RuntimeError(f"{what}: the parallel verifier observed something else")
+
+
+def bench_sql(stack: Stack, args: argparse.Namespace) -> None:
+    verifier = stack.sql(args.batch)
+    print(f"sql: {len(stack.uids)} instances, batch {verifier.batch}")
+    median, _ = timed("orthanc-postgres", lambda: verifier.observe(stack.uids), len(stack.uids),
+                      args.repeat)  # fmt: skip
+    print(f"  statements per observe(): {verifier.statements}")
+    verdict = "PASS" if median <= TARGET_SECONDS * len(stack.uids) / 10_000 else "BELOW"
+    print(
+        f"  target: 10^4 instances in <= {TARGET_SECONDS:g} s -> "
+        f"{median * 10_000 / len(stack.uids):.2f} s per 10^4: {verdict}"
+    )
+    print(f"  EXPLAIN (ANALYZE, BUFFERS) of one batch statement ({verifier.batch} instances):")
+    for line in explain(verifier, verifier.query, stack.uids[: verifier.batch]):
+        print(f"    {line}")
+    studies = stack.studies[: verifier.batch]
+    if verifier.study_query is not None:
+        print(f"  EXPLAIN (ANALYZE, BUFFERS) of one study statement ({len(studies)} studies):")
+        for line in explain(verifier, verifier.study_query, studies):
+            print(f"    {line}")
+
+
+def explain(verifier: SQLVerifier, query: str, uids: list[str]) -> list[str]:
+    """PostgreSQL's plan of ``query`` for ``uids``, run as the verifier runs it."""
+    statement = verifier.statement(f"EXPLAIN (ANALYZE, BUFFERS) {query}", "uids")
+    with verifier.connection() as conn:
+        return [str(row[0]) for row in conn.execute(statement, {"uids": uids})]
+
+
+def bench_parallel(
+    name: str, make: Callable[[int], Any], stack: Stack, args: argparse.Namespace
+) -> None:
+    print(f"{name}: {len(stack.uids)} instances in {len(stack.studies)} studies")
+    one, seen_one = timed(f"{name} x1", lambda: make(1).observe(stack.uids), len(stack.uids),
+                          args.repeat)  # fmt: skip
+    k = args.parallel
+    many, seen_many = timed(f"{name} x{k}", lambda: make(k).observe(stack.uids),
+                            len(stack.uids), args.repeat)  # fmt: skip
+    same(seen_one, seen_many, name)
+    print(f"  speed-up x{k} over x1: {one / many:.2f} (same observations)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies", type=int, default=2500, help="x 4 MG instances")
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes of each verifier")
+    parser.add_argument("--parallel", type=int, default=4, help="C-FIND / QIDO-RS workers")
+    parser.add_argument("--batch", type=int, default=None, help="SQL UIDs per statement")
+    parser.add_argument("--out", type=Path, default=None, help="parent folder for the files")
+    parser.add_argument("--only", choices=["sql", "cfind", "qido"], action="append")
+    args = parser.parse_args(argv)
+    missing = missing_requirements()
+    if missing:
+        print(f"missing: {', '.join(missing)} (run `make deps`)")
+        return 2
+    parent = args.out or Path(tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dicomfab-bench-verify-", dir=parent))
+    only = set(args.only or ["sql", "cfind", "qido"])
+    stack = Stack(work, args.studies)
+    try:
+        stack.start()
+        stack.load()
+        if "sql" in only:
+            bench_sql(stack, args)
+        if "cfind" in only:
+            bench_parallel("c-find", stack.cfind, stack, args)
+        if "qido" in only:
+            bench_parallel("qido-rs", stack.qido, stack, args)
+    finally:
+        stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
