@@ -53,41 +53,64 @@ def run_parallel(
             stop()
             raise
     results: dict[int, _Result | _Failed] = {}
-    lock = threading.Lock()
+    done = threading.Condition()
+    running: set[int] = set()
     halt = threading.Event()
     pending = iter(range(len(jobs)))
 
     def worker(slot: int) -> None:
-        while not halt.is_set():
-            with lock:
-                index = next(pending, None)
-            if index is None:
-                return
-            try:
-                outcome: _Result | _Failed = work(slot, jobs[index])
-            except BaseException as exc:
-                outcome = _Failed(exc)
-                halt.set()
-            with lock:
-                results[index] = outcome
+        try:
+            while not halt.is_set():
+                with done:
+                    index = next(pending, None)
+                if index is None:
+                    return
+                try:
+                    outcome: _Result | _Failed = work(slot, jobs[index])
+                except BaseException as exc:
+                    outcome = _Failed(exc)
+                    halt.set()
+                with done:
+                    results[index] = outcome
+        finally:
+            with done:
+                running.discard(slot)
+                done.notify_all()
 
+    def wait(timeout: float | None) -> None:
+        """Until every worker has ended (or ``timeout`` seconds have passed). Not Thread.join:
+        a KeyboardInterrupt inside join() can leave CPython < 3.13 thinking a running thread
+        has stopped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with done:
+            while running:
+                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if left <= 0:
+                    return
+                done.wait(left)  # short steps: a KeyboardInterrupt reaches the main thread
+
+    count = min(workers, len(jobs))
     threads = [
         threading.Thread(target=worker, args=(slot,), name=f"dicomfab-{name}-{slot}", daemon=True)
-        for slot in range(min(workers, len(jobs)))
+        for slot in range(count)
     ]
+    launched: list[int] = []  # slots whose start() was called (it may have been interrupted)
     try:
-        for thread in threads:
+        for slot, thread in enumerate(threads):
+            with done:
+                running.add(slot)
+            launched.append(slot)
             thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)  # short steps: a KeyboardInterrupt reaches the main thread
+        wait(None)
     except BaseException:
         halt.set()
         stop()
-        deadline = time.monotonic() + STOP_GRACE
-        for thread in threads:
-            if thread.is_alive():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        with done:  # a worker whose start() was never called never runs
+            running.intersection_update(launched)
+        wait(STOP_GRACE)
+        for slot in launched:
+            if threads[slot].ident is not None:
+                threads[slot].join(0.5)  # past its last line: only its own exit is left
         raise
     failures = [results[i] for i in sorted(results) if isinstance(results[i], _Failed)]
     if failures:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import suppress
 from typing import Literal, TypeVar
 
 from pydantic import Field
@@ -50,6 +51,7 @@ from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 from dicomfab.errors import TargetError, TargetTimeoutError
 from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
 from dicomfab.targets._parallel import DEFAULT_PARALLEL, run_parallel
+from dicomfab.targets.cstore import _quiet_races_after_abort
 from dicomfab.targets.observations import (
     KEYWORDS,
     STUDY_KEYWORDS,
@@ -151,11 +153,17 @@ class _Associations:
 
 
 def _abort(assoc: Association) -> None:
-    try:
+    """Abort ``assoc`` from any thread and wake whoever uses it. pynetdicom 2's ``send_c_find``
+    first waits, unbounded, for the association's reactor to pause; an abort that lands between
+    our "is it established?" check and that wait ends the reactor first, so the wait would spin
+    forever: the association is marked paused (it is over) to let it through, and an empty
+    response queued so the C-FIND that follows returns at once as "no response"."""
+    with suppress(Exception):  # already gone: nothing left to stop
         assoc.abort()
+    if hasattr(assoc, "_is_paused"):
+        assoc._is_paused = True
+    with suppress(Exception):
         assoc.dimse.msg_queue.put((None, None))
-    except Exception:  # already gone: nothing left to stop
-        pass
 
 
 class CFindVerifier:
@@ -206,6 +214,7 @@ class CFindVerifier:
             return Observations(instances, source, time.perf_counter() - start)
         listed: dict[str, list[ObservedStudy]] = {}
         pool = _Associations(self, self.parallel)
+        _quiet_races_after_abort()  # an abort mid-C-FIND can make pynetdicom's reactor complain
         # the first association is made before any worker starts: a target that refuses (down,
         # wrong AE title) is told by one association, with one clear reason
         pool.get(0)

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -140,9 +141,18 @@ def _kind(exc: BaseException) -> type[TargetError]:
     return TargetError
 
 
+def array_literal(values: Iterable[str]) -> str:
+    """``values`` as one PostgreSQL array literal (``{"a","b"}``), each element quoted. Sent as
+    one text parameter it is what ``= ANY(:uids)`` or ``CAST(:uids AS text[])`` reads, and
+    costs the driver one string instead of adapting thousands of list items one by one."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
 def _array_bound(query: str, name: str) -> bool:
-    """Whether ``query`` takes ``:name`` as one array (``= ANY(:name)``), not an expanding list."""
-    return re.search(rf"=\s*ANY\s*\(\s*:{name}\b\s*\)", query, re.IGNORECASE) is not None
+    """Whether ``query`` takes ``:name`` as one array parameter: everywhere but ``IN :name``
+    (an expanding list), e.g. ``= ANY(:name)`` or ``unnest(CAST(:name AS text[]))``."""
+    return re.search(rf"\bIN\s*:{name}\b", query, re.IGNORECASE) is None
 
 
 class SQLVerifier:
@@ -205,13 +215,18 @@ class SQLVerifier:
             raise self._fail("params must not contain 'uids' (the UID list is bound there)")
         statement = self.statement(self.query, "uids")
         by_study = None if self.study_query is None else self.statement(self.study_query, "uids")
+        arrays = (
+            _array_bound(self.query, "uids"),
+            self.study_query is not None and _array_bound(self.study_query, "uids"),
+        )
         instances: dict[str, ObservedInstance] = {}
         studies: dict[str, ObservedStudy] = {}
         self.statements = 0
         with self.connection() as conn:
-            self._run(conn, statement, uids, ObservedInstance, instances)
+            self._run(conn, statement, arrays[0], uids, ObservedInstance, instances)
             if by_study is not None:
-                self._run(conn, by_study, study_uids(instances.values()), ObservedStudy, studies)
+                found = study_uids(instances.values())
+                self._run(conn, by_study, arrays[1], found, ObservedStudy, studies)
         if by_study is None:
             studies = studies_from_instances(instances.values())
         return Observations(instances, source, time.perf_counter() - start, studies)
@@ -251,14 +266,17 @@ class SQLVerifier:
         self,
         conn: Connection,
         statement: TextClause,
+        array: bool,
         uids: list[str],
         kind: type[_Observed],
         into: dict[str, _Observed],
     ) -> None:
-        """``statement`` for ``uids``, ``batch`` at a time; each row as a ``kind`` into ``into``."""
+        """``statement`` for ``uids``, ``batch`` at a time; each row as a ``kind`` into ``into``.
+        An array-bound ``:uids`` goes as one array literal (PostgreSQL)."""
         for i in range(0, len(uids), self.batch):
             chunk = uids[i : i + self.batch]
-            result = conn.execute(statement, {**self.params, "uids": chunk})
+            value: str | list[str] = array_literal(chunk) if array else chunk
+            result = conn.execute(statement, {**self.params, "uids": value})
             self.statements += 1
             self._collect(result, set(chunk), kind, into)
 
@@ -280,13 +298,20 @@ class SQLVerifier:
             return
         if names[0] not in by_lower:
             raise self._fail(f"the query returns no {names[0]} column ({', '.join(columns)})")
-        where = [by_lower.get(name) for name in names]
+        where = [by_lower[name] for name in names if name in by_lower]
+        missing = [None] * sum(1 for name in names if name not in by_lower)
+        if [by_lower.get(name) for name in names] != [*where, *missing]:
+            # a missing column in the middle: read by name (slower, and rare)
+            at = [by_lower.get(name) for name in names]
+            rows = [tuple(None if i is None else row[i] for i in at) for row in rows]
+            where, missing = list(range(len(names))), []
+        pick = itemgetter(*where) if len(where) > 1 else (lambda row: (row[where[0]],))
         for row in rows:
-            values = [None if i is None or row[i] is None else str(row[i]) for i in where]
+            values = [v if v is None or type(v) is str else str(v) for v in pick(row)]
             uid = values[0]
             if uid is None or uid not in wanted or uid in into:
                 continue  # a row we did not ask for, or a second row (a join): first one wins
-            into[uid] = kind(*values)  # type: ignore[arg-type]
+            into[uid] = kind(*values, *missing)  # type: ignore[arg-type]
 
     def _connect_args(self, url: URL) -> dict[str, Any]:
         backend = url.get_backend_name()
