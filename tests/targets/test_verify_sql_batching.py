@@ -115,3 +115,26 @@ def test_the_batch_follows_how_the_query_binds_the_uids(database: Path) -> None:
     assert array_literal(["1.2", 'a"b\\c']) == '{"1.2","a\\"b\\\\c"}'
     with pytest.raises(ValueError, match="batch"):
         SQLVerifier(url, EMBEDDED_QUERY, batch=0)
+
+
+def test_inside_with_one_connection_serves_every_observe(database: Path) -> None:
+    connects: list[object] = []
+
+    def count(dbapi_connection: Any, record: Any) -> None:
+        connects.append(dbapi_connection)
+
+    event.listen(Engine, "connect", count)
+    try:
+        verifier = _verifier(database, None)
+        asked = [f"2.25.{i}" for i in range(10)]
+        first = [verifier.observe(asked) for _ in range(3)]
+        assert len(connects) == 3  # one each, closed after
+        with verifier as kept:
+            again = [kept.observe(asked) for _ in range(3)]
+        assert len(connects) == 4  # one for the three
+        assert verifier._engine is None
+        verifier.observe(asked)
+        assert len(connects) == 5
+    finally:
+        event.remove(Engine, "connect", count)
+    assert all(o.instances == first[0].instances for o in [*first, *again])

@@ -14,10 +14,11 @@ Study Instance UIDs, the columns are named like the fields of
 it, each study is filed under the patient of its first instance row. The UIDs go in batches of
 ``batch`` (default :data:`DEFAULT_BATCH`, :data:`ARRAY_BATCH` for ``= ANY(:uids)``), one
 statement (one round trip) per batch, all on one connection; ``statements`` counts those the
-last ``observe()`` ran. Rows are read as tuples, by column position. A UID without a row is data
-(absent from the Observations); only "cannot connect / bad SQL / missing parameter" raises
-:class:`~dicomfab.errors.TargetError`, in one line, with the URL's password masked. A
-``postgresql+psycopg://`` URL without psycopg installed raises
+last ``observe()`` ran. Rows are read as tuples, by column position. Each ``observe()``
+connects and disconnects, unless inside ``with verifier:`` (one connection for all of them).
+A UID without a row is data (absent from the Observations); only "cannot connect / bad SQL /
+missing parameter" raises :class:`~dicomfab.errors.TargetError`, in one line, with the URL's
+password masked. A ``postgresql+psycopg://`` URL without psycopg installed raises
 :class:`~dicomfab.errors.MissingExtra` (``dicomfab[postgres]``) when the verifier is made.
 """
 
@@ -25,16 +26,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from pydantic import Field, model_validator
 from sqlalchemy import bindparam, create_engine, text
-from sqlalchemy.engine import URL, Connection, Result, make_url
+from sqlalchemy.engine import URL, Connection, Engine, Result, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
 
@@ -188,6 +189,8 @@ class SQLVerifier:
         self.connect_timeout = connect_timeout
         self.what = what  # names the lookup in messages
         self.statements = 0  # statements the last observe() ran
+        self._keep = False  # inside ``with verifier:``: the engine (and its connection) stays
+        self._engine: Engine | None = None
 
     @property
     def safe_url(self) -> str:
@@ -248,18 +251,34 @@ class SQLVerifier:
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         self._check_sqlite_file(url)
-        try:
-            engine = create_engine(url, connect_args=self._connect_args(url))
-        except ImportError as exc:
-            raise self._fail(f"database driver not installed ({exc.name or exc})") from None
-        except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc), _kind(exc)) from None
+        engine = self._engine
+        if engine is None:
+            try:
+                engine = create_engine(url, connect_args=self._connect_args(url))
+            except ImportError as exc:
+                raise self._fail(f"database driver not installed ({exc.name or exc})") from None
+            except SQLAlchemyError as exc:
+                raise self._fail(_reason(exc), _kind(exc)) from None
+            if self._keep:
+                self._engine = engine
         try:
             with engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         finally:
+            if not self._keep:
+                engine.dispose()
+
+    def __enter__(self) -> Self:
+        """Inside ``with verifier:``, one database connection serves every ``observe()`` (no
+        connect and login each time); it is closed at the end of the block."""
+        self._keep = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        engine, self._engine, self._keep = self._engine, None, False
+        if engine is not None:
             engine.dispose()
 
     def _run(
@@ -292,26 +311,24 @@ class SQLVerifier:
         columns = list(map(str, result.keys()))
         by_lower: dict[str, int] = {}
         for index, column in enumerate(columns):
-            by_lower.setdefault(column.lower(), index)
+            by_lower[column.lower()] = index  # a repeated name: the last one, as before
         rows = result.fetchall()
         if not rows:
             return
         if names[0] not in by_lower:
             raise self._fail(f"the query returns no {names[0]} column ({', '.join(columns)})")
-        where = [by_lower[name] for name in names if name in by_lower]
-        missing = [None] * sum(1 for name in names if name not in by_lower)
-        if [by_lower.get(name) for name in names] != [*where, *missing]:
-            # a missing column in the middle: read by name (slower, and rare)
-            at = [by_lower.get(name) for name in names]
-            rows = [tuple(None if i is None else row[i] for i in at) for row in rows]
-            where, missing = list(range(len(names))), []
-        pick = itemgetter(*where) if len(where) > 1 else (lambda row: (row[where[0]],))
+        at = [by_lower.get(name) for name in names]
+        pick: Callable[[Any], Sequence[Any]]
+        if None in at:  # a column the query does not return: None
+            pick = lambda row: [None if i is None else row[i] for i in at]  # noqa: E731
+        else:  # the usual case: every column, fetched in C
+            pick = itemgetter(*at) if len(at) > 1 else (lambda row: (row[at[0]],))
         for row in rows:
             values = [v if v is None or type(v) is str else str(v) for v in pick(row)]
             uid = values[0]
             if uid is None or uid not in wanted or uid in into:
                 continue  # a row we did not ask for, or a second row (a join): first one wins
-            into[uid] = kind(*values, *missing)  # type: ignore[arg-type]
+            into[uid] = kind(*values)  # type: ignore[arg-type]
 
     def _connect_args(self, url: URL) -> dict[str, Any]:
         backend = url.get_backend_name()
