@@ -253,9 +253,13 @@ def compare(a: Observations, b: Observations) -> str:
     only_b = b.instances.keys() - a.instances.keys()
     both = a.instances.keys() & b.instances.keys()
     other = sum(1 for uid in both if a.instances[uid] != b.instances[uid])
+    studies = a.studies.keys() ^ b.studies.keys()
+    moved = [u for u in a.studies.keys() & b.studies.keys() if a.studies[u] != b.studies[u]]
+    example = f" (e.g. {a.studies[moved[0]]} vs {b.studies[moved[0]]})" if moved else ""
     return (
-        f"DIFFERENT observations: {len(only_a)} only sequential, {len(only_b)} only parallel, "
-        f"{other} with other attributes"
+        f"DIFFERENT observations: instances {len(only_a)} only sequential, {len(only_b)} only "
+        f"parallel, {other} with other attributes; studies {len(studies)} in one only, "
+        f"{len(moved)} filed elsewhere{example}"
     )
 
 
