@@ -2,8 +2,12 @@
 
     CFindVerifier(host, port, called_ae, study_uids=[…]).observe(sop_instance_uids)
 
-Study Root, on one association: one IMAGE-level query per study (all of its instances come back
-in that one query), never one per instance. The studies are given to the constructor (the
+Study Root: one IMAGE-level query per study (all of its instances come back in that one query),
+never one per instance, spread over ``parallel`` associations (default 4; one query at a time on
+each). The answers are merged in the order of the studies, so the Observations do not depend on
+which association answered first: any ``parallel`` gives the same as 1. Interrupted (Ctrl-C,
+SIGTERM), every association is aborted and every worker thread ends before the interruption goes
+on. The studies are given to the constructor (the
 ``Verifier`` protocol passes only SOP Instance UIDs); without them, one STUDY-level query lists
 every study the SCP holds first. An instance the SCP does not return is data (absent from the
 Observations); only "cannot connect / association rejected or broken / C-FIND failure status"
@@ -31,10 +35,13 @@ SOP Class UID, which pynetdicom's qrscp does) is None in the observation.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import suppress
 from typing import Literal, TypeVar
 
+from pydantic import Field
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE
@@ -43,6 +50,8 @@ from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError, TargetTimeoutError
 from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
+from dicomfab.targets._parallel import DEFAULT_PARALLEL, run_parallel
+from dicomfab.targets.cstore import _quiet_races_after_abort
 from dicomfab.targets.observations import (
     KEYWORDS,
     STUDY_KEYWORDS,
@@ -70,6 +79,7 @@ class _NoResponse(TargetTimeoutError):
 
 
 _Observed = TypeVar("_Observed", ObservedInstance, ObservedStudy)
+_T = TypeVar("_T")
 
 
 def _query(level: str, keywords: dict[str, str], study_uid: str) -> Dataset:
@@ -98,8 +108,67 @@ def _by_uid(
     return found
 
 
+class _Associations:
+    """One association per worker slot, made when the slot first needs it and kept for the
+    slot's next query; every live one aborted at once when the verification is stopped."""
+
+    def __init__(self, verifier: CFindVerifier, slots: int) -> None:
+        self.verifier = verifier
+        self.slots: list[Association | None] = [None] * slots
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def get(self, slot: int) -> Association:
+        assoc = self.slots[slot]
+        if assoc is None:
+            assoc = self.put(slot, self.verifier.node.associate(self.verifier._ae()))
+        return assoc
+
+    def put(self, slot: int, assoc: Association) -> Association:
+        """``assoc`` is slot's association from now on (a query may have replaced it)."""
+        with self.lock:
+            self.slots[slot] = assoc
+            stopped = self.stopped
+        if stopped:  # made while being stopped: it must not outlive the stop
+            _abort(assoc)
+            raise TargetError(f"C-FIND to {self.verifier._where} failed: stopped")
+        return assoc
+
+    def abort_all(self) -> None:
+        """Abort every association and wake the thread waiting on it (pynetdicom's waiting
+        C-FIND returns at once instead of after the DIMSE timeout)."""
+        with self.lock:
+            self.stopped = True
+            live = [a for a in self.slots if a is not None]
+        for assoc in live:
+            _abort(assoc)
+
+    def release_all(self) -> None:
+        with self.lock:
+            live = [a for a in self.slots if a is not None]
+            self.slots = [None] * len(self.slots)
+        for assoc in live:
+            if assoc.is_established:
+                assoc.release()
+
+
+def _abort(assoc: Association) -> None:
+    """Abort ``assoc`` from any thread and wake whoever uses it. pynetdicom 2's ``send_c_find``
+    first waits, unbounded, for the association's reactor to pause; an abort that lands between
+    our "is it established?" check and that wait ends the reactor first, so the wait would spin
+    forever: the association is marked paused (it is over) to let it through, and an empty
+    response queued so the C-FIND that follows returns at once as "no response"."""
+    with suppress(Exception):  # already gone: nothing left to stop
+        assoc.abort()
+    if hasattr(assoc, "_is_paused"):
+        assoc._is_paused = True
+    with suppress(Exception):
+        assoc.dimse.msg_queue.put((None, None))
+
+
 class CFindVerifier:
-    """Observe instances with Study Root C-FIND at ``host:port`` (``called_ae``)."""
+    """Observe instances with Study Root C-FIND at ``host:port`` (``called_ae``), over
+    ``parallel`` associations."""
 
     def __init__(
         self,
@@ -112,15 +181,19 @@ class CFindVerifier:
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         confirm: bool = False,
+        parallel: int = DEFAULT_PARALLEL,
     ) -> None:
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
         self.confirm = confirm
+        self.parallel = parallel
         self.node = DicomNode(host, port, called_ae, calling_ae)
         self.study_uids = None if study_uids is None else list(dict.fromkeys(study_uids))
         self.timeout = timeout
         self.connect_timeout = connect_timeout
 
     def __repr__(self) -> str:
-        return f"CFindVerifier({self._where})"
+        return f"CFindVerifier({self._where}, parallel={self.parallel})"
 
     @property
     def _where(self) -> str:
@@ -140,86 +213,115 @@ class CFindVerifier:
         if not wanted:
             return Observations(instances, source, time.perf_counter() - start)
         listed: dict[str, list[ObservedStudy]] = {}
-        assoc = self.node.associate(self._ae())
+        pool = _Associations(self, self.parallel)
+        _quiet_races_after_abort()  # an abort mid-C-FIND can make pynetdicom's reactor complain
+        # the first association is made before any worker starts: a target that refuses (down,
+        # wrong AE title) is told by one association, with one clear reason
+        pool.get(0)
         try:
             studies = self.study_uids
             if studies is None:
-                listed, assoc = self._studies(assoc, None)
+                listed = self._studies(pool, 0, None)
                 studies = list(listed)
-            for study in studies:
-                answer, assoc = self._study(assoc, study)
-                if self.confirm:
-                    for _ in range(MAX_ASKS - 1):
-                        again, assoc = self._study(assoc, study)
-                        if again.keys() == answer.keys():
-                            break
-                        answer = {**answer, **again}
+            answers = self._each(pool, studies, self._study_confirmed)
+            for answer in answers:
                 for uid, seen in answer.items():
                     if uid in wanted:
                         instances.setdefault(uid, seen)
-            landed, assoc = self._landed(assoc, instances.values(), listed)
-        finally:
-            if assoc.is_established:
-                assoc.release()
+            landed = self._landed(pool, instances.values(), listed)
+        except BaseException:
+            pool.abort_all()
+            raise
+        pool.release_all()
         return Observations(instances, source, time.perf_counter() - start, landed)
+
+    def _each(
+        self, pool: _Associations, studies: list[str], ask: Callable[[_Associations, int, str], _T]
+    ) -> list[_T]:
+        """``ask(pool, slot, study)`` for each study over the pool's associations, in order."""
+        return run_parallel(
+            studies,
+            lambda slot, study: ask(pool, slot, study),
+            self.parallel,
+            stop=pool.abort_all,
+            name="cfind",
+        )
+
+    def _study_confirmed(
+        self, pool: _Associations, slot: int, study: str
+    ) -> dict[str, ObservedInstance]:
+        """The instances of ``study``; with ``confirm``, asked until two answers agree."""
+        answer = self._study(pool, slot, study)
+        if self.confirm:
+            for _ in range(MAX_ASKS - 1):
+                again = self._study(pool, slot, study)
+                if again.keys() == answer.keys():
+                    break
+                answer = {**answer, **again}
+        return answer
 
     def _landed(
         self,
-        assoc: Association,
+        pool: _Associations,
         instances: Collection[ObservedInstance],
         known: dict[str, list[ObservedStudy]],
-    ) -> tuple[dict[str, ObservedStudy], Association]:
+    ) -> dict[str, ObservedStudy]:
         """Where the study of each of ``instances`` landed: from ``known`` (the listing's
         answers), else one STUDY-level query for it (with ``confirm``, asked again while
         unanswered); a study answered under several patients is where most of its instances
         are."""
         out: dict[str, ObservedStudy] = {}
         known = dict(known)
-        for study in study_uids(instances):
+        ask = [study for study in study_uids(instances) if study not in known]
+
+        def where(pool: _Associations, slot: int, study: str) -> dict[str, list[ObservedStudy]]:
+            found: dict[str, list[ObservedStudy]] = {}
             for _ in range(MAX_ASKS if self.confirm else 1):
-                if study in known:
+                if study in found:
                     break
-                answer, assoc = self._studies(assoc, study)
-                known.update(answer)
+                found.update(self._studies(pool, slot, study))
+            return found
+
+        for answer in self._each(pool, ask, where):
+            known.update(answer)
+        for study in study_uids(instances):
             seen = most_filed(known.get(study, []), instances)
             if seen is not None:
                 out[study] = seen
-        return out, assoc
+        return out
 
     # --- queries ----------------------------------------------------------------------------
 
-    def _ask(self, assoc: Association, query: Dataset) -> tuple[list[Dataset], Association]:
-        """The answers to ``query``; a query left unanswered is asked once more on a new
-        association (the association it was on is aborted by then)."""
+    def _ask(self, pool: _Associations, slot: int, query: Dataset) -> list[Dataset]:
+        """The answers to ``query`` on the slot's association; a query left unanswered is
+        asked once more on a new association (the association it was on is aborted by then)."""
         for attempt in (1, 2):
             try:
-                return list(self._find(assoc, query)), assoc
+                return list(self._find(pool.get(slot), query))
             except _NoResponse:
-                if attempt == 2:
+                if attempt == 2 or pool.stopped:
                     raise
-                assoc = self.node.associate(self._ae())
+                pool.put(slot, self.node.associate(self._ae()))
         raise AssertionError("unreachable")
 
-    def _study(
-        self, assoc: Association, study: str
-    ) -> tuple[dict[str, ObservedInstance], Association]:
+    def _study(self, pool: _Associations, slot: int, study: str) -> dict[str, ObservedInstance]:
         """One IMAGE-level query for ``study``: its instances by SOP Instance UID."""
-        answers, assoc = self._ask(assoc, _query("IMAGE", KEYWORDS, study))
-        return _by_uid(answers, observed), assoc
+        answers = self._ask(pool, slot, _query("IMAGE", KEYWORDS, study))
+        return _by_uid(answers, observed)
 
     def _studies(
-        self, assoc: Association, study: str | None
-    ) -> tuple[dict[str, list[ObservedStudy]], Association]:
+        self, pool: _Associations, slot: int, study: str | None
+    ) -> dict[str, list[ObservedStudy]]:
         """One STUDY-level query with the patient keys, for ``study`` (None: every study the
         SCP holds): each study by UID, with the patient (or patients) it is filed under, each
         distinct answer once, in the order answered."""
-        answers, assoc = self._ask(assoc, _query("STUDY", STUDY_KEYWORDS, study or ""))
+        answers = self._ask(pool, slot, _query("STUDY", STUDY_KEYWORDS, study or ""))
         found: dict[str, list[ObservedStudy]] = {}
         for ds in answers:
             seen = observed_study(ds)
             if seen is not None and seen not in found.get(seen.study_instance_uid, []):
                 found.setdefault(seen.study_instance_uid, []).append(seen)
-        return found, assoc
+        return found
 
     def _find(self, assoc: Association, query: Dataset) -> Iterator[Dataset]:
         """The identifiers one C-FIND answers with; TargetError unless it ends in Success."""
@@ -261,6 +363,9 @@ class CFindVerifier:
 
 class CFindVerify(DicomNodeConfig):
     kind: Literal["cfind"]
+    parallel: int = Field(
+        DEFAULT_PARALLEL, ge=1, le=16, description="C-FIND associations at once (one query each)"
+    )
 
 
 def _describe(config: CFindVerify) -> str:
@@ -269,7 +374,12 @@ def _describe(config: CFindVerify) -> str:
 
 def _build(config: CFindVerify, context: Context) -> CFindVerifier:
     return CFindVerifier(
-        config.host, config.port, config.called_ae, config.calling_ae, context.study_uids
+        config.host,
+        config.port,
+        config.called_ae,
+        config.calling_ae,
+        context.study_uids,
+        parallel=config.parallel,
     )
 
 

@@ -2,32 +2,40 @@
 
     SQLVerifier(url, query).observe(sop_instance_uids) -> Observations
 
-``query`` is SQL text with an expanding bound parameter ``:uids`` for the UID list
-(``... WHERE sop_instance_uid IN :uids``); it returns columns named like the fields of
-:class:`~dicomfab.targets.observations.ObservedInstance` (``sop_instance_uid`` is required, the
-others are optional; other columns are ignored). ``study_query`` (optional) is the same for the
-studies of the instances found: ``:uids`` are Study Instance UIDs, the columns are named like the
-fields of :class:`~dicomfab.targets.observations.ObservedStudy` (``study_instance_uid``
-required); without it, each study is filed under the patient of its first instance row. The UIDs
-go in batches of ``batch``, one statement per batch, all on one connection. A UID without a row
-is data (absent from the Observations); only "cannot connect / bad SQL / missing parameter" raises
-:class:`~dicomfab.errors.TargetError`, in one line, with the URL's password masked. A
-``postgresql+psycopg://`` URL without psycopg installed raises
+``query`` is SQL text with a bound parameter ``:uids`` for the UID list: an expanding one
+(``... WHERE sop_instance_uid IN :uids``: one bound value per UID, any database), or, written
+``= ANY(:uids)``, one array parameter (PostgreSQL: one value however many UIDs, so a batch of
+thousands is one short statement whose plan does not depend on the batch size). It returns
+columns named like the fields of :class:`~dicomfab.targets.observations.ObservedInstance`
+(``sop_instance_uid`` is required, the others are optional; other columns are ignored).
+``study_query`` (optional) is the same for the studies of the instances found: ``:uids`` are
+Study Instance UIDs, the columns are named like the fields of
+:class:`~dicomfab.targets.observations.ObservedStudy` (``study_instance_uid`` required); without
+it, each study is filed under the patient of its first instance row. The UIDs go in batches of
+``batch`` (default :data:`DEFAULT_BATCH`, :data:`ARRAY_BATCH` for ``= ANY(:uids)``), one
+statement (one round trip) per batch, all on one connection; ``statements`` counts those the
+last ``observe()`` ran. Rows are read as tuples, by column position. Each ``observe()``
+connects and disconnects, unless inside ``with verifier:`` (one connection for all of them).
+A UID without a row is data (absent from the Observations); only "cannot connect / bad SQL /
+missing parameter" raises :class:`~dicomfab.errors.TargetError`, in one line, with the URL's
+password masked. A ``postgresql+psycopg://`` URL without psycopg installed raises
 :class:`~dicomfab.errors.MissingExtra` (``dicomfab[postgres]``) when the verifier is made.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from pydantic import Field, model_validator
 from sqlalchemy import bindparam, create_engine, text
-from sqlalchemy.engine import URL, Connection, RowMapping, make_url
+from sqlalchemy.engine import URL, Connection, Engine, Result, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
 
@@ -52,6 +60,13 @@ if TYPE_CHECKING:
     from dicomfab.targets.embedded import EmbeddedPACS
 
 _Observed = TypeVar("_Observed", ObservedInstance, ObservedStudy)
+
+DEFAULT_BATCH = 1000
+"""UIDs per statement unless told: an expanding ``IN :uids`` list binds one value per UID, and
+some databases cap those (SQL Server at 2,100). An array-bound query (``= ANY(:uids)``) takes
+:data:`ARRAY_BATCH`."""
+ARRAY_BATCH = 5000
+"""UIDs per statement for ``= ANY(:uids)`` (one parameter): 10^4 UIDs in two round trips."""
 
 EMBEDDED_QUERY = """\
 SELECT sop_instance_uid, study_instance_uid, series_instance_uid, patient_id, patient_name,
@@ -127,9 +142,18 @@ def _kind(exc: BaseException) -> type[TargetError]:
     return TargetError
 
 
-def _value(row: RowMapping, name: str) -> str | None:
-    value = row.get(name)
-    return None if value is None else str(value)
+def array_literal(values: Iterable[str]) -> str:
+    """``values`` as one PostgreSQL array literal (``{"a","b"}``), each element quoted. Sent as
+    one text parameter it is what ``= ANY(:uids)`` or ``CAST(:uids AS text[])`` reads, and
+    costs the driver one string instead of adapting thousands of list items one by one."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
+def _array_bound(query: str, name: str) -> bool:
+    """Whether ``query`` takes ``:name`` as one array parameter: everywhere but ``IN :name``
+    (an expanding list), e.g. ``= ANY(:name)`` or ``unnest(CAST(:name AS text[]))``."""
+    return re.search(rf"\bIN\s*:{name}\b", query, re.IGNORECASE) is None
 
 
 class SQLVerifier:
@@ -146,10 +170,12 @@ class SQLVerifier:
         *,
         study_query: str | None = None,
         params: dict[str, Any] | None = None,
-        batch: int = 1000,
+        batch: int | None = None,
         connect_timeout: float = 10.0,
         what: str = "SQL verification",
     ) -> None:
+        if batch is None:
+            batch = ARRAY_BATCH if _array_bound(query, "uids") else DEFAULT_BATCH
         if batch < 1:
             raise ValueError("batch must be at least 1")
         if isinstance(url, URL):
@@ -162,6 +188,9 @@ class SQLVerifier:
         self.batch = batch
         self.connect_timeout = connect_timeout
         self.what = what  # names the lookup in messages
+        self.statements = 0  # statements the last observe() ran
+        self._keep = False  # inside ``with verifier:``: the engine (and its connection) stays
+        self._engine: Engine | None = None
 
     @property
     def safe_url(self) -> str:
@@ -189,20 +218,27 @@ class SQLVerifier:
             raise self._fail("params must not contain 'uids' (the UID list is bound there)")
         statement = self.statement(self.query, "uids")
         by_study = None if self.study_query is None else self.statement(self.study_query, "uids")
+        arrays = (
+            _array_bound(self.query, "uids"),
+            self.study_query is not None and _array_bound(self.study_query, "uids"),
+        )
         instances: dict[str, ObservedInstance] = {}
         studies: dict[str, ObservedStudy] = {}
+        self.statements = 0
         with self.connection() as conn:
-            self._run(conn, statement, uids, ObservedInstance, instances)
+            self._run(conn, statement, arrays[0], uids, ObservedInstance, instances)
             if by_study is not None:
-                self._run(conn, by_study, study_uids(instances.values()), ObservedStudy, studies)
+                found = study_uids(instances.values())
+                self._run(conn, by_study, arrays[1], found, ObservedStudy, studies)
         if by_study is None:
             studies = studies_from_instances(instances.values())
         return Observations(instances, source, time.perf_counter() - start, studies)
 
     def statement(self, query: str, name: str) -> TextClause:
-        """``query`` with ``:name`` an expanding bound parameter (a list of values)."""
+        """``query`` with ``:name`` bound to a list of values: one array parameter when the
+        query says ``= ANY(:name)``, else an expanding parameter (one bound value each)."""
         try:
-            return text(query).bindparams(bindparam(name, expanding=True))
+            return text(query).bindparams(bindparam(name, expanding=not _array_bound(query, name)))
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
 
@@ -215,55 +251,84 @@ class SQLVerifier:
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         self._check_sqlite_file(url)
-        try:
-            engine = create_engine(url, connect_args=self._connect_args(url))
-        except ImportError as exc:
-            raise self._fail(f"database driver not installed ({exc.name or exc})") from None
-        except SQLAlchemyError as exc:
-            raise self._fail(_reason(exc), _kind(exc)) from None
+        engine = self._engine
+        if engine is None:
+            try:
+                engine = create_engine(url, connect_args=self._connect_args(url))
+            except ImportError as exc:
+                raise self._fail(f"database driver not installed ({exc.name or exc})") from None
+            except SQLAlchemyError as exc:
+                raise self._fail(_reason(exc), _kind(exc)) from None
+            if self._keep:
+                self._engine = engine
         try:
             with engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise self._fail(_reason(exc), _kind(exc)) from None
         finally:
+            if not self._keep:
+                engine.dispose()
+
+    def __enter__(self) -> Self:
+        """Inside ``with verifier:``, one database connection serves every ``observe()`` (no
+        connect and login each time); it is closed at the end of the block."""
+        self._keep = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        engine, self._engine, self._keep = self._engine, None, False
+        if engine is not None:
             engine.dispose()
 
     def _run(
         self,
         conn: Connection,
         statement: TextClause,
+        array: bool,
         uids: list[str],
         kind: type[_Observed],
         into: dict[str, _Observed],
     ) -> None:
-        """``statement`` for ``uids``, ``batch`` at a time; each row as a ``kind`` into ``into``."""
+        """``statement`` for ``uids``, ``batch`` at a time; each row as a ``kind`` into ``into``.
+        An array-bound ``:uids`` goes as one array literal (PostgreSQL)."""
         for i in range(0, len(uids), self.batch):
             chunk = uids[i : i + self.batch]
-            result = conn.execute(statement, {**self.params, "uids": chunk})
-            self._collect(result.mappings(), set(chunk), kind, into)
+            value: str | list[str] = array_literal(chunk) if array else chunk
+            result = conn.execute(statement, {**self.params, "uids": value})
+            self.statements += 1
+            self._collect(result, set(chunk), kind, into)
 
     def _collect(
         self,
-        rows: Iterable[RowMapping],
+        result: Result[Any],
         wanted: set[str],
         kind: type[_Observed],
         into: dict[str, _Observed],
     ) -> None:
-        key = fields(kind)[0].name  # sop_instance_uid / study_instance_uid
-        names: dict[str, str] | None = None  # field -> result column
+        """Each row as a ``kind``, its fields read by column position (no mapping per row)."""
+        names = [f.name for f in fields(kind)]  # sop_instance_uid / study_instance_uid first
+        columns = list(map(str, result.keys()))
+        by_lower: dict[str, int] = {}
+        for index, column in enumerate(columns):
+            by_lower[column.lower()] = index  # a repeated name: the last one, as before
+        rows = result.fetchall()
+        if not rows:
+            return
+        if names[0] not in by_lower:
+            raise self._fail(f"the query returns no {names[0]} column ({', '.join(columns)})")
+        at = [by_lower.get(name) for name in names]
+        pick: Callable[[Any], Sequence[Any]]
+        if None in at:  # a column the query does not return: None
+            pick = lambda row: [None if i is None else row[i] for i in at]  # noqa: E731
+        else:  # the usual case: every column, fetched in C
+            pick = itemgetter(*at) if len(at) > 1 else (lambda row: (row[at[0]],))
         for row in rows:
-            if names is None:
-                by_lower = {str(k).lower(): str(k) for k in row}
-                if key not in by_lower:
-                    columns = ", ".join(str(k) for k in row)
-                    raise self._fail(f"the query returns no {key} column ({columns})")
-                names = {f.name: by_lower[f.name] for f in fields(kind) if f.name in by_lower}
-            found = {f: _value(row, column) for f, column in names.items()}
-            uid = found.get(key)
+            values = [v if v is None or type(v) is str else str(v) for v in pick(row)]
+            uid = values[0]
             if uid is None or uid not in wanted or uid in into:
                 continue  # a row we did not ask for, or a second row (a join): first one wins
-            into[uid] = kind(**found)  # type: ignore[arg-type]
+            into[uid] = kind(*values)  # type: ignore[arg-type]
 
     def _connect_args(self, url: URL) -> dict[str, Any]:
         backend = url.get_backend_name()
@@ -283,7 +348,7 @@ class SQLVerifier:
             raise self._fail(f"no database file at {database}")
 
 
-def for_embedded(pacs: EmbeddedPACS, *, batch: int = 1000) -> SQLVerifier:
+def for_embedded(pacs: EmbeddedPACS, *, batch: int | None = None) -> SQLVerifier:
     """A verifier reading the embedded PACS's SQLite index with :data:`EMBEDDED_QUERY` and
     :data:`EMBEDDED_STUDY_QUERY`."""
     url = URL.create("sqlite", database=str(pacs.database_path))
@@ -306,7 +371,9 @@ class SQLVerify(AdapterConfig):
     kind: Literal["sql"]
     url: str = Field(description="SQLAlchemy URL; put the password in ${…}")
     profile: Literal["orthanc-postgres", "embedded"] | None = None
-    query: str | None = Field(None, description="SQL with an expanding :uids parameter")
+    query: str | None = Field(
+        None, description="SQL taking the UIDs in :uids (IN :uids, or = ANY(:uids) on PostgreSQL)"
+    )
     study_query: str | None = Field(
         None,
         description="with query: SQL for the studies found (:uids are Study Instance UIDs; "
@@ -315,7 +382,12 @@ class SQLVerify(AdapterConfig):
     params: dict[str, str | int | float] = Field(
         default_factory=dict, description="values for the query's other :name parameters"
     )
-    batch: int = Field(1000, ge=1, description="UIDs per statement")
+    batch: int | None = Field(
+        None,
+        ge=1,
+        description=f"UIDs per statement (default {DEFAULT_BATCH}; {ARRAY_BATCH} for an "
+        "= ANY(:uids) query, as the orthanc-postgres profile is)",
+    )
     ssh: SSHTunnelConfig | None = Field(
         None, description="reach the database through SSH (the URL's host is as the target sees it)"
     )
