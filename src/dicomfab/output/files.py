@@ -6,7 +6,8 @@ share pixels share the second digest, which is computed once per shared pixel bu
 style); that is what keeps hashing off the critical path of a 17 MB-per-image dataset.
 ``file_digests`` computes both from any file.
 
-Native pixels are not copied on their way to disk: pydicom writes the header into memory, then
+Native pixels are not copied on their way to disk: the header is encoded in memory (by
+:mod:`dicomfab.output.header`, the bytes pydicom's ``dcmwrite`` would write), then
 header, Pixel Data element header and the pixel array's own buffer go to the file in one
 ``writev`` call (the array is little-endian and contiguous; otherwise its cached native bytes).
 """

@@ -15,6 +15,7 @@ holds the two writers to the same bytes.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -88,6 +89,7 @@ def _fast(ds: Dataset) -> bytes:
         correct_ambiguous_vr(ds, True)
     if "PixelData" in ds:
         ds["PixelData"].is_undefined_length = compressed
+    assert meta is not None  # it holds the syntax
     parts: list[bytes] = [b"\x00" * 128, b"DICM", *_file_meta(ds, meta)]
     _dataset(parts, ds._dict, charset if charset is not None else default_encoding, implicit)
     return b"".join(parts)
@@ -106,7 +108,7 @@ def _syntax(uid: str) -> tuple[bool, bool, bool]:
 def _file_meta(ds: Dataset, meta: FileMetaDataset) -> list[bytes]:
     """The File Meta Information group as ``dcmwrite`` completes and writes it (without
     changing ``meta``): version added, the group length first."""
-    elements = dict(meta._dict)
+    elements: dict[int, Any] = {int(tag): elem for tag, elem in meta._dict.items()}
     if any(tag >> 16 != 2 or type(e) is not DataElement for tag, e in elements.items()):
         raise _Unsure
     # dcmwrite would replace these with the data set's (not the case for built datasets)
@@ -143,7 +145,9 @@ def _needs_correction(ds: Dataset) -> bool:
     return False
 
 
-def _dataset(parts: list[bytes], elements: dict[Any, Any], encoding: Any, implicit: bool) -> None:
+def _dataset(
+    parts: list[bytes], elements: Mapping[Any, Any], encoding: Any, implicit: bool
+) -> None:
     """Append the encoded ``elements`` of a data set (whose text is in ``encoding``)."""
     encodings = convert_encodings(encoding or [default_encoding])
     ascii_ok = encodings[0] in _ASCII_SAFE
