@@ -33,14 +33,20 @@ class ScenarioRequest:
     overwrite: bool = False
 
 
+_composed: dict[int, tuple[ScenarioRequest, Composed]] = {}
+"""The scenarios ``generate_scenarios`` composed (to check them), by position: forked workers
+inherit them and need not compose them again (a spec, its twin and two plans each)."""
+
+
 def generate_one(
     request: ScenarioRequest, output: Path, composed: Composed | None = None
 ) -> GenerateResult:
     """Generate one scenario; ``composed`` is the request's composition when the caller has
     it already (composing plans the study twice: the cost of a small scenario)."""
     if composed is None:
+        scenario = get(request.name)
         profiles = load_profiles(request.sites)
-        composed = compose(get(request.name), request.overrides, profiles, seed=request.seed)
+        composed = compose(scenario, request.overrides, profiles, seed=request.seed)
     done: Composed = composed
     return generate(
         done.spec,
@@ -50,6 +56,14 @@ def generate_one(
         plan=done.plan,
         finish=lambda root, manifest: finish(done, root, manifest),
     )
+
+
+def _generate_at(position: int, request: ScenarioRequest, output: Path) -> GenerateResult:
+    """Worker-process entry: the request at ``position``, composed already if this process was
+    forked from the one that composed it (``request`` tells a stale entry from a match)."""
+    known = _composed.get(position)
+    composed = known[1] if known is not None and known[0] == request else None
+    return generate_one(request, output, composed)
 
 
 def generate_scenarios(
@@ -66,7 +80,7 @@ def generate_scenarios(
     workers are stopped at once and the half-written folders of the ones they were generating
     are removed."""
     profiles = {r.sites: load_profiles(r.sites) for r in requests}
-    # fail fast: every scenario composes before any is written
+    # fail fast: every scenario composes before any is written (and is generated as composed)
     composed = [compose(get(r.name), r.overrides, profiles[r.sites], seed=r.seed) for r in requests]
     workers = workers or default_workers()
     results: list[GenerateResult] = []
@@ -76,8 +90,14 @@ def generate_scenarios(
             if progress:
                 progress(results[-1])
         return results
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
-    futures = [pool.submit(generate_one, r, output) for r in requests]
+    _composed.clear()
+    _composed.update(enumerate(zip(requests, composed, strict=True)))
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
+        # the workers start (fork) at the first submit, with ``_composed`` filled in
+        futures = [pool.submit(_generate_at, i, r, output) for i, r in enumerate(requests)]
+    finally:
+        _composed.clear()
     try:
         for future in futures:
             results.append(future.result())

@@ -19,6 +19,12 @@ class PixelImage:
     photometric: str = "MONOCHROME2"
     samples: int = 1  # Samples per Pixel: 1, or 3 for RGB
     _native: list[bytes] = field(default_factory=list, repr=False)
+    # encoded frames by (transfer syntax name, quality target): instances that share the image
+    # (a current study and its priors) in one syntax share one encoding (encoders are
+    # deterministic)
+    encoded: dict[tuple[str, float | None], list[bytes]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     # drawn on demand, one frame at a time: ``array`` then only has the shape and type (a
     # zero-stride view of one frame of zeros), ``draw(i)`` gives frame i
     draw: Callable[[int], np.ndarray] | None = field(default=None, repr=False)

@@ -72,7 +72,10 @@ def encode(
 
     if extended or image.draw is not None:
         return _streamed(ds, image, ts)
-    frames = encode_frames(ts, image.frame_arrays(), image.bits_stored, quality)
+    frames = image.encoded.get((ts.name, quality))
+    if frames is None:
+        frames = encode_frames(ts, image.frame_arrays(), image.bits_stored, quality)
+        image.encoded[(ts.name, quality)] = frames
     ds.PixelData = encapsulate(frames, has_bot=image.frames > 1)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
