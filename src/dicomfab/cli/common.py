@@ -9,7 +9,7 @@ import click
 from click.shell_completion import CompletionItem
 from rich.console import Console
 
-from dicomfab.builder.plan import make_plan
+from dicomfab.builder.plan import check_spec, make_plan
 from dicomfab.builder.plan_model import Plan
 from dicomfab.errors import SpecError
 from dicomfab.studyspec.models import Spec
@@ -35,6 +35,16 @@ def plan_from(spec: Spec, source: Path) -> Plan:
         return make_plan(spec)
     except SpecError as exc:
         raise SpecError(exc.issues, source=str(source)) from None
+
+
+def instances_from(spec: Spec, source: Path) -> int:
+    """Check ``spec`` as a streaming generate does (its entries' first patients planned, not
+    all of them); the number of instances it describes. Errors name the spec file."""
+    try:
+        sizes = check_spec(spec)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=str(source)) from None
+    return sum(e.count * n for e, n in zip(spec.patients, sizes, strict=True))
 
 
 def note(text: str) -> None:
