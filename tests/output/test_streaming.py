@@ -3,6 +3,7 @@ an interrupted generate finished with ``--resume`` (real SIGINT/SIGTERM on the C
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -140,10 +141,8 @@ def test_work_in_flight_is_bounded_and_any_executor_gives_the_same_bytes(
 def _children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):
             found |= {int(c) for c in (task / "children").read_text().split()}
-        except OSError:
-            pass
     return found
 
 
