@@ -9,6 +9,7 @@ cannot fail on the spec's account.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
@@ -913,13 +914,14 @@ class PatientPlanner:
         self.spec = spec
         self.uid_namespace = self._planner.identity
         self._entries = patient_entries(spec)
+        self._firsts = [first for first, _ in self._entries]
         self.count = patient_count(spec)
 
     def entry(self, index: int) -> PatientSpec:
-        for first, entry in reversed(self._entries):
-            if first <= index:
-                return entry
-        raise IndexError(index)
+        at = bisect.bisect_right(self._firsts, index) - 1
+        if at < 0:
+            raise IndexError(index)
+        return self._entries[at][1]
 
     def patient(self, index: int) -> PatientPlan:
         """Patient ``index`` (``count`` expanded), references resolved; ``SpecError`` if wrong."""

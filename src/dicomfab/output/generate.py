@@ -484,7 +484,7 @@ class _Writer:
     def take(self, result: UnitResult) -> None:
         for done in result.patients:
             self.waiting[done.index] = done
-        if result.parts or result.unit[2] is not None:
+        if result.unit[2] is not None:
             index = result.unit[0]
             plan, left, results = self.split[index]
             results.update({path: (digest, attrs) for path, digest, attrs in result.parts})
@@ -504,12 +504,17 @@ class _Writer:
     def run(self, units: Iterator[Unit], executor: Executor, limit: int) -> None:
         """Every unit through ``executor``, at most ``limit`` in flight or waiting."""
         pending: set[Future[UnitResult]] = set()
-        for unit in units:
-            while len(pending) + len(self.waiting) >= limit and pending:
+        try:
+            for unit in units:
+                while len(pending) + len(self.waiting) >= limit and pending:
+                    self._collect(pending)
+                pending.add(executor.submit(write_unit, self.spec_json, str(self.root), unit))
+            while pending:
                 self._collect(pending)
-            pending.add(executor.submit(write_unit, self.spec_json, str(self.root), unit))
-        while pending:
-            self._collect(pending)
+        except BaseException:
+            for future in pending:  # what has not started (an executor we do not own)
+                future.cancel()
+            raise
 
     def _collect(self, pending: set[Future[UnitResult]]) -> None:
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
