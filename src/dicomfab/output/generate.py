@@ -474,6 +474,7 @@ class _Writer:
         self.waiting: dict[int, PatientDone] = {}  # finished before an earlier patient
         self.split: dict[int, tuple[PatientPlan, int, Results]] = {}  # plan, parts left, results
         self.totals = Totals()
+        self.pending: set[Future[UnitResult]] = set()  # submitted, not collected
 
     def anatomies(self, index: int) -> list[tuple[str, int]]:
         plan = self.patient(index)
@@ -503,18 +504,13 @@ class _Writer:
 
     def run(self, units: Iterator[Unit], executor: Executor, limit: int) -> None:
         """Every unit through ``executor``, at most ``limit`` in flight or waiting."""
-        pending: set[Future[UnitResult]] = set()
-        try:
-            for unit in units:
-                while len(pending) + len(self.waiting) >= limit and pending:
-                    self._collect(pending)
-                pending.add(executor.submit(write_unit, self.spec_json, str(self.root), unit))
-            while pending:
+        pending = self.pending
+        for unit in units:
+            while len(pending) + len(self.waiting) >= limit and pending:
                 self._collect(pending)
-        except BaseException:
-            for future in pending:  # what has not started (an executor we do not own)
-                future.cancel()
-            raise
+            pending.add(executor.submit(write_unit, self.spec_json, str(self.root), unit))
+        while pending:
+            self._collect(pending)
 
     def _collect(self, pending: set[Future[UnitResult]]) -> None:
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -573,6 +569,9 @@ def _write(
     except BaseException:
         if own is not None:
             stop_pool(own)  # before anyone removes the folder they write into
+        else:  # an executor we do not own (cancelling first trips our own pool's manager)
+            for future in writer.pending:
+                future.cancel()
         raise
     finally:
         _given = inherited
