@@ -88,6 +88,9 @@ class SpecError(DicomfabError):
         self.source = source
         super().__init__(self._text())
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[Issue], str | None]]:
+        return type(self), (self.issues, self.source)  # raised in a worker process, told here
+
     def _text(self) -> str:
         where = f"{self.source}: " if self.source else ""
         if len(self.issues) == 1:

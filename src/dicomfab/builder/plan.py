@@ -9,9 +9,11 @@ cannot fail on the spec's account.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -83,9 +85,36 @@ Chain = list[tuple[str, Settings]]
 """The settings levels that apply to one instance, shallow to deep, each with its spec path."""
 
 
+def patient_entries(spec: Spec) -> list[tuple[int, PatientSpec]]:
+    """Each ``patients`` entry with the index of its first patient (an entry stands for
+    ``count`` patients, numbered on from the entries before it)."""
+    out, start = [], 0
+    for entry in spec.patients:
+        out.append((start, entry))
+        start += entry.count
+    return out
+
+
+def patient_count(spec: Spec) -> int:
+    """How many patients ``spec`` describes (``count`` expanded)."""
+    return sum(entry.count for entry in spec.patients)
+
+
+def iter_patient_specs(
+    spec: Spec, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, PatientSpec]]:
+    """(index, entry) of patients ``start`` to ``stop`` (exclusive), ``count`` expanded lazily."""
+    stop = patient_count(spec) if stop is None else stop
+    for first, entry in patient_entries(spec):
+        for index in range(max(start, first), min(stop, first + entry.count)):
+            yield index, entry
+
+
 class _Planner:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, *, remember_generated: bool = True) -> None:
         self.spec = spec
+        # streaming plans remember only the study UIDs a spec sets (generated ones never repeat)
+        self.remember_generated = remember_generated
         self.identity = dataset_identity(spec)  # once per plan: it digests the whole spec
         self.uids = UIDFactory(spec.seed, spec.uid_root, namespace=self.identity)
         self.issues: dict[str, Issue] = {}
@@ -101,12 +130,23 @@ class _Planner:
 
     # ------------------------------------------------------------------ levels
     def plan(self) -> Plan:
-        patients = [self.patient(i, p) for i, p in enumerate(self.spec.patients)]
+        patients = [self.patient(i, p) for i, p in iter_patient_specs(self.spec)]
         plan = Plan(self.spec, patients, self.identity)
         references.resolve(plan, self.fail)  # once every instance a reference may name exists
+        self.raise_issues()
+        return plan
+
+    def raise_issues(self) -> None:
         if self.issues:
             raise SpecError(list(self.issues.values()))
-        return plan
+
+    def resolved_patient(self, index: int, spec: PatientSpec) -> PatientPlan:
+        """One patient, its references resolved (they never leave the patient); raises the
+        ``SpecError`` of what it found wrong."""
+        patient = self.patient(index, spec)
+        references.resolve_instances(_patient_instances(patient), self.fail)
+        self.raise_issues()
+        return patient
 
     def patient(self, index: int, spec: PatientSpec) -> PatientPlan:
         path = f"patients[{index}]"
@@ -125,6 +165,13 @@ class _Planner:
             anatomy_seed=hash_seed(self.spec.seed, "anatomy", index),
         )
         permissive = bool(_inherit([("defaults", self.spec.defaults), (path, spec)], "permissive"))
+        self.study_permissive.clear()  # read for this patient's studies only
+        if spec.count > 1 and spec.id is not None and not permissive:
+            self.fail(
+                f"{path}.id",
+                f"one PatientID for count {spec.count} patients: leave id out for generated IDs, "
+                "or set permissive: true to share it on purpose",
+            )
         for field_name, attribute in (("name", "PatientName"), ("id", "PatientID")):
             self.check_text(
                 f"{path}.{field_name}", attribute, getattr(spec, field_name), permissive
@@ -233,7 +280,10 @@ class _Planner:
         self.study_permissive[path] = permissive
         for field_name, keyword in _STUDY_TEXTS.items():
             self.check_text(f"{path}.{field_name}", keyword, getattr(spec, field_name), permissive)
-        first = self.study_uids.setdefault(plan.uid, path)
+        if spec.uid is not None or self.remember_generated:
+            first = self.study_uids.setdefault(plan.uid, path)
+        else:
+            first = path
         if first != path and not permissive:
             self.fail(
                 f"{path}.uid",
@@ -845,6 +895,65 @@ def _default_series_description(instance: InstancePlan) -> str:
     return instance.iod.title
 
 
+def _patient_instances(patient: PatientPlan) -> list[InstancePlan]:
+    return [i for s in patient.studies for se in s.series for i in se.instances]
+
+
 def make_plan(spec: Spec) -> Plan:
     """Resolve a spec into a plan; raise ``SpecError`` listing every problem with its path."""
     return _Planner(spec).plan()
+
+
+class PatientPlanner:
+    """Plans patients one at a time, in any order (a worker plans only its own): what streaming
+    generation uses instead of a whole :class:`Plan`. A patient plans exactly as in
+    :func:`make_plan`; whole-spec checks are :func:`check_spec`'s."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._planner = _Planner(spec, remember_generated=False)
+        self.spec = spec
+        self.uid_namespace = self._planner.identity
+        self._entries = patient_entries(spec)
+        self._firsts = [first for first, _ in self._entries]
+        self.count = patient_count(spec)
+
+    def entry(self, index: int) -> PatientSpec:
+        at = bisect.bisect_right(self._firsts, index) - 1
+        if at < 0:
+            raise IndexError(index)
+        return self._entries[at][1]
+
+    def patient(self, index: int) -> PatientPlan:
+        """Patient ``index`` (``count`` expanded), references resolved; ``SpecError`` if wrong."""
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        self._planner.issues.clear()
+        self._planner.study_uids.clear()
+        return self._planner.resolved_patient(index, self.entry(index))
+
+    def patients(self, start: int = 0, stop: int | None = None) -> Iterator[PatientPlan]:
+        """Patients ``start`` to ``stop`` one at a time (the caller holds what it keeps)."""
+        for index in range(start, self.count if stop is None else stop):
+            yield self.patient(index)
+
+
+def iter_patient_plans(spec: Spec) -> Iterator[PatientPlan]:
+    """Every patient of ``spec`` planned one after the other, in bounded memory."""
+    return PatientPlanner(spec).patients()
+
+
+def check_spec(spec: Spec) -> list[int]:
+    """Plan what a streaming generate must know is right before it writes anything: the first
+    two patients of each entry (an entry's patients plan alike; the second shows what the
+    first would share with it, e.g. a study UID), with the study UIDs the spec sets compared
+    across entries. Raises the ``SpecError`` of every problem found; returns the number of
+    instances of each patient of each entry (the same for all patients of one entry)."""
+    planner = _Planner(spec, remember_generated=False)
+    sizes = []
+    for first, entry in patient_entries(spec):
+        patients = [planner.patient(first + k, entry) for k in range(min(entry.count, 2))]
+        for patient in patients:
+            references.resolve_instances(_patient_instances(patient), planner.fail)
+        sizes.append(len(_patient_instances(patients[0])) if patients else 0)
+    planner.raise_issues()
+    return sizes

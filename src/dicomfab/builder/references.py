@@ -42,7 +42,13 @@ SYNTAX = "images, a view (RCC), series[E], series[E].instances[I], optionally af
 
 def resolve(plan: Plan, fail: Fail) -> None:
     """Fill ``references`` of every derived instance of ``plan`` (reporting bad entries)."""
-    for instance in plan.instances:
+    resolve_instances(plan.instances, fail)
+
+
+def resolve_instances(instances: list[InstancePlan], fail: Fail) -> None:
+    """Fill ``references`` of every derived instance in ``instances``: a reference never
+    leaves its patient, so one patient's instances at a time will do."""
+    for instance in instances:
         if not instance.iod.derived:
             continue
         specs = instance.reference_specs if instance.reference_specs is not None else DEFAULT

@@ -72,6 +72,18 @@ def plan_from(spec: Spec, source: Path) -> Plan:
         raise SpecError(exc.issues, source=str(source)) from None
 
 
+def instances_from(spec: Spec, source: Path) -> int:
+    """Check ``spec`` as a streaming generate does (its entries' first patients planned, not
+    all of them); the number of instances it describes. Errors name the spec file."""
+    from dicomfab.builder.plan import check_spec
+
+    try:
+        sizes = check_spec(spec)
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=str(source)) from None
+    return sum(e.count * n for e, n in zip(spec.patients, sizes, strict=True))
+
+
 def note(text: str) -> None:
     """Tell the user about a step that is not one to one (e.g. an old-format conversion)."""
     console_err.print(f"note: {text}", markup=False, soft_wrap=True)

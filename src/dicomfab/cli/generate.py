@@ -15,6 +15,7 @@ from dicomfab.cli.common import (
     console,
     console_err,
     human_bytes,
+    instances_from,
     note,
     plan_from,
 )
@@ -65,6 +66,12 @@ if TYPE_CHECKING:  # the builder (pydicom, numpy, pydantic) loads when the comma
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish a generate that was interrupted (Ctrl-C, SIGTERM): same spec and seed; the "
+    "patients already written are kept.",
+)
+@click.option(
     "--layout",
     type=click.Choice(LAYOUTS),
     default="folders",
@@ -101,6 +108,7 @@ def command(
     name: str | None,
     preview: bool,
     overwrite: bool,
+    resume: bool,
     layout: Layout,
     junk: bool,
     workers: int | None,
@@ -134,6 +142,8 @@ def command(
         return
     if junk and layout != "media":
         raise click.UsageError("--junk goes with --layout media")
+    if resume and (overwrite or preview or scenario_names):
+        raise click.UsageError("--resume goes with a spec (--config), without --overwrite")
     if layout != "folders" and (scenario_names or preview):
         raise click.UsageError("--layout media goes with a spec (--config), without --preview")
     if scenario_names:
@@ -169,20 +179,24 @@ def command(
         updates["name"] = name
     if updates:
         spec = parse_spec({**spec.model_dump(exclude_unset=True), **updates}, source="command line")
-    plan = plan_from(spec, source)
     if preview:
-        _preview(plan, output, as_json)
+        _preview(plan_from(spec, source), output, as_json)
         return
+    total = instances_from(spec, source)  # the spec is checked before anything is written
     try:
         result = _generate(
-            spec, plan, output, overwrite, workers, quiet or as_json, layout=layout, junk=junk
+            spec, total, output, overwrite, workers, quiet or as_json, layout, junk, resume
         )
-    except KeyboardInterrupt:  # the workers are stopped and the temporary folder removed
-        console_err.print(
-            f"nothing written to {output / spec.name}: the half-built dataset was removed",
-            markup=False,
-            soft_wrap=True,
-        )
+    except KeyboardInterrupt as exc:  # the workers are stopped
+        partial = getattr(exc, "partial", None)
+        if partial is not None:
+            text = (
+                f"the finished patients are kept in {partial}: run the same command with "
+                "--resume to finish it (or --overwrite to start again)"
+            )
+        else:
+            text = f"nothing written to {output / spec.name}: the half-built dataset was removed"
+        console_err.print(text, markup=False, soft_wrap=True)
         raise
     if as_json:
         click.echo(json.dumps(_summary(result), indent=2))
@@ -192,14 +206,14 @@ def command(
 
 def _generate(
     spec: Spec,
-    plan: Plan,
+    total: int,
     output: Path,
     overwrite: bool,
     workers: int | None,
     quiet: bool,
-    *,
-    layout: Layout = "folders",
-    junk: bool = False,
+    layout: Layout,
+    junk: bool,
+    resume: bool,
 ) -> GenerateResult:
     from rich.progress import (
         BarColumn,
@@ -211,16 +225,16 @@ def _generate(
 
     from dicomfab.output.generate import generate
 
-    total = len(plan.instances)
     run = functools.partial(
         generate,
         spec,
         output,
         overwrite=overwrite,
         workers=workers,
-        plan=plan,
         layout=layout,
         junk=junk,
+        resumable=True,
+        resume=resume,
     )
     if quiet:
         return run()
@@ -237,20 +251,29 @@ def _generate(
 
 
 def _summary(result: GenerateResult) -> dict[str, object]:
-    studies = [s for p in result.manifest.patients for s in p.studies]
     return {
         "path": str(result.path),
-        "patients": len(result.manifest.patients),
-        "studies": len(studies),
-        "instances": len(result.manifest.instances()),
+        "patients": result.patients,
+        "studies": result.studies,
+        "instances": result.instances,
         "files": result.files_written,
         "bytes": result.bytes_written,
     }
 
 
+#: a dataset with more studies than this gets a one-line summary (no table to read a manifest for)
+TABLE_STUDIES = 200
+
+
 def _print_summary(result: GenerateResult) -> None:
     from rich.table import Table
 
+    if result.studies > TABLE_STUDIES:
+        console.print(
+            f"wrote {result.files_written} files ({human_bytes(result.bytes_written)}) of "
+            f"{result.patients} patients, {result.studies} studies to {result.path}"
+        )
+        return
     table = Table(title=f"{result.manifest.dataset}", title_justify="left")
     for column in ("patient", "study", "role", "date", "series", "instances", "files"):
         table.add_column(column)

@@ -162,8 +162,7 @@ def _run(request: Any, quiet: bool, as_json: bool) -> None:
     from dicomfab.load import job
     from dicomfab.load.live import LiveTable
 
-    # the rich Console itself (a lazily made console exposes it as ``.rich``)
-    live = None if quiet else LiveTable(getattr(console_err, "rich", console_err), request.studies)
+    live = None if quiet else LiveTable(console_err.rich, request.studies)
     try:
         if live is None:
             outcome = job.run(request)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import os
 import shutil
 import sys
@@ -149,3 +150,128 @@ def _publish(temp: Path, target: Path, overwrite: bool) -> None:
             os.rename(old, target)  # put the old one back rather than lose both
         raise
     _remove(old)
+
+
+STATE = "generate-state.json"
+
+
+def resumable_partial(target: Path) -> Path:
+    """The temporary folder of a resumable generate of ``target``: found again by its name."""
+    return target.parent / f".{target.name}.partial"
+
+
+def _read_state(partial: Path) -> dict[str, object] | None:
+    try:
+        found = json.loads((partial / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _lock(partial: Path, target: Path) -> int:
+    """Hold the lock of the generate writing ``partial`` (its state file) until closed; an
+    OutputError if another process holds it."""
+    import fcntl
+
+    fd = os.open(partial / STATE, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise OutputError(
+            f"{target} is being written by another generate now ({partial} is locked); once "
+            "it is done it already exists: use --overwrite to replace it"
+        ) from None
+    return fd
+
+
+def _claim(partial: Path, target: Path, state: dict[str, object]) -> int:
+    """Create ``partial`` with its state file, locked, in one rename (a second generate sees
+    either no folder or a locked one)."""
+    fresh = Path(tempfile.mkdtemp(prefix=partial_prefix(target.name), dir=target.parent))
+    (fresh / STATE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    fd = _lock(fresh, target)
+    try:
+        rename_noreplace(fresh, partial)
+    except BaseException:
+        os.close(fd)
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return fd
+
+
+@contextmanager
+def resumable_folder(
+    target: Path, state: dict[str, object], *, overwrite: bool = False, resume: bool = False
+) -> Iterator[tuple[Path, bool]]:
+    """Like :func:`atomic_folder`, but the temporary folder is ``.<name>.partial`` beside the
+    target, with ``state`` (what it is being generated from) in it, locked while written, and an
+    interruption (Ctrl-C, SIGTERM) leaves it in place for ``resume``. Yields (folder, resumed).
+
+    Resuming refuses a folder whose state differs from ``state`` (another spec, seed, version or
+    layout); a generate that neither resumes nor overwrites refuses to touch a folder left by an
+    interrupted one. A folder without our state file is never deleted."""
+    safe_component(target.name)
+    partial = resumable_partial(target)
+    if os.path.lexists(target) and not overwrite:
+        raise OutputError(f"{target} already exists (use --overwrite to replace it)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, resumed = _open_partial(partial, target, state, overwrite, resume)
+    except FileExistsError:
+        raise OutputError(
+            f"{target} is being written by another generate now; once it is done it already "
+            "exists: use --overwrite to replace it"
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create a folder in {target.parent}: {exc.strerror}") from exc
+    try:
+        yield partial, resumed
+        (partial / STATE).unlink()
+        _publish(partial, target, overwrite)
+    except KeyboardInterrupt as exc:
+        exc.partial = partial  # type: ignore[attr-defined]  # kept for --resume: say where
+        raise
+    except FileExistsError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise OutputError(_exists_message(target)) from None
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise OutputError(f"cannot write {target}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+def _open_partial(
+    partial: Path, target: Path, state: dict[str, object], overwrite: bool, resume: bool
+) -> tuple[int, bool]:
+    """The locked file descriptor of ``partial`` (created, or found for ``resume``), and
+    whether it was found."""
+    if not os.path.lexists(partial):
+        return _claim(partial, target, state), False
+    found = _read_state(partial)
+    if found is None or partial.is_symlink():
+        raise OutputError(
+            f"{partial} is in the way and was not left by dicomfab generate: move it away"
+        )
+    fd = _lock(partial, target)
+    if resume:
+        differs = [key for key in state if found.get(key) != state[key]]
+        if not differs:
+            return fd, True
+        os.close(fd)
+        raise OutputError(
+            f"{partial} was left by a generate with another {', '.join(differs)}: "
+            "--resume finishes only the same spec and seed (--overwrite starts again)"
+        )
+    os.close(fd)
+    if not overwrite:
+        raise OutputError(
+            f"{partial} holds an interrupted generate of {target.name}: finish it with "
+            "--resume, or start again with --overwrite"
+        )
+    shutil.rmtree(partial)
+    return _claim(partial, target, state), False

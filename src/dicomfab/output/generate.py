@@ -1,30 +1,37 @@
 """Spec → dataset folder on disk: ``<out>/<name>/{dicoms,jsons,manifest.json}``.
 
 Written into a hidden temporary folder beside the target and renamed into place at the end, so an
-error never leaves a half-written dataset. Instances are built by up to ``workers`` processes,
-each taking whole patients (so one patient's anatomy is drawn once and shared by its priors).
+error never leaves a half-written dataset. Patients are planned and written one at a time, in
+bounded memory whatever their number: up to ``workers`` processes (or any executor) each take
+units of whole patients (so one patient's anatomy is drawn once and shared by its priors); the
+parent puts each finished patient in order into a journal, from which the manifest is streamed
+at the end (:mod:`dicomfab.output.journal`). A resumable generate keeps its temporary folder
+when interrupted, and finishes it later without writing again what was done.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dicomfab._version import __version__
 from dicomfab.builder import pixels
 from dicomfab.builder.dataset import build_dataset
-from dicomfab.builder.plan import make_plan
-from dicomfab.builder.plan_model import InstancePlan, Plan
+from dicomfab.builder.plan import PatientPlanner, check_spec, make_plan
+from dicomfab.builder.plan_model import InstancePlan, PatientPlan, Plan
 from dicomfab.builder.transfer import cut_pixel_data, encode
+from dicomfab.builder.uids import dataset_identity
 from dicomfab.builder.validation import writing_mode
 from dicomfab.errors import Issue, SpecError
-from dicomfab.output.atomic import atomic_folder
+from dicomfab.output.atomic import atomic_folder, resumable_folder
 from dicomfab.output.files import FileDigest, write_file
+from dicomfab.output.journal import Journal, Totals, entry_text
 from dicomfab.output.manifest import (
     InstanceEntry,
     Manifest,
@@ -80,10 +87,24 @@ KEY_ATTRIBUTES = (
 
 @dataclass(frozen=True)
 class GenerateResult:
+    """A generated dataset: where, and how much. ``manifest`` is read from the dataset's
+    manifest.json when first asked for (a million instances' manifest is not kept in memory)."""
+
     path: Path
-    manifest: Manifest
     files_written: int
     bytes_written: int
+    patients: int = 0
+    studies: int = 0
+    instances: int = 0
+    _manifest: list[Manifest] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def manifest(self) -> Manifest:
+        if not self._manifest:
+            from dicomfab.output.summary import load_manifest
+
+            self._manifest.append(load_manifest(self.path / "manifest.json"))
+        return self._manifest[0]
 
 
 def instance_relpath(inst: InstancePlan) -> str:
@@ -164,185 +185,402 @@ def _build_and_write_unchecked(
     return write_file(path, encoded), attributes
 
 
-_worker_plan: tuple[str, Plan] | None = None
-"""In a worker process: the plan of the spec (JSON) it is working on, made once per process, or
-inherited from ``_run`` when the process was forked."""
+_given: tuple[str, Plan] | None = None
+"""The plan a caller of :func:`generate` passed, for its spec (JSON): used instead of planning
+again in this process and in the worker processes forked from it."""
+_worker_planner: tuple[str, PatientPlanner] | None = None  # the spec (JSON) it plans
 _worker_pid = 0  # the process that has tuned its allocator
 
-
-def _work(
-    spec_json: str, root: str, positions: list[int]
-) -> list[tuple[str, FileDigest | None, dict[str, Any]]]:
-    """Worker-process entry: build and write the instances at ``positions`` in the plan."""
-    global _worker_plan, _worker_pid
-    if _worker_pid != os.getpid():
-        _worker_pid = os.getpid()
-        # A worker allocates and frees a 17 MB image and its temporaries per anatomy. glibc would
-        # map each afresh and unmap it when freed, so every image costs thousands of page faults
-        # (half the worker's system time); keep freed memory in the heap for reuse instead.
-        try:
-            import ctypes
-
-            mallopt = ctypes.CDLL(None).mallopt
-            mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: heap, not mmap, up to 64 MiB
-            mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: keep up to 512 MiB of free heap
-        except Exception:  # not glibc (or no C library to load): the defaults will do
-            pass
-    if _worker_plan is None or _worker_plan[0] != spec_json:
-        _worker_plan = (spec_json, make_plan(Spec.model_validate_json(spec_json)))
-    instances = _worker_plan[1].instances
-    out = []
-    for position in positions:
-        inst = instances[position]
-        digest, attrs = _build_and_write(inst, Path(root))
-        out.append((inst.path, digest, attrs))
-    return out
+Unit = tuple[int, int, str | None]
+"""Work for one task: patients ``start`` to ``stop`` (exclusive) whole (anatomy None), or the
+instances of one anatomy (view name, "" for none) of patient ``start``."""
 
 
-def _run(
-    plan: Plan, root: Path, workers: int, progress: Progress | None
-) -> dict[str, tuple[FileDigest | None, dict[str, Any]]]:
-    """Build and write every instance, in ``workers`` processes when there is more than one.
+@dataclass(frozen=True)
+class PatientDone:
+    """A finished patient: its files and records are on disk."""
 
-    Work is handed out in units that keep the pixel cache useful: whole patients (a patient's
-    priors show the same anatomy as the current study), largest first, one at a time to whichever
-    worker is free. The last few patients (two per worker) go out split into their anatomies (the
-    instances of one view, which share nothing with the other views), smallest last, so that the
-    workers finish together. The serial path keeps the plan's order."""
-    from concurrent.futures import FIRST_COMPLETED, wait
+    index: int
+    entry: str  # its manifest entry, as manifest.json indents it (journal.entry_text)
+    totals: Totals
 
-    global _worker_plan
-    instances = plan.instances
-    results: dict[str, tuple[FileDigest | None, dict[str, Any]]] = {}
-    if workers <= 1 or len(instances) < 2:
-        for inst in instances:
-            results[inst.path] = _build_and_write(inst, root)
-            if progress:
-                progress(1)
-        return results
+    @property
+    def instances(self) -> int:
+        return self.totals.instances
 
-    # a patient's instances, anatomy by anatomy (view by view): the instances that share an image
-    # follow each other, so a worker needs one image at a time, not the patient's four
-    by_patient: dict[int, dict[str | None, list[int]]] = {}
-    for position, inst in enumerate(instances):
-        views = by_patient.setdefault(inst.patient.index, {})
-        views.setdefault(inst.view.name if inst.view else None, []).append(position)
-    patients = sorted(by_patient.values(), key=lambda v: sum(map(len, v.values())), reverse=True)
-    whole = max(0, len(patients) - 2 * workers)
-    units = [[p for anatomy in views.values() for p in anatomy] for views in patients[:whole]]
-    tail = [anatomy for views in patients[whole:] for anatomy in views.values()]
-    units += sorted(tail, key=len, reverse=True)
-    # very many small units (thousands of one-instance patients): merge neighbours into tasks
-    least = max(1, len(instances) // (32 * workers))
-    tasks: list[list[int]] = []
-    for unit in units:
-        if tasks and len(tasks[-1]) < least:
-            tasks[-1].extend(unit)
-        else:
-            tasks.append(list(unit))
 
-    spec_json = plan.spec.model_dump_json()
-    inherited, _worker_plan = _worker_plan, (spec_json, plan)  # forked workers start with it
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=quiet_worker)
+@dataclass(frozen=True)
+class UnitResult:
+    unit: Unit
+    patients: list[PatientDone]  # whole patients
+    parts: list[tuple[str, FileDigest | None, dict[str, Any]]]  # one anatomy's instances
+
+
+def _tune_allocator() -> None:
+    global _worker_pid
+    if _worker_pid == os.getpid():
+        return
+    _worker_pid = os.getpid()
+    # A worker allocates and frees a 17 MB image and its temporaries per anatomy. glibc would map
+    # each afresh and unmap it when freed, so every image costs thousands of page faults (half the
+    # worker's system time); keep freed memory in the heap for reuse instead.
     try:
-        pending = {pool.submit(_work, spec_json, str(root), task) for task in tasks}
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    done = future.result()
-                    for path, digest, attrs in done:
-                        results[path] = (digest, attrs)
-                    if progress:
-                        progress(len(done))
-        except BaseException:
-            stop_pool(pool)  # before the caller removes the folder they write into
-            raise
-        pool.shutdown()
-    finally:
-        _worker_plan = inherited
-    return results
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+        mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: heap, not mmap, up to 64 MiB
+        mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: keep up to 512 MiB of free heap
+    except Exception:  # not glibc (or no C library to load): the defaults will do
+        pass
 
 
-def build_manifest(
-    plan: Plan, results: dict[str, tuple[FileDigest | None, dict[str, Any]]]
-) -> Manifest:
-    manifest = Manifest(
+def _planner(spec_json: str) -> PatientPlanner:
+    global _worker_planner
+    if _worker_planner is None or _worker_planner[0] != spec_json:
+        _worker_planner = (spec_json, PatientPlanner(Spec.model_validate_json(spec_json)))
+    return _worker_planner[1]
+
+
+def _patient(spec_json: str, index: int) -> PatientPlan:
+    """Patient ``index`` of the spec: from the caller's plan if there is one, else planned."""
+    if _given is not None and _given[0] == spec_json:
+        return _given[1].patients[index]
+    return _planner(spec_json).patient(index)
+
+
+def _records_mode(spec_json: str) -> ExternalPriors:
+    if _given is not None and _given[0] == spec_json:
+        return _given[1].spec.records.external_priors
+    return _planner(spec_json).spec.records.external_priors
+
+
+def anatomy(inst: InstancePlan) -> str:
+    """What instances share an image by: the view ("" for an instance without one)."""
+    return inst.view.name if inst.view else ""
+
+
+def _by_anatomy(patient: PatientPlan) -> dict[str, list[InstancePlan]]:
+    """A patient's instances, anatomy by anatomy: the instances that share an image follow each
+    other, so a worker needs one image at a time, not the patient's four."""
+    groups: dict[str, list[InstancePlan]] = {}
+    for s in patient.studies:
+        for se in s.series:
+            for inst in se.instances:
+                groups.setdefault(anatomy(inst), []).append(inst)
+    return groups
+
+
+def write_unit(spec_json: str, root: str, unit: Unit) -> UnitResult:
+    """Build and write one unit of work (see :data:`Unit`): the entry point of a worker, of any
+    ``concurrent.futures`` executor (picklable, self-contained; the result does not depend on
+    which process runs it). Whole patients get their records written too."""
+    _tune_allocator()
+    start, stop, part = unit
+    folder = Path(root)
+    if part is not None:
+        chosen = _by_anatomy(_patient(spec_json, start)).get(part, [])
+        written = [(inst.path, *_build_and_write(inst, folder)) for inst in chosen]
+        return UnitResult(unit, [], written)
+    done = []
+    for index in range(start, stop):
+        patient = _patient(spec_json, index)
+        results = {
+            inst.path: _build_and_write(inst, folder)
+            for group in _by_anatomy(patient).values()
+            for inst in group
+        }
+        done.append(finish_patient(patient, results, folder, _records_mode(spec_json)))
+    return UnitResult(unit, done, [])
+
+
+Results = dict[str, tuple[FileDigest | None, dict[str, Any]]]
+"""What was written of each instance (by its plan path): its digests (None: not written) and
+key attributes."""
+
+
+def finish_patient(
+    patient: PatientPlan, results: Results, root: Path, mode: ExternalPriors
+) -> PatientDone:
+    """Write the records of a patient whose instances are written; its manifest entry."""
+    entry = patient_entry(patient, results)
+    _write_patient_records(entry, root, mode)
+    totals = Totals()
+    totals.add_entry(entry)
+    return PatientDone(patient.index, entry_text(entry), totals)
+
+
+def manifest_header(spec: Spec, uid_namespace: str) -> Manifest:
+    """The manifest without its patients."""
+    return Manifest(
         generator=f"dicomfab {__version__}",
-        dataset=plan.spec.name,
-        seed=plan.spec.seed,
-        uid_namespace=plan.uid_namespace,
+        dataset=spec.name,
+        seed=spec.seed,
+        uid_namespace=uid_namespace,
     )
-    for p in plan.patients:
-        pe = PatientEntry(
-            patient_id=p.patient_id,
-            name=p.name,
-            birth_date=p.birth_date.isoformat() if p.birth_date else None,
-            sex=p.sex,
-        )
-        for s in p.studies:
-            se_list = []
-            for se in s.series:
-                entry = SeriesEntry(
-                    series_instance_uid=se.uid,
-                    number=se.number,
-                    modality=se.instances[0].modality if se.instances else "",
-                    description=se.description,
-                )
-                for inst in se.instances:
-                    digest, attrs = results.get(inst.path, (None, {}))
-                    entry.instances.append(
-                        InstanceEntry(
-                            sop_instance_uid=inst.sop_instance_uid,
-                            sop_class_uid=inst.iod.sop_class_uid,
-                            iod=inst.iod.name,
-                            instance_number=inst.number,
-                            view=inst.view.name if inst.view else None,
-                            laterality=inst.laterality,
-                            transfer_syntax=inst.transfer_syntax.uid,
-                            file=instance_relpath(inst),
-                            written=digest is not None,
-                            size=digest.size if digest else None,
-                            header_sha256=digest.header_sha256 if digest else None,
-                            pixel_sha256=digest.pixel_sha256 if digest else None,
-                            attributes=attrs,
-                            defects=[dict(d) for d in inst.defects],
-                        )
-                    )
-                se_list.append(entry)
-            pe.studies.append(
-                StudyEntry(
-                    study_instance_uid=s.uid,
-                    role=s.role,
-                    date=s.date.isoformat(),
-                    accession_number=s.accession_number,
-                    description=s.description,
-                    record=f"jsons/{s.folder}.json" if s.role == "current" else None,
-                    series=se_list,
-                )
-            )
-        owner = record_owner(pe)  # a patient without a current study still gets one record
-        for planned, study_entry in zip(p.studies, pe.studies, strict=True):
-            if study_entry is owner:
-                study_entry.record = f"jsons/{planned.folder}.json"
-        manifest.patients.append(pe)
+
+
+def build_manifest(plan: Plan, results: Results) -> Manifest:
+    """The whole manifest of ``plan`` in memory (what :func:`generate` streams to disk)."""
+    manifest = manifest_header(plan.spec, plan.uid_namespace)
+    manifest.patients = [patient_entry(p, results) for p in plan.patients]
     return manifest
+
+
+def patient_entry(p: PatientPlan, results: Results) -> PatientEntry:
+    """One patient's manifest entry: what was planned, and what was written of it."""
+    pe = PatientEntry(
+        patient_id=p.patient_id,
+        name=p.name,
+        birth_date=p.birth_date.isoformat() if p.birth_date else None,
+        sex=p.sex,
+    )
+    for s in p.studies:
+        se_list = []
+        for se in s.series:
+            entry = SeriesEntry(
+                series_instance_uid=se.uid,
+                number=se.number,
+                modality=se.instances[0].modality if se.instances else "",
+                description=se.description,
+            )
+            for inst in se.instances:
+                digest, attrs = results.get(inst.path, (None, {}))
+                entry.instances.append(
+                    InstanceEntry(
+                        sop_instance_uid=inst.sop_instance_uid,
+                        sop_class_uid=inst.iod.sop_class_uid,
+                        iod=inst.iod.name,
+                        instance_number=inst.number,
+                        view=inst.view.name if inst.view else None,
+                        laterality=inst.laterality,
+                        transfer_syntax=inst.transfer_syntax.uid,
+                        file=instance_relpath(inst),
+                        written=digest is not None,
+                        size=digest.size if digest else None,
+                        header_sha256=digest.header_sha256 if digest else None,
+                        pixel_sha256=digest.pixel_sha256 if digest else None,
+                        attributes=attrs,
+                        defects=[dict(d) for d in inst.defects],
+                    )
+                )
+            se_list.append(entry)
+        pe.studies.append(
+            StudyEntry(
+                study_instance_uid=s.uid,
+                role=s.role,
+                date=s.date.isoformat(),
+                accession_number=s.accession_number,
+                description=s.description,
+                record=f"jsons/{s.folder}.json" if s.role == "current" else None,
+                series=se_list,
+            )
+        )
+    owner = record_owner(pe)  # a patient without a current study still gets one record
+    for planned, study_entry in zip(p.studies, pe.studies, strict=True):
+        if study_entry is owner:
+            study_entry.record = f"jsons/{planned.folder}.json"
+    return pe
+
+
+def _write_patient_records(patient: PatientEntry, root: Path, mode: ExternalPriors) -> None:
+    """Each record of one patient, at the path its study's manifest entry names."""
+    records = patient_records(patient, mode)
+    for study in patient.studies:
+        if study.record is None or study.study_instance_uid not in records:
+            continue
+        text = record_text(records[study.study_instance_uid])
+        path = confined(root, study.record)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def _write_records(manifest: Manifest, root: Path, mode: ExternalPriors) -> None:
     """Each record, at the path its study's manifest entry names (inside ``root``)."""
     (root / "jsons").mkdir(parents=True, exist_ok=True)
     for patient in manifest.patients:
-        records = patient_records(patient, mode)
-        for study in patient.studies:
-            if study.record is None or study.study_instance_uid not in records:
-                continue
-            text = record_text(records[study.study_instance_uid])
-            confined(root, study.record).write_text(text, encoding="utf-8")
+        _write_patient_records(patient, root, mode)
 
 
 def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
+
+
+class _Inline(Executor):
+    """Runs each task at once, in this process: the executor of a single worker."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # an interruption (BaseException) stops the caller at once
+            future.set_exception(exc)
+        return future
+
+
+#: the most instances one task of many whole patients takes (a bounded result to send back)
+UNIT_INSTANCES = 200
+#: tasks in flight (and results waiting for an earlier patient) per worker
+IN_FLIGHT = 3
+
+
+def plan_units(
+    sizes: list[tuple[int, int]],
+    start: int,
+    workers: int,
+    tail: Callable[[int], list[tuple[str, int]]],
+) -> Iterator[Unit]:
+    """The units of work from patient ``start`` on, lazily. ``sizes``: (patients, instances per
+    patient) of each spec entry; ``tail(index)``: (anatomy, instances) of patient ``index``.
+
+    Whole patients in index order, neighbours merged into tasks of a fair share of the
+    instances (at most :data:`UNIT_INSTANCES`); with several workers the last two patients per
+    worker go out split into their anatomies (which share no image), largest first, so that the
+    workers finish together."""
+    patients = sum(n for n, _ in sizes)
+    total = sum(n * k for n, k in sizes)
+    least = max(1, min(UNIT_INSTANCES, total // (32 * workers)))
+    split_from = max(start, patients - 2 * workers) if workers > 1 else patients
+    begin, count, first = start, 0, 0
+    for n, k in sizes:
+        for index in range(max(first, start), min(first + n, split_from)):
+            if count and count + k > least:
+                yield (begin, index, None)
+                begin, count = index, 0
+            count += k
+        first += n
+    if begin < split_from:
+        yield (begin, split_from, None)
+    parts = [(i, part, n) for i in range(split_from, patients) for part, n in tail(i)]
+    for index, part, _ in sorted(parts, key=lambda p: p[2], reverse=True):
+        yield (index, index + 1, part)
+
+
+class _Writer:
+    """The parent's side of a generate: hands out units, puts finished patients in order into
+    the journal (holding those that finished early), assembles the patients written in parts."""
+
+    def __init__(
+        self,
+        spec_json: str,
+        root: Path,
+        journal: Journal,
+        mode: ExternalPriors,
+        patient: Callable[[int], PatientPlan],
+        progress: Progress | None,
+        next_index: int,
+    ) -> None:
+        self.spec_json, self.root, self.journal, self.mode = spec_json, root, journal, mode
+        self.patient, self.progress, self.next_index = patient, progress, next_index
+        self.waiting: dict[int, PatientDone] = {}  # finished before an earlier patient
+        self.split: dict[int, tuple[PatientPlan, int, Results]] = {}  # plan, parts left, results
+        self.totals = Totals()
+        self.pending: set[Future[UnitResult]] = set()  # submitted, not collected
+
+    def anatomies(self, index: int) -> list[tuple[str, int]]:
+        plan = self.patient(index)
+        groups = _by_anatomy(plan)
+        self.split[index] = (plan, len(groups), {})
+        return [(name, len(group)) for name, group in groups.items()]
+
+    def take(self, result: UnitResult) -> None:
+        for done in result.patients:
+            self.waiting[done.index] = done
+        if result.unit[2] is not None:
+            index = result.unit[0]
+            plan, left, results = self.split[index]
+            results.update({path: (digest, attrs) for path, digest, attrs in result.parts})
+            if left > 1:
+                self.split[index] = (plan, left - 1, results)
+            else:
+                del self.split[index]
+                self.waiting[index] = finish_patient(plan, results, self.root, self.mode)
+        if self.progress:
+            self.progress(sum(d.instances for d in result.patients) + len(result.parts))
+        while self.next_index in self.waiting:
+            done = self.waiting.pop(self.next_index)
+            self.journal.append(done.entry)
+            self.totals.merge(done.totals)
+            self.next_index += 1
+
+    def run(self, units: Iterator[Unit], executor: Executor, limit: int) -> None:
+        """Every unit through ``executor``, at most ``limit`` in flight or waiting."""
+        pending = self.pending
+        for unit in units:
+            while len(pending) + len(self.waiting) >= limit and pending:
+                self._collect(pending)
+            pending.add(executor.submit(write_unit, self.spec_json, str(self.root), unit))
+        while pending:
+            self._collect(pending)
+
+    def _collect(self, pending: set[Future[UnitResult]]) -> None:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            pending.discard(future)
+            self.take(future.result())
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one generate writes: the spec, its plan if the caller has one, and the layout."""
+
+    spec: Spec
+    plan: Plan | None
+    sizes: list[tuple[int, int]]  # (patients, instances per patient) of each spec entry
+    layout: Layout
+    junk: bool
+    finish: Finish | None
+
+
+def _write(
+    job: _Job,
+    root: Path,
+    journal: Journal,
+    start: int,
+    workers: int,
+    executor: Executor | None,
+    progress: Progress | None,
+    totals: Totals,
+) -> None:
+    """Write the patients from ``start`` on into ``root``, journaling each in order (and
+    counting them into ``totals``)."""
+    global _given
+    spec_json = job.spec.model_dump_json()
+    sizes = job.sizes
+    if job.plan is not None:
+        plan = job.plan
+        patient: Callable[[int], PatientPlan] = lambda i: plan.patients[i]  # noqa: E731
+    else:
+        patient = PatientPlanner(job.spec).patient
+    own: ProcessPoolExecutor | None = None
+    if executor is None:
+        if workers > 1 and sum(n * k for n, k in sizes) > 1:
+            own = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
+        else:
+            workers = 1
+        executor = own or _Inline()
+    writer = _Writer(
+        spec_json, root, journal, job.spec.records.external_priors, patient, progress, start
+    )
+    writer.totals = totals
+    inherited, _given = _given, (spec_json, job.plan) if job.plan is not None else None
+    try:
+        units = plan_units(sizes, start, workers, writer.anatomies)
+        writer.run(units, executor, IN_FLIGHT * workers)
+    except BaseException:
+        if own is not None:
+            stop_pool(own)  # before anyone removes the folder they write into
+        else:  # an executor we do not own (cancelling first trips our own pool's manager)
+            for future in writer.pending:
+                future.cancel()
+        raise
+    finally:
+        _given = inherited
+    if own is not None:
+        own.shutdown()
+
+
+def spec_digest(spec: Spec) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def generate(
@@ -356,8 +594,19 @@ def generate(
     finish: Finish | None = None,
     layout: Layout = "folders",
     junk: bool = False,
+    executor: Executor | None = None,
+    resumable: bool = False,
+    resume: bool = False,
 ) -> GenerateResult:
     """Generate ``spec`` into ``output/<spec.name>``; atomic: all of it appears, or nothing.
+
+    Patients are planned, written and journaled one after the other (in bounded memory,
+    whatever their number), in ``workers`` processes, or through ``executor`` (any
+    ``concurrent.futures.Executor`` that can pickle :func:`write_unit`'s arguments).
+
+    ``resumable``: write into ``<output>/.<name>.partial`` and keep it when interrupted
+    (Ctrl-C, SIGTERM); ``resume`` finishes such a folder (same spec, seed and layout), writing
+    only the patients it lacks.
 
     ``finish(folder, manifest)`` runs after the files and records are written and before the
     manifest is saved and the folder renamed into place (scenarios break files there).
@@ -366,21 +615,64 @@ def generate(
     (see :mod:`dicomfab.output.media`); ``junk`` adds the non-DICOM files real media carries."""
     if junk and layout != "media":
         raise SpecError([Issue("junk", "junk files go with the media layout (layout='media')")])
-    plan = plan or make_plan(spec)
+    if layout == "media" and plan is None:
+        plan = make_plan(spec)  # the DICOMDIR needs the whole plan (media are small)
+    if plan is not None:
+        sizes = [
+            (1, sum(len(se.instances) for s in p.studies for se in s.series)) for p in plan.patients
+        ]
+    else:  # checked before anything is written; each patient is planned where it is written
+        counts = check_spec(spec)
+        sizes = [(e.count, n) for e, n in zip(spec.patients, counts, strict=True)]
+    job = _Job(spec, plan, sizes, layout, junk, finish)
     # the name is checked again here (not only in the spec model): ``output / "."`` is ``output``
     target = output / safe_component(spec.name)
-    with atomic_folder(target, overwrite=overwrite) as temp:
-        (temp / "dicoms").mkdir()
-        results = _run(plan, temp, workers or default_workers(), progress)
-        manifest = build_manifest(plan, results)
-        if layout == "media":
-            write_media(temp, plan, manifest, junk=junk)
-        _write_records(manifest, temp, plan.spec.records.external_priors)
-        if finish is not None:
-            finish(temp, manifest)
+    count = workers or default_workers()
+    if resumable or resume:
+        state: dict[str, object] = {
+            "spec_sha256": spec_digest(spec),
+            "seed": spec.seed,
+            "dicomfab": __version__,
+            "layout": layout,
+        }
+        with resumable_folder(target, state, overwrite=overwrite, resume=resume) as (temp, _):
+            totals = _fill(job, temp, count, executor, progress)
+    else:
+        with atomic_folder(target, overwrite=overwrite) as temp:
+            totals = _fill(job, temp, count, executor, progress)
+    return GenerateResult(
+        target, totals.files, totals.bytes, totals.patients, totals.studies, totals.instances
+    )
+
+
+def _fill(
+    job: _Job, temp: Path, workers: int, executor: Executor | None, progress: Progress | None
+) -> Totals:
+    """Write (the rest of) the dataset into ``temp`` and its manifest; the totals."""
+    (temp / "dicoms").mkdir(exist_ok=True)
+    (temp / "jsons").mkdir(exist_ok=True)
+    journal = Journal(temp)
+    start, totals = journal.recover()  # the patients an interrupted generate finished
+    if totals.instances and progress:
+        progress(totals.instances)
+    _write(job, temp, journal, start, workers, executor, progress, totals)
+    uid_namespace = job.plan.uid_namespace if job.plan is not None else dataset_identity(job.spec)
+    header = manifest_header(job.spec, uid_namespace)
+    if job.layout == "media" or job.finish is not None:
+        manifest = journal.manifest(header)
+        if job.layout == "media":
+            assert job.plan is not None
+            write_media(temp, job.plan, manifest, junk=job.junk)
+        if job.finish is not None:
+            job.finish(temp, manifest)
         confined(temp, "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
-    written = [i for i in manifest.instances() if i.written]
-    return GenerateResult(target, manifest, len(written), sum(i.size or 0 for i in written))
+        totals = Totals()
+        for patient in manifest.patients:
+            totals.add_entry(patient)
+    else:
+        journal.write_manifest(header, confined(temp, "manifest.json"))
+    journal.remove()
+    return totals
 
 
 def iter_files(result: GenerateResult) -> Iterable[Path]:

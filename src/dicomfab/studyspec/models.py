@@ -288,6 +288,14 @@ class StudySpec(Settings):
 
 
 class PatientSpec(Settings):
+    count: int = Field(
+        1,
+        ge=1,
+        le=100_000_000,
+        description="how many patients this entry stands for: each gets the synthetic name, ID "
+        "and birth date of its place, as that many separate entries would (an explicit id with "
+        "count > 1 needs permissive: true)",
+    )
     name: str | None = Field(None, description="PatientName, Family^Given")
     id: str | None = Field(None, description="PatientID")
     birth_date: DateValue | None = None
