@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from concurrent.futures import Executor
 from pathlib import Path
 
 import click
@@ -13,10 +14,13 @@ from rich.table import Table
 from dicomfab.builder.plan_model import Plan
 from dicomfab.cli import listing
 from dicomfab.cli.common import (
+    DASK_OPTION,
+    cluster,
     complete_scenarios,
     console,
     console_err,
     human_bytes,
+    no_workers_with_dask,
     note,
     plan_from,
 )
@@ -85,6 +89,7 @@ from dicomfab.studyspec.models import Spec
     type=click.IntRange(min=1),
     help="Processes to build with (default: up to 2, one per core).",
 )
+@DASK_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar, no summary (errors still show)."
@@ -105,6 +110,7 @@ def command(
     layout: Layout,
     junk: bool,
     workers: int | None,
+    dask: str | None,
     as_json: bool,
     quiet: bool,
     list_scenarios: bool,
@@ -129,18 +135,20 @@ def command(
       dicomfab generate -o out --scenario pr_bits_mismatch cu_private_tag --seed 7
       dicomfab generate -o out --scenario all --set image_size=small
       dicomfab generate -o out --scenario masc_ext_prior --set patient.name=Doe^Jane
+      dicomfab generate -o /shared/out -c big.yaml --dask tcp://scheduler:8786
     """
     if list_scenarios:
         click.get_current_context().invoke(listing.command)
         return
     if junk and layout != "media":
         raise click.UsageError("--junk goes with --layout media")
+    no_workers_with_dask(workers, dask)
     if layout != "folders" and (scenario_names or preview):
         raise click.UsageError("--layout media goes with a spec (--config), without --preview")
     if scenario_names:
         if config or power_customize:
             raise click.UsageError("give --scenario or a spec (--config), not both")
-        run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json)
+        run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json, dask)
         run.generate(
             expand_names(scenario_names, click.get_current_context().args),
             read_overrides(params_file, assignments),
@@ -171,9 +179,18 @@ def command(
         _preview(plan, output, as_json)
         return
     try:
-        result = _generate(
-            spec, plan, output, overwrite, workers, quiet or as_json, layout=layout, junk=junk
-        )
+        with cluster(dask, output) as executor:
+            result = _generate(
+                spec,
+                plan,
+                output,
+                overwrite,
+                workers,
+                quiet or as_json,
+                layout=layout,
+                junk=junk,
+                executor=executor,
+            )
     except KeyboardInterrupt:  # the workers are stopped and the temporary folder removed
         console_err.print(
             f"nothing written to {output / spec.name}: the half-built dataset was removed",
@@ -197,6 +214,7 @@ def _generate(
     *,
     layout: Layout = "folders",
     junk: bool = False,
+    executor: Executor | None = None,
 ) -> GenerateResult:
     total = len(plan.instances)
     run = functools.partial(
@@ -208,6 +226,7 @@ def _generate(
         plan=plan,
         layout=layout,
         junk=junk,
+        executor=executor,
     )
     if quiet:
         return run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -19,11 +20,14 @@ from rich.progress import (
 )
 
 from dicomfab.cli.common import (
+    DASK_OPTION,
     TARGETS_CONFIG_OPTION,
+    cluster,
     complete_scenarios,
     complete_tags,
     console,
     console_err,
+    no_workers_with_dask,
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.run import report
@@ -211,6 +215,7 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     help="Write the reports here instead of <run folder>/reports.",
 )
 @click.option("-j", "--workers", type=click.IntRange(min=1), help="Processes to generate with.")
+@DASK_OPTION
 @click.option(
     "--strict",
     is_flag=True,
@@ -234,6 +239,7 @@ def command(
     runs_dir: Path,
     report_dir: Path | None,
     workers: int | None,
+    dask: str | None,
     strict: bool,
     as_json: bool,
     quiet: bool,
@@ -266,6 +272,7 @@ def command(
       dicomfab run -s pr_bits_mismatch,cu_private_tag   two scenarios
       dicomfab run --target orthanc --tag prior         a configured target
     """
+    no_workers_with_dask(workers, dask)
     extra = click.get_current_context().args
     names = choose((*scenario_names, *extra), tags, category)
     overrides = read_overrides(params_file, assignments)
@@ -300,7 +307,8 @@ def command(
 
     check_run(request)  # bad input is one error line, before the progress display starts
     try:
-        outcome = _run(request, quiet or as_json)
+        with cluster(dask, runs_dir) as executor:
+            outcome = _run(replace(request, executor=executor), quiet or as_json)
     except KeyboardInterrupt as exc:  # the reports are written: say where, then stop (130/143)
         stopped = getattr(exc, "outcome", None)
         if isinstance(stopped, RunOutcome):

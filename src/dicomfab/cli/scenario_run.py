@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dicomfab.cli.common import console, console_err, human_bytes
+from dicomfab.cli.common import cluster, console, console_err, human_bytes
 from dicomfab.output.generate import GenerateResult
 from dicomfab.scenarios import ScenarioRequest, compose, generate_scenarios, get
 from dicomfab.scenarios.profiles import load_profiles
@@ -54,6 +55,7 @@ class ScenarioRun:
     seed: int | None
     sites: Path | None
     quiet: bool
+    dask: str | None = None  # a Dask scheduler's address: generate there (--dask)
 
     def requests(self, names: list[str], overrides: dict[str, Any]) -> list[ScenarioRequest]:
         return scenario_requests(names, overrides, self.seed, self.sites, self.overwrite)
@@ -65,8 +67,20 @@ class ScenarioRun:
         if preview:
             self._preview(requests, as_json)
             return
+        with cluster(self.dask, self.output) as executor:
+            results = self._generate(requests, executor)
+        if as_json:
+            click.echo(json.dumps([_summary(r) for r in results], indent=2))
+        elif not self.quiet:
+            _print(results)
+
+    def _generate(
+        self, requests: list[ScenarioRequest], executor: Executor | None
+    ) -> list[GenerateResult]:
         if self.quiet:
-            results = generate_scenarios(requests, self.output, workers=self.workers)
+            return generate_scenarios(
+                requests, self.output, workers=self.workers, executor=executor
+            )
         else:
             columns = (
                 TextColumn("[bold]generating scenarios"),
@@ -76,16 +90,13 @@ class ScenarioRun:
             )
             with Progress(*columns, console=console_err, transient=True) as bar:
                 task = bar.add_task("scenarios", total=len(requests))
-                results = generate_scenarios(
+                return generate_scenarios(
                     requests,
                     self.output,
                     workers=self.workers,
                     progress=lambda _result: bar.advance(task),
+                    executor=executor,
                 )
-        if as_json:
-            click.echo(json.dumps([_summary(r) for r in results], indent=2))
-        elif not self.quiet:
-            _print(results)
 
     def _preview(self, requests: list[ScenarioRequest], as_json: bool) -> None:
         profiles = load_profiles(self.sites)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,9 +200,14 @@ def _work(
 
 
 def _run(
-    plan: Plan, root: Path, workers: int, progress: Progress | None
+    plan: Plan,
+    root: Path,
+    workers: int,
+    progress: Progress | None,
+    executor: Executor | None = None,
 ) -> dict[str, tuple[FileDigest | None, dict[str, Any]]]:
-    """Build and write every instance, in ``workers`` processes when there is more than one.
+    """Build and write every instance, in ``workers`` processes when there is more than one, or
+    by ``executor`` (split for ``workers`` of its workers) when given.
 
     Work is handed out in units that keep the pixel cache useful: whole patients (a patient's
     priors show the same anatomy as the current study), largest first, one at a time to whichever
@@ -214,7 +219,7 @@ def _run(
     global _worker_plan
     instances = plan.instances
     results: dict[str, tuple[FileDigest | None, dict[str, Any]]] = {}
-    if workers <= 1 or len(instances) < 2:
+    if executor is None and (workers <= 1 or len(instances) < 2):
         for inst in instances:
             results[inst.path] = _build_and_write(inst, root)
             if progress:
@@ -243,7 +248,9 @@ def _run(
 
     spec_json = plan.spec.model_dump_json()
     inherited, _worker_plan = _worker_plan, (spec_json, plan)  # forked workers start with it
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=quiet_worker)
+    pool: Executor = executor or ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), initializer=quiet_worker
+    )
     try:
         pending = {pool.submit(_work, spec_json, str(root), task) for task in tasks}
         try:
@@ -255,10 +262,14 @@ def _run(
                         results[path] = (digest, attrs)
                     if progress:
                         progress(len(done))
-        except BaseException:
-            stop_pool(pool)  # before the caller removes the folder they write into
+        except BaseException:  # stop the work before the caller removes the folder it writes into
+            if isinstance(pool, ProcessPoolExecutor) and executor is None:
+                stop_pool(pool)
+            else:  # cancel what has not started, wait for what has
+                pool.shutdown(wait=True, cancel_futures=True)
             raise
-        pool.shutdown()
+        if executor is None:
+            pool.shutdown()
     finally:
         _worker_plan = inherited
     return results
@@ -356,6 +367,7 @@ def generate(
     finish: Finish | None = None,
     layout: Layout = "folders",
     junk: bool = False,
+    executor: Executor | None = None,
 ) -> GenerateResult:
     """Generate ``spec`` into ``output/<spec.name>``; atomic: all of it appears, or nothing.
 
@@ -363,7 +375,11 @@ def generate(
     manifest is saved and the folder renamed into place (scenarios break files there).
 
     ``layout="media"`` writes the instances as a File-set with a DICOMDIR instead of ``dicoms/``
-    (see :mod:`dicomfab.output.media`); ``junk`` adds the non-DICOM files real media carries."""
+    (see :mod:`dicomfab.output.media`); ``junk`` adds the non-DICOM files real media carries.
+
+    ``executor`` (e.g. :func:`dicomfab.output.distributed.dask_executor`'s) builds the units of
+    work instead of a local process pool; ``workers`` is then how many it runs at once. Its
+    workers write into the temporary folder beside ``output/<name>``: they must all see it."""
     if junk and layout != "media":
         raise SpecError([Issue("junk", "junk files go with the media layout (layout='media')")])
     plan = plan or make_plan(spec)
@@ -371,7 +387,8 @@ def generate(
     target = output / safe_component(spec.name)
     with atomic_folder(target, overwrite=overwrite) as temp:
         (temp / "dicoms").mkdir()
-        results = _run(plan, temp, workers or default_workers(), progress)
+        slots = workers or getattr(executor, "workers", None) or default_workers()
+        results = _run(plan, temp, slots, progress, executor)
         manifest = build_manifest(plan, results)
         if layout == "media":
             write_media(temp, plan, manifest, junk=junk)
