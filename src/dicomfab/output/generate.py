@@ -252,7 +252,9 @@ def _run(
         max_workers=min(workers, len(tasks)), initializer=quiet_worker
     )
     try:
-        pending = {pool.submit(_work, spec_json, str(root), task) for task in tasks}
+        # absolute: another process (a Dask worker) may have another working folder
+        where = str(root.absolute())
+        pending = {pool.submit(_work, spec_json, where, task) for task in tasks}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +99,13 @@ def _on(
     output: Path,
     progress: Callable[[GenerateResult], None] | None,
 ) -> list[GenerateResult]:
-    futures = [executor.submit(generate_one, r, output) for r in requests]
+    # absolute: a worker has its own working folder
+    futures = [executor.submit(generate_one, r, output.absolute()) for r in requests]
     results: list[GenerateResult] = []
     try:
         for future in futures:
-            results.append(future.result())
+            result = future.result()
+            results.append(replace(result, path=output / result.path.name))
             if progress:
                 progress(results[-1])
     except BaseException:  # a scenario being written publishes or removes its own folder

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import dicomfab
@@ -59,7 +59,13 @@ def _process(argv: list[str], env: dict[str, str], logs: Path) -> Iterator[subpr
     log = logs / f"{Path(argv[0]).name}-{argv[1]}-{len(list(logs.iterdir()))}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            argv,
+            env=env,
+            cwd=logs,  # a relative path sent to a worker must not land in our working folder
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
         )
     try:
         yield process
@@ -78,10 +84,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(wait)
         except subprocess.TimeoutExpired:
             continue
-        try:  # the leader is gone; anything else in its group goes too
+        with suppress(ProcessLookupError):  # the leader is gone; the rest of its group goes too
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         break
 
 
