@@ -91,7 +91,7 @@ class DaskExecutor(cf.Executor):
         self._inner = client.get_executor(pure=False)
         self._token = uuid.uuid4().hex
         self._futures: list[cf.Future[Any]] = []
-        #: worker threads in the cluster when connected: what the work is split for
+        #: worker processes in the cluster when connected: what the work is split for
         self.workers = workers
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
@@ -182,7 +182,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _check(client: Any, address: str, shared: Path | None, timeout: float) -> int:
-    """The checks :func:`dask_executor` promises; the cluster's worker thread count."""
+    """The checks :func:`dask_executor` promises; the cluster's worker process count."""
     where = f"the Dask cluster at {shorten_text(address)}"
     try:
         client.wait_for_workers(1, timeout=timeout)
@@ -217,7 +217,7 @@ def _check(client: Any, address: str, shared: Path | None, timeout: float) -> in
             )
     if shared is not None:
         _check_shared(client, where, shared)
-    return max(1, sum(client.nthreads().values()))
+    return max(1, len(client.nthreads()))  # worker processes: each runs one unit at a time
 
 
 def _check_shared(client: Any, where: str, folder: Path) -> None:
