@@ -8,6 +8,8 @@
     ├── BuildError                 a valid spec could not be turned into DICOM (a bug or a limit)
     ├── OutputError                the output folder cannot be written (exists, not writable, …)
     ├── MissingExtra               an optional dependency (a pyproject extra) is not installed
+    ├── ClusterError               the Dask cluster asked for (--dask) cannot be used: unreachable,
+    │                              no worker, another dicomfab version, output folder not shared
     └── TargetError                a system under test cannot be reached or fails at the
         │                          infrastructure level (not started, refused, connection lost)
         ├── TargetConnectError     cannot reach it: connection refused, DNS, unreachable
@@ -129,6 +131,12 @@ class MissingExtra(DicomfabError):
         self.extra = extra
         self.needed_by = needed_by
         super().__init__(f"{needed_by} needs the [{extra}] extra: pip install 'dicomfab[{extra}]'")
+
+
+class ClusterError(DicomfabError):
+    """The Dask cluster ``--dask`` names cannot be used (see :mod:`dicomfab.output.distributed`):
+    the scheduler does not answer, no worker joined, a worker runs another dicomfab version or
+    does not see the output folder, or the cluster went away during the work."""
 
 
 class TargetError(DicomfabError):

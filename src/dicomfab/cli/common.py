@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +98,38 @@ TARGETS_CONFIG_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Targets file (default: ./dicomfab.toml, then ~/.config/dicomfab/dicomfab.toml).",
 )
+
+
+DASK_OPTION = click.option(
+    "--dask",
+    "dask",
+    metavar="ADDRESS",
+    envvar="DICOMFAB_DASK",
+    help="Build on the Dask distributed cluster whose scheduler is at ADDRESS (tcp://host:8786; "
+    "env DICOMFAB_DASK) instead of local processes. Every worker needs this dicomfab version "
+    "(the [dask] extra) and the output folder at the same path (a shared file system). "
+    "Not with --workers. See docs/scale.md.",
+)
+
+
+def no_workers_with_dask(workers: int | None, dask: str | None) -> None:
+    if workers is not None and dask:
+        raise click.UsageError(
+            "give --workers or --dask, not both: with --dask the cluster's workers build"
+        )
+
+
+@contextmanager
+def cluster(address: str | None, shared: Path) -> Iterator[Executor | None]:
+    """The Dask cluster's executor for ``--dask ADDRESS`` (checked to see ``shared``), or None:
+    build locally. ``distributed`` is imported only when an address is given."""
+    if not address:
+        yield None
+        return
+    from dicomfab.output.distributed import dask_executor
+
+    with dask_executor(address, shared=shared) as executor:
+        yield executor
 
 
 def complete_scenarios(

@@ -11,11 +11,14 @@ import click
 
 from dicomfab.cli import listing
 from dicomfab.cli.common import (
+    DASK_OPTION,
+    cluster,
     complete_scenarios,
     console,
     console_err,
     human_bytes,
     instances_from,
+    no_workers_with_dask,
     note,
     plan_from,
 )
@@ -23,6 +26,8 @@ from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 from dicomfab.output.layouts import LAYOUTS, Layout
 
 if TYPE_CHECKING:  # the builder (pydicom, numpy, pydantic) loads when the command runs
+    from concurrent.futures import Executor
+
     from dicomfab.builder.plan_model import Plan
     from dicomfab.output.generate import GenerateResult
     from dicomfab.studyspec.models import Spec
@@ -91,6 +96,7 @@ if TYPE_CHECKING:  # the builder (pydicom, numpy, pydantic) loads when the comma
     type=click.IntRange(min=1),
     help="Processes to build with (default: up to 2, one per core).",
 )
+@DASK_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.option(
     "-q", "--quiet", is_flag=True, help="No progress bar, no summary (errors still show)."
@@ -112,6 +118,7 @@ def command(
     layout: Layout,
     junk: bool,
     workers: int | None,
+    dask: str | None,
     as_json: bool,
     quiet: bool,
     list_scenarios: bool,
@@ -136,6 +143,7 @@ def command(
       dicomfab generate -o out --scenario pr_bits_mismatch cu_private_tag --seed 7
       dicomfab generate -o out --scenario all --set image_size=small
       dicomfab generate -o out --scenario masc_ext_prior --set patient.name=Doe^Jane
+      dicomfab generate -o /shared/out -c big.yaml --dask tcp://scheduler:8786
     """
     if list_scenarios:
         click.get_current_context().invoke(listing.command)
@@ -144,6 +152,7 @@ def command(
         raise click.UsageError("--junk goes with --layout media")
     if resume and (overwrite or preview or scenario_names):
         raise click.UsageError("--resume goes with a spec (--config), without --overwrite")
+    no_workers_with_dask(workers, dask)
     if layout != "folders" and (scenario_names or preview):
         raise click.UsageError("--layout media goes with a spec (--config), without --preview")
     if scenario_names:
@@ -151,7 +160,7 @@ def command(
             raise click.UsageError("give --scenario or a spec (--config), not both")
         from dicomfab.scenarios.selection import expand_names, read_overrides
 
-        run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json)
+        run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json, dask)
         run.generate(
             expand_names(scenario_names, click.get_current_context().args),
             read_overrides(params_file, assignments),
@@ -184,9 +193,19 @@ def command(
         return
     total = instances_from(spec, source)  # the spec is checked before anything is written
     try:
-        result = _generate(
-            spec, total, output, overwrite, workers, quiet or as_json, layout, junk, resume
-        )
+        with cluster(dask, output) as executor:
+            result = _generate(
+                spec,
+                total,
+                output,
+                overwrite,
+                workers,
+                quiet or as_json,
+                layout,
+                junk,
+                resume,
+                executor=executor,
+            )
     except KeyboardInterrupt as exc:  # the workers are stopped
         partial = getattr(exc, "partial", None)
         if partial is not None:
@@ -214,6 +233,8 @@ def _generate(
     layout: Layout,
     junk: bool,
     resume: bool,
+    *,
+    executor: Executor | None = None,
 ) -> GenerateResult:
     from rich.progress import (
         BarColumn,
@@ -235,6 +256,7 @@ def _generate(
         junk=junk,
         resumable=True,
         resume=resume,
+        executor=executor,
     )
     if quiet:
         return run()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from dicomfab.cli.common import (
+    DASK_OPTION,
     TARGETS_CONFIG_OPTION,
+    cluster,
     complete_scenarios,
     complete_tags,
     console,
     console_err,
     escape,
+    no_workers_with_dask,
 )
 from dicomfab.cli.scenario_run import ScenarioRun, scenario_parameter_options
 
@@ -216,6 +220,7 @@ def _run(request: RunRequest, quiet: bool) -> RunOutcome:
     help="Write the reports here instead of <run folder>/reports.",
 )
 @click.option("-j", "--workers", type=click.IntRange(min=1), help="Processes to generate with.")
+@DASK_OPTION
 @click.option(
     "--strict",
     is_flag=True,
@@ -239,6 +244,7 @@ def command(
     runs_dir: Path,
     report_dir: Path | None,
     workers: int | None,
+    dask: str | None,
     strict: bool,
     as_json: bool,
     quiet: bool,
@@ -277,6 +283,7 @@ def command(
     from dicomfab.scenarios.selection import choose, read_overrides, with_image_size
     from dicomfab.targets.config import find_config
 
+    no_workers_with_dask(workers, dask)
     extra = click.get_current_context().args
     names = choose((*scenario_names, *extra), tags, category)
     overrides = read_overrides(params_file, assignments)
@@ -311,7 +318,8 @@ def command(
 
     check_run(request)  # bad input is one error line, before the progress display starts
     try:
-        outcome = _run(request, quiet or as_json)
+        with cluster(dask, runs_dir) as executor:
+            outcome = _run(replace(request, executor=executor), quiet or as_json)
     except KeyboardInterrupt as exc:  # the reports are written: say where, then stop (130/143)
         stopped = getattr(exc, "outcome", None)
         if isinstance(stopped, RunOutcome):

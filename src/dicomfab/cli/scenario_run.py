@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dicomfab.cli.common import console, console_err, human_bytes
+from dicomfab.cli.common import cluster, console, console_err, human_bytes
 
 if TYPE_CHECKING:  # the scenario stack loads when a command runs (``--help`` stays light)
+    from concurrent.futures import Executor
+
     from dicomfab.output.generate import GenerateResult
     from dicomfab.scenarios import ScenarioRequest
 
@@ -52,6 +54,7 @@ class ScenarioRun:
     seed: int | None
     sites: Path | None
     quiet: bool
+    dask: str | None = None  # a Dask scheduler's address: generate there (--dask)
 
     def requests(self, names: list[str], overrides: dict[str, Any]) -> list[ScenarioRequest]:
         from dicomfab.scenarios.selection import scenario_requests
@@ -65,10 +68,22 @@ class ScenarioRun:
         if preview:
             self._preview(requests, as_json)
             return
+        with cluster(self.dask, self.output) as executor:
+            results = self._generate(requests, executor)
+        if as_json:
+            click.echo(json.dumps([_summary(r) for r in results], indent=2))
+        elif not self.quiet:
+            _print(results)
+
+    def _generate(
+        self, requests: list[ScenarioRequest], executor: Executor | None
+    ) -> list[GenerateResult]:
         from dicomfab.scenarios.generate import generate_scenarios
 
         if self.quiet:
-            results = generate_scenarios(requests, self.output, workers=self.workers)
+            return generate_scenarios(
+                requests, self.output, workers=self.workers, executor=executor
+            )
         else:
             from rich.progress import (
                 BarColumn,
@@ -86,16 +101,13 @@ class ScenarioRun:
             )
             with Progress(*columns, console=console_err.rich, transient=True) as bar:
                 task = bar.add_task("scenarios", total=len(requests))
-                results = generate_scenarios(
+                return generate_scenarios(
                     requests,
                     self.output,
                     workers=self.workers,
                     progress=lambda _result: bar.advance(task),
+                    executor=executor,
                 )
-        if as_json:
-            click.echo(json.dumps([_summary(r) for r in results], indent=2))
-        elif not self.quiet:
-            _print(results)
 
     def _preview(self, requests: list[ScenarioRequest], as_json: bool) -> None:
         from dicomfab.scenarios.compose import compose

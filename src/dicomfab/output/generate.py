@@ -470,6 +470,7 @@ class _Writer:
         next_index: int,
     ) -> None:
         self.spec_json, self.root, self.journal, self.mode = spec_json, root, journal, mode
+        self.where = str(root.absolute())  # a worker elsewhere has another working folder
         self.patient, self.progress, self.next_index = patient, progress, next_index
         self.waiting: dict[int, PatientDone] = {}  # finished before an earlier patient
         self.split: dict[int, tuple[PatientPlan, int, Results]] = {}  # plan, parts left, results
@@ -508,7 +509,7 @@ class _Writer:
         for unit in units:
             while len(pending) + len(self.waiting) >= limit and pending:
                 self._collect(pending)
-            pending.add(executor.submit(write_unit, self.spec_json, str(self.root), unit))
+            pending.add(executor.submit(write_unit, self.spec_json, self.where, unit))
         while pending:
             self._collect(pending)
 
@@ -569,9 +570,8 @@ def _write(
     except BaseException:
         if own is not None:
             stop_pool(own)  # before anyone removes the folder they write into
-        else:  # an executor we do not own (cancelling first trips our own pool's manager)
-            for future in writer.pending:
-                future.cancel()
+        else:  # not ours: cancel what has not started, wait for what has (it writes into root)
+            executor.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         _given = inherited
@@ -612,7 +612,11 @@ def generate(
     manifest is saved and the folder renamed into place (scenarios break files there).
 
     ``layout="media"`` writes the instances as a File-set with a DICOMDIR instead of ``dicoms/``
-    (see :mod:`dicomfab.output.media`); ``junk`` adds the non-DICOM files real media carries."""
+    (see :mod:`dicomfab.output.media`); ``junk`` adds the non-DICOM files real media carries.
+
+    ``executor`` (e.g. :func:`dicomfab.output.distributed.dask_executor`'s) builds the units of
+    work instead of a local process pool; ``workers`` is then how many it runs at once. Its
+    workers write into the temporary folder beside ``output/<name>``: they must all see it."""
     if junk and layout != "media":
         raise SpecError([Issue("junk", "junk files go with the media layout (layout='media')")])
     if layout == "media" and plan is None:
@@ -627,7 +631,8 @@ def generate(
     job = _Job(spec, plan, sizes, layout, junk, finish)
     # the name is checked again here (not only in the spec model): ``output / "."`` is ``output``
     target = output / safe_component(spec.name)
-    count = workers or default_workers()
+    # a cluster's executor says how many workers it has (to split the work for them)
+    count = workers or getattr(executor, "workers", None) or default_workers()
     if resumable or resume:
         state: dict[str, object] = {
             "spec_sha256": spec_digest(spec),

@@ -37,6 +37,7 @@ import signal
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -88,6 +89,7 @@ class RunRequest:
     run_dir: Path | None = None
     report_dir: Path | None = None
     workers: int | None = None
+    executor: Executor | None = None  # generates instead of local processes (``--dask``)
     seed: int | None = None  # the run seed; None: the scenarios' shared seed, else a fresh one
     strict: bool = False  # a verdict not checked (e.g. links = "none") is a failure
 
@@ -421,6 +423,7 @@ class _Runner:
                 self.root / "generated",
                 workers=self.request.workers,
                 progress=lambda _r: self.progress.advance(),
+                executor=self.request.executor,
             )
         self.generated = [r.path for r in results]
         files = sum(r.files_written for r in results)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,18 +72,25 @@ def generate_scenarios(
     *,
     workers: int | None = None,
     progress: Callable[[GenerateResult], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[GenerateResult]:
     """Generate every request (validated first, so a bad one stops all before anything is
     written); scenarios are spread over ``workers`` processes.
 
     Interrupted (or on an error), the scenarios already generated stay in ``output``; the
     workers are stopped at once and the half-written folders of the ones they were generating
-    are removed."""
+    are removed.
+
+    ``executor`` (e.g. a Dask cluster's, :mod:`dicomfab.output.distributed`) generates the
+    scenarios instead of a local process pool, each whole on one of its workers, which must
+    all see ``output``; stopped, it lets the scenarios already started finish."""
     profiles = {r.sites: load_profiles(r.sites) for r in requests}
     # fail fast: every scenario composes before any is written (and is generated as composed)
     composed = [compose(get(r.name), r.overrides, profiles[r.sites], seed=r.seed) for r in requests]
     workers = workers or default_workers()
     results: list[GenerateResult] = []
+    if executor is not None:
+        return _on(executor, requests, output, progress)
     if workers <= 1 or len(requests) < 2:
         for r, c in zip(requests, composed, strict=True):
             results.append(generate_one(r, output, c))
@@ -109,4 +116,25 @@ def generate_scenarios(
                 shutil.rmtree(partial, ignore_errors=True)
         raise
     pool.shutdown()
+    return results
+
+
+def _on(
+    executor: Executor,
+    requests: Sequence[ScenarioRequest],
+    output: Path,
+    progress: Callable[[GenerateResult], None] | None,
+) -> list[GenerateResult]:
+    # absolute: a worker has its own working folder
+    futures = [executor.submit(generate_one, r, output.absolute()) for r in requests]
+    results: list[GenerateResult] = []
+    try:
+        for future in futures:
+            result = future.result()
+            results.append(replace(result, path=output / result.path.name))
+            if progress:
+                progress(results[-1])
+    except BaseException:  # a scenario being written publishes or removes its own folder
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
     return results
