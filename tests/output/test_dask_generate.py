@@ -238,8 +238,34 @@ def test_an_interrupted_dask_generate_stops_cleanly(
     assert "Traceback" not in stderr
     assert f"interrupted ({sig.name})" in stderr
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-    time.sleep(1)  # nothing may appear after the exit either (the units were drained)
-    assert not list(out.iterdir())
+    # the finished patients are kept for --resume, and nothing changes after the exit (the
+    # running units were drained before it)
+    assert [p.name for p in out.iterdir()] == [".big.partial"], stderr
+    assert "--resume" in stderr
+    kept = _sizes(out)
+    time.sleep(1)
+    assert _sizes(out) == kept
+    if sig is signal.SIGINT:  # the cluster finishes it, byte-identical to a local run
+        resumed = _cli(
+            "generate",
+            "-o",
+            str(out),
+            "-c",
+            str(spec),
+            "-q",
+            "--resume",
+            "--dask",
+            dask_address,
+            cwd=tmp_path,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        local = _cli("generate", "-o", "local", "-c", str(spec), "-q", cwd=tmp_path)
+        assert local.returncode == 0, local.stderr
+        assert _hashes(out / "big") == _hashes(tmp_path / "local" / "big")
+
+
+def _sizes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
 
 
 def test_run_generates_on_the_cluster(dask_address: str, tmp_path: Path) -> None:
