@@ -3,7 +3,6 @@ hold this load's UIDs already, run the schedule, write ``load.json`` and ``load.
 
 from __future__ import annotations
 
-import datetime as dt
 import signal
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from dicomfab.errors import DicomfabError, Issue, SpecError, TargetError
 from dicomfab.load.records import StudyRecord
 from dicomfab.load.runner import LoadResult, LoadSettings, LoadState, run_load
 from dicomfab.load.schedule import Schedule
+from dicomfab.run.pipeline import new_run_dir
 
 EXIT_DONE, EXIT_NOT_VISIBLE, EXIT_TARGET = 0, 1, 3
 
@@ -45,19 +45,6 @@ class LoadOutcome:
         return dict(self.data.get("summary", {}))
 
 
-def new_out_dir(runs_dir: Path) -> Path:
-    """``runs_dir/<UTC timestamp>-load`` (``-2``, ``-3``, … when two start in one second)."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    candidate, n = runs_dir / f"{stamp}-load", 1
-    while True:
-        try:
-            candidate.mkdir(parents=True)
-            return candidate
-        except FileExistsError:
-            n += 1
-            candidate = runs_dir / f"{stamp}-load-{n}"
-
-
 def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None) -> LoadOutcome:
     """Run ``request``; the outcome says where the files went and the exit code. Interrupted,
     the files are written (marked interrupted) and the KeyboardInterrupt goes on, carrying the
@@ -71,7 +58,7 @@ def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None
         request.out.mkdir(parents=True, exist_ok=True)
         out = request.out
     else:
-        out = new_out_dir(request.runs_dir)
+        out = new_run_dir(request.runs_dir, "load")
     maker = StudyMaker(generate_template(request.image_size, out), request.seed)
     study_uids = [maker.identity(i)[2][_study_uid(maker)] for i in range(request.studies)]
     outcome = LoadOutcome(out)

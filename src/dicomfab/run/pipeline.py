@@ -159,9 +159,10 @@ class RunOutcome:
         }
 
 
-def new_run_dir(runs_dir: Path) -> Path:
-    """``runs_dir/<UTC timestamp>``, with ``-2``, ``-3``, … when two runs start in one second."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+def new_run_dir(runs_dir: Path, kind: str = "") -> Path:
+    """``runs_dir/<UTC timestamp>[-kind]``, with ``-2``, ``-3``, … when two runs start in one
+    second."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")
     candidate, n = runs_dir / stamp, 1
     while True:
         try:
