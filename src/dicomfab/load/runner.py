@@ -32,6 +32,7 @@ from dicomfab.load.records import StudyRecord
 from dicomfab.load.schedule import Schedule
 from dicomfab.load.template import LoadStudy, StudyMaker
 from dicomfab.targets._dicomnet import DicomNode
+from dicomfab.targets.cstore import abort_and_wake
 from dicomfab.targets.observations import Verifier
 
 STOP_GRACE = 5.0  # seconds the threads get to end once stopped
@@ -86,12 +87,7 @@ class LoadState:
         self.stop.set()
         with self.lock:
             live = list(self.live)
-        for assoc in live:
-            try:
-                assoc.abort()
-                assoc.dimse.msg_queue.put((None, None))
-            except Exception:  # already gone
-                pass
+        abort_and_wake(live)
 
     def snapshot(self) -> list[StudyRecord]:
         with self.lock:

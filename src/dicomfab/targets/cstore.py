@@ -91,6 +91,17 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def abort_and_wake(associations: list[Association]) -> None:
+    """Abort each association and wake its sender: pynetdicom's waiting C-STORE returns at once
+    instead of after the DIMSE timeout."""
+    for assoc in associations:
+        try:
+            assoc.abort()
+            assoc.dimse.msg_queue.put((None, None))
+        except Exception:  # already gone: nothing left to stop
+            pass
+
+
 class _Sending:
     """What the sending threads share: the results so far, the stop flag, the live
     associations (aborted all at once when the ingest is stopped)."""
@@ -119,12 +130,7 @@ class _Sending:
         self.stop.set()
         with self.lock:
             live = list(self.live)
-        for assoc in live:
-            try:
-                assoc.abort()
-                assoc.dimse.msg_queue.put((None, None))
-            except Exception:  # already gone: nothing left to stop
-                pass
+        abort_and_wake(live)
 
     def receipt(self, start: float) -> Receipt:
         with self.lock:
