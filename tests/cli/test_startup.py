@@ -101,8 +101,7 @@ def test_help_and_list_load_no_heavy_package(tmp_path: Path, args: list[str]) ->
     loaded = _loaded(tmp_path, *args)
     assert "click" in loaded  # the script did run the command line
     assert _heavy(loaded, HEAVY) == []
-    if args != ["list"]:  # only a table needs rich: help is click's, JSON is json's
-        assert _heavy(loaded, ("rich",)) == []
+    assert _heavy(loaded, ("rich",)) == []  # help is click's, JSON json's, the list plain text
 
 
 def test_small_generate_loads_only_what_it_uses(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from dicomfab.cli.common import console
-
 
 @click.command("list")
 @click.argument(
@@ -111,15 +109,10 @@ def command(
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    from rich.table import Table
-    from rich.text import Text
+    from dicomfab.cli import plain_table
 
-    table = Table(title=f"{len(rows)} {what}", title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:  # Text: values are shown as they are, never read as markup
-        table.add_row(*(Text(_cell(row[c])) for c in columns))
-    console.print(table)
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    click.echo(plain_table.render(f"{len(rows)} {what}", columns, cells, plain_table.width()))
 
 
 def _cell(value: object) -> str:
