@@ -39,7 +39,7 @@ inherit them and need not compose them again (a spec, its twin and two plans eac
 
 
 def generate_one(
-    request: ScenarioRequest, output: Path, composed: Composed | None = None
+    request: ScenarioRequest, output: Path, composed: Composed | None = None, workers: int = 1
 ) -> GenerateResult:
     """Generate one scenario; ``composed`` is the request's composition when the caller has
     it already (composing plans the study twice: the cost of a small scenario)."""
@@ -52,7 +52,7 @@ def generate_one(
         done.spec,
         output,
         overwrite=request.overwrite,
-        workers=1,
+        workers=workers,
         plan=done.plan,
         finish=lambda root, manifest: finish(done, root, manifest),
     )
@@ -93,7 +93,8 @@ def generate_scenarios(
         return _on(executor, requests, output, progress)
     if workers <= 1 or len(requests) < 2:
         for r, c in zip(requests, composed, strict=True):
-            results.append(generate_one(r, output, c))
+            # one scenario alone gets the workers (its patients, or its views, split over them)
+            results.append(generate_one(r, output, c, workers if len(requests) == 1 else 1))
             if progress:
                 progress(results[-1])
         return results
