@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/generate.py [--instances 200] [--out DIR] [--repeat 5]``
 
-1. Uncompressed (explicit VR little endian) MG, the issue's target (>= 0.8 of the disk limit, issue 15).
+1. Uncompressed (explicit VR little endian) MG, issue 15's target (>= 0.8 of the disk limit).
    The spec is built in code and looks like real screening data: patients with a current study and
    two priors, 4 views each (RCC, LCC, RMLO, LMLO), 3328 x 2560 x 16 bit (about 16 MiB a file). A
    patient's anatomy is the same in every study, so 200 instances are 17 patients and draw
