@@ -9,72 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pydicom
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from ui_server import UI, running_ui
+from browser_kit import assert_accessible, shot
+from playwright.sync_api import Page, expect
+from ui_server import UI
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-STATIC = REPO / "src" / "dicomfab" / "web" / "static" / "index.html"
-SCREENSHOTS = REPO / "docs" / "screenshots"
 # generation starts worker processes: on a loaded machine it takes more than expect's 5 s default
 expect.set_options(timeout=60_000)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
-    """``dicomfab ui`` on a free port with a fresh root."""
-    if not STATIC.is_file():
-        pytest.fail("the front end is not built: run `make web`", pytrace=False)
-    with running_ui(tmp_path_factory.mktemp("ui-root")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        pytest.fail("Debian's chromium is not installed: run `make deps`", pytrace=False)
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookie yet); what the page's Content-Security-Policy blocked
-    fails the test: the policy must fit the built front end."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    blocked: list[str] = []
-    page.on(
-        "console",
-        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    yield page
-    context.close()
-    assert blocked == [], blocked
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
 def test_a_missing_or_wrong_token_is_refused(ui: UI, page: Page) -> None:
@@ -194,15 +136,7 @@ def test_keyboard_focus_is_visible_and_pages_fit_1280(ui: UI, page: Page) -> Non
     for name in ("Scenarios", "Wizard", "Output", "Runs"):
         page.get_by_role("link", name=name, exact=True).click()
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= 1280, f"{name}: {width} px wide at a 1280 px viewport"
-        unlabelled = page.evaluate(
-            "() => [...document.querySelectorAll('input, select, textarea')]"
-            ".filter(e => e.type !== 'hidden' && !e.labels?.length"
-            " && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))"
-            ".map(e => e.outerHTML.slice(0, 80))"
-        )
-        assert unlabelled == [], f"{name}: controls without a label: {unlabelled}"
+        assert_accessible(page, name)
 
 
 def _numeric_values(ds: pydicom.Dataset) -> list[float]:
