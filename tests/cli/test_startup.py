@@ -93,6 +93,7 @@ def test_version_and_generate_do_not_load_the_run_stack(tmp_path: Path) -> None:
         ["run", "--help"],
         ["describe", "--help"],
         ["targets", "--help"],
+        ["check", "--help"],
         ["ui", "--help"],
     ],
     ids=" ".join,

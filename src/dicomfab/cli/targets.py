@@ -51,28 +51,73 @@ def targets_command(config: Path | None, as_json: bool) -> None:
 @click.command("check")
 @click.option("-t", "--target", help="Target to check (default: the embedded PACS).")
 @TARGETS_CONFIG_OPTION
+@click.option(
+    "--associations", "measure", is_flag=True,
+    help="Then SEND short bursts of synthetic MG studies over 1, 2, 3, 4, 6, 8 … parallel "
+    "associations and recommend how many the target wants (C-STORE targets only).",
+)  # fmt: skip
+@click.option(
+    "--max-associations", type=click.IntRange(1, 16), default=8, show_default=True,
+    help="With --associations: the most associations to try.",
+)  # fmt: skip
+@click.option(
+    "--studies", type=click.IntRange(1, 1000), default=8, show_default=True,
+    help="With --associations: 4-instance studies per step (raised so that each association "
+    "gets two instances).",
+)  # fmt: skip
+@click.option(
+    "--image-size", type=click.Choice(["full", "reduced", "small"]), default="reduced",
+    show_default=True, help="With --associations: image size of the studies sent.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def check_command(target: str | None, config: Path | None, as_json: bool) -> None:
+def check_command(
+    target: str | None,
+    config: Path | None,
+    measure: bool,
+    max_associations: int,
+    studies: int,
+    image_size: str,
+    as_json: bool,
+) -> None:
     """Check that each part of a target answers (C-ECHO, DICOMweb, command, SQL through its SSH
-    tunnel, C-FIND, QIDO-RS, the link relation) without sending any data.
+    tunnel, C-FIND, QIDO-RS, the link relation); no data is sent unless --associations is given.
 
-    Exit code 0 when every part answered, 3 otherwise."""
-    from dicomfab.run.connect import EMBEDDED, load_targets
+    \b
+    --associations SENDS DATA into the target: after the checks, a warm-up burst, then a short
+    burst of synthetic MG studies (new UIDs, pixels reused) at each of 1, 2, 3, 4, 6, 8 …
+    associations until the rate gains less than 5 % (or falls, or errors appear). It prints
+    instances/s per step and the smallest count within 95 % of the best, with the line for the
+    target's config. Every study sent belongs to the patient DICOMFAB^ASSOCIATION^CHECK, with a
+    PatientID starting with DFCHECK (printed): nothing is deleted afterwards, remove them from
+    the target yourself if you wish.
+
+    \b
+    Exit codes: 0 every part answered (and the steps had no errors); 2 bad input (e.g.
+                --associations for a target without C-STORE); 3 a part failed, or the target
+                failed or answered errors while measuring; 130 / 143 interrupted (what was
+                measured so far is printed)."""
+    from dicomfab.run.connect import EMBEDDED, configured_target, load_targets
     from dicomfab.run.probe import probe
     from dicomfab.targets.config import find_config
 
-    targets = load_targets(find_config(config))
+    path = find_config(config)
+    targets = load_targets(path)
+    configured = configured_target(target, targets)  # an unknown target: exit 2
+    if measure and configured is not None and configured.ingest.kind != "cstore":
+        from dicomfab.errors import Issue, SpecError
+        from dicomfab.targets.associations import not_cstore
+
+        raise SpecError([Issue("--target", not_cstore(target or EMBEDDED))])
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="dicomfab-check-") as tmp:
         probes = probe(target, targets, Path(tmp))
-    if as_json:
-        rows = [p.__dict__ for p in probes]
-        click.echo(json.dumps({"target": target or EMBEDDED, "probes": rows}, indent=2))
-    else:
+    name = target or EMBEDDED
+    data: dict[str, object] = {"target": name, "probes": [p.__dict__ for p in probes]}
+    if not as_json:
         from rich.table import Table
 
-        table = Table(title=f"target {target or EMBEDDED}")
+        table = Table(title=f"target {name}")
         for column in ("Part", "What", "Result", "Detail", "Time"):
             table.add_column(column, overflow="fold")
         for p in probes:
@@ -80,4 +125,13 @@ def check_command(target: str | None, config: Path | None, as_json: bool) -> Non
             table.add_row(p.part, p.what, result, p.detail, f"{p.seconds:.2f} s")
         console.print(table)
     if not all(p.ok for p in probes):
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
         raise SystemExit(3)
+    if not measure:
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+        return
+    from dicomfab.cli.associations import run_check
+
+    run_check(name, target, targets, path, data, max_associations, studies, image_size, as_json)

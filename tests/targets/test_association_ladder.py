@@ -1,0 +1,91 @@
+"""The pure part of ``dicomfab check --associations``: the ladder of association counts, when it
+stops, and which count it recommends (synthetic rates, no network)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dicomfab.targets.associations import (
+    MIN_GAIN,
+    NEAR_BEST,
+    Step,
+    gains,
+    ladder,
+    recommend,
+    stop_reason,
+    studies_for_step,
+)
+
+
+def step(k: int, rate: float, errors: int = 0, warmup: bool = False) -> Step:
+    sent = 100
+    return Step(k, sent, sent - errors, errors, seconds=(sent - errors) / rate, warmup=warmup)
+
+
+rates = st.lists(st.floats(min_value=0.5, max_value=500.0), min_size=1, max_size=8)
+
+
+def test_ladder_is_the_documented_one() -> None:
+    assert ladder(8) == [1, 2, 3, 4, 6, 8]
+    assert ladder(5) == [1, 2, 3, 4, 5]
+    assert ladder(1) == [1]
+    assert ladder(16) == [1, 2, 3, 4, 6, 8, 12, 16]
+
+
+@given(st.integers(min_value=1, max_value=64))
+def test_ladder_rises_from_one_to_max(max_k: int) -> None:
+    ks = ladder(max_k)
+    assert ks[0] == 1 and ks[-1] == max_k
+    assert all(a < b for a, b in pairwise(ks))
+
+
+@given(rates)
+def test_recommendation_is_the_smallest_k_near_the_best(values: list[float]) -> None:
+    ks = ladder(16)[: len(values)]
+    steps = [step(1, 1000.0, warmup=True)] + [step(k, r) for k, r in zip(ks, values, strict=False)]
+    k = recommend(steps)
+    assert k in ks  # a measured k, never the warm-up's rate
+    best = max(values)
+    chosen = values[ks.index(k)]
+    assert chosen >= NEAR_BEST * best
+    assert all(r < NEAR_BEST * best for kk, r in zip(ks, values, strict=False) if kk < k)
+
+
+def test_recommendation_skips_steps_with_errors() -> None:
+    steps = [step(1, 10.0), step(2, 30.0, errors=5), step(3, 12.0)]
+    assert recommend(steps) == 3
+    assert recommend([step(1, 10.0, errors=1)]) is None
+    assert recommend([step(1, 20.0, warmup=True)]) is None
+
+
+def test_stop_reasons() -> None:
+    warm = step(1, 5.0, warmup=True)
+    assert stop_reason([warm]) is None
+    assert stop_reason([warm, step(1, 10.0)]) is None
+    assert stop_reason([warm, step(1, 10.0), step(2, 20.0)]) is None
+    assert stop_reason([warm, step(1, 10.0), step(2, 10.3)]) == "gain under 5%"
+    assert stop_reason([warm, step(1, 10.0), step(2, 9.0)]) == "rate fell"
+    assert stop_reason([warm, step(1, 10.0), step(2, 20.0, errors=1)]) == "errors"
+    assert stop_reason([step(1, 10.0, errors=2, warmup=True)]) == "errors"
+
+
+@given(rates)
+def test_ladder_goes_on_exactly_while_each_step_gains_enough(values: list[float]) -> None:
+    steps = [step(i + 1, r) for i, r in enumerate(values)]
+    reason = stop_reason(steps)
+    last_gain = gains(steps)[-1]
+    if last_gain is None:
+        assert reason is None
+    else:
+        assert (reason is None) == (last_gain >= MIN_GAIN)
+        assert (reason == "rate fell") == (last_gain < 0)
+
+
+@given(st.integers(1, 50), st.integers(1, 32), st.integers(1, 8))
+def test_each_association_gets_two_instances(studies: int, k: int, per_study: int) -> None:
+    n = studies_for_step(studies, k, per_study)
+    assert n >= studies and n * per_study >= 2 * k
+    assert n == studies or (n - 1) * per_study < 2 * k
