@@ -9,9 +9,10 @@ and Orthanc 1.10.1 with the PostgreSQL index, both on loopback, started exactly 
 (explicit VR little endian, 200 instances by default) once, then measures the target's
 ceiling: N parallel ``storescu`` processes (one association each) on round-robin shards of the
 same files, N raised (1, 2, 3, 4, 6, 8, 12) until the rate stops growing (two steps without a
-3 % gain). Then per pass, each of three senders pushes the files into an emptied Orthanc
-(REST: ``DELETE /patients/{id}`` for every patient, checked empty), in an order that rotates
-so that each goes first once in three passes:
+3 % gain), and runs ``dicomfab check --associations``'s ladder against the same Orthanc
+(printing its recommended k next to the ceiling's N). Then per pass, each of three senders
+pushes the files into an emptied Orthanc (REST: ``DELETE /patients/{id}`` for every patient,
+checked empty), in an order that rotates so that each goes first once in three passes:
 
 1. DCMTK ``storescu`` (``/usr/bin/storescu``: the venv's ``storescu`` from pynetdicom would
    shadow it on PATH), one association, ``+sd +r`` over the folder;
@@ -191,6 +192,25 @@ def find_ceiling(orthanc: Orthanc, folder: Path, files: list[Path], size: int) -
     return best_n, best
 
 
+def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> None:
+    """What ``dicomfab check --associations`` recommends for this Orthanc, beside the ceiling's
+    N (both are "how many associations does this target want")."""
+    from dicomfab.load.template import generate_template
+    from dicomfab.targets._dicomnet import DicomNode
+    from dicomfab.targets.associations import check_maker, measure, stop_reason
+
+    with tempfile.TemporaryDirectory(prefix="dicomfab-bench-check-") as tmp:
+        maker = check_maker(generate_template(size, Path(tmp)), 2031)
+    node = DicomNode(orthanc.host, orthanc.dicom_port, orthanc.ae_title)
+    result = measure(node, maker, max_k=8, studies=8, timeout=30.0)
+    rates = ", ".join(f"{'warm-up' if s.warmup else f'k={s.k}'} {s.rate:.1f}" for s in result.steps)
+    print(f"  check --associations: {rates} inst/s; stopped: {stop_reason(result.steps)}")
+    print(
+        f"  check --associations recommends {result.recommended} associations; "
+        f"the ceiling's N: {ceiling_n} storescu processes"
+    )
+
+
 def cpu_seconds() -> float:
     """CPU used so far by this process and its finished children (storescu)."""
     own, children = (
@@ -241,6 +261,7 @@ def ingest(args: argparse.Namespace, orthanc: Orthanc, folder: Path, files: list
     )
     timed(push_dicomfab, orthanc, folder, files, size)  # warm-up (imports, Orthanc, PG caches)
     n, _ = find_ceiling(orthanc, folder, files, size)
+    check_recommendation(orthanc, args.size, n)
     push_ceiling = storescu_shards(n)
     senders: list[tuple[str, Pusher]] = [
         ("storescu", push_storescu), (f"storescu ×{n}", push_ceiling), ("dicomfab", push_dicomfab)
