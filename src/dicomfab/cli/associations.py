@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from dicomfab.cli.common import console, console_err, escape, human_bytes
+from dicomfab.errors import TargetError
 from dicomfab.targets.associations import PATIENT_NAME
 
 
@@ -55,6 +56,9 @@ def run_check(
                 target, targets, Path(tmp), max_k=max_k, studies=studies,
                 image_size=image_size, seed=seed, on_step=on_step, on_start=on_start,
             )  # fmt: skip
+        except TargetError as exc:  # e.g. the embedded PACS did not start
+            console_err.print(f"target failed: {exc}", markup=False, soft_wrap=True)
+            raise SystemExit(3) from None
         except KeyboardInterrupt as exc:
             stopped = getattr(exc, "measurement", None)
             if stopped is not None:
