@@ -68,6 +68,7 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     expect(page.get_by_label("Image 1 Rows", exact=True)).not_to_have_value("")
     page.get_by_label("Image 2 StudyDescription", exact=True).fill("EDITED LCC")
     assert_accessible(page, "guided tags")
+    shot(page, "wizard-guided-tags")
 
     # 3. one internal prior, a year back, same patient
     page.get_by_role("button", name="Next").click()
@@ -105,9 +106,9 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     seed = page.get_by_test_id("guided-seed").inner_text()
     page.get_by_role("button", name="New seed").click()
     expect(page.get_by_test_id("guided-seed")).not_to_have_text(seed)
-    expect(page.get_by_test_id("guided-preview-row").first.locator('[data-col="PatientID"]')).not_to_have_text(
-        first_id
-    )
+    expect(
+        page.get_by_test_id("guided-preview-row").first.locator('[data-col="PatientID"]')
+    ).not_to_have_text(first_id)
     page.wait_for_timeout(600)  # let the debounced preview settle before reading it
     expect(page.get_by_text("Updating the preview…")).to_have_count(0)
     rows = _preview_rows(page)
@@ -129,10 +130,12 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     # generate: a progress bar, a log, then thumbnails
     page.get_by_role("button", name="Generate", exact=True).click()
     expect(page.get_by_role("progressbar", name="Generate progress")).to_be_visible()
-    expect(page.get_by_test_id("generate-log")).to_contain_text("Generating power_customized_dataset")
-    expect(page.get_by_test_id("guided-result")).to_contain_text("power_customized_dataset")
-    expect(page.get_by_test_id("generate-log")).to_contain_text("done")
-    expect(page.locator('[data-testid="guided-result"] img[alt^="thumbnail"]').first).to_be_visible()
+    log = page.get_by_test_id("generate-log")
+    expect(log).to_contain_text("Generating power_customized_dataset")
+    result = page.get_by_test_id("guided-result")
+    expect(result).to_contain_text("power_customized_dataset")
+    expect(log).to_contain_text("done")
+    expect(result.locator('img[alt^="thumbnail"]').first).to_be_visible()
 
     files = {
         str(ds.SOPInstanceUID): ds
@@ -150,7 +153,8 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     by_role: dict[str, list[Any]] = {}
     for row in rows:
         by_role.setdefault(row["0"], []).append(files[row["SOPInstanceUID"]])
-    current, prior, external = by_role["current"], by_role["internal prior"], by_role["external prior"]
+    current, prior = by_role["current"], by_role["internal prior"]
+    external = by_role["external prior"]
     assert {d.StudyDate for d in current} == {"20240515"}
     assert {d.StudyDate for d in prior} == {"20230515"}
     assert {d.PatientID for d in prior} == {current[0].PatientID}

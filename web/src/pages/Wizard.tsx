@@ -52,13 +52,6 @@ export default function Wizard({ info }: { info: Info | null }) {
 
   return (
     <section aria-labelledby="wizard-title" className="wizard">
-      <div className="mode-switch" role="group" aria-label="Wizard mode">
-        {(['guided', 'tree'] as const).map((m) => (
-          <button key={m} type="button" aria-pressed={mode === m} onClick={() => setMode(m)}>
-            {m === 'guided' ? 'Guided' : 'Tree editor'}
-          </button>
-        ))}
-      </div>
       <SpecActions
         spec={spec}
         onLoad={(loaded, loadNotes) => {
@@ -75,6 +68,13 @@ export default function Wizard({ info }: { info: Info | null }) {
       />
       <Notes notes={notes} onDismiss={() => setNotes([])} />
       <ValidationStatus validation={validation} validating={validating} issues={issues} onSelect={setSel} />
+      <div className="mode-switch" role="group" aria-label="Wizard mode">
+        {(['guided', 'tree'] as const).map((m) => (
+          <button key={m} type="button" aria-pressed={mode === m} onClick={() => setMode(m)}>
+            {m === 'guided' ? 'Guided' : 'Tree editor'}
+          </button>
+        ))}
+      </div>
       {mode === 'guided' && <GuidedWizard spec={spec} onChange={setSpec} info={info} />}
       {mode === 'tree' && (
       <>

@@ -30,7 +30,9 @@ export default function CurrentStep({ spec, preview, onChange }: Props) {
         resolvedDate={isoDate(rows[0]?.tags.StudyDate)}
         dateHint="YYYY-MM-DD; empty: a date from the seed"
       />
-      <ImageSizeField id="guided-size" value={imageSize(spec)} onChange={(size) => onChange(setImageSize(withCurrent, size))} />
+      <div className="form-grid">
+        <ImageSizeField id="guided-size" value={imageSize(spec)} onChange={(size) => onChange(setImageSize(withCurrent, size))} />
+      </div>
       <p className="muted" data-testid="guided-current-views">
         Views: {rows.length ? rows.map(viewLabel).join(' ') : '…'}
       </p>

@@ -18,7 +18,6 @@ function TagField({ id, label, own, generated, onSet }: FieldProps) {
   const edited = own !== undefined;
   return (
     <div className={`tag-field${edited ? ' tag-edited' : ''}`}>
-      <label htmlFor={id}>{label.replace(/^Image \d+ /, '')}</label>
       <input
         id={id}
         type="text"
@@ -57,33 +56,51 @@ export default function TagsStep({ spec, preview, onChange }: Props) {
         Values come from the server's preview: what generate will write with this seed. Change one and it becomes that
         image's own tag in the spec; ↺ goes back to the generated value.
       </p>
-      <div className="guided-images">
-        {rows.map((row, i) => (
-          <fieldset key={row.path} className="guided-image" data-testid={`guided-image-${i + 1}`}>
-            <legend>
-              Image {i + 1} ({viewLabel(row)})
-            </legend>
-            <label className="check">
-              <input
-                type="checkbox"
-                aria-label={`Image ${i + 1} cancerous`}
-                checked={imageCancerous(withCurrent, index, i)}
-                onChange={(e) => onChange(setImageCancerous(withCurrent, index, i, e.target.checked))}
-              />{' '}
-              Cancerous
-            </label>
+      <div className="guided-table-wrap">
+        <table className="guided-tags" data-testid="guided-tags">
+          <caption className="sr-only">Base tags of each image of the current study</caption>
+          <thead>
+            <tr>
+              <th scope="col">Tag</th>
+              {rows.map((row, i) => (
+                <th scope="col" key={row.path}>
+                  Image {i + 1} ({viewLabel(row)})
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              <th scope="row">Cancerous</th>
+              {rows.map((row, i) => (
+                <td key={row.path}>
+                  <input
+                    type="checkbox"
+                    aria-label={`Image ${i + 1} cancerous`}
+                    checked={imageCancerous(withCurrent, index, i)}
+                    onChange={(e) => onChange(setImageCancerous(withCurrent, index, i, e.target.checked))}
+                  />
+                </td>
+              ))}
+            </tr>
             {BASE_TAGS.map((k) => (
-              <TagField
-                key={k}
-                id={`guided-img${i}-${k}`}
-                label={`Image ${i + 1} ${k}`}
-                own={instanceTag(withCurrent, index, i, k)}
-                generated={row.tags[k] ?? null}
-                onSet={(text) => onChange(setInstanceTag(withCurrent, index, i, k, text))}
-              />
+              <tr key={k}>
+                <th scope="row">{k}</th>
+                {rows.map((row, i) => (
+                  <td key={row.path}>
+                    <TagField
+                      id={`guided-img${i}-${k}`}
+                      label={`Image ${i + 1} ${k}`}
+                      own={instanceTag(withCurrent, index, i, k)}
+                      generated={row.tags[k] ?? null}
+                      onSet={(text) => onChange(setInstanceTag(withCurrent, index, i, k, text))}
+                    />
+                  </td>
+                ))}
+              </tr>
             ))}
-          </fieldset>
-        ))}
+          </tbody>
+        </table>
       </div>
     </>
   );

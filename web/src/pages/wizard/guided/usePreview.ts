@@ -2,6 +2,9 @@ import { useEffect, useState } from 'react';
 import { post } from '../../../api';
 import type { Spec, SpecPreview } from '../../../types';
 
+/** Instances previewed at most: each is built as generate builds it (pixels drawn). */
+const PREVIEW_LIMIT = 64;
+
 /** What the spec will write, from the server (POST /api/spec/preview: the real planner and
  * dataset builder with the spec's seed), fetched again (debounced) as the spec changes. */
 export function usePreview(spec: Spec): { preview: SpecPreview | null; error: unknown; loading: boolean } {
@@ -12,7 +15,7 @@ export function usePreview(spec: Spec): { preview: SpecPreview | null; error: un
     let live = true;
     setLoading(true);
     const t = window.setTimeout(() => {
-      post<SpecPreview>('/api/spec/preview', { spec, limit: 200 })
+      post<SpecPreview>('/api/spec/preview', { spec, limit: PREVIEW_LIMIT })
         .then((p) => {
           if (!live) return;
           setPreview(p);
