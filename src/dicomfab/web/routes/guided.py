@@ -4,6 +4,7 @@ picker confined to the allowed roots."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,7 +52,7 @@ MAX_FOLDERS = 500
 
 class PreviewBody(BaseModel):
     spec: Nested
-    limit: int = Field(64, ge=1, le=500, description="instances built at most (pixels are drawn)")
+    limit: int = Field(64, ge=1, le=500, description="instances listed at most")
 
 
 class PreviewInstance(Answer):
@@ -101,15 +102,18 @@ def _text(value: Any) -> str:
 
 
 def preview_row(inst: InstancePlan, study_index: int) -> PreviewInstance:
-    """Build the instance's dataset as generate does (pixels drawn, header complete) and read the
-    key attributes back: what is shown is what is written."""
+    """Build the instance's header as generate does and read the key attributes back: what is
+    shown is what is written. The pixels are the lazy image of the Extended Offset Table path
+    (same shape, type and bits, no frame drawn): the header builders read only those, and a
+    preview must not draw a full-size mammogram, or a 65535 × 65535 one, per keystroke."""
     from dicomfab.builder import pixels
     from dicomfab.builder.dataset import build_dataset
     from dicomfab.builder.validation import writing_mode
     from dicomfab.output.generate import instance_relpath
 
+    image = pixels.render(dataclasses.replace(inst, extended_offset_table=True))
     with writing_mode(permissive=inst.permissive):
-        ds = build_dataset(inst, pixels.render(inst))
+        ds = build_dataset(inst, image)
     tags = {k: (_text(ds[k].value) if k in ds else None) for k in PREVIEW_KEYWORDS}
     return PreviewInstance(
         path=inst.path,
