@@ -67,6 +67,12 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     expect(page.get_by_label("Image 1 PatientID", exact=True)).not_to_have_value("")
     expect(page.get_by_label("Image 1 Rows", exact=True)).not_to_have_value("")
     page.get_by_label("Image 2 StudyDescription", exact=True).fill("EDITED LCC")
+    page.get_by_label("Image 4 cancerous").uncheck()  # cancerous per image too
+    expect(page.get_by_test_id("spec-json")).to_contain_text('"none"')
+    series = _spec_json(page)["patients"][0]["studies"][0]["series"][0]
+    assert series["count"] == 4
+    assert series["instances"][3]["pixels"] == {"lesion": "none"}
+    assert "pixels" not in series["instances"][1]
     assert_accessible(page, "guided tags")
     shot(page, "wizard-guided-tags")
 
@@ -112,6 +118,7 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     page.wait_for_timeout(600)  # let the debounced preview settle before reading it
     expect(page.get_by_text("Updating the preview…")).to_have_count(0)
     rows = _preview_rows(page)
+    assert [r["6"] for r in rows[:4]] == ["mass", "mass", "mass", ""]  # the lesion column
     assert_accessible(page, "guided review")
     shot(page, "wizard-guided-review")
 

@@ -16,8 +16,24 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** Step 5: the summary and the patient, accession numbers and UIDs that WILL be written (from the seed), then Generate. */
 export default function ReviewStep({ spec, preview, ready, info, onChange }: Props) {
+  const name = typeof spec.name === 'string' ? spec.name : '';
   return (
     <>
+      <div className="form-grid">
+        <div className="field">
+          <label htmlFor="guided-name">Dataset name</label>
+          <input
+            id="guided-name"
+            type="text"
+            value={name}
+            aria-describedby="guided-name-hint"
+            onChange={(e) => onChange({ ...spec, name: e.target.value })}
+          />
+          <span className="hint" id="guided-name-hint">
+            its folder in the output folder
+          </span>
+        </div>
+      </div>
       <div className="inline-row">
         <p data-testid="guided-summary">
           {preview
