@@ -67,6 +67,7 @@ def test_pick_two_presets_generate_and_see_thumbnails(ui: UI, page: Page) -> Non
 def test_wizard_spec_with_a_private_tag_is_written(ui: UI, page: Page) -> None:
     page.goto(ui.url)
     page.get_by_role("link", name="Wizard", exact=True).click()
+    page.get_by_role("button", name="Tree editor").click()  # the guided flow is the default
     page.get_by_role("button", name="New spec").click()
     page.get_by_role("button", name="Edit dataset settings").click()
     page.get_by_role("button", name="Add tag").first.click()
@@ -155,6 +156,7 @@ def test_wizard_offers_a_cad_sr_its_references_and_findings(ui: UI, page: Page) 
     and the finding typed in the form is the one the generated SR reports."""
     page.goto(ui.url)
     page.get_by_role("link", name="Wizard", exact=True).click()
+    page.get_by_role("button", name="Tree editor").click()  # the guided flow is the default
     page.get_by_role("button", name="New spec").click()
     page.get_by_role("button", name="Edit series 1").click()
     expect(page.get_by_test_id("node-iod")).to_contain_text("mg")

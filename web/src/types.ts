@@ -80,3 +80,8 @@ export type RunResult = Schemas['RunResult'];
 export type PastRun = Schemas['PastRun'];
 export type ScenarioReport = Schemas['ScenarioReport'];
 export type RunReport = Schemas['RunReport'];
+
+// the guided wizard (issue 16, need 4)
+export type SpecPreview = Schemas['SpecPreview'];
+export type PreviewInstance = Schemas['PreviewInstance'];
+export type Folders = Schemas['Folders'];

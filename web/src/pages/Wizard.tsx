@@ -6,6 +6,7 @@ import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
 import type { Info, JobAnswer, JsonSchema, Spec } from '../types';
 import NodeEditor from './wizard/NodeEditor';
+import GuidedWizard from './wizard/guided/GuidedWizard';
 import Notes from './wizard/Notes';
 import SpecActions from './wizard/SpecActions';
 import SpecNavigator from './wizard/SpecNavigator';
@@ -26,6 +27,7 @@ export default function Wizard({ info }: { info: Info | null }) {
   const [result, setResult] = useSticky<Generated | null>('wizard.result', null);
   const [genError, setGenError] = useState<unknown>(null);
   const { validation, validating } = useSpecValidation(spec);
+  const [mode, setMode] = useSticky<'guided' | 'tree'>('wizard.mode', 'guided');
 
   useEffect(() => {
     if (!schema) get<JsonSchema>('/api/spec/schema').then(setSchema, setSchemaError);
@@ -66,6 +68,16 @@ export default function Wizard({ info }: { info: Info | null }) {
       />
       <Notes notes={notes} onDismiss={() => setNotes([])} />
       <ValidationStatus validation={validation} validating={validating} issues={issues} onSelect={setSel} />
+      <div className="mode-switch" role="group" aria-label="Wizard mode">
+        {(['guided', 'tree'] as const).map((m) => (
+          <button key={m} type="button" aria-pressed={mode === m} onClick={() => setMode(m)}>
+            {m === 'guided' ? 'Guided' : 'Tree editor'}
+          </button>
+        ))}
+      </div>
+      {mode === 'guided' && <GuidedWizard spec={spec} onChange={setSpec} info={info} />}
+      {mode === 'tree' && (
+      <>
       <SpecNavigator
         spec={spec}
         sel={sel}
@@ -104,6 +116,8 @@ export default function Wizard({ info }: { info: Info | null }) {
           </ul>
           <Thumbnails output={result.output} datasets={result.datasets} />
         </div>
+      )}
+      </>
       )}
 
       <section aria-labelledby="raw-title">

@@ -16,11 +16,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dicomfab.web.jobs import JobRunner
-from dicomfab.web.routes import about, files, generate, jobs, runs, scenarios, spec
+from dicomfab.web.routes import about, files, generate, guided, jobs, runs, scenarios, spec
 from dicomfab.web.routes.common import ERRORS, Context
 from dicomfab.web.settings import UISettings
 
-AREAS = (about, scenarios, spec, generate, jobs, files, runs)
+AREAS = (about, scenarios, spec, guided, generate, jobs, files, runs)
 
 
 def make_router(settings: UISettings, runner: JobRunner) -> APIRouter:
