@@ -105,7 +105,7 @@ def test_bug10_header_values_wrap_at_800px(ui: UI, datasets: Path, narrow: Page)
     the page does not scroll sideways."""
     page = narrow
     _open_dataset(page, ui, "browse", "bits_consistent")
-    page.get_by_role("button", name="Open RCC · current", exact=False).first.click()
+    page.get_by_role("navigation", name="Files").locator("button.file").first.click()
     table = page.get_by_test_id("header-table")
     expect(table).to_contain_text("StudyInstanceUID")
     clipped = table.evaluate(
