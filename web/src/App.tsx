@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, type MouseEvent } from 'react';
 import { get, onUnauthorized } from './api';
 import { AlertsProvider, useReportError } from './components/Alerts';
 import { ErrorBoundary } from './components/ErrorBoundary';
@@ -40,6 +40,14 @@ export function NeedsToken() {
       </div>
     </main>
   );
+}
+
+/** A skip link's jump: focus the target (and scroll to it) without touching the tab's hash. */
+function skipTo(e: MouseEvent, id: string): void {
+  e.preventDefault();
+  const target = document.getElementById(id) ?? document.getElementById('main');
+  target?.focus();
+  target?.scrollIntoView({ block: 'start' });
 }
 
 function Shell() {
@@ -89,16 +97,16 @@ function Shell() {
 
   return (
     <>
-      <a
-        className="skip-link"
-        href="#main"
-        onClick={(e) => {
-          e.preventDefault();
-          document.getElementById('main')?.focus();
-        }}
-      >
-        Skip to content
-      </a>
+      <div className="skip-links">
+        <a className="skip-link" href="#main" onClick={(e) => skipTo(e, 'main')}>
+          Skip to content
+        </a>
+        {(tab === 'scenarios' || tab === 'wizard') && (
+          <a className="skip-link" href="#generate" onClick={(e) => skipTo(e, 'generate')}>
+            Skip to Generate
+          </a>
+        )}
+      </div>
       <header className="app-header">
         <div className="brand">
           <h1>dicomfab</h1>

@@ -21,16 +21,42 @@ export class ApiError extends Error {
   }
 }
 
-/** Describe any thrown value in one line. */
+/** One issue as a line: `path: message (did you mean x?)`. */
+export function issueLine(i: Issue, withPath = true): string {
+  return `${withPath && i.path ? `${i.path}: ` : ''}${i.message}${i.suggestion ? ` (did you mean ${i.suggestion}?)` : ''}`;
+}
+
+const norm = (text: string) => text.replace(/\s+/g, ' ').trim().toLowerCase();
+
+/**
+ * What an error says, each thing once: the server's message repeats its issues (a 400 names
+ * the field: message `output: X`, issue `{path: output, message: X}`; a library error's issue
+ * is its message), and issues shown next to their fields (`shownFields`) are not repeated.
+ * `message` is null when the issues (listed or shown at their fields) already say it.
+ */
+export function errorParts(err: unknown, shownFields: string[] = []): { message: string | null; issues: Issue[] } {
+  if (!(err instanceof ApiError)) return { message: err instanceof Error ? err.message : String(err), issues: [] };
+  const seen = new Set<string>();
+  const all = err.issues.filter((i) => {
+    const key = norm(issueLine(i));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const atField = (i: Issue) =>
+    shownFields.some((f) => i.path === f || i.path.startsWith(`${f}.`) || i.path.startsWith(`${f}[`));
+  const m = norm(err.message);
+  const visible = all.filter((i) => !atField(i));
+  const said = new Set(all.flatMap((i) => [norm(i.message), norm(issueLine(i)), norm(issueLine(i, false))]));
+  if (all.length > 0 && (said.has(m) || m === norm(all.map((i) => issueLine(i)).join('; '))))
+    return { message: null, issues: visible };
+  return { message: err.message, issues: visible.filter((i) => !m.includes(norm(i.message))) };
+}
+
+/** Describe any thrown value in one line, each part once. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError) {
-    const extra = err.issues.length
-      ? ': ' + err.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
-      : '';
-    return err.message + extra;
-  }
-  if (err instanceof Error) return err.message;
-  return String(err);
+  const { message, issues } = errorParts(err);
+  return [...(message ? [message] : []), ...issues.map((i) => issueLine(i))].join('; ');
 }
 
 export type Query = Record<string, string | number | boolean | null | undefined | string[]>;
@@ -119,4 +145,65 @@ export function formatBytes(n: number | null | undefined): string {
     i++;
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** The server's limit on one request body (docs/web.md, `MAX_BODY`): a bigger one is refused (413). */
+export const MAX_BODY = 16 * 1024 * 1024;
+
+/** Refuses, before reading or sending it, a file the server would refuse (over MAX_BODY). */
+export function checkUploadSize(file: { name: string; size: number }): void {
+  if (file.size > MAX_BODY) {
+    throw new ApiError(
+      `${file.name} is ${formatBytes(file.size)}: the server takes at most ${formatBytes(MAX_BODY)} in one request. ` +
+        'Generate it from the command line instead (dicomfab generate FILE).',
+      413,
+    );
+  }
+}
+
+/**
+ * POST a JSON body with upload progress (XMLHttpRequest: fetch cannot report it) and cancel
+ * (`signal`: rejects with an AbortError); the answer and errors as `api` gives them.
+ */
+export function postWithProgress<T>(
+  path: string,
+  body: unknown,
+  onProgress: (sent: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<T> {
+  const json = JSON.stringify(body);
+  const size = new Blob([json]).size;
+  if (size > MAX_BODY) {
+    return Promise.reject(
+      new ApiError(`The request is ${formatBytes(size)}: the server takes at most ${formatBytes(MAX_BODY)}.`, 413),
+    );
+  }
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    const aborted = () => reject(new DOMException('The upload was cancelled', 'AbortError'));
+    if (signal?.aborted) return aborted();
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.open('POST', path);
+    xhr.setRequestHeader('Content-Type', 'application/json');
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : size);
+    xhr.onabort = aborted;
+    xhr.onerror = () =>
+      reject(new ApiError('Cannot reach the dicomfab server. Is `dicomfab ui` still running?', 0));
+    xhr.onload = () => {
+      const res = new Response(xhr.responseText, {
+        status: xhr.status,
+        statusText: xhr.statusText,
+        headers: { 'content-type': xhr.getResponseHeader('content-type') || '' },
+      });
+      if (xhr.status === 401) unauthorizedHandler?.();
+      if (!res.ok) {
+        toError(res).then(reject, reject);
+        return;
+      }
+      res.json().then((v) => resolve(v as T), reject);
+    };
+    onProgress(0, size);
+    xhr.send(json);
+  });
 }

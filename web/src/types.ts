@@ -68,6 +68,8 @@ export type GeneratedDataset = Schemas['GeneratedDataset'];
 
 export type Dataset = Schemas['DatasetRow'];
 export type TreeNode = Schemas['TreeNode'];
+/** What a dataset's manifest says about one file: patient, study, role, view, laterality. */
+export type ImageLabel = Schemas['ImageLabel'];
 export type HeaderElement = Schemas['HeaderElement'];
 export type HeaderPreview = Schemas['Header'];
 

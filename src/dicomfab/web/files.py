@@ -9,6 +9,7 @@ from typing import Any
 
 from dicomfab.output.manifest import Manifest
 from dicomfab.output.summary import summarise
+from dicomfab.web.labels import labels
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,36 @@ def datasets(output: Path) -> list[dict[str, Any]]:
 
 def tree(path: Path) -> dict[str, Any]:
     """``{name, path, kind, size, children}``; folders first, then files, each by name.
-    Symbolic links to folders are listed, not followed."""
+    Symbolic links to folders are listed, not followed. In a dataset folder (one with a
+    readable manifest.json) a study folder gets a ``label`` (patient, role, date, description)
+    and each file the manifest lists its ``image`` (see :func:`dicomfab.web.labels.labels`)."""
     budget = [MAX_NODES]
-    return _node(path, 0, budget)
+    folders, images = labels(path)
+    return _node(path, 0, budget, Annotations(path, folders, images))
 
 
-def _node(path: Path, depth: int, budget: list[int]) -> dict[str, Any]:
+class Annotations:
+    """What the manifest says about the files and folders under ``root``."""
+
+    def __init__(self, root: Path, folders: dict[str, str], images: dict[str, dict[str, Any]]):
+        self.root = root
+        self.folders = folders
+        self.images = images
+
+    def add(self, path: Path, node: dict[str, Any]) -> None:
+        if not (self.folders or self.images):
+            return
+        try:
+            rel = path.relative_to(self.root).as_posix()
+        except ValueError:
+            return
+        if rel in self.folders:
+            node["label"] = self.folders[rel]
+        if rel in self.images:
+            node["image"] = self.images[rel]
+
+
+def _node(path: Path, depth: int, budget: list[int], notes: Annotations) -> dict[str, Any]:
     budget[0] -= 1
     is_dir = path.is_dir() and not path.is_symlink()
     node: dict[str, Any] = {
@@ -61,6 +86,7 @@ def _node(path: Path, depth: int, budget: list[int]) -> dict[str, Any]:
         "size": 0,
         "children": [],
     }
+    notes.add(path, node)
     if not is_dir:
         with contextlib.suppress(OSError):  # a dangling link, say
             node["size"] = path.stat().st_size
@@ -73,7 +99,7 @@ def _node(path: Path, depth: int, budget: list[int]) -> dict[str, Any]:
         if budget[0] <= 0 or depth >= MAX_DEPTH:
             node["truncated"] = True
             break
-        child = _node(entry, depth + 1, budget)
+        child = _node(entry, depth + 1, budget, notes)
         node["children"].append(child)
         node["size"] += child["size"]
     return node

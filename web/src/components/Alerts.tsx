@@ -20,7 +20,8 @@ export function AlertsProvider({ children }: { children: ReactNode }) {
   const report = useCallback((err: unknown, context?: string) => {
     if (err instanceof DOMException && err.name === 'AbortError') return;
     if (err instanceof ApiError && err.status === 401) return; // the full-page message handles it
-    const message = (context ? `${context}: ` : '') + errorMessage(err);
+    const text = errorMessage(err);
+    const message = context && !text.startsWith(context) ? `${context}: ${text}` : text;
     setItems((prev) => (prev.some((p) => p.message === message) ? prev : [...prev, { id: nextId++, message }].slice(-5)));
   }, []);
   const value = useMemo(() => ({ report }), [report]);

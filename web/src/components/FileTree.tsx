@@ -1,5 +1,6 @@
 import { formatBytes } from '../api';
 import type { TreeNode } from '../types';
+import { imageCaption } from './imageLabels';
 
 export function isDicom(node: TreeNode): boolean {
   return node.kind === 'file' && /\.dcm$/i.test(node.name);
@@ -23,8 +24,14 @@ function Node({ node, selected, onSelect, depth }: Props & { node: TreeNode; dep
     return (
       <li>
         <details open={depth < 3}>
-          <summary>
-            <span className="dir-name">{node.name}/</span>
+          <summary title={node.path}>
+            {node.label ? (
+              <>
+                <span className="dir-label">{node.label}</span> <span className="dir-name muted">{node.name}/</span>
+              </>
+            ) : (
+              <span className="dir-name">{node.name}/</span>
+            )}
           </summary>
           {node.children && node.children.length > 0 && (
             <ul>
@@ -47,7 +54,13 @@ function Node({ node, selected, onSelect, depth }: Props & { node: TreeNode; dep
           onClick={() => onSelect(node)}
           title={node.path}
         >
-          {node.name}
+          {node.image ? (
+            <>
+              <span className="tree-file-label">{imageCaption(node.image)}</span> <span className="muted">{node.name}</span>
+            </>
+          ) : (
+            node.name
+          )}
         </button>
       ) : (
         <span className="file plain">{node.name}</span>
@@ -57,7 +70,10 @@ function Node({ node, selected, onSelect, depth }: Props & { node: TreeNode; dep
   );
 }
 
-/** A dataset's folders and files; .dcm files are buttons that select them. */
+/**
+ * A dataset's folders and files; .dcm files are buttons that select them. Study folders and
+ * files show what the manifest says (patient, role, date, description; view), then the UID.
+ */
 export default function FileTree({ tree, selected, onSelect }: Props) {
   return (
     <ul className="tree" aria-label={`Files of ${tree.name}`}>

@@ -1,7 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { useSticky } from '../state';
 import type { GeneratedDataset, Info, JobAnswer } from '../types';
-import { useReportError } from './Alerts';
 import { ErrorWithIssues, FieldIssues, issuesFor } from './Issues';
 import JobProgress from './JobProgress';
 
@@ -21,6 +20,8 @@ interface Props {
   /** The button's text, and whether it may be pressed (the output folder must be set too). */
   label: string;
   ready?: boolean;
+  /** Says what to do while the button is disabled (e.g. nothing selected yet). */
+  hint?: string;
   overwriteLabel: string;
   /** Starts the job: POST /api/generate or /api/generate-spec. */
   start: (output: string, overwrite: boolean) => Promise<JobAnswer>;
@@ -37,7 +38,6 @@ interface Props {
 /** The generate form of the Scenarios and Wizard pages: output folder, overwrite, the button, the job's progress. */
 export default function GeneratePanel(props: Props) {
   const { store, idPrefix, info, error, setError, onGenerated } = props;
-  const report = useReportError();
   const [output, setOutput] = useSticky(`${store}.output`, '');
   const [overwrite, setOverwrite] = useSticky(`${store}.overwrite`, false);
   const [job, setJob] = useSticky<{ id: string; output: string } | null>(`${store}.job`, null);
@@ -63,7 +63,8 @@ export default function GeneratePanel(props: Props) {
   const outputId = `${idPrefix}-output`;
   const outputBad = issuesFor(error, 'output').length > 0;
   return (
-    <section className="generate-panel" aria-labelledby={`${idPrefix}-generate-title`}>
+    // id="generate": the target of the "Skip to Generate" link (App.tsx); one panel per page
+    <section className="generate-panel" id="generate" tabIndex={-1} aria-labelledby={`${idPrefix}-generate-title`}>
       <h3 id={`${idPrefix}-generate-title`}>{props.title}</h3>
       <div className="form-grid">
         <div className="field">
@@ -90,10 +91,21 @@ export default function GeneratePanel(props: Props) {
       {(props.fields ?? []).map((f) => (
         <FieldIssues key={f} error={error} field={f} />
       ))}
-      <ErrorWithIssues error={error} />
-      <button type="button" className="primary" disabled={!output || props.ready === false || starting} onClick={generate}>
+      <ErrorWithIssues error={error} fields={['output', 'overwrite', ...(props.fields ?? [])]} />
+      <button
+        type="button"
+        className="primary"
+        disabled={!output || props.ready === false || starting}
+        aria-describedby={props.hint ? `${idPrefix}-generate-hint` : undefined}
+        onClick={generate}
+      >
         {props.label}
       </button>
+      {props.hint && (
+        <p className="hint" id={`${idPrefix}-generate-hint`}>
+          {props.hint}
+        </p>
+      )}
       {job && (
         <JobProgress
           key={job.id}
@@ -103,7 +115,7 @@ export default function GeneratePanel(props: Props) {
             setJob(null);
             onGenerated({ output: job.output, datasets: Array.isArray(res) ? res : [] });
           }}
-          onFailed={(msg) => report(msg, 'Generate failed')}
+          onFailed={() => undefined /* JobProgress shows the error, once */}
         />
       )}
     </section>

@@ -1,11 +1,24 @@
 import { useEffect, useState } from 'react';
 import { get } from '../api';
-import type { HeaderPreview } from '../types';
+import type { HeaderPreview, ImageLabel } from '../types';
 import { InlineError } from './Alerts';
-import { thumbnailUrl } from './Thumbnails';
+import { roleText } from './imageLabels';
+import { Preview } from './Preview';
 
-/** One file's header (tag, keyword, VR, value; sequence items indented) and a large thumbnail. */
-export default function HeaderView({ path, name }: { path: string; name: string }) {
+/** What the manifest says of the file: `RCC (R) · current study · patient · date · description`. */
+function describe(image: ImageLabel): string {
+  const view = image.view ? `${image.view}${image.laterality ? ` (${image.laterality})` : ''}` : image.modality;
+  const who = image.patient_name.replace(/\^/g, ' ').trim();
+  return [view, `${roleText(image.role)} study`, `${who} (${image.patient_id})`, image.study_date, image.study_description]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/**
+ * One file's header (tag, keyword, VR, value; sequence items indented) and a large image; long
+ * values wrap inside the panel (no sideways page scroll at 800 px).
+ */
+export default function HeaderView({ path, name, image }: { path: string; name: string; image?: ImageLabel | null }) {
   const [header, setHeader] = useState<HeaderPreview | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [filter, setFilter] = useState('');
@@ -24,10 +37,15 @@ export default function HeaderView({ path, name }: { path: string; name: string 
   );
   return (
     <section className="header-view" aria-label={`Header of ${name}`}>
-      <h3>{name}</h3>
+      <h3 className="header-name">{name}</h3>
+      {image && (
+        <p className="header-what" data-testid="header-what">
+          {describe(image)}
+        </p>
+      )}
       <div className="header-layout">
         <figure className="preview-large">
-          <img alt={`thumbnail ${name}`} src={thumbnailUrl(path, 512)} width={512} height={512} />
+          <Preview path={path} size={512} alt={`image ${image ? describe(image) : name}`} />
           <figcaption className="muted">{path}</figcaption>
         </figure>
         <div className="header-table-wrap">

@@ -1,4 +1,4 @@
-import { ApiError } from '../api';
+import { ApiError, errorParts, issueLine } from '../api';
 import type { Issue } from '../types';
 import { InlineError } from './Alerts';
 
@@ -8,7 +8,7 @@ export function issuesFor(error: unknown, field: string): Issue[] {
   return error.issues.filter((i) => i.path === field || i.path.startsWith(`${field}.`) || i.path.startsWith(`${field}[`));
 }
 
-const line = (i: Issue) => `${i.message}${i.suggestion ? ` (did you mean ${i.suggestion}?)` : ''}`;
+const line = (i: Issue) => issueLine(i, false);
 
 /** The messages under a field (its `id` for the field's aria-describedby). */
 export function FieldIssues({ error, field, id }: { error: unknown; field: string; id?: string }) {
@@ -23,20 +23,32 @@ export function FieldIssues({ error, field, id }: { error: unknown; field: strin
   );
 }
 
-/** An error next to the form it concerns: its message and every issue, with its path. */
-export function ErrorWithIssues({ error }: { error: unknown }) {
-  if (!(error instanceof ApiError && error.issues.length)) return <InlineError error={error} />;
+/**
+ * An error next to the form it concerns: its message and every issue, with its path, each once;
+ * the issues of `fields` (shown under their controls by FieldIssues) are not repeated here.
+ */
+export function ErrorWithIssues({ error, fields = [] }: { error: unknown; fields?: string[] }) {
+  if (!error) return null;
+  if (!(error instanceof ApiError)) return <InlineError error={error} />;
+  const { message, issues } = errorParts(error, fields);
+  if (!message && !issues.length) {
+    // every issue is under its field: say where to look, once, for screen readers too
+    return (
+      <div className="alert alert-error" role="alert">
+        Please correct the marked field above.
+      </div>
+    );
+  }
   return (
     <div className="alert alert-error" role="alert">
-      {error.message}
-      <ul>
-        {error.issues.map((i, k) => (
-          <li key={k}>
-            {i.path ? `${i.path}: ` : ''}
-            {line(i)}
-          </li>
-        ))}
-      </ul>
+      {message}
+      {issues.length > 0 && (
+        <ul>
+          {issues.map((i, k) => (
+            <li key={k}>{issueLine(i)}</li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

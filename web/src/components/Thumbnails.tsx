@@ -1,60 +1,127 @@
 import { useEffect, useState } from 'react';
-import { buildUrl, get } from '../api';
+import { get } from '../api';
 import type { Dataset, TreeNode } from '../types';
 import { useReportError } from './Alerts';
 import { dicomFiles } from './FileTree';
+import HeaderView from './HeaderView';
+import { imageCaption, patientText, ROLE_ORDER, studyText } from './imageLabels';
+import { Preview } from './Preview';
 
-export function thumbnailUrl(path: string, size = 160): string {
-  return buildUrl('/api/preview/thumbnail', { path, size });
+export { thumbnailUrl } from './Preview';
+
+interface Group {
+  key: string;
+  heading: string;
+  studies: { key: string; heading: string; role: string; files: TreeNode[] }[];
+}
+
+/** Files grouped by patient, then study (current first, then priors, newest first). */
+export function groupFiles(files: TreeNode[]): Group[] {
+  const patients: Group[] = [];
+  const other: TreeNode[] = [];
+  for (const f of files) {
+    const image = f.image;
+    if (!image) {
+      other.push(f);
+      continue;
+    }
+    const pkey = `${image.patient_id}|${image.patient_name}`;
+    let p = patients.find((g) => g.key === pkey);
+    if (!p) {
+      p = { key: pkey, heading: `Patient ${patientText(image)}`, studies: [] };
+      patients.push(p);
+    }
+    let s = p.studies.find((x) => x.key === image.study_instance_uid);
+    if (!s) {
+      s = { key: image.study_instance_uid, heading: studyText(image), role: image.role, files: [] };
+      p.studies.push(s);
+    }
+    s.files.push(f);
+  }
+  for (const p of patients) {
+    p.studies.sort(
+      (a, b) =>
+        ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role) ||
+        (b.files[0].image?.study_date ?? '').localeCompare(a.files[0].image?.study_date ?? ''),
+    );
+    for (const s of p.studies) s.files.sort((a, b) => (a.image?.instance_number ?? 0) - (b.image?.instance_number ?? 0));
+  }
+  if (other.length) patients.push({ key: '', heading: 'Other files', studies: [{ key: '', heading: '', role: '', files: other }] });
+  return patients;
 }
 
 interface GridProps {
   files: TreeNode[];
   size?: number;
   limit?: number;
+  /** Opens a file; without it the grid opens the file's header and larger image itself. */
   onSelect?: (node: TreeNode) => void;
+  selected?: string | null;
 }
 
-/** A grid of server-rendered thumbnails (`<img alt="thumbnail FILE">`). */
-export function ThumbnailGrid({ files, size = 160, limit = 48, onSelect }: GridProps) {
-  const [failed, setFailed] = useState<Set<string>>(() => new Set());
+function Thumb({ f, size, onOpen, selected }: { f: TreeNode; size: number; onOpen: (f: TreeNode) => void; selected: boolean }) {
+  const caption = imageCaption(f.image);
+  const alt = `thumbnail ${caption || f.name}`;
+  return (
+    <li className={`role-${f.image?.role ?? 'none'}${selected ? ' selected' : ''}`} data-testid="thumb">
+      <button
+        type="button"
+        className="thumb-button"
+        onClick={() => onOpen(f)}
+        title={f.path}
+        aria-pressed={selected}
+        aria-label={`Open ${caption || f.name}${f.image ? `, ${patientText(f.image)}` : ''}`}
+      >
+        <Preview path={f.path} size={size} alt={alt} />
+      </button>
+      {caption && (
+        <span className="thumb-label" data-testid="thumb-label">
+          {caption}
+        </span>
+      )}
+      <span className="thumb-name" title={f.name}>
+        {f.name}
+      </span>
+    </li>
+  );
+}
+
+/** Server-rendered thumbnails, labelled (view, laterality, role) and grouped by patient and study. */
+export function ThumbnailGrid({ files, size = 160, limit = 48, onSelect, selected }: GridProps) {
+  const [opened, setOpened] = useState<TreeNode | null>(null);
   const shown = files.slice(0, limit);
   if (!files.length) return <p className="muted">No DICOM files.</p>;
+  const open = onSelect ?? ((f: TreeNode) => setOpened((prev) => (prev?.path === f.path ? null : f)));
+  const current = onSelect ? selected : opened?.path;
   return (
     <>
-      <ul className="thumbs">
-        {shown.map((f) => {
-          const img = (
-            <img
-              alt={`thumbnail ${f.name}`}
-              src={thumbnailUrl(f.path, size)}
-              width={size}
-              height={size}
-              loading="lazy"
-              onError={() => setFailed((prev) => new Set(prev).add(f.path))}
-            />
-          );
-          return (
-            <li key={f.path}>
-              {onSelect ? (
-                <button type="button" className="thumb-button" onClick={() => onSelect(f)} title={f.path}>
-                  {img}
-                </button>
-              ) : (
-                img
-              )}
-              <span className="thumb-name" title={f.name}>
-                {f.name}
-              </span>
-              {failed.has(f.path) && <span className="thumb-failed">no preview (the server could not render this file)</span>}
-            </li>
-          );
-        })}
-      </ul>
+      {groupFiles(shown).map((p) => (
+        <section className="thumb-patient" key={p.key} aria-label={p.heading}>
+          <h5 className="thumb-heading">{p.heading}</h5>
+          {p.studies.map((s) => (
+            <section className={`thumb-study role-${s.role || 'none'}`} key={s.key} aria-label={s.heading || p.heading}>
+              {s.heading && <h6 className="thumb-heading">{s.heading}</h6>}
+              <ul className="thumbs">
+                {s.files.map((f) => (
+                  <Thumb key={f.path} f={f} size={size} onOpen={open} selected={current === f.path} />
+                ))}
+              </ul>
+            </section>
+          ))}
+        </section>
+      ))}
       {files.length > shown.length && (
         <p className="muted">
           Showing {shown.length} of {files.length} images.
         </p>
+      )}
+      {!onSelect && opened && (
+        <div className="thumb-opened">
+          <button type="button" className="small" onClick={() => setOpened(null)}>
+            Close {imageCaption(opened.image) || opened.name}
+          </button>
+          <HeaderView key={opened.path} path={opened.path} name={opened.name} image={opened.image} />
+        </div>
       )}
     </>
   );

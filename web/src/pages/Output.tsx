@@ -128,7 +128,7 @@ export default function Output({ info }: { info: Info | null }) {
               </nav>
               <div className="detail-pane">
                 {file ? (
-                  <HeaderView key={file.path} path={file.path} name={file.name} />
+                  <HeaderView key={file.path} path={file.path} name={file.name} image={file.image} />
                 ) : (
                   <p className="muted">Pick a .dcm file to see its header.</p>
                 )}
@@ -138,7 +138,7 @@ export default function Output({ info }: { info: Info | null }) {
           {tree && (
             <section aria-labelledby="grid-title">
               <h4 id="grid-title">Images ({files.length})</h4>
-              <ThumbnailGrid files={files} onSelect={setFile} limit={96} />
+              <ThumbnailGrid files={files} onSelect={setFile} selected={file?.path} limit={96} />
             </section>
           )}
         </section>

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, formatBytes, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
 import GeneratePanel, { type Generated } from '../components/GeneratePanel';
@@ -27,6 +27,8 @@ export function useScenarios(): { scenarios: ScenarioSummary[] | null; error: un
 
 interface CardProps {
   name: string;
+  selected: boolean;
+  onToggle: (on: boolean) => void;
   params: Record<string, string>;
   setParam: (name: string, value: string | undefined) => void;
   sites: SiteProfile[];
@@ -34,7 +36,7 @@ interface CardProps {
   onCustomize: (spec: Spec) => void;
 }
 
-function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardProps) {
+function Card({ name, selected, onToggle, params, setParam, sites, imageSize, onCustomize }: CardProps) {
   const [card, setCard] = useState<ScenarioCard | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -72,6 +74,9 @@ function Card({ name, params, setParam, sites, imageSize, onCustomize }: CardPro
   return (
     <article className="card" aria-labelledby="card-title" data-testid="scenario-card">
       <h3 id="card-title">{card.title}</h3>
+      <button type="button" className={selected ? 'small' : 'small primary'} aria-pressed={selected} onClick={() => onToggle(!selected)}>
+        {selected ? `Selected for generating: remove ${card.name}` : `Select ${card.name} for generating`}
+      </button>
       <p className="muted">
         <code>{card.name}</code> · {card.category}
         {card.tags.length ? ` · ${card.tags.join(', ')}` : ''}
@@ -173,6 +178,15 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
   const [result, setResult] = useSticky<Generated | null>('scenarios.result', null);
   const [view, setView] = useSticky<'browse' | 'result'>('scenarios.view', 'browse');
   const [genError, setGenError] = useState<unknown>(null);
+  // after generating, the results heading takes the focus (screen readers announce it)
+  const [focusResult, setFocusResult] = useState(false);
+  const resultHeading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focusResult && view === 'result' && resultHeading.current) {
+      resultHeading.current.focus();
+      setFocusResult(false);
+    }
+  }, [focusResult, view]);
 
   useEffect(() => {
     if (!sites.length) get<SiteProfile[]>('/api/sites').then(setSites, (err) => report(err, 'Loading site profiles'));
@@ -211,7 +225,9 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
     return (
       <section aria-labelledby="result-title">
         <div className="page-head">
-          <h2 id="result-title">Generated datasets</h2>
+          <h2 id="result-title" tabIndex={-1} ref={resultHeading}>
+            Generated datasets
+          </h2>
           <button type="button" onClick={() => setView('browse')}>
             Back to scenarios
           </button>
@@ -277,7 +293,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
         </span>
       </div>
       <div className="browser">
-        <div className="scenario-list-wrap">
+        <section className="scenario-list-wrap" aria-label="Scenario list">
           <div className="list-actions">
             <label className="check">
               <input
@@ -298,6 +314,24 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
               </button>
             )}
           </div>
+          {scenarios && shown.length === 0 && (
+            <div className="no-match" role="status">
+              <p>
+                No scenario matches {search.trim() ? `“${search.trim()}”` : 'this filter'}
+                {category ? ` in category ${category}` : ''}.
+              </p>
+              {search.trim() && (
+                <button type="button" className="small" onClick={() => setSearch('')}>
+                  Clear search
+                </button>
+              )}
+              {category && (
+                <button type="button" className="small" onClick={() => setCategory('')}>
+                  Show all categories
+                </button>
+              )}
+            </div>
+          )}
           <ul className="scenario-list" aria-label="Scenarios">
             {shown.map((s) => (
               <li
@@ -336,11 +370,13 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
               </li>
             ))}
           </ul>
-        </div>
-        <div className="card-wrap">
+        </section>
+        <aside className="card-wrap" aria-label="Scenario card">
           {current ? (
             <Card
               name={current}
+              selected={selected.includes(current)}
+              onToggle={(on) => toggle(current, on)}
               params={params}
               sites={sites}
               imageSize={imageSize}
@@ -357,7 +393,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
           ) : (
             <p className="muted">Pick a scenario to see its card.</p>
           )}
-        </div>
+        </aside>
       </div>
 
       <GeneratePanel
@@ -365,8 +401,13 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
         idPrefix="gen"
         title="Generate"
         info={info}
-        label={`Generate ${selected.length} selected`}
+        label={selected.length ? `Generate ${selected.length} selected` : 'Generate (select a scenario first)'}
         ready={selected.length > 0}
+        hint={
+          selected.length
+            ? undefined
+            : 'Nothing is selected: tick a scenario’s box in the list, or press “Select … for generating” on its card.'
+        }
         overwriteLabel="Overwrite existing datasets"
         start={start}
         error={genError}
@@ -375,6 +416,7 @@ export default function Scenarios({ info, openInWizard }: { info: Info | null; o
         onGenerated={(generated) => {
           setResult(generated);
           setView('result');
+          setFocusResult(true);
         }}
       >
         <div className="field">

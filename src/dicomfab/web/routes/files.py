@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
+from dicomfab.errors import Issue
 from dicomfab.run.html import thumbnail_png
 from dicomfab.web import files
-from dicomfab.web.errors import bad_request
+from dicomfab.web.errors import bad_request, not_found
 from dicomfab.web.header import header_rows
 from dicomfab.web.paths import resolve_inside
 from dicomfab.web.routes.common import Answer, Context
@@ -30,9 +31,27 @@ class DatasetRow(Answer):
     bytes: int
 
 
+class ImageLabel(Answer):
+    """What a dataset's manifest says about one file: whose image it is and which view."""
+
+    patient_name: str
+    patient_id: str
+    study_instance_uid: str
+    study_date: str
+    study_description: str
+    role: str = Field(description="current, prior or external_prior")
+    series_description: str
+    modality: str
+    iod: str
+    view: str | None
+    laterality: str | None
+    instance_number: int
+
+
 class TreeNode(Answer):
     """A file or a folder; ``size`` of a folder: its files' total. ``truncated`` only on a
-    folder cut short (too many files or too deep)."""
+    folder cut short (too many files or too deep). In a dataset folder, a study folder has a
+    ``label`` (patient, role, date, description) and a file its manifest lists an ``image``."""
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=False)
 
@@ -42,6 +61,8 @@ class TreeNode(Answer):
     size: int
     children: list[TreeNode]
     truncated: bool = False
+    label: str | None = None
+    image: ImageLabel | None = None
 
 
 class HeaderElement(Answer):
@@ -68,7 +89,11 @@ def make_router(ctx: Context) -> APIRouter:
 
     @router.get("/datasets", response_model=list[DatasetRow])
     def list_datasets(output: str | None = None) -> list[dict[str, Any]]:
-        return files.datasets(ctx.inside(output, "output", settings.output_dir))
+        folder = ctx.inside(output, "output", settings.output_dir)
+        if not folder.is_dir():  # not "no datasets": the folder is not there at all
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise not_found(f"{folder} {what}", [Issue("output", f"{folder} {what}")])
+        return files.datasets(folder)
 
     @router.get("/datasets/tree", response_model=TreeNode, response_model_exclude_unset=True)
     def dataset_tree(path: str | None = None) -> dict[str, Any]:

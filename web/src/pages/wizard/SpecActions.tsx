@@ -1,6 +1,7 @@
 import { useRef, useState, type ChangeEvent } from 'react';
-import { post } from '../../api';
+import { checkUploadSize, post, postWithProgress } from '../../api';
 import { InlineError, useReportError } from '../../components/Alerts';
+import UploadProgress, { type Upload } from '../../components/UploadProgress';
 import type { ExportResult, ImportResult, Spec } from '../../types';
 
 function download(text: string, filename: string, type: string) {
@@ -28,18 +29,25 @@ export default function SpecActions({ spec, onLoad, onNew, onNotes }: Props) {
   const report = useReportError();
   const [importError, setImportError] = useState<unknown>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const [upload, setUpload] = useState<Upload | null>(null);
 
   const onImport = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     if (!file) return;
     setImportError(null);
+    // a big file: refused before it is read if over the server's limit, else sent with progress and Cancel
+    const ctrl = new AbortController();
+    const progress = (sent: number, total: number) => setUpload({ name: file.name, sent, total, cancel: () => ctrl.abort() });
     try {
+      checkUploadSize(file);
       const text = await file.text();
-      const answer = await post<ImportResult>('/api/spec/import', { text, filename: file.name });
+      const answer = await postWithProgress<ImportResult>('/api/spec/import', { text, filename: file.name }, progress, ctrl.signal);
       onLoad(answer.spec, [`Imported ${file.name}.`, ...answer.notes]);
     } catch (err) {
-      setImportError(err);
+      if (err instanceof DOMException && err.name === 'AbortError') setImportError(`Import of ${file.name} cancelled.`);
+      else setImportError(err);
     } finally {
+      setUpload(null);
       if (fileRef.current) fileRef.current.value = '';
     }
   };
@@ -87,6 +95,7 @@ export default function SpecActions({ spec, onLoad, onNew, onNotes }: Props) {
           </button>
         </div>
       </div>
+      <UploadProgress upload={upload} />
       <InlineError error={importError} />
     </>
   );
