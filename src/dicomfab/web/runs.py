@@ -167,13 +167,18 @@ def overview(runs_dir: Path, root: Path, run_id: str) -> dict[str, Any]:
     counts.setdefault("passed_by_override", sum(_passed_by_override(s) for s in scenarios))
     summary["counts"] = counts
     folder = runs_dir / run_id
+    run = dict(data.get("run") or {})
+    kept, absolute = run.get("kept"), run.get("run folder")
+    if isinstance(kept, str) and isinstance(absolute, str) and absolute:
+        # what a stopped run kept, with the run folder as the UI names it (relative to the root)
+        run["kept"] = kept.replace(absolute, relative(folder, root))
     return {
         "id": run_id,
         "folder": relative(folder, root),
         "generated": relative(folder / "generated", root)
         if (folder / "generated").is_dir()
         else None,
-        "run": data.get("run") or {},
+        "run": run,
         "summary": summary,
         "scenarios": [scenario_row(s) for s in scenarios],
     }

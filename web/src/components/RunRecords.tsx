@@ -93,7 +93,6 @@ export default function RunRecords({ runId, name, filter }: { runId: string; nam
   if (!data) return <p className="muted">Loading the records of {name}…</p>;
   const studies = data.studies.filter((s) => keep(s.status, filter));
   const instances = data.instances.filter((i) => keep(i.status, filter));
-  const openedRecord = data.instances.find((i) => i.sop_instance_uid + i.file === opened);
   return (
     <div className="run-records" data-testid={`run-records-${name}`}>
       <h4>Studies</h4>
@@ -194,6 +193,13 @@ export default function RunRecords({ runId, name, filter }: { runId: string; nam
                         )}
                       </td>
                     </tr>
+                    {opened === key && i.path && (
+                      <tr className="details-row">
+                        <td colSpan={6}>
+                          <HeaderView path={i.path} name={`${i.label} ${i.sop_instance_uid}`} />
+                        </td>
+                      </tr>
+                    )}
                   </Fragment>
                 );
               })}
@@ -201,7 +207,6 @@ export default function RunRecords({ runId, name, filter }: { runId: string; nam
           </table>
         </div>
       )}
-      {openedRecord?.path && <HeaderView path={openedRecord.path} name={`${openedRecord.label} ${openedRecord.sop_instance_uid}`} />}
     </div>
   );
 }
