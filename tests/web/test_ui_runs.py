@@ -154,9 +154,7 @@ def test_bug11_a_reload_keeps_the_run_and_cancel_stops_it(ui: UI, page: Page) ->
     assert json.loads(report.read_text(encoding="utf-8"))["summary"]["interrupted"] is True
 
 
-def test_bug12_a_stopped_run_says_what_was_done_and_where_its_data_is(
-    ui: UI, page: Page
-) -> None:
+def test_bug12_a_stopped_run_says_what_was_done_and_where_its_data_is(ui: UI, page: Page) -> None:
     _runs_page(ui, page)
     if page.get_by_role("button", name="Clear scenarios").count():
         page.get_by_role("button", name="Clear scenarios").click()
