@@ -5,6 +5,7 @@ the embedded target."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,29 @@ def test_need1_need2_records_by_scenario_with_files_and_overrides(client: TestCl
     assert client.get("/api/runs/..%2F..%2Fetc/overview").status_code == 404
     html = client.get(f"/api/runs/{run_id}/report.html").text
     assert "pass (override reject→accept)" in html
+
+
+def test_a_job_blocked_without_progress_is_interrupted_after_the_grace() -> None:
+    """Work that never reports progress (a long wait) still stops: the interruption is raised
+    in its thread once the grace period has passed, and its cleanup runs."""
+    from dicomfab.web.jobs import CANCEL_GRACE, JobProgress, JobRunner
+
+    cleaned: list[bool] = []
+    started = threading.Event()
+
+    def work(_progress: JobProgress) -> None:
+        started.set()
+        try:
+            while True:
+                time.sleep(0.02)
+        finally:
+            cleaned.append(True)
+
+    runner = JobRunner()
+    job = runner.submit("generate", work)
+    assert started.wait(10)
+    runner.cancel(job)
+    with job.cond:
+        job.cond.wait_for(lambda: job.finished, timeout=CANCEL_GRACE + 10)
+    assert job.state == "cancelled" and cleaned == [True]
+    assert [e["event"] for e in job.events] == ["cancelling", "cancelled"]
