@@ -270,3 +270,28 @@ def test_empty_run_with_error(tmp_path: Path) -> None:
     assert "cannot reach the target" in page.all_text
     assert any(t == "div" and a.get("class") == "error" for t, a in page.tags)
     assert "Scenarios: 0" in page.all_text
+
+
+def test_need2_passes_through_overrides_are_marked(tmp_path: Path) -> None:
+    """pr_bits_mismatch on a target that accepts what the scenario says it rejects: the passes
+    that only the override made are counted in the summary, in the table and listed by record
+    (issue 16, need 2)."""
+    folder = generate_one(ScenarioRequest("pr_bits_mismatch", SMALL, seed=7), tmp_path / "d").path
+    manifest = Manifest.model_validate_json((folder / "manifest.json").read_text("utf-8"))
+    written = [i for i in manifest.instances() if i.written]
+    result = check(manifest, observe(written), overrides={"reject": "accept"})
+    assert result.passed
+    changed = [c for c in result.instances if c.declared_outcome != c.expected_outcome]
+    assert changed, "pr_bits_mismatch declares a reject"
+    path = write_html([result], tmp_path / "r.html", dataset_root=folder)
+    body = Page(path.read_text(encoding="utf-8")).all_text
+    assert f"{len(changed)} passed through the target's overrides" in body
+    assert "Passes through the target's overrides" in body
+    for c in changed:
+        assert f"{c.label} {c.sop_instance_uid}: pass (override reject→accept)" in body
+    # without the override nothing is marked
+    accepted = {c.sop_instance_uid for c in result.instances if c.declared_outcome == "accept"}
+    plain = check(manifest, observe([i for i in written if i.sop_instance_uid in accepted]))
+    assert plain.passed
+    text = write_html([plain], tmp_path / "p.html", dataset_root=folder).read_text("utf-8")
+    assert "pass (override" not in text and "through the target" not in text

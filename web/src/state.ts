@@ -5,12 +5,37 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 const store = new Map<string, unknown>();
 const listeners = new Map<string, Set<(v: unknown) => void>>();
 
+// Kept in the tab's sessionStorage too, so that a reload (F5 during a run) keeps them: the
+// scenario selection and the parameters a run sends (Runs page, issue 16 bug 11).
+const SESSION_KEYS = new Set(['selection', 'scenarios.params']);
+const SESSION_PREFIX = 'dicomfab.sticky.';
+
+function fromSession(key: string): unknown {
+  if (!SESSION_KEYS.has(key)) return undefined;
+  try {
+    const raw = window.sessionStorage.getItem(SESSION_PREFIX + key);
+    return raw === null ? undefined : (JSON.parse(raw) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+function toSession(key: string, value: unknown): void {
+  if (!SESSION_KEYS.has(key)) return;
+  try {
+    window.sessionStorage.setItem(SESSION_PREFIX + key, JSON.stringify(value));
+  } catch {
+    // storage full or disabled: the value lives until the reload
+  }
+}
+
 export function getSticky<T>(key: string): T | undefined {
   return store.get(key) as T | undefined;
 }
 
 export function setSticky<T>(key: string, value: T): void {
   store.set(key, value);
+  toSession(key, value);
   listeners.get(key)?.forEach((fn) => fn(value));
 }
 
@@ -20,7 +45,8 @@ type Setter<T> = (value: T | ((prev: T) => T)) => void;
 export function useSticky<T>(key: string, initial: T | (() => T)): [T, Setter<T>] {
   const [value, setValue] = useState<T>(() => {
     if (store.has(key)) return store.get(key) as T;
-    const v = typeof initial === 'function' ? (initial as () => T)() : initial;
+    const saved = fromSession(key);
+    const v = saved !== undefined ? (saved as T) : typeof initial === 'function' ? (initial as () => T)() : initial;
     store.set(key, v);
     return v;
   });

@@ -87,3 +87,12 @@ export type RunReport = Schemas['RunReport'];
 export type SpecPreview = Schemas['SpecPreview'];
 export type PreviewInstance = Schemas['PreviewInstance'];
 export type Folders = Schemas['Folders'];
+/** A job without its events (GET /api/jobs): what a reloaded Runs page reattaches to. */
+export type JobRow = Schemas['JobRow'];
+/** A run without its records (GET /api/runs/{id}/overview). */
+export type RunOverview = Schemas['RunOverview'];
+export type RunScenarioRow = Schemas['RunScenarioRow'];
+/** One scenario of a run, record by record (GET /api/runs/{id}/scenarios/{name}). */
+export type ScenarioRecords = Schemas['ScenarioRecords'];
+export type InstanceRecord = Schemas['InstanceRecord'];
+export type StudyRecord = Schemas['StudyReport'];

@@ -28,7 +28,7 @@ from pydicom.pixels import pixel_array
 from dicomfab.output.merge import merged_file_path
 from dicomfab.output.preview import _window, decoding_plugin, read_header
 from dicomfab.run.checks import NOT_PASSED, InstanceCheck, ScenarioResult, verdicts
-from dicomfab.run.report import Stop, summary, write_atomically
+from dicomfab.run.report import Stop, overridden, passed_by_override, summary, write_atomically
 
 MAX_THUMBS = 8
 THUMB_SIZE = 160
@@ -180,16 +180,27 @@ def _row(result: ScenarioResult, anchor: str | None) -> str:
         str(c["not_checked"] + c["studies_not_checked"] or ""),
         str(c["not_observable"] + c["studies_not_observable"] or ""),
         str(c["studies_failed"] or ""),
+        str(passed_by_override(result) or ""),
         escape(result.source),
     ]
     return (
         "<tr>"
         + "".join(
-            f'<td class="n">{v}</td>' if 3 <= i <= 8 else f"<td>{v}</td>"
+            f'<td class="n">{v}</td>' if 3 <= i <= 9 else f"<td>{v}</td>"
             for i, v in enumerate(cells)
         )
         + "</tr>"
     )
+
+
+def override_lines(result: ScenarioResult) -> list[str]:
+    """One line per instance that passed only through the target's overrides:
+    ``prior LMLO 2.25.…: pass (override reject→accept)``."""
+    return [
+        f"{c.label} {c.sop_instance_uid}: pass (override {change})"
+        for c in result.instances
+        if c.status == "pass" and (change := overridden(c.declared_outcome, c.expected_outcome))
+    ]
 
 
 def _not_run_section(result: ScenarioResult, anchor: str) -> str:
@@ -282,11 +293,17 @@ def render_html(
             if counts.get("not_observable")
             else ""
         )
+        + (
+            f", {counts['passed_by_override']} passed through the target's overrides"
+            " (the scenario declares another outcome)"
+            if counts.get("passed_by_override")
+            else ""
+        )
         + ".<br>",
         _link_summary(counts) + "</p>",
         "<h2>Scenarios</h2><table><thead><tr><th>Scenario</th><th>Category</th><th>Result</th>"
         "<th>Instances ok</th><th>Failed</th><th>Links ok</th><th>Not checked</th>"
-        "<th>Not observable</th><th>Studies failed</th>"
+        "<th>Not observable</th><th>Studies failed</th><th>Passed via override</th>"
         "<th>Verifier</th></tr></thead><tbody>",
         *(_row(r, anchors.get(id(r))) for r in ordered),
         "</tbody></table>",
@@ -303,6 +320,15 @@ def render_html(
             + _lines("Link verdicts", r.link_verdicts())
             + "</details>"
             for r in linked
+        )
+    via = [r for r in ordered if override_lines(r)]
+    if via:
+        parts.append("<h2>Passes through the target's overrides</h2>")
+        parts.extend(
+            f"<details><summary>{escape(r.name)} ({len(override_lines(r))})</summary>"
+            + _lines("Passed through an override", override_lines(r))
+            + "</details>"
+            for r in via
         )
     hidden = [r for r in ordered if r.passed and r.not_observable()]
     if hidden:

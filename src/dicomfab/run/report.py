@@ -57,6 +57,22 @@ class Stop:
         return f"not run: the run stopped on an error during {self.stage}"
 
 
+def overridden(declared: str, expected: str) -> str | None:
+    """``reject→accept`` when the target's overrides (or pinned expectations) changed what the
+    scenario declares; None when they did not."""
+    return f"{declared}→{expected}" if declared != expected else None
+
+
+def passed_by_override(result: ScenarioResult) -> int:
+    """How many of ``result``'s instances passed only because the target expects another
+    outcome than the scenario declares (``pr_bits_mismatch`` on a target that accepts what the
+    scenario says it should reject)."""
+    return sum(
+        c.status == "pass" and overridden(c.declared_outcome, c.expected_outcome) is not None
+        for c in result.instances
+    )
+
+
 def summary(
     results: Sequence[ScenarioResult],
     error: str | None = None,
@@ -69,6 +85,7 @@ def summary(
     for r in results:
         for key, n in r.counts.items():
             totals[key] = totals.get(key, 0) + n
+    totals["passed_by_override"] = sum(passed_by_override(r) for r in results)
     not_run = sum(r.status == "not run" for r in results)
     failed = sum(r.status == "fail" for r in results)
     return {

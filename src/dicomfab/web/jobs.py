@@ -4,10 +4,18 @@ A job's events are append-only; listeners (the SSE endpoint) wait on the job's c
 events past the last one they have seen. ``progress`` events are thinned out (at most one every
 :data:`PROGRESS_INTERVAL` seconds per stage, plus the first and the last), the others are all
 kept.
+
+A job can be cancelled (:meth:`JobRunner.cancel`): a queued one never starts; a running one is
+stopped as Ctrl-C stops the command line, by an :class:`~dicomfab.errors.Interrupted` raised in
+the job's thread at its next progress call, or, when none comes within :data:`CANCEL_GRACE`
+seconds (a stage blocked in a long wait), injected into that thread once. The work's own
+``except KeyboardInterrupt`` / ``finally`` blocks then clean up (worker processes, the
+embedded PACS) and a run writes its reports, marked interrupted; the job ends ``cancelled``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import queue
 import threading
@@ -17,15 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dicomfab.errors import DicomfabError
+from dicomfab.errors import DicomfabError, Interrupted
 from dicomfab.web.errors import clip
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["generate", "run"]
-State = Literal["running", "done", "failed"]
-FINAL_EVENTS = ("done", "failed")
+State = Literal["running", "done", "failed", "cancelled"]
+FINAL_EVENTS = ("done", "failed", "cancelled")
 PROGRESS_INTERVAL = 0.25  # seconds
+CANCEL_GRACE = 2.0  # seconds a running job has to reach a progress call before it is interrupted
+RECENT = 20  # finished jobs GET /api/jobs still lists
 
 
 @dataclass
@@ -39,11 +49,41 @@ class Job:
     events: list[dict[str, Any]] = field(default_factory=list)
     result: Any = None
     error: str | None = None
+    scenarios: list[str] = field(default_factory=list)  # what the job works on, for the job list
+    created: float = field(default_factory=time.time)
+    cancel_requested: bool = False
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    # the thread running the work, while it runs (None before and after): where to interrupt
+    _thread: int | None = field(default=None, repr=False)
+    _interrupted: bool = field(default=False, repr=False)
 
     @property
     def finished(self) -> bool:
         return self.state != "running"
+
+    def check_cancel(self) -> None:
+        """Raise :class:`Interrupted` in the job's own thread once a cancel was asked (a progress
+        call from a helper thread of the work is left alone: the job's thread gets it)."""
+        with self.cond:
+            if (
+                not self.cancel_requested
+                or self._interrupted
+                or self._thread != threading.get_ident()
+            ):
+                return
+            self._interrupted = True
+        raise Interrupted(2)
+
+    def interrupt_now(self) -> None:
+        """Inject :class:`Interrupted` into the job's thread, unless the job reached a progress
+        call (and raised there) or finished meanwhile: at most once per job."""
+        with self.cond:
+            if self._thread is None or self._interrupted or self.finished:
+                return
+            self._interrupted = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread), ctypes.py_object(Interrupted)
+            )
 
     def emit(self, event: str, data: dict[str, Any]) -> None:
         with self.cond:
@@ -70,7 +110,16 @@ class Job:
                 "events": list(self.events),
                 "result": self.result,
                 "error": self.error,
+                "scenarios": list(self.scenarios),
+                "created": self.created,
+                "cancel_requested": self.cancel_requested,
             }
+
+    def listing(self) -> dict[str, Any]:
+        """The job without its events: a row of GET /api/jobs."""
+        row = self.snapshot()
+        del row["events"]
+        return row
 
 
 class JobProgress:
@@ -82,14 +131,17 @@ class JobProgress:
         self._sent: tuple[str, int, int | None] | None = None
 
     def begin(self, stage: str, total: int | None = None) -> None:
+        self.job.check_cancel()
         self.job.stage, self.job.done, self.job.total = stage, 0, total
         self._progress(force=True)
 
     def advance(self, n: int = 1) -> None:
+        self.job.check_cancel()
         self.job.done += n
         self._progress(force=self.job.total is not None and self.job.done >= self.job.total)
 
     def end(self, summary: str) -> None:
+        self.job.check_cancel()
         self._progress(force=True)
         self.job.emit("stage", {"stage": self.job.stage, "summary": summary})
 
@@ -114,8 +166,8 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, kind: Kind, work: Work) -> Job:
-        job = Job(kind)
+    def submit(self, kind: Kind, work: Work, scenarios: list[str] | None = None) -> Job:
+        job = Job(kind, scenarios=list(scenarios or []))
         with self._lock:
             self.jobs[job.id] = job
             if self._thread is None:
@@ -129,17 +181,53 @@ class JobRunner:
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
+    def listing(self) -> list[Job]:
+        """Every running or queued job and the :data:`RECENT` last finished ones, newest
+        first."""
+        with self._lock:
+            jobs = sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
+        finished = [j for j in jobs if j.finished][:RECENT]
+        return [j for j in jobs if not j.finished or j in finished]
+
+    def cancel(self, job: Job) -> None:
+        """Ask ``job`` to stop (see the module's docstring); nothing for a finished job."""
+        with job.cond:
+            if job.finished or job.cancel_requested:
+                return
+            job.cancel_requested = True
+            job.emit("cancelling", {"stage": job.stage})
+        timer = threading.Timer(CANCEL_GRACE, job.interrupt_now)
+        timer.daemon = True
+        timer.start()
+
     def _loop(self) -> None:
         while True:
             job, work = self._queue.get()
-            run_job(job, work)
+            try:
+                run_job(job, work)
+            except BaseException:  # an interruption that came too late: the job is finished
+                log.exception("job %s", job.id)
 
 
 def run_job(job: Job, work: Work) -> None:
-    """Run ``work`` and finish ``job``: ``done`` with its result, or ``failed`` with the
-    message (the command line's, for a DicomfabError)."""
+    """Run ``work`` and finish ``job``: ``done`` with its result, ``failed`` with the message
+    (the command line's, for a DicomfabError), or ``cancelled`` (with what the work attached
+    to the interruption as ``result``, if anything)."""
+    with job.cond:
+        if job.cancel_requested:  # cancelled while queued: never started
+            job.state, job.error = "cancelled", "cancelled before it started"
+            job.events.append({"event": "cancelled", "data": {"error": job.error, "result": None}})
+            job.cond.notify_all()
+            return
+        job._thread = threading.get_ident()
     try:
-        result = work(JobProgress(job))
+        try:
+            result = work(JobProgress(job))
+        finally:
+            with job.cond:
+                job._thread = None
+    except KeyboardInterrupt as exc:
+        _finish(job, "cancelled", result=getattr(exc, "result", None), error="cancelled")
     except DicomfabError as exc:
         _fail(job, str(exc))
     except Exception as exc:  # a bug (MemoryError, RecursionError too): keep the server up
@@ -158,6 +246,8 @@ def _finish(job: Job, state: State, *, result: Any = None, error: str | None = N
     finished has its last event too."""
     with job.cond:
         job.state, job.result, job.error = state, result, error
-        data = {"result": result} if state == "done" else {"error": error}
+        data: dict[str, Any] = {"result": result} if state == "done" else {"error": error}
+        if state == "cancelled":
+            data["result"] = result
         job.events.append({"event": state, "data": data})
         job.cond.notify_all()

@@ -69,7 +69,13 @@ def run_pipeline_job(
 ) -> Any:
     def work(progress: JobProgress) -> dict[str, Any]:
         request = RunRequest(requests, target, targets, runs_dir=runs_dir, workers=workers)
-        outcome = execute(request, progress)
+        try:
+            outcome = execute(request, progress)
+        except KeyboardInterrupt as exc:  # cancelled: the reports are written, marked interrupted
+            stopped = getattr(exc, "outcome", None)
+            if stopped is not None:
+                exc.result = {"id": stopped.run_dir.name, **stopped.to_dict()}  # type: ignore[attr-defined]
+            raise
         return {"id": outcome.run_dir.name, **outcome.to_dict()}
 
     return work

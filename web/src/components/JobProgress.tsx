@@ -14,6 +14,8 @@ interface Props {
   label?: string;
   onDone: (result: Job['result']) => void;
   onFailed: (error: string) => void;
+  /** The job was cancelled (POST /api/jobs/{id}/cancel): a run's result says what was done. */
+  onCancelled?: (result: Job['result']) => void;
 }
 
 function parse(data: string): Record<string, unknown> {
@@ -32,12 +34,12 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
  * to polling /api/jobs/{id} when the stream is not available. One progress bar for the current
  * stage, a line per stage with its summary.
  */
-export default function JobProgress({ jobId, label = 'Job progress', onDone, onFailed }: Props) {
+export default function JobProgress({ jobId, label = 'Job progress', onDone, onFailed, onCancelled }: Props) {
   const [stages, setStages] = useState<StageInfo[]>([]);
-  const [state, setState] = useState<'running' | 'done' | 'failed'>('running');
+  const [state, setState] = useState<'running' | 'cancelling' | 'done' | 'failed' | 'cancelled'>('running');
   const [error, setError] = useState<string | null>(null);
-  const callbacks = useRef({ onDone, onFailed });
-  callbacks.current = { onDone, onFailed };
+  const callbacks = useRef({ onDone, onFailed, onCancelled });
+  callbacks.current = { onDone, onFailed, onCancelled };
 
   useEffect(() => {
     let finished = false;
@@ -54,12 +56,16 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
         return next;
       });
 
-    const finish = (ok: boolean, payload: unknown) => {
+    const finish = (ok: boolean | 'cancelled', payload: unknown) => {
       if (finished) return;
       finished = true;
       source?.close();
       window.clearTimeout(timer);
-      if (ok) {
+      if (ok === 'cancelled') {
+        setState('cancelled');
+        if (callbacks.current.onCancelled) callbacks.current.onCancelled(payload as Job['result']);
+        else callbacks.current.onFailed('cancelled');
+      } else if (ok) {
         setState('done');
         callbacks.current.onDone(payload as Job['result']);
       } else {
@@ -77,6 +83,8 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
         upsert(stage, { summary: typeof data.summary === 'string' ? data.summary : String(data.summary ?? '') });
       else if (type === 'done') finish(true, data.result);
       else if (type === 'failed') finish(false, data.error);
+      else if (type === 'cancelled') finish('cancelled', data.result);
+      else if (type === 'cancelling') setState((s) => (s === 'running' ? 'cancelling' : s));
     };
 
     const poll = async (repeat = true) => {
@@ -100,6 +108,8 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
         setStages(rebuilt);
         if (job.state === 'done') return finish(true, job.result);
         if (job.state === 'failed') return finish(false, job.error);
+        if (job.state === 'cancelled') return finish('cancelled', job.result);
+        if (job.cancel_requested) setState((s) => (s === 'running' ? 'cancelling' : s));
       } catch (err) {
         if (finished) return;
         const message = err instanceof Error ? err.message : String(err);
@@ -121,7 +131,7 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
     if (typeof EventSource !== 'undefined') {
       try {
         source = new EventSource(buildUrl(`/api/jobs/${encodeURIComponent(jobId)}/events`));
-        for (const type of ['progress', 'stage', 'done', 'failed']) {
+        for (const type of ['progress', 'stage', 'done', 'failed', 'cancelling', 'cancelled']) {
           source.addEventListener(type, (e) => {
             gotEvent = true;
             applyEvent(type, parse((e as MessageEvent).data));
@@ -160,7 +170,11 @@ export default function JobProgress({ jobId, label = 'Job progress', onDone, onF
       ? 'done'
       : state === 'failed'
         ? 'failed'
-        : current
+        : state === 'cancelled'
+          ? 'cancelled'
+          : state === 'cancelling'
+            ? `cancelling${current ? ` (${current.stage})` : ''}…`
+            : current
           ? `${current.stage}${current.total ? `: ${current.done ?? 0} of ${current.total}` : ''}`
           : 'starting…';
 

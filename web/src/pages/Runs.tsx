@@ -1,10 +1,11 @@
-import { Fragment, useCallback, useEffect, useState } from 'react';
+import { Fragment, useCallback, useEffect, useRef, useState } from 'react';
 import { buildUrl, get, post } from '../api';
 import { InlineError, useReportError } from '../components/Alerts';
 import { ErrorWithIssues } from '../components/Issues';
 import JobProgress from '../components/JobProgress';
 import { useSticky } from '../state';
-import type { Info, Job, JobAnswer, PastRun, RunReport, ScenarioReport, TargetsAnswer } from '../types';
+import RunRecords, { type RecordFilter } from '../components/RunRecords';
+import type { Info, Job, JobAnswer, JobRow, PastRun, RunOverview, RunScenarioRow, TargetsAnswer } from '../types';
 import { useScenarios } from './Scenarios';
 import { ImageSizeField } from '../components/ImageSizeField';
 
@@ -22,26 +23,27 @@ function RunSeed({ seed, onUse }: { seed: number | null | undefined; onUse: (see
   );
 }
 
-/** Records several verifiers checked without passing: each verifier's status and reason. */
-function VerifierEvidence({ scenario }: { scenario: ScenarioReport }) {
-  const records = [
-    ...scenario.instances.map((c) => ({ name: `${c.label} ${c.sop_instance_uid}`, ...c })),
-    ...scenario.studies.map((s) => ({ name: `${s.role} study ${s.study_instance_uid}`, ...s })),
-  ].filter((r) => r.status !== 'pass' && (r.evidence?.length ?? 0) > 1);
-  if (!records.length) return null;
+const preExisting = (n: number | undefined) => (n ? `, ${n} already in the target before ingest (not credited)` : '');
+
+/** What the scenarios say no index can show: neither passed nor failed. */
+const notObservable = (n: number | undefined) => (n ? `, ${n} not observable on this target` : '');
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Records no verifier could decide, grouped by reason, each naming its verifier(s) and counted once. */
+function NotChecked({ row }: { row: RunScenarioRow }) {
+  const groups = row.not_checked_groups;
+  if (!groups.length) return null;
+  const count = groups.reduce((n, g) => n + g.records.length, 0);
   return (
     <>
-      <h4>By verifier</h4>
-      <ul className="evidence" data-testid="run-evidence">
-        {records.map((r) => (
-          <li key={r.name}>
-            {r.name}:{' '}
-            {r.evidence?.map((e, i) => (
-              <Fragment key={e.verifier}>
-                {i > 0 && '; '}
-                <strong>{e.verifier}</strong> {e.status} ({e.reason})
-              </Fragment>
-            ))}
+      <h4>Not checked ({count})</h4>
+      <ul className="evidence" data-testid="run-not-checked">
+        {groups.map((g) => (
+          <li key={`${g.reason}|${g.verifiers.join(',')}`}>
+            <strong>{g.verifiers.length ? g.verifiers.join(', ') : 'the verifier'}</strong>
+            {g.verifiers.length > 1 ? ' (each)' : ''}: {g.reason} — {plural(g.records.length, 'record')}:{' '}
+            <span className="mono small-text">{g.records.join('; ')}</span>
           </li>
         ))}
       </ul>
@@ -49,89 +51,136 @@ function VerifierEvidence({ scenario }: { scenario: ScenarioReport }) {
   );
 }
 
-const preExisting = (n: number | undefined) => (n ? `, ${n} already in the target before ingest (not credited)` : '');
+/** The banner of a run that stopped before checking: what was done, and where its data was kept. */
+function Stopped({ overview }: { overview: RunOverview }) {
+  const s = overview.summary;
+  const checked = s.scenarios - s.scenarios_not_run;
+  const kept = typeof overview.run.kept === 'string' ? overview.run.kept : null;
+  return (
+    <div className="alert alert-error run-stopped" role="alert" data-testid="run-stopped">
+      <p>
+        <strong>Run {s.interrupted ? 'interrupted' : 'stopped'}</strong>
+        {s.stage ? ` during ${s.stage}` : ''}
+        {s.interrupted ? ` (${s.signal === 'SIGINT' ? 'cancelled' : (s.signal ?? 'signal')})` : ''}: {checked} of{' '}
+        {plural(s.scenarios, 'scenario')} checked, {s.scenarios_not_run} not run.
+        {s.error ? ` ${s.error}` : ''}
+      </p>
+      <p>
+        The generated data was kept in <code data-testid="run-kept-folder">{overview.generated ?? overview.folder}</code>
+        {kept ? ` (${kept})` : ''}.
+      </p>
+    </div>
+  );
+}
 
-/** What the scenarios say no index can show: neither passed nor failed. */
-const notObservable = (n: number | undefined) => (n ? `, ${n} not observable on this target` : '');
+const FILTERS: RecordFilter[] = ['all', 'failed', 'not checked'];
 
-function Results({ report, runId, onUseSeed }: { report: RunReport; runId: string; onUseSeed: (seed: number) => void }) {
+const scenarioKept = (r: RunScenarioRow, filter: RecordFilter) => {
+  if (filter === 'failed') return r.status === 'fail' || r.status === 'not run';
+  if (filter === 'not checked') return r.not_checked_groups.length > 0;
+  return true;
+};
+
+function Results({ overview, onUseSeed }: { overview: RunOverview; onUseSeed: (seed: number) => void }) {
   const [open, setOpen] = useState<Record<string, boolean>>({});
-  const s = report.summary;
+  const [filter, setFilter] = useState<RecordFilter>('all');
+  const s = overview.summary;
+  const runId = overview.id;
+  const stopped = s.stopped;
+  const rows = overview.scenarios.filter((r) => scenarioKept(r, filter));
+  const overridden = s.counts.passed_by_override ?? 0;
   return (
     <section aria-labelledby="results-title" className="run-results">
       <h3 id="results-title">Results of run {runId}</h3>
-      <p>
-        <span className={`badge ${s.passed ? 'outcome-accept' : 'outcome-reject'}`}>{s.passed ? 'passed' : 'FAILED'}</span>{' '}
-        {s.scenarios} scenario{s.scenarios === 1 ? '' : 's'}, {s.scenarios_failed} failed
-        {` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${s.counts.not_checked ?? 0} not checked`}
+      <p data-testid="run-summary">
+        <span className={`badge ${s.passed ? 'outcome-accept' : 'outcome-reject'}`}>
+          {s.passed ? 'passed' : stopped ? (s.interrupted ? 'interrupted' : 'stopped') : 'FAILED'}
+        </span>{' '}
+        {stopped
+          ? `${s.scenarios - s.scenarios_not_run} of ${plural(s.scenarios, 'scenario')} checked, ${s.scenarios_failed} failed, ${s.scenarios_not_run} not run`
+          : `${plural(s.scenarios, 'scenario')}, ${s.scenarios_failed} failed`}
+        {` · ${s.counts.instances ?? 0} instances, ${s.counts.failed ?? 0} failed, ${(s.counts.not_checked ?? 0) + (s.counts.studies_not_checked ?? 0)} not checked`}
         {preExisting(s.counts.pre_existing)}
         {notObservable(s.counts.not_observable)}
         {s.counts.links
           ? ` · ${s.counts.links} link verdicts: ${s.counts.links_passed ?? 0} passed, ${s.counts.links_failed ?? 0} failed, ${s.counts.links_not_checked ?? 0} not checked` +
             (s.counts.links_not_observable ? `, ${s.counts.links_not_observable} not observable` : '')
           : ''}
+        {overridden > 0 && (
+          <span data-testid="run-overrides-count">{` · ${overridden} passed through the target's overrides`}</span>
+        )}
         {' · '}
         <a href={buildUrl(`/api/runs/${encodeURIComponent(runId)}/report.html`)} target="_blank" rel="noopener noreferrer">
           HTML report
         </a>
       </p>
       <RunSeed seed={s.seed} onUse={onUseSeed} />
-      {s.error && (
-        <div className="alert alert-error" role="alert">
-          Run stopped: {s.error}
-        </div>
-      )}
-      <table className="data" data-testid="run-results">
-        <thead>
-          <tr>
-            <th scope="col">Scenario</th>
-            <th scope="col">Category</th>
-            <th scope="col">Result</th>
-            <th scope="col">Instances</th>
-            <th scope="col">Studies</th>
-            <th scope="col">Links</th>
-            <th scope="col">First failure</th>
-            <th scope="col">
-              <span className="sr-only">Details</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {report.scenarios.map((r) => {
-            const c = r.counts;
-            const isOpen = !!open[r.name];
-            const detailsId = `run-details-${r.name}`;
-            const hasDetails =
-              (r.failures?.length ?? 0) + (r.not_checked?.length ?? 0) + (r.not_observable?.length ?? 0) + (r.links?.length ?? 0) > 0;
-            return (
-              <Fragment key={r.name}>
-                <tr data-testid={`run-row-${r.name}`} className={r.passed ? 'pass' : 'fail'}>
-                  <th scope="row">{r.name}</th>
-                  <td>{r.category ?? ''}</td>
-                  <td data-testid="run-result">
-                    <span className={`badge ${r.passed ? 'outcome-accept' : 'outcome-reject'}`}>{r.passed ? 'pass' : 'FAIL'}</span>
-                  </td>
-                  <td>
-                    {c.passed ?? 0}/{c.instances ?? 0} passed
-                    {c.failed ? `, ${c.failed} failed` : ''}
-                    {c.not_checked ? `, ${c.not_checked} not checked` : ''}
-                    {c.pre_existing ? `, ${c.pre_existing} pre-existing` : ''}
-                    {c.not_observable ? `, ${c.not_observable} not observable` : ''}
-                  </td>
-                  <td>
-                    {c.studies ?? 0}
-                    {c.studies_failed ? `, ${c.studies_failed} failed` : ''}
-                    {c.studies_not_checked ? `, ${c.studies_not_checked} not checked` : ''}
-                    {c.studies_not_observable ? `, ${c.studies_not_observable} not observable` : ''}
-                  </td>
-                  <td data-testid="run-links">
-                    {c.links ? `${c.links_passed ?? 0}/${c.links} linked as expected` : ''}
-                    {c.links_not_checked ? `, ${c.links_not_checked} not checked` : ''}
-                    {c.links_not_observable ? `, ${c.links_not_observable} not observable` : ''}
-                  </td>
-                  <td className="first-failure">{r.failures?.[0] ?? ''}</td>
-                  <td>
-                    {hasDetails && (
+      {stopped && <Stopped overview={overview} />}
+      <fieldset className="record-filter">
+        <legend>Show</legend>
+        {FILTERS.map((f) => (
+          <label key={f} className="inline">
+            <input type="radio" name={`record-filter-${runId}`} value={f} checked={filter === f} onChange={() => setFilter(f)} /> {f}
+          </label>
+        ))}
+      </fieldset>
+      {rows.length === 0 && <p className="muted">No scenario {filter} in this run.</p>}
+      <div className="table-scroll">
+        <table className="data" data-testid="run-results">
+          <thead>
+            <tr>
+              <th scope="col">Scenario</th>
+              <th scope="col">Category</th>
+              <th scope="col">Result</th>
+              <th scope="col">Instances</th>
+              <th scope="col">Studies</th>
+              <th scope="col">Links</th>
+              <th scope="col">First failure</th>
+              <th scope="col">
+                <span className="sr-only">Details</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const c = r.counts;
+              const isOpen = !!open[r.name];
+              const detailsId = `run-details-${r.name}`;
+              return (
+                <Fragment key={r.name}>
+                  <tr data-testid={`run-row-${r.name}`} className={r.passed ? 'pass' : 'fail'}>
+                    <th scope="row">{r.name}</th>
+                    <td>{r.category ?? ''}</td>
+                    <td data-testid="run-result">
+                      <span className={`badge ${r.passed ? 'outcome-accept' : 'outcome-reject'}`}>
+                        {r.passed ? 'pass' : r.status === 'not run' ? 'not run' : 'FAIL'}
+                      </span>
+                      {r.passed_by_override > 0 && (
+                        <div className="small-text" data-testid="run-row-overrides">
+                          {r.passed_by_override} through overrides
+                        </div>
+                      )}
+                    </td>
+                    <td>
+                      {c.passed ?? 0}/{c.instances ?? 0} passed
+                      {c.failed ? `, ${c.failed} failed` : ''}
+                      {c.not_checked ? `, ${c.not_checked} not checked` : ''}
+                      {c.pre_existing ? `, ${c.pre_existing} pre-existing` : ''}
+                      {c.not_observable ? `, ${c.not_observable} not observable` : ''}
+                    </td>
+                    <td>
+                      {c.studies ?? 0}
+                      {c.studies_failed ? `, ${c.studies_failed} failed` : ''}
+                      {c.studies_not_checked ? `, ${c.studies_not_checked} not checked` : ''}
+                      {c.studies_not_observable ? `, ${c.studies_not_observable} not observable` : ''}
+                    </td>
+                    <td data-testid="run-links">
+                      {c.links ? `${c.links_passed ?? 0}/${c.links} linked as expected` : ''}
+                      {c.links_not_checked ? `, ${c.links_not_checked} not checked` : ''}
+                      {c.links_not_observable ? `, ${c.links_not_observable} not observable` : ''}
+                    </td>
+                    <td className="first-failure">{r.not_run ?? r.failures?.[0] ?? ''}</td>
+                    <td>
                       <button
                         type="button"
                         className="small"
@@ -142,58 +191,85 @@ function Results({ report, runId, onUseSeed }: { report: RunReport; runId: strin
                       >
                         {isOpen ? 'Hide' : 'Details'}
                       </button>
-                    )}
-                  </td>
-                </tr>
-                {isOpen && (
-                  <tr id={detailsId} className="details-row">
-                    <td colSpan={8}>
-                      {r.failures?.length > 0 && (
-                        <>
-                          <h4>Failures</h4>
-                          <pre className="diff">{r.failures.join('\n')}</pre>
-                        </>
-                      )}
-                      {r.not_checked?.length > 0 && (
-                        <>
-                          <h4>Not checked</h4>
-                          <pre className="diff">{r.not_checked.join('\n')}</pre>
-                        </>
-                      )}
-                      {r.not_observable && r.not_observable.length > 0 && (
-                        <>
-                          <h4>Not observable on this target</h4>
-                          <pre className="diff" data-testid="run-not-observable">
-                            {r.not_observable.join('\n')}
-                          </pre>
-                        </>
-                      )}
-                      {r.links && r.links.length > 0 && (
-                        <>
-                          <h4>Link verdicts</h4>
-                          <pre className="diff" data-testid="run-link-verdicts">
-                            {r.links.join('\n')}
-                          </pre>
-                        </>
-                      )}
-                      <VerifierEvidence scenario={r} />
-                      {r.overrides && Object.keys(r.overrides).length > 0 && (
-                        <p className="muted">
-                          Target overrides:{' '}
-                          {Object.entries(r.overrides)
-                            .map(([k, v]) => `${k} → ${v}`)
-                            .join(', ')}
-                        </p>
-                      )}
                     </td>
                   </tr>
-                )}
-              </Fragment>
-            );
-          })}
-        </tbody>
-      </table>
+                  {isOpen && (
+                    <tr id={detailsId} className="details-row">
+                      <td colSpan={8}>
+                        {r.failures?.length > 0 && (
+                          <>
+                            <h4>Failures</h4>
+                            <pre className="diff">{r.failures.join('\n')}</pre>
+                          </>
+                        )}
+                        <NotChecked row={r} />
+                        {r.not_observable && r.not_observable.length > 0 && (
+                          <>
+                            <h4>Not observable on this target</h4>
+                            <pre className="diff" data-testid="run-not-observable">
+                              {r.not_observable.join('\n')}
+                            </pre>
+                          </>
+                        )}
+                        {r.links && r.links.length > 0 && (
+                          <>
+                            <h4>Link verdicts</h4>
+                            <pre className="diff" data-testid="run-link-verdicts">
+                              {r.links.join('\n')}
+                            </pre>
+                          </>
+                        )}
+                        {r.overrides && Object.keys(r.overrides).length > 0 && (
+                          <p className="muted">
+                            Target overrides:{' '}
+                            {Object.entries(r.overrides)
+                              .map(([k, v]) => `${k} → ${v}`)
+                              .join(', ')}
+                          </p>
+                        )}
+                        <RunRecords runId={runId} name={r.name} filter={filter} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
     </section>
+  );
+}
+
+/** The in-page question before a run of the whole library. */
+function ConfirmAll({ count, onYes, onNo }: { count: number | null; onYes: () => void; onNo: () => void }) {
+  const yes = useRef<HTMLButtonElement>(null);
+  useEffect(() => yes.current?.focus(), []);
+  const what = count === null ? 'every scenario of the library' : `all ${count} scenarios of the library`;
+  return (
+    <div
+      className="confirm-box"
+      role="alertdialog"
+      aria-modal="true"
+      aria-labelledby="run-confirm-title"
+      aria-describedby="run-confirm-text"
+      data-testid="run-confirm"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onNo();
+      }}
+    >
+      <h4 id="run-confirm-title">Run the whole library?</h4>
+      <p id="run-confirm-text">
+        No scenario or tag is chosen: this run takes {what}. That generates and ingests every one of them and can take a
+        long time.
+      </p>
+      <button ref={yes} type="button" className="primary" onClick={onYes}>
+        {count === null ? 'Run every scenario' : `Run all ${count} scenarios`}
+      </button>{' '}
+      <button type="button" onClick={onNo}>
+        Cancel
+      </button>
+    </div>
   );
 }
 
@@ -211,8 +287,33 @@ export default function Runs({ info }: { info: Info | null }) {
   const [startError, setStartError] = useState<unknown>(null);
   const [past, setPast] = useState<PastRun[] | null>(null);
   const [pastError, setPastError] = useState<unknown>(null);
-  const [shown, setShown] = useSticky<{ id: string; report: RunReport } | null>('runs.shown', null);
+  const [shown, setShown] = useSticky<RunOverview | null>('runs.shown', null);
   const [loadingId, setLoadingId] = useState<string | null>(null);
+  const [params] = useSticky<Record<string, string>>('scenarios.params', {});
+  const [confirming, setConfirming] = useState(false);
+  const [cancelling, setCancelling] = useState(false);
+  const [jobScenarios, setJobScenarios] = useState<string[] | null>(null);
+
+  // A reload (or another tab) finds the run still going on the server: follow it again.
+  useEffect(() => {
+    if (job) return;
+    const ctrl = new AbortController();
+    get<JobRow[]>('/api/jobs', undefined, ctrl.signal).then(
+      (jobs) => {
+        const running = jobs.find((j) => j.kind === 'run' && j.state === 'running');
+        if (running) {
+          setJob(running.id);
+          setJobScenarios(running.scenarios);
+          setCancelling(running.cancel_requested);
+        }
+      },
+      (err) => {
+        if (!(err instanceof DOMException)) reportError(err, 'Listing the running jobs');
+      },
+    );
+    return () => ctrl.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
 
   useEffect(() => {
     if (!targets) get<TargetsAnswer>('/api/targets').then(setTargets, (err) => reportError(err, 'Loading targets'));
@@ -234,8 +335,7 @@ export default function Runs({ info }: { info: Info | null }) {
   const openReport = async (id: string) => {
     setLoadingId(id);
     try {
-      const report = await get<RunReport>(`/api/runs/${encodeURIComponent(id)}/report`);
-      setShown({ id, report });
+      setShown(await get<RunOverview>(`/api/runs/${encodeURIComponent(id)}/overview`));
     } catch (err) {
       reportError(err, `Report of run ${id}`);
     } finally {
@@ -258,8 +358,12 @@ export default function Runs({ info }: { info: Info | null }) {
     setPick('');
   };
 
+  // the parameters set on the scenario cards (Scenarios tab): the selection is shared, so are they
+  const runParams = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''));
+
   const start = async () => {
     setStartError(null);
+    setConfirming(false);
     setShown(null);
     try {
       const seedNum = seed.trim() === '' ? null : Number(seed);
@@ -269,19 +373,33 @@ export default function Runs({ info }: { info: Info | null }) {
           .split(/[\s,]+/)
           .map((t) => t.trim())
           .filter(Boolean),
-        params: {},
+        params: runParams,
         seed: seedNum,
         image_size: imageSize,
         target: target || null,
       });
       setJob(answer.job.id);
+      setJobScenarios(answer.job.scenarios);
+      setCancelling(false);
     } catch (err) {
       setStartError(err);
     }
   };
 
+  const cancel = async () => {
+    if (!job) return;
+    setCancelling(true);
+    try {
+      await post<JobRow>(`/api/jobs/${encodeURIComponent(job)}/cancel`, {});
+    } catch (err) {
+      setCancelling(false);
+      reportError(err, 'Cancelling the run');
+    }
+  };
+
   const onDone = async (result: Job['result']) => {
     setJob(null);
+    setCancelling(false);
     // a run job's result is the run summary with the run's id (the folder of its reports)
     const id = result && !Array.isArray(result) ? result.id : null;
     loadPast();
@@ -289,6 +407,8 @@ export default function Runs({ info }: { info: Info | null }) {
   };
 
   const noneChosen = selected.length === 0 && !tags.trim();
+  const libraryCount = scenarios ? scenarios.length : null;
+  const paramList = Object.entries(runParams);
 
   return (
     <section aria-labelledby="runs-title">
@@ -378,11 +498,35 @@ export default function Runs({ info }: { info: Info | null }) {
             </li>
           ))}
         </ul>
-        {noneChosen && <p className="hint">No scenario or tag chosen: the run takes every scenario of the library.</p>}
+        {paramList.length > 0 && (
+          <p className="hint" data-testid="run-params">
+            Parameters from the Scenarios tab:{' '}
+            {paramList.map(([k, v], i) => (
+              <Fragment key={k}>
+                {i > 0 && ', '}
+                <code>
+                  {k}={v}
+                </code>
+              </Fragment>
+            ))}
+          </p>
+        )}
+        {noneChosen && (
+          <p className="hint">
+            No scenario or tag chosen: the run takes every scenario of the library
+            {libraryCount !== null ? ` (${libraryCount})` : ''}; you will be asked first.
+          </p>
+        )}
         <ErrorWithIssues error={startError} />
-        <button type="button" className="primary" onClick={start} disabled={!!job}>
+        {confirming && <ConfirmAll count={libraryCount} onYes={start} onNo={() => setConfirming(false)} />}
+        <button type="button" className="primary" onClick={() => (noneChosen ? setConfirming(true) : start())} disabled={!!job || confirming}>
           Start run
         </button>
+        {job && (
+          <button type="button" className="danger" onClick={cancel} disabled={cancelling}>
+            {cancelling ? 'Cancelling…' : 'Cancel run'}
+          </button>
+        )}
         {info && (
           <span className="muted">
             {' '}
@@ -390,22 +534,32 @@ export default function Runs({ info }: { info: Info | null }) {
           </span>
         )}
         {job && (
-          <JobProgress
-            key={job}
-            jobId={job}
-            label="Run progress"
-            onDone={onDone}
-            onFailed={(msg) => {
-              setJob(null);
-              reportError(msg, 'Run failed');
-              loadPast();
-            }}
-          />
+          <>
+            {jobScenarios && (
+              <p className="muted" data-testid="run-running">
+                Running {jobScenarios.length ? plural(jobScenarios.length, 'scenario') : 'a run'}
+                {jobScenarios.length > 0 && jobScenarios.length <= 8 ? `: ${jobScenarios.join(', ')}` : ''}
+              </p>
+            )}
+            <JobProgress
+              key={job}
+              jobId={job}
+              label="Run progress"
+              onDone={onDone}
+              onCancelled={onDone}
+              onFailed={(msg) => {
+                setJob(null);
+                setCancelling(false);
+                reportError(msg, 'Run failed');
+                loadPast();
+              }}
+            />
+          </>
         )}
       </section>
 
       {loadingId && <p className="muted">Loading the report of {loadingId}…</p>}
-      {shown && <Results report={shown.report} runId={shown.id} onUseSeed={(n) => setSeed(String(n))} />}
+      {shown && <Results overview={shown} onUseSeed={(n) => setSeed(String(n))} />}
 
       <section aria-labelledby="past-title">
         <div className="page-head">

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dicomfab.run.connect import load_targets
 from dicomfab.scenarios.params import parse_assignment
@@ -103,18 +103,27 @@ class RunResult(RunSummary):
     kept: str | None
 
 
-class JobState(Answer):
-    """A job (a queued one is ``running`` in stage ``queued``)."""
+class JobRow(Answer):
+    """A job without its events (a queued one is ``running`` in stage ``queued``); a
+    ``cancelled`` run's ``result`` is its summary, marked interrupted."""
 
     id: str
     kind: Literal["generate", "run"]
-    state: Literal["running", "done", "failed"]
+    state: Literal["running", "done", "failed", "cancelled"]
     stage: str
     done: int
     total: int | None
-    events: list[JobEvent]
     result: list[GeneratedDataset] | RunResult | None
     error: str | None
+    scenarios: list[str] = Field(description="the scenarios it works on (empty: a spec)")
+    created: float = Field(description="when it was submitted (seconds since the epoch)")
+    cancel_requested: bool
+
+
+class JobState(JobRow):
+    """A job with its events."""
+
+    events: list[JobEvent]
 
 
 class JobAnswer(Answer):

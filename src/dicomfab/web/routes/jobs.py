@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from dicomfab.web.errors import not_found
 from dicomfab.web.jobs import Job
-from dicomfab.web.routes.common import Context, JobState
+from dicomfab.web.routes.common import Context, JobRow, JobState
 
 HEARTBEAT = 15.0  # seconds between SSE comments on a quiet stream
 _WAIT = 1.0  # seconds an SSE stream waits for an event before checking again
@@ -36,9 +36,24 @@ def make_router(ctx: Context) -> APIRouter:
             raise not_found(f"no job {job_id!r}")
         return job
 
+    @router.get("/jobs", response_model=list[JobRow])
+    def list_jobs() -> list[dict[str, Any]]:
+        """Running and queued jobs and the last finished ones, newest first: what a reloaded
+        page reattaches to."""
+        return [job.listing() for job in ctx.jobs.listing()]
+
     @router.get("/jobs/{job_id}", response_model=JobState)
     def job_state(job_id: str) -> dict[str, Any]:
         return job_or_404(job_id).snapshot()
+
+    @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobRow)
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        """Stop a job as Ctrl-C stops the command line: a run writes its reports, marked
+        interrupted, and leaves no process behind; the job ends ``cancelled`` (its event
+        stream says so). A finished job is left as it is."""
+        job = job_or_404(job_id)
+        ctx.jobs.cancel(job)
+        return job.listing()
 
     @router.get(
         "/jobs/{job_id}/events",

@@ -150,6 +150,70 @@ class RunReport(BaseModel):
     scenarios: list[ScenarioReport]
 
 
+class NotCheckedGroup(Answer):
+    """Records no verifier could decide, for one reason: named once with the verifiers that
+    could not decide them."""
+
+    reason: str
+    verifiers: list[str]
+    records: list[str]
+
+
+class RunScenarioRow(Answer):
+    """A scenario of a run without its records (:class:`ScenarioReport` minus ``studies`` and
+    ``instances``), its not-checked records grouped, and its passes through overrides."""
+
+    model_config = ConfigDict(extra="allow", json_schema_serialization_defaults_required=True)
+
+    name: str
+    dataset: str
+    scenario: str | None
+    category: str | None
+    source: str
+    status: str
+    passed: bool
+    not_run: str | None = None
+    overrides: dict[str, str]
+    counts: dict[str, int]
+    failures: list[str]
+    not_checked: list[str]
+    not_observable: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    not_checked_groups: list[NotCheckedGroup]
+    passed_by_override: int = Field(
+        description="instances that passed because the target expects another outcome than "
+        "the scenario declares"
+    )
+
+
+class RunOverview(Answer):
+    """A run without its records: ``folder`` and ``generated`` relative to the first root."""
+
+    id: str
+    folder: str
+    generated: str | None
+    run: dict[str, Any]
+    summary: RunSummary
+    scenarios: list[RunScenarioRow]
+
+
+class InstanceRecord(InstanceReport):
+    """An instance's check with its file (``path``, relative to the first root, for
+    /api/preview/*; null when not on disk) and ``override`` (``reject→accept``) when the
+    target's expectation is not the scenario's."""
+
+    path: str | None
+    override: str | None
+
+
+class ScenarioRecords(RunScenarioRow):
+    """One scenario of a run, record by record."""
+
+    studies: list[StudyReport]
+    instances: list[InstanceRecord]
+    delivered: list[dict[str, Any]] | None = None
+
+
 _HTML: dict[int | str, dict[str, Any]] = {
     200: {"description": "the run's HTML report", "content": {"text/html": {}}}
 }
@@ -178,7 +242,7 @@ def make_router(ctx: Context) -> APIRouter:
         # a runs folder that cannot be written: 400 now, not a failed job
         check_run(RunRequest(requests, body.target, known, runs_dir=runs_dir))
         work = tasks.run_pipeline_job(requests, body.target, known, runs_dir, settings.workers)
-        return ctx.submitted(ctx.jobs.submit("run", work))
+        return ctx.submitted(ctx.jobs.submit("run", work, [r.name for r in requests]))
 
     @router.get("/runs", response_model=list[PastRun])
     def list_runs() -> list[dict[str, Any]]:
@@ -191,6 +255,16 @@ def make_router(ctx: Context) -> APIRouter:
     def run_report(run_id: str) -> Any:
         path = runs.report_file(settings.runs_dir, run_id, "report.json")
         return json.loads(path.read_text(encoding="utf-8"))
+
+    @router.get("/runs/{run_id}/overview", response_model=RunOverview)
+    def run_overview(run_id: str) -> Any:
+        """The run's summary and one row per scenario, without the records: light for the whole
+        library; a scenario's records come from /runs/{run_id}/scenarios/{name}."""
+        return runs.overview(settings.runs_dir, settings.roots[0], run_id)
+
+    @router.get("/runs/{run_id}/scenarios/{name}", response_model=ScenarioRecords)
+    def run_scenario(run_id: str, name: str) -> Any:
+        return runs.scenario_records(settings.runs_dir, settings.roots[0], run_id, name)
 
     @router.get(
         "/runs/{run_id}/report.html",
