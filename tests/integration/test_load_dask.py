@@ -68,9 +68,7 @@ def _load(out: Path, seed: int, *extra: str) -> tuple[int, dict[str, Any], str]:
 
 
 def _uids(data: dict[str, Any]) -> list[tuple[int, str, list[str]]]:
-    return [
-        (s["index"], s["study_instance_uid"], s["sop_instance_uids"]) for s in data["studies"]
-    ]
+    return [(s["index"], s["study_instance_uid"], s["sop_instance_uids"]) for s in data["studies"]]
 
 
 def test_load_splits_over_both_workers_with_the_local_uids(
@@ -197,7 +195,8 @@ def test_a_worker_that_dies_is_exit_3_and_its_studies_are_not_measured(
     with local_dask_cluster(workers=2, pythonpath=SRC) as address:
         with Client(address, timeout=10, set_as_default=False) as client:
             pids = client.run(os.getpid)
-            names = {a: w["name"] for a, w in client.scheduler_info(n_workers=-1)["workers"].items()}
+            info = client.scheduler_info(n_workers=-1)["workers"]
+            names = {address: worker["name"] for address, worker in info.items()}
         victim = next(a for a, name in names.items() if name == "w1")
         cmd = _command(out, 920_004, "-c", str(config), "-t", "orthanc", "--dask", address,
                        "-n", "40", "--rate", "120/min")  # fmt: skip

@@ -240,14 +240,19 @@ class _Share:
 
 
 def run_on_cluster(
-    request: Any, template: list[bytes], maker: Any, config: dict[str, Any], outcome: Any
+    client: Any,
+    request: Any,
+    template: list[bytes],
+    maker: Any,
+    config: dict[str, Any],
+    outcome: Any,
 ) -> Any:
     """Run ``request`` (a :class:`~dicomfab.load.job.LoadRequest` with ``dask``) on the
-    cluster; write the merged ``load.json``/``load.html`` into ``outcome``. Interrupted, the
+    cluster ``client`` is connected to (:func:`~dicomfab.output.distributed.dask_client`);
+    write the merged ``load.json``/``load.html`` into ``outcome``. Interrupted, the
     files are written (marked interrupted) and the KeyboardInterrupt goes on with
     ``load_outcome``, as :func:`dicomfab.load.job.run` does."""
     from dicomfab.load.job import finish
-    from dicomfab.output.distributed import dask_client
     from dicomfab.targets.config import Targets
 
     targets = request.targets
@@ -255,35 +260,34 @@ def run_on_cluster(
     alone = Targets({name: targets.get(name)}, set(targets.secrets), None)
     token = uuid.uuid4().hex
     started = time.monotonic()
-    with dask_client(request.dask) as (client, _):
-        workers = _workers(client)
-        config["dask"] = request.dask
-        shares = []
-        for position, (address, worker) in enumerate(workers):
-            job = ShareJob(
-                token, worker, position, len(workers), request.studies, request.per_minute,
-                request.seed, name, request.associations, request.poll, request.timeout,
-                template, alone,
-            )  # fmt: skip
-            future = client.submit(
-                run_share, job, key=f"dicomfab-load-{token}-{position}", workers=[address],
-                allow_other_workers=False, pure=False, retries=0,
-            )  # fmt: skip
-            shares.append(_Share(worker, address, job, future))
-        try:
-            _start(client, token, shares)
-            _watch(client, shares)
-        except KeyboardInterrupt as exc:
-            _stop(client, token, shares)
-            result, histogram, extra = _merge(shares, maker, request, time.monotonic() - started)
-            result.interrupted = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
-            result.fault = None  # interrupted says it (exit 130/143); "workers" says the rest
-            _describe(config, shares, request)
-            finish(outcome, config, result, histogram, extra)
-            exc.load_outcome = outcome  # type: ignore[attr-defined]
-            raise
-        finally:
-            _forget(client, token)
+    workers = _workers(client)
+    config["dask"] = request.dask
+    shares = []
+    for position, (address, worker) in enumerate(workers):
+        job = ShareJob(
+            token, worker, position, len(workers), request.studies, request.per_minute,
+            request.seed, name, request.associations, request.poll, request.timeout,
+            template, alone,
+        )  # fmt: skip
+        future = client.submit(
+            run_share, job, key=f"dicomfab-load-{token}-{position}", workers=[address],
+            allow_other_workers=False, pure=False, retries=0,
+        )  # fmt: skip
+        shares.append(_Share(worker, address, job, future))
+    try:
+        _start(client, token, shares)
+        _watch(client, shares)
+    except KeyboardInterrupt as exc:
+        _stop(client, token, shares)
+        result, histogram, extra = _merge(shares, maker, request, time.monotonic() - started)
+        result.interrupted = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+        result.fault = None  # interrupted says it (exit 130/143); "workers" says the rest
+        _describe(config, shares, request)
+        finish(outcome, config, result, histogram, extra)
+        exc.load_outcome = outcome  # type: ignore[attr-defined]
+        raise
+    finally:
+        _forget(client, token)
     for share in shares:  # bad input found by a worker: one error line, as a local load
         if share.answer and share.answer.get("bad_input"):
             raise DicomfabError(share.answer["fault"])

@@ -49,15 +49,27 @@ class LoadOutcome:
 def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None) -> LoadOutcome:
     """Run ``request``; the outcome says where the files went and the exit code. Interrupted,
     the files are written (marked interrupted) and the KeyboardInterrupt goes on, carrying the
-    outcome as ``load_outcome``."""
-    from dicomfab.load.template import StudyMaker, read_instance, template_files
-    from dicomfab.run.connect import configured_target, open_target
+    outcome as ``load_outcome``. With ``dask``, the cluster is connected to and checked
+    before anything is made (:class:`~dicomfab.errors.ClusterError`)."""
+    from dicomfab.run.connect import configured_target
 
     target = configured_target(request.target, request.targets)  # unknown: bad input, first
-    if request.dask:
-        from dicomfab.load.cluster import check_target
+    if not request.dask:
+        return _run(request, on_tick)
+    from dicomfab.load.cluster import check_target
+    from dicomfab.output.distributed import dask_client
 
-        check_target(target, request.target)
+    check_target(target, request.target)
+    with dask_client(request.dask) as (client, _):
+        return _run(request, on_tick, client)
+
+
+def _run(
+    request: LoadRequest, on_tick: Callable[[LoadState], None] | None, client: Any = None
+) -> LoadOutcome:
+    from dicomfab.load.template import StudyMaker, read_instance, template_files
+    from dicomfab.run.connect import open_target
+
     if request.out is not None:
         request.out.mkdir(parents=True, exist_ok=True)
         out = request.out
@@ -78,10 +90,10 @@ def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None
         "instances_per_study": len(maker.template),
         "study_bytes": sum(len(t.tail) for t in maker.template),
     }
-    if request.dask:
+    if client is not None:
         from dicomfab.load.cluster import run_on_cluster
 
-        return run_on_cluster(request, files, maker, config, outcome)
+        return run_on_cluster(client, request, files, maker, config, outcome)
     records: list[StudyRecord] = []
     started = time.monotonic()
     try:

@@ -35,9 +35,7 @@ def merged_histogram(encoded: list[bytes]) -> Any:
     return total
 
 
-def latency_stats(
-    latencies: list[float], histogram: Any = None
-) -> dict[str, float | int | None]:
+def latency_stats(latencies: list[float], histogram: Any = None) -> dict[str, float | int | None]:
     """p50, p90, p99 and max of ``latencies`` (seconds), from an HdrHistogram at microsecond
     resolution with 3 significant digits (``histogram`` when given: it holds them already);
     None each when there is none."""
