@@ -112,9 +112,10 @@ def test_seed_used_before_is_bad_input_on_the_cluster_too(
 ) -> None:
     config = _targets(tmp_path, orthanc_stack)
     args = ("-c", str(config), "-t", "orthanc", "--dask", dask_address, "--rate", "600/min")
-    code, _, output = _load(tmp_path / "one", 920_002, *args, "-n", "2")
+    code, data, output = _load(tmp_path / "one", 920_002, *args, "-n", "1")
     assert code == 0, output
-    code, _, output = _load(tmp_path / "two", 920_002, *args, "-n", "2")
+    assert [w["name"] for w in data["workers"]] == ["w0"]  # one study: one worker sends
+    code, _, output = _load(tmp_path / "two", 920_002, *args, "-n", "2")  # study 0 held (w0)
     assert code == 2, output
     assert "another --seed" in output and "Traceback" not in output
 
@@ -149,27 +150,28 @@ def _wait_until_sending(address: str, proc: subprocess.Popen[str]) -> None:
     time.sleep(3)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_dask_load_writes_what_was_measured_and_leaves_no_task(
-    orthanc_stack: OrthancStack, dask_address: str, tmp_path: Path
+    orthanc_stack: OrthancStack, dask_address: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
     config = _targets(tmp_path, orthanc_stack)
     out = tmp_path / "out"
-    cmd = _command(out, 920_003, "-c", str(config), "-t", "orthanc", "--dask", dask_address,
-                   "-n", "100", "--rate", "120/min")  # fmt: skip
+    cmd = _command(out, 920_003 + 10 * sig, "-c", str(config), "-t", "orthanc", "--dask",
+                   dask_address, "-n", "100", "--rate", "120/min")  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env())  # fmt: skip
     try:
         _wait_until_sending(dask_address, proc)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "interrupted (SIGINT)" in err
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and f"interrupted ({sig.name})" in err
     data = json.loads((out / "load.json").read_text("utf-8"))
-    assert data["interrupted"] == "SIGINT" and data["exit_code"] == 130
+    assert data["interrupted"] == sig.name and data["exit_code"] == 128 + sig
     studies = data["studies"]
     assert len(studies) == 100
     sent = [s for s in studies if s["sent_at"] is not None]

@@ -260,7 +260,7 @@ def run_on_cluster(
     alone = Targets({name: targets.get(name)}, set(targets.secrets), None)
     token = uuid.uuid4().hex
     started = time.monotonic()
-    workers = _workers(client)
+    workers = _workers(client)[: request.studies]  # a worker without a study stays idle
     config["dask"] = request.dask
     shares = []
     for position, (address, worker) in enumerate(workers):
