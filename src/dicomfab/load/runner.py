@@ -13,6 +13,9 @@ Three kinds of thread share one :class:`LoadState`:
   its instances is observed, and only a study whose every instance was answered with success
   (or a warning) can be.
 
+On a ``--dask`` worker (:class:`LoadShare`), only the worker's studies are released, from a
+start the client hands out, and a stop from the client ends the load as Ctrl-C does.
+
 A study with a failure status, an instance not sent, or a broken connection is failed (its
 reasons in ``errors``), never credited. A target that cannot be associated with (down, wrong AE
 title) or a verifier that fails stops the load: :attr:`LoadResult.fault`.
