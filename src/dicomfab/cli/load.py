@@ -86,6 +86,14 @@ class DurationType(click.ParamType):
     "--runs-dir", type=click.Path(file_okay=False, path_type=Path), default="runs",
     show_default=True, help="Where the default output folder goes.",
 )  # fmt: skip
+@click.option(
+    "--dask", "dask", metavar="ADDRESS", envvar="DICOMFAB_DASK",
+    help="Send from the workers of the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://host:8786; env DICOMFAB_DASK): worker w of N sends studies i ≡ w (mod N) at its "
+    "share of the rate, reaching the --target (not the embedded PACS) itself; -a is per "
+    "worker. Every worker needs this dicomfab version and a clock in sync (NTP). No live "
+    "table. See docs/load.md.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No live table.")
 def command(
@@ -101,6 +109,7 @@ def command(
     timeout: float,
     out: Path | None,
     runs_dir: Path,
+    dask: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -118,13 +127,15 @@ def command(
 
     \b
     Exit codes: 0 every study visible; 1 some study failed or was not visible by --timeout;
-                2 bad input; 3 the target or its verifier failed;
+                2 bad input; 3 the target or its verifier failed, or (--dask) the cluster
+                cannot be used or a worker was lost;
                 130 / 143 interrupted (load.json says what was measured).
 
     \b
     Examples:
       dicomfab load --studies 20 --rate 60/min                  the embedded PACS
       dicomfab load -t orthanc --rate 2/s --duration 5m -a 4    a configured target
+      dicomfab load -t orthanc --rate 20/s -n 2000 --dask tcp://scheduler:8786
     """
     from dicomfab.extras import require
 
@@ -154,21 +165,32 @@ def command(
         timeout=timeout,
         out=out,
         runs_dir=runs_dir,
+        dask=dask or None,
     )
     _run(request, quiet or as_json, as_json)
 
 
+EXIT_CLUSTER = 3  # the cluster cannot be used: like a target that cannot be reached
+
+
 def _run(request: Any, quiet: bool, as_json: bool) -> None:
+    from dicomfab.errors import ClusterError
     from dicomfab.load import job
     from dicomfab.load.live import LiveTable
 
-    live = None if quiet else LiveTable(console_err.rich, request.studies)
+    live = None if quiet or request.dask else LiveTable(console_err.rich, request.studies)
+    if request.dask and not quiet:
+        console_err.print(f"sending from the workers of {request.dask} (no live table)",
+                          markup=False, soft_wrap=True)  # fmt: skip
     try:
         if live is None:
             outcome = job.run(request)
         else:
             with live:
                 outcome = job.run(request, live.update)
+    except ClusterError as exc:
+        console_err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise SystemExit(EXIT_CLUSTER) from None
     except KeyboardInterrupt as exc:
         stopped = getattr(exc, "load_outcome", None)
         if stopped is not None:
@@ -206,6 +228,7 @@ def _print(outcome: Any, as_json: bool) -> None:
         markup=False, soft_wrap=True,
     )  # fmt: skip
     if outcome.data.get("fault"):
-        console_err.print(f"target failed: {outcome.data['fault']}", markup=False, soft_wrap=True)
+        console_err.print(f"{outcome.data.get('outcome')}: {outcome.data['fault']}", markup=False,
+                          soft_wrap=True)  # fmt: skip
     console_err.print(f"written: {outcome.out / 'load.json'}, {outcome.out / 'load.html'}",
                       markup=False, soft_wrap=True)  # fmt: skip

@@ -104,6 +104,7 @@ def page(data: dict[str, Any]) -> str:
                 " / ".join(_fmt(latency.get(k)) for k in ("p50", "p90", "p99", "max")),
             ),
             ("lateness max (s)", summary["lateness"]["max"]),
+            *_worker_rows(data),
         ]
     )
     fault = data.get("fault")
@@ -123,6 +124,18 @@ th,td{{text-align:left;padding:2px 12px 2px 0}}.fault{{color:#b00}}</style></hea
 studies in it.</p>
 </body></html>
 """
+
+
+def _worker_rows(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A ``--dask`` load's workers (each with its study count) and its studies not measured."""
+    workers = data.get("workers")
+    if not workers:
+        return []
+    names = ", ".join(
+        f"{w['name']} ({w['studies']}{'' if w.get('reported') else ', not reported'})"
+        for w in workers
+    )
+    return [("workers (studies)", names), ("not measured", data["summary"].get("not_measured", 0))]
 
 
 def _fmt(value: Any) -> str:

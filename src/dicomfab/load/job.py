@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ class LoadRequest:
     timeout: float = 60.0
     out: Path | None = None
     runs_dir: Path = Path("runs")
+    dask: str | None = None  # a Dask scheduler's address: the cluster's workers send
 
 
 @dataclass
@@ -48,18 +49,34 @@ class LoadOutcome:
 def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None) -> LoadOutcome:
     """Run ``request``; the outcome says where the files went and the exit code. Interrupted,
     the files are written (marked interrupted) and the KeyboardInterrupt goes on, carrying the
-    outcome as ``load_outcome``."""
-    from dicomfab.load.template import StudyMaker, generate_template
-    from dicomfab.run.connect import configured_target, open_target
-    from dicomfab.targets.cstore import CStoreIngestor
+    outcome as ``load_outcome``. With ``dask``, the cluster is connected to and checked
+    before anything is made (:class:`~dicomfab.errors.ClusterError`)."""
+    from dicomfab.run.connect import configured_target
 
-    configured_target(request.target, request.targets)  # an unknown one: bad input, before all
+    target = configured_target(request.target, request.targets)  # unknown: bad input, first
+    if not request.dask:
+        return _run(request, on_tick)
+    from dicomfab.load.cluster import check_target
+    from dicomfab.output.distributed import dask_client
+
+    check_target(target, request.target)
+    with dask_client(request.dask) as (client, _):
+        return _run(request, on_tick, client)
+
+
+def _run(
+    request: LoadRequest, on_tick: Callable[[LoadState], None] | None, client: Any = None
+) -> LoadOutcome:
+    from dicomfab.load.template import StudyMaker, read_instance, template_files
+    from dicomfab.run.connect import open_target
+
     if request.out is not None:
         request.out.mkdir(parents=True, exist_ok=True)
         out = request.out
     else:
         out = new_run_dir(request.runs_dir, "load")
-    maker = StudyMaker(generate_template(request.image_size, out), request.seed)
+    files = template_files(request.image_size, out)
+    maker = StudyMaker([read_instance(data) for data in files], request.seed)
     study_uids = [maker.identity(i)[2][_study_uid(maker)] for i in range(request.studies)]
     outcome = LoadOutcome(out)
     config: dict[str, Any] = {
@@ -73,31 +90,22 @@ def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None
         "instances_per_study": len(maker.template),
         "study_bytes": sum(len(t.tail) for t in maker.template),
     }
+    if client is not None:
+        from dicomfab.load.cluster import run_on_cluster
+
+        return run_on_cluster(client, request, files, maker, config, outcome)
     records: list[StudyRecord] = []
     started = time.monotonic()
     try:
         with open_target(
             request.target, request.targets, out, folder=out, study_uids=study_uids
         ) as session:
-            ingestor = session.ingestor
-            if not isinstance(ingestor, CStoreIngestor):
-                raise SpecError(
-                    [
-                        Issue(
-                            "--target",
-                            f"{session.name!r} does not ingest with C-STORE: "
-                            "dicomfab load sends with C-STORE only",
-                        )
-                    ]
-                )
-            if not session.verifiers:
-                raise SpecError([Issue("--target", f"{session.name!r} has no verifier")])
-            verifier = session.verifiers[0]
+            ingestor, verifier = sending_parts(session)
             config |= {
                 "target_description": session.description,
                 "associations": request.associations or ingestor.associations,
             }
-            _check_fresh(verifier, maker, request.studies)
+            check_fresh(verifier, maker, range(request.studies))
             settings = LoadSettings(
                 Schedule(request.studies, request.per_minute),
                 associations=config["associations"],
@@ -111,12 +119,12 @@ def run(request: LoadRequest, on_tick: Callable[[LoadState], None] | None = None
                 stopped: LoadResult = exc.load_result  # type: ignore[attr-defined]
                 signum = getattr(exc, "signum", signal.SIGINT)
                 stopped.interrupted = signal.Signals(signum).name
-                _finish(outcome, config, stopped)
+                finish(outcome, config, stopped)
                 exc.load_outcome = outcome  # type: ignore[attr-defined]
                 raise
     except TargetError as exc:
         result = LoadResult(records, time.monotonic() - started, fault=str(exc))
-    _finish(outcome, config, result)
+    finish(outcome, config, result)
     return outcome
 
 
@@ -124,12 +132,30 @@ def _study_uid(maker: Any) -> str:
     return str(maker.template[0].header.StudyInstanceUID)
 
 
-def _check_fresh(verifier: Any, maker: Any, studies: int) -> None:
+def sending_parts(session: Any) -> tuple[Any, Any]:
+    """The session's C-STORE ingestor and first verifier (a load needs both)."""
+    from dicomfab.targets.cstore import CStoreIngestor
+
+    ingestor = session.ingestor
+    if not isinstance(ingestor, CStoreIngestor):
+        raise SpecError(
+            [
+                Issue(
+                    "--target",
+                    f"{session.name!r} does not ingest with C-STORE: "
+                    "dicomfab load sends with C-STORE only",
+                )
+            ]
+        )
+    if not session.verifiers:
+        raise SpecError([Issue("--target", f"{session.name!r} has no verifier")])
+    return ingestor, session.verifiers[0]
+
+
+def check_fresh(verifier: Any, maker: Any, indices: Iterable[int]) -> None:
     """A study the target holds already would be credited at once: refuse (another seed)."""
     uids = [
-        maker.identity(i)[2][str(t.header.SOPInstanceUID)]
-        for i in range(studies)
-        for t in maker.template
+        maker.identity(i)[2][str(t.header.SOPInstanceUID)] for i in indices for t in maker.template
     ]
     seen = verifier.observe(uids)
     held = [uid for uid in uids if uid in seen]
@@ -140,13 +166,22 @@ def _check_fresh(verifier: Any, maker: Any, studies: int) -> None:
         )
 
 
-def _finish(outcome: LoadOutcome, config: dict[str, Any], result: LoadResult) -> None:
+def finish(
+    outcome: LoadOutcome,
+    config: dict[str, Any],
+    result: LoadResult,
+    histogram: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``load.json`` and ``load.html``; set the outcome's data and exit code.
+    ``histogram`` and ``extra`` (e.g. ``workers``): from a ``--dask`` load."""
     from dicomfab.load.html import write_html
     from dicomfab.load.report import document, write_json
 
     if result.fault is not None:
         code = EXIT_TARGET
-        text = "target failed"
+        lost = any(not w.get("reported", True) for w in (extra or {}).get("workers", []))
+        text = "worker lost" if lost else "target failed"
     elif result.interrupted is not None:
         code = 128 + signal.Signals[result.interrupted].value
         text = "interrupted"
@@ -165,7 +200,9 @@ def _finish(outcome: LoadOutcome, config: dict[str, Any], result: LoadResult) ->
             "interrupted": result.interrupted,
             "polls": result.polls,
             "poll_seconds": round(result.poll_seconds, 3),
+            **(extra or {}),
         },
+        histogram,
     )
     write_json(outcome.out / "load.json", data)
     write_html(outcome.out / "load.html", data)

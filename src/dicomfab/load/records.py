@@ -25,6 +25,8 @@ class StudyRecord:
     statuses: list[int | None] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     failed_at: float | None = None
+    worker: str | None = None  # the ``--dask`` worker that sent it (None: a local load)
+    measured: bool = True  # False: its worker died before reporting it (never credited)
 
     @property
     def state(self) -> State:
@@ -53,12 +55,25 @@ class StudyRecord:
         if self.failed_at is None:
             self.failed_at = at
 
+    def not_measured(self, reason: str) -> None:
+        """Nothing is known of this study (its worker died): failed, never credited."""
+        self.measured = False
+        self.sent_at = self.acked_at = self.visible_at = None
+        self.statuses = []
+        self.errors = [f"not measured: {reason}"]
+
+    def fields(self) -> dict[str, Any]:
+        """Every field, unrounded (how a worker hands its records to the client)."""
+        return dict(vars(self))
+
     def to_dict(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 4)
 
+        where = {} if self.worker is None else {"worker": self.worker, "measured": self.measured}
         return {
             "index": self.index,
+            **where,
             "state": self.state,
             "study_instance_uid": self.study_instance_uid,
             "patient_id": self.patient_id,

@@ -14,17 +14,37 @@ PERCENTILES = (50.0, 90.0, 99.0)
 MAX_LATENCY_US = 3_600_000_000  # an hour: HdrHistogram's highest trackable value (µs)
 
 
-def latency_stats(latencies: list[float]) -> dict[str, float | int | None]:
-    """p50, p90, p99 and max of ``latencies`` (seconds), from an HdrHistogram at microsecond
-    resolution with 3 significant digits; None each when there is none."""
+def latency_histogram(latencies: list[float]) -> Any:
+    """An HdrHistogram of ``latencies`` (seconds) at microsecond resolution with 3 significant
+    digits (a ``--dask`` worker sends it encoded; the client adds them up)."""
     from hdrh.histogram import HdrHistogram
 
-    stats: dict[str, float | int | None] = {"count": len(latencies)}
-    if not latencies:
-        return stats | {f"p{p:g}": None for p in PERCENTILES} | {"max": None, "mean": None}
     histogram = HdrHistogram(1, MAX_LATENCY_US, 3)
     for seconds in latencies:
         histogram.record_value(min(MAX_LATENCY_US, max(1, round(seconds * 1e6))))
+    return histogram
+
+
+def merged_histogram(encoded: list[bytes]) -> Any:
+    """One HdrHistogram holding every value of the ``encode()``-d ones."""
+    from hdrh.histogram import HdrHistogram
+
+    total = latency_histogram([])
+    for data in encoded:
+        total.add(HdrHistogram.decode(data))
+    return total
+
+
+def latency_stats(latencies: list[float], histogram: Any = None) -> dict[str, float | int | None]:
+    """p50, p90, p99 and max of ``latencies`` (seconds), from an HdrHistogram at microsecond
+    resolution with 3 significant digits (``histogram`` when given: it holds them already);
+    None each when there is none."""
+    if histogram is None:
+        histogram = latency_histogram(latencies)
+    count = int(histogram.get_total_count())
+    stats: dict[str, float | int | None] = {"count": count}
+    if not count:
+        return stats | {f"p{p:g}": None for p in PERCENTILES} | {"max": None, "mean": None}
     for p in PERCENTILES:
         stats[f"p{p:g}"] = histogram.get_value_at_percentile(p) / 1e6
     stats["max"] = histogram.get_max_value() / 1e6
@@ -106,31 +126,41 @@ def throughput(records: list[StudyRecord]) -> dict[str, float | None]:
 
 
 def summary(
-    records: list[StudyRecord], elapsed: float, extra: dict[str, Any] | None = None
+    records: list[StudyRecord],
+    elapsed: float,
+    extra: dict[str, Any] | None = None,
+    histogram: Any = None,
 ) -> dict[str, Any]:
-    """The numbers a reader wants first (``--json`` prints this)."""
+    """The numbers a reader wants first (``--json`` prints this). ``histogram``: the
+    latencies' HdrHistogram, merged from the workers' (``--dask``)."""
     states = {s: 0 for s in ("visible", "acknowledged", "sending", "waiting", "failed")}
     for r in records:
         states[r.state] += 1
     latencies = [r.latency for r in records if r.latency is not None]
     lateness = [r.lateness for r in records if r.lateness is not None]
+    unmeasured = sum(1 for r in records if not r.measured)
     return {
         **(extra or {}),
         "studies": len(records),
         "states": states,
         "elapsed": round(elapsed, 3),
-        "latency": latency_stats(latencies),
+        "latency": latency_stats(latencies, histogram),
         "lateness": {
             "max": max(lateness, default=None),
             "late_over_1s": sum(x > 1 for x in lateness),
         },
         "throughput": throughput(records),
         "errors": sum(1 for r in records if r.errors),
+        **({"not_measured": unmeasured} if unmeasured else {}),
     }
 
 
 def document(
-    config: dict[str, Any], records: list[StudyRecord], elapsed: float, outcome: dict[str, Any]
+    config: dict[str, Any],
+    records: list[StudyRecord],
+    elapsed: float,
+    outcome: dict[str, Any],
+    histogram: Any = None,
 ) -> dict[str, Any]:
     """All of ``load.json``: the configuration, the outcome, the summary, the timeline and
     every study's record."""
@@ -138,7 +168,7 @@ def document(
     return {
         "config": config,
         **outcome,
-        "summary": summary(records, elapsed),
+        "summary": summary(records, elapsed, histogram=histogram),
         "interval": width,
         "timeline": timeline(records, elapsed, width),
         "studies": [r.to_dict() for r in records],

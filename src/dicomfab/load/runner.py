@@ -13,6 +13,9 @@ Three kinds of thread share one :class:`LoadState`:
   its instances is observed, and only a study whose every instance was answered with success
   (or a warning) can be.
 
+On a ``--dask`` worker (:class:`LoadShare`), only the worker's studies are released, from a
+start the client hands out, and a stop from the client ends the load as Ctrl-C does.
+
 A study with a failure status, an instance not sent, or a broken connection is failed (its
 reasons in ``errors``), never credited. A target that cannot be associated with (down, wrong AE
 title) or a verifier that fails stops the load: :attr:`LoadResult.fault`.
@@ -66,6 +69,7 @@ class LoadState:
 
     def __init__(self, records: list[StudyRecord]) -> None:
         self.records = records
+        self.by_index = {r.index: r for r in records}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.fault: str | None = None
@@ -168,7 +172,7 @@ class _Sender:
         from dicomfab.targets.cstore import _describe_status
 
         state = self.state
-        record = state.records[study.index]
+        record = state.by_index[study.index]
         assoc = self._association()  # TargetError: the target is gone (stops the load)
         for k, instance in enumerate(study.instances):
             if state.stop.is_set():
@@ -235,13 +239,16 @@ def run_load(
     maker: StudyMaker,
     settings: LoadSettings,
     on_tick: Callable[[LoadState], None] | None = None,
+    share: LoadShare | None = None,
 ) -> LoadResult:
     """Send ``settings.schedule`` to ``node``, watch with ``verifier``; return what was
     measured. Interrupted (KeyboardInterrupt), every association is aborted, every thread ends,
-    and the exception carries the result so far as ``load_result``."""
+    and the exception carries the result so far as ``load_result``. ``share``: only some of
+    the schedule's studies, from a start time given from outside (a worker of ``--dask``)."""
     schedule = settings.schedule
+    indices = list(range(schedule.studies)) if share is None else list(share.indices)
     records = []
-    for i in range(schedule.studies):
+    for i in indices:
         patient_id, accession, mapping = maker.identity(i)
         study_uid = mapping[str(maker.template[0].header.StudyInstanceUID)]
         sops = [mapping[str(t.header.SOPInstanceUID)] for t in maker.template]
@@ -267,8 +274,8 @@ def run_load(
         thread.start()
     try:
         ready.wait(state.stop)
-        state.start = time.monotonic()
-        _dispatch(state, schedule, released, settings, on_tick)
+        state.start = time.monotonic() if share is None else share.start()
+        _dispatch(state, schedule, indices, released, settings, on_tick, share)
     except KeyboardInterrupt as exc:
         _stop(state, threads)
         exc.load_result = _result(state)  # type: ignore[attr-defined]
@@ -279,6 +286,17 @@ def run_load(
             if r.state == "acknowledged":
                 r.fail(state.now(), f"not visible within {settings.timeout:g} s")
     return _result(state)
+
+
+class LoadShare:
+    """Part of a load run elsewhere (a ``--dask`` worker): which studies of the schedule, when
+    the common start is (:meth:`start`, called once the associations are open: blocks until
+    then, returns it on this process's monotonic clock), and whether the load was stopped."""
+
+    def __init__(
+        self, indices: list[int], start: Callable[[], float], stopped: Callable[[], bool]
+    ) -> None:
+        self.indices, self.start, self.stopped = indices, start, stopped
 
 
 class _Latch:
@@ -301,23 +319,27 @@ class _Latch:
 def _dispatch(
     state: LoadState,
     schedule: Schedule,
+    indices: list[int],
     released: queue.Queue[int | None],
     settings: LoadSettings,
     on_tick: Callable[[LoadState], None] | None,
+    share: LoadShare | None = None,
 ) -> None:
     """Release each study at its due time; then wait until every study is visible or failed,
     or ``timeout`` seconds passed since the last acknowledgement."""
-    next_index, last_tick = 0, 0.0
+    position, last_tick = 0, 0.0
     while not state.stop.is_set():
+        if share is not None and share.stopped():
+            raise KeyboardInterrupt  # the client stopped the load: the interrupted path
         now = state.now()
         due = schedule.due_by(now)
-        while next_index < due:
-            released.put(next_index)
-            next_index += 1
+        while position < len(indices) and indices[position] < due:
+            released.put(indices[position])
+            position += 1
         if now - last_tick >= 0.25 and on_tick is not None:
             on_tick(state)
             last_tick = now
-        if next_index == schedule.studies:
+        if position == len(indices):
             records = state.snapshot()
             if all(r.state in ("visible", "failed") for r in records):
                 break
@@ -326,8 +348,8 @@ def _dispatch(
                 if now - settled > settings.timeout:
                     break
         wait = 0.05
-        if next_index < schedule.studies:
-            wait = min(wait, max(0.0, schedule.due(next_index) - now))
+        if position < len(indices):
+            wait = min(wait, max(0.0, schedule.due(indices[position]) - now))
         time.sleep(wait)
     if on_tick is not None:
         on_tick(state)

@@ -98,13 +98,18 @@ def read_instance(data: bytes) -> TemplateInstance:
 
 def generate_template(image_size: str, workdir: Path) -> list[TemplateInstance]:
     """Generate the template study under ``workdir`` (removed again: only the bytes are kept)."""
+    return [read_instance(data) for data in template_files(image_size, workdir)]
+
+
+def template_files(image_size: str, workdir: Path) -> list[bytes]:
+    """The template study's Part 10 files, generated under ``workdir`` and removed again (what
+    ``--dask`` sends its workers: every worker then sends the same bytes)."""
     from dicomfab.output.generate import generate
 
     folder = workdir / ".load-template"
     try:
         result = generate(template_spec(image_size), folder, workers=1)
-        files = sorted(result.path.glob("dicoms/*/*.dcm"))
-        return [read_instance(f.read_bytes()) for f in files]
+        return [f.read_bytes() for f in sorted(result.path.glob("dicoms/*/*.dcm"))]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

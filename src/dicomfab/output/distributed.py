@@ -237,3 +237,39 @@ def _check_shared(client: Any, where: str, folder: Path) -> None:
             f"worker {blind[0]} of {where} does not see {folder}: the output folder must be "
             "on a file system every worker mounts at the same path"
         )
+
+
+@contextmanager
+def dask_client(address: str, *, timeout: float = 10.0) -> Iterator[tuple[Any, int]]:
+    """Connect to the Dask scheduler at ``address`` and check the cluster as
+    :func:`dask_executor` does (no shared folder); yield the ``distributed.Client`` and the
+    worker process count, for work that is not a set of units (``dicomfab load --dask``
+    pins one long task on each worker). The client is closed on exit; the cluster keeps
+    running. Raises :class:`~dicomfab.errors.ClusterError` (one line)."""
+    require("dask", "--dask", "distributed")
+    from distributed import Client
+
+    quiet = [logging.getLogger(n) for n in ("distributed", "tornado")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        try:
+            client = Client(address, timeout=timeout, set_as_default=False)
+        except Exception as exc:
+            raise ClusterError(
+                f"cannot connect to the Dask scheduler at {shorten_text(address)}: {_reason(exc)}"
+            ) from None
+        try:
+            yield client, _check(client, address, None, timeout)
+        finally:
+            with suppress(Exception):
+                client.close(timeout=timeout)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+
+
+def cluster_reason(exc: BaseException) -> str:
+    """``exc`` on one short line (for a :class:`~dicomfab.errors.ClusterError`)."""
+    return _reason(exc)
