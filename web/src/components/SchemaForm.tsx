@@ -1,5 +1,6 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import type { Issue, JsonSchema } from '../types';
+import { useFieldLabels } from './fieldLabels';
 import TagTable from './TagTable';
 
 // ── schema helpers ──────────────────────────────────────────────────────────────────────────
@@ -52,6 +53,25 @@ export function unwrap(root: JsonSchema, prop: JsonSchema): FieldSchema {
   }
   const nullable = Array.isArray(s.type) && s.type.includes('null');
   return { schema: s, nullable };
+}
+
+/** A description as the UI words it (it has an Output folder, not the CLI's `--output`). */
+export function uiText(text: string | undefined): string | undefined {
+  return text?.replace(/under --output/g, 'under the Output folder').replace(/--output/g, 'the Output folder');
+}
+
+/** The options of a field whose values a registry of the schema lists (IODs, transfer
+ * syntaxes): value and its words; null for any other field. */
+function registryOptions(root: JsonSchema, key: string): { value: string; label: string; names: string[] }[] | null {
+  if (key === 'iod' && root['x-iods'])
+    return Object.entries(root['x-iods']).map(([name, info]) => ({ value: name, label: `${name}: ${info.title}`, names: info.names }));
+  if (key === 'transfer_syntax' && root['x-transfer-syntaxes'])
+    return Object.entries(root['x-transfer-syntaxes']).map(([name, ts]) => ({
+      value: name,
+      label: `${name}: ${ts.title}${ts.lossy && !/lossy/i.test(ts.title) ? ' (lossy)' : ''}`,
+      names: [name, ts.uid, ...ts.aliases],
+    }));
+  return null;
 }
 
 export function humanize(key: string): string {
@@ -234,6 +254,7 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
   const v = value ?? {};
   const props = obj.properties ?? {};
   const keys = Object.keys(props).filter((k) => !exclude.includes(k));
+  const labelOf = useFieldLabels(keys);
   keys.sort((a, b) => {
     const ia = order.indexOf(a);
     const ib = order.indexOf(b);
@@ -253,8 +274,8 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
     if (f.const !== undefined) continue; // fixed (version)
     const id = `${uid}-${key}`;
     const fieldPath = joinPath(path, key);
-    const label = f.title ?? humanize(key);
-    const desc = f.description;
+    const label = labelOf(key);
+    const desc = uiText(f.description);
     const descId = desc ? `${id}-desc` : undefined;
     const errs = issuesUnder(issues, fieldPath);
     const errId = errs.length ? `${id}-err` : undefined;
@@ -302,7 +323,7 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
       const sub = (current && typeof current === 'object' ? current : {}) as Record<string, unknown>;
       fields.push(
         <fieldset key={key} className="field field-wide nested" data-field={fieldPath}>
-          <legend title={desc}>{props[key].title ?? humanize(key)}</legend>
+          <legend title={desc}>{label}</legend>
           {help}
           <SchemaForm
             root={root}
@@ -360,7 +381,26 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
       'aria-invalid': errs.length > 0 || undefined,
       title: desc,
     };
-    if (f.enum) {
+    const registry = type === 'string' ? registryOptions(root, key) : null;
+    if (registry) {
+      // a registry's names as a select with their titles; a value it names otherwise (an alias,
+      // a UID) stays selected as itself
+      const raw = current === undefined || current === null ? '' : String(current);
+      const known = registry.find((o) => o.names.some((n) => n.toLowerCase() === raw.toLowerCase()));
+      control = (
+        <select id={id} value={raw} onChange={(e) => set(key, e.target.value === '' ? undefined : e.target.value)} {...common}>
+          <option value="">{key === 'iod' ? '(inherited, else mg-presentation)' : '(inherited, else explicit-le)'}</option>
+          {raw && !registry.some((o) => o.value === raw) && (
+            <option value={raw}>{known ? `${raw} (= ${known.label})` : `${raw} (unknown)`}</option>
+          )}
+          {registry.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      );
+    } else if (f.enum) {
       control = (
         <select
           id={id}
