@@ -92,9 +92,7 @@ def test_bug1_draft_survives_reload_and_is_replaced_only_after_asking_with_undo(
     expect(page.get_by_test_id("spec-summary")).to_contain_text("instances")
 
 
-def test_bug2_tag_autocomplete_closes_on_tab_escape_and_outside_click(
-    ui: UI, page: Page
-) -> None:
+def test_bug2_tag_autocomplete_closes_on_tab_escape_and_outside_click(ui: UI, page: Page) -> None:
     open_wizard(ui, page)
     dataset_tags(page)
     page.get_by_role("button", name="Add tag", exact=True).first.click()
@@ -296,7 +294,7 @@ def test_need5_raw_spec_as_yaml_with_live_validation_and_undo(
     expect(status).to_contain_text("valid")
     expect(apply).to_be_enabled()
     assert_accessible(page, "wizard raw text")
-    text.scroll_into_view_if_needed()
+    apply.scroll_into_view_if_needed()
     shot(page, "wizard-raw")
     apply.click()
     expect(page.get_by_test_id("spec-summary")).to_contain_text("2 patients")

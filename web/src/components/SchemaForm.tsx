@@ -74,6 +74,11 @@ function registryOptions(root: JsonSchema, key: string): { value: string; label:
   return null;
 }
 
+const REGISTRY_HELP: Record<string, string> = {
+  iod: 'what its instances are (a level below may choose another); a spec may also name an alias or a SOP Class UID',
+  transfer_syntax: 'how its files are encoded (a level below may choose another)',
+};
+
 export function humanize(key: string): string {
   const s = key.replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
@@ -273,14 +278,16 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
     const { schema: f, nullable } = unwrap(root, props[key]);
     if (f.const !== undefined) continue; // fixed (version)
     const id = `${uid}-${key}`;
+    const type = typeOf(f);
     const fieldPath = joinPath(path, key);
     const label = labelOf(key);
-    const desc = uiText(f.description);
+    const registry = type === 'string' ? registryOptions(root, key) : null;
+    // a registry's select says its names itself: a short help, the long one as the title
+    const desc = registry ? REGISTRY_HELP[key] : uiText(f.description);
     const descId = desc ? `${id}-desc` : undefined;
     const errs = issuesUnder(issues, fieldPath);
     const errId = errs.length ? `${id}-err` : undefined;
     const describedBy = [descId, errId].filter(Boolean).join(' ') || undefined;
-    const type = typeOf(f);
     const current = v[key];
     const def = f.default;
     const defText = def === null || def === undefined || def === '' ? '' : String(def);
@@ -381,7 +388,6 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
       'aria-invalid': errs.length > 0 || undefined,
       title: desc,
     };
-    const registry = type === 'string' ? registryOptions(root, key) : null;
     if (registry) {
       // a registry's names as a select with their titles; a value it names otherwise (an alias,
       // a UID) stays selected as itself

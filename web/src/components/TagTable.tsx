@@ -638,11 +638,12 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
         <button
           type="button"
           className="small"
+          aria-label={labelPrefix ? named('Add tag') : undefined}
           onClick={() =>
             setRows((prev) => [...prev, { id: rowIds++, key: '', text: '', vr: null, priv: false, group: '', creator: '', element: '' }])
           }
         >
-          {named('Add tag')}
+          Add tag
         </button>
         <small className="hint">{GENERAL_HINT}</small>
       </div>

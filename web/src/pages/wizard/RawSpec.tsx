@@ -108,7 +108,7 @@ export default function RawSpec({ spec, onApply }: Props) {
           <textarea
             id={`${uid}-text`}
             className="mono raw-text"
-            rows={18}
+            rows={12}
             spellCheck={false}
             value={text}
             aria-describedby={`${uid}-status`}
