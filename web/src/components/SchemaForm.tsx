@@ -395,7 +395,7 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
       const known = registry.find((o) => o.names.some((n) => n.toLowerCase() === raw.toLowerCase()));
       control = (
         <select id={id} value={raw} onChange={(e) => set(key, e.target.value === '' ? undefined : e.target.value)} {...common}>
-          <option value="">{key === 'iod' ? '(inherited, else mg-presentation)' : '(inherited, else explicit-le)'}</option>
+          <option value="">{key === 'iod' ? '(not set: mg)' : '(not set: explicit-le)'}</option>
           {raw && !registry.some((o) => o.value === raw) && (
             <option value={raw}>{known ? `${raw} (= ${known.label})` : `${raw} (unknown)`}</option>
           )}
