@@ -164,7 +164,7 @@ def test_wizard_offers_a_cad_sr_its_references_and_findings(ui: UI, page: Page) 
     expect(page.locator('[data-field$=".content"]')).to_have_count(0)
 
     page.get_by_role("button", name="Add series").click()
-    page.get_by_label("Iod", exact=True).fill("mammo-cad-sr")
+    page.get_by_label("IOD", exact=True).select_option("mammo-cad-sr")
     expect(page.get_by_test_id("node-iod")).to_contain_text("a derived object")
     expect(page.locator('[data-field$="series[1].references"]')).to_have_count(1)
     expect(page.locator('[data-field$="series[1].content.findings"]')).to_have_count(1)

@@ -6,6 +6,7 @@ import Output from './pages/Output';
 import Runs from './pages/Runs';
 import Scenarios from './pages/Scenarios';
 import Wizard from './pages/Wizard';
+import { INCOMING_KEY } from './pages/wizard/useDraft';
 import { setSticky } from './state';
 import type { Info, Spec } from './types';
 
@@ -83,8 +84,8 @@ function Shell() {
 
   const openInWizard = useCallback(
     (spec: Spec, notes: string[] = []) => {
-      setSticky('wizard.spec', spec);
-      setSticky('wizard.notes', notes);
+      // the wizard asks before it replaces a draft (pages/wizard/useDraft.ts)
+      setSticky(INCOMING_KEY, { spec, notes, what: notes[0]?.replace(/^Loaded from /, '').replace(/\.$/, '') || 'a scenario' });
       go('wizard');
     },
     [go],

@@ -44,6 +44,8 @@ export interface JsonSchema {
   required?: string[];
   /** The spec schema's own extension: what a form needs of each IOD (builder/schema.py). */
   'x-iods'?: Record<string, IodInfo>;
+  /** The transfer syntaxes a spec may name (builder/schema.py). */
+  'x-transfer-syntaxes'?: Record<string, { title: string; uid: string; aliases: string[]; lossy: boolean }>;
 }
 
 export interface IodInfo {

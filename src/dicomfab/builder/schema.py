@@ -34,7 +34,17 @@ def spec_schema() -> dict[str, Any]:
             props["view"]["examples"] = list(VIEWS)
     _ = settings
     schema["x-iods"] = iod_catalogue()
+    schema["x-transfer-syntaxes"] = transfer_catalogue()
     return schema
+
+
+def transfer_catalogue() -> dict[str, dict[str, Any]]:
+    """What a form shows of each transfer syntax (the wizard's select): its title, UID, aliases
+    and whether it is lossy."""
+    return {
+        ts.name: {"title": ts.title, "uid": ts.uid, "aliases": list(ts.aliases), "lossy": ts.lossy}
+        for ts in transfer.REGISTRY
+    }
 
 
 def iod_catalogue() -> dict[str, dict[str, Any]]:

@@ -124,6 +124,8 @@ from dicomfab.studyspec.views import VIEWS
 
 Warn = Callable[[str], None]
 
+#: the note on a config's ``outputDir`` (the web UI words it for its own form: routes/spec.py)
+OUTPUT_DIR_NOTE = "outputDir is ignored: the output folder is the one given with --output"
 LEGACY_KEYS = {"current_study", "internal_priors", "external_priors", "outputDir"}
 #: dicomfab's own top-level fields, accepted beside the old keys
 PASSTHROUGH_KEYS = ("name", "seed", "uid_root", "reference_date", "defaults", "version")
@@ -220,7 +222,7 @@ class _Converter:
             if key in PASSTHROUGH_KEYS:
                 spec[key] = data[key]
             elif key == "outputDir":
-                self.note("outputDir is ignored: the output folder is the one given with --output")
+                self.note(OUTPUT_DIR_NOTE)
             elif key not in LEGACY_KEYS:
                 self.unknown(
                     str(key),

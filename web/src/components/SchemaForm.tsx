@@ -1,5 +1,6 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import type { Issue, JsonSchema } from '../types';
+import { useFieldLabels } from './fieldLabels';
 import TagTable from './TagTable';
 
 // ── schema helpers ──────────────────────────────────────────────────────────────────────────
@@ -53,6 +54,30 @@ export function unwrap(root: JsonSchema, prop: JsonSchema): FieldSchema {
   const nullable = Array.isArray(s.type) && s.type.includes('null');
   return { schema: s, nullable };
 }
+
+/** A description as the UI words it (it has an Output folder, not the CLI's `--output`). */
+export function uiText(text: string | undefined): string | undefined {
+  return text?.replace(/under --output/g, 'under the Output folder').replace(/--output/g, 'the Output folder');
+}
+
+/** The options of a field whose values a registry of the schema lists (IODs, transfer
+ * syntaxes): value and its words; null for any other field. */
+function registryOptions(root: JsonSchema, key: string): { value: string; label: string; names: string[] }[] | null {
+  if (key === 'iod' && root['x-iods'])
+    return Object.entries(root['x-iods']).map(([name, info]) => ({ value: name, label: `${name}: ${info.title}`, names: info.names }));
+  if (key === 'transfer_syntax' && root['x-transfer-syntaxes'])
+    return Object.entries(root['x-transfer-syntaxes']).map(([name, ts]) => ({
+      value: name,
+      label: `${name}: ${ts.title}${ts.lossy && !/lossy/i.test(ts.title) ? ' (lossy)' : ''}`,
+      names: [name, ts.uid, ...ts.aliases],
+    }));
+  return null;
+}
+
+const REGISTRY_HELP: Record<string, string> = {
+  iod: 'what its instances are (a level below may choose another); a spec may also name an alias or a SOP Class UID',
+  transfer_syntax: 'how its files are encoded (a level below may choose another)',
+};
 
 export function humanize(key: string): string {
   const s = key.replace(/_/g, ' ');
@@ -234,6 +259,7 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
   const v = value ?? {};
   const props = obj.properties ?? {};
   const keys = Object.keys(props).filter((k) => !exclude.includes(k));
+  const labelOf = useFieldLabels(keys);
   keys.sort((a, b) => {
     const ia = order.indexOf(a);
     const ib = order.indexOf(b);
@@ -252,14 +278,16 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
     const { schema: f, nullable } = unwrap(root, props[key]);
     if (f.const !== undefined) continue; // fixed (version)
     const id = `${uid}-${key}`;
+    const type = typeOf(f);
     const fieldPath = joinPath(path, key);
-    const label = f.title ?? humanize(key);
-    const desc = f.description;
+    const label = labelOf(key);
+    const registry = type === 'string' ? registryOptions(root, key) : null;
+    // a registry's select says its names itself: a short help, the long one as the title
+    const desc = registry ? REGISTRY_HELP[key] : uiText(f.description);
     const descId = desc ? `${id}-desc` : undefined;
     const errs = issuesUnder(issues, fieldPath);
     const errId = errs.length ? `${id}-err` : undefined;
     const describedBy = [descId, errId].filter(Boolean).join(' ') || undefined;
-    const type = typeOf(f);
     const current = v[key];
     const def = f.default;
     const defText = def === null || def === undefined || def === '' ? '' : String(def);
@@ -302,7 +330,7 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
       const sub = (current && typeof current === 'object' ? current : {}) as Record<string, unknown>;
       fields.push(
         <fieldset key={key} className="field field-wide nested" data-field={fieldPath}>
-          <legend title={desc}>{props[key].title ?? humanize(key)}</legend>
+          <legend title={desc}>{label}</legend>
           {help}
           <SchemaForm
             root={root}
@@ -360,7 +388,25 @@ export default function SchemaForm({ root, schema, value, onChange, path, issues
       'aria-invalid': errs.length > 0 || undefined,
       title: desc,
     };
-    if (f.enum) {
+    if (registry) {
+      // a registry's names as a select with their titles; a value it names otherwise (an alias,
+      // a UID) stays selected as itself
+      const raw = current === undefined || current === null ? '' : String(current);
+      const known = registry.find((o) => o.names.some((n) => n.toLowerCase() === raw.toLowerCase()));
+      control = (
+        <select id={id} value={raw} onChange={(e) => set(key, e.target.value === '' ? undefined : e.target.value)} {...common}>
+          <option value="">{key === 'iod' ? '(not set: mg)' : '(not set: explicit-le)'}</option>
+          {raw && !registry.some((o) => o.value === raw) && (
+            <option value={raw}>{known ? `${raw} (= ${known.label})` : `${raw} (unknown)`}</option>
+          )}
+          {registry.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      );
+    } else if (f.enum) {
       control = (
         <select
           id={id}

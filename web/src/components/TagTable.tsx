@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useReportProblems } from './draftProblems';
 import { get } from '../api';
 import type { DictionaryEntry, Issue } from '../types';
 
@@ -125,6 +126,37 @@ export function KeyCombobox({ id, label, value, invalid, describedBy, onChange, 
   const [active, setActive] = useState(-1);
   const [query, setQuery] = useState<string | null>(null);
   const listId = `${id}-list`;
+  const rootRef = useRef<HTMLDivElement>(null);
+  const inputRef = useRef<HTMLInputElement>(null);
+  const focused = () => document.activeElement === inputRef.current;
+  const close = () => {
+    setOpen(false);
+    setActive(-1);
+  };
+
+  // A click anywhere outside the field and its list closes the list, once that click is over:
+  // the list takes room in the page, and closing it on pointer down would move what was clicked
+  // away from under the pointer before the click lands.
+  const pointerOutside = useRef(false);
+  useEffect(() => {
+    if (!open) return;
+    const onDown = (e: PointerEvent) => {
+      if (rootRef.current?.contains(e.target as Node)) return;
+      pointerOutside.current = true;
+      const done = () => {
+        window.removeEventListener('pointerup', done, true);
+        window.removeEventListener('pointercancel', done, true);
+        window.setTimeout(() => {
+          pointerOutside.current = false;
+          close();
+        }, 0);
+      };
+      window.addEventListener('pointerup', done, true);
+      window.addEventListener('pointercancel', done, true);
+    };
+    document.addEventListener('pointerdown', onDown);
+    return () => document.removeEventListener('pointerdown', onDown);
+  }, [open]);
 
   useEffect(() => {
     if (query === null) return;
@@ -140,7 +172,8 @@ export function KeyCombobox({ id, label, value, invalid, describedBy, onChange, 
           if (cancelled) return;
           setOptions(list);
           setActive(-1);
-          setOpen(true);
+          // an answer that comes after the field lost focus (Tab) must not open the list
+          if (focused()) setOpen(true);
         },
         () => {
           if (!cancelled) setOptions([]);
@@ -176,17 +209,20 @@ export function KeyCombobox({ id, label, value, invalid, describedBy, onChange, 
         pick(options[active]);
       }
     } else if (e.key === 'Escape') {
-      if (open) {
-        e.preventDefault();
-        setOpen(false);
-      }
+      if (open) e.preventDefault();
+      close();
+      setQuery(null); // and a look-up still under way does not open it again
+    } else if (e.key === 'Tab') {
+      close();
+      setQuery(null); // a look-up still under way is dropped
     }
   };
 
   const expanded = open && options.length > 0;
   return (
-    <div className="combo">
+    <div className="combo" ref={rootRef}>
       <input
+        ref={inputRef}
         id={id}
         type="text"
         role="combobox"
@@ -206,7 +242,10 @@ export function KeyCombobox({ id, label, value, invalid, describedBy, onChange, 
           setQuery(e.target.value);
         }}
         onKeyDown={onKeyDown}
-        onBlur={() => setOpen(false)}
+        onBlur={() => {
+          if (!pointerOutside.current) close(); // else when the click is over (above)
+          setQuery(null);
+        }}
         onFocus={() => {
           if (options.length) setOpen(true);
         }}
@@ -248,9 +287,31 @@ interface Row {
   element: string;
 }
 
-/** VRs offered for a private element (the dictionary cannot know them). */
-const PRIVATE_VRS = ['LO', 'SH', 'LT', 'ST', 'UT', 'CS', 'DS', 'IS', 'DA', 'TM', 'DT', 'PN', 'UI',
-  'US', 'UL', 'SS', 'SL', 'FL', 'FD', 'OB', 'OW', 'UN'];
+/** VRs offered for a private element (the dictionary cannot know them): every VR the spec
+ * accepts (studyspec/tags.py KNOWN_VRS), the common text ones first. */
+const COMMON_VRS = ['LO', 'SH', 'LT', 'ST', 'UT', 'CS', 'DS', 'IS', 'DA', 'TM', 'DT', 'PN', 'UI'];
+export const PRIVATE_VRS = [...COMMON_VRS, ...Object.keys(VR_HINTS).filter((vr) => !COMMON_VRS.includes(vr)).sort()];
+
+/** The key two rows must not share: a tag in one spelling, a keyword in any case. */
+function keyIdentity(key: string): string {
+  const k = key.trim();
+  if (/^\(?[0-9A-Fa-f]{4},?[0-9A-Fa-f]{4}\)?$/.test(k)) return normTag(k);
+  return PRIVATE_RE.test(k) ? k.toUpperCase() : k.toLowerCase();
+}
+
+/** The items of a sequence row's text (a JSON list of mappings), or null if it is not one. */
+function sequenceItems(text: string): Record<string, unknown>[] | null {
+  const t = text.trim();
+  if (!t || t === 'null') return [];
+  try {
+    const v: unknown = JSON.parse(t);
+    const list = Array.isArray(v) ? v : v && typeof v === 'object' ? [v] : null;
+    if (list && list.every((i) => i && typeof i === 'object' && !Array.isArray(i))) return list as Record<string, unknown>[];
+  } catch {
+    /* not JSON */
+  }
+  return null;
+}
 
 let rowIds = 1;
 
@@ -305,10 +366,14 @@ interface Props {
   path: string;
   issues: Issue[];
   label?: string;
+  /** Words before each control's label in a nested table (a sequence's item): `Seq item 1`. */
+  labelPrefix?: string;
 }
 
-/** Editor of a `tags` mapping: one row per attribute (key with dictionary completion, value, VR hint). */
-export default function TagTable({ value, onChange, path, issues, label = 'Tags' }: Props) {
+/** Editor of a `tags` mapping: one row per attribute (key with dictionary completion, value, VR
+ * hint); a sequence (SQ) gets a table per item below its row. */
+export default function TagTable({ value, onChange, path, issues, label = 'Tags', labelPrefix = '' }: Props) {
+  const named = (text: string) => (labelPrefix ? `${labelPrefix} ${text.charAt(0).toLowerCase()}${text.slice(1)}` : text);
   const uid = useId().replace(/:/g, '');
   const [rows, setRows] = useState<Row[]>(() => rowsFrom(value));
   const emitted = useRef<string>(JSON.stringify(value ?? {}));
@@ -366,6 +431,26 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
   });
   const other = issues.filter((i) => !matched.has(i));
 
+  // Two rows with one key: the spec keeps only the last; flag both and count it as a problem.
+  const rowsByKey = new Map<string, number[]>();
+  rows.forEach((r, idx) => {
+    if (!r.key.trim()) return;
+    const k = keyIdentity(r.key);
+    rowsByKey.set(k, [...(rowsByKey.get(k) ?? []), idx]);
+  });
+  const duplicateOf = rows.map((r) => {
+    if (!r.key.trim()) return [];
+    return (rowsByKey.get(keyIdentity(r.key)) ?? []).filter((_, __, all) => all.length > 1);
+  });
+  const duplicates: Issue[] = [...rowsByKey.values()]
+    .filter((idx) => idx.length > 1)
+    .map((idx) => ({
+      path: `${path}.${rows[idx[0]].key.trim()}`,
+      message: `duplicate key: rows ${idx.map((i) => i + 1).join(' and ')} set the same attribute; only the last value is kept`,
+      suggestion: null,
+    }));
+  useReportProblems(`${uid}:${path}`, duplicates);
+
   return (
     <div className="tag-table" role="group" aria-label={label}>
       {rows.length > 0 && (
@@ -384,7 +469,15 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
               const n = idx + 1;
               const hintId = `${uid}-hint-${r.id}`;
               const errId = `${uid}-err-${r.id}`;
-              const errs = rowIssues[idx];
+              const dup = duplicateOf[idx];
+              const errs: Issue[] = [
+                ...rowIssues[idx],
+                ...(dup.length
+                  ? [{ path: '', message: `Duplicate: rows ${dup.map((i) => i + 1).join(' and ')} set ${r.key.trim()}; only the last value is kept.`, suggestion: null }]
+                  : []),
+              ];
+              const items = r.vr === 'SQ' ? sequenceItems(r.text) : null;
+              const setItems = (next: Record<string, unknown>[]) => update(r.id, { text: next.length ? JSON.stringify(next) : '' });
               const hint = r.priv
                 ? `Private element ${r.key || ''}: ${VR_HINTS[r.vr || 'LO'] ?? r.vr}`
                 : r.vr
@@ -393,13 +486,13 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                     ? 'VR unknown: check the keyword'
                     : '';
               return (
-                <tr key={r.id} className={errs.length ? 'has-issue' : undefined}>
+                <tr key={r.id} className={errs.length ? 'has-issue' : undefined} data-testid={dup.length ? 'duplicate-tag-row' : undefined}>
                   <td className="tag-key">
                     <label className="check small">
                       <input
                         type="checkbox"
                         checked={r.priv}
-                        aria-label={`Private element ${n}`}
+                        aria-label={named(`Private element ${n}`)}
                         onChange={(e) =>
                           update(r.id, { priv: e.target.checked, vr: e.target.checked ? 'LO' : null, ...(e.target.checked ? {} : { key: '' }) })
                         }
@@ -409,7 +502,7 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                     {r.priv ? (
                       <div className="private-key">
                         <input
-                          aria-label={`Private group ${n}`}
+                          aria-label={named(`Private group ${n}`)}
                           className="hex4"
                           placeholder="0029"
                           maxLength={4}
@@ -417,13 +510,13 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                           onChange={(e) => update(r.id, { group: e.target.value })}
                         />
                         <input
-                          aria-label={`Private creator ${n}`}
+                          aria-label={named(`Private creator ${n}`)}
                           placeholder="CREATOR"
                           value={r.creator}
                           onChange={(e) => update(r.id, { creator: e.target.value })}
                         />
                         <input
-                          aria-label={`Private element byte ${n}`}
+                          aria-label={named(`Private element byte ${n}`)}
                           className="hex2"
                           placeholder="08"
                           maxLength={2}
@@ -431,7 +524,7 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                           onChange={(e) => update(r.id, { element: e.target.value })}
                         />
                         <select
-                          aria-label={`Private VR ${n}`}
+                          aria-label={named(`Private VR ${n}`)}
                           value={r.vr || 'LO'}
                           onChange={(e) => update(r.id, { vr: e.target.value })}
                         >
@@ -441,14 +534,14 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                             </option>
                           ))}
                         </select>
-                        <code className="key-preview" aria-label={`Key ${n}`}>
+                        <code className="key-preview" aria-label={named(`Key ${n}`)}>
                           {r.key}
                         </code>
                       </div>
                     ) : (
                       <KeyCombobox
                         id={`${uid}-key-${r.id}`}
-                        label={`Tag key ${n}`}
+                        label={named(`Tag key ${n}`)}
                         value={r.key}
                         invalid={errs.length > 0}
                         describedBy={errs.length ? errId : undefined}
@@ -458,17 +551,52 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                     )}
                   </td>
                   <td className="tag-value">
-                    <input
-                      type="text"
-                      aria-label={`Tag value ${n}`}
-                      aria-describedby={`${hintId}${errs.length ? ` ${errId}` : ''}`}
-                      aria-invalid={errs.length > 0 || undefined}
-                      value={r.text}
-                      placeholder="empty (null)"
-                      onChange={(e) => update(r.id, { text: e.target.value })}
-                    />
+                    {items ? (
+                      <div className="sequence" role="group" aria-label={named(`Items of ${r.key.trim() || `tag ${n}`}`)}>
+                        {items.length === 0 && <p className="muted small-text">No items: an empty sequence.</p>}
+                        {items.map((item, k) => {
+                          const itemName = `${r.key.trim() || `Tag ${n}`} item ${k + 1}`;
+                          return (
+                            <fieldset key={k} className="sequence-item" data-testid="sequence-item">
+                              <legend>
+                                {itemName}{' '}
+                                <button
+                                  type="button"
+                                  className="small danger"
+                                  aria-label={named(`Remove ${itemName}`)}
+                                  onClick={() => setItems(items.filter((_, x) => x !== k))}
+                                >
+                                  Remove item
+                                </button>
+                              </legend>
+                              <TagTable
+                                value={item}
+                                label={named(itemName)}
+                                labelPrefix={named(itemName)}
+                                path={`${path}.${r.key.trim()}[${k}]`}
+                                issues={issues.filter((i) => i.path.startsWith(`${path}.${r.key.trim()}[${k}]`))}
+                                onChange={(t) => setItems(items.map((old, x) => (x === k ? (t ?? {}) : old)))}
+                              />
+                            </fieldset>
+                          );
+                        })}
+                        <button type="button" className="small" onClick={() => setItems([...items, {}])}>
+                          {named(`Add item to ${r.key.trim() || `tag ${n}`}`)}
+                        </button>
+                      </div>
+                    ) : (
+                      <input
+                        type="text"
+                        aria-label={named(`Tag value ${n}`)}
+                        aria-describedby={`${hintId}${errs.length ? ` ${errId}` : ''}`}
+                        aria-invalid={errs.length > 0 || undefined}
+                        value={r.text}
+                        placeholder="empty (null)"
+                        onChange={(e) => update(r.id, { text: e.target.value })}
+                      />
+                    )}
                     <small id={hintId} className="hint" title={GENERAL_HINT}>
-                      {hint}
+                      {items ? 'SQ: a sequence — its items below, each a table of tags' : hint}
                     </small>
                     {errs.length > 0 && (
                       <div id={errId} className="field-error">
@@ -485,7 +613,7 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
                     <button
                       type="button"
                       className="small danger"
-                      aria-label={`Remove tag ${n}`}
+                      aria-label={named(`Remove tag ${n}`)}
                       onClick={() => commit(rows.filter((x) => x.id !== r.id))}
                     >
                       Remove
@@ -510,6 +638,7 @@ export default function TagTable({ value, onChange, path, issues, label = 'Tags'
         <button
           type="button"
           className="small"
+          aria-label={labelPrefix ? named('Add tag') : undefined}
           onClick={() =>
             setRows((prev) => [...prev, { id: rowIds++, key: '', text: '', vr: null, priv: false, group: '', creator: '', element: '' }])
           }

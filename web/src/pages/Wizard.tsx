@@ -1,33 +1,48 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { ApiError, get, post } from '../api';
 import { InlineError } from '../components/Alerts';
 import GeneratePanel, { type Generated } from '../components/GeneratePanel';
 import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
-import type { Info, JobAnswer, JsonSchema, Spec } from '../types';
+import type { Info, Issue, JobAnswer, JsonSchema } from '../types';
 import NodeEditor from './wizard/NodeEditor';
 import GuidedWizard from './wizard/guided/GuidedWizard';
 import Notes from './wizard/Notes';
+import RawSpec from './wizard/RawSpec';
+import { ConfirmReplace, UndoBar } from './wizard/ReplaceDraft';
 import SpecActions from './wizard/SpecActions';
 import SpecNavigator from './wizard/SpecNavigator';
-import { addChild, clampSelection, FIRST_STUDY, NEW_SPEC, normaliseIssue, removeChild, TOP, type Sel } from './wizard/specTree';
+import { addChild, clampSelection, FIRST_STUDY, NEW_SPEC, normaliseIssue, removeChild, TOP } from './wizard/specTree';
+import { useDraft } from './wizard/useDraft';
 import { useSpecValidation } from './wizard/useSpecValidation';
 import ValidationStatus from './wizard/ValidationStatus';
 
 /** Paths of the spec's own fields: a generate error naming one is a problem of the spec. */
 const SPEC_FIELD = /^(patients|defaults|name|seed|uid_root|reference_date)/;
 
-/** The spec editor: file actions, validation, the tree of nodes, the selected node's form, generating, the raw JSON. */
+/** The spec editor: file actions, validation, the tree of nodes, the selected node's form, generating, the raw text. */
 export default function Wizard({ info }: { info: Info | null }) {
   const [schema, setSchema] = useSticky<JsonSchema | null>('schema', null);
   const [schemaError, setSchemaError] = useState<unknown>(null);
-  const [spec, setSpec] = useSticky<Spec>('wizard.spec', NEW_SPEC);
-  const [notes, setNotes] = useSticky<string[]>('wizard.notes', []);
-  const [sel, setSel] = useSticky<Sel>('wizard.sel', FIRST_STUDY);
+  const draft = useDraft();
+  const { spec, setSpec, notes, setNotes, sel, setSel } = draft;
   const [result, setResult] = useSticky<Generated | null>('wizard.result', null);
   const [genError, setGenError] = useState<unknown>(null);
   const { validation, validating } = useSpecValidation(spec);
   const [mode, setMode] = useSticky<'guided' | 'tree'>('wizard.mode', 'guided');
+  // what the tag tables see and the spec cannot carry (duplicate keys), by table
+  const [local, setLocal] = useState<Record<string, Issue[]>>({});
+  const reportLocal = useCallback((owner: string, list: Issue[]) => {
+    setLocal((prev) => {
+      if (!list.length && !(owner in prev)) return prev;
+      const next = { ...prev };
+      if (list.length) next[owner] = list;
+      else delete next[owner];
+      return next;
+    });
+  }, []);
+  // a generate error's issues concern the spec it was given: an edit drops them
+  useEffect(() => setGenError(null), [spec]);
 
   useEffect(() => {
     if (!schema) get<JsonSchema>('/api/spec/schema').then(setSchema, setSchemaError);
@@ -44,6 +59,7 @@ export default function Wizard({ info }: { info: Info | null }) {
 
   const genIssues = genError instanceof ApiError ? genError.issues.map(normaliseIssue) : [];
   const issues = [...(validation?.issues ?? []), ...genIssues.filter((i) => SPEC_FIELD.test(i.path))];
+  const allIssues = [...issues, ...Object.values(local).flat()];
 
   const start = (output: string, overwrite: boolean) => {
     setResult(null);
@@ -54,20 +70,14 @@ export default function Wizard({ info }: { info: Info | null }) {
     <section aria-labelledby="wizard-title" className="wizard">
       <SpecActions
         spec={spec}
-        onLoad={(loaded, loadNotes) => {
-          setSpec(loaded);
-          setNotes(loadNotes);
-          setSel(TOP);
-        }}
-        onNew={() => {
-          setSpec(NEW_SPEC);
-          setNotes([]);
-          setSel(FIRST_STUDY);
-        }}
+        onLoad={(loaded, loadNotes) => draft.replace('the imported file', { spec: loaded, notes: loadNotes }, TOP)}
+        onNew={() => draft.replace('a new spec', { spec: NEW_SPEC, notes: [] }, FIRST_STUDY)}
         onNotes={setNotes}
       />
+      {draft.pending && <ConfirmReplace what={draft.pending.what} onReplace={draft.confirm} onKeep={draft.cancel} />}
+      {draft.undo && <UndoBar what={draft.undo.what} onUndo={draft.restore} onDismiss={draft.dismissUndo} />}
       <Notes notes={notes} onDismiss={() => setNotes([])} />
-      <ValidationStatus validation={validation} validating={validating} issues={issues} onSelect={setSel} />
+      <ValidationStatus validation={validation} validating={validating} issues={allIssues} onSelect={setSel} />
       <div className="mode-switch" role="group" aria-label="Wizard mode">
         {(['guided', 'tree'] as const).map((m) => (
           <button key={m} type="button" aria-pressed={mode === m} onClick={() => setMode(m)}>
@@ -81,7 +91,7 @@ export default function Wizard({ info }: { info: Info | null }) {
       <SpecNavigator
         spec={spec}
         sel={sel}
-        issues={issues}
+        issues={allIssues}
         onSelect={setSel}
         onAdd={(parent) => {
           const [next, selected] = addChild(spec, sel, parent);
@@ -90,7 +100,7 @@ export default function Wizard({ info }: { info: Info | null }) {
         }}
         onRemove={(parent, index) => setSpec(removeChild(spec, sel, parent, index))}
       />
-      <NodeEditor schema={schema} spec={spec} sel={sel} issues={issues} onChange={setSpec} />
+      <NodeEditor schema={schema} spec={spec} sel={sel} issues={issues} onChange={setSpec} onProblems={reportLocal} />
 
       <GeneratePanel
         store="wizard"
@@ -120,12 +130,7 @@ export default function Wizard({ info }: { info: Info | null }) {
       </>
       )}
 
-      <section aria-labelledby="raw-title">
-        <h3 id="raw-title">Raw JSON</h3>
-        <pre className="raw" data-testid="spec-json" aria-label="Spec as JSON" tabIndex={0}>
-          {JSON.stringify(spec, null, 2)}
-        </pre>
-      </section>
+      <RawSpec spec={spec} onApply={(next, nextNotes) => draft.replace('the raw text', { spec: next, notes: nextNotes }, TOP, false)} />
     </section>
   );
 }

@@ -75,6 +75,14 @@ class DictionaryEntry(Answer):
     name: str
 
 
+#: notes of the old config's converter worded for the UI (which has no ``--output``)
+UI_NOTES = {
+    legacy.OUTPUT_DIR_NOTE: (
+        "outputDir is ignored: the dataset goes to the Output folder chosen under Generate"
+    ),
+}
+
+
 def parse_text(text: str, filename: str) -> Any:
     """JSON or YAML text (by the file name's suffix; without one, JSON if it looks like JSON),
     read by the CLI's bounded loader (size, nesting, aliases)."""
@@ -121,7 +129,7 @@ def make_router(_ctx: Context) -> APIRouter:
             except SpecError as exc:
                 raise SpecError(exc.issues, source=source) from None
         parse_spec(data, source=source)  # the same check as `dicomfab validate`
-        return Imported(spec=data, notes=notes)
+        return Imported(spec=data, notes=[UI_NOTES.get(n, n) for n in notes])
 
     @router.post("/spec/export", response_model=Exported, response_model_exclude_unset=True)
     def export_spec(body: ExportBody) -> Exported:

@@ -1,4 +1,5 @@
 import { useMemo } from 'react';
+import { DraftProblemsContext, type ReportProblems } from '../../components/draftProblems';
 import SchemaForm, { resolveRef } from '../../components/SchemaForm';
 import type { Issue, JsonSchema, Spec } from '../../types';
 import { schemaForIod, findIod } from './iodFields';
@@ -12,10 +13,12 @@ interface Props {
   sel: Sel;
   issues: Issue[];
   onChange: (update: (prev: Spec) => Spec) => void;
+  /** Problems the form sees and the spec cannot carry (duplicate tag keys). */
+  onProblems?: ReportProblems;
 }
 
 /** The form of the selected node (its own fields first, then the settings every level shares); its children are edited in the navigator. */
-export default function NodeEditor({ schema, spec, sel, issues, onChange }: Props) {
+export default function NodeEditor({ schema, spec, sel, issues, onChange, onProblems }: Props) {
   const settingsKeys = useMemo(
     () => Object.keys(resolveRef(schema, { $ref: '#/$defs/Settings' }).properties ?? {}),
     [schema],
@@ -49,6 +52,7 @@ export default function NodeEditor({ schema, spec, sel, issues, onChange }: Prop
         Builds <code>{iod}</code>
         {findIod(schema, iod)?.derived ? ': a derived object, with the references and content its IOD reads' : ''}
       </p>
+      <DraftProblemsContext.Provider value={onProblems ?? null}>
       <SchemaForm
         key={`${sel.level}-${currentPath}`}
         root={formRoot}
@@ -60,6 +64,7 @@ export default function NodeEditor({ schema, spec, sel, issues, onChange }: Prop
         order={ownKeys}
         onChange={edit}
       />
+      </DraftProblemsContext.Provider>
     </section>
   );
 }

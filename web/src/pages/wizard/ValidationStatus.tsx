@@ -24,7 +24,7 @@ export default function ValidationStatus({ validation, validating, issues, onSel
           </span>
         )}{' '}
         {validation &&
-          (validation.ok ? (
+          (validation.ok && !issues.length ? (
             <span className="badge outcome-accept">valid</span>
           ) : (
             <span className="badge outcome-reject">{plural(issues.length, 'problem', 'problems')}</span>

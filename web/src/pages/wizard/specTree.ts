@@ -14,8 +14,10 @@ export interface Sel {
 }
 type PathPart = string | number;
 
+/** A new spec: small images, as the other pages generate by default. */
 export const NEW_SPEC: Spec = {
   name: 'power_customized_dataset',
+  defaults: { pixels: { size: 'small' } },
   patients: [{ studies: [{ role: 'current', series: [{}] }] }],
 };
 export const TOP: Sel = { level: 'spec', p: 0, s: 0, r: 0, i: 0 };
