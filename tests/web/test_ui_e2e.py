@@ -53,8 +53,9 @@ def test_pick_two_presets_generate_and_see_thumbnails(ui: UI, page: Page) -> Non
     page.get_by_role("button", name="Generate 2 selected").click()
     results = page.get_by_test_id("generate-results")
     expect(results).to_contain_text("bits_consistent")
+    # two 4-view studies each with a prior, at least; a broken image is a placeholder (role img)
+    expect(page.get_by_role("img", name=re.compile("^thumbnail")).nth(15)).to_be_visible()
     thumbnails = page.locator('img[alt^="thumbnail"]')
-    expect(thumbnails.nth(15)).to_be_visible()  # two 4-view studies each with a prior, at least
     page.wait_for_function(
         "() => [...document.querySelectorAll('img[alt^=\"thumbnail\"]')]"
         ".slice(0, 8).every(i => i.complete && i.naturalWidth > 0)"

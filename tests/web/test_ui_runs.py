@@ -206,7 +206,7 @@ def test_need1_results_record_by_record(ui: UI, page: Page, browser: Browser) ->
     instances.first.get_by_role("button", name="Open header of current RCC").click()
     header = page.get_by_role("region", name=re.compile("^Header of current RCC"))
     expect(header.get_by_test_id("header-table")).to_contain_text("SOPInstanceUID")
-    expect(header.get_by_role("img", name=re.compile("^thumbnail current RCC"))).to_be_visible()
+    expect(header.get_by_role("img", name=re.compile("^image current RCC"))).to_be_visible()
     assert_accessible(page, "runs records 1280")
     narrow = browser.new_context(viewport={"width": 800, "height": 800})
     try:

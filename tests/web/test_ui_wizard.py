@@ -22,6 +22,7 @@ expect.set_options(timeout=60_000)
 def open_wizard(ui: UI, page: Page) -> None:
     page.goto(ui.url)
     page.get_by_role("link", name="Wizard", exact=True).click()
+    page.get_by_role("button", name="Tree editor").click()  # the guided flow is the default
     expect(page.get_by_role("button", name="Edit dataset settings")).to_be_visible()
 
 
@@ -53,7 +54,7 @@ def test_bug1_draft_survives_reload_and_is_replaced_only_after_asking_with_undo(
     ui: UI, page: Page
 ) -> None:
     open_wizard(ui, page)
-    assert page.evaluate("() => sessionStorage.length + localStorage.length") == 0
+    assert page.evaluate("() => localStorage.length") == 0  # no draft before there is work
     dataset_tags(page)
     page.get_by_label("Name", exact=True).fill("my_draft")
     expect(page.get_by_test_id("spec-json")).to_contain_text("my_draft")

@@ -6,8 +6,9 @@ const store = new Map<string, unknown>();
 const listeners = new Map<string, Set<(v: unknown) => void>>();
 
 // Kept in the tab's sessionStorage too, so that a reload (F5 during a run) keeps them: the
-// scenario selection and the parameters a run sends (Runs page, issue 16 bug 11).
-const SESSION_KEYS = new Set(['selection', 'scenarios.params']);
+// scenario selection and the parameters a run sends (Runs page, issue 16 bug 11), and where the
+// wizard was (guided or tree editor, the guided step: its draft is kept by wizard/draft.ts).
+const SESSION_KEYS = new Set(['selection', 'scenarios.params', 'wizard.mode', 'guided.step']);
 const SESSION_PREFIX = 'dicomfab.sticky.';
 
 function fromSession(key: string): unknown {
