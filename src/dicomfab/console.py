@@ -15,3 +15,16 @@ def main(argv: list[str] | None = None) -> None:
     """The console script's entry point: ``dicomfab ARGS``, exit code as :mod:`dicomfab.cli`
     documents."""
     _cli.main(argv, group=cli)
+
+
+def run() -> None:
+    """The process's entry point (the ``dicomfab`` script, ``python -m dicomfab``): :func:`main`,
+    then the process ends without the interpreter's slow teardown when nothing needs it
+    (:mod:`dicomfab.cli.process_exit`)."""
+    from dicomfab.cli.process_exit import exit_process
+
+    try:
+        main()
+    except SystemExit as exc:
+        exit_process(exc.code)
+    exit_process(0)  # pragma: no cover - main() always raises SystemExit
