@@ -94,7 +94,8 @@ if TYPE_CHECKING:  # the builder (pydicom, numpy, pydantic) loads when the comma
     "-j",
     "--workers",
     type=click.IntRange(min=1),
-    help="Processes to build with (default: up to 2, one per core).",
+    help="Processes to build with (default: up to 2, one per core; a small job is built in "
+    "this one).",
 )
 @DASK_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
