@@ -21,8 +21,11 @@ def run() -> None:
     """The process's entry point (the ``dicomfab`` script, ``python -m dicomfab``): :func:`main`,
     then the process ends without the interpreter's slow teardown when nothing needs it
     (:mod:`dicomfab.cli.process_exit`)."""
+    import gc
+
     from dicomfab.cli.process_exit import exit_process
 
+    gc.disable()  # until the command has imported its stack: dicomfab.cli.common.collect_from_here
     try:
         main()
     except SystemExit as exc:
