@@ -12,8 +12,8 @@ cli = _cli.make_group(ui_command)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The console script's entry point: ``dicomfab ARGS``, exit code as :mod:`dicomfab.cli`
-    documents."""
+    """``dicomfab ARGS`` in this process (it raises SystemExit with the code :mod:`dicomfab.cli`
+    documents); the console script runs :func:`run`."""
     _cli.main(argv, group=cli)
 
 
