@@ -12,6 +12,22 @@ cli = _cli.make_group(ui_command)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The console script's entry point: ``dicomfab ARGS``, exit code as :mod:`dicomfab.cli`
-    documents."""
+    """``dicomfab ARGS`` in this process (it raises SystemExit with the code :mod:`dicomfab.cli`
+    documents); the console script runs :func:`run`."""
     _cli.main(argv, group=cli)
+
+
+def run() -> None:
+    """The process's entry point (the ``dicomfab`` script, ``python -m dicomfab``): :func:`main`,
+    then the process ends without the interpreter's slow teardown when nothing needs it
+    (:mod:`dicomfab.cli.process_exit`)."""
+    import gc
+
+    from dicomfab.cli.process_exit import exit_process
+
+    gc.disable()  # until the command has imported its stack: dicomfab.cli.common.collect_from_here
+    try:
+        main()
+    except SystemExit as exc:
+        exit_process(exc.code)
+    exit_process(0)  # pragma: no cover - main() always raises SystemExit

@@ -39,8 +39,16 @@ HEAVY = (
     "dicomfab.output.generate",
 )
 #: what generating a small MG study must not load: the network, the SQL, the web, the SR tables
-#: (pydicom.sr) and the derived objects' builders (highdicom)
-NOT_FOR_GENERATE = (*RUN_STACK, "fastapi", "uvicorn", "highdicom", "pydicom.sr", "psycopg")
+#: (pydicom.sr), the derived objects' builders (highdicom) and the TOML parser (TOML specs only)
+NOT_FOR_GENERATE = (
+    *RUN_STACK,
+    "fastapi",
+    "uvicorn",
+    "highdicom",
+    "pydicom.sr",
+    "psycopg",
+    "tomllib",
+)
 
 SCRIPT = """
 import json, sys

@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from dicomfab import OutputError, SpecError, generate, parse_spec
+from dicomfab.output import generate as generate_module
 from dicomfab.output.files import file_digests
 
 
@@ -94,8 +95,9 @@ def test_prior_chain_is_ordered_newest_first(make_dataset: Any) -> None:
 
 
 def test_same_spec_and_seed_give_byte_identical_datasets(
-    tmp_path: Path, small_spec: dict[str, Any]
+    tmp_path: Path, small_spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(generate_module, "SMALL_JOB", 0)  # workers=2 starts its pool
     first = generate(parse_spec(small_spec), tmp_path / "a", workers=1)
     second = generate(parse_spec(small_spec), tmp_path / "b", workers=2)
     assert _hashes(first.path) == _hashes(second.path)

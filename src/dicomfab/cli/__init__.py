@@ -20,7 +20,7 @@ from types import FrameType
 import click
 
 from dicomfab._version import __version__
-from dicomfab.cli.common import console_err, escape
+from dicomfab.cli.common import collect_from_here, console_err, escape
 from dicomfab.errors import DicomfabError, Interrupted
 
 #: the subcommands this package defines: name → ``module:attribute``, imported when used (so
@@ -40,6 +40,11 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: commands that turn the garbage collector on themselves, once their stack is imported
+#: (:func:`dicomfab.cli.common.collect_from_here`); every other one has it on from the start
+SELF_COLLECTING = frozenset({"generate"})
+
+
 class LazyGroup(click.Group):
     """A group whose :data:`COMMANDS` are imported on first use (click's documented pattern)."""
 
@@ -47,6 +52,8 @@ class LazyGroup(click.Group):
         return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SELF_COLLECTING:
+            collect_from_here()
         if cmd_name in COMMANDS and cmd_name not in self.commands:
             module, _, attribute = COMMANDS[cmd_name].partition(":")
             command = getattr(importlib.import_module(module), attribute)

@@ -13,6 +13,7 @@ from dicomfab.cli import listing
 from dicomfab.cli.common import (
     DASK_OPTION,
     cluster,
+    collect_from_here,
     complete_scenarios,
     console,
     console_err,
@@ -94,7 +95,8 @@ if TYPE_CHECKING:  # the builder (pydicom, numpy, pydantic) loads when the comma
     "-j",
     "--workers",
     type=click.IntRange(min=1),
-    help="Processes to build with (default: up to 2, one per core).",
+    help="Processes to build with (default: up to 2, one per core; a small job is built in "
+    "this one).",
 )
 @DASK_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
@@ -160,6 +162,7 @@ def command(
             raise click.UsageError("give --scenario or a spec (--config), not both")
         from dicomfab.scenarios.selection import expand_names, read_overrides
 
+        collect_from_here()  # the whole stack is imported now
         run = ScenarioRun(output, overwrite, workers, seed, sites, quiet or as_json, dask)
         run.generate(
             expand_names(scenario_names, click.get_current_context().args),
@@ -189,6 +192,7 @@ def command(
     if updates:
         spec = parse_spec({**spec.model_dump(exclude_unset=True), **updates}, source="command line")
     if preview:
+        collect_from_here()
         _preview(plan_from(spec, source), output, as_json)
         return
     total = instances_from(spec, source)  # the spec is checked before anything is written
@@ -246,6 +250,7 @@ def _generate(
 
     from dicomfab.output.generate import generate
 
+    collect_from_here()  # the whole stack is imported now
     run = functools.partial(
         generate,
         spec,

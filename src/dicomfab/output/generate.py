@@ -554,7 +554,7 @@ def _write(
         patient = PatientPlanner(job.spec).patient
     own: ProcessPoolExecutor | None = None
     if executor is None:
-        if workers > 1 and sum(n * k for n, k in sizes) > 1:
+        if workers > 1 and not small_job(sizes, start, patient):
             own = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
         else:
             workers = 1
@@ -577,6 +577,50 @@ def _write(
         _given = inherited
     if own is not None:
         own.shutdown()
+
+
+#: a job of less work than this (see :func:`small_job`) is written in this process: starting
+#: worker processes and drawing each one's shared noise again costs more than the second core
+#: saves. Measured whole process (``benchmarks/startup.py``, 2 cores): 8 small images 0.68 s in
+#: process vs 0.77 s with 2 workers; 8 half-size (4 Mpx) 0.79 vs 0.79; 8 full-size (8.5 Mpx)
+#: 1.09 vs 0.93.
+SMALL_JOB = 24_000_000
+#: what one instance costs besides its pixels (building its header, writing its file), in pixels
+INSTANCE_COST = 1_000_000
+#: an encoded (compressed) pixel costs about this many native ones
+ENCODED_COST = 8
+
+
+def _work(inst: InstancePlan) -> int:
+    if inst.skip_writing:
+        return 0
+    pixels = 0
+    if inst.iod.pixels is not None:
+        p = inst.pixels
+        pixels = (p.rows or 512) * (p.columns or 512) * (p.frames or 1)
+        if inst.transfer_syntax.compressed:
+            pixels *= ENCODED_COST
+    return INSTANCE_COST + pixels
+
+
+def small_job(
+    sizes: list[tuple[int, int]], start: int, patient: Callable[[int], PatientPlan]
+) -> bool:
+    """Whether the patients from ``start`` on are less work than :data:`SMALL_JOB` (planned
+    to tell, only when their instances are few enough to be); the bytes written do not depend
+    on it."""
+    patients = sum(n for n, _ in sizes)
+    first, instances = 0, 0
+    for n, k in sizes:
+        instances += k * max(0, first + n - max(first, start))
+        first += n
+    if instances * INSTANCE_COST >= SMALL_JOB:
+        return False
+    work = 0
+    for index in range(start, patients):
+        plan = patient(index)
+        work += sum(_work(i) for s in plan.studies for se in s.series for i in se.instances)
+    return work < SMALL_JOB
 
 
 def spec_digest(spec: Spec) -> str:

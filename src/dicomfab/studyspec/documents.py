@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,6 +116,8 @@ def _parse_json(text: str, source: str) -> Any:
 
 
 def _parse_toml(text: str, source: str) -> Any:
+    import tomllib  # a TOML spec is rare: not loaded for every YAML one
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
