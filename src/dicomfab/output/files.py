@@ -10,11 +10,6 @@ Native pixels are not copied on their way to disk: the header is encoded in memo
 :mod:`dicomfab.output.header`, the bytes pydicom's ``dcmwrite`` would write), then
 header, Pixel Data element header and the pixel array's own buffer go to the file in one
 ``writev`` call (the array is little-endian and contiguous; otherwise its cached native bytes).
-
-Each file's write-back to the disk is started as soon as the file is written (Linux
-``sync_file_range``, not waiting for it): the kernel would otherwise hold gigabytes of a
-library's files in the page cache until its dirty threshold, and a final ``sync`` would then
-wait for all of them while the cores that made them idle.
 """
 
 from __future__ import annotations
@@ -24,11 +19,8 @@ import os
 import struct
 import sys
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 from pydicom import dcmread
@@ -86,33 +78,6 @@ def _pixel_digest(
     return found
 
 
-_SYNC_FILE_RANGE_WRITE = 2  # start write-back of the dirty pages, do not wait for it
-
-
-@cache
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """libc's ``sync_file_range`` (Linux), or None where there is none."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes  # here: only a writer needs it
-
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return cast(Callable[[int, int, int, int], int], function)
-
-
-def start_writeback(fd: int) -> None:
-    """Have the kernel start writing the file's dirty pages to disk now, without waiting for
-    them (a hint: where it is not supported, nothing happens)."""
-    function = _sync_file_range()
-    if function is not None:
-        function(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # an error (e.g. a pipe) changes nothing
-
-
 def _write_all(path: Path, parts: list[bytes | memoryview]) -> None:
     """Write ``parts`` one after the other as the file ``path`` (one ``writev`` if possible)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
@@ -131,7 +96,6 @@ def _write_all(path: Path, parts: list[bytes | memoryview]) -> None:
                 view = memoryview(part).cast("B")
                 while view:
                     view = view[os.write(fd, view) :]
-        start_writeback(fd)
     finally:
         os.close(fd)
 
@@ -144,7 +108,7 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
         return _write_streamed(path, data, encoded.fragments)
     image = encoded.stream
     if image is None:
-        _write_all(path, [data])
+        path.write_bytes(data)
         header, pixel = _split_at_pixel_data(data)
         return FileDigest(
             len(data),
@@ -207,8 +171,6 @@ def _write_streamed(path: Path, header: bytes, stream: FrameStream) -> FileDiges
             patched[start : start + len(packed)] = packed
             out.seek(start)
             out.write(packed)
-        out.flush()
-        start_writeback(out.fileno())
     total = len(header) + len(element) + position + len(_SEQUENCE_END)
     return FileDigest(total, hashlib.sha256(patched).hexdigest(), pixel_digest.hexdigest())
 
