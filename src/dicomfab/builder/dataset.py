@@ -94,7 +94,9 @@ def _character_set(ds: Dataset) -> None:
 
 
 def _has_non_ascii(ds: Dataset) -> bool:
-    for elem in ds:
+    # the elements as stored, unsorted (iterating a Dataset sorts its tags: a third of the cost)
+    for stored in ds._dict.values():
+        elem = stored if type(stored) is DataElement else ds[stored.tag]
         if elem.VR == "SQ":
             if any(_has_non_ascii(item) for item in elem.value):
                 return True

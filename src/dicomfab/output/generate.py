@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydicom.tag import Tag
+
 from dicomfab._version import __version__
 from dicomfab.builder import pixels
 from dicomfab.builder.dataset import build_dataset
@@ -112,11 +114,15 @@ def instance_relpath(inst: InstancePlan) -> str:
     return f"dicoms/{inst.study.folder}/{inst.file_name}"
 
 
+_KEY_TAGS = [(keyword, int(Tag(keyword))) for keyword in KEY_ATTRIBUTES]
+
+
 def _attributes(ds: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for keyword in KEY_ATTRIBUTES:
-        if keyword in ds:
-            value = ds[keyword].value
+    stored = ds._dict
+    for keyword, tag in _KEY_TAGS:  # tags, not keywords: a keyword is looked up each time
+        if tag in stored:
+            value = ds[tag].value
             if isinstance(value, bytes | bytearray):
                 continue
             if hasattr(value, "original_string") or type(value).__name__ == "PersonName":
@@ -166,9 +172,8 @@ def _build_and_write_unchecked(
 ) -> tuple[FileDigest | None, dict[str, Any]]:
     image = pixels.render(inst)
     ds = build_dataset(inst, image)
-    attributes = _attributes(ds)
     if inst.skip_writing:
-        return None, attributes
+        return None, _attributes(ds)
     explicit = frozenset(ref.keyword for ref in inst.tags if ref.keyword)
     removed = {ref.keyword for ref in inst.remove}
     # `remove_tags: [PixelData]` leaves the Image Pixel module describing pixels that are absent

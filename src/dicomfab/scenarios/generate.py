@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -100,10 +100,14 @@ def generate_scenarios(
         return results
     _composed.clear()
     _composed.update(enumerate(zip(requests, composed, strict=True)))
+    # the costliest first, so that the last to finish are small ones and no core idles long
+    order = sorted(range(len(requests)), key=lambda i: -_cost(composed[i]))
+    futures: list[Future[GenerateResult]] = [Future()] * len(requests)
     try:
         pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
         # the workers start (fork) at the first submit, with ``_composed`` filled in
-        futures = [pool.submit(_generate_at, i, r, output) for i, r in enumerate(requests)]
+        for i in order:
+            futures[i] = pool.submit(_generate_at, i, requests[i], output)
     finally:
         _composed.clear()
     try:
@@ -118,6 +122,19 @@ def generate_scenarios(
         raise
     pool.shutdown()
     return results
+
+
+def _cost(composed: Composed) -> int:
+    """A rough guess of the work of generating a scenario: its pixels, those of a compressed
+    syntax weighted by the encoding (a lossy one searches its quality over several attempts),
+    and a fixed part per instance."""
+    total = 0
+    for inst in composed.plan.instances:
+        opts, syntax = inst.pixels, inst.transfer_syntax
+        pixels = (opts.rows or 512) * (opts.columns or 512) * (opts.frames or 1)
+        weight = 1 + (2 if syntax.compressed else 0) + (6 if syntax.lossy else 0)
+        total += 200_000 + pixels * weight
+    return total
 
 
 def _on(

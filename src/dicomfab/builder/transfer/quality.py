@@ -33,8 +33,10 @@ def quality_psnr(quality: float | str | None) -> float:
 
 def psnr(original: np.ndarray, decoded: np.ndarray, bits_stored: int) -> float:
     """Peak signal-to-noise ratio in dB, the peak being 2**bits_stored - 1 (inf if identical)."""
-    error = original.astype(np.float64) - decoded.astype(np.float64)
-    mse = float(np.mean(error * error))
+    mse = _exact_mse(original, decoded)
+    if mse is None:
+        error = original.astype(np.float64) - decoded.astype(np.float64)
+        mse = float(np.mean(error * error))
     if mse == 0.0:
         return float("inf")
     return float(10.0 * np.log10(((1 << bits_stored) - 1) ** 2 / mse))
@@ -43,3 +45,23 @@ def psnr(original: np.ndarray, decoded: np.ndarray, bits_stored: int) -> float:
 def stored_bytes(frame: np.ndarray, bits_stored: int) -> float:
     """The frame's size at ``bits_stored`` bits per pixel: what ``MAX_RATIO`` is relative to."""
     return frame.size * bits_stored / 8
+
+
+_SMALL_INTS = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.int8, np.int16))
+
+
+def _exact_mse(original: np.ndarray, decoded: np.ndarray) -> float | None:
+    """The mean squared error of two integer images, summed in integers (a quarter of the float
+    way's time), or None where that might differ from the float way's result.
+
+    The float way sums integer squares in float64: exact while every partial sum, at most the
+    total, is below 2**53; then both give the same sum, divided by the same count."""
+    if original.dtype not in _SMALL_INTS or decoded.dtype not in _SMALL_INTS:
+        return None
+    if original.shape != decoded.shape or not original.size:
+        return None
+    error = np.subtract(original, decoded, dtype=np.int32).ravel()
+    total = int(np.einsum("i,i->", error, error, dtype=np.int64))
+    if total >= 1 << 53:
+        return None
+    return float(total) / error.size
