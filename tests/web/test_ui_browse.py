@@ -222,7 +222,7 @@ def _wizard(page: Page, ui: UI) -> None:
 
 
 def test_need7_a_30mb_import_is_refused_before_upload(ui: UI, page: Page) -> None:
-    """Over the server's 16 MiB body limit: a clear message at once, nothing sent."""
+    """Over the 8 MiB every spec reader takes: a clear message at once, nothing sent."""
     _wizard(page, ui)
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "spec/import" in r.url else None)
@@ -231,12 +231,12 @@ def test_need7_a_30mb_import_is_refused_before_upload(ui: UI, page: Page) -> Non
         {"name": "big.json", "mimeType": "application/json", "buffer": big}
     )
     expect(page.get_by_role("alert")).to_contain_text("big.json is 30 MB")
-    expect(page.get_by_role("alert")).to_contain_text("at most 16 MB")
+    expect(page.get_by_role("alert")).to_contain_text("at most 8.0 MB")
     assert sent == []
 
 
 def test_need7_an_import_shows_progress_and_can_be_cancelled(ui: UI, page: Page) -> None:
-    """An 8 MB import over a throttled link: a progress bar with a Cancel button that stops it."""
+    """A 6 MB import over a throttled link: a progress bar with a Cancel button that stops it."""
     _wizard(page, ui)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
@@ -244,7 +244,7 @@ def test_need7_an_import_shows_progress_and_can_be_cancelled(ui: UI, page: Page)
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 200_000},
     )
-    spec = b'{"name": "big", "note": "' + b"x" * (8 * 1024 * 1024) + b'"}'
+    spec = b'{"name": "big", "note": "' + b"x" * (6 * 1024 * 1024) + b'"}'
     page.get_by_label("Import spec file").set_input_files(
         {"name": "slow.json", "mimeType": "application/json", "buffer": spec}
     )

@@ -150,12 +150,19 @@ export function formatBytes(n: number | null | undefined): string {
 /** The server's limit on one request body (docs/web.md, `MAX_BODY`): a bigger one is refused (413). */
 export const MAX_BODY = 16 * 1024 * 1024;
 
-/** Refuses, before reading or sending it, a file the server would refuse (over MAX_BODY). */
+/**
+ * The largest document dicomfab reads (`MAX_BYTES` of src/dicomfab/studyspec/documents.py, the
+ * bounded reader behind `dicomfab generate` and the import API alike; a spec of 100,000 instances
+ * is well under 1 MiB). tests/web/test_import_limit.py keeps the two equal.
+ */
+export const MAX_IMPORT = 8 * 1024 * 1024;
+
+/** Refuses, before reading or sending it, a file the server would refuse (over MAX_IMPORT). */
 export function checkUploadSize(file: { name: string; size: number }): void {
-  if (file.size > MAX_BODY) {
+  if (file.size > MAX_IMPORT) {
     throw new ApiError(
-      `${file.name} is ${formatBytes(file.size)}: the server takes at most ${formatBytes(MAX_BODY)} in one request. ` +
-        'Generate it from the command line instead (dicomfab generate FILE).',
+      `${file.name} is ${formatBytes(file.size)}: dicomfab reads specs of at most ${formatBytes(MAX_IMPORT)} ` +
+        '(the command line too). A spec this large lists what `count:` and inherited defaults can say in a few lines.',
       413,
     );
   }
