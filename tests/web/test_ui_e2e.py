@@ -83,6 +83,8 @@ def test_wizard_spec_with_a_private_tag_is_written(ui: UI, page: Page) -> None:
     shot(page, "wizard")
     page.get_by_label("Output folder").fill("wizard-out")
     page.get_by_role("button", name="Generate", exact=True).click()
+    # issue 16 need 6: focus moves to the result after generating
+    expect(page.get_by_role("heading", name="Generated", exact=True)).to_be_focused()
     thumbnails = page.locator('img[alt^="thumbnail"]')
     expect(thumbnails.first).to_be_visible()
     files = sorted(ui.root.glob("wizard-out/*/dicoms/*/*.dcm"))

@@ -141,6 +141,7 @@ def test_need4_guided_flow_previews_what_it_writes(ui: UI, page: Page) -> None:
     expect(log).to_contain_text("Generating power_customized_dataset")
     result = page.get_by_test_id("guided-result")
     expect(result).to_contain_text("power_customized_dataset")
+    expect(result.get_by_role("heading", name="Generated")).to_be_focused()  # need 6
     expect(log).to_contain_text("done")
     expect(result.locator('img[alt^="thumbnail"]').first).to_be_visible()
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, get, post } from '../api';
 import { InlineError } from '../components/Alerts';
 import GeneratePanel, { type Generated } from '../components/GeneratePanel';
@@ -30,6 +30,15 @@ export default function Wizard({ info }: { info: Info | null }) {
   const [genError, setGenError] = useState<unknown>(null);
   const { validation, validating } = useSpecValidation(spec);
   const [mode, setMode] = useSticky<'guided' | 'tree'>('wizard.mode', 'guided');
+  // after generating, the results heading takes the focus (screen readers announce it)
+  const resultHeading = useRef<HTMLHeadingElement>(null);
+  const [focusResult, setFocusResult] = useState(false);
+  useEffect(() => {
+    if (focusResult && result && resultHeading.current) {
+      resultHeading.current.focus();
+      setFocusResult(false);
+    }
+  }, [focusResult, result]);
   // what the tag tables see and the spec cannot carry (duplicate keys), by table
   const [local, setLocal] = useState<Record<string, Issue[]>>({});
   const reportLocal = useCallback((owner: string, list: Issue[]) => {
@@ -112,11 +121,16 @@ export default function Wizard({ info }: { info: Info | null }) {
         start={start}
         error={genError}
         setError={setGenError}
-        onGenerated={setResult}
+        onGenerated={(generated) => {
+          setResult(generated);
+          setFocusResult(true);
+        }}
       />
       {result && (
         <div className="wizard-result">
-          <h4>Generated</h4>
+          <h4 tabIndex={-1} ref={resultHeading}>
+            Generated
+          </h4>
           <ul>
             {result.datasets.map((d) => (
               <li key={d.path}>

@@ -79,6 +79,15 @@ export default function GuidedGenerate({ spec, info, ready }: Props) {
   const [picking, setPicking] = useState(false);
   const [starting, setStarting] = useState(false);
   const [failed, setFailed] = useState<string | null>(null);
+  // after generating, the results heading takes the focus (screen readers announce it)
+  const resultHeading = useRef<HTMLHeadingElement>(null);
+  const [focusResult, setFocusResult] = useState(false);
+  useEffect(() => {
+    if (focusResult && result && resultHeading.current) {
+      resultHeading.current.focus();
+      setFocusResult(false);
+    }
+  }, [focusResult, result]);
 
   useEffect(() => {
     if (info && !output) setOutput(info.output);
@@ -142,7 +151,10 @@ export default function GuidedGenerate({ spec, info, ready }: Props) {
             key={job.id}
             jobId={job.id}
             label="Generate progress"
-            onDone={(res) => setResult({ output: job.output, datasets: Array.isArray(res) ? res : [] })}
+            onDone={(res) => {
+              setResult({ output: job.output, datasets: Array.isArray(res) ? res : [] });
+              setFocusResult(true);
+            }}
             onFailed={(msg) => setFailed(msg)}
           />
           <JobLog jobId={job.id} lines={[job.started]} />
@@ -150,7 +162,9 @@ export default function GuidedGenerate({ spec, info, ready }: Props) {
       )}
       {result && (
         <div className="wizard-result" data-testid="guided-result">
-          <h4>Generated</h4>
+          <h4 tabIndex={-1} ref={resultHeading}>
+            Generated
+          </h4>
           <ul>
             {result.datasets.map((d) => (
               <li key={d.path}>
