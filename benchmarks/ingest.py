@@ -195,9 +195,9 @@ def find_ceiling(orthanc: Orthanc, folder: Path, files: list[Path], size: int) -
 def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> None:
     """What ``dicomfab check --associations`` recommends for this Orthanc, beside the ceiling's
     N (both are "how many associations does this target want")."""
+    from dicomfab.load.associations import check_maker, measure, stop_reason
     from dicomfab.load.template import generate_template
     from dicomfab.targets._dicomnet import DicomNode
-    from dicomfab.targets.associations import check_maker, measure, stop_reason
 
     with tempfile.TemporaryDirectory(prefix="dicomfab-bench-check-") as tmp:
         maker = check_maker(generate_template(size, Path(tmp)), 2031)

@@ -17,7 +17,7 @@ from typing import Any
 
 from stack import OrthancStack
 
-from dicomfab.targets.associations import PATIENT_ID_PREFIX, PATIENT_NAME
+from dicomfab.load.associations import PATIENT_ID_PREFIX, PATIENT_NAME
 
 
 def _targets(tmp_path: Path, stack: OrthancStack) -> Path:

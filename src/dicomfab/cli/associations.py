@@ -12,7 +12,7 @@ import click
 
 from dicomfab.cli.common import console, console_err, escape, human_bytes
 from dicomfab.errors import TargetError
-from dicomfab.targets.associations import PATIENT_NAME
+from dicomfab.load.associations import PATIENT_NAME
 
 
 def run_check(
@@ -27,8 +27,8 @@ def run_check(
     as_json: bool,
 ) -> None:
     """Measure, print (also when interrupted: marked so), exit 3 on a fault or errors."""
+    from dicomfab.load.associations import check_target
     from dicomfab.run.pipeline import fresh_seed
-    from dicomfab.targets.associations import check_target
 
     seed = fresh_seed()
 

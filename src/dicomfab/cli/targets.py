@@ -105,7 +105,7 @@ def check_command(
     configured = configured_target(target, targets)  # an unknown target: exit 2
     if measure and configured is not None and configured.ingest.kind != "cstore":
         from dicomfab.errors import Issue, SpecError
-        from dicomfab.targets.associations import not_cstore
+        from dicomfab.load.associations import not_cstore
 
         raise SpecError([Issue("--target", not_cstore(target or EMBEDDED))])
     import tempfile

@@ -8,7 +8,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicomfab.targets.associations import (
+from dicomfab.load.associations import (
     MIN_GAIN,
     NEAR_BEST,
     Step,

@@ -9,13 +9,13 @@ import io
 import pytest
 from pydicom import dcmread
 
-from dicomfab.load.template import StudyMaker, TemplateInstance, generate_template
-from dicomfab.targets.associations import (
+from dicomfab.load.associations import (
     PATIENT_ID_PREFIX,
     PATIENT_NAME,
     STUDY_DESCRIPTION,
     check_maker,
 )
+from dicomfab.load.template import StudyMaker, TemplateInstance, generate_template
 
 
 @pytest.fixture(scope="module")
