@@ -138,6 +138,26 @@ def dask_executor(
 
     Raises :class:`~dicomfab.errors.ClusterError` (one line) when a check fails, and
     :class:`~dicomfab.errors.MissingExtra` without the ``[dask]`` extra."""
+    with _connected(address, shared, timeout) as (client, workers):
+        executor = DaskExecutor(client, workers)
+        try:
+            yield executor
+        except cf.CancelledError:  # not by us: we raise what stopped us, not this
+            raise ClusterError(f"lost the Dask cluster at {shorten_text(address)}") from None
+        except Exception as exc:
+            if type(exc).__name__ != "KilledWorker":
+                raise
+            raise ClusterError(
+                f"the Dask cluster at {shorten_text(address)} lost the workers running one "
+                f"unit several times: {_reason(exc)}"
+            ) from None
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _connected(address: str, shared: Path | None, timeout: float) -> Iterator[tuple[Any, int]]:
+    """A checked ``distributed.Client`` and the worker process count; closed on exit."""
     require("dask", "--dask", "distributed")
     from distributed import Client
 
@@ -154,20 +174,7 @@ def dask_executor(
                 f"cannot connect to the Dask scheduler at {shorten_text(address)}: {_reason(exc)}"
             ) from None
         try:
-            executor = DaskExecutor(client, _check(client, address, shared, timeout))
-            try:
-                yield executor
-            except cf.CancelledError:  # not by us: we raise what stopped us, not this
-                raise ClusterError(f"lost the Dask cluster at {shorten_text(address)}") from None
-            except Exception as exc:
-                if type(exc).__name__ != "KilledWorker":
-                    raise
-                raise ClusterError(
-                    f"the Dask cluster at {shorten_text(address)} lost the workers running one "
-                    f"unit several times: {_reason(exc)}"
-                ) from None
-            finally:
-                executor.shutdown(wait=True, cancel_futures=True)
+            yield client, _check(client, address, shared, timeout)
         finally:
             with suppress(Exception):
                 client.close(timeout=timeout)
@@ -246,28 +253,8 @@ def dask_client(address: str, *, timeout: float = 10.0) -> Iterator[tuple[Any, i
     worker process count, for work that is not a set of units (``dicomfab load --dask``
     pins one long task on each worker). The client is closed on exit; the cluster keeps
     running. Raises :class:`~dicomfab.errors.ClusterError` (one line)."""
-    require("dask", "--dask", "distributed")
-    from distributed import Client
-
-    quiet = [logging.getLogger(n) for n in ("distributed", "tornado")]
-    levels = [logger.level for logger in quiet]
-    for logger in quiet:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        try:
-            client = Client(address, timeout=timeout, set_as_default=False)
-        except Exception as exc:
-            raise ClusterError(
-                f"cannot connect to the Dask scheduler at {shorten_text(address)}: {_reason(exc)}"
-            ) from None
-        try:
-            yield client, _check(client, address, None, timeout)
-        finally:
-            with suppress(Exception):
-                client.close(timeout=timeout)
-    finally:
-        for logger, level in zip(quiet, levels, strict=True):
-            logger.setLevel(level)
+    with _connected(address, None, timeout) as connected:
+        yield connected
 
 
 def cluster_reason(exc: BaseException) -> str:

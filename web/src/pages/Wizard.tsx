@@ -1,11 +1,11 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { ApiError, get, post } from '../api';
 import { InlineError } from '../components/Alerts';
 import GeneratePanel, { type Generated } from '../components/GeneratePanel';
-import Thumbnails from '../components/Thumbnails';
 import { useSticky } from '../state';
 import type { Info, Issue, JobAnswer, JsonSchema } from '../types';
 import NodeEditor from './wizard/NodeEditor';
+import GeneratedResult from './wizard/GeneratedResult';
 import GuidedWizard from './wizard/guided/GuidedWizard';
 import Notes from './wizard/Notes';
 import RawSpec from './wizard/RawSpec';
@@ -30,15 +30,8 @@ export default function Wizard({ info }: { info: Info | null }) {
   const [genError, setGenError] = useState<unknown>(null);
   const { validation, validating } = useSpecValidation(spec);
   const [mode, setMode] = useSticky<'guided' | 'tree'>('wizard.mode', 'guided');
-  // after generating, the results heading takes the focus (screen readers announce it)
-  const resultHeading = useRef<HTMLHeadingElement>(null);
-  const [focusResult, setFocusResult] = useState(false);
-  useEffect(() => {
-    if (focusResult && result && resultHeading.current) {
-      resultHeading.current.focus();
-      setFocusResult(false);
-    }
-  }, [focusResult, result]);
+  const [focusResult, setFocusResult] = useState(false); // right after generating
+  const focused = useCallback(() => setFocusResult(false), []);
   // what the tag tables see and the spec cannot carry (duplicate keys), by table
   const [local, setLocal] = useState<Record<string, Issue[]>>({});
   const reportLocal = useCallback((owner: string, list: Issue[]) => {
@@ -126,21 +119,7 @@ export default function Wizard({ info }: { info: Info | null }) {
           setFocusResult(true);
         }}
       />
-      {result && (
-        <div className="wizard-result">
-          <h4 tabIndex={-1} ref={resultHeading}>
-            Generated
-          </h4>
-          <ul>
-            {result.datasets.map((d) => (
-              <li key={d.path}>
-                {d.name}: {d.files} files in <code>{d.path}</code>
-              </li>
-            ))}
-          </ul>
-          <Thumbnails output={result.output} datasets={result.datasets} />
-        </div>
-      )}
+      {result && <GeneratedResult result={result} focus={focusResult} onFocused={focused} />}
       </>
       )}
 

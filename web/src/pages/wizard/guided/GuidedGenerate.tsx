@@ -1,10 +1,10 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { get, post } from '../../../api';
 import { ErrorWithIssues, FieldIssues } from '../../../components/Issues';
 import JobProgress from '../../../components/JobProgress';
-import Thumbnails from '../../../components/Thumbnails';
 import { useSticky } from '../../../state';
 import type { GeneratedDataset, Info, Job, JobAnswer, JobEvent, Spec } from '../../../types';
+import GeneratedResult from '../GeneratedResult';
 import FolderPicker from './FolderPicker';
 
 /** One line of the log panel for a job event. */
@@ -79,15 +79,8 @@ export default function GuidedGenerate({ spec, info, ready }: Props) {
   const [picking, setPicking] = useState(false);
   const [starting, setStarting] = useState(false);
   const [failed, setFailed] = useState<string | null>(null);
-  // after generating, the results heading takes the focus (screen readers announce it)
-  const resultHeading = useRef<HTMLHeadingElement>(null);
-  const [focusResult, setFocusResult] = useState(false);
-  useEffect(() => {
-    if (focusResult && result && resultHeading.current) {
-      resultHeading.current.focus();
-      setFocusResult(false);
-    }
-  }, [focusResult, result]);
+  const [focusResult, setFocusResult] = useState(false); // right after generating
+  const focused = useCallback(() => setFocusResult(false), []);
 
   useEffect(() => {
     if (info && !output) setOutput(info.output);
@@ -160,21 +153,7 @@ export default function GuidedGenerate({ spec, info, ready }: Props) {
           <JobLog jobId={job.id} lines={[job.started]} />
         </>
       )}
-      {result && (
-        <div className="wizard-result" data-testid="guided-result">
-          <h4 tabIndex={-1} ref={resultHeading}>
-            Generated
-          </h4>
-          <ul>
-            {result.datasets.map((d) => (
-              <li key={d.path}>
-                {d.name}: {d.files} files in <code>{d.path}</code>
-              </li>
-            ))}
-          </ul>
-          <Thumbnails output={result.output} datasets={result.datasets} />
-        </div>
-      )}
+      {result && <GeneratedResult result={result} focus={focusResult} onFocused={focused} testId="guided-result" />}
     </section>
   );
 }
