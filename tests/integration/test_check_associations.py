@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from stack import OrthancStack
 
 from dicomfab.load.associations import PATIENT_ID_PREFIX, PATIENT_NAME
@@ -130,3 +131,22 @@ def test_target_without_cstore_is_bad_input(orthanc_stack: OrthancStack, tmp_pat
     assert done.returncode == 2, done.stdout + done.stderr
     assert "does not ingest with C-STORE" in done.stderr and "--target" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_repeat_measures_each_count_several_times(
+    orthanc_stack: OrthancStack, tmp_path: Path
+) -> None:
+    config = _targets(tmp_path, orthanc_stack)
+    cmd = _check(config, "-t", "orthanc", "--associations", "--max-associations", "2",
+                 "--studies", "1", "--image-size", "small", "--repeat", "3", "--json")  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = json.loads(done.stdout)["associations"]
+    warmup, *steps = found["steps"]
+    assert len(warmup["rounds"]) == 1  # the warm-up is not repeated
+    assert [s["associations"] for s in steps] == [1, 2][: len(steps)] and steps
+    for s in steps:
+        assert len(s["rounds"]) == 3
+        assert s["instances_per_s"] == pytest.approx(sorted(s["rounds"])[1], abs=0.011)
+    stored = _find(orthanc_stack, found["patient_id"])
+    assert len(stored) == sum(s["ok"] for s in found["steps"])

@@ -12,6 +12,7 @@ from dicomfab.load.associations import (
     MIN_GAIN,
     NEAR_BEST,
     Step,
+    combine,
     gains,
     ladder,
     recommend,
@@ -89,3 +90,19 @@ def test_each_association_gets_two_instances(studies: int, k: int, per_study: in
     n = studies_for_step(studies, k, per_study)
     assert n >= studies and n * per_study >= 2 * k
     assert n == studies or (n - 1) * per_study < 2 * k
+
+
+def test_a_repeated_step_takes_the_median_burst_and_sums_the_counts() -> None:
+    bursts = [step(2, 10.0), step(2, 50.0), step(2, 12.0)]
+    combined = combine(bursts)
+    assert combined.rate == 12.0  # one fast (noisy) burst does not move it
+    assert combined.rounds == (10.0, 50.0, 12.0)
+    assert (combined.k, combined.sent, combined.ok) == (2, 300, 300)
+    assert combined.as_dict(None)["rounds"] == [10.0, 50.0, 12.0]
+    single = combine([step(3, 20.0)])
+    assert single.rate == 20.0 and single.as_dict(None)["rounds"] == [20.0]
+
+
+def test_a_repeated_step_keeps_its_errors() -> None:
+    combined = combine([step(2, 10.0), step(2, 10.0, errors=3)])
+    assert combined.errors == 3 and stop_reason([combined]) == "errors"

@@ -25,6 +25,7 @@ def run_check(
     studies: int,
     image_size: str,
     as_json: bool,
+    repeat: int = 1,
 ) -> None:
     """Measure, print (also when interrupted: marked so), exit 3 on a fault or errors."""
     from dicomfab.load.associations import check_target
@@ -44,9 +45,12 @@ def run_check(
         if as_json:
             return
         label = "warm-up" if step.warmup else f"k={step.k}"
+        rate = f"{step.rate:.1f}/s"
+        if len(step.rounds) > 1:
+            rate += f" (median of {', '.join(f'{r:.1f}' for r in step.rounds)})"
         console_err.print(
-            f"  {label}: {step.ok} of {step.sent} instances in {step.seconds:.2f} s, "
-            f"{step.rate:.1f}/s" + (f", {step.errors} errors" if step.errors else ""),
+            f"  {label}: {step.ok} of {step.sent} instances in {step.seconds:.2f} s, {rate}"
+            + (f", {step.errors} errors" if step.errors else ""),
             markup=False, soft_wrap=True,
         )  # fmt: skip
 
@@ -54,7 +58,8 @@ def run_check(
         try:
             result = check_target(
                 target, targets, Path(tmp), max_k=max_k, studies=studies,
-                image_size=image_size, seed=seed, on_step=on_step, on_start=on_start,
+                image_size=image_size, seed=seed, repeat=repeat, on_step=on_step,
+                on_start=on_start,
             )  # fmt: skip
         except TargetError as exc:  # e.g. the embedded PACS did not start
             console_err.print(f"target failed: {exc}", markup=False, soft_wrap=True)
@@ -92,10 +97,13 @@ def _print(
 
     title = f"associations: {name}" + (" (INTERRUPTED)" if result.interrupted else "")
     table = Table(title=title)
-    for column in ("k", "instances/s", "gain", "errors", "instances", "time"):
+    repeated = any(len(row["rounds"]) > 1 for row in found["steps"])
+    columns = ("k", "instances/s", "gain", "errors", "instances", "time")
+    for column in columns + (("bursts (instances/s)",) if repeated else ()):
         table.add_column(column, justify="right")
     for row in found["steps"]:
         gain = row["gain"]
+        bursts = (", ".join(f"{r:.1f}" for r in row["rounds"]),) if repeated else ()
         table.add_row(
             "warm-up (1)" if row["warmup"] else str(row["associations"]),
             f"{row['instances_per_s']:.1f}",
@@ -103,6 +111,7 @@ def _print(
             f"[red]{row['errors']}[/]" if row["errors"] else "0",
             str(row["instances"]),
             f"{row['seconds']:.2f} s",
+            *bursts,
         )
     console.print(table)
     lines = []

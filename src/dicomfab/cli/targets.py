@@ -69,6 +69,11 @@ def targets_command(config: Path | None, as_json: bool) -> None:
     "--image-size", type=click.Choice(["full", "reduced", "small"]), default="reduced",
     show_default=True, help="With --associations: image size of the studies sent.",
 )  # fmt: skip
+@click.option(
+    "--repeat", type=click.IntRange(1, 20), default=1, show_default=True,
+    help="With --associations: bursts per association count; each count's rate is their "
+    "median (3 on a shared or noisy machine).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def check_command(
     target: str | None,
@@ -77,6 +82,7 @@ def check_command(
     max_associations: int,
     studies: int,
     image_size: str,
+    repeat: int,
     as_json: bool,
 ) -> None:
     """Check that each part of a target answers (C-ECHO, DICOMweb, command, SQL through its SSH
@@ -134,4 +140,6 @@ def check_command(
         return
     from dicomfab.cli.associations import run_check
 
-    run_check(name, target, targets, path, data, max_associations, studies, image_size, as_json)
+    run_check(
+        name, target, targets, path, data, max_associations, studies, image_size, as_json, repeat
+    )

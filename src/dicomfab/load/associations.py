@@ -18,6 +18,7 @@ deleted afterwards: the target keeps what it was sent.
 from __future__ import annotations
 
 import copy
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,8 +39,9 @@ LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 
 @dataclass(frozen=True)
 class Step:
-    """One burst: ``k`` associations, ``sent`` instances offered, ``ok`` answered with success
-    or a warning, ``errors`` not (failure status, no answer, not sent), in ``seconds``."""
+    """One step: ``k`` associations, ``sent`` instances offered, ``ok`` answered with success
+    or a warning, ``errors`` not (failure status, no answer, not sent), in ``seconds``; with
+    ``--repeat`` it sums several bursts and ``rounds`` holds each burst's rate."""
 
     k: int
     sent: int
@@ -48,10 +50,14 @@ class Step:
     seconds: float
     warmup: bool = False
     first_error: str | None = None
+    rounds: tuple[float, ...] = ()
 
     @property
     def rate(self) -> float:
-        """Instances per second answered with success or a warning."""
+        """Instances per second answered with success or a warning: the median of the
+        bursts' rates when the step was repeated."""
+        if len(self.rounds) > 1:
+            return statistics.median(self.rounds)
         return self.ok / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self, gain: float | None) -> dict[str, Any]:
@@ -62,6 +68,7 @@ class Step:
             "errors": self.errors,
             "seconds": round(self.seconds, 3),
             "instances_per_s": round(self.rate, 2),
+            "rounds": [round(r, 2) for r in self.rounds] or [round(self.rate, 2)],
             "gain": None if gain is None else round(gain, 4),
             "warmup": self.warmup,
             "first_error": self.first_error,
@@ -318,6 +325,17 @@ class Measurement:
         }
 
 
+def combine(bursts: Sequence[Step]) -> Step:
+    """One step from the repeated bursts of one k: counts and time summed, each burst's rate
+    kept (the step's rate is their median, which one noisy burst cannot move)."""
+    first = next((b.first_error for b in bursts if b.first_error), None)
+    return Step(
+        bursts[0].k, sum(b.sent for b in bursts), sum(b.ok for b in bursts),
+        sum(b.errors for b in bursts), sum(b.seconds for b in bursts), bursts[0].warmup, first,
+        tuple(b.rate for b in bursts),
+    )  # fmt: skip
+
+
 def studies_for_step(studies: int, k: int, per_study: int) -> int:
     """``studies``, raised so that each of ``k`` associations gets two instances at least."""
     return max(studies, -(-2 * k // per_study))
@@ -330,12 +348,14 @@ def measure(
     max_k: int,
     studies: int,
     timeout: float,
+    repeat: int = 1,
     on_step: Callable[[Step, Measurement], None] | None = None,
     on_start: Callable[[Measurement], None] | None = None,
 ) -> Measurement:
-    """Run the warm-up and the ladder against ``node``. A target that cannot be associated with
+    """Run the warm-up and the ladder against ``node``, each k ``repeat`` times (its rate the
+    median; a burst with errors ends the repeats). A target that cannot be associated with
     ends it with ``fault``; interrupted, the KeyboardInterrupt carries the measurement so far
-    as ``measurement``."""
+    (the steps completed) as ``measurement``."""
     from pynetdicom import build_context
 
     template = maker.template
@@ -355,22 +375,29 @@ def measure(
     plan += [(k, studies_for_step(studies, k, len(template)), False) for k in ladder(max_k)]
     try:
         for k, count, warmup in plan:
-            instances = [
-                instance
-                for i in range(next_study, next_study + count)
-                for instance in maker.study(i).instances
-            ]
-            next_study += count
-            try:
-                step = run_step(node, contexts, instances, k, timeout, warmup)
-            except TargetError as exc:
-                result.fault = str(exc)
+            bursts: list[Step] = []
+            for _ in range(1 if warmup else repeat):
+                instances = [
+                    instance
+                    for i in range(next_study, next_study + count)
+                    for instance in maker.study(i).instances
+                ]
+                next_study += count
+                try:
+                    bursts.append(run_step(node, contexts, instances, k, timeout, warmup))
+                except TargetError as exc:
+                    result.fault = str(exc)
+                    break
+                if bursts[-1].errors:
+                    break
+            if not bursts:
                 break
+            step = combine(bursts)
             result.steps.append(step)
             if on_step is not None:
                 on_step(step, result)
             result.stopped = stop_reason(result.steps)
-            if result.stopped is not None:
+            if result.stopped is not None or result.fault is not None:
                 break
     except KeyboardInterrupt as exc:
         exc.measurement = result  # type: ignore[attr-defined]
@@ -387,6 +414,7 @@ def check_target(
     studies: int,
     image_size: str,
     seed: int,
+    repeat: int = 1,
     on_step: Callable[[Step, Measurement], None] | None = None,
     on_start: Callable[[Measurement], None] | None = None,
 ) -> Measurement:
@@ -404,7 +432,7 @@ def check_target(
             raise SpecError([Issue("--target", not_cstore(session.name))])
         return measure(
             ingestor.node, maker, max_k=max_k, studies=studies, timeout=ingestor.timeout,
-            on_step=on_step, on_start=on_start,
+            repeat=repeat, on_step=on_step, on_start=on_start,
         )  # fmt: skip
 
 
