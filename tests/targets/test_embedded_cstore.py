@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,32 @@ def test_pacs_stops_and_keeps_its_workdir(tmp_path: Path) -> None:
         assert pacs.running
     assert not pacs.running
     assert pacs.log_path.exists() and pacs.database_path.exists()
+
+
+def test_a_store_waits_for_a_busy_index_instead_of_losing_the_row(
+    tmp_path: Path, dataset: tuple[Manifest, list[Path]]
+) -> None:
+    """qrscp answers Success even when its SQLite index refuses the row; SQLite's default
+    busy timeout (5 s) made a loaded machine lose rows ("not found in the index"). The index
+    is held locked for longer than that while one file is stored: the row must still arrive."""
+    _, files = dataset
+    with EmbeddedPACS(tmp_path / "pacs") as pacs:
+        CStoreIngestor(pacs.host, pacs.port, pacs.ae_title, associations=1).ingest(files[:1])
+        holder = sqlite3.connect(
+            pacs.database_path, timeout=0, isolation_level=None, check_same_thread=False
+        )
+        holder.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(7.0, holder.execute, args=("COMMIT",))
+        release.start()
+        try:
+            receipt = CStoreIngestor(
+                pacs.host, pacs.port, pacs.ae_title, associations=1, timeout=60
+            ).ingest(files[1:2])
+        finally:
+            release.join()
+            holder.close()
+        assert receipt.counts["success"] == 1, receipt
+        with sqlite3.connect(pacs.database_path) as db:
+            rows = {r[0] for r in db.execute("SELECT sop_instance_uid FROM instance")}
+    assert {r.sop_instance_uid for r in receipt.results} <= rows
+    assert len(rows) == 2
