@@ -47,7 +47,7 @@ class _StrictAE(AE):
 
 def main(argv: list[str] | None = None) -> None:
     qrscp.AE = _StrictAE  # type: ignore[misc]
-    handlers.create_engine = _waiting_engine  # type: ignore[assignment]
+    handlers.create_engine = _waiting_engine
     qrscp.main(sys.argv[1:] if argv is None else argv)
 
 
