@@ -39,13 +39,16 @@ def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -
     """A lossy (DCT) JPEG codestream at the lowest IJG quality (the highest compression) that
     keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1: a bisection over quality
     1–100, each candidate decoded with libjpeg and measured (both conditions only get easier as
-    the quality rises)."""
+    the quality rises). A candidate shorter than that ratio allows fails whatever its PSNR, so it
+    is not decoded."""
     import libjpeg
 
     most = stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
 
     def attempt(quality: int) -> tuple[bytes, float]:
         codestream = _gdcm_encode(frame, bits_stored, syntax, quality)
+        if quality < 100 and len(codestream) < most:
+            return codestream, float("-inf")  # fails on length: its PSNR does not matter
         return codestream, psnr(frame, libjpeg.decode(codestream), bits_stored)
 
     best, achieved = attempt(100)

@@ -103,19 +103,33 @@ def _canonical_codes(order: list[int]) -> dict[int, int]:
     return codes
 
 
+_CHUNK = 1 << 18
+"""Words packed at a time: bounds :func:`_pack`'s working arrays to a few MiB."""
+
+
 def _pack(words: np.ndarray, sizes: np.ndarray) -> bytes:
-    """Concatenate the ``sizes[i]`` low bits of each ``words[i]``, most significant first; pad
-    the last byte with ones and stuff a zero byte after every 0xFF (T.81 F.1.2.3)."""
-    widest = int(sizes.max()) if sizes.size else 0
-    bits = np.empty(0, dtype=np.uint8)
-    chunk = 1 << 16  # pixels at a time: bounds the working arrays to about 20 MiB
-    parts = []
-    for start in range(0, words.size, chunk):
-        w, s = words[start : start + chunk], sizes[start : start + chunk]
-        shifts = s[:, None] - 1 - np.arange(widest)[None, :]
-        matrix = ((w[:, None] >> np.maximum(shifts, 0)) & 1).astype(np.uint8)
-        parts.append(matrix[shifts >= 0])
-    bits = np.concatenate(parts) if parts else bits
-    pad = -bits.size % 8
-    packed = np.packbits(np.concatenate([bits, np.ones(pad, dtype=np.uint8)])).tobytes()
-    return packed.replace(b"\xff", b"\xff\x00")
+    """Concatenate the ``sizes[i]`` low bits of each ``words[i]`` (at most 31), most significant
+    first; pad the last byte with ones and stuff a zero byte after every 0xFF (T.81 F.1.2.3).
+
+    Each word is shifted into a 64-bit big-endian window that starts at the byte holding its
+    first bit (at most 7 + 31 bits: the window's first 5 bytes), and those bytes are added into
+    the output: the words' bits are disjoint, so adding is OR-ing and never carries."""
+    ends = np.cumsum(sizes, dtype=np.int64)
+    total = int(ends[-1]) if ends.size else 0
+    out = np.zeros((total + 7) // 8 + 8, dtype=np.uint8)
+    for begin in range(0, words.size, _CHUNK):
+        s = sizes[begin : begin + _CHUNK]
+        w = words[begin : begin + _CHUNK].astype(np.uint64) & ((1 << s) - 1).astype(np.uint64)
+        starts = ends[begin : begin + _CHUNK] - s
+        first = int(starts[0]) >> 3
+        where = (starts >> 3) - first  # each word's first byte, from the chunk's first byte
+        shift = (64 - (starts & 7) - s).astype(np.uint64)
+        windows = (w << shift).astype(">u8").view(np.uint8).reshape(-1, 8)
+        span = int(where[-1]) + 5
+        for k in range(5):
+            added = np.bincount(where + k, weights=windows[:, k], minlength=span)
+            out[first : first + span] += added.astype(np.uint8)
+    out = out[: (total + 7) // 8]
+    if total % 8:
+        out[-1] |= (1 << (-total % 8)) - 1
+    return out.tobytes().replace(b"\xff", b"\xff\x00")
