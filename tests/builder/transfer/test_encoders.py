@@ -356,3 +356,21 @@ def test_jpeg_dct_search_skips_decoding_without_changing_the_result(
     )
     expected = _reference_jpeg_dct(frame, bits_stored, target, syntax)
     assert gdcm_encoders._jpeg_dct(frame, bits_stored, target, syntax) == expected
+
+
+@pytest.mark.parametrize("predictor", [1, 7])
+def test_jpeg_lossless_difference_of_32768_decodes_exactly(tmp_path: Path, predictor: int) -> None:
+    """Jumps of 2**15 in a 16-bit frame: difference category 16, which has no additional bits
+    (T.81 H.1.2.2; writing 16 zero bits after its code made every decoder lose the stream)."""
+    frame = np.zeros((40, 48), dtype=np.uint16)
+    frame[:, 1::2] = 0x8000
+    frame[::3, ::5] = 0xFFFF
+    payload = jpeg_lossless.encode_jpeg_lossless(frame, 16, predictor)
+    categories, _ = jpeg_lossless._differences(frame.astype(np.int32), 16, predictor)
+    assert (categories == 16).any()
+    ds = encapsulated(payload, frame, 16, uid.JPEGLossless)
+    for plugin in ("pylibjpeg", "gdcm"):
+        np.testing.assert_array_equal(pixel_array(ds, decoding_plugin=plugin), frame, plugin)
+    np.testing.assert_array_equal(
+        _dcmtk_decode(tmp_path, payload, frame, 16, uid.JPEGLossless), frame
+    )

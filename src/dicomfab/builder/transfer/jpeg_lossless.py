@@ -37,7 +37,7 @@ def encode_jpeg_lossless(frame: np.ndarray, bits_stored: int, predictor: int = P
         raise ValueError(f"JPEG Lossless selection value must be 1–7, not {predictor}")
     rows, cols = frame.shape
     precision = jpeg_ls_precision(bits_stored, 8 * frame.itemsize)
-    categories, extra = _differences(frame.astype(np.int64), precision, predictor)
+    categories, extra = _differences(frame.astype(np.int32), precision, predictor)
     counts = np.bincount(categories.ravel(), minlength=17)
     order = sorted(range(17), key=lambda s: (-int(counts[s]), s))
     lengths = np.zeros(17, dtype=np.int64)
@@ -48,8 +48,9 @@ def encode_jpeg_lossless(frame: np.ndarray, bits_stored: int, predictor: int = P
         huffman[symbol] = code
 
     flat_cat = categories.ravel()
-    words = (huffman[flat_cat] << flat_cat) | extra.ravel()
-    sizes = lengths[flat_cat] + flat_cat
+    additional = np.where(flat_cat == 16, 0, flat_cat)  # SSSS 16 has no additional bits
+    words = (huffman[flat_cat] << additional) | extra.ravel()
+    sizes = lengths[flat_cat] + additional
     scan = _pack(words, sizes)
 
     bits_per_length = [0] * 16
@@ -79,15 +80,12 @@ def _differences(x: np.ndarray, precision: int, predictor: int) -> tuple[np.ndar
         6: lambda: rb + ((ra - rc) >> 1),
         7: lambda: (ra + rb) >> 1,
     }[predictor]()
-    diff = (x - pred) & 0xFFFF  # modulo 2**16 (T.81 H.1.2.1)
-    diff = np.where(diff >= 0x8000, diff - 0x10000, diff)
+    diff = ((x - pred + 0x8000) & 0xFFFF) - 0x8000  # modulo 2**16 (T.81 H.1.2.1), signed
     magnitude = np.abs(diff)
-    categories = np.zeros(diff.shape, dtype=np.int64)
-    nonzero = magnitude > 0
-    categories[nonzero] = np.floor(np.log2(magnitude[nonzero])).astype(np.int64) + 1
-    categories[diff == -0x8000] = 16  # SSSS 16: no additional bits
-    extra = np.where(diff < 0, diff - 1, diff) & ((1 << categories) - 1)
-    extra[categories == 16] = 0
+    # the bit length of the magnitude: frexp's exponent, exact for integers below 2**24
+    categories = np.frexp(magnitude.astype(np.float32))[1].astype(x.dtype)
+    extra = (diff - (diff < 0)) & ((1 << categories) - 1)
+    extra[categories == 16] = 0  # SSSS 16 (difference -32768): no additional bits
     return categories, extra
 
 
