@@ -3,8 +3,9 @@
 Transfer syntax 1.2.840.10008.1.2.4.57 allows any of the seven predictors (selection values);
 GDCM and pydicom only write selection value 1 (the .70 syntax), so this module writes the
 codestream itself: SOF3, one Huffman table, one scan, no restart intervals, point transform 0.
-Vectorised: the bits of every pixel are laid out in one array and packed, so a 2816×2304 frame
-needs about 32 bytes of working memory per pixel.
+Vectorised: each pixel's Huffman code and additional bits form one word of at most 31 bits, and
+the words are placed in the scan by their cumulative bit offsets (a few dozen bytes of working
+memory per pixel).
 """
 
 from __future__ import annotations
