@@ -293,3 +293,84 @@ def test_jpeg_ls_near_lossless_below_the_cell_precision_is_lossless() -> None:
     payload = codecs.encode_jpeg_ls_near_lossless(frame, 6, target=20.0)
     assert codecs.jpeg_ls_is_lossless(payload)
     np.testing.assert_array_equal(decode(payload, frame, 6, uid.JPEGLSNearLossless), frame)
+
+
+def _reference_pack(words: np.ndarray, sizes: np.ndarray) -> bytes:
+    """T.81 F.1.2.3 bit by bit: the low ``size`` bits of each word, ones to pad, 0xFF stuffed."""
+    pairs = zip(words.tolist(), sizes.tolist(), strict=True)
+    bits = "".join(format(w & ((1 << s) - 1), f"0{s}b") for w, s in pairs)
+    bits += "1" * (-len(bits) % 8)
+    packed = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8))
+    return packed.replace(b"\xff", b"\xff\x00")
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 1000, jpeg_lossless._CHUNK + 5])
+def test_jpeg_lossless_pack_matches_a_bit_by_bit_packer(count: int) -> None:
+    """Random words of 1–31 bits (with stray high bits to drop), across chunk boundaries."""
+    rng = np.random.default_rng(count)
+    sizes = rng.integers(1, 32, count).astype(np.int64)
+    words = rng.integers(0, 1 << 40, count).astype(np.int64)
+    assert jpeg_lossless._pack(words, sizes) == _reference_pack(words, sizes)
+
+
+def test_jpeg_lossless_pack_stuffs_and_pads() -> None:
+    words = np.array([0xFF, 0x0], dtype=np.int64)
+    sizes = np.array([8, 3], dtype=np.int64)
+    assert jpeg_lossless._pack(words, sizes) == b"\xff\x00\x1f"
+
+
+def _reference_jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -> bytes:
+    """The quality bisection of gdcm_encoders._jpeg_dct, decoding every candidate."""
+    import libjpeg
+
+    from dicomfab.builder.transfer.quality import MAX_RATIO, stored_bytes
+
+    most = stored_bytes(frame, bits_stored) / MAX_RATIO
+    best = gdcm_encoders._gdcm_encode(frame, bits_stored, syntax, 100)
+    if len(best) < most:
+        return best
+    low, high = 1, 100
+    while low < high:
+        middle = (low + high) // 2
+        codestream = gdcm_encoders._gdcm_encode(frame, bits_stored, syntax, middle)
+        achieved = psnr(frame, libjpeg.decode(codestream), bits_stored)
+        if achieved >= target and len(codestream) >= most:
+            high, best = middle, codestream
+        else:
+            low = middle + 1
+    return best
+
+
+@pytest.mark.parametrize("bits_stored", [8, 12])
+@pytest.mark.parametrize("target", [35.0, 45.0, 52.0])
+def test_jpeg_dct_search_skips_decoding_without_changing_the_result(
+    bits_stored: int, target: float
+) -> None:
+    import gdcm
+
+    frame = make_frame(bits_stored, (96, 80), seed=int(target))
+    syntax = (
+        gdcm.TransferSyntax.JPEGBaselineProcess1
+        if bits_stored == 8
+        else gdcm.TransferSyntax.JPEGExtendedProcess2_4
+    )
+    expected = _reference_jpeg_dct(frame, bits_stored, target, syntax)
+    assert gdcm_encoders._jpeg_dct(frame, bits_stored, target, syntax) == expected
+
+
+@pytest.mark.parametrize("predictor", [1, 7])
+def test_jpeg_lossless_difference_of_32768_decodes_exactly(tmp_path: Path, predictor: int) -> None:
+    """Jumps of 2**15 in a 16-bit frame: difference category 16, which has no additional bits
+    (T.81 H.1.2.2; writing 16 zero bits after its code made every decoder lose the stream)."""
+    frame = np.zeros((40, 48), dtype=np.uint16)
+    frame[:, 1::2] = 0x8000
+    frame[::3, ::5] = 0xFFFF
+    payload = jpeg_lossless.encode_jpeg_lossless(frame, 16, predictor)
+    categories, _ = jpeg_lossless._differences(frame.astype(np.int32), 16, predictor)
+    assert (categories == 16).any()
+    ds = encapsulated(payload, frame, 16, uid.JPEGLossless)
+    for plugin in ("pylibjpeg", "gdcm"):
+        np.testing.assert_array_equal(pixel_array(ds, decoding_plugin=plugin), frame, plugin)
+    np.testing.assert_array_equal(
+        _dcmtk_decode(tmp_path, payload, frame, 16, uid.JPEGLossless), frame
+    )

@@ -39,13 +39,16 @@ def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -
     """A lossy (DCT) JPEG codestream at the lowest IJG quality (the highest compression) that
     keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1: a bisection over quality
     1–100, each candidate decoded with libjpeg and measured (both conditions only get easier as
-    the quality rises)."""
+    the quality rises). A candidate shorter than that ratio allows fails whatever its PSNR, so it
+    is not decoded."""
     import libjpeg
 
     most = stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
 
     def attempt(quality: int) -> tuple[bytes, float]:
         codestream = _gdcm_encode(frame, bits_stored, syntax, quality)
+        if quality < 100 and len(codestream) < most:
+            return codestream, float("-inf")  # fails on length: its PSNR does not matter
         return codestream, psnr(frame, libjpeg.decode(codestream), bits_stored)
 
     best, achieved = attempt(100)
@@ -85,6 +88,8 @@ def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int, quality: int 
     odd pixel count cannot go in alone. It goes in twice, as a two-frame image, and we keep the
     first of the two identical codestreams.
     """
+    import ctypes
+
     import gdcm
 
     rows, cols = frame.shape
@@ -128,6 +133,11 @@ def _gdcm_encode(frame: np.ndarray, bits_stored: int, syntax: int, quality: int 
             f"to transfer syntax {gdcm.TransferSyntax.GetTSString(syntax)}"
         )
     fragments = change.GetOutput().GetDataElement().GetSequenceOfFragments()
-    # SWIG hands the fragment over as a str; surrogateescape gets the original bytes back.
-    buffer: str = fragments.GetFragment(0).GetByteValue().GetBuffer()
-    return buffer.encode("utf-8", "surrogateescape")
+    value = fragments.GetFragment(0).GetByteValue()
+    # SWIG's GetBuffer() decodes the fragment into a str (surrogateescape gets the bytes back),
+    # several ms a frame; copying the bytes from GDCM's buffer is a memcpy. ``change`` owns it.
+    length = int(str(value.GetLength()))  # a gdcm.VL prints as its value; it has no __int__
+    pointer = value.GetVoidPointer()
+    if pointer is None or not length:
+        return b""
+    return ctypes.string_at(int(pointer), length)

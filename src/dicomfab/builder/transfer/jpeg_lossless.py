@@ -3,8 +3,9 @@
 Transfer syntax 1.2.840.10008.1.2.4.57 allows any of the seven predictors (selection values);
 GDCM and pydicom only write selection value 1 (the .70 syntax), so this module writes the
 codestream itself: SOF3, one Huffman table, one scan, no restart intervals, point transform 0.
-Vectorised: the bits of every pixel are laid out in one array and packed, so a 2816×2304 frame
-needs about 32 bytes of working memory per pixel.
+Vectorised: each pixel's Huffman code and additional bits form one word of at most 31 bits, and
+the words are placed in the scan by their cumulative bit offsets (a few dozen bytes of working
+memory per pixel).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def encode_jpeg_lossless(frame: np.ndarray, bits_stored: int, predictor: int = P
         raise ValueError(f"JPEG Lossless selection value must be 1–7, not {predictor}")
     rows, cols = frame.shape
     precision = jpeg_ls_precision(bits_stored, 8 * frame.itemsize)
-    categories, extra = _differences(frame.astype(np.int64), precision, predictor)
+    categories, extra = _differences(frame.astype(np.int32), precision, predictor)
     counts = np.bincount(categories.ravel(), minlength=17)
     order = sorted(range(17), key=lambda s: (-int(counts[s]), s))
     lengths = np.zeros(17, dtype=np.int64)
@@ -48,8 +49,9 @@ def encode_jpeg_lossless(frame: np.ndarray, bits_stored: int, predictor: int = P
         huffman[symbol] = code
 
     flat_cat = categories.ravel()
-    words = (huffman[flat_cat] << flat_cat) | extra.ravel()
-    sizes = lengths[flat_cat] + flat_cat
+    additional = np.where(flat_cat == 16, 0, flat_cat)  # SSSS 16 has no additional bits
+    words = (huffman[flat_cat] << additional) | extra.ravel()
+    sizes = lengths[flat_cat] + additional
     scan = _pack(words, sizes)
 
     bits_per_length = [0] * 16
@@ -79,15 +81,12 @@ def _differences(x: np.ndarray, precision: int, predictor: int) -> tuple[np.ndar
         6: lambda: rb + ((ra - rc) >> 1),
         7: lambda: (ra + rb) >> 1,
     }[predictor]()
-    diff = (x - pred) & 0xFFFF  # modulo 2**16 (T.81 H.1.2.1)
-    diff = np.where(diff >= 0x8000, diff - 0x10000, diff)
+    diff = ((x - pred + 0x8000) & 0xFFFF) - 0x8000  # modulo 2**16 (T.81 H.1.2.1), signed
     magnitude = np.abs(diff)
-    categories = np.zeros(diff.shape, dtype=np.int64)
-    nonzero = magnitude > 0
-    categories[nonzero] = np.floor(np.log2(magnitude[nonzero])).astype(np.int64) + 1
-    categories[diff == -0x8000] = 16  # SSSS 16: no additional bits
-    extra = np.where(diff < 0, diff - 1, diff) & ((1 << categories) - 1)
-    extra[categories == 16] = 0
+    # the bit length of the magnitude: frexp's exponent, exact for integers below 2**24
+    categories = np.frexp(magnitude.astype(np.float32))[1].astype(x.dtype)
+    extra = (diff - (diff < 0)) & ((1 << categories) - 1)
+    extra[categories == 16] = 0  # SSSS 16 (difference -32768): no additional bits
     return categories, extra
 
 
@@ -103,19 +102,33 @@ def _canonical_codes(order: list[int]) -> dict[int, int]:
     return codes
 
 
+_CHUNK = 1 << 18
+"""Words packed at a time: bounds :func:`_pack`'s working arrays to a few MiB."""
+
+
 def _pack(words: np.ndarray, sizes: np.ndarray) -> bytes:
-    """Concatenate the ``sizes[i]`` low bits of each ``words[i]``, most significant first; pad
-    the last byte with ones and stuff a zero byte after every 0xFF (T.81 F.1.2.3)."""
-    widest = int(sizes.max()) if sizes.size else 0
-    bits = np.empty(0, dtype=np.uint8)
-    chunk = 1 << 16  # pixels at a time: bounds the working arrays to about 20 MiB
-    parts = []
-    for start in range(0, words.size, chunk):
-        w, s = words[start : start + chunk], sizes[start : start + chunk]
-        shifts = s[:, None] - 1 - np.arange(widest)[None, :]
-        matrix = ((w[:, None] >> np.maximum(shifts, 0)) & 1).astype(np.uint8)
-        parts.append(matrix[shifts >= 0])
-    bits = np.concatenate(parts) if parts else bits
-    pad = -bits.size % 8
-    packed = np.packbits(np.concatenate([bits, np.ones(pad, dtype=np.uint8)])).tobytes()
-    return packed.replace(b"\xff", b"\xff\x00")
+    """Concatenate the ``sizes[i]`` low bits of each ``words[i]`` (at most 31), most significant
+    first; pad the last byte with ones and stuff a zero byte after every 0xFF (T.81 F.1.2.3).
+
+    Each word is shifted into a 64-bit big-endian window that starts at the byte holding its
+    first bit (at most 7 + 31 bits: the window's first 5 bytes), and those bytes are added into
+    the output: the words' bits are disjoint, so adding is OR-ing and never carries."""
+    ends = np.cumsum(sizes, dtype=np.int64)
+    total = int(ends[-1]) if ends.size else 0
+    out = np.zeros((total + 7) // 8 + 8, dtype=np.uint8)
+    for begin in range(0, words.size, _CHUNK):
+        s = sizes[begin : begin + _CHUNK]
+        w = words[begin : begin + _CHUNK].astype(np.uint64) & ((1 << s) - 1).astype(np.uint64)
+        starts = ends[begin : begin + _CHUNK] - s
+        first = int(starts[0]) >> 3
+        where = (starts >> 3) - first  # each word's first byte, from the chunk's first byte
+        shift = (64 - (starts & 7) - s).astype(np.uint64)
+        windows = (w << shift).astype(">u8").view(np.uint8).reshape(-1, 8)
+        span = int(where[-1]) + 5
+        for k in range(5):
+            added = np.bincount(where + k, weights=windows[:, k], minlength=span)
+            out[first : first + span] += added.astype(np.uint8)
+    out = out[: (total + 7) // 8]
+    if total % 8:
+        out[-1] |= (1 << (-total % 8)) - 1
+    return out.tobytes().replace(b"\xff", b"\xff\x00")
