@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.builder.demographics import age_string
+from dicomfab.builder.elements import assign
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.vendors import header as vendor_header
 
@@ -48,9 +49,9 @@ SERIAL = "DF-0001"
 def code_item(value: str, scheme: str, meaning: str) -> Dataset:
     """A Code Sequence Macro item (PS3.3 Table 8.8-1)."""
     item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = scheme
-    item.CodeMeaning = meaning
+    assign(item, "CodeValue", value)
+    assign(item, "CodingSchemeDesignator", scheme)
+    assign(item, "CodeMeaning", meaning)
     return item
 
 
@@ -69,58 +70,58 @@ def content_time(plan: InstancePlan) -> str:
 # Patient (C.7.1.1)
 def patient(ds: Dataset, plan: InstancePlan) -> None:
     p = plan.patient
-    ds.PatientName = p.name
-    ds.PatientID = p.patient_id
-    ds.IssuerOfPatientID = "DICOMFAB"
-    ds.PatientBirthDate = _da(p.birth_date)
-    ds.PatientSex = p.sex
+    assign(ds, "PatientName", p.name)
+    assign(ds, "PatientID", p.patient_id)
+    assign(ds, "IssuerOfPatientID", "DICOMFAB")
+    assign(ds, "PatientBirthDate", _da(p.birth_date))
+    assign(ds, "PatientSex", p.sex)
 
 
 # General Study (C.7.2.1) + Patient Study (C.7.2.2)
 def general_study(ds: Dataset, plan: InstancePlan) -> None:
     s = plan.study
-    ds.StudyInstanceUID = s.uid
-    ds.StudyDate = _da(s.date)
-    ds.StudyTime = s.time
-    ds.ReferringPhysicianName = ""
-    ds.StudyID = s.study_id
-    ds.AccessionNumber = s.accession_number
-    ds.StudyDescription = s.description
-    ds.PatientAge = age_string(plan.patient.birth_date, s.date)
+    assign(ds, "StudyInstanceUID", s.uid)
+    assign(ds, "StudyDate", _da(s.date))
+    assign(ds, "StudyTime", s.time)
+    assign(ds, "ReferringPhysicianName", "")
+    assign(ds, "StudyID", s.study_id)
+    assign(ds, "AccessionNumber", s.accession_number)
+    assign(ds, "StudyDescription", s.description)
+    assign(ds, "PatientAge", age_string(plan.patient.birth_date, s.date))
 
 
 # General Series (C.7.3.1)
 def general_series(ds: Dataset, plan: InstancePlan, modality: str) -> None:
     se = plan.series
-    ds.Modality = modality
-    ds.SeriesInstanceUID = se.uid
-    ds.SeriesNumber = se.number
-    ds.SeriesDescription = se.description
-    ds.SeriesDate = _da(plan.study.date)
-    ds.SeriesTime = plan.study.time
+    assign(ds, "Modality", modality)
+    assign(ds, "SeriesInstanceUID", se.uid)
+    assign(ds, "SeriesNumber", se.number)
+    assign(ds, "SeriesDescription", se.description)
+    assign(ds, "SeriesDate", _da(plan.study.date))
+    assign(ds, "SeriesTime", plan.study.time)
 
 
 # General Equipment (C.7.5.1) — IHE MAMMO makes most of these Type 1; the unit is the vendor
 # persona's when the plan applies one, else dicomfab's generic synthetic unit
 def general_equipment(ds: Dataset, plan: InstancePlan) -> None:
-    ds.Manufacturer = MANUFACTURER
-    ds.InstitutionName = "Synthetic Breast Centre"
-    ds.InstitutionAddress = "1 Example Street, Testville"
-    ds.StationName = STATION
-    ds.ManufacturerModelName = MODEL
-    ds.DeviceSerialNumber = SERIAL
-    ds.SoftwareVersions = SOFTWARE
+    assign(ds, "Manufacturer", MANUFACTURER)
+    assign(ds, "InstitutionName", "Synthetic Breast Centre")
+    assign(ds, "InstitutionAddress", "1 Example Street, Testville")
+    assign(ds, "StationName", STATION)
+    assign(ds, "ManufacturerModelName", MODEL)
+    assign(ds, "DeviceSerialNumber", SERIAL)
+    assign(ds, "SoftwareVersions", SOFTWARE)
     if plan.vendor is not None:
         vendor_header.equipment(ds, plan.vendor)
 
 
 # General Image (C.7.6.1) + General Acquisition (C.7.10.1)
 def general_image(ds: Dataset, plan: InstancePlan) -> None:
-    ds.InstanceNumber = plan.number
-    ds.ContentDate = _da(plan.study.date)
-    ds.ContentTime = content_time(plan)
-    ds.AcquisitionDate = _da(plan.study.date)
-    ds.AcquisitionTime = content_time(plan)
+    assign(ds, "InstanceNumber", plan.number)
+    assign(ds, "ContentDate", _da(plan.study.date))
+    assign(ds, "ContentTime", content_time(plan))
+    assign(ds, "AcquisitionDate", _da(plan.study.date))
+    assign(ds, "AcquisitionTime", content_time(plan))
 
 
 def image_dataset(
@@ -141,36 +142,36 @@ def image_dataset(
 
 # Image Pixel (C.7.6.3) — everything but PixelData, which the encoder writes
 def image_pixel(ds: Dataset, image: PixelImage) -> None:
-    ds.SamplesPerPixel = image.samples
-    ds.PhotometricInterpretation = image.photometric
+    assign(ds, "SamplesPerPixel", image.samples)
+    assign(ds, "PhotometricInterpretation", image.photometric)
     if image.samples > 1:
-        ds.PlanarConfiguration = 0  # R1 G1 B1 R2 G2 B2 …
-    ds.Rows = image.rows
-    ds.Columns = image.columns
-    ds.BitsAllocated = image.bits_allocated
-    ds.BitsStored = image.bits_stored
-    ds.HighBit = image.high_bit
-    ds.PixelRepresentation = 0
+        assign(ds, "PlanarConfiguration", 0)  # R1 G1 B1 R2 G2 B2 …
+    assign(ds, "Rows", image.rows)
+    assign(ds, "Columns", image.columns)
+    assign(ds, "BitsAllocated", image.bits_allocated)
+    assign(ds, "BitsStored", image.bits_stored)
+    assign(ds, "HighBit", image.high_bit)
+    assign(ds, "PixelRepresentation", 0)
 
 
 # Modality LUT (C.11.1), or the rescale of the DX Image Module (C.8.11.3): an identity rescale
 def identity_rescale(ds: Dataset) -> None:
-    ds.RescaleIntercept = 0
-    ds.RescaleSlope = 1
-    ds.RescaleType = "US"
+    assign(ds, "RescaleIntercept", 0)
+    assign(ds, "RescaleSlope", 1)
+    assign(ds, "RescaleType", "US")
 
 
 # Acquisition Context (C.7.6.14)
 def acquisition_context(ds: Dataset) -> None:
-    ds.AcquisitionContextSequence = Sequence()
+    assign(ds, "AcquisitionContextSequence", Sequence())
 
 
 # SOP Common (C.12.1)
 def sop_common(ds: Dataset, plan: InstancePlan, sop_class_uid: str) -> None:
-    ds.SOPClassUID = sop_class_uid
-    ds.SOPInstanceUID = plan.sop_instance_uid
-    ds.InstanceCreationDate = _da(plan.study.date)
-    ds.InstanceCreationTime = content_time(plan)
+    assign(ds, "SOPClassUID", sop_class_uid)
+    assign(ds, "SOPInstanceUID", plan.sop_instance_uid)
+    assign(ds, "InstanceCreationDate", _da(plan.study.date))
+    assign(ds, "InstanceCreationTime", content_time(plan))
 
 
 # Multi-frame Functional Groups (C.7.6.16): the concatenation attributes of one part
@@ -180,11 +181,11 @@ def concatenation(ds: Dataset, plan: InstancePlan) -> None:
     part = plan.concatenation
     if part is None:
         return
-    ds.ConcatenationUID = part.uid
-    ds.SOPInstanceUIDOfConcatenationSource = part.source_uid
-    ds.InConcatenationNumber = part.number
-    ds.InConcatenationTotalNumber = part.total
-    ds.ConcatenationFrameOffsetNumber = part.frame_offset
+    assign(ds, "ConcatenationUID", part.uid)
+    assign(ds, "SOPInstanceUIDOfConcatenationSource", part.source_uid)
+    assign(ds, "InConcatenationNumber", part.number)
+    assign(ds, "InConcatenationTotalNumber", part.total)
+    assign(ds, "ConcatenationFrameOffsetNumber", part.frame_offset)
 
 
 # VOI LUT (C.11.2)
@@ -192,11 +193,13 @@ def voi_lut(
     ds: Dataset, image: PixelImage, *, function: str | None = None, explanation: str | None = None
 ) -> None:
     """A window covering the stored range, with the VOI LUT function and explanation if given."""
-    ds.WindowCenter, ds.WindowWidth = window_for(image)
+    center, width = window_for(image)
+    assign(ds, "WindowCenter", center)
+    assign(ds, "WindowWidth", width)
     if explanation is not None:
-        ds.WindowCenterWidthExplanation = explanation
+        assign(ds, "WindowCenterWidthExplanation", explanation)
     if function is not None:
-        ds.VOILUTFunction = function
+        assign(ds, "VOILUTFunction", function)
 
 
 def window_for(image: PixelImage) -> tuple[float, float]:

@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
+from dicomfab.builder.elements import assign
 from dicomfab.studyspec.views import View
 
 if TYPE_CHECKING:
@@ -29,16 +30,16 @@ def view_code_sequence(view: View | None) -> Sequence:
     """ViewCodeSequence for ``view`` (cranio-caudal when None), with its Type 2
     ViewModifierCodeSequence present and empty."""
     item = m.code_item(view.code, "SCT", view.meaning) if view else m.code_item(*CRANIO_CAUDAL)
-    item.ViewModifierCodeSequence = Sequence()
+    assign(item, "ViewModifierCodeSequence", Sequence())
     return Sequence([item])
 
 
 def breast_view(ds: Dataset, view: View | None) -> None:
     """What the Mammography Image Module (C.8.11.7) and the Breast View Module (C.8.21.6) share:
     the view's codes, no implant, the whole breast in the image."""
-    ds.ViewCodeSequence = view_code_sequence(view)
-    ds.BreastImplantPresent = "NO"
-    ds.PartialView = "NO"
+    assign(ds, "ViewCodeSequence", view_code_sequence(view))
+    assign(ds, "BreastImplantPresent", "NO")
+    assign(ds, "PartialView", "NO")
 
 
 def breast_positioning(ds: Dataset, view: View | None) -> None:
@@ -46,28 +47,28 @@ def breast_positioning(ds: Dataset, view: View | None) -> None:
     only DX's chest terms and warns about CC, MLO, …), a mammographic positioner, tilted 45° for
     an oblique view."""
     if view is not None:
-        ds.ViewPosition = view.position
-    ds.PositionerType = "MAMMOGRAPHIC"
-    ds.PositionerPrimaryAngle = 45 if view is not None and view.oblique else 0
+        assign(ds, "ViewPosition", view.position)
+    assign(ds, "PositionerType", "MAMMOGRAPHIC")
+    assign(ds, "PositionerPrimaryAngle", 45 if view is not None and view.oblique else 0)
 
 
 def breast_anatomy(ds: Dataset, view: View | None) -> None:
     """ImageLaterality, AnatomicRegionSequence, BodyPartExamined and PatientOrientation of a
     breast image (both breasts, ``B``, when there is no view)."""
-    ds.ImageLaterality = view.laterality if view else "B"
-    ds.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
-    ds.BodyPartExamined = "BREAST"
-    ds.PatientOrientation = view.patient_orientation if view else ["A", "F"]
+    assign(ds, "ImageLaterality", view.laterality if view else "B")
+    assign(ds, "AnatomicRegionSequence", Sequence([m.code_item(*BREAST)]))
+    assign(ds, "BodyPartExamined", "BREAST")
+    assign(ds, "PatientOrientation", view.patient_orientation if view else ["A", "F"])
 
 
 def prior_exposure(ds: Dataset) -> None:
     """The detector spacing and exposure of a breast prior taken as DX or CR (a mammography
     technique: low kV, short source-to-detector distance, long exposure)."""
-    ds.ImagerPixelSpacing = [PRIOR_PIXEL_SPACING_MM, PRIOR_PIXEL_SPACING_MM]
-    ds.KVP = 28
-    ds.DistanceSourceToDetector = 660
-    ds.ExposureTime = 1000
-    ds.Exposure = 100
+    assign(ds, "ImagerPixelSpacing", [PRIOR_PIXEL_SPACING_MM, PRIOR_PIXEL_SPACING_MM])
+    assign(ds, "KVP", 28)
+    assign(ds, "DistanceSourceToDetector", 660)
+    assign(ds, "ExposureTime", 1000)
+    assign(ds, "Exposure", 100)
 
 
 def projections_of(plan: InstancePlan) -> list[InstancePlan]:

@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
+from dicomfab.builder.elements import assign
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.iods.breast import (
     breast_anatomy,
@@ -77,8 +78,8 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
 # DX Series (C.8.11.1)
 def _dx_series(ds: Dataset) -> None:
-    ds.PresentationIntentType = "FOR PRESENTATION"
-    ds.BodyPartExamined = "CHEST"
+    assign(ds, "PresentationIntentType", "FOR PRESENTATION")
+    assign(ds, "BodyPartExamined", "CHEST")
 
 
 def dx_image(
@@ -88,14 +89,14 @@ def dx_image(
     pixel intensity relationship and its sign (C.8.11.3.1.2: -1 when higher values mean less
     X-ray intensity, i.e. dense tissue is bright), an identity rescale, the Presentation LUT Shape
     the photometric interpretation calls for (C.8.11.3.1.3), uncompressed, no burned-in text."""
-    ds.ImageType = image_type
-    ds.PixelIntensityRelationship = relationship
-    ds.PixelIntensityRelationshipSign = sign
+    assign(ds, "ImageType", image_type)
+    assign(ds, "PixelIntensityRelationship", relationship)
+    assign(ds, "PixelIntensityRelationshipSign", sign)
     m.identity_rescale(ds)
     inverse = image.photometric == "MONOCHROME1"  # IDENTITY is for MONOCHROME2 only
-    ds.PresentationLUTShape = "INVERSE" if inverse else "IDENTITY"
-    ds.LossyImageCompression = "00"
-    ds.BurnedInAnnotation = "NO"
+    assign(ds, "PresentationLUTShape", "INVERSE" if inverse else "IDENTITY")
+    assign(ds, "LossyImageCompression", "00")
+    assign(ds, "BurnedInAnnotation", "NO")
 
 
 # DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
@@ -105,39 +106,39 @@ def _dx_image(ds: Dataset, image: PixelImage, view: View | None) -> None:
     if view is not None:
         breast_anatomy(ds, view)
         return
-    ds.ImageLaterality = "U"  # unpaired anatomy
-    ds.AnatomicRegionSequence = Sequence([m.code_item(*CHEST)])
-    ds.PatientOrientation = ["L", "F"]  # PA, displayed as if facing the patient
+    assign(ds, "ImageLaterality", "U")  # unpaired anatomy
+    assign(ds, "AnatomicRegionSequence", Sequence([m.code_item(*CHEST)]))
+    assign(ds, "PatientOrientation", ["L", "F"])  # PA, displayed as if facing the patient
 
 
 # DX Detector (C.8.11.4)
 def _dx_detector(ds: Dataset, view: View | None) -> None:
     if view is None:  # a breast view's spacing comes with its exposure (prior_exposure)
-        ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
-    ds.DetectorType = "SCINTILLATOR"
-    ds.DetectorID = "DFDET02"
+        assign(ds, "ImagerPixelSpacing", [PIXEL_SPACING_MM, PIXEL_SPACING_MM])
+    assign(ds, "DetectorType", "SCINTILLATOR")
+    assign(ds, "DetectorID", "DFDET02")
 
 
 # DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U
 def _dx_positioning(ds: Dataset) -> None:
-    ds.ViewPosition = "PA"
-    ds.PositionerType = "COLUMN"  # a chest stand
+    assign(ds, "ViewPosition", "PA")
+    assign(ds, "PositionerType", "COLUMN")  # a chest stand
     view = m.code_item(*POSTERO_ANTERIOR)
-    view.ViewModifierCodeSequence = Sequence()
-    ds.ViewCodeSequence = Sequence([view])
-    ds.DistanceSourceToDetector = 1800
-    ds.DistanceSourceToPatient = 1650
-    ds.KVP = 120
-    ds.Exposure = 2
-    ds.ExposureTime = 8
+    assign(view, "ViewModifierCodeSequence", Sequence())
+    assign(ds, "ViewCodeSequence", Sequence([view]))
+    assign(ds, "DistanceSourceToDetector", 1800)
+    assign(ds, "DistanceSourceToPatient", 1650)
+    assign(ds, "KVP", 120)
+    assign(ds, "Exposure", 2)
+    assign(ds, "ExposureTime", 8)
 
 
 # DX Positioning (C.8.11.5) of a breast view, with the mammography view codes (CID 4014)
 def _breast_positioning(ds: Dataset, view: View) -> None:
     breast_positioning(ds, view)
-    ds.ViewCodeSequence = view_code_sequence(view)
+    assign(ds, "ViewCodeSequence", view_code_sequence(view))
     prior_exposure(ds)
-    ds.DistanceSourceToPatient = 640
+    assign(ds, "DistanceSourceToPatient", 640)
 
 
 TEMPLATES = (

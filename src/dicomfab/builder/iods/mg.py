@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
+from dicomfab.builder.elements import assign
 from dicomfab.builder.iods.base import IODTemplate
 from dicomfab.builder.iods.breast import breast_anatomy, breast_positioning, breast_view
 from dicomfab.builder.iods.dx import REQUIRED_DX_FAMILY, dx_image
@@ -57,7 +58,7 @@ def _build(plan: InstancePlan, image: PixelImage | None, *, for_presentation: bo
         else:
             m.voi_lut(ds, image, function="LINEAR", explanation="NORMAL")
         _source_image(ds, plan)
-    ds.OperatorsName = "Radiographer^Synthetic"  # IHE MAMMO: Type 1
+    assign(ds, "OperatorsName", "Radiographer^Synthetic")  # IHE MAMMO: Type 1
     return ds
 
 
@@ -72,11 +73,12 @@ def _source_image(ds: Dataset, plan: InstancePlan) -> None:
     if source is None:
         return
     item = Dataset()
-    item.ReferencedSOPClassUID = source.iod.sop_class_uid
-    item.ReferencedSOPInstanceUID = source.sop_instance_uid
-    item.PurposeOfReferenceCodeSequence = Sequence([m.code_item(*FOR_PROCESSING_PREDECESSOR)])
-    item.SpatialLocationsPreserved = "YES"
-    ds.SourceImageSequence = Sequence([item])
+    assign(item, "ReferencedSOPClassUID", source.iod.sop_class_uid)
+    assign(item, "ReferencedSOPInstanceUID", source.sop_instance_uid)
+    purpose = Sequence([m.code_item(*FOR_PROCESSING_PREDECESSOR)])
+    assign(item, "PurposeOfReferenceCodeSequence", purpose)
+    assign(item, "SpatialLocationsPreserved", "YES")
+    assign(ds, "SourceImageSequence", Sequence([item]))
 
 
 def for_processing_source(plan: InstancePlan) -> InstancePlan | None:
@@ -97,7 +99,8 @@ def for_processing_source(plan: InstancePlan) -> InstancePlan | None:
 
 # DX Series (C.8.11.1) + Mammography Series (C.8.11.6)
 def _dx_series(ds: Dataset, for_presentation: bool) -> None:
-    ds.PresentationIntentType = "FOR PRESENTATION" if for_presentation else "FOR PROCESSING"
+    intent = "FOR PRESENTATION" if for_presentation else "FOR PROCESSING"
+    assign(ds, "PresentationIntentType", intent)
 
 
 # DX Image (C.8.11.3) + DX Anatomy Imaged (C.8.11.2)
@@ -107,7 +110,8 @@ def _dx_image(ds: Dataset, plan: InstancePlan, image: PixelImage, for_presentati
     relationship, sign = ("LOG", -1) if for_presentation else ("LIN", 1)
     dx_image(ds, image, ["ORIGINAL", "PRIMARY", ""], relationship, sign)
     inverse = image.photometric == "MONOCHROME1"
-    ds.PixelPaddingValue = (1 << image.bits_stored) - 1 if inverse else 0  # the air around
+    padding = (1 << image.bits_stored) - 1 if inverse else 0  # the air around
+    assign(ds, "PixelPaddingValue", padding)
     breast_anatomy(ds, plan.view)
 
 
@@ -116,38 +120,39 @@ def _dx_detector(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
     if plan.vendor is not None:
         vendor_header.detector(ds, plan.vendor, image.rows, image.columns)
     else:
-        ds.ImagerPixelSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
-        ds.DetectorType = "DIRECT"
-        ds.DetectorID = "DFDET01"
-    ds.DateOfLastDetectorCalibration = ds.StudyDate
+        assign(ds, "ImagerPixelSpacing", [PIXEL_SPACING_MM, PIXEL_SPACING_MM])
+        assign(ds, "DetectorType", "DIRECT")
+        assign(ds, "DetectorID", "DFDET01")
+    assign(ds, "DateOfLastDetectorCalibration", ds.StudyDate)
 
 
 # Mammography Image (C.8.11.7); its PositionerType MAMMOGRAPHIC is set with the positioning
 def _mammography_image(ds: Dataset, plan: InstancePlan) -> None:
-    ds.OrganExposed = "BREAST"
+    assign(ds, "OrganExposed", "BREAST")
     breast_view(ds, plan.view)
 
 
 # DX Positioning (C.8.11.5) + X-Ray Acquisition Dose (C.8.7.8), U, IHE MAMMO Type 1 subset
 def _dx_positioning(ds: Dataset, plan: InstancePlan) -> None:
     breast_positioning(ds, plan.view)
-    ds.CompressionForce = 120
-    ds.BodyPartThickness = 52
-    ds.EstimatedRadiographicMagnificationFactor = round(660 / 640, 4)
-    ds.DistanceSourceToDetector = 660
-    ds.DistanceSourceToPatient = 640
-    ds.KVP = 29
-    ds.Exposure = 120
-    ds.ExposureTime = 1200
-    ds.RelativeXRayExposure = 850
-    ds.FilterMaterial = "RHODIUM"
-    ds.AnodeTargetMaterial = "TUNGSTEN"
+    assign(ds, "CompressionForce", 120)
+    assign(ds, "BodyPartThickness", 52)
+    assign(ds, "EstimatedRadiographicMagnificationFactor", round(660 / 640, 4))
+    assign(ds, "DistanceSourceToDetector", 660)
+    assign(ds, "DistanceSourceToPatient", 640)
+    assign(ds, "KVP", 29)
+    assign(ds, "Exposure", 120)
+    assign(ds, "ExposureTime", 1200)
+    assign(ds, "RelativeXRayExposure", 850)
+    assign(ds, "FilterMaterial", "RHODIUM")
+    assign(ds, "AnodeTargetMaterial", "TUNGSTEN")
     if plan.vendor is not None:  # the unit's anode, one of its filters, a kVp in its range
-        ds.FilterMaterial, kvp = vendor_header.exposure(plan.vendor, plan.exposure_key)
-        ds.KVP = vendor_header.kvp_text(kvp)
-        ds.AnodeTargetMaterial = plan.vendor.exposure.anode
-    ds.EntranceDoseInmGy = 6.2
-    ds.OrganDose = 1.4
+        filter_material, kvp = vendor_header.exposure(plan.vendor, plan.exposure_key)
+        assign(ds, "FilterMaterial", filter_material)
+        assign(ds, "KVP", vendor_header.kvp_text(kvp))
+        assign(ds, "AnodeTargetMaterial", plan.vendor.exposure.anode)
+    assign(ds, "EntranceDoseInmGy", 6.2)
+    assign(ds, "OrganDose", 1.4)
 
 
 def build_presentation(plan: InstancePlan, image: PixelImage | None) -> Dataset:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from dicomfab.builder.elements import assign
 from dicomfab.builder.vendors import DetectorFormat, Persona, PrivateElement
 from dicomfab.studyspec.models import PixelOptions
 
@@ -38,15 +39,12 @@ def pixel_defaults(persona: Persona, iod_name: str, base: PixelOptions) -> Pixel
 
 def equipment(ds: Dataset, persona: Persona) -> None:
     """General Equipment (C.7.5.1) as the unit writes it (the institution stays the site's)."""
-    ds.Manufacturer = persona.manufacturer
-    ds.ManufacturerModelName = persona.model
-    ds.SoftwareVersions = (
-        persona.software_versions[0]
-        if len(persona.software_versions) == 1
-        else list(persona.software_versions)
-    )
-    ds.StationName = persona.station_name
-    ds.DeviceSerialNumber = persona.device_serial_number
+    assign(ds, "Manufacturer", persona.manufacturer)
+    assign(ds, "ManufacturerModelName", persona.model)
+    versions = persona.software_versions
+    assign(ds, "SoftwareVersions", versions[0] if len(versions) == 1 else list(versions))
+    assign(ds, "StationName", persona.station_name)
+    assign(ds, "DeviceSerialNumber", persona.device_serial_number)
 
 
 def detector_format(persona: Persona, rows: int, columns: int) -> DetectorFormat:
@@ -61,12 +59,12 @@ def detector_format(persona: Persona, rows: int, columns: int) -> DetectorFormat
 
 def detector(ds: Dataset, persona: Persona, rows: int, columns: int) -> None:
     """DX Detector (C.8.11.4): type, ID, description and the format's ImagerPixelSpacing."""
-    ds.DetectorType = persona.detector.type
+    assign(ds, "DetectorType", persona.detector.type)
     if persona.detector.id is not None:
-        ds.DetectorID = persona.detector.id
+        assign(ds, "DetectorID", persona.detector.id)
     if persona.detector.description is not None:
-        ds.DetectorDescription = persona.detector.description
-    ds.ImagerPixelSpacing = list(detector_format(persona, rows, columns).spacing)
+        assign(ds, "DetectorDescription", persona.detector.description)
+    assign(ds, "ImagerPixelSpacing", list(detector_format(persona, rows, columns).spacing))
 
 
 def exposure(persona: Persona, key: str) -> tuple[str, int]:
@@ -100,12 +98,15 @@ def voi_lut(ds: Dataset, persona: Persona, bits_stored: int, *, first_only: bool
     and WindowWidth must keep the same number of values, C.11.2.1.2)."""
     found = windows(persona, bits_stored)
     if len(found) == 1 or first_only:
-        ds.WindowCenter, ds.WindowWidth, ds.WindowCenterWidthExplanation = found[0]
+        center, width, explanation = found[0]
+        assign(ds, "WindowCenter", center)
+        assign(ds, "WindowWidth", width)
+        assign(ds, "WindowCenterWidthExplanation", explanation)
     else:
-        ds.WindowCenter = [c for c, _, _ in found]
-        ds.WindowWidth = [w for _, w, _ in found]
-        ds.WindowCenterWidthExplanation = [e for _, _, e in found]
-    ds.VOILUTFunction = persona.voi_lut.function
+        assign(ds, "WindowCenter", [c for c, _, _ in found])
+        assign(ds, "WindowWidth", [w for _, w, _ in found])
+        assign(ds, "WindowCenterWidthExplanation", [e for _, _, e in found])
+    assign(ds, "VOILUTFunction", persona.voi_lut.function)
 
 
 def private_blocks(ds: Dataset, persona: Persona) -> None:
