@@ -11,8 +11,8 @@ from typing import Any
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID
 
+from dicomfab.builder.elements import assign
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.plan_model import InstancePlan
 from dicomfab.builder.vendors import header as vendor_header
@@ -39,12 +39,14 @@ def build_dataset(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
 
 def file_meta(ds: Dataset, transfer_syntax_uid: str) -> FileMetaDataset:
+    """The File Meta Information (PS3.10 7.1); the UI elements hold pydicom UIDs, as ``meta.X =
+    UID(...)`` would store them (the element converts a str)."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(str(ds.get("SOPClassUID", "")))
-    meta.MediaStorageSOPInstanceUID = UID(str(ds.get("SOPInstanceUID", "")))
-    meta.TransferSyntaxUID = UID(transfer_syntax_uid)
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    assign(meta, "MediaStorageSOPClassUID", str(ds.get("SOPClassUID", "")))
+    assign(meta, "MediaStorageSOPInstanceUID", str(ds.get("SOPInstanceUID", "")))
+    assign(meta, "TransferSyntaxUID", transfer_syntax_uid)
+    assign(meta, "ImplementationClassUID", IMPLEMENTATION_CLASS_UID)
+    assign(meta, "ImplementationVersionName", IMPLEMENTATION_VERSION)
     return meta
 
 

@@ -29,6 +29,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from dicomfab.builder import modules as m
+from dicomfab.builder.elements import assign
 from dicomfab.builder.iods.base import IODTemplate, ValueCount
 from dicomfab.builder.iods.breast import BREAST, breast_view, projections_of
 from dicomfab.builder.pixels.image import PixelImage
@@ -89,14 +90,14 @@ def build(plan: InstancePlan, image: PixelImage | None) -> Dataset:
 
 # Enhanced Mammography Series (C.8.11.10): Modality is MG (enumerated); no PPS to reference
 def _enhanced_series(ds: Dataset) -> None:
-    ds.Modality = "MG"
+    assign(ds, "Modality", "MG")
 
 
 # Frame of Reference (C.7.4.1): one per breast per study, shared by its DBT views
 def frame_of_reference(ds: Dataset, plan: InstancePlan) -> None:
     laterality = plan.laterality or "B"
-    ds.FrameOfReferenceUID = plan.study_level_uid("frame-of-reference-" + laterality)
-    ds.PositionReferenceIndicator = ""
+    assign(ds, "FrameOfReferenceUID", plan.study_level_uid("frame-of-reference-" + laterality))
+    assign(ds, "PositionReferenceIndicator", "")
 
 
 def direction_cosines(plan: InstancePlan) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -117,42 +118,44 @@ def _cross(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
 
 # Multi-frame Functional Groups (C.7.6.16)
 def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
-    ds.InstanceNumber = plan.number
-    ds.ContentDate = ds.StudyDate
-    ds.ContentTime = m.content_time(plan)
-    ds.NumberOfFrames = image.frames
+    assign(ds, "InstanceNumber", plan.number)
+    assign(ds, "ContentDate", ds.StudyDate)
+    assign(ds, "ContentTime", m.content_time(plan))
+    assign(ds, "NumberOfFrames", image.frames)
     row, col = direction_cosines(plan)
     normal = _unit(_cross(row, col))
 
     shared = Dataset()
     # Pixel Measures (C.7.6.16.2.1)
     measures = Dataset()
-    measures.PixelSpacing = list(pixel_spacing(plan))
-    measures.SliceThickness = _slice_spacing(plan)
-    shared.PixelMeasuresSequence = Sequence([measures])
+    assign(measures, "PixelSpacing", list(pixel_spacing(plan)))
+    assign(measures, "SliceThickness", _slice_spacing(plan))
+    assign(shared, "PixelMeasuresSequence", Sequence([measures]))
     # Plane Orientation (Patient) (C.7.6.16.2.4)
     orientation = Dataset()
-    orientation.ImageOrientationPatient = [*row, *col]
-    shared.PlaneOrientationSequence = Sequence([orientation])
+    assign(orientation, "ImageOrientationPatient", [*row, *col])
+    assign(shared, "PlaneOrientationSequence", Sequence([orientation]))
     # Frame Anatomy (C.7.6.16.2.8)
     anatomy = Dataset()
-    anatomy.AnatomicRegionSequence = Sequence([m.code_item(*BREAST)])
-    anatomy.FrameLaterality = plan.laterality or "B"
-    shared.FrameAnatomySequence = Sequence([anatomy])
+    assign(anatomy, "AnatomicRegionSequence", Sequence([m.code_item(*BREAST)]))
+    assign(anatomy, "FrameLaterality", plan.laterality or "B")
+    assign(shared, "FrameAnatomySequence", Sequence([anatomy]))
     # Identity Pixel Value Transformation (C.7.6.16.2.9b)
     transform = Dataset()
     m.identity_rescale(transform)
-    shared.PixelValueTransformationSequence = Sequence([transform])
+    assign(shared, "PixelValueTransformationSequence", Sequence([transform]))
     # Frame VOI LUT With LUT (C.7.6.16.2.10b)
     voi = Dataset()
     if plan.vendor is not None:
         vendor_header.voi_lut(voi, plan.vendor, image.bits_stored)
     else:
-        voi.WindowCenter, voi.WindowWidth = m.window_for(image)
-        voi.WindowCenterWidthExplanation = "NORMAL"
-        voi.VOILUTFunction = "LINEAR"
-    shared.FrameVOILUTSequence = Sequence([voi])
-    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+        center, width = m.window_for(image)
+        assign(voi, "WindowCenter", center)
+        assign(voi, "WindowWidth", width)
+        assign(voi, "WindowCenterWidthExplanation", "NORMAL")
+        assign(voi, "VOILUTFunction", "LINEAR")
+    assign(shared, "FrameVOILUTSequence", Sequence([voi]))
+    assign(ds, "SharedFunctionalGroupsSequence", Sequence([shared]))
 
     acquired = f"{ds.StudyDate}{m.content_time(plan)}"
     m.concatenation(ds, plan)
@@ -161,142 +164,140 @@ def _functional_groups(ds: Dataset, plan: InstancePlan, image: PixelImage) -> No
         item = Dataset()
         # Frame Content (C.7.6.16.2.2)
         content = Dataset()
-        content.FrameAcquisitionDateTime = acquired
-        content.FrameReferenceDateTime = acquired
-        content.FrameAcquisitionDuration = 3700
-        content.StackID = "1"
-        content.InStackPositionNumber = index + 1
-        content.DimensionIndexValues = [1, index + 1]
-        item.FrameContentSequence = Sequence([content])
+        assign(content, "FrameAcquisitionDateTime", acquired)
+        assign(content, "FrameReferenceDateTime", acquired)
+        assign(content, "FrameAcquisitionDuration", 3700)
+        assign(content, "StackID", "1")
+        assign(content, "InStackPositionNumber", index + 1)
+        assign(content, "DimensionIndexValues", [1, index + 1])
+        assign(item, "FrameContentSequence", Sequence([content]))
         # Plane Position (Patient) (C.7.6.16.2.3): slices stacked from the detector towards
         # the source, i.e. against the row × column normal (upwards for CC)
         position = Dataset()
         offset = -_slice_spacing(plan) * (index + 0.5)
-        position.ImagePositionPatient = [round(c * offset, 4) + 0.0 for c in normal]
-        item.PlanePositionSequence = Sequence([position])
+        assign(position, "ImagePositionPatient", [round(c * offset, 4) + 0.0 for c in normal])
+        assign(item, "PlanePositionSequence", Sequence([position]))
         # X-Ray 3D Frame Type (C.8.21.5.1): dciodvfy accepts it per frame only
         frame_type = Dataset()
-        frame_type.FrameType = IMAGE_TYPE
+        assign(frame_type, "FrameType", IMAGE_TYPE)
         image_description(frame_type)
-        item.XRay3DFrameTypeSequence = Sequence([frame_type])
+        assign(item, "XRay3DFrameTypeSequence", Sequence([frame_type]))
         per_frame.append(item)
-    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    assign(ds, "PerFrameFunctionalGroupsSequence", Sequence(per_frame))
 
 
 def image_description(ds: Dataset) -> None:
     """Common CT/MR and Photoacoustic Image Description Macro (C.8.16.1)."""
-    ds.PixelPresentation = "MONOCHROME"
-    ds.VolumetricProperties = "VOLUME"
-    ds.VolumeBasedCalculationTechnique = "NONE"
+    assign(ds, "PixelPresentation", "MONOCHROME")
+    assign(ds, "VolumetricProperties", "VOLUME")
+    assign(ds, "VolumeBasedCalculationTechnique", "NONE")
 
 
 # Multi-frame Dimension (C.7.6.17): stack, then position in the stack
 def dimensions(ds: Dataset, plan: InstancePlan) -> None:
     organization = plan.uid("dimension-organization")
     org = Dataset()
-    org.DimensionOrganizationUID = organization
-    ds.DimensionOrganizationSequence = Sequence([org])
-    ds.DimensionOrganizationType = "3D"
+    assign(org, "DimensionOrganizationUID", organization)
+    assign(ds, "DimensionOrganizationSequence", Sequence([org]))
+    assign(ds, "DimensionOrganizationType", "3D")
     indices = []
     for pointer, description in (
         (0x00209056, "Stack ID"),
         (0x00209057, "In-Stack Position Number"),
     ):
         index = Dataset()
-        index.DimensionOrganizationUID = organization
-        index.DimensionIndexPointer = pointer
-        index.FunctionalGroupPointer = 0x00209111  # FrameContentSequence
-        index.DimensionDescriptionLabel = description
+        assign(index, "DimensionOrganizationUID", organization)
+        assign(index, "DimensionIndexPointer", pointer)
+        assign(index, "FunctionalGroupPointer", 0x00209111)  # FrameContentSequence
+        assign(index, "DimensionDescriptionLabel", description)
         indices.append(index)
-    ds.DimensionIndexSequence = Sequence(indices)
+    assign(ds, "DimensionIndexSequence", Sequence(indices))
 
 
 # X-Ray 3D Image (C.8.21.1)
 def _xray_3d_image(ds: Dataset) -> None:
-    ds.ImageType = IMAGE_TYPE
+    assign(ds, "ImageType", IMAGE_TYPE)
     image_description(ds)
-    ds.ContentQualification = "PRODUCT"
-    ds.BurnedInAnnotation = "NO"
-    ds.LossyImageCompression = "00"
-    ds.PresentationLUTShape = "IDENTITY"
+    assign(ds, "ContentQualification", "PRODUCT")
+    assign(ds, "BurnedInAnnotation", "NO")
+    assign(ds, "LossyImageCompression", "00")
+    assign(ds, "PresentationLUTShape", "IDENTITY")
 
 
 # Breast Tomosynthesis Contributing Sources (C.8.21.2.2) + Breast Tomosynthesis Acquisition
 # (C.8.21.3.2), both U; IHE DBT makes them (and the dose in them) Type 1. One item each: the
 # projection series the slices were reconstructed from.
 def _acquisition(ds: Dataset, plan: InstancePlan, image: PixelImage) -> None:
-    ds.OperatorsName = "Radiographer^Synthetic"
+    assign(ds, "OperatorsName", "Radiographer^Synthetic")
     acquired = f"{ds.StudyDate}{m.content_time(plan)}"
     source = Dataset()
     # General Contributing Sources Macro: the unit that took the projections (this one)
     m.general_equipment(source, plan)
     del source.InstitutionName, source.InstitutionAddress
-    source.AcquisitionDateTime = acquired
-    source.OperatorsName = ds.OperatorsName
+    assign(source, "AcquisitionDateTime", acquired)
+    assign(source, "OperatorsName", ds.OperatorsName)
     # Contributing Image Sources Macro: the raw projections
-    source.Rows = image.rows
-    source.Columns = image.columns
-    source.BitsStored = PROJECTION_BITS
-    source.LossyImageCompression = "00"
+    assign(source, "Rows", image.rows)
+    assign(source, "Columns", image.columns)
+    assign(source, "BitsStored", PROJECTION_BITS)
+    assign(source, "LossyImageCompression", "00")
     # the detector
-    source.DetectorType = "DIRECT"
-    source.DetectorID = "DFDET01"
-    source.DateOfLastDetectorCalibration = ds.StudyDate
-    source.TimeOfLastDetectorCalibration = "070000"
-    source.DetectorElementSpacing = [PIXEL_SPACING_MM, PIXEL_SPACING_MM]
+    assign(source, "DetectorType", "DIRECT")
+    assign(source, "DetectorID", "DFDET01")
+    assign(source, "DateOfLastDetectorCalibration", ds.StudyDate)
+    assign(source, "TimeOfLastDetectorCalibration", "070000")
+    assign(source, "DetectorElementSpacing", [PIXEL_SPACING_MM, PIXEL_SPACING_MM])
     if plan.vendor is not None:
         _vendor_detector(source, plan.vendor)
     _projection_references(source, plan)
-    ds.ContributingSourcesSequence = Sequence([source])
+    assign(ds, "ContributingSourcesSequence", Sequence([source]))
 
     acquisition = Dataset()
-    acquisition.FieldOfViewShape = "RECTANGLE"
+    assign(acquisition, "FieldOfViewShape", "RECTANGLE")
     spacing = pixel_spacing(plan)
-    acquisition.FieldOfViewDimensionsInFloat = [
-        round(image.rows * spacing[0], 2),
-        round(image.columns * spacing[1], 2),
-    ]
-    acquisition.FieldOfViewOrigin = [0, 0]
-    acquisition.FieldOfViewRotation = 0
-    acquisition.FieldOfViewHorizontalFlip = "NO"
-    acquisition.BodyPartThickness = BREAST_THICKNESS_MM
-    acquisition.CompressionForce = 120
-    acquisition.PaddleDescription = "24 x 30 SCREENING"
-    acquisition.ExposureControlMode = "AUTOMATIC"
-    acquisition.ExposureControlModeDescription = "AEC, tube voltage and current automatic"
-    acquisition.HalfValueLayer = 0.52
-    acquisition.FocalSpots = 0.3
-    acquisition.DetectorTemperature = 30
-    acquisition.XRayReceptorType = "DIGITAL_DETECTOR"
-    acquisition.DistanceSourceToDetector = 700
-    acquisition.DistanceSourceToPatient = 680
-    acquisition.EstimatedRadiographicMagnificationFactor = round(700 / 680, 4)
-    acquisition.AnodeTargetMaterial = "TUNGSTEN"
-    acquisition.FilterMaterial = "ALUMINUM"
+    field = [round(image.rows * spacing[0], 2), round(image.columns * spacing[1], 2)]
+    assign(acquisition, "FieldOfViewDimensionsInFloat", field)
+    assign(acquisition, "FieldOfViewOrigin", [0, 0])
+    assign(acquisition, "FieldOfViewRotation", 0)
+    assign(acquisition, "FieldOfViewHorizontalFlip", "NO")
+    assign(acquisition, "BodyPartThickness", BREAST_THICKNESS_MM)
+    assign(acquisition, "CompressionForce", 120)
+    assign(acquisition, "PaddleDescription", "24 x 30 SCREENING")
+    assign(acquisition, "ExposureControlMode", "AUTOMATIC")
+    assign(acquisition, "ExposureControlModeDescription", "AEC, tube voltage and current automatic")
+    assign(acquisition, "HalfValueLayer", 0.52)
+    assign(acquisition, "FocalSpots", 0.3)
+    assign(acquisition, "DetectorTemperature", 30)
+    assign(acquisition, "XRayReceptorType", "DIGITAL_DETECTOR")
+    assign(acquisition, "DistanceSourceToDetector", 700)
+    assign(acquisition, "DistanceSourceToPatient", 680)
+    assign(acquisition, "EstimatedRadiographicMagnificationFactor", round(700 / 680, 4))
+    assign(acquisition, "AnodeTargetMaterial", "TUNGSTEN")
+    assign(acquisition, "FilterMaterial", "ALUMINUM")
     kvp: int | str = 30
     projection_count, sweep = PROJECTIONS, SWEEP_DEGREES
     persona = plan.vendor
     if persona is not None and persona.dbt is not None:
-        acquisition.AnodeTargetMaterial = persona.exposure.anode
-        acquisition.FilterMaterial = persona.exposure.dbt_filter or "ALUMINUM"
+        assign(acquisition, "AnodeTargetMaterial", persona.exposure.anode)
+        assign(acquisition, "FilterMaterial", persona.exposure.dbt_filter or "ALUMINUM")
         kvp = vendor_header.kvp_text(vendor_header.exposure(persona, plan.exposure_key)[1])
         projection_count, sweep = persona.dbt.projections, persona.dbt.angular_range
-    acquisition.FilterType = "FLAT"
-    acquisition.OrganDose = 1.6
-    acquisition.EntranceDoseInmGy = 7.1
+    assign(acquisition, "FilterType", "FLAT")
+    assign(acquisition, "OrganDose", 1.6)
+    assign(acquisition, "EntranceDoseInmGy", 7.1)
     projections = []
     for n in range(projection_count):
         projection = Dataset()
-        projection.KVP = kvp
-        projection.XRayTubeCurrentInmA = 100.0
-        projection.ExposureTimeInms = 50.0
-        projection.ExposureInmAs = 5.0
-        projection.RelativeXRayExposure = 620
+        assign(projection, "KVP", kvp)
+        assign(projection, "XRayTubeCurrentInmA", 100.0)
+        assign(projection, "ExposureTimeInms", 50.0)
+        assign(projection, "ExposureInmAs", 5.0)
+        assign(projection, "RelativeXRayExposure", 620)
         angle = -sweep / 2 + sweep * n / (projection_count - 1)
-        projection.PositionerPrimaryAngle = round(angle, 3) + 0.0
+        assign(projection, "PositionerPrimaryAngle", round(angle, 3) + 0.0)
         projections.append(projection)
-    acquisition.PerProjectionAcquisitionSequence = Sequence(projections)
-    ds.XRay3DAcquisitionSequence = Sequence([acquisition])
+    assign(acquisition, "PerProjectionAcquisitionSequence", Sequence(projections))
+    assign(ds, "XRay3DAcquisitionSequence", Sequence([acquisition]))
 
 
 def _projection_references(source: Dataset, plan: InstancePlan) -> None:
@@ -312,19 +313,19 @@ def _projection_references(source: Dataset, plan: InstancePlan) -> None:
             if projection.series.uid != series_uid:
                 continue
             instance = Dataset()
-            instance.ReferencedSOPClassUID = projection.iod.sop_class_uid
-            instance.ReferencedSOPInstanceUID = projection.sop_instance_uid
-            instance.InstanceNumber = projection.number
+            assign(instance, "ReferencedSOPClassUID", projection.iod.sop_class_uid)
+            assign(instance, "ReferencedSOPInstanceUID", projection.sop_instance_uid)
+            assign(instance, "InstanceNumber", projection.number)
             instances.append(instance)
         item = Dataset()
-        item.SeriesInstanceUID = series_uid
-        item.SeriesNumber = projections[0].series.number
-        item.ReferencedInstanceSequence = Sequence(instances)
+        assign(item, "SeriesInstanceUID", series_uid)
+        assign(item, "SeriesNumber", projections[0].series.number)
+        assign(item, "ReferencedInstanceSequence", Sequence(instances))
         series_items.append(item)
     reference = Dataset()
-    reference.StudyInstanceUID = plan.study.uid
-    reference.ReferencedSeriesSequence = Sequence(series_items)
-    source.ContributingSOPInstancesReferenceSequence = Sequence([reference])
+    assign(reference, "StudyInstanceUID", plan.study.uid)
+    assign(reference, "ReferencedSeriesSequence", Sequence(series_items))
+    assign(source, "ContributingSOPInstancesReferenceSequence", Sequence([reference]))
 
 
 def pixel_spacing(plan: InstancePlan) -> tuple[float, float]:
@@ -343,11 +344,11 @@ def _slice_spacing(plan: InstancePlan) -> float:
 def _vendor_detector(source: Dataset, persona: Persona) -> None:
     """The persona's detector in a contributing source: its type, ID, element spacing (of the
     default format) and the bits of its raw projections."""
-    source.DetectorType = persona.detector.type
+    assign(source, "DetectorType", persona.detector.type)
     # Type 1 here: a persona without a detector ID names the unit's serial number instead
-    source.DetectorID = persona.detector.id or persona.device_serial_number
-    source.DetectorElementSpacing = list(persona.detector.formats[0].spacing)
-    source.BitsStored = persona.bits_processing
+    assign(source, "DetectorID", persona.detector.id or persona.device_serial_number)
+    assign(source, "DetectorElementSpacing", list(persona.detector.formats[0].spacing))
+    assign(source, "BitsStored", persona.bits_processing)
 
 
 _PIXELS = PixelOptions(
