@@ -95,6 +95,9 @@ def _character_set(ds: Dataset) -> None:
         ds.SpecificCharacterSet = "ISO_IR 192"
 
 
+_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
+
+
 def _has_non_ascii(ds: Dataset) -> bool:
     # the elements as stored, unsorted (iterating a Dataset sorts its tags: a third of the cost)
     for stored in ds._dict.values():
@@ -102,7 +105,11 @@ def _has_non_ascii(ds: Dataset) -> bool:
         if elem.VR == "SQ":
             if any(_has_non_ascii(item) for item in elem.value):
                 return True
-        elif elem.VR in ("PN", "LO", "SH", "ST", "LT", "UT", "UC"):
+        elif elem.VR in _TEXT_VRS:
+            if type(elem.value) is str:  # the usual case, without a generator
+                if not elem.value.isascii():
+                    return True
+                continue
             values = elem.value if isinstance(elem.value, list | tuple) else [elem.value]
             if any(not str(v).isascii() for v in values if v is not None):
                 return True

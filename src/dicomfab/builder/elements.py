@@ -59,7 +59,8 @@ class Entry(NamedTuple):
 
 
 _entries: dict[str, Entry | None] = {}
-_converted: dict[tuple[int, type, Any], Any] = {}
+# (keyword, type, value or repr) → (entry, converted value valid in RAISE mode)
+_converted: dict[tuple[str, type, Any], tuple[Entry, Any]] = {}
 _INVALID: Final = object()
 
 
@@ -84,19 +85,19 @@ def element(keyword: str, value: Any) -> DataElement:
     """The DataElement ``setattr(ds, keyword, value)`` would store, its converted value
     remembered when plain and valid. Raises KeyError for a name that is not a standard
     keyword."""
-    found = entry(keyword)
-    if found is None:
+    elem = _element(keyword, value)
+    if elem is None:
         raise KeyError(f"{keyword!r} is not a DICOM keyword")
-    return _element(found, value)
+    return elem[1]
 
 
 def assign(ds: Dataset, keyword: str, value: Any) -> None:
     """``setattr(ds, keyword, value)``, cheaper for a standard keyword (see the module)."""
-    found = entry(keyword)
-    if found is None:
+    made = _element(keyword, value)
+    if made is None:
         setattr(ds, keyword, value)  # pydicom's errors and warnings for unknown names
         return
-    elem = _element(found, value)
+    found, elem = made
     kind = type(ds)
     if found.direct and (kind is Dataset or (kind is FileMetaDataset and found.tag >> 16 == 2)):
         ds._dict[found.tag] = elem  # what __setitem__ stores for a public, non-pixel tag
@@ -114,32 +115,33 @@ def cached_count() -> int:
     return len(_converted)
 
 
-def _element(found: Entry, value: Any) -> DataElement:
-    key = _key(found, value)
-    if key is None:
-        return DataElement(found.tag, found.vr, value)
-    converted = _converted.get(key, _INVALID)
-    if converted is _INVALID:
-        converted = _checked(found, value)
-        if converted is _INVALID:  # pydicom's own path: its warning or error, every time
-            return DataElement(found.tag, found.vr, value)
-        if len(_converted) >= MAX_CACHED:
-            _converted.clear()
-        _converted[key] = converted
-    return _fresh(found, converted)
-
-
-def _key(found: Entry, value: Any) -> tuple[int, type, Any] | None:
-    """The memory key of a plain value, None when it is not remembered."""
-    if not found.direct:
+def _element(keyword: str, value: Any) -> tuple[Entry, DataElement] | None:
+    """The keyword's entry and a new element holding ``value``; None for a non-keyword."""
+    key = _key(keyword, value)
+    hit = _converted.get(key) if key is not None else None
+    if hit is not None:
+        return hit[0], _fresh(hit[0], hit[1])
+    found = entry(keyword)
+    if found is None:
         return None
+    converted = _checked(found, value) if key is not None and found.direct else _INVALID
+    if converted is _INVALID:  # pydicom's own path: its warning or error, every time
+        return found, DataElement(found.tag, found.vr, value)
+    if len(_converted) >= MAX_CACHED:
+        _converted.clear()
+    _converted[key] = found, converted  # type: ignore[index]
+    return found, _fresh(found, converted)
+
+
+def _key(keyword: str, value: Any) -> tuple[str, type, Any] | None:
+    """The memory key of a plain value, None when it is not remembered."""
     kind = type(value)
     if kind is str or kind is int:
-        return found.tag, kind, value
+        return keyword, kind, value
     if kind is float:
-        return found.tag, kind, repr(value)  # -0.0 and 0.0 are equal
+        return keyword, kind, repr(value)  # -0.0 and 0.0 are equal
     if (kind is list or kind is tuple) and all(type(v) in _PLAIN for v in value):
-        return found.tag, kind, repr(value)
+        return keyword, kind, repr(value)
     return None
 
 
@@ -151,20 +153,21 @@ def _checked(found: Entry, value: Any) -> Any:
     except Exception:
         return _INVALID
     converted = probe.value
-    if isinstance(converted, MultiValue) and any(isinstance(v, PersonName) for v in converted):
+    if type(converted) is MultiValue and any(type(v) is PersonName for v in converted):
         return _INVALID
     return converted
 
 
 def _fresh(found: Entry, converted: Any) -> DataElement:
     """A new element holding ``converted`` (a copy when it is mutable)."""
-    if isinstance(converted, MultiValue):
+    kind = type(converted)
+    if kind is MultiValue:
         elem = DataElement(found.tag, found.vr, None, already_converted=True)
         values: MultiValue[Any] = MultiValue(_same, converted)
         values._constructor = elem._convert  # as DataElement binds it: later items are converted
         elem._value = values
         return elem
-    if isinstance(converted, PersonName):
+    if kind is PersonName:
         converted = PersonName(converted)  # no validation; encode() caches bytes on the copy
     return DataElement(found.tag, found.vr, converted, already_converted=True)
 
