@@ -36,14 +36,17 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
+
+from dicomfab.builder.pixels.memo import bounded_cache
 
 _COARSE = 8  # the anatomy is composed at 1/_COARSE resolution ...
 _SCALE = 4  # ... enlarged bilinearly to 1/_SCALE, then by pixel repetition to full resolution
 _BAND = 128  # rows in the full-resolution quantum-noise band
 _F32 = np.float32
+_CACHE_BYTES = 64 << 20
+"""Each cache below holds at most this many bytes: sized (in entries) for what the whole scenario
+library draws in one process, a run of full-size or huge images cannot pile up."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def _shape(rng: np.random.Generator, oblique: bool) -> _Shape:
     )
 
 
-@lru_cache(maxsize=64)
+@bounded_cache(maxsize=1024, maxbytes=_CACHE_BYTES)
 def _spectrum_shape(
     shape: tuple[int, int], beta: float, stretch: float, low: float, high: float
 ) -> np.ndarray:
@@ -184,7 +187,7 @@ def _noise_at(
     return field[:rows, :cols]
 
 
-@lru_cache(maxsize=16)
+@bounded_cache(maxsize=64, maxbytes=_CACHE_BYTES)
 def _pool(
     shape: tuple[int, int], beta: float, stretch: float, low: float, high: float,
     second: tuple[float, float] | None,
@@ -393,7 +396,7 @@ def _anatomy(
     return image, glands
 
 
-@lru_cache(maxsize=4)
+@bounded_cache(maxsize=32, maxbytes=_CACHE_BYTES)
 def _noise_pool(cols: int, amplitude: int, dtype: np.dtype) -> np.ndarray:
     """_BAND × (cols + 1024) quantum noise in [0, 2 * amplitude], roughly Gaussian. Shared by
     every image; each row band of an image reads it at its own offset, so nothing repeats."""
