@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 import numpy as np
 
 from dicomfab.builder.pixels.memo import bounded_cache
@@ -396,6 +397,42 @@ def _anatomy(
     return image, glands
 
 
+def _coarse(rows: int, cols: int) -> tuple[int, int]:
+    """The grid the anatomy of a rows × cols image is composed on."""
+    return max(4, -(-rows // _COARSE)), max(4, -(-cols // _COARSE))
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One breast drawn for a rows × cols image, before quantisation: the same for every bit
+    depth, lesion and laterality of that seed (the twin and defect scenarios draw it again)."""
+
+    anatomy: np.ndarray  # coarse relative brightness in [0, 1] (:func:`_anatomy`), read-only
+    glands: np.ndarray  # coarse glandular map, read-only
+    edge: np.ndarray  # the skin's column on each full-resolution row, read-only
+    state: dict[str, Any]  # the generator's state after drawing: calcifications go on from it
+
+    def __post_init__(self) -> None:
+        for array in (self.anatomy, self.glands, self.edge):
+            array.setflags(write=False)
+
+    @property
+    def nbytes(self) -> int:
+        return self.anatomy.nbytes + self.glands.nbytes + self.edge.nbytes
+
+
+@bounded_cache(maxsize=256, maxbytes=_CACHE_BYTES)
+def _drawn_anatomy(seed: int, rows: int, cols: int, oblique: bool) -> _Drawn:
+    """The breast of ``seed`` for a rows × cols image (everything that determines it is in the
+    arguments). Cached: a reduced library holds a few hundred, a few hundred kB each."""
+    rng = np.random.default_rng(seed)
+    shape = _shape(rng, oblique)
+    anatomy, glands = _anatomy(rng, shape, *_coarse(rows, cols))
+    edge = np.rint(shape.edge((np.arange(rows) + 0.5) / rows) * cols).astype(np.intp)
+    edge = np.minimum(edge, cols)
+    return _Drawn(anatomy, glands, edge, rng.bit_generator.state)
+
+
 @bounded_cache(maxsize=32, maxbytes=_CACHE_BYTES)
 def _noise_pool(cols: int, amplitude: int, dtype: np.dtype) -> np.ndarray:
     """_BAND × (cols + 1024) quantum noise in [0, 2 * amplitude], roughly Gaussian. Shared by
@@ -577,29 +614,25 @@ def synthesize(
     left for ``laterality`` L and on the right for R. ``dtype`` is uint8 or uint16. ``mass`` adds
     a spiculated mass (:func:`_mass`), placed from its own generator so that the anatomy and any
     calcifications are the same with or without it."""
-    rng = np.random.default_rng(seed)
-    shape = _shape(rng, oblique)
-    coarse_rows, coarse_cols = max(4, -(-rows // _COARSE)), max(4, -(-cols // _COARSE))
-    anatomy, glands = _anatomy(rng, shape, coarse_rows, coarse_cols)
-
+    drawn = _drawn_anatomy(seed, rows, cols, oblique)
     top = (1 << bits_stored) - 1
     amplitude = min(max(1, top // 64), max(0, (top - 2) // 4))
     span = top - 2 * amplitude - 1  # level + noise stays <= top
-    anatomy *= _F32(span)
+    anatomy = drawn.anatomy * _F32(span)
     anatomy += _F32(1.5)  # round, and never 0 inside the breast
     levels = _double(anatomy).astype(dtype)
 
-    edge = np.rint(shape.edge((np.arange(rows) + 0.5) / rows) * cols).astype(np.intp)
-    edge = np.minimum(edge, cols)
     noise = _noise_pool(cols, amplitude, np.dtype(dtype))
     offsets = np.random.default_rng(seed ^ 0x5EED).integers(0, 1024, -(-rows // _BAND))
     image = np.zeros((rows, cols), dtype=dtype)
     right = laterality == "R"
-    _paint(image, _widen(levels, right), edge, noise, offsets, right)
-    if calcifications:
-        scale = (rows / coarse_rows, cols / coarse_cols)
-        _calcifications(rng, image, glands, scale, top, right)
+    _paint(image, _widen(levels, right), drawn.edge, noise, offsets, right)
+    coarse_rows, coarse_cols = _coarse(rows, cols)
+    scale = (rows / coarse_rows, cols / coarse_cols)
+    if calcifications:  # the seed's generator, where the anatomy left it
+        rng = np.random.Generator(np.random.PCG64(0))
+        rng.bit_generator.state = drawn.state
+        _calcifications(rng, image, drawn.glands, scale, top, right)
     if mass:
-        scale = (rows / coarse_rows, cols / coarse_cols)
-        _mass(np.random.default_rng(seed ^ 0x3A55), image, glands, scale, top, right)
+        _mass(np.random.default_rng(seed ^ 0x3A55), image, drawn.glands, scale, top, right)
     return image
