@@ -26,7 +26,8 @@ added in the same pass, row band by row band, only where the breast is. The outl
 full resolution, row by row, so the skin edge is smooth. No full-resolution float pass and no
 full-size temporary: one full-resolution write per image. The noise textures are drawn once per
 process, from fixed seeds, into pools twice the size an image needs; an image reads windows of
-them at offsets (and signs) of its own, so no large FFT runs per image.
+them at offsets (and signs) of its own, so no large FFT runs per image. A drawn anatomy is kept
+(a few hundred, 64 MB at most) for the same breast drawn again at another bit depth or lesion.
 
 Everything derives from ``seed`` (no global RNG state): the same seed gives the same image, so
 one patient has the same anatomy in every study.
@@ -35,8 +36,10 @@ one patient has the same anatomy in every study.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
 import numpy as np
 
 from dicomfab.builder.pixels.memo import bounded_cache
@@ -248,7 +251,9 @@ def _ridge(field: np.ndarray, width: float) -> np.ndarray:
 
 # In place, the operations of the expressions above, in their order (the same float32 results bit
 # for bit): _anatomy's arrays are some 100 kB each, too small for numpy to elide temporaries, and
-# allocating dozens of them per image cost more than the arithmetic.
+# allocating dozens of them per image cost about a tenth of its time. Editing _anatomy, keep each
+# sum and product in its order (a + b may become b + a, never (a + b) + c a + (b + c)): the same
+# seed must give the same bytes.
 
 
 def _smoothstep_into(x: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -512,7 +517,7 @@ class _Drawn:
     anatomy: np.ndarray  # coarse relative brightness in [0, 1] (:func:`_anatomy`), read-only
     glands: np.ndarray  # coarse glandular map, read-only
     edge: np.ndarray  # the skin's column on each full-resolution row, read-only
-    state: dict[str, Any]  # the generator's state after drawing: calcifications go on from it
+    state: Mapping[str, Any]  # the generator's state after drawing: calcifications go on from it
 
     def __post_init__(self) -> None:
         for array in (self.anatomy, self.glands, self.edge):
