@@ -178,3 +178,12 @@ def test_in_place_helpers_give_the_same_floats_bit_for_bit(seed: int) -> None:
         into = x.copy()
         mammo._ridge_into(into, width)
         assert into.tobytes() == mammo._ridge(x, width).astype(np.float32).tobytes()
+
+
+@pytest.mark.usefixtures("cold")
+def test_an_image_not_kept_leaves_no_anatomy_behind() -> None:
+    """The frame-by-frame path (an object too large to hold) must not fill the cache."""
+    loose = mammo.synthesize(6, 256, 208, 12, np.uint16, oblique=True, keep=False)
+    assert mammo._drawn_anatomy.cache_info().currsize == 0
+    assert np.array_equal(loose, mammo.synthesize(6, 256, 208, 12, np.uint16, oblique=True))
+    assert mammo._drawn_anatomy.cache_info().currsize == 1

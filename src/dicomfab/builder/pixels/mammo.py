@@ -714,14 +714,19 @@ def synthesize(
     oblique: bool = False,
     calcifications: bool = False,
     mass: bool = False,
+    keep: bool = True,
 ) -> np.ndarray:
     """A rows × cols mammogram, values in [0, 2**bits_stored), MONOCHROME2 (dense is bright).
 
     Background is 0 (the Pixel Padding Value); the breast is at least 1. The chest wall is on the
     left for ``laterality`` L and on the right for R. ``dtype`` is uint8 or uint16. ``mass`` adds
     a spiculated mass (:func:`_mass`), placed from its own generator so that the anatomy and any
-    calcifications are the same with or without it."""
-    drawn = _drawn_anatomy(seed, rows, cols, oblique)
+    calcifications are the same with or without it. ``keep`` False draws the anatomy without
+    caching it (an object drawn frame by frame, too large to hold, must not fill the cache)."""
+    if keep:
+        drawn = _drawn_anatomy(seed, rows, cols, oblique)
+    else:
+        drawn = _drawn_anatomy.__wrapped__(seed, rows, cols, oblique)
     top = (1 << bits_stored) - 1
     amplitude = min(max(1, top // 64), max(0, (top - 2) // 4))
     span = top - 2 * amplitude - 1  # level + noise stays <= top
