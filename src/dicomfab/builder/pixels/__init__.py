@@ -118,8 +118,10 @@ def _drawer(
     bits_allocated: object,
     calcs: object,
     mass: object,
+    keep: bool = True,
 ) -> Callable[[int], np.ndarray]:
-    """What draws frame ``i`` of an image (MONOCHROME2): frames are independent of each other."""
+    """What draws frame ``i`` of an image (MONOCHROME2): frames are independent of each other.
+    ``keep`` False: nothing of it stays cached (see :func:`mammo.synthesize`)."""
     assert isinstance(seed, int)
     dtype = _dtype(bits_allocated)
     if pattern == "mammo":
@@ -139,6 +141,7 @@ def _drawer(
                 oblique=oblique,
                 calcifications=bool(calcs),
                 mass=bool(mass),
+                keep=keep,
             )
 
         return one
@@ -157,7 +160,9 @@ def _lazy(key: tuple[object, ...], first: int = 0, count: int | None = None) -> 
     calcs, mass, photometric = key[8:]
     assert isinstance(rows, int) and isinstance(cols, int)
     assert isinstance(bits_stored, int) and isinstance(frames, int)
-    one = _drawer(pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass)
+    one = _drawer(
+        pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass, keep=False
+    )
 
     def draw(frame: int) -> np.ndarray:
         array = one(first + frame)

@@ -26,7 +26,8 @@ added in the same pass, row band by row band, only where the breast is. The outl
 full resolution, row by row, so the skin edge is smooth. No full-resolution float pass and no
 full-size temporary: one full-resolution write per image. The noise textures are drawn once per
 process, from fixed seeds, into pools twice the size an image needs; an image reads windows of
-them at offsets (and signs) of its own, so no large FFT runs per image.
+them at offsets (and signs) of its own, so no large FFT runs per image. A drawn anatomy is kept
+(a few hundred, 64 MB at most) for the same breast drawn again at another bit depth or lesion.
 
 Everything derives from ``seed`` (no global RNG state): the same seed gives the same image, so
 one patient has the same anatomy in every study.
@@ -35,15 +36,21 @@ one patient has the same anatomy in every study.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
 
 import numpy as np
+
+from dicomfab.builder.pixels.memo import bounded_cache
 
 _COARSE = 8  # the anatomy is composed at 1/_COARSE resolution ...
 _SCALE = 4  # ... enlarged bilinearly to 1/_SCALE, then by pixel repetition to full resolution
 _BAND = 128  # rows in the full-resolution quantum-noise band
 _F32 = np.float32
+_CACHE_BYTES = 64 << 20
+"""Each cache below holds at most this many bytes: sized (in entries) for what the whole scenario
+library draws in one process, a run of full-size or huge images cannot pile up."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ def _shape(rng: np.random.Generator, oblique: bool) -> _Shape:
     )
 
 
-@lru_cache(maxsize=64)
+@bounded_cache(maxsize=1024, maxbytes=_CACHE_BYTES)
 def _spectrum_shape(
     shape: tuple[int, int], beta: float, stretch: float, low: float, high: float
 ) -> np.ndarray:
@@ -184,7 +191,7 @@ def _noise_at(
     return field[:rows, :cols]
 
 
-@lru_cache(maxsize=16)
+@bounded_cache(maxsize=64, maxbytes=_CACHE_BYTES)
 def _pool(
     shape: tuple[int, int], beta: float, stretch: float, low: float, high: float,
     second: tuple[float, float] | None,
@@ -242,6 +249,32 @@ def _ridge(field: np.ndarray, width: float) -> np.ndarray:
     return line * line
 
 
+# In place, the operations of the expressions above, in their order (the same float32 results bit
+# for bit): _anatomy's arrays are some 100 kB each, too small for numpy to elide temporaries, and
+# allocating dozens of them per image cost about a tenth of its time. Editing _anatomy, keep each
+# sum and product in its order (a + b may become b + a, never (a + b) + c a + (b + c)): the same
+# seed must give the same bytes.
+
+
+def _smoothstep_into(x: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """:func:`_smoothstep` of ``x`` written into ``x`` (``scratch``: same shape, overwritten)."""
+    np.clip(x, 0.0, 1.0, out=x)
+    np.multiply(x, x, out=scratch)
+    x *= _F32(-2.0)  # 3.0 - 2.0 * x, as (-2x) + 3 (the same float)
+    x += _F32(3.0)
+    x *= scratch
+    return x
+
+
+def _ridge_into(field: np.ndarray, width: float) -> np.ndarray:
+    """:func:`_ridge` of ``field`` written into ``field``."""
+    np.abs(field, out=field)
+    field *= _F32(1.0 / width)
+    np.subtract(_F32(1.0), field, out=field)
+    np.clip(field, 0.0, 1.0, out=field)
+    return np.multiply(field, field, out=field)
+
+
 def _anatomy(
     rng: np.random.Generator, shape: _Shape, rows: int, cols: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -258,37 +291,61 @@ def _anatomy(
     xx = (np.arange(used, dtype=f32) + 0.5) / cols
     y2, x2 = yy[:, None], xx[None, :]
     inside = x2 < edge_x[:, None]
+    outside = ~inside
 
     # distance to the skin: horizontal and vertical gaps combined (exact for a straight edge at
     # any angle); the image border is not skin, the outline goes on beyond it
-    gap_x = np.maximum((edge_x[:, None] - x2) * f32(aspect), f32(1e-4))
+    gap_x = np.subtract(edge_x[:, None], x2)
+    gap_x *= f32(aspect)
+    np.maximum(gap_x, f32(1e-4), out=gap_x)
     pad = rows // 2
     beyond = (np.arange(-pad, rows + pad, dtype=f32) + 0.5) / rows
     reach = x2 < shape.edge(beyond).astype(f32)[:, None]
     has = reach.any(axis=0)
     top = np.where(has, reach.argmax(axis=0) - pad, 0).astype(f32) / rows
     bottom = np.where(has, rows + pad - reach[::-1].argmax(axis=0), rows).astype(f32) / rows
-    gap_top = np.where(reach[0], f32(9.0), y2 - top)
-    gap_bottom = np.where(reach[-1], f32(9.0), bottom - y2)
-    gap_y = np.maximum(np.minimum(gap_top, gap_bottom), f32(1e-4))
-    skin_dist = gap_x * gap_y / np.sqrt(gap_x * gap_x + gap_y * gap_y)
-    skin_dist = np.where(inside, skin_dist, f32(0.0))
+    gap_y = np.subtract(y2, top)  # gap to the top
+    np.copyto(gap_y, f32(9.0), where=reach[0])
+    gap = np.subtract(bottom, y2)  # gap to the bottom
+    np.copyto(gap, f32(9.0), where=reach[-1])
+    np.minimum(gap_y, gap, out=gap_y)
+    np.maximum(gap_y, f32(1e-4), out=gap_y)
+    skin_dist = np.multiply(gap_x, gap_y)  # gap_x * gap_y / sqrt(gap_x² + gap_y²)
+    np.multiply(gap_x, gap_x, out=gap_x)
+    np.multiply(gap_y, gap_y, out=gap_y)
+    gap_x += gap_y
+    np.sqrt(gap_x, out=gap_x)
+    skin_dist /= gap_x
+    np.copyto(skin_dist, f32(0.0), where=outside)
+    scratch, other = gap_x, gap_y  # free from here on: two arrays of this shape to write into
 
     # compressed thickness: flat in the middle, a rounded fall-off over the last 1.5–2.5 cm
-    u = np.minimum(skin_dist * f32(1.0 / rng.uniform(0.06, 0.10)), f32(1.0))
-    thickness = np.sqrt(u * (2.0 - u))
+    u = np.multiply(skin_dist, f32(1.0 / rng.uniform(0.06, 0.10)), out=scratch)
+    np.minimum(u, f32(1.0), out=u)
+    thickness = np.subtract(f32(2.0), u)
+    thickness *= u
+    np.sqrt(thickness, out=thickness)
 
     # where fibroglandular tissue may be: behind the nipple, inside the subcutaneous fat layer,
     # clear of the retromammary fat at the chest wall; in MLO reaching up toward the axilla
     nx, ny = shape.nipple_x, shape.nipple_y
-    envelope = _smoothstep((skin_dist - f32(rng.uniform(0.012, 0.035))) * f32(1 / 0.06))
-    to_nipple = np.sqrt(((x2 - f32(nx)) * f32(aspect)) ** 2 + (y2 - f32(ny)) ** 2)
-    envelope *= _smoothstep((to_nipple - f32(0.02)) * f32(1 / 0.08))
+    envelope = np.subtract(skin_dist, f32(rng.uniform(0.012, 0.035)))
+    envelope *= f32(1 / 0.06)
+    _smoothstep_into(envelope, scratch)
+    to_nipple = np.add(((x2 - f32(nx)) * f32(aspect)) ** 2, (y2 - f32(ny)) ** 2, out=other)
+    np.sqrt(to_nipple, out=to_nipple)
+    to_nipple -= f32(0.02)
+    to_nipple *= f32(1 / 0.08)
+    envelope *= _smoothstep_into(to_nipple, scratch)
     centre, spread = (ny - 0.08, 0.34) if shape.oblique else (ny - 0.02, 0.34)
     depth = x2 * f32(1 / nx)
     cone = f32(1 / spread) / np.maximum(1.0 - 0.6 * depth * depth, 0.2)  # narrower forward
     tilt = f32(0.08 if shape.oblique else 0.0)
-    envelope *= np.exp(-(((y2 - f32(centre) + tilt * depth) * cone) ** 2))
+    band = np.add(y2 - f32(centre), tilt * depth, out=other)
+    band *= cone
+    np.multiply(band, band, out=band)
+    np.negative(band, out=band)
+    envelope *= np.exp(band, out=band)
 
     # isotropic mottle, lobule-sized noise, Cooper's ligaments: windows of pools drawn once per
     # process for this grid; large-scale variation: drawn small for this image
@@ -302,18 +359,30 @@ def _anatomy(
         np.multiply(pool[row : row + rows, col : col + used], f32(sign), out=stack[k])
     mid, cells, strands = stack
     low = _noise_at(rng, rows, used, 3, 2.6)
-    arcs = _ridge(strands, 0.25)  # ligaments
+    arcs = _ridge_into(strands, 0.25)  # ligaments
 
     retro = f32(rng.uniform(-0.02, 0.04))  # retromammary fat, its border made irregular
-    envelope *= _smoothstep((x2 - retro + f32(0.04) * low + f32(0.03) * mid) * f32(1 / 0.16))
+    mid_03 = np.multiply(mid, f32(0.03))  # 0.03 * mid, used twice
+    border = np.multiply(low, f32(0.04), out=other)
+    np.add(x2 - retro, border, out=border)
+    border += mid_03
+    border *= f32(1 / 0.16)
+    envelope *= _smoothstep_into(border, scratch)
 
     # polar frame centred just beyond the nipple: the angle of each ray and the distance along
     # it. Noise drawn in that frame, elongated along the rays, converges on the nipple.
     run = np.maximum((f32(nx + 0.03) - x2) * f32(aspect), f32(0.01))
-    slope = (y2 - f32(ny)) / run  # rays bend, gently and on a smaller scale:
-    slope += f32(rng.uniform(0.06, 0.12)) * low + f32(0.03) * mid
-    angle = np.arctan(slope) * f32(1 / np.pi) + f32(0.5)  # in (0, 1): uniform in angle
-    distance = run * np.sqrt(1.0 + slope * slope)
+    slope = np.divide(y2 - f32(ny), run, out=other)  # rays bend, gently and on a smaller scale:
+    bend = np.multiply(low, f32(rng.uniform(0.06, 0.12)), out=scratch)
+    bend += mid_03
+    slope += bend
+    angle = np.arctan(slope)
+    angle *= f32(1 / np.pi)
+    angle += f32(0.5)  # in (0, 1): uniform in angle
+    distance = np.multiply(slope, slope, out=scratch)
+    distance += f32(1.0)
+    np.sqrt(distance, out=distance)
+    distance *= run
 
     def polar(
         grid: tuple[int, int], beta: float, stretch: float, low: float = 0.0,
@@ -345,29 +414,70 @@ def _anatomy(
 
     flames = polar((360, 96), 1.6, 1.4, low=0.006)  # the flame-like cloud of glands
     both = polar((512, 160), 1.5, 10.0, 0.008, (1.6, 0.012))  # strands, ducts to the nipple
-    streaks = np.ascontiguousarray(both.real)
-    ducts = _ridge(np.ascontiguousarray(both.imag), 0.3)
+    streaks, ducts = other, scratch  # slope and distance are done with
+    np.copyto(streaks, both.real)
+    np.copyto(ducts, both.imag)
+    _ridge_into(ducts, 0.3)
 
     # the glandular fraction: the envelope modulated by multi-scale noise (flames elongated toward
     # the nipple, isotropic mottle, large-scale variation), saturating softly
     density = float(rng.choice([0.1, 0.35, 0.6, 0.85], p=[0.12, 0.38, 0.38, 0.12]))
-    noise = f32(0.32) * flames + f32(0.45) * mid + f32(0.3) * low + f32(0.12) * streaks
-    cloud = envelope * f32(0.1 + 0.9 * density) + f32(0.3) * noise - f32(0.2)
-    glands = 1.0 - np.exp(-np.maximum(cloud, 0.0) * f32(2.2))
+    term = angle  # free: written into from here on
+    noise = np.multiply(flames, f32(0.32), out=flames)
+    noise += np.multiply(mid, f32(0.45), out=term)
+    noise += np.multiply(low, f32(0.3), out=term)
+    noise += np.multiply(streaks, f32(0.12), out=term)
+    glands = np.multiply(envelope, f32(0.1 + 0.9 * density))  # the cloud, then the glands
+    noise *= f32(0.3)
+    glands += noise
+    glands -= f32(0.2)
+    np.maximum(glands, f32(0.0), out=glands)
+    np.negative(glands, out=glands)
+    glands *= f32(2.2)
+    np.exp(glands, out=glands)
+    np.subtract(f32(1.0), glands, out=glands)
 
     fat, gland = 0.28, 0.84
-    texture = f32(0.84) + f32(0.05) * streaks + f32(0.06) * mid
-    level = fat + (gland - fat) * glands * texture
-    level -= f32(0.09) * _smoothstep(cells - f32(0.9)) * glands * (1.2 - glands)  # fat lobules
-    level += f32(0.04) * ducts * np.minimum(glands + envelope * 0.5, 1.0)
-    fatty = 1.0 - glands
-    subcutaneous = _smoothstep(skin_dist * f32(1 / 0.01)) * np.exp(skin_dist * f32(-1 / 0.05))
-    level += f32(0.045) * arcs * subcutaneous * fatty  # ligaments
-    level += f32(0.02) * (low + mid) * fatty
+    texture = np.multiply(streaks, f32(0.05), out=streaks)
+    texture += f32(0.84)
+    texture += np.multiply(mid, f32(0.06), out=term)
+    level = np.multiply(glands, f32(gland - fat))
+    level *= texture
+    level += f32(fat)
+    lobules = _smoothstep_into(np.subtract(cells, f32(0.9), out=cells), term)  # fat lobules
+    lobules *= f32(0.09)
+    lobules *= glands
+    lobules *= np.subtract(f32(1.2), glands, out=term)
+    level -= lobules
+    near = np.multiply(envelope, f32(0.5), out=envelope)
+    near += glands
+    np.minimum(near, f32(1.0), out=near)
+    ducts *= f32(0.04)
+    ducts *= near
+    level += ducts
+    fatty = np.subtract(f32(1.0), glands, out=near)
+    subcutaneous = _smoothstep_into(np.multiply(skin_dist, f32(1 / 0.01), out=cells), term)
+    subcutaneous *= np.exp(np.multiply(skin_dist, f32(-1 / 0.05), out=term), out=term)
+    arcs *= f32(0.045)
+    arcs *= subcutaneous
+    arcs *= fatty
+    level += arcs  # ligaments
+    faint = np.add(low, mid, out=term)
+    faint *= f32(0.02)
+    faint *= fatty
+    level += faint
 
     periphery = 0.13
-    image = periphery + (level - periphery) * thickness
-    image += f32(0.10) * np.exp(-((skin_dist * f32(1 / 0.0045)) ** 2))  # skin line
+    image = level
+    image -= f32(periphery)
+    image *= thickness
+    image += f32(periphery)
+    line = np.multiply(skin_dist, f32(1 / 0.0045), out=term)
+    np.multiply(line, line, out=line)
+    np.negative(line, out=line)
+    np.exp(line, out=line)
+    line *= f32(0.10)
+    image += line  # skin line
 
     if shape.oblique:  # pectoral muscle: convex anterior edge, soft, brighter near the corner
         width = rng.uniform(0.22, min(0.36, shape.top_x - 0.05))
@@ -389,11 +499,48 @@ def _anatomy(
         box += (muscle - box) * soft
         glands[:box_r, :box_c] *= 1.0 - soft
 
-    image = np.where(inside, np.clip(image, 0.0, 1.0), f32(periphery + 0.1))
+    np.clip(image, 0.0, 1.0, out=image)
+    np.copyto(image, f32(periphery + 0.1), where=outside)
     return image, glands
 
 
-@lru_cache(maxsize=4)
+def _coarse(rows: int, cols: int) -> tuple[int, int]:
+    """The grid the anatomy of a rows × cols image is composed on."""
+    return max(4, -(-rows // _COARSE)), max(4, -(-cols // _COARSE))
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One breast drawn for a rows × cols image, before quantisation: the same for every bit
+    depth, lesion and laterality of that seed (the twin and defect scenarios draw it again)."""
+
+    anatomy: np.ndarray  # coarse relative brightness in [0, 1] (:func:`_anatomy`), read-only
+    glands: np.ndarray  # coarse glandular map, read-only
+    edge: np.ndarray  # the skin's column on each full-resolution row, read-only
+    state: Mapping[str, Any]  # the generator's state after drawing: calcifications go on from it
+
+    def __post_init__(self) -> None:
+        for array in (self.anatomy, self.glands, self.edge):
+            array.setflags(write=False)
+
+    @property
+    def nbytes(self) -> int:
+        return self.anatomy.nbytes + self.glands.nbytes + self.edge.nbytes
+
+
+@bounded_cache(maxsize=256, maxbytes=_CACHE_BYTES)
+def _drawn_anatomy(seed: int, rows: int, cols: int, oblique: bool) -> _Drawn:
+    """The breast of ``seed`` for a rows × cols image (everything that determines it is in the
+    arguments). Cached: a reduced library holds a few hundred, a few hundred kB each."""
+    rng = np.random.default_rng(seed)
+    shape = _shape(rng, oblique)
+    anatomy, glands = _anatomy(rng, shape, *_coarse(rows, cols))
+    edge = np.rint(shape.edge((np.arange(rows) + 0.5) / rows) * cols).astype(np.intp)
+    edge = np.minimum(edge, cols)
+    return _Drawn(anatomy, glands, edge, rng.bit_generator.state)
+
+
+@bounded_cache(maxsize=32, maxbytes=_CACHE_BYTES)
 def _noise_pool(cols: int, amplitude: int, dtype: np.dtype) -> np.ndarray:
     """_BAND × (cols + 1024) quantum noise in [0, 2 * amplitude], roughly Gaussian. Shared by
     every image; each row band of an image reads it at its own offset, so nothing repeats."""
@@ -423,12 +570,12 @@ def _paint(
     offsets: np.ndarray,
     right: bool,
 ) -> None:
-    """Write ``wide`` repeated _SCALE× down plus noise into ``image``, breast only, background 0.
+    """Write ``wide`` repeated _SCALE× down plus noise into ``image`` (all zeros: the
+    background), breast only.
 
     ``wide`` holds the breast from the chest wall on (mirrored for the right breast: up to the
     chest wall). One pass over the image, row band by row band: level + noise up to the band's
-    widest row (vertical repetition by broadcasting), zero beyond it, then zero each row past its
-    own edge."""
+    widest row (vertical repetition by broadcasting), then zero each row past its own edge."""
     rows, cols = image.shape
     span = wide.shape[1]
     step = _BAND // _SCALE
@@ -438,16 +585,14 @@ def _paint(
         # at most the drawn anatomy's width: a frame far wider than tall (16 × 5000) has a row
         # edge past the narrow anatomy drawn for it
         width = min(int(edge[start:stop].max()), span)
+        if not width:
+            continue
         if right:
-            image[start:stop, : cols - width] = 0
             target = image[start:stop, cols - width :]
             source = slice(span - width, span)
         else:
-            image[start:stop, width:] = 0
             target = image[start:stop, :width]
             source = slice(0, width)
-        if not width:
-            continue
         full, extra = divmod(n, _SCALE)
         small = wide[band * step : band * step + full + (1 if extra else 0), source]
         offset = int(offsets[band])
@@ -569,36 +714,37 @@ def synthesize(
     oblique: bool = False,
     calcifications: bool = False,
     mass: bool = False,
+    keep: bool = True,
 ) -> np.ndarray:
     """A rows × cols mammogram, values in [0, 2**bits_stored), MONOCHROME2 (dense is bright).
 
     Background is 0 (the Pixel Padding Value); the breast is at least 1. The chest wall is on the
     left for ``laterality`` L and on the right for R. ``dtype`` is uint8 or uint16. ``mass`` adds
     a spiculated mass (:func:`_mass`), placed from its own generator so that the anatomy and any
-    calcifications are the same with or without it."""
-    rng = np.random.default_rng(seed)
-    shape = _shape(rng, oblique)
-    coarse_rows, coarse_cols = max(4, -(-rows // _COARSE)), max(4, -(-cols // _COARSE))
-    anatomy, glands = _anatomy(rng, shape, coarse_rows, coarse_cols)
-
+    calcifications are the same with or without it. ``keep`` False draws the anatomy without
+    caching it (an object drawn frame by frame, too large to hold, must not fill the cache)."""
+    if keep:
+        drawn = _drawn_anatomy(seed, rows, cols, oblique)
+    else:
+        drawn = _drawn_anatomy.__wrapped__(seed, rows, cols, oblique)
     top = (1 << bits_stored) - 1
     amplitude = min(max(1, top // 64), max(0, (top - 2) // 4))
     span = top - 2 * amplitude - 1  # level + noise stays <= top
-    anatomy *= _F32(span)
+    anatomy = drawn.anatomy * _F32(span)
     anatomy += _F32(1.5)  # round, and never 0 inside the breast
     levels = _double(anatomy).astype(dtype)
 
-    edge = np.rint(shape.edge((np.arange(rows) + 0.5) / rows) * cols).astype(np.intp)
-    edge = np.minimum(edge, cols)
     noise = _noise_pool(cols, amplitude, np.dtype(dtype))
     offsets = np.random.default_rng(seed ^ 0x5EED).integers(0, 1024, -(-rows // _BAND))
-    image = np.empty((rows, cols), dtype=dtype)
+    image = np.zeros((rows, cols), dtype=dtype)
     right = laterality == "R"
-    _paint(image, _widen(levels, right), edge, noise, offsets, right)
-    if calcifications:
-        scale = (rows / coarse_rows, cols / coarse_cols)
-        _calcifications(rng, image, glands, scale, top, right)
+    _paint(image, _widen(levels, right), drawn.edge, noise, offsets, right)
+    coarse_rows, coarse_cols = _coarse(rows, cols)
+    scale = (rows / coarse_rows, cols / coarse_cols)
+    if calcifications:  # the seed's generator, where the anatomy left it
+        rng = np.random.Generator(np.random.PCG64(0))
+        rng.bit_generator.state = drawn.state
+        _calcifications(rng, image, drawn.glands, scale, top, right)
     if mass:
-        scale = (rows / coarse_rows, cols / coarse_cols)
-        _mass(np.random.default_rng(seed ^ 0x3A55), image, glands, scale, top, right)
+        _mass(np.random.default_rng(seed ^ 0x3A55), image, drawn.glands, scale, top, right)
     return image
