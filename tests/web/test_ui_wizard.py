@@ -175,6 +175,31 @@ def test_bug4_fixed_problems_leave_no_stale_markers(ui: UI, page: Page) -> None:
     expect(badge(page)).to_have_text("1 problem")
 
 
+def test_a_generate_answer_arriving_after_an_edit_does_not_bring_back_its_problem(
+    ui: UI, page: Page
+) -> None:
+    """The server's rejection of the spec it was given concerns that spec only: held back until
+    the value is fixed (as on a loaded machine), it must not mark the fixed draft."""
+    open_wizard(ui, page)
+    dataset_tags(page)
+    add_tag(page, 1, "PatientWeight", "heavy")
+    expect(badge(page)).to_have_text("1 problem")
+    held = []
+    page.route("**/api/generate-spec", lambda route: held.append(route))  # reaches it later
+    page.get_by_label("Output folder").fill("late")
+    with page.expect_request("**/api/generate-spec"):
+        page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_label("Tag value 1", exact=True).fill("70")
+    expect(badge(page)).to_have_text("valid")
+    assert len(held) == 1
+    with page.expect_response("**/api/generate-spec") as answer:
+        held[0].continue_()
+    assert answer.value.status == 422
+    expect(page.get_by_role("list", name="Spec problems")).to_have_count(0)
+    expect(badge(page)).to_have_text("valid")
+    expect(page.locator("[aria-invalid=true]")).to_have_count(0)
+
+
 def test_bug6_private_sq_and_every_vr_with_item_tables(ui: UI, page: Page) -> None:
     open_wizard(ui, page)
     dataset_tags(page)

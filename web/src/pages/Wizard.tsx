@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, get, post } from '../api';
 import { InlineError } from '../components/Alerts';
 import GeneratePanel, { type Generated } from '../components/GeneratePanel';
@@ -27,7 +27,15 @@ export default function Wizard({ info }: { info: Info | null }) {
   const draft = useDraft();
   const { spec, setSpec, notes, setNotes, sel, setSel } = draft;
   const [result, setResult] = useSticky<Generated | null>('wizard.result', null);
-  const [genError, setGenError] = useState<unknown>(null);
+  // a generate error concerns the spec it was given: shown only while that spec is the draft,
+  // even when the answer arrives after an edit
+  const [genFailure, setGenFailure] = useState<{ error: unknown; spec: typeof spec } | null>(null);
+  const generating = useRef(spec);
+  const genError = genFailure && genFailure.spec === spec ? genFailure.error : null;
+  const setGenError = useCallback(
+    (error: unknown) => setGenFailure(error == null ? null : { error, spec: generating.current }),
+    [],
+  );
   const { validation, validating } = useSpecValidation(spec);
   const [mode, setMode] = useSticky<'guided' | 'tree'>('wizard.mode', 'guided');
   const [focusResult, setFocusResult] = useState(false); // right after generating
@@ -43,9 +51,6 @@ export default function Wizard({ info }: { info: Info | null }) {
       return next;
     });
   }, []);
-  // a generate error's issues concern the spec it was given: an edit drops them
-  useEffect(() => setGenError(null), [spec]);
-
   useEffect(() => {
     if (!schema) get<JsonSchema>('/api/spec/schema').then(setSchema, setSchemaError);
   }, [schema, setSchema]);
@@ -65,6 +70,7 @@ export default function Wizard({ info }: { info: Info | null }) {
 
   const start = (output: string, overwrite: boolean) => {
     setResult(null);
+    generating.current = spec;
     return post<JobAnswer>('/api/generate-spec', { spec, output, overwrite });
   };
 
