@@ -83,10 +83,10 @@ def test_ladder_recommends_a_measured_count_and_the_instances_arrived(
     tags = stored[0]["MainDicomTags"]
     assert len({i["MainDicomTags"]["SOPInstanceUID"] for i in stored}) == len(stored)
     assert "SOPInstanceUID" in tags
-    patient = urllib.request.urlopen(
-        f"{orthanc_stack.orthanc.url}/instances/{stored[0]['ID']}/patient", timeout=30
-    )
-    assert json.load(patient)["MainDicomTags"]["PatientName"] == PATIENT_NAME
+    url = f"{orthanc_stack.orthanc.url}/instances/{stored[0]['ID']}/patient"
+    with urllib.request.urlopen(url, timeout=30) as answer:  # closed: no socket left to the GC
+        patient = json.load(answer)
+    assert patient["MainDicomTags"]["PatientName"] == PATIENT_NAME
 
 
 def test_interrupted_ladder_exit_130_prints_what_it_measured(
