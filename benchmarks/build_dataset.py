@@ -19,18 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import dicomfab.output.generate as generate_module
-from dicomfab.scenarios import ScenarioRequest, generate_scenarios, scenarios
-
-
-def requests(image_size: str) -> list[ScenarioRequest]:
-    """Every scenario, at ``image_size`` where it takes the parameter."""
-    found = []
-    for name, scenario in scenarios().items():
-        declared = set(scenario.parameters) | ({"image_size"} if scenario.base else set())
-        found.append(
-            ScenarioRequest(name, {"image_size": image_size} if "image_size" in declared else {})
-        )
-    return found
+from dicomfab.scenarios import generate_scenarios, scenarios
+from dicomfab.scenarios.selection import scenario_requests
 
 
 def main() -> None:
@@ -59,7 +49,8 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="dicomfab-build-"))
     try:
         start = time.process_time()
-        generate_scenarios(requests(args.image_size), root / "library", workers=1)
+        requests = scenario_requests(list(scenarios()), {"image_size": args.image_size})
+        generate_scenarios(requests, root / "library", workers=1)
         total = time.process_time() - start
     finally:
         shutil.rmtree(root, ignore_errors=True)

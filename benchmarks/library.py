@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from dicomfab.output.generate import GenerateResult
-from dicomfab.scenarios import ScenarioRequest, generate_scenarios, scenarios
+from dicomfab.scenarios import generate_scenarios, scenarios
+from dicomfab.scenarios.selection import scenario_requests
 
 MB = 1e6
 TARGET = 0.5  # of the disk limit, the whole library at reduced size (issue 15)
@@ -36,11 +37,7 @@ TARGET = 0.5  # of the disk limit, the whole library at reduced size (issue 15)
 
 def generate_library(out: Path, image_size: str) -> tuple[float, list[GenerateResult]]:
     """Seconds to generate every scenario into ``out`` (synced), and the results."""
-    requests = []
-    for name, scenario in scenarios().items():
-        declared = set(scenario.parameters) | ({"image_size"} if scenario.base else set())
-        overrides = {"image_size": image_size} if "image_size" in declared else {}
-        requests.append(ScenarioRequest(name, overrides))
+    requests = scenario_requests(list(scenarios()), {"image_size": image_size})
     start = time.perf_counter()
     results = generate_scenarios(requests, out)
     os.sync()
