@@ -110,8 +110,16 @@ class _Proxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
-            with self.lock:
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:  # a connection accepted while kill() ran is closed here, not leaked
+                if self.dead.is_set():
+                    client.close()
+                    server.close()
+                    return
                 self.sockets += [client, server]
             for a, b, count in ((client, server, True), (server, client, False)):
                 thread = threading.Thread(target=self._pump, args=(a, b, count), daemon=True)
@@ -133,8 +141,8 @@ class _Proxy:
             pass
 
     def kill(self) -> None:
-        self.dead.set()
         with self.lock:
+            self.dead.set()
             sockets = [self.listener, *self.sockets]
         for s in sockets:
             with contextlib.suppress(OSError):

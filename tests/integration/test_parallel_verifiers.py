@@ -5,8 +5,10 @@ no thread behind."""
 from __future__ import annotations
 
 import _thread
+import gc
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,7 @@ def test_an_interrupted_parallel_cfind_leaves_no_thread_running(
     while _ours(before) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _ours(before) == []
+    with warnings.catch_warnings(record=True) as caught:  # every aborted socket was closed
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    assert [str(w.message) for w in caught if "socket" in str(w.message)] == []

@@ -34,7 +34,7 @@ from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.load.records import StudyRecord
 from dicomfab.load.schedule import Schedule
 from dicomfab.load.template import LoadStudy, StudyMaker
-from dicomfab.targets._dicomnet import DicomNode
+from dicomfab.targets._dicomnet import DicomNode, abort
 from dicomfab.targets.cstore import abort_and_wake
 from dicomfab.targets.observations import Verifier
 
@@ -142,7 +142,7 @@ class _Sender:
             self.state.live.discard(assoc)
         try:
             if assoc.is_established:
-                assoc.release() if release else assoc.abort()
+                assoc.release() if release else abort(assoc)
         except Exception:  # the peer is gone: nothing to close
             pass
 

@@ -6,6 +6,7 @@ had."""
 from __future__ import annotations
 
 import socket
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,21 @@ def _nodelay(event: Any) -> None:
 
 
 NODELAY_HANDLERS: list[Any] = [(evt.EVT_CONN_OPEN, _nodelay)]
+
+
+def abort(assoc: Association) -> None:
+    """Abort ``assoc`` (if it is not over already) and close its socket.
+
+    pynetdicom's abort shuts the socket down and closes it in one ``try``: when the peer has
+    already reset the connection, the shutdown fails and the socket stays open, kept by the
+    association's reference cycles until the garbage collector finds it (a ResourceWarning,
+    far from here, in whatever code runs then). Closed here once the reactor has stopped."""
+    with suppress(Exception):  # already gone: nothing left to stop
+        assoc.abort()
+    transport = getattr(assoc.dul, "socket", None)
+    sock = getattr(transport, "socket", None)
+    if sock is not None and not assoc.dul.is_alive():
+        sock.close()
 
 
 def where(host: str, port: int, called_ae: str, calling_ae: str) -> str:

@@ -28,6 +28,8 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from dicomfab.targets._dicomnet import abort
+
 P_DATA_TF = 0x04
 HEADER = struct.Struct(">BBIIBB")  # PDU type, reserved, PDU length, PDV length, context, control
 COMMAND_LAST, DATA, DATA_LAST = 0x03, 0x00, 0x02
@@ -249,7 +251,7 @@ def send_c_store(
         try:
             sendmsg_all(sock, buffers, timeout)
         except SendFailed:
-            assoc.abort()
+            abort(assoc)
             raise
         _, rsp = assoc.dimse.get_msg(block=True)
     finally:

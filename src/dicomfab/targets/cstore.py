@@ -10,6 +10,7 @@ the same ``partial`` receipt.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.targets import _pdata
-from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, echo
+from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, abort, echo
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 from dicomfab.targets.registry import Adapter, Context
 
@@ -95,11 +96,9 @@ def abort_and_wake(associations: list[Association]) -> None:
     """Abort each association and wake its sender: pynetdicom's waiting C-STORE returns at once
     instead of after the DIMSE timeout."""
     for assoc in associations:
-        try:
-            assoc.abort()
+        abort(assoc)
+        with contextlib.suppress(Exception):  # already gone: nothing left to stop
             assoc.dimse.msg_queue.put((None, None))
-        except Exception:  # already gone: nothing left to stop
-            pass
 
 
 class _Sending:
@@ -318,7 +317,7 @@ class CStoreIngestor:
                         break  # it broke: reconnect for the rest
             except BaseException:
                 if assoc.is_established:
-                    assoc.abort()
+                    abort(assoc)
                 raise
             else:
                 if assoc.is_established:

@@ -49,7 +49,7 @@ from pynetdicom.association import Association
 from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError, TargetTimeoutError
-from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig
+from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, abort
 from dicomfab.targets._parallel import DEFAULT_PARALLEL, run_parallel
 from dicomfab.targets.cstore import _quiet_races_after_abort
 from dicomfab.targets.observations import (
@@ -158,8 +158,7 @@ def _abort(assoc: Association) -> None:
     our "is it established?" check and that wait ends the reactor first, so the wait would spin
     forever: the association is marked paused (it is over) to let it through, and an empty
     response queued so the C-FIND that follows returns at once as "no response"."""
-    with suppress(Exception):  # already gone: nothing left to stop
-        assoc.abort()
+    abort(assoc)
     if hasattr(assoc, "_is_paused"):
         assoc._is_paused = True
     with suppress(Exception):

@@ -1,0 +1,76 @@
+"""An aborted association's socket is closed even when the peer reset the connection first
+(pynetdicom's own abort leaves it open then; the garbage collector found it much later, as a
+ResourceWarning in an unrelated test)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from collections.abc import Iterator
+
+import pytest
+from pynetdicom import AE, evt
+from pynetdicom.association import Association
+
+from dicomfab.targets._dicomnet import abort
+
+VERIFICATION = "1.2.840.10008.1.1"
+
+
+@pytest.fixture
+def scp() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A Verification SCP on loopback: its port, and its side of each connection."""
+    accepted: list[socket.socket] = []
+    ae = AE(ae_title="PEER")
+    ae.add_supported_context(VERIFICATION)
+    handlers = [(evt.EVT_CONN_OPEN, lambda event: accepted.append(event.assoc.dul.socket.socket))]
+    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
+    try:
+        yield server.server_address[1], accepted
+    finally:
+        server.shutdown()
+
+
+def _reset_by_peer(port: int, accepted: list[socket.socket]) -> tuple[Association, socket.socket]:
+    """An association whose peer then resets the connection (closes with SO_LINGER 0 s: RST,
+    as a PACS that drops a client does), once our side has seen it."""
+    ae = AE(ae_title="DICOMFAB")
+    ae.add_requested_context(VERIFICATION)
+    assoc = ae.associate("127.0.0.1", port, ae_title="PEER")
+    assert assoc.is_established
+    peer = accepted[-1]
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    deadline = time.monotonic() + 10
+    while assoc.is_established and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return assoc, assoc.dul.socket.socket
+
+
+def test_pynetdicoms_abort_leaves_the_socket_open_after_a_reset(
+    scp: tuple[int, list[socket.socket]],
+) -> None:
+    # the fault the helper exists for: if pynetdicom fixes it, this test says so
+    assoc, sock = _reset_by_peer(*scp)
+    assoc.abort()
+    try:
+        assert sock.fileno() != -1
+    finally:
+        sock.close()
+
+
+def test_abort_closes_the_socket_after_a_reset(scp: tuple[int, list[socket.socket]]) -> None:
+    assoc, sock = _reset_by_peer(*scp)
+    abort(assoc)
+    assert sock.fileno() == -1
+    assert not assoc.dul.is_alive()
+
+
+def test_abort_of_an_association_already_over_is_quiet(
+    scp: tuple[int, list[socket.socket]],
+) -> None:
+    assoc, sock = _reset_by_peer(*scp)
+    abort(assoc)
+    abort(assoc)  # a second stop (Ctrl-C after a failure) changes nothing and raises nothing
+    assert sock.fileno() == -1
