@@ -42,6 +42,7 @@ LEFT JOIN metadata sop_class
        ON sop_class.id = inst.internalid AND sop_class.type = 10
 LEFT JOIN maindicomtags inum
        ON inum.id = inst.internalid AND inum.taggroup = 32 AND inum.tagelement = 19
+ORDER BY inst.internalid
 """
 """The profile for Orthanc 1.10 with the PostgreSQL index plugin 4.0 (database schema v6).
 
@@ -58,7 +59,9 @@ and the trigram GIN index on ``value`` weighed for each) and picks the btree on 
 ``(taggroup, tagelement)`` by size; every other join is on a primary key or ``id`` index
 (``benchmarks/verify.py`` prints the plan). There is no ``resourcetype`` filter: SOPInstanceUID
 is an identifier of instance resources only, a resource's parent is of the level above, and the
-redundant filters made the planner misjudge the row counts a hundredfold.
+redundant filters made the planner misjudge the row counts a hundredfold. A SOP Instance UID
+that arrived under two PatientIDs is two instance resources: the rows come in the order Orthanc
+stored them (``internalid``), so the one reported is the first copy stored, on every run.
 
 The schema is private to Orthanc: later Orthanc and plugin versions changed it, so this query
 is for the Debian 12 packages (Orthanc 1.10.1, orthanc-postgresql 4.0)."""
