@@ -4,8 +4,9 @@ The instances already written to ``dicoms/`` are moved into a File-set tree name
 :class:`~pydicom.fileset.FileSet` under a ``DICOM`` folder
 (``DICOM/PT000000/ST000000/SE000000/IM000000``: upper-case file ID components of at most 8
 characters, no extension) with a ``DICOMDIR`` at the root holding PATIENT / STUDY /
-SERIES / IMAGE records. FileSet re-encodes each instance as it stages it; the tree keeps dicomfab's
-own bytes instead (copied over FileSet's), so the manifest's digests still hold. The File-set UID
+SERIES / IMAGE records. FileSet stages a re-encoded copy of each instance (here of its header
+only: the records need no pixels); the tree keeps dicomfab's own files instead (moved over
+FileSet's copies), so the manifest's digests still hold. The File-set UID
 and ID derive from the dataset's identity and seed, so the same spec and seed give the same tree.
 
 With ``junk``, the files real media carries besides DICOM (``.DS_Store``, a zero-byte file,
@@ -15,6 +16,7 @@ manifest's ``extras``, which no check expects to be stored.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -64,8 +66,8 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
     try:
         for entry in written:
             sources[entry.sop_instance_uid] = confined(root, entry.file)
-            try:
-                fs.add(dcmread(sources[entry.sop_instance_uid]))
+            try:  # the records need the header only: FileSet stages a copy without pixels
+                fs.add(dcmread(sources[entry.sop_instance_uid], stop_before_pixels=True))
             except (ValueError, AttributeError) as exc:  # a record's Type 1 attribute missing
                 raise OutputError(f"{entry.file} cannot go on media: {exc}") from exc
         fs.write(root)
@@ -73,8 +75,8 @@ def write_media(root: Path, plan: Plan, manifest: Manifest, *, junk: bool = Fals
         _drop_stage(fs)
     file_ids = _into_folder(root, MEDIA_FOLDER)
     for sop_uid, file_id in file_ids.items():
-        # dicomfab's bytes, not FileSet's re-encoding
-        shutil.copyfile(sources[sop_uid], confined(root, *file_id.split("/")))
+        # dicomfab's bytes (moved: no copy), not FileSet's re-encoding of the header
+        os.replace(sources[sop_uid], confined(root, *file_id.split("/")))
     for entry in written:
         entry.file = file_ids[entry.sop_instance_uid]
     shutil.rmtree(confined(root, "dicoms"))
