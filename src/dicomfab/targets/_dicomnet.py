@@ -6,6 +6,8 @@ had."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +54,63 @@ def abort(assoc: Association) -> None:
     sock = getattr(transport, "socket", None)
     if sock is not None and not assoc.dul.is_alive():
         sock.close()
+
+
+class ReactorCheckpoint:
+    """The gate an association's reactor thread waits at, which can also say whether the
+    reactor is waiting at it right now (:attr:`parked`); installed by :func:`associate` in place
+    of pynetdicom's ``threading.Event``, whose ``set``/``clear``/``wait``/``is_set`` it keeps.
+
+    pynetdicom's ``send_*`` methods close the gate and spin until the reactor's ``_is_paused``
+    flag is True. That flag is still True for a moment after the reactor is woken (it turns
+    False only once the reactor thread runs again), so a request can go out while the reactor
+    is about to poll the DIMSE queue: the reactor then takes the first answer off it ("Received
+    unexpected C-FIND service message", pydicom/pynetdicom#875) and the request misses a match
+    or waits for the DIMSE timeout. Here a reactor woken after the gate was closed again goes
+    back to waiting, and :func:`pause_reactor` waits for :attr:`parked` instead of that flag."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open = True
+        self.parked = False  # written under the lock; True only while wait() blocks
+
+    def set(self) -> None:
+        with self._cond:
+            self._open = True
+            self._cond.notify_all()
+
+    def clear(self) -> None:
+        with self._cond:
+            self._open = False
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            self.parked = True
+            try:
+                return self._cond.wait_for(lambda: self._open, timeout)
+            finally:
+                self.parked = False
+
+
+def pause_reactor(assoc: Association) -> None:
+    """Stop ``assoc``'s reactor before a request is sent on it, so that only the caller takes
+    the answer off the DIMSE queue: returns once the reactor waits at its gate, or at once when
+    the association is over (the gate is then left open, for the reactor to reach its end).
+    The request's own ``send_*`` (or our :mod:`._pdata`) opens the gate again when answered."""
+    checkpoint = assoc._reactor_checkpoint
+    checkpoint.clear()
+    while True:
+        if not (assoc.is_alive() and assoc.is_established):
+            checkpoint.set()  # over: a reactor still winding down must not be held at the gate
+            return
+        if isinstance(checkpoint, ReactorCheckpoint) and checkpoint.parked:
+            return
+        if not isinstance(checkpoint, ReactorCheckpoint) and assoc._is_paused:
+            return  # not made by associate(): pynetdicom's own (racy) flag is all there is
+        time.sleep(0.0001)
 
 
 def where(host: str, port: int, called_ae: str, calling_ae: str) -> str:
@@ -145,6 +204,9 @@ def associate(
         # before the A-ASSOCIATE-RJ (an abort without a reason): one more request tells which
         assoc = request()
     if assoc.is_established:
+        # no request is under way yet, so the gate is open: the reactor passes it whichever
+        # object it reads, and waits at this one from its next turn on
+        assoc._reactor_checkpoint = ReactorCheckpoint()  # type: ignore[assignment]
         return assoc
     if assoc.is_rejected:
         rsp = getattr(assoc.acceptor, "primitive", None)
@@ -170,6 +232,7 @@ def echo(node: DicomNode) -> int | None:
     ae.add_requested_context("1.2.840.10008.1.1")
     assoc = node.associate(ae)
     try:
+        pause_reactor(assoc)
         status = assoc.send_c_echo()
         return int(status.Status) if "Status" in status else None
     finally:

@@ -21,14 +21,13 @@ import os
 import select
 import socket
 import struct
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
-from dicomfab.targets._dicomnet import abort
+from dicomfab.targets._dicomnet import abort, pause_reactor
 
 P_DATA_TF = 0x04
 HEADER = struct.Struct(">BBIIBB")  # PDU type, reserved, PDU length, PDV length, context, control
@@ -186,12 +185,6 @@ def read_part10(file: Path, buffer: bytearray | None) -> tuple[memoryview, bytea
     return part10_dataset(view[:got]), buffer
 
 
-def _pause(assoc: Any) -> None:
-    assoc._reactor_checkpoint.clear()
-    while not assoc._is_paused and assoc.is_established:
-        time.sleep(0.0001)
-
-
 def hold(assoc: Any) -> None:
     """Make an association that only this module's :func:`send_c_store` uses cheap to keep
     open: pynetdicom polls it from two threads a thousand times a second each (measured: 0.06 s
@@ -218,7 +211,7 @@ def hold(assoc: Any) -> None:
         return False
 
     dul._is_transport_event = transport_event
-    _pause(assoc)
+    pause_reactor(assoc)
     assoc._dicomfab_held = True
 
 
@@ -244,7 +237,7 @@ def send_c_store(
     parts = [data] if isinstance(data, bytes | memoryview) else list(data)
     buffers = pdu_buffers(context_id, command, [memoryview(p) for p in parts], fragment)
     held = getattr(assoc, "_dicomfab_held", False)
-    _pause(assoc)  # the association's reactor must not take the answer off the DIMSE queue
+    pause_reactor(assoc)  # the association's reactor must not take the answer off the DIMSE queue
     try:
         if sock.gettimeout() != timeout:
             sock.settimeout(timeout)  # bounded writes; the DUL thread reads only when ready

@@ -35,7 +35,14 @@ from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import DicomfabError, TargetError
 from dicomfab.targets import _pdata
-from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, abort, echo
+from dicomfab.targets._dicomnet import (
+    CALLING_AE,
+    DicomNode,
+    DicomNodeConfig,
+    abort,
+    echo,
+    pause_reactor,
+)
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 from dicomfab.targets.registry import Adapter, Context
 
@@ -351,6 +358,7 @@ class CStoreIngestor:
         except Exception as exc:
             return _not_sent(item.index, item.file, uid, f"cannot read: {_one_line(exc)}")[1]
         try:
+            pause_reactor(assoc)
             status = assoc.send_c_store(payload)
         except (ValueError, AttributeError) as exc:  # pynetdicom: no usable context / encoding
             reason = f"{_one_line(exc)} (accepted: {', '.join(sorted(accepted))})"

@@ -23,11 +23,13 @@ the answers name several patients (Orthanc files a Study Instance UID sent under
 as two studies): then the study is where most of its instances are
 (:func:`~dicomfab.targets.observations.most_filed`).
 
-``confirm=True`` asks each study until two answers agree (at most four times): pynetdicom's
-qrscp, the embedded target, loses about one pending response in 1,700 over loopback (measured:
-the SCP logs four matches, the SCU receives three), which a single pass would report as a
-missing instance. A query left unanswered (the SCP lost its final response) is asked once more
-on a new association.
+Each request first parks the association's reactor (:func:`~dicomfab.targets._dicomnet.
+pause_reactor`): pynetdicom's own pause can let the reactor take an answer off the DIMSE queue,
+which lost about one match in 1,700 against the embedded qrscp and, against Orthanc in CI, a
+final status (the query then waited for the DIMSE timeout). ``confirm=True`` still asks each
+study until two answers agree (at most four times), for an SCP that loses matches itself. A
+query left unanswered is asked once more on a new association; an association closed while
+its worker was idle (a network timeout on either side) is replaced before its next query.
 
 A returned attribute that is empty (or not returned: an SCP may drop optional keys such as
 SOP Class UID, which pynetdicom's qrscp does) is None in the observation.
@@ -49,7 +51,13 @@ from pynetdicom.association import Association
 from pynetdicom.status import QR_FIND_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomfab.errors import TargetError, TargetTimeoutError
-from dicomfab.targets._dicomnet import CALLING_AE, DicomNode, DicomNodeConfig, abort
+from dicomfab.targets._dicomnet import (
+    CALLING_AE,
+    DicomNode,
+    DicomNodeConfig,
+    abort,
+    pause_reactor,
+)
 from dicomfab.targets._parallel import DEFAULT_PARALLEL, run_parallel
 from dicomfab.targets.cstore import _quiet_races_after_abort
 from dicomfab.targets.observations import (
@@ -119,8 +127,15 @@ class _Associations:
         self.stopped = False
 
     def get(self, slot: int) -> Association:
+        """The slot's association: made on first use, and made again when the one kept was
+        closed while the slot was idle (by either side's network timeout, e.g. while another
+        slot waited for an answer)."""
         assoc = self.slots[slot]
-        if assoc is None:
+        if assoc is None or not assoc.is_established:
+            if self.stopped:
+                raise TargetError(f"C-FIND to {self.verifier._where} failed: stopped")
+            if assoc is not None:
+                _abort(assoc)
             assoc = self.put(slot, self.verifier.node.associate(self.verifier._ae()))
         return assoc
 
@@ -328,6 +343,7 @@ class CFindVerifier:
         if not assoc.is_established:
             raise TargetError(f"C-FIND to {self._where} failed: the association was lost")
         try:
+            pause_reactor(assoc)
             responses = assoc.send_c_find(query, STUDY_ROOT_FIND)
             for status, identifier in responses:
                 if not status or "Status" not in status:
