@@ -18,8 +18,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 
+from dicomfab.errors import TargetError
 from dicomfab.targets._dicomnet import DicomNode, ReactorCheckpoint, pause_reactor
-from dicomfab.targets.verify_cfind import STUDY_ROOT_FIND, CFindVerifier
+from dicomfab.targets.verify_cfind import STUDY_ROOT_FIND, CFindVerifier, _Associations
 
 MATCHES = 3  # pending answers per C-FIND
 STRETCH = 0.1  # how long a woken reactor thread waits before it runs on
@@ -74,16 +75,20 @@ def stretched(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ReactorCheckpoint, "wait", _stretched(ReactorCheckpoint.wait))
 
 
-def _find(assoc: Any, study: str) -> tuple[list[str], int | None]:
-    """The SOP Instance UIDs one C-FIND answers with, and its final status (None: none came),
-    taking :data:`PACE` over each answer: the answers that come meanwhile wait in the DIMSE
-    queue, where a reactor that runs takes the next one."""
+def _image_query(study: str) -> Dataset:
     query = Dataset()
     query.QueryRetrieveLevel = "IMAGE"
     query.StudyInstanceUID = study
     query.SOPInstanceUID = ""
+    return query
+
+
+def _find(assoc: Any, study: str) -> tuple[list[str], int | None]:
+    """The SOP Instance UIDs one C-FIND answers with, and its final status (None: none came),
+    taking :data:`PACE` over each answer: the answers that come meanwhile wait in the DIMSE
+    queue, where a reactor that runs takes the next one."""
     found: list[str] = []
-    for status, identifier in assoc.send_c_find(query, STUDY_ROOT_FIND):
+    for status, identifier in assoc.send_c_find(_image_query(study), STUDY_ROOT_FIND):
         if "Status" not in status:
             return found, None
         if status.Status in (0xFF00, 0xFF01):
@@ -168,3 +173,22 @@ def test_pause_reactor_parks_the_reactor_and_lets_a_finished_one_end(
     pause_reactor(assoc)  # over: returns at once, and the reactor is not held at the gate
     assoc.join(timeout=5)
     assert not assoc.is_alive()
+
+
+def test_an_association_closed_while_idle_is_replaced(scp: DicomNode) -> None:
+    # the other half of the CI failure: while one worker waited out the DIMSE timeout, the
+    # others' associations reached the network timeout; their next query found them closed
+    verifier = CFindVerifier(scp.host, scp.port, scp.called_ae, study_uids=["1.2.1"], timeout=5)
+    pool = _Associations(verifier, 1)
+    first = pool.get(0)
+    first.release()  # closed while idle, as a network timeout on either side does
+    second = pool.get(0)
+    try:
+        assert second is not first and second.is_established
+        assert [a.SOPInstanceUID for a in verifier._ask(pool, 0, _image_query("1.2.1"))] == [
+            f"1.2.1.{i + 1}" for i in range(MATCHES)
+        ]
+    finally:
+        pool.abort_all()
+    with pytest.raises(TargetError, match="stopped"):
+        pool.get(0)  # stopped: no new association is made
