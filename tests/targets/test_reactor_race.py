@@ -51,8 +51,9 @@ def scp() -> Iterator[DicomNode]:
 
     ae = AE(ae_title="PEER")
     ae.add_supported_context(STUDY_ROOT_FIND)
-    handlers = [(evt.EVT_C_FIND, find)]
+    handlers: list[Any] = [(evt.EVT_C_FIND, find)]
     server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
+    assert server is not None
     try:
         yield DicomNode("127.0.0.1", server.server_address[1], "PEER")
     finally:
