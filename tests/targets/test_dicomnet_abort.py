@@ -1,19 +1,23 @@
-"""An aborted association's socket is closed even when the peer reset the connection first
-(pynetdicom's own abort leaves it open then; the garbage collector found it much later, as a
-ResourceWarning in an unrelated test)."""
+"""An association's socket is closed even when the peer reset the connection first or refused
+it (pynetdicom's own shutdown leaves it open then; the garbage collector found it much later,
+as a ResourceWarning in an unrelated test), and an association is one connection."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import struct
 import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.transport import AssociationSocket
 
-from dicomfab.targets._dicomnet import abort
+from dicomfab.errors import TargetConnectError
+from dicomfab.targets._dicomnet import DicomNode, abort
 
 VERIFICATION = "1.2.840.10008.1.1"
 
@@ -49,9 +53,11 @@ def _reset_by_peer(port: int, accepted: list[socket.socket]) -> tuple[Associatio
 
 
 def test_pynetdicoms_abort_leaves_the_socket_open_after_a_reset(
-    scp: tuple[int, list[socket.socket]],
+    scp: tuple[int, list[socket.socket]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the fault the helper exists for: if pynetdicom fixes it, this test says so
+    # the fault _dicomnet's patch exists for: if pynetdicom fixes it, this test says so
+    patched = AssociationSocket._shutdown_socket
+    monkeypatch.setattr(AssociationSocket, "_shutdown_socket", patched.original)  # type: ignore[attr-defined]
     assoc, sock = _reset_by_peer(*scp)
     assoc.abort()
     try:
@@ -74,3 +80,28 @@ def test_abort_of_an_association_already_over_is_quiet(
     abort(assoc)
     abort(assoc)  # a second stop (Ctrl-C after a failure) changes nothing and raises nothing
     assert sock.fileno() == -1
+
+
+def test_an_association_is_one_connection(scp: tuple[int, list[socket.socket]]) -> None:
+    # no probe connection first: it would hold one of the peer's association slots
+    port, accepted = scp
+    ae = AE(ae_title="DICOMFAB")
+    ae.add_requested_context(VERIFICATION)
+    assoc = DicomNode("127.0.0.1", port, "PEER").associate(ae)
+    assoc.release()
+    assert len(accepted) == 1
+
+
+def test_a_refused_connection_says_why_and_leaves_no_socket() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ae = AE(ae_title="DICOMFAB")
+    ae.add_requested_context(VERIFICATION)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(3):
+            with pytest.raises(TargetConnectError, match="Connection refused"):
+                DicomNode("127.0.0.1", port, "PEER").associate(ae)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.transport import AssociationSocket
 
 from dicomfab.errors import (
     TargetConnectError,
@@ -41,19 +42,36 @@ def _nodelay(event: Any) -> None:
 NODELAY_HANDLERS: list[Any] = [(evt.EVT_CONN_OPEN, _nodelay)]
 
 
-def abort(assoc: Association) -> None:
-    """Abort ``assoc`` (if it is not over already) and close its socket.
+def _close_even_when_shutdown_fails() -> None:
+    """pynetdicom (3.0.4) shuts a socket down and closes it in one ``try``: when the shutdown
+    fails (the connection was refused, or the peer reset it first) the close is skipped and the
+    socket is left to the garbage collector, which finds it much later as a ResourceWarning in
+    whatever code runs then. Installed once, for every association of this process."""
+    original = AssociationSocket._shutdown_socket
+    if getattr(original, "closes_always", False):
+        return
 
-    pynetdicom's abort shuts the socket down and closes it in one ``try``: when the peer has
-    already reset the connection, the shutdown fails and the socket stays open, kept by the
-    association's reference cycles until the garbage collector finds it (a ResourceWarning,
-    far from here, in whatever code runs then). Closed here once the reactor has stopped."""
+    def shutdown_socket(self: AssociationSocket) -> None:
+        sock = self.socket
+        try:
+            original(self)
+        finally:
+            if sock is not None:
+                sock.close()
+
+    shutdown_socket.closes_always = True  # type: ignore[attr-defined]
+    shutdown_socket.original = original  # type: ignore[attr-defined]
+    AssociationSocket._shutdown_socket = shutdown_socket  # type: ignore[method-assign]
+
+
+_close_even_when_shutdown_fails()
+
+
+def abort(assoc: Association) -> None:
+    """Abort ``assoc`` from any thread, if it is not over already (its socket is closed even
+    when the peer reset the connection first: :func:`_close_even_when_shutdown_fails`)."""
     with suppress(Exception):  # already gone: nothing left to stop
         assoc.abort()
-    transport = getattr(assoc.dul, "socket", None)
-    sock = getattr(transport, "socket", None)
-    if sock is not None and not assoc.dul.is_alive():
-        sock.close()
 
 
 class ReactorCheckpoint:
@@ -173,19 +191,12 @@ def associate(
 ) -> Association:
     """Return an established association, or raise TargetError saying why there is none.
 
-    A plain TCP connection is tried first: it gives the exact reason when nothing listens, and
-    pynetdicom 3.0.4 leaks its socket on a refused connection (a ResourceWarning, an error
-    under ``filterwarnings = error``)."""
+    The peer sees one connection per association: when pynetdicom's connection fails (it only
+    says "aborted"), a plain TCP connection is tried to tell why (refused, no answer …). A
+    connection made only to probe would hold one of the peer's association slots until its
+    ACSE timeout (pynetdicom's SCP does), and show in its log as a client that said nothing."""
     at = where(host, port, called_ae, ae.ae_title)
     timeout = ae.connection_timeout or 10.0
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except TimeoutError:
-        raise TargetTimeoutError(
-            f"cannot connect to {at}: no answer within {timeout:g} s"
-        ) from None
-    except OSError as exc:
-        raise TargetConnectError(f"cannot connect to {at}: {exc.strerror or exc}") from None
     opened: list[bool] = []
 
     def request() -> Association:
@@ -198,8 +209,11 @@ def associate(
             evt_handlers=[*NODELAY_HANDLERS, (evt.EVT_CONN_OPEN, lambda _: opened.append(True))],
         )
 
+    start = time.monotonic()
     assoc = request()
-    if assoc.is_aborted and opened:
+    if not opened:
+        raise _connect_error(at, host, port, timeout, time.monotonic() - start)
+    if assoc.is_aborted:
         # a peer that rejects and closes at once can make pynetdicom read the closed connection
         # before the A-ASSOCIATE-RJ (an abort without a reason): one more request tells which
         assoc = request()
@@ -215,14 +229,25 @@ def associate(
         except (AttributeError, KeyError, TypeError):
             detail = "no reason given"
         raise TargetRefusedError(f"association rejected by {at}: {detail}")
-    if not opened:  # pynetdicom reports a refused connection as "aborted"
-        raise TargetConnectError(
-            f"cannot connect to {at}: the connection failed (see pynetdicom's log)"
-        )
     if assoc.is_aborted:
         why = "the peer accepted no presentation context or closed the connection"
         raise TargetError(f"association with {at} failed: {why}")
     raise TargetTimeoutError(f"association with {at} failed: no answer to the association request")
+
+
+def _connect_error(at: str, host: str, port: int, timeout: float, waited: float) -> TargetError:
+    """Why pynetdicom could not open a connection to ``host:port``: it waited ``waited`` s."""
+    if waited >= 0.9 * timeout:
+        return TargetTimeoutError(f"cannot connect to {at}: no answer within {timeout:g} s")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except TimeoutError:
+        return TargetTimeoutError(f"cannot connect to {at}: no answer within {timeout:g} s")
+    except OSError as exc:
+        return TargetConnectError(f"cannot connect to {at}: {exc.strerror or exc}")
+    return TargetConnectError(
+        f"cannot connect to {at}: the connection failed (see pynetdicom's log)"
+    )
 
 
 def echo(node: DicomNode) -> int | None:

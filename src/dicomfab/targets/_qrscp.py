@@ -1,8 +1,8 @@
 """Run pynetdicom's qrscp app with three changes: it checks the called AE title (qrscp leaves
 ``require_called_aet`` off, so any called AE title is accepted — unlike a real PACS), it sets
 TCP_NODELAY on every accepted connection (pynetdicom never does; see test-stack P2), and it
-takes up to 64 associations at once instead of 10 (our connection probes — see
-``_dicomnet.associate`` — hold a slot each until the peer's ACSE timeout), and its SQLite index
+takes up to 64 associations at once instead of 10 (parallel C-STORE and C-FIND associations,
+and a released one holds its slot until qrscp's reactor notices), and its SQLite index
 waits up to :data:`BUSY_TIMEOUT` seconds for a lock instead of SQLite's 5: qrscp answers a
 C-STORE with Success even when the row could not be added, so on a loaded machine, with several
 associations storing at once, rows were lost while the files were kept.
