@@ -11,6 +11,7 @@ when interrupted, and finishes it later without writing again what was done.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -158,6 +159,14 @@ def stop_pool(pool: ProcessPoolExecutor) -> list[int]:
         if process.is_alive():
             process.kill()
             process.join(5)
+    # A worker stopped while sending its result leaves half a message in the result pipe, and
+    # the pool's manager thread waits for the rest for ever (CPython 3.11; shutdown() then never
+    # returns: 3 stops in 80 hung). With every worker gone, closing our own end for writing
+    # ends that wait (end of file): the manager finds the pool broken and fails the work left.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
     pool.shutdown(wait=True)
     return [p.pid for p in processes if p.pid is not None]
 
