@@ -74,6 +74,17 @@ def abort(assoc: Association) -> None:
         assoc.abort()
 
 
+def stop(assoc: Association) -> None:
+    """Abort ``assoc`` from another thread and wake the thread that uses it: an empty answer is
+    queued, so a ``send_*`` waiting for one returns at once as "no response" instead of after
+    the DIMSE timeout; and the association is marked paused, so a pynetdicom ``send_*`` that
+    starts after the abort does not spin for ever waiting for a reactor that has ended."""
+    abort(assoc)
+    assoc._is_paused = True
+    with suppress(Exception):  # already gone: nothing left to wake
+        assoc.dimse.msg_queue.put((None, None))
+
+
 class ReactorCheckpoint:
     """The gate an association's reactor thread waits at, which can also say whether the
     reactor is waiting at it right now (:attr:`parked`); installed by :func:`associate` in place

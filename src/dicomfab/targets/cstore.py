@@ -10,7 +10,6 @@ the same ``partial`` receipt.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from dicomfab.targets._dicomnet import (
     abort,
     echo,
     pause_reactor,
+    stop,
 )
 from dicomfab.targets.receipt import InstanceResult, Outcome, Progress, Receipt
 from dicomfab.targets.registry import Adapter, Context
@@ -103,9 +103,7 @@ def abort_and_wake(associations: list[Association]) -> None:
     """Abort each association and wake its sender: pynetdicom's waiting C-STORE returns at once
     instead of after the DIMSE timeout."""
     for assoc in associations:
-        abort(assoc)
-        with contextlib.suppress(Exception):  # already gone: nothing left to stop
-            assoc.dimse.msg_queue.put((None, None))
+        stop(assoc)
 
 
 class _Sending:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import suppress
 from typing import Literal, TypeVar
 
 from pydantic import Field
@@ -55,8 +54,8 @@ from dicomfab.targets._dicomnet import (
     CALLING_AE,
     DicomNode,
     DicomNodeConfig,
-    abort,
     pause_reactor,
+    stop,
 )
 from dicomfab.targets._parallel import DEFAULT_PARALLEL, run_parallel
 from dicomfab.targets.cstore import _quiet_races_after_abort
@@ -135,7 +134,7 @@ class _Associations:
             if self.stopped:
                 raise TargetError(f"C-FIND to {self.verifier._where} failed: stopped")
             if assoc is not None:
-                _abort(assoc)
+                stop(assoc)
             assoc = self.put(slot, self.verifier.node.associate(self.verifier._ae()))
         return assoc
 
@@ -145,7 +144,7 @@ class _Associations:
             self.slots[slot] = assoc
             stopped = self.stopped
         if stopped:  # made while being stopped: it must not outlive the stop
-            _abort(assoc)
+            stop(assoc)
             raise TargetError(f"C-FIND to {self.verifier._where} failed: stopped")
         return assoc
 
@@ -156,7 +155,7 @@ class _Associations:
             self.stopped = True
             live = [a for a in self.slots if a is not None]
         for assoc in live:
-            _abort(assoc)
+            stop(assoc)
 
     def release_all(self) -> None:
         with self.lock:
@@ -165,19 +164,6 @@ class _Associations:
         for assoc in live:
             if assoc.is_established:
                 assoc.release()
-
-
-def _abort(assoc: Association) -> None:
-    """Abort ``assoc`` from any thread and wake whoever uses it. pynetdicom 2's ``send_c_find``
-    first waits, unbounded, for the association's reactor to pause; an abort that lands between
-    our "is it established?" check and that wait ends the reactor first, so the wait would spin
-    forever: the association is marked paused (it is over) to let it through, and an empty
-    response queued so the C-FIND that follows returns at once as "no response"."""
-    abort(assoc)
-    if hasattr(assoc, "_is_paused"):
-        assoc._is_paused = True
-    with suppress(Exception):
-        assoc.dimse.msg_queue.put((None, None))
 
 
 class CFindVerifier:
