@@ -4,12 +4,15 @@ A file's digests come in two parts: ``header_sha256`` over every byte before the
 element, ``pixel_sha256`` over the Pixel Data element (tag, VR, length and value). Instances that
 share pixels share the second digest, which is computed once per shared pixel buffer (and per VR
 style); that is what keeps hashing off the critical path of a 17 MB-per-image dataset.
-``file_digests`` computes both from any file.
+``file_digests`` computes both from any file (``digests`` from its bytes).
 
 Native pixels are not copied on their way to disk: the header is encoded in memory (by
 :mod:`dicomfab.output.header`, the bytes pydicom's ``dcmwrite`` would write), then
 header, Pixel Data element header and the pixel array's own buffer go to the file in one
 ``writev`` call (the array is little-endian and contiguous; otherwise its cached native bytes).
+On Linux they are copied instead into the buffers of a background writer that sends them to the
+disk past the page cache (:mod:`dicomfab.output.direct`): a file written by :func:`write_file`
+is on disk once that writer is flushed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pydicom.filebase import DicomBytesIO
 
 from dicomfab.builder.pixels.image import PixelImage
 from dicomfab.builder.transfer import EncodedInstance, FrameStream
+from dicomfab.output import direct
 from dicomfab.output.header import header_bytes
 
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
@@ -79,7 +83,12 @@ def _pixel_digest(
 
 
 def _write_all(path: Path, parts: list[bytes | memoryview]) -> None:
-    """Write ``parts`` one after the other as the file ``path`` (one ``writev`` if possible)."""
+    """Write ``parts`` one after the other as the file ``path``: handed to this thread's
+    :class:`~dicomfab.output.direct.Writer` (on disk by its ``flush``), else at once, in one
+    ``writev`` if possible."""
+    if direct.enabled():
+        direct.writer().write(path, parts)
+        return
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
     try:
         if hasattr(os, "writev"):
@@ -100,6 +109,12 @@ def _write_all(path: Path, parts: list[bytes | memoryview]) -> None:
         os.close(fd)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` as the file ``path``, as :func:`write_file` writes (on disk once this
+    thread's writer is flushed: :func:`dicomfab.output.direct.written`)."""
+    _write_all(path, [data])
+
+
 def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
     """Write ``encoded`` as a Part 10 file at ``path`` and return its digests."""
     ds = encoded.dataset
@@ -108,13 +123,8 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
         return _write_streamed(path, data, encoded.fragments)
     image = encoded.stream
     if image is None:
-        path.write_bytes(data)
-        header, pixel = _split_at_pixel_data(data)
-        return FileDigest(
-            len(data),
-            hashlib.sha256(header).hexdigest(),
-            hashlib.sha256(pixel).hexdigest() if pixel else None,
-        )
+        _write_all(path, [data])
+        return digests(data)
     explicit = ds.file_meta.TransferSyntaxUID.is_implicit_VR is False
     pixels, pad = _native_view(image)
     element = _element_header(pixels.nbytes + len(pad), image.bits_allocated, explicit)
@@ -175,22 +185,27 @@ def _write_streamed(path: Path, header: bytes, stream: FrameStream) -> FileDiges
     return FileDigest(total, hashlib.sha256(patched).hexdigest(), pixel_digest.hexdigest())
 
 
-def _split_at_pixel_data(data: bytes) -> tuple[bytes, bytes]:
+def _split_at_pixel_data(data: bytes) -> tuple[memoryview, memoryview]:
     """Split a written file at its top-level Pixel Data element (found by re-reading it)."""
+    view = memoryview(data)
     with DicomBytesIO(data) as fp:
         try:
             dcmread(fp, stop_before_pixels=True, force=True)
         except Exception:  # a deliberately broken file: hash it whole
-            return data, b""
+            return view, view[:0]
         offset = fp.tell()
     if data[offset : offset + 4] != _PIXEL_TAG:
-        return data, b""
-    return data[:offset], data[offset:]
+        return view, view[:0]
+    return view[:offset], view[offset:]
 
 
 def file_digests(path: Path) -> FileDigest:
     """The digests of any file, as the manifest records them."""
-    data = path.read_bytes()
+    return digests(path.read_bytes())
+
+
+def digests(data: bytes) -> FileDigest:
+    """The digests of a file's bytes, as the manifest records them."""
     header, pixel = _split_at_pixel_data(data)
     return FileDigest(
         len(data),

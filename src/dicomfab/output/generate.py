@@ -32,6 +32,7 @@ from dicomfab.builder.transfer import cut_pixel_data, encode
 from dicomfab.builder.uids import dataset_identity
 from dicomfab.builder.validation import writing_mode
 from dicomfab.errors import Issue, SpecError
+from dicomfab.output import direct
 from dicomfab.output.atomic import atomic_folder, resumable_folder
 from dicomfab.output.files import FileDigest, write_file
 from dicomfab.output.journal import Journal, Totals, entry_text
@@ -293,17 +294,19 @@ def write_unit(spec_json: str, root: str, unit: Unit) -> UnitResult:
     folder = Path(root)
     if part is not None:
         chosen = _by_anatomy(_patient(spec_json, start)).get(part, [])
-        written = [(inst.path, *_build_and_write(inst, folder)) for inst in chosen]
+        with direct.written():  # the files are on disk before the result says so
+            written = [(inst.path, *_build_and_write(inst, folder)) for inst in chosen]
         return UnitResult(unit, [], written)
     done = []
-    for index in range(start, stop):
-        patient = _patient(spec_json, index)
-        results = {
-            inst.path: _build_and_write(inst, folder)
-            for group in _by_anatomy(patient).values()
-            for inst in group
-        }
-        done.append(finish_patient(patient, results, folder, _records_mode(spec_json)))
+    with direct.written():
+        for index in range(start, stop):
+            patient = _patient(spec_json, index)
+            results = {
+                inst.path: _build_and_write(inst, folder)
+                for group in _by_anatomy(patient).values()
+                for inst in group
+            }
+            done.append(finish_patient(patient, results, folder, _records_mode(spec_json)))
     return UnitResult(unit, done, [])
 
 

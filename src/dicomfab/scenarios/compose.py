@@ -23,7 +23,8 @@ from dicomfab.builder.plan import make_plan
 from dicomfab.builder.plan_model import InstancePlan, Plan, StudyPlan
 from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
-from dicomfab.output.files import file_digests
+from dicomfab.output import direct
+from dicomfab.output.files import digests, write_bytes
 from dicomfab.output.generate import instance_relpath
 from dicomfab.output.manifest import Copies, Manifest, NotObservable
 from dicomfab.output.paths import confined
@@ -372,13 +373,19 @@ def finish(composed: Composed, root: Path, manifest: Manifest) -> None:
 def _break_files(
     composed: Composed, root: Path, by_file: dict[str, Any], rng: random.Random
 ) -> None:
-    for defect, instances, _studies in composed.targets:
-        if defect.mutation is not None:
+    handed: set[Path] = set()  # rewritten through the background writer, maybe not yet on disk
+    with direct.written():
+        for defect, instances, _studies in composed.targets:
+            if defect.mutation is None:
+                continue
             for inst in instances:
                 entry = by_file[_file(composed.plan, inst)]
                 if not entry.written:
                     continue
                 path = confined(root, entry.file)
+                if path in handed:  # broken twice: read (or remove) the first result
+                    direct.flush()
+                    handed.clear()
                 ctx = mutations.MutationContext(rng, entry.sop_instance_uid)
                 new = mutations.apply(
                     defect.mutation.name, path.read_bytes(), ctx, defect.mutation.args
@@ -388,8 +395,9 @@ def _break_files(
                     entry.written, entry.size = False, None
                     entry.header_sha256 = entry.pixel_sha256 = None
                 else:
-                    path.write_bytes(new)
-                    digest = file_digests(path)
+                    write_bytes(path, new)
+                    handed.add(path)
+                    digest = digests(new)
                     entry.size, entry.header_sha256 = digest.size, digest.header_sha256
                     entry.pixel_sha256 = digest.pixel_sha256
 

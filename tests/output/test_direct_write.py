@@ -1,0 +1,243 @@
+"""Files written past the page cache by a background thread (dicomfab.output.direct): the same
+bytes as a plain write, errors reach the caller, an interruption leaves nothing written later,
+and a file system that refuses O_DIRECT still gets every file."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dicomfab import generate, parse_spec
+from dicomfab.output import direct
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="O_DIRECT is Linux's")
+
+
+def _parts(sizes: list[int], seed: int = 0) -> list[bytes]:
+    return [hashlib.shake_256(f"{seed}-{i}".encode()).digest(n) for i, n in enumerate(sizes)]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Chunks of three blocks and every file direct: every boundary with small files."""
+    monkeypatch.setattr(direct, "CHUNK", 3 * direct.ALIGN)
+    monkeypatch.setattr(direct, "DIRECT_MIN", 1)
+    monkeypatch.delattr(direct._local, "writer", raising=False)  # one with these buffers
+    yield
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The real os.open, with the name and flags of every file it opens recorded."""
+    calls: list[tuple[str, int]] = []
+    real = os.open
+
+    def spy(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        calls.append((Path(path).name, flags))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    return calls
+
+
+SIZES = [0, 1, 4095, 4096, 4097, 3 * 4096, 3 * 4096 + 1, 7 * 4096 + 11]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_file_has_exactly_its_bytes_at_every_chunk_boundary(
+    tmp_path: Path, small_chunks: None, opened: list[tuple[str, int]], size: int
+) -> None:
+    writer = direct.Writer()
+    data = _parts([size])[0]
+    writer.write(tmp_path / "f.dcm", [data])
+    writer.flush()
+    assert (tmp_path / "f.dcm").read_bytes() == data
+    direct_opens = [flags & os.O_DIRECT for name, flags in opened if name == "f.dcm"]
+    assert direct_opens == ([os.O_DIRECT] if size else [0])  # an empty file needs no write
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(files=st.lists(st.lists(st.integers(0, 20_000), max_size=5), min_size=1, max_size=6))
+def test_files_made_of_parts_are_their_parts_joined(
+    tmp_path_factory: pytest.TempPathFactory, small_chunks: None, files: list[list[int]]
+) -> None:
+    folder = tmp_path_factory.mktemp("parts")
+    writer = direct.Writer()
+    expected = {}
+    for i, sizes in enumerate(files):
+        parts = _parts(sizes, seed=i)
+        views = [memoryview(p) for p in parts]
+        writer.write(folder / f"{i}.dcm", views)
+        expected[f"{i}.dcm"] = b"".join(parts)
+    writer.flush()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == expected
+
+
+def test_the_callers_buffer_can_change_once_handed_over(tmp_path: Path, small_chunks: None) -> None:
+    buffer = bytearray(_parts([5 * 4096 + 3])[0])
+    kept = bytes(buffer)
+    writer = direct.Writer()
+    writer.write(tmp_path / "f.dcm", [buffer])
+    buffer[:] = bytes(len(buffer))  # the copy was made before write() returned
+    writer.flush()
+    assert (tmp_path / "f.dcm").read_bytes() == kept
+
+
+def test_a_failed_write_is_raised_by_flush_and_the_writer_goes_on(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    writer = direct.Writer()
+    writer.write(tmp_path / "missing" / "f.dcm", [b"x" * 10_000])
+    with pytest.raises(FileNotFoundError):
+        writer.flush()
+    writer.write(tmp_path / "g.dcm", [b"y" * 10_000])
+    writer.flush()
+    assert (tmp_path / "g.dcm").read_bytes() == b"y" * 10_000
+
+
+def test_a_file_system_refusing_o_direct_at_open_gets_buffered_writes(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[str] = []
+    real = os.open
+
+    def refuse(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECT:
+            attempts.append(Path(path).name)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    writer = direct.Writer()
+    files = {f"{i}.dcm": _parts([4096 * i + 5], seed=i)[0] for i in range(1, 4)}
+    for name, data in files.items():
+        writer.write(tmp_path / name, [data])
+    writer.flush()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    assert attempts == ["1.dcm"]  # refused once, not asked again
+
+
+def test_a_file_system_refusing_a_direct_write_gets_the_rest_buffered(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    real = os.write
+    refused: list[int] = []
+
+    def refuse_direct(fd: int, data: Any) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT and len(refused) < 1:
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", refuse_direct)
+    writer = direct.Writer()
+    data = _parts([7 * 4096 + 11])[0]  # three chunks, the last one padded
+    writer.write(tmp_path / "f.dcm", [data])
+    writer.write(tmp_path / "g.dcm", [data[:100]])
+    writer.flush()
+    assert (tmp_path / "f.dcm").read_bytes() == data
+    assert (tmp_path / "g.dcm").read_bytes() == data[:100]
+    assert len(refused) == 1
+
+
+def test_discard_drops_what_is_not_written_and_nothing_appears_after(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    writer = direct.Writer()
+    for i in range(200):
+        writer.write(tmp_path / f"{i}.dcm", [b"z" * 50_000])
+    writer.discard()
+    seen = sorted(p.name for p in tmp_path.iterdir())
+    time.sleep(0.2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == seen
+    writer.write(tmp_path / "after.dcm", [b"a" * 9000])  # usable again, failure-free
+    writer.flush()
+    assert (tmp_path / "after.dcm").read_bytes() == b"a" * 9000
+
+
+def test_written_flushes_on_the_way_out_and_discards_on_an_interruption(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    with direct.written():
+        direct.writer().write(tmp_path / "kept.dcm", [b"k" * 30_000])
+    assert (tmp_path / "kept.dcm").read_bytes() == b"k" * 30_000
+    with pytest.raises(KeyboardInterrupt), direct.written():
+        for i in range(100):
+            direct.writer().write(tmp_path / f"{i}.dcm", [b"z" * 50_000])
+        raise KeyboardInterrupt
+    seen = sorted(p.name for p in tmp_path.iterdir())
+    time.sleep(0.2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == seen
+
+
+def _child_writes(path: str) -> None:
+    direct.writer().write(Path(path), [b"c" * 20_000])
+    direct.writer().flush()
+
+
+def test_a_forked_child_gets_its_own_writer(tmp_path: Path, small_chunks: None) -> None:
+    parent = direct.writer()
+    parent.write(tmp_path / "parent.dcm", [b"p" * 20_000])
+    parent.flush()
+    child = multiprocessing.get_context("fork").Process(
+        target=_child_writes, args=(str(tmp_path / "child.dcm"),)
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert (tmp_path / "child.dcm").read_bytes() == b"c" * 20_000
+
+
+def test_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DICOMFAB_DIRECT_IO", "off")
+    assert not direct.enabled()
+    monkeypatch.setenv("DICOMFAB_DIRECT_IO", "auto")
+    assert direct.enabled()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dataset_is_the_same_bytes_written_direct_or_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    spec = {
+        "name": "direct",
+        "seed": 3,
+        "defaults": {"pixels": {"rows": 1024, "columns": 800}},  # 1.6 MB: past DIRECT_MIN
+        "patients": [
+            {"studies": [{"role": "current"}, {"role": "prior", "date": "-1y"}]},
+            {
+                "studies": [
+                    {
+                        "role": "current",
+                        "series": [{"transfer_syntax": "JPEG2000Lossless"}],
+                    }
+                ]
+            },
+        ],
+    }
+    monkeypatch.setenv("DICOMFAB_DIRECT_IO", "off")
+    plain = generate(parse_spec(spec), tmp_path / "plain", workers=workers)
+    monkeypatch.setenv("DICOMFAB_DIRECT_IO", "auto")
+    fast = generate(parse_spec(spec), tmp_path / "direct", workers=workers)
+    assert _tree(plain.path) == _tree(fast.path)
+    sizes = [len(b) for name, b in _tree(fast.path).items() if name.endswith(".dcm")]
+    assert max(sizes) >= direct.DIRECT_MIN
