@@ -22,7 +22,7 @@ from dicomfab.builder import pixels
 from dicomfab.builder.dataset import build_dataset
 from dicomfab.builder.transfer import encode
 from dicomfab.builder.validation import writing_mode
-from dicomfab.output.header import _fast, _Unsure, header_bytes
+from dicomfab.output.header import _ambiguous, _fast, _Unsure, header_bytes
 from dicomfab.scenarios import compose, load_profiles, scenarios
 
 
@@ -117,6 +117,25 @@ def test_undefined_lengths_and_nested_sequences() -> None:
     outer.is_undefined_length_sequence_item = True
     ds.ReferencedStudySequence = Sequence([outer, Dataset()])
     ds["ReferencedStudySequence"].is_undefined_length = True
+    _same(ds)
+
+
+@pytest.mark.parametrize("representation", [0, 1])
+def test_person_names_and_ambiguous_vrs_at_any_depth(representation: int) -> None:
+    ds = _plain()
+    ds.PixelRepresentation = representation  # Pixel Padding Value: US, or SS
+    ds.PixelPaddingValue = 0 if representation == 0 else -2000
+    ds.OperatorsName = ["Smith^John", "Doe^Jane^^Dr", ""]  # multi-valued, an empty value
+    ds.PerformingPhysicianName = "Odd^Length"
+    assert _ambiguous(ds) is not None  # top level only: no walk
+    _same(ds)
+    ds = _plain()
+    item = Dataset()
+    item.PixelRepresentation = representation
+    item.SmallestImagePixelValue = 1  # US or SS in an item: the whole walk
+    item.PersonName = "In^Item"
+    ds.ReferencedImageSequence = Sequence([item])
+    assert _ambiguous(ds) is None
     _same(ds)
 
 

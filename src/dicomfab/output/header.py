@@ -26,12 +26,13 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import (
     correct_ambiguous_vr,
+    correct_ambiguous_vr_element,
     dcmwrite,
     write_data_element,
 )
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
-from pydicom.valuerep import AMBIGUOUS_VR, EXPLICIT_VR_LENGTH_32
+from pydicom.valuerep import AMBIGUOUS_VR, EXPLICIT_VR_LENGTH_32, PersonName
 
 _STRING_VRS = {"AE": b" ", "AS": b" ", "CS": b" ", "UR": b" ", "UI": b"\x00", "DA": b" ",
                "DT": b" ", "TM": b" "}  # fmt: skip
@@ -85,8 +86,13 @@ def _fast(ds: Dataset) -> bytes:
     if charset is not None and not (isinstance(charset, str) and charset in _PLAIN_CHARSETS):
         raise _Unsure
 
-    if _needs_correction(ds):  # as dcmwrite does (it costs a walk over every element)
+    # as dcmwrite does; its walk over every element (sorted, at every depth) is only needed
+    # where an item holds one: a mammogram's one is Pixel Padding Value (US or SS)
+    ambiguous = _ambiguous(ds)
+    if ambiguous is None:
         correct_ambiguous_vr(ds, True)
+    for elem in ambiguous or ():
+        correct_ambiguous_vr_element(elem, ds, True)
     if "PixelData" in ds:
         ds["PixelData"].is_undefined_length = compressed
     assert meta is not None  # it holds the syntax
@@ -129,9 +135,27 @@ def _file_meta(ds: Dataset, meta: FileMetaDataset) -> list[bytes]:
     return [struct.pack("<HH2sHL", 2, 0, b"UL", 4, length), *body]
 
 
+def _ambiguous(ds: Dataset) -> list[DataElement] | None:
+    """The top-level elements of ``ds`` whose VR is ambiguous (what ``correct_ambiguous_vr``
+    would change), or None when it has to walk ``ds`` itself: an element of ambiguous VR (or
+    one not yet converted) in a sequence item."""
+    found = []
+    for elem in ds._dict.values():
+        if type(elem) is not DataElement:
+            return None
+        vr = elem.VR
+        if vr == "SQ":
+            for item in elem._value or ():
+                if type(item) is not Dataset or _needs_correction(item):
+                    return None
+        elif vr in AMBIGUOUS_VR:
+            found.append(elem)
+    return found
+
+
 def _needs_correction(ds: Dataset) -> bool:
     """Whether ``ds`` holds an element of ambiguous VR (or one not yet converted), at any
-    depth: only then has ``correct_ambiguous_vr`` anything to do."""
+    depth."""
     for elem in ds._dict.values():
         if type(elem) is not DataElement:
             return True
@@ -214,6 +238,13 @@ def _value(elem: Any, encodings: list[str], ascii_ok: bool, implicit: bool) -> A
         if text is None or not text.isascii():
             return None
         encoded = text.encode("ascii")
+        if len(encoded) % 2:
+            encoded += b" "
+    elif vr == "PN":
+        names = value if type(value) in (MultiValue, list) else [value]
+        if not all(type(name) is PersonName for name in names):
+            return None
+        encoded = b"\\".join(name.encode(encodings) for name in names)  # as write_PN does
         if len(encoded) % 2:
             encoded += b" "
     elif vr in _NUMBER_STRING_VRS:
