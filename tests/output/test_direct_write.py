@@ -241,3 +241,26 @@ def test_a_dataset_is_the_same_bytes_written_direct_or_buffered(
     assert _tree(plain.path) == _tree(fast.path)
     sizes = [len(b) for name, b in _tree(fast.path).items() if name.endswith(".dcm")]
     assert max(sizes) >= direct.DIRECT_MIN
+
+
+def test_an_interruption_between_chunks_leaves_no_file_open(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose last chunk never came (Ctrl-C while waiting for a buffer) is closed."""
+    writer = direct.Writer()
+    buffers = writer._buffer
+    calls = []
+
+    def interrupted_at_the_second() -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            writer._jobs.join()  # the first chunk is written: the file is open
+            raise KeyboardInterrupt
+        return buffers()
+
+    monkeypatch.setattr(writer, "_buffer", interrupted_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(tmp_path / "cut.dcm", [b"a" * 20_000])
+    before = len(os.listdir("/proc/self/fd"))
+    writer.discard()
+    assert len(os.listdir("/proc/self/fd")) == before - 1  # the cut file's descriptor

@@ -110,6 +110,7 @@ class Writer:
         self._discarding = True
         try:
             self._jobs.join()
+            self._close()  # a file cut short by the interruption: the thread is idle now
         finally:
             self._discarding = False
             self._failure = None
@@ -164,6 +165,7 @@ class Writer:
                 view = view[: max(0, view.nbytes - (length - chunk.length))]
 
     def _open(self, path: Path, total: int) -> None:
+        self._close()  # the previous file, if a failure or interruption cut it short
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
         self._size, self._padded = total, False
         self._fd_direct = total >= DIRECT_MIN and not self._direct_refused
