@@ -80,7 +80,7 @@ class Writer:
 
     # the caller's side
 
-    def write(self, path: Path, parts: Iterable[bytes | memoryview]) -> None:
+    def write(self, path: Path, parts: Iterable[bytes | bytearray | memoryview]) -> None:
         """Hand over the file ``path`` made of ``parts`` (copied before this returns)."""
         self._raise_failure()
         views = [memoryview(p).cast("B") for p in parts]
