@@ -20,7 +20,10 @@ Run: ``.venv/bin/python benchmarks/generate.py [--instances 200] [--out DIR] [--
    and manifest included. The first large write pass on this VM is 2-4x slower than later ones,
    so one pass of each kind is run first and discarded; then the two kinds alternate, and every
    other pass in the opposite order (whoever goes second inherits the freshly freed page cache).
-   The ratio is our MB/s over tofile's, per pass; the summary is the median. Each pass also shows
+   The same bytes are also written past the page cache with ``O_DIRECT`` (as dicomfab's own
+   writer does, :mod:`dicomfab.output.direct`; with ``--sync`` only, on Linux), and the disk limit
+   is the faster of the two ways. The ratio is our MB/s over the limit's, per pass; the summary
+   is the median. Each pass also shows
    the CPU seconds it used (this process and its workers) and the load average: the machine is a
    shared 2-core VM, and other processes' load slows the CPU-bound generator, not tofile.
 
@@ -57,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from disklimit import write_direct
 
 from dicomfab.output.generate import default_workers, generate
 from dicomfab.studyspec.models import Spec
@@ -168,6 +172,20 @@ def time_tofile(total: int, files: int, per_folder: int, root: Path, sync: bool)
     return Timing(end - start, end - written, total, files, cpu)
 
 
+def time_direct(total: int, files: int, per_folder: int, root: Path) -> Timing | None:
+    """The same files as :func:`time_tofile`, written with O_DIRECT (None: not available)."""
+    clear(root, True, settle=True)
+    size = total // files
+    sizes = [size + (1 if i < total - size * files else 0) for i in range(files)]
+    folders = [root / f"study{i // per_folder:05d}" for i in range(files)]
+    layout = [(folders[i] / f"{i:06d}.raw", n) for i, n in enumerate(sizes)]
+    cpu = cpu_seconds()
+    seconds = write_direct(layout)
+    cpu = cpu_seconds() - cpu
+    clear(root, True)
+    return None if seconds is None else Timing(seconds, 0.0, total, files, cpu)
+
+
 def uncompressed(args: argparse.Namespace, work: Path) -> float:
     spec = screening_spec(args.instances, "bench_native")
     print(
@@ -189,20 +207,24 @@ def uncompressed(args: argparse.Namespace, work: Path) -> float:
         else:  # the other order every other pass: whoever goes second inherits the page cache
             disk = time_tofile(warm.size, warm.files, len(VIEWS), disk_root, args.sync)
             ours = time_generate(spec, ours_root, args.sync)
+        direct = time_direct(ours.size, ours.files, len(VIEWS), disk_root) if args.sync else None
+        best = min(disk.seconds, direct.seconds if direct else disk.seconds)
         ours_rates.append(ours.size / ours.seconds / MB)
-        disk_rates.append(disk.size / disk.seconds / MB)
+        disk_rates.append(disk.size / best / MB)
         ratios.append(ours_rates[-1] / disk_rates[-1])
+        direct_text = f"direct {direct.seconds:5.2f} s | " if direct else ""
         print(
             f"  pass {rep + 1}: dicomfab {ours.seconds:5.2f} s (sync {ours.synced:4.2f}, "
             f"cpu {ours.cpu:4.1f}) {ours_rates[-1]:5.0f} MB/s | tofile {disk.seconds:5.2f} s "
-            f"(sync {disk.synced:4.2f}, cpu {disk.cpu:4.1f}) {disk_rates[-1]:5.0f} MB/s | "
-            f"ratio {ratios[-1]:.2f} | load {os.getloadavg()[0]:.1f}"
+            f"(sync {disk.synced:4.2f}, cpu {disk.cpu:4.1f}) | {direct_text}"
+            f"limit {disk_rates[-1]:5.0f} MB/s | ratio {ratios[-1]:.2f} | "
+            f"load {os.getloadavg()[0]:.1f}"
         )
     disk_rate = statistics.median(disk_rates)
     print(
         f"  median: dicomfab {statistics.median(ours_rates):.0f} MB/s, "
-        f"disk limit (tofile) {disk_rate:.0f} MB/s, ratio {statistics.median(ratios):.2f} "
-        f"(target >= 0.80)"
+        f"disk limit (faster of tofile and O_DIRECT) {disk_rate:.0f} MB/s, "
+        f"ratio {statistics.median(ratios):.2f} (target >= 0.80)"
     )
     return disk_rate
 

@@ -25,7 +25,6 @@ All output goes to a fresh folder (under ``--out``, default a temporary folder) 
 from __future__ import annotations
 
 import argparse
-import mmap
 import os
 import shutil
 import statistics
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from disklimit import write_direct
 
 from dicomfab.output.generate import GenerateResult
 from dicomfab.scenarios import generate_scenarios, scenarios
@@ -60,32 +60,6 @@ def write_raw(out: Path, sizes: list[int]) -> float:
         folder = out / f"{i // 8:05d}"
         folder.mkdir(parents=True, exist_ok=True)
         buffer[:size].tofile(folder / f"{i}.bin")
-    os.sync()
-    return time.perf_counter() - start
-
-
-def write_direct(out: Path, sizes: list[int]) -> float | None:
-    """Seconds to write files of these sizes with O_DIRECT from one aligned buffer (each padded
-    to whole blocks, then cut to its size; synced); None where O_DIRECT is not available."""
-    if not hasattr(os, "O_DIRECT"):
-        return None
-    block = 4096
-    buffer = mmap.mmap(-1, -(-max(sizes) // block) * block)  # page-aligned
-    buffer.write(np.random.default_rng(0).integers(0, 255, len(buffer), dtype=np.uint8).data)
-    view = memoryview(buffer)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT
-    start = time.perf_counter()
-    for i, size in enumerate(sizes):
-        folder = out / f"{i // 8:05d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / f"{i}.bin", flags, 0o666)
-        try:
-            rest = view[: -(-size // block) * block]
-            while rest:
-                rest = rest[os.write(fd, rest) :]
-            os.ftruncate(fd, size)
-        finally:
-            os.close(fd)
     os.sync()
     return time.perf_counter() - start
 
@@ -117,7 +91,9 @@ def main() -> None:
             _clear(root / "library")
             buffered = write_raw(root / "disk", sizes)
             _clear(root / "disk")
-            direct = write_direct(root / "disk", sizes)
+            disk_root = root / "disk"
+            layout = [(disk_root / f"{i // 8:05d}" / f"{i}.bin", n) for i, n in enumerate(sizes)]
+            direct = write_direct(layout)
             _clear(root / "disk")
             disk = min(buffered, direct or buffered)
             total = sum(sizes)
