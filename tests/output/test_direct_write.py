@@ -264,3 +264,32 @@ def test_an_interruption_between_chunks_leaves_no_file_open(
     before = len(os.listdir("/proc/self/fd"))
     writer.discard()
     assert len(os.listdir("/proc/self/fd")) == before - 1  # the cut file's descriptor
+
+
+def _writer_threads() -> set[Any]:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name == "dicomfab-writer"}
+
+
+def test_no_writer_thread_outlives_a_generate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct, "DIRECT_MIN", 1)
+    monkeypatch.delattr(direct._local, "writer", raising=False)
+    spec = {"name": "t", "seed": 1, "patients": [{"studies": [{"role": "current"}]}]}
+    spec["defaults"] = {"pixels": {"rows": 256, "columns": 200}}
+    others = _writer_threads()  # the earlier tests' own Writer objects
+    generate(parse_spec(spec), tmp_path / "a", workers=1)
+    assert _writer_threads() == others
+    with pytest.raises(KeyboardInterrupt), direct.written():
+        direct.writer().write(tmp_path / "x.dcm", [b"x" * 5000])
+        with direct.written():  # an inner one leaves the thread to the outer
+            direct.writer().write(tmp_path / "y.dcm", [b"y" * 5000])
+        assert len(_writer_threads() - others) == 1
+        raise KeyboardInterrupt
+    assert _writer_threads() == others
+    with direct.written():  # and the next one starts it again
+        direct.writer().write(tmp_path / "z.dcm", [b"z" * 5000])
+    assert (tmp_path / "z.dcm").read_bytes() == b"z" * 5000
+    assert _writer_threads() == others

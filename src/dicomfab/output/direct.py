@@ -75,14 +75,16 @@ class Writer:
         self._fd_direct = False  # opened with O_DIRECT
         self._size = 0  # its size
         self._padded = False  # written past its size (to a whole block): cut back on close
-        self._thread = threading.Thread(target=self._run, name="dicomfab-writer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by write(), ended by stop()
 
     # the caller's side
 
     def write(self, path: Path, parts: Iterable[bytes | bytearray | memoryview]) -> None:
         """Hand over the file ``path`` made of ``parts`` (copied before this returns)."""
         self._raise_failure()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="dicomfab-writer", daemon=True)
+            self._thread.start()
         views = [memoryview(p).cast("B") for p in parts]
         total = sum(v.nbytes for v in views)
         if total == 0:
@@ -115,6 +117,14 @@ class Writer:
             self._discarding = False
             self._failure = None
 
+    def stop(self) -> None:
+        """End the thread once it has written what it was given (its buffers are kept for the
+        next write, which starts a new one): no thread of ours outlives a generate."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()
+
     def _buffer(self) -> mmap.mmap:
         if self._free.empty() and self._made < BUFFERS:
             self._made += 1
@@ -131,15 +141,18 @@ class Writer:
     def _run(self) -> None:
         while True:
             chunk = self._jobs.get()
+            if chunk is None:  # stop()
+                self._jobs.task_done()
+                return
             try:
-                if chunk is not None and self._failure is None and not self._discarding:
+                if self._failure is None and not self._discarding:
                     self._write_chunk(chunk)
             except BaseException as exc:  # handed to the caller by flush() or write()
                 self._failure = exc
             finally:
-                if chunk is not None and (chunk.last or self._failure or self._discarding):
+                if chunk.last or self._failure or self._discarding:
                     self._close()
-                if chunk is not None and chunk.buffer is not None:
+                if chunk.buffer is not None:
                     self._free.put(chunk.buffer)
                 self._jobs.task_done()
 
@@ -218,14 +231,21 @@ def flush() -> None:
 def written() -> Iterator[None]:
     """Around code that writes files with :func:`dicomfab.output.files.write_file`: on the way
     out every file is on disk (failures raised), or, on an error or interruption, what was not
-    written yet is dropped."""
+    written yet is dropped; the outermost one ends the writer's thread."""
     if not enabled():
         yield
         return
+    depth = getattr(_local, "depth", 0)
+    _local.depth = depth + 1
     try:
-        yield
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            writer().discard()
-        raise
-    writer().flush()
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                writer().discard()
+            raise
+        writer().flush()
+    finally:
+        _local.depth = depth
+        if depth == 0:
+            writer().stop()
