@@ -156,17 +156,8 @@ def _ambiguous(ds: Dataset) -> list[DataElement] | None:
 def _needs_correction(ds: Dataset) -> bool:
     """Whether ``ds`` holds an element of ambiguous VR (or one not yet converted), at any
     depth."""
-    for elem in ds._dict.values():
-        if type(elem) is not DataElement:
-            return True
-        vr = elem.VR
-        if vr == "SQ":
-            for item in elem._value or ():
-                if type(item) is not Dataset or _needs_correction(item):
-                    return True
-        elif vr in AMBIGUOUS_VR:
-            return True
-    return False
+    found = _ambiguous(ds)
+    return found is None or bool(found)
 
 
 def _dataset(
