@@ -9,9 +9,10 @@ which association answered first: any ``parallel`` gives the same as 1. Interrup
 SIGTERM), every association is aborted and every worker thread ends before the interruption goes
 on. The studies are given to the constructor (the
 ``Verifier`` protocol passes only SOP Instance UIDs); without them, one STUDY-level query lists
-every study the SCP holds first. An instance the SCP does not return is data (absent from the
-Observations); only "cannot connect / association rejected or broken / C-FIND failure status"
-raises :class:`~dicomfab.errors.TargetError`.
+every study the SCP holds first (then asked in the order of their UIDs: an SCP's order of
+answers may change from one query to the next). An instance the SCP does not return is data
+(absent from the Observations); only "cannot connect / association rejected or broken /
+C-FIND failure status" raises :class:`~dicomfab.errors.TargetError`.
 
 Where each study landed (``Observations.studies``): STUDY-level answers with the patient keys
 (PatientID, IssuerOfPatientID, PatientName, PatientBirthDate, PatientSex). The listing query
@@ -222,7 +223,7 @@ class CFindVerifier:
             studies = self.study_uids
             if studies is None:
                 listed = self._studies(pool, 0, None)
-                studies = list(listed)
+                studies = sorted(listed)  # not the order answered: it may change between asks
             answers = self._each(pool, studies, self._study_confirmed)
             for answer in answers:
                 for uid, seen in answer.items():

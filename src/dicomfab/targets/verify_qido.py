@@ -169,7 +169,7 @@ class QidoVerifier(DicomWebEndpoint):
             studies = self.study_uids
             if studies is None:
                 landed = self._list_studies(client)
-                studies = list(landed)
+                studies = sorted(landed)  # not the order answered: it may change between asks
             for answer in self._each(client, studies, self._instances):
                 for dataset in answer:
                     found = {f: _text(dataset, tag) for f, tag in _TAGS.items()}
