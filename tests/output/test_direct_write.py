@@ -28,10 +28,13 @@ def _parts(sizes: list[int], seed: int = 0) -> list[bytes]:
 
 
 @pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Chunks of three blocks and every file direct: every boundary with small files."""
+def small_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Chunks of three blocks and every file direct (the test's folder counting as a local
+    disk, whatever it is on): every boundary with small files."""
     monkeypatch.setattr(direct, "CHUNK", 3 * direct.ALIGN)
     monkeypatch.setattr(direct, "DIRECT_MIN", 1)
+    local = direct.LOCAL_FILE_SYSTEMS | {direct.file_system(tmp_path)}
+    monkeypatch.setattr(direct, "LOCAL_FILE_SYSTEMS", local)
     monkeypatch.delattr(direct._local, "writer", raising=False)  # one with these buffers
     yield
 
@@ -293,3 +296,37 @@ def test_no_writer_thread_outlives_a_generate(
         direct.writer().write(tmp_path / "z.dcm", [b"z" * 5000])
     assert (tmp_path / "z.dcm").read_bytes() == b"z" * 5000
     assert _writer_threads() == others
+
+
+def _findmnt(folder: Path) -> str:
+    import subprocess
+
+    out = subprocess.run(
+        ["findmnt", "-n", "-o", "FSTYPE", "--target", str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()[-1]  # the last of stacked mounts is the one seen
+
+
+@pytest.mark.parametrize("where", ["tmp", "shm"])
+def test_the_file_system_type_is_what_findmnt_says(tmp_path: Path, where: str) -> None:
+    folder = tmp_path if where == "tmp" else Path("/dev/shm")
+    assert direct.file_system(folder) == _findmnt(folder)
+
+
+def test_only_a_local_disk_gets_direct_writes(
+    opened: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(direct, "DIRECT_MIN", 1)
+    assert direct.file_system(Path("/dev/shm")) == "tmpfs"  # not a local disk's
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+        writer = direct.Writer()
+        writer.write(Path(shm) / "f.dcm", [b"s" * 9000])
+        writer.flush()
+        writer.stop()
+        assert (Path(shm) / "f.dcm").read_bytes() == b"s" * 9000
+    assert [flags & os.O_DIRECT for name, flags in opened if name == "f.dcm"] == [0]

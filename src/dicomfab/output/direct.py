@@ -11,11 +11,11 @@ building the next file: the caller copies each file into aligned buffers (a few 
 buffers at once), the thread writes them. :meth:`Writer.flush` waits for everything handed over
 and raises what failed; the generator calls it before it reports any file written.
 
-Used on Linux, for every file of at least :data:`DIRECT_MIN` bytes; smaller ones are written
-buffered by the same thread (in the order given). A file system that refuses ``O_DIRECT``
-(``EINVAL``) gets buffered writes from then on. ``DICOMFAB_DIRECT_IO=off`` turns it all off:
-each file is then written at once, buffered, by the caller (:func:`enabled`). The bytes on disk
-are the same either way.
+Used on Linux, for every file of at least :data:`DIRECT_MIN` bytes on a local disk file system
+(:data:`LOCAL_FILE_SYSTEMS`); other files are written buffered by the same thread (in the order
+given). A file system that refuses ``O_DIRECT`` (``EINVAL``) gets buffered writes from then on.
+``DICOMFAB_DIRECT_IO=off`` turns it all off: each file is then written at once, buffered, by the
+caller (:func:`enabled`). The bytes on disk are the same either way.
 """
 
 from __future__ import annotations
@@ -40,7 +40,13 @@ BUFFERS = 3
 DIRECT_MIN = 1 << 20
 """Smaller files go through the page cache, where they cost little."""
 
+LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "bcachefs"})
+"""Local disk file systems, where O_DIRECT is well supported and fast. On any other (network
+ones such as NFS, where a direct write is a synchronous round trip; FUSE, tmpfs, overlay)
+files are written buffered, by the same thread."""
+
 _OFF = {"off", "0", "no", "false"}
+_types: dict[int, str | None] = {}  # file system type by device number
 
 
 def enabled() -> bool:
@@ -48,6 +54,27 @@ def enabled() -> bool:
     if not hasattr(os, "O_DIRECT"):
         return False
     return os.environ.get("DICOMFAB_DIRECT_IO", "auto").strip().lower() not in _OFF
+
+
+def file_system(folder: Path) -> str | None:
+    """The type of the file system holding ``folder`` (``ext4``, ``nfs4``, …), as
+    ``/proc/self/mountinfo`` names it; None where that cannot be told."""
+    device = os.stat(folder).st_dev
+    if device not in _types:
+        _types[device] = _mount_type(f"{os.major(device)}:{os.minor(device)}")
+    return _types[device]
+
+
+def _mount_type(device: str) -> str | None:
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == device and " - " in line:
+            return line.split(" - ", 1)[1].split()[0]
+    return None
 
 
 @dataclass
@@ -181,7 +208,11 @@ class Writer:
         self._close()  # the previous file, if a failure or interruption cut it short
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
         self._size, self._padded = total, False
-        self._fd_direct = total >= DIRECT_MIN and not self._direct_refused
+        self._fd_direct = (
+            total >= DIRECT_MIN
+            and not self._direct_refused
+            and file_system(path.parent) in LOCAL_FILE_SYSTEMS
+        )
         if self._fd_direct:
             try:
                 self._fd = os.open(path, flags | os.O_DIRECT, 0o666)
