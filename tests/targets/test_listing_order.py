@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from find_scp import find_scp
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
 
 from dicomfab.targets._dicomnet import DicomNode
-from dicomfab.targets.verify_cfind import STUDY_ROOT_FIND, CFindVerifier
+from dicomfab.targets.verify_cfind import CFindVerifier
 from dicomfab.targets.verify_qido import QidoVerifier
 
 STUDIES = [f"1.2.{n}" for n in range(1, 7)]
@@ -67,15 +67,8 @@ def scp() -> Iterator[DicomNode]:
             ds.SOPInstanceUID = sop
             yield 0xFF00, ds
 
-    ae = AE(ae_title="PEER")
-    ae.add_supported_context(STUDY_ROOT_FIND)
-    handlers: list[Any] = [(evt.EVT_C_FIND, find)]
-    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
-    assert server is not None
-    try:
-        yield DicomNode("127.0.0.1", server.server_address[1], "PEER")
-    finally:
-        server.shutdown()
+    with find_scp(find) as node:
+        yield node
 
 
 def _json(tags: dict[str, tuple[str, str]]) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from find_scp import find_scp
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
+from pynetdicom import AE
 
 from dicomfab.errors import TargetError
 from dicomfab.targets._dicomnet import DicomNode, ReactorCheckpoint, pause_reactor
@@ -49,15 +50,8 @@ def scp() -> Iterator[DicomNode]:
         for answer in _study(study):
             yield 0xFF00, answer
 
-    ae = AE(ae_title="PEER")
-    ae.add_supported_context(STUDY_ROOT_FIND)
-    handlers: list[Any] = [(evt.EVT_C_FIND, find)]
-    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
-    assert server is not None
-    try:
-        yield DicomNode("127.0.0.1", server.server_address[1], "PEER")
-    finally:
-        server.shutdown()
+    with find_scp(find) as node:
+        yield node
 
 
 def _stretched(wait: Callable[..., bool]) -> Callable[..., bool]:
