@@ -8,6 +8,7 @@ import errno
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -330,3 +331,38 @@ def test_only_a_local_disk_gets_direct_writes(
         writer.stop()
         assert (Path(shm) / "f.dcm").read_bytes() == b"s" * 9000
     assert [flags & os.O_DIRECT for name, flags in opened if name == "f.dcm"] == [0]
+
+
+def test_the_rest_of_a_failed_file_is_not_a_second_failure(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file fails at its first chunk and the caller is told (at its next write) before the
+    thread takes the file's second chunk: that chunk is dropped, not written to a closed file."""
+    writer = direct.Writer()
+    real_write, real_get = os.write, writer._jobs.get
+    gate = threading.Event()
+
+    def first_fails(fd: int, data: Any) -> int:
+        if Path(f"/proc/self/fd/{fd}").resolve().name == "bad.dcm":
+            raise OSError(errno.EIO, "Input/output error")
+        return real_write(fd, data)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        chunk = real_get(*args, **kwargs)
+        if chunk is not None and chunk.path.name == "bad.dcm" and not chunk.first:
+            gate.wait(10)
+        return chunk
+
+    monkeypatch.setattr(os, "write", first_fails)
+    monkeypatch.setattr(writer._jobs, "get", held)
+    writer.write(tmp_path / "bad.dcm", [b"b" * (2 * 3 * 4096)])  # two chunks
+    for _ in range(500):
+        if writer._failure is not None:
+            break
+        time.sleep(0.01)
+    with pytest.raises(OSError, match="Input/output"):
+        writer.write(tmp_path / "good.dcm", [b"g" * 5000])
+    gate.set()
+    writer.write(tmp_path / "good.dcm", [b"g" * 5000])
+    writer.flush()  # no EBADF from the failed file's second chunk
+    assert (tmp_path / "good.dcm").read_bytes() == b"g" * 5000

@@ -186,6 +186,8 @@ class Writer:
     def _write_chunk(self, chunk: _Chunk) -> None:
         if chunk.first:
             self._open(chunk.path, chunk.total)
+        elif self._fd < 0:
+            return  # the rest of a file that failed (its failure is the caller's already)
         if chunk.buffer is None:
             return
         view = memoryview(chunk.buffer)
