@@ -91,8 +91,9 @@ def _fast(ds: Dataset) -> bytes:
     ambiguous = _ambiguous(ds)
     if ambiguous is None:
         correct_ambiguous_vr(ds, True)
-    for elem in ambiguous or ():
-        correct_ambiguous_vr_element(elem, ds, True)
+    else:
+        for elem in ambiguous:
+            correct_ambiguous_vr_element(elem, ds, True)
     if "PixelData" in ds:
         ds["PixelData"].is_undefined_length = compressed
     assert meta is not None  # it holds the syntax
@@ -137,8 +138,8 @@ def _file_meta(ds: Dataset, meta: FileMetaDataset) -> list[bytes]:
 
 def _ambiguous(ds: Dataset) -> list[DataElement] | None:
     """The top-level elements of ``ds`` whose VR is ambiguous (what ``correct_ambiguous_vr``
-    would change), or None when it has to walk ``ds`` itself: an element of ambiguous VR (or
-    one not yet converted) in a sequence item."""
+    would change), or None when it has to walk ``ds`` itself: an element not yet converted (at
+    any depth), or one of ambiguous VR in a sequence item."""
     found = []
     for elem in ds._dict.values():
         if type(elem) is not DataElement:
