@@ -28,3 +28,22 @@ def test_stop_pool_returns_when_a_result_was_cut_off() -> None:
         stopping.join(30)
     assert not stuck, "stop_pool waited for a result that will never come"
     assert not [p for p in workers if p.is_alive()]
+
+
+def _collector_state() -> tuple[int, int, bool]:
+    import gc
+
+    return gc.get_threshold()[0], gc.get_freeze_count(), gc.isenabled()
+
+
+def test_a_worker_freezes_what_it_inherits_and_collects_less_often() -> None:
+    import gc
+
+    from dicomfab.output.generate import WORKER_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    with ProcessPoolExecutor(max_workers=1, initializer=quiet_worker) as pool:
+        threshold, frozen, enabled = pool.submit(_collector_state).result(timeout=60)
+    assert (threshold, enabled) == (WORKER_GC_THRESHOLD, True)
+    assert frozen > 10_000  # the modules and objects it was forked with
+    assert gc.get_threshold() == before  # the caller's own collector is left alone

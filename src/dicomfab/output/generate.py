@@ -12,6 +12,7 @@ when interrupted, and finishes it later without writing again what was done.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import signal
@@ -137,13 +138,26 @@ def _attributes(ds: Any) -> dict[str, Any]:
     return out
 
 
+WORKER_GC_THRESHOLD = 10_000
+"""A worker's youngest-generation collection threshold (CPython's default: 700)."""
+
+
 def quiet_worker() -> None:
     """Initializer of every worker process: the terminal's SIGINT (sent to the whole process
     group) is left to the parent, which stops the workers itself (:func:`stop_pool`), and SIGTERM
     ends a worker at once and quietly (a forked worker inherits the CLI's handlers, which would
-    raise in it and print a traceback)."""
+    raise in it and print a traceback).
+
+    The garbage collector is tuned too: what the worker inherits (modules, classes, the parent's
+    plans) is frozen out of every collection, which would otherwise scan it again and again (and
+    write to its copy-on-write pages), and the youngest generation is collected every 10,000
+    allocations instead of 700 (a worker makes and drops some 10^5 data elements per scenario,
+    few of them in cycles). Together about 5 % of a worker's time on the scenario library."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(WORKER_GC_THRESHOLD, older, oldest)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> list[int]:

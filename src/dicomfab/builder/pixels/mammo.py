@@ -570,12 +570,13 @@ def _paint(
     offsets: np.ndarray,
     right: bool,
 ) -> None:
-    """Write ``wide`` repeated _SCALE× down plus noise into ``image`` (all zeros: the
-    background), breast only.
+    """Write ``wide`` repeated _SCALE× down plus noise into ``image`` where the breast is, and 0
+    (the background) everywhere else: ``image`` may hold anything before.
 
     ``wide`` holds the breast from the chest wall on (mirrored for the right breast: up to the
     chest wall). One pass over the image, row band by row band: level + noise up to the band's
-    widest row (vertical repetition by broadcasting), then zero each row past its own edge."""
+    widest row (vertical repetition by broadcasting), zero beyond it, then zero each row past its
+    own edge. Each byte is written once, not zeroed first and written again."""
     rows, cols = image.shape
     span = wide.shape[1]
     step = _BAND // _SCALE
@@ -585,14 +586,16 @@ def _paint(
         # at most the drawn anatomy's width: a frame far wider than tall (16 × 5000) has a row
         # edge past the narrow anatomy drawn for it
         width = min(int(edge[start:stop].max()), span)
-        if not width:
-            continue
         if right:
+            image[start:stop, : cols - width] = 0
             target = image[start:stop, cols - width :]
             source = slice(span - width, span)
         else:
+            image[start:stop, width:] = 0
             target = image[start:stop, :width]
             source = slice(0, width)
+        if not width:
+            continue
         full, extra = divmod(n, _SCALE)
         small = wide[band * step : band * step + full + (1 if extra else 0), source]
         offset = int(offsets[band])
@@ -736,7 +739,7 @@ def synthesize(
 
     noise = _noise_pool(cols, amplitude, np.dtype(dtype))
     offsets = np.random.default_rng(seed ^ 0x5EED).integers(0, 1024, -(-rows // _BAND))
-    image = np.zeros((rows, cols), dtype=dtype)
+    image = np.empty((rows, cols), dtype=dtype)  # every pixel written by _paint
     right = laterality == "R"
     _paint(image, _widen(levels, right), drawn.edge, noise, offsets, right)
     coarse_rows, coarse_cols = _coarse(rows, cols)

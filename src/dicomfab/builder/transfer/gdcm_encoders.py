@@ -6,6 +6,9 @@ codestream out.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import numpy as np
 
 from dicomfab.builder.transfer.encoders import check_frame
@@ -37,21 +40,30 @@ def encode_jpeg_extended(
 
 def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -> bytes:
     """A lossy (DCT) JPEG codestream at the lowest IJG quality (the highest compression) that
-    keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1: a bisection over quality
-    1–100, each candidate decoded with libjpeg and measured (both conditions only get easier as
-    the quality rises). A candidate shorter than that ratio allows fails whatever its PSNR, so it
-    is not decoded."""
+    keeps ``target`` dB PSNR and compresses at most ``MAX_RATIO``:1, found among qualities 1–100
+    (both conditions only get easier as the quality rises), each candidate decoded with libjpeg
+    and measured. A candidate shorter than that ratio allows fails whatever its PSNR, so it is
+    not decoded.
+
+    The answer is the one a bisection finds (the same wherever both conditions are monotonic),
+    in fewer attempts (each an encode, and a decode unless the candidate is too short): :func:`_next_quality` interpolates where the lengths and
+    PSNRs measured so far cross their limits and tries there, then next to it."""
     import libjpeg
 
     most = stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
+    tried: dict[int, tuple[bytes, float]] = {}
 
-    def attempt(quality: int) -> tuple[bytes, float]:
+    def passes(quality: int) -> bool:
         codestream = _gdcm_encode(frame, bits_stored, syntax, quality)
         if quality < 100 and len(codestream) < most:
-            return codestream, float("-inf")  # fails on length: its PSNR does not matter
-        return codestream, psnr(frame, libjpeg.decode(codestream), bits_stored)
+            achieved = float("-inf")  # fails on length: its PSNR does not matter
+        else:
+            achieved = psnr(frame, libjpeg.decode(codestream), bits_stored)
+        tried[quality] = codestream, achieved
+        return achieved >= target and len(codestream) >= most
 
-    best, achieved = attempt(100)
+    passes(100)
+    best, achieved = tried[100]
     if achieved < target:
         raise BuildError(
             f"JPEG cannot keep {target:g} dB PSNR on this {frame.shape[0]}×{frame.shape[1]} "
@@ -60,15 +72,48 @@ def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -
         )
     if len(best) < most:  # compresses beyond MAX_RATIO even at the best quality
         return best
-    low, high = 1, 100  # quality 100 meets both conditions
+    low, high = 1, 100  # the answer is in [low, high]; high passes
+    aim = True
     while low < high:
-        middle = (low + high) // 2
-        codestream, achieved = attempt(middle)
-        if achieved >= target and len(codestream) >= most:
-            high, best = middle, codestream
+        width = high - low
+        quality = _next_quality(tried, target, most, low, high) if aim else (low + high) // 2
+        if passes(quality):
+            high = quality
         else:
-            low = middle + 1
-    return best
+            low = quality + 1
+        # an aim that left more than half of a wide range was misled (the PSNR of 8-bit frames
+        # is not monotonic in the quality): the next attempt bisects
+        aim = not aim or high - low <= max(2, width // 2)
+    return tried[high][0]
+
+
+def _next_quality(
+    tried: Mapping[int, tuple[bytes, float]], target: float, most: float, low: int, high: int
+) -> int:
+    """The quality to try next, in [low, high - 1]: where the codestream length reaches ``most``
+    and the PSNR reaches ``target``, interpolated between the nearest measurements on either
+    side of each (length on a log scale), whichever is higher; the middle of [low, high] before
+    anything can be interpolated. A right guess ends the search with the next attempt, the
+    quality below it."""
+    lengths = [(q, math.log(len(c))) for q, (c, _) in tried.items()]
+    psnrs = [(q, p) for q, (_, p) in tried.items() if p != float("-inf")]
+    guesses = [
+        g for g in (_crossing(lengths, math.log(most)), _crossing(psnrs, target)) if g is not None
+    ]
+    guess = max(guesses) if guesses else (low + high) // 2
+    return max(low, min(high - 1, guess))
+
+
+def _crossing(points: list[tuple[int, float]], limit: float) -> int | None:
+    """The lowest quality whose value reaches ``limit``, on the line through the two measured
+    values nearest to it (the secant method: on one side of the limit, it extrapolates); None
+    until the limit has been crossed or with no such line."""
+    if not any(v < limit for _, v in points) or not any(v >= limit for _, v in points):
+        return None
+    (q1, v1), (q2, v2) = sorted(points, key=lambda point: abs(point[1] - limit))[:2]
+    if (v2 - v1) * (q2 - q1) <= 0:  # flat or falling here: no line to follow
+        return None
+    return math.ceil(q1 + (limit - v1) * (q2 - q1) / (v2 - v1))
 
 
 def encode_jpeg_lossless_sv1(frame: np.ndarray, bits_stored: int) -> bytes:
