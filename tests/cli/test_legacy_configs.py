@@ -92,7 +92,7 @@ def test_the_predecessors_sample_generates_clean(cli: Run, tmp_path: Path) -> No
             )
             assert (ds.SamplesPerPixel, ds.PhotometricInterpretation) == (1, "MONOCHROME2")
             assert dciodvfy(path).errors == [], path
-            pixels.setdefault(view.name, []).append(inst.pixel_sha256)
+            pixels.setdefault(view.name, []).append(inst.pixel_blake3)
 
     # `cancerous: true` on the external prior: its images show the same anatomy as the
     # (non-cancerous) current and internal prior images, plus a lesion

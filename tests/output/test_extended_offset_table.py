@@ -79,9 +79,9 @@ def test_manifest_digests_and_size_match_the_file(tmp_path: Path) -> None:
     path = result.path / inst.file
     written = file_digests(path)
     assert inst.size == written.size == path.stat().st_size
-    assert (inst.header_sha256, inst.pixel_sha256) == (
-        written.header_sha256,
-        written.pixel_sha256,
+    assert (inst.header_blake3, inst.pixel_blake3) == (
+        written.header_blake3,
+        written.pixel_blake3,
     )
 
 

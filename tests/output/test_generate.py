@@ -47,10 +47,10 @@ def test_layout_manifest_and_records(make_dataset: Any, small_spec: dict[str, An
                 assert ds.SOPInstanceUID == inst["sop_instance_uid"]
                 assert ds.StudyInstanceUID == study["study_instance_uid"]
                 digest = file_digests(path)
-                assert (digest.size, digest.header_sha256, digest.pixel_sha256) == (
+                assert (digest.size, digest.header_blake3, digest.pixel_blake3) == (
                     inst["size"],
-                    inst["header_sha256"],
-                    inst["pixel_sha256"],
+                    inst["header_blake3"],
+                    inst["pixel_blake3"],
                 )
     current, prior = studies
     record = json.loads((root / current["record"]).read_text())
@@ -65,6 +65,28 @@ def test_layout_manifest_and_records(make_dataset: Any, small_spec: dict[str, An
         prior["record"] is None
         and not (root / "jsons" / f"{prior['study_instance_uid']}.json").exists()
     )
+
+
+def test_digests_are_blake3_of_the_header_and_of_the_pixel_data_element(
+    make_dataset: Any, small_spec: dict[str, Any]
+) -> None:
+    from blake3 import blake3
+    from pydicom.filebase import DicomBytesIO
+
+    result = make_dataset(small_spec)
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert manifest["format"] == 2
+    for inst in (
+        i for s in manifest["patients"][0]["studies"] for se in s["series"] for i in se["instances"]
+    ):
+        data = (result.path / inst["file"]).read_bytes()
+        with DicomBytesIO(data) as fp:
+            pydicom.dcmread(fp, stop_before_pixels=True)
+            split = fp.tell()
+        assert data[split : split + 4] == b"\xe0\x7f\x10\x00"  # the Pixel Data element
+        assert inst["header_blake3"] == blake3(data[:split]).hexdigest()
+        assert inst["pixel_blake3"] == blake3(data[split:]).hexdigest()
+        assert inst["size"] == len(data)
 
 
 def test_prior_chain_is_ordered_newest_first(make_dataset: Any) -> None:

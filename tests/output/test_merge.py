@@ -166,3 +166,31 @@ def test_existing_target_needs_overwrite(tmp_path: Path) -> None:
         merge([a.path], target)
     result = merge([a.path], target, overwrite=True)
     assert result.files == 8
+
+
+def test_a_format_1_manifest_is_read_and_its_files_compared_byte_by_byte(tmp_path: Path) -> None:
+    """Manifests before format 2 carry SHA-256 digests (header_sha256, pixel_sha256): still
+    read, but those digests cannot be compared with BLAKE3 ones, so merge compares the bytes."""
+    import hashlib
+
+    a = _make(_spec("a", 1), tmp_path / "new")
+    old = _make(_spec("a", 1), tmp_path / "old")
+    data = json.loads((old.path / "manifest.json").read_text())
+    data["format"] = 1
+    for patient in data["patients"]:
+        for study in patient["studies"]:
+            for series in study["series"]:
+                for inst in series["instances"]:
+                    del inst["header_blake3"], inst["pixel_blake3"]
+                    digest = hashlib.sha256((old.path / inst["file"]).read_bytes()).hexdigest()
+                    inst["header_sha256"] = inst["pixel_sha256"] = digest  # what they held
+    (old.path / "manifest.json").write_text(json.dumps(data, indent=2))
+    loaded = Manifest.model_validate_json((old.path / "manifest.json").read_bytes())
+    assert loaded.format == 1
+    assert all(i.header_blake3 is None and i.pixel_blake3 is None for i in loaded.instances())
+
+    result = merge([old.path, a.path], tmp_path / "merged")
+    assert len(result.duplicates) == 8 + 1 and result.conflicts == []
+    (old.path / a.manifest.instances()[0].file).write_bytes(b"changed")
+    with pytest.raises(OutputError, match="conflicting"):
+        merge([old.path, a.path], tmp_path / "merged2")

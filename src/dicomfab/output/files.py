@@ -1,9 +1,11 @@
 """Writing one DICOM Part 10 file, fast, and the digests the manifest records for it.
 
-A file's digests come in two parts: ``header_sha256`` over every byte before the Pixel Data
-element, ``pixel_sha256`` over the Pixel Data element (tag, VR, length and value). Instances that
+A file's digests come in two parts: ``header_blake3`` over every byte before the Pixel Data
+element, ``pixel_blake3`` over the Pixel Data element (tag, VR, length and value). Instances that
 share pixels share the second digest, which is computed once per shared pixel buffer (and per VR
-style); that is what keeps hashing off the critical path of a 17 MB-per-image dataset.
+style). BLAKE3 (256-bit, hex), not SHA-256: on one core it hashes 4–5 GB/s here against
+SHA-256's 1.2–1.7 (with the CPU's SHA extensions), and SHA-256 was a tenth of the time of
+generating the scenario library.
 ``file_digests`` computes both from any file (``digests`` from its bytes).
 
 Native pixels are not copied on their way to disk: the header is encoded in memory (by
@@ -17,7 +19,6 @@ is on disk once that writer is flushed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import sys
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from blake3 import blake3
 from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
 
@@ -40,8 +42,8 @@ _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 @dataclass(frozen=True)
 class FileDigest:
     size: int
-    header_sha256: str
-    pixel_sha256: str | None
+    header_blake3: str
+    pixel_blake3: str | None
 
 
 # pixel digest per shared image (weakly held: it goes when the image goes) and VR style
@@ -70,12 +72,12 @@ def _element_header(length: int, bits_allocated: int, explicit_vr: bool) -> byte
 def _pixel_digest(
     image: PixelImage, explicit: bool, element: bytes, pixels: memoryview, pad: bytes
 ) -> str:
-    """SHA-256 of the Pixel Data element (``element`` header, ``pixels``, ``pad``), computed once
+    """BLAKE3 of the Pixel Data element (``element`` header, ``pixels``, ``pad``), computed once
     per image and VR style."""
     known = _pixel_digests.setdefault(image, {})
     found = known.get(explicit)
     if found is None:
-        digest = hashlib.sha256(element)
+        digest = blake3(element)
         digest.update(pixels)
         digest.update(pad)
         found = known[explicit] = digest.hexdigest()
@@ -131,7 +133,7 @@ def write_file(path: Path, encoded: EncodedInstance) -> FileDigest:
     _write_all(path, [data, element, pixels, pad])
     return FileDigest(
         len(data) + len(element) + pixels.nbytes + len(pad),
-        hashlib.sha256(data).hexdigest(),
+        blake3(data).hexdigest(),
         _pixel_digest(image, explicit, element, pixels, pad),
     )
 
@@ -155,7 +157,7 @@ def _write_streamed(path: Path, header: bytes, stream: FrameStream) -> FileDiges
             raise ValueError("the header has no Extended Offset Table placeholders to fill")
         at.append(where + 12)
     element = _PIXEL_TAG + b"OB\x00\x00\xff\xff\xff\xff" + _ITEM + b"\x00\x00\x00\x00"
-    pixel_digest = hashlib.sha256(element)
+    pixel_digest = blake3(element)
     offsets: list[int] = []
     lengths: list[int] = []
     position = 0  # from the first byte of the first fragment's item tag
@@ -182,7 +184,7 @@ def _write_streamed(path: Path, header: bytes, stream: FrameStream) -> FileDiges
             out.seek(start)
             out.write(packed)
     total = len(header) + len(element) + position + len(_SEQUENCE_END)
-    return FileDigest(total, hashlib.sha256(patched).hexdigest(), pixel_digest.hexdigest())
+    return FileDigest(total, blake3(patched).hexdigest(), pixel_digest.hexdigest())
 
 
 def _split_at_pixel_data(data: bytes) -> tuple[memoryview, memoryview]:
@@ -209,6 +211,6 @@ def digests(data: bytes) -> FileDigest:
     header, pixel = _split_at_pixel_data(data)
     return FileDigest(
         len(data),
-        hashlib.sha256(header).hexdigest(),
-        hashlib.sha256(pixel).hexdigest() if pixel else None,
+        blake3(header).hexdigest(),
+        blake3(pixel).hexdigest() if pixel else None,
     )

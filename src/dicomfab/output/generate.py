@@ -388,8 +388,8 @@ def patient_entry(p: PatientPlan, results: Results) -> PatientEntry:
                         file=instance_relpath(inst),
                         written=digest is not None,
                         size=digest.size if digest else None,
-                        header_sha256=digest.header_sha256 if digest else None,
-                        pixel_sha256=digest.pixel_sha256 if digest else None,
+                        header_blake3=digest.header_blake3 if digest else None,
+                        pixel_blake3=digest.pixel_blake3 if digest else None,
                         attributes=attrs,
                         defects=[dict(d) for d in inst.defects],
                     )

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
+"""2: the file digests are BLAKE3 (``header_blake3``, ``pixel_blake3``). Format 1 had SHA-256
+(``header_sha256``, ``pixel_sha256``); such a manifest is still read, without its digests
+(merge then compares those files byte by byte)."""
+
+_FORMAT_1_DIGESTS = ("header_sha256", "pixel_sha256")
 
 
 class _Model(BaseModel):
@@ -49,8 +54,8 @@ class InstanceEntry(_Model):
     file: str = Field(description="path relative to the dataset folder")
     written: bool = Field(description="false when the spec asked to list it but write no file")
     size: int | None = None
-    header_sha256: str | None = None
-    pixel_sha256: str | None = None
+    header_blake3: str | None = None
+    pixel_blake3: str | None = None
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="key attributes as written in the file"
     )
@@ -62,6 +67,13 @@ class InstanceEntry(_Model):
         None, description="the scenario says no index can show this instance's outcome"
     )
     defects: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_format_1_digests(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(key in data for key in _FORMAT_1_DIGESTS):
+            return {k: v for k, v in data.items() if k not in _FORMAT_1_DIGESTS}
+        return data
 
 
 class SeriesEntry(_Model):

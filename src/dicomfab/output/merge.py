@@ -143,9 +143,9 @@ def merged_record_path(record: str) -> str:
 
 
 def _digest(inst: InstanceEntry) -> tuple[int, str, str | None] | None:
-    if inst.size is None or inst.header_sha256 is None:
+    if inst.size is None or inst.header_blake3 is None:
         return None
-    return inst.size, inst.header_sha256, inst.pixel_sha256
+    return inst.size, inst.header_blake3, inst.pixel_blake3
 
 
 def _same_content(a: Placement, b: Placement) -> bool:

@@ -393,13 +393,13 @@ def _break_files(
                 if new is None:
                     path.unlink()
                     entry.written, entry.size = False, None
-                    entry.header_sha256 = entry.pixel_sha256 = None
+                    entry.header_blake3 = entry.pixel_blake3 = None
                 else:
                     write_bytes(path, new)
                     handed.add(path)
                     digest = digests(new)
-                    entry.size, entry.header_sha256 = digest.size, digest.header_sha256
-                    entry.pixel_sha256 = digest.pixel_sha256
+                    entry.size, entry.header_blake3 = digest.size, digest.header_blake3
+                    entry.pixel_blake3 = digest.pixel_blake3
 
 
 def _split(composed: Composed, root: Path, manifest: Manifest) -> None:

@@ -46,8 +46,10 @@ def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -
     not decoded.
 
     The answer is the one a bisection finds (the same wherever both conditions are monotonic),
-    in fewer attempts (each an encode, and a decode unless the candidate is too short): :func:`_next_quality` interpolates where the lengths and
-    PSNRs measured so far cross their limits and tries there, then next to it."""
+    in fewer attempts (each an encode, and a decode unless the candidate is too short):
+    :func:`_next_quality` interpolates where the lengths and PSNRs measured so far cross their
+    limits and tries there, then next to it; an attempt that leaves more than half of a wide
+    range was misled, and the next one bisects."""
     import libjpeg
 
     most = stored_bytes(frame, bits_stored) / MAX_RATIO  # fewest bytes allowed
@@ -81,8 +83,7 @@ def _jpeg_dct(frame: np.ndarray, bits_stored: int, target: float, syntax: int) -
             high = quality
         else:
             low = quality + 1
-        # an aim that left more than half of a wide range was misled (the PSNR of 8-bit frames
-        # is not monotonic in the quality): the next attempt bisects
+        # (the PSNR of 8-bit frames is not always monotonic in the quality)
         aim = not aim or high - low <= max(2, width // 2)
     return tried[high][0]
 
