@@ -19,12 +19,14 @@ is on disk once that writer is flushed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import sys
 import weakref
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 from blake3 import blake3
@@ -84,10 +86,55 @@ def _pixel_digest(
     return found
 
 
+KEEP_BYTES = 256 << 20
+"""At most this many bytes of files are kept in memory by :func:`keeping` (more are read back)."""
+
+_keep: frozenset[str] = frozenset()  # the files kept: study folder/name
+_keep_pid = 0  # the process keeping them (not a worker forked from it)
+_kept: dict[str, bytes] = {}
+
+
+def _file_key(path: PurePath) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+@contextlib.contextmanager
+def keeping(files: Iterable[str]) -> Iterator[None]:
+    """Within, the bytes of each file this process writes whose path ends in one of ``files``'
+    last two components (study folder and name) also stay in memory, until :func:`kept` takes
+    them (at most :data:`KEEP_BYTES` in all): for the files a scenario breaks once they are
+    written, which would otherwise be read back from disk (written past the page cache)."""
+    global _keep, _keep_pid
+    _keep, _keep_pid = frozenset(_file_key(PurePath(f)) for f in files), os.getpid()
+    try:
+        yield
+    finally:
+        _keep, _keep_pid = frozenset(), 0
+        _kept.clear()
+
+
+def kept(file: str) -> bytes | None:
+    """The bytes last written to ``file`` (a path, matched on its last two components) while
+    :func:`keeping` it, handed over once; None if they were not kept."""
+    return _kept.pop(_file_key(PurePath(file)), None)
+
+
+def _keep_copy(path: Path, parts: list[bytes | memoryview]) -> None:
+    key = _file_key(path)
+    if key not in _keep or _keep_pid != os.getpid():
+        return
+    _kept.pop(key, None)
+    data = b"".join(parts)
+    if sum(map(len, _kept.values())) + len(data) <= KEEP_BYTES:
+        _kept[key] = data
+
+
 def _write_all(path: Path, parts: list[bytes | memoryview]) -> None:
     """Write ``parts`` one after the other as the file ``path``: handed to this thread's
     :class:`~dicomfab.output.direct.Writer` (on disk by its ``flush``), else at once, in one
     ``writev`` if possible."""
+    if _keep:
+        _keep_copy(path, parts)
     if direct.enabled():
         direct.writer().write(path, parts)
         return

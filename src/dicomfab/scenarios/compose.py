@@ -24,7 +24,7 @@ from dicomfab.builder.plan_model import InstancePlan, Plan, StudyPlan
 from dicomfab.builder.uids import UIDFactory, uid_name
 from dicomfab.errors import Issue, SpecError, shorten_text
 from dicomfab.output import direct
-from dicomfab.output.files import digests, write_bytes
+from dicomfab.output.files import digests, kept, write_bytes
 from dicomfab.output.generate import instance_relpath
 from dicomfab.output.manifest import Copies, Manifest, NotObservable
 from dicomfab.output.paths import confined
@@ -383,13 +383,13 @@ def _break_files(
                 if not entry.written:
                     continue
                 path = confined(root, entry.file)
-                if path in handed:  # broken twice: read (or remove) the first result
+                if path in handed:  # broken twice: the first result on disk before the next
                     direct.flush()
                     handed.clear()
+                data = kept(entry.file)  # as written (generate_one kept them), else from disk
+                data = path.read_bytes() if data is None else data
                 ctx = mutations.MutationContext(rng, entry.sop_instance_uid)
-                new = mutations.apply(
-                    defect.mutation.name, path.read_bytes(), ctx, defect.mutation.args
-                )
+                new = mutations.apply(defect.mutation.name, data, ctx, defect.mutation.args)
                 if new is None:
                     path.unlink()
                     entry.written, entry.size = False, None
@@ -538,6 +538,16 @@ def instance_expectations(composed: Composed) -> dict[str, Outcome]:
             (instance_relpath(i), outcome) for i in selectors.instances(selectors.parse(text), plan)
         )
     return out
+
+
+def mutated_files(composed: Composed) -> set[str]:
+    """The files (relative to the dataset, as planned) that a defect of ``composed`` mutates."""
+    return {
+        _file(composed.plan, inst)
+        for defect, instances, _studies in composed.targets
+        if defect.mutation is not None
+        for inst in instances
+    }
 
 
 def defect_files(composed: Composed) -> list[tuple[Defect, list[InstancePlan]]]:

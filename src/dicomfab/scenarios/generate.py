@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dicomfab.output.atomic import partial_folders
+from dicomfab.output.files import keeping
 from dicomfab.output.generate import (
     GenerateResult,
     default_workers,
@@ -17,7 +18,7 @@ from dicomfab.output.generate import (
     quiet_worker,
     stop_pool,
 )
-from dicomfab.scenarios.compose import Composed, compose, finish
+from dicomfab.scenarios.compose import Composed, compose, finish, mutated_files
 from dicomfab.scenarios.library import get
 from dicomfab.scenarios.profiles import load_profiles
 
@@ -48,14 +49,15 @@ def generate_one(
         profiles = load_profiles(request.sites)
         composed = compose(scenario, request.overrides, profiles, seed=request.seed)
     done: Composed = composed
-    return generate(
-        done.spec,
-        output,
-        overwrite=request.overwrite,
-        workers=workers,
-        plan=done.plan,
-        finish=lambda root, manifest: finish(done, root, manifest),
-    )
+    with keeping(mutated_files(done)):  # broken after writing: no need to read them back
+        return generate(
+            done.spec,
+            output,
+            overwrite=request.overwrite,
+            workers=workers,
+            plan=done.plan,
+            finish=lambda root, manifest: finish(done, root, manifest),
+        )
 
 
 def _generate_at(position: int, request: ScenarioRequest, output: Path) -> GenerateResult:
