@@ -30,20 +30,33 @@ def test_stop_pool_returns_when_a_result_was_cut_off() -> None:
     assert not [p for p in workers if p.is_alive()]
 
 
-def _collector_state() -> tuple[int, int, bool]:
+def _huge_pages(enabled: bool) -> bool:
+    """Set numpy's huge-page advice; whether it was on."""
+    from numpy._core import multiarray
+
+    return bool(multiarray._set_madvise_hugepage(enabled))
+
+
+def _worker_state() -> tuple[int, int, bool, bool]:
     import gc
 
-    return gc.get_threshold()[0], gc.get_freeze_count(), gc.isenabled()
+    huge = _huge_pages(False)
+    _huge_pages(huge)
+    return gc.get_threshold()[0], gc.get_freeze_count(), gc.isenabled(), huge
 
 
-def test_a_worker_freezes_what_it_inherits_and_collects_less_often() -> None:
+def test_a_worker_freezes_what_it_inherits_collects_less_often_and_asks_no_huge_pages() -> None:
     import gc
 
     from dicomfab.output.generate import WORKER_GC_THRESHOLD
 
-    before = gc.get_threshold()
-    with ProcessPoolExecutor(max_workers=1, initializer=quiet_worker) as pool:
-        threshold, frozen, enabled = pool.submit(_collector_state).result(timeout=60)
-    assert (threshold, enabled) == (WORKER_GC_THRESHOLD, True)
-    assert frozen > 10_000  # the modules and objects it was forked with
-    assert gc.get_threshold() == before  # the caller's own collector is left alone
+    before, huge = gc.get_threshold(), _huge_pages(True)
+    try:
+        with ProcessPoolExecutor(max_workers=1, initializer=quiet_worker) as pool:
+            threshold, frozen, enabled, worker_huge = pool.submit(_worker_state).result(60)
+        assert (threshold, enabled, worker_huge) == (WORKER_GC_THRESHOLD, True, False)
+        assert frozen > 10_000  # the modules and objects it was forked with
+        assert gc.get_threshold() == before  # the caller's own collector is left alone
+        assert _huge_pages(huge) is True  # and its numpy's advice
+    finally:
+        _huge_pages(huge)
