@@ -52,14 +52,18 @@ def generate_library(out: Path, image_size: str) -> tuple[float, list[GenerateRe
     return time.perf_counter() - start, results
 
 
-def write_raw(out: Path, sizes: list[int]) -> float:
-    """Seconds to write files of these sizes with numpy.tofile from one buffer (synced)."""
-    buffer = np.random.default_rng(0).integers(0, 255, max(sizes), dtype=np.uint8)
+def disk_layout(out: Path, sizes: list[int]) -> list[tuple[Path, int]]:
+    """Where the disk passes write files of these sizes: 8 to a folder, as a study's views."""
+    return [(out / f"{i // 8:05d}" / f"{i}.bin", size) for i, size in enumerate(sizes)]
+
+
+def write_raw(files: list[tuple[Path, int]]) -> float:
+    """Seconds to write each ``(path, size)`` with numpy.tofile from one buffer (synced)."""
+    buffer = np.random.default_rng(0).integers(0, 255, max(n for _, n in files), dtype=np.uint8)
     start = time.perf_counter()
-    for i, size in enumerate(sizes):
-        folder = out / f"{i // 8:05d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        buffer[:size].tofile(folder / f"{i}.bin")
+    for path, size in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer[:size].tofile(path)
     os.sync()
     return time.perf_counter() - start
 
@@ -89,10 +93,9 @@ def main() -> None:
             sizes = [f.stat().st_size for f in files]
             instances = sum(len(r.manifest.instances()) for r in results)
             _clear(root / "library")
-            buffered = write_raw(root / "disk", sizes)
+            layout = disk_layout(root / "disk", sizes)
+            buffered = write_raw(layout)
             _clear(root / "disk")
-            disk_root = root / "disk"
-            layout = [(disk_root / f"{i // 8:05d}" / f"{i}.bin", n) for i, n in enumerate(sizes)]
             direct = write_direct(layout)
             _clear(root / "disk")
             disk = min(buffered, direct or buffered)
