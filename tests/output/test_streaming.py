@@ -111,6 +111,28 @@ def test_streamed_manifest_is_what_the_model_writes(name: str, tmp_path: Path) -
     assert result.files_written == sum(i.written for i in manifest.instances())
 
 
+@pytest.mark.parametrize("resumable", [False, True])
+def test_the_journal_is_a_file_only_where_a_generate_can_be_resumed(
+    resumable: bool, tmp_path: Path
+) -> None:
+    """A generate that reads its whole manifest back (here: one with a ``finish`` step) keeps
+    its journal in memory, unless it can be resumed: then the journal is on disk, listing every
+    patient, when ``finish`` runs."""
+    seen: list[int | None] = []
+
+    def finish(root: Path, manifest: Manifest) -> None:
+        journal = root / "journal.jsonl"
+        seen.append(journal.read_text().count("\n") if journal.exists() else None)
+        assert len(manifest.patients) == 3
+
+    result = generate(parse_spec(_spec(3)), tmp_path, finish=finish, resumable=resumable)
+    assert seen == ([3] if resumable else [None])
+    written = Manifest.model_validate_json((result.path / "manifest.json").read_text())
+    assert [p.patient_id for p in written.patients] == [
+        p.patient_id for p in make_plan(parse_spec(_spec(3))).patients
+    ]
+
+
 class _Counting(ProcessPoolExecutor):
     """A process pool that records how many of its tasks were ever pending at once."""
 

@@ -735,7 +735,7 @@ def generate(
             "layout": layout,
         }
         with resumable_folder(target, state, overwrite=overwrite, resume=resume) as (temp, _):
-            totals = _fill(job, temp, count, executor, progress)
+            totals = _fill(job, temp, count, executor, progress, resumable=True)
     else:
         with atomic_folder(target, overwrite=overwrite) as temp:
             totals = _fill(job, temp, count, executor, progress)
@@ -745,19 +745,26 @@ def generate(
 
 
 def _fill(
-    job: _Job, temp: Path, workers: int, executor: Executor | None, progress: Progress | None
+    job: _Job,
+    temp: Path,
+    workers: int,
+    executor: Executor | None,
+    progress: Progress | None,
+    *,
+    resumable: bool = False,
 ) -> Totals:
     """Write (the rest of) the dataset into ``temp`` and its manifest; the totals."""
     (temp / "dicoms").mkdir(exist_ok=True)
     (temp / "jsons").mkdir(exist_ok=True)
-    journal = Journal(temp)
+    whole = job.layout == "media" or job.finish is not None  # the manifest is read back whole
+    journal = Journal(temp, in_memory=whole and not resumable)
     start, totals = journal.recover()  # the patients an interrupted generate finished
     if totals.instances and progress:
         progress(totals.instances)
     _write(job, temp, journal, start, workers, executor, progress, totals)
     uid_namespace = job.plan.uid_namespace if job.plan is not None else dataset_identity(job.spec)
     header = manifest_header(job.spec, uid_namespace)
-    if job.layout == "media" or job.finish is not None:
+    if whole:
         manifest = journal.manifest(header)
         if job.layout == "media":
             assert job.plan is not None
