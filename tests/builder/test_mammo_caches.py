@@ -15,7 +15,10 @@ from dicomfab.builder.pixels.memo import BoundedCache, bounded_cache, nbytes
 @pytest.fixture
 def cold() -> Iterator[None]:
     """Every cache of the module empty before and after (other tests see a cold module too)."""
-    caches = (mammo._drawn_anatomy, mammo._spectrum_shape, mammo._pool, mammo._noise_pool)
+    caches = (
+        mammo._drawn_anatomy, mammo._drawn_plane, mammo._spectrum_shape, mammo._pool,
+        mammo._noise_pool,
+    )  # fmt: skip
     for cache in caches:
         cache.cache_clear()
     yield
@@ -187,3 +190,42 @@ def test_an_image_not_kept_leaves_no_anatomy_behind() -> None:
     assert mammo._drawn_anatomy.cache_info().currsize == 0
     assert np.array_equal(loose, mammo.synthesize(6, 256, 208, 12, np.uint16, oblique=True))
     assert mammo._drawn_anatomy.cache_info().currsize == 1
+
+
+def _slices(frames: int, **options: object) -> list[np.ndarray]:
+    return [
+        mammo.synthesize_slice(41, f, frames, 256, 208, 12, np.uint16, **options)  # type: ignore[arg-type]
+        for f in range(frames)
+    ]
+
+
+@pytest.mark.usefixtures("cold")
+@pytest.mark.parametrize("oblique", [False, True])
+def test_tomosynthesis_slices_go_through_one_breast(oblique: bool) -> None:
+    """Every slice has the breast's outline; slice 0 is the 2D mammogram of the same seed; the
+    tissue changes gradually with depth (neighbours alike, far slices not); only one plane of
+    tissue is drawn every SLICES_PER_PLANE slices."""
+    frames = 3 * mammo.SLICES_PER_PLANE + 1
+    slices = _slices(frames, oblique=oblique)
+    outline = slices[0] > 0
+    assert all(np.array_equal(s > 0, outline) for s in slices)
+    flat = mammo.synthesize(41, 256, 208, 12, np.uint16, oblique=oblique)
+    assert np.array_equal(slices[0], flat)
+
+    def alike(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a[outline], b[outline])[0, 1])
+
+    assert alike(slices[1], slices[2]) > alike(slices[0], slices[-1]) + 0.1
+    assert len({s.tobytes() for s in slices}) == frames  # the quantum noise is each slice's own
+    assert mammo._drawn_plane.cache_info().currsize == 4  # planes 0, 8, 16 and 24
+
+
+@pytest.mark.usefixtures("cold")
+def test_a_slice_is_the_same_drawn_alone_or_among_the_others() -> None:
+    among = _slices(12, laterality="R", calcifications=True, mass=True)
+    for cache in (mammo._drawn_anatomy, mammo._drawn_plane):
+        cache.cache_clear()
+    alone = mammo.synthesize_slice(
+        41, 5, 12, 256, 208, 12, np.uint16, laterality="R", calcifications=True, mass=True
+    )
+    assert np.array_equal(alone, among[5])

@@ -88,7 +88,9 @@ def _draw(
 ) -> PixelImage:
     assert isinstance(rows, int) and isinstance(cols, int)
     assert isinstance(bits_stored, int) and isinstance(frames, int)
-    one = _drawer(pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass)
+    one = _drawer(
+        pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass, frames
+    )
     if frames == 1:
         array = one(0)
     else:  # filled frame by frame: the peak is the volume plus one frame, not twice the volume
@@ -118,10 +120,13 @@ def _drawer(
     bits_allocated: object,
     calcs: object,
     mass: object,
+    frames: int = 1,
     keep: bool = True,
 ) -> Callable[[int], np.ndarray]:
-    """What draws frame ``i`` of an image (MONOCHROME2): frames are independent of each other.
-    ``keep`` False: nothing of it stays cached (see :func:`mammo.synthesize`)."""
+    """What draws frame ``i`` of ``frames`` of an image (MONOCHROME2), each frame on its own:
+    a mammogram's frames are slices through one breast (:func:`mammo.synthesize_slice`).
+    ``keep`` False: nothing of a single frame's anatomy stays cached (see
+    :func:`mammo.synthesize`)."""
     assert isinstance(seed, int)
     dtype = _dtype(bits_allocated)
     if pattern == "mammo":
@@ -131,8 +136,14 @@ def _drawer(
         anatomy_seed = (seed + sum(map(ord, name))) % 2**63
 
         def one(frame: int) -> np.ndarray:
+            if frames > 1:
+                return mammo.synthesize_slice(
+                    anatomy_seed, frame, frames, rows, cols, bits_stored, dtype,
+                    laterality=laterality, oblique=oblique, calcifications=bool(calcs),
+                    mass=bool(mass),
+                )  # fmt: skip
             return mammo.synthesize(
-                anatomy_seed + frame,
+                anatomy_seed,
                 rows,
                 cols,
                 bits_stored,
@@ -161,8 +172,9 @@ def _lazy(key: tuple[object, ...], first: int = 0, count: int | None = None) -> 
     assert isinstance(rows, int) and isinstance(cols, int)
     assert isinstance(bits_stored, int) and isinstance(frames, int)
     one = _drawer(
-        pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass, keep=False
-    )
+        pattern, seed, view_name, rows, cols, bits_stored, bits_allocated, calcs, mass, frames,
+        keep=False,
+    )  # fmt: skip
 
     def draw(frame: int) -> np.ndarray:
         array = one(first + frame)

@@ -540,6 +540,45 @@ def _drawn_anatomy(seed: int, rows: int, cols: int, oblique: bool) -> _Drawn:
     return _Drawn(anatomy, glands, edge, rng.bit_generator.state)
 
 
+SLICES_PER_PLANE = 8
+"""A tomosynthesis object's tissue is drawn on a plane every this many slices (see
+:func:`synthesize_slice`)."""
+
+
+@bounded_cache(maxsize=256, maxbytes=_CACHE_BYTES)
+def _drawn_plane(seed: int, plane: int, rows: int, cols: int, oblique: bool) -> _Drawn:
+    """Plane ``plane`` of the breast of ``seed`` in a tomosynthesis object: plane 0 is the
+    breast :func:`_drawn_anatomy` draws; the others have its outline and thickness and tissue
+    of their own (the generator continues from a second seed after the outline)."""
+    if plane == 0:
+        return _drawn_anatomy(seed, rows, cols, oblique)
+    rng = np.random.default_rng(seed)
+    shape = _shape(rng, oblique)
+    rng = np.random.default_rng([seed, plane])
+    anatomy, glands = _anatomy(rng, shape, *_coarse(rows, cols))
+    edge = _drawn_anatomy(seed, rows, cols, oblique).edge  # the same outline
+    return _Drawn(anatomy, glands, edge, rng.bit_generator.state)
+
+
+def _drawn_slice(seed: int, frame: int, frames: int, rows: int, cols: int, oblique: bool) -> _Drawn:
+    """Slice ``frame`` of ``frames``: the two planes around it blended by distance."""
+    planes = -(-(frames - 1) // SLICES_PER_PLANE) + 1
+    position = frame * (planes - 1) / max(1, frames - 1)
+    below = min(int(position), planes - 2)
+    weight = position - below
+    near = _drawn_plane(seed, below, rows, cols, oblique)
+    if weight == 0.0:
+        return near
+    far = _drawn_plane(seed, below + 1, rows, cols, oblique)
+    w = _F32(weight)
+    anatomy = near.anatomy * (_F32(1.0) - w)
+    anatomy += far.anatomy * w
+    glands = near.glands * (_F32(1.0) - w)
+    glands += far.glands * w
+    state = (near if weight < 0.5 else far).state  # lesions go on from the nearer plane
+    return _Drawn(anatomy, glands, near.edge, state)
+
+
 @bounded_cache(maxsize=32, maxbytes=_CACHE_BYTES)
 def _noise_pool(cols: int, amplitude: int, dtype: np.dtype) -> np.ndarray:
     """_BAND × (cols + 1024) quantum noise in [0, 2 * amplitude], roughly Gaussian. Shared by
@@ -730,6 +769,45 @@ def synthesize(
         drawn = _drawn_anatomy(seed, rows, cols, oblique)
     else:
         drawn = _drawn_anatomy.__wrapped__(seed, rows, cols, oblique)
+    return _image(
+        drawn, seed, seed, rows, cols, bits_stored, dtype, laterality, calcifications, mass
+    )
+
+
+def synthesize_slice(
+    seed: int,
+    frame: int,
+    frames: int,
+    rows: int,
+    cols: int,
+    bits_stored: int,
+    dtype: type[np.unsignedinteger],
+    *,
+    laterality: str = "L",
+    oblique: bool = False,
+    calcifications: bool = False,
+    mass: bool = False,
+) -> np.ndarray:
+    """Slice ``frame`` of a tomosynthesis object of ``frames`` slices through the breast of
+    ``seed`` (values as :func:`synthesize`'s). Every slice has the breast's outline; its tissue
+    is drawn on a plane every :data:`SLICES_PER_PLANE` slices (plane 0 is the breast
+    :func:`synthesize` draws for ``seed``) and each slice blends the two planes around it, so
+    that structures fade in and out from slice to slice; the quantum noise is the slice's own.
+    A lesion goes on from the nearer plane, a mass at the same place in the slices that share
+    it. Planes are cached (a plane is 1/64 of a slice's pixels, one per several slices)."""
+    drawn = _drawn_slice(seed, frame, frames, rows, cols, oblique)
+    noise_seed = (seed + frame) % 2**63
+    return _image(
+        drawn, noise_seed, seed, rows, cols, bits_stored, dtype, laterality, calcifications, mass
+    )
+
+
+def _image(
+    drawn: _Drawn, noise_seed: int, lesion_seed: int, rows: int, cols: int, bits_stored: int,
+    dtype: type[np.unsignedinteger], laterality: str, calcifications: bool, mass: bool,
+) -> np.ndarray:  # fmt: skip
+    """The image of ``drawn``: quantised, widened to full resolution with quantum noise (from
+    ``noise_seed``), cut at the skin, mirrored for the right breast, lesions added."""
     top = (1 << bits_stored) - 1
     amplitude = min(max(1, top // 64), max(0, (top - 2) // 4))
     span = top - 2 * amplitude - 1  # level + noise stays <= top
@@ -738,7 +816,7 @@ def synthesize(
     levels = _double(anatomy).astype(dtype)
 
     noise = _noise_pool(cols, amplitude, np.dtype(dtype))
-    offsets = np.random.default_rng(seed ^ 0x5EED).integers(0, 1024, -(-rows // _BAND))
+    offsets = np.random.default_rng(noise_seed ^ 0x5EED).integers(0, 1024, -(-rows // _BAND))
     image = np.empty((rows, cols), dtype=dtype)  # every pixel written by _paint
     right = laterality == "R"
     _paint(image, _widen(levels, right), drawn.edge, noise, offsets, right)
@@ -749,5 +827,5 @@ def synthesize(
         rng.bit_generator.state = drawn.state
         _calcifications(rng, image, drawn.glands, scale, top, right)
     if mass:
-        _mass(np.random.default_rng(seed ^ 0x3A55), image, drawn.glands, scale, top, right)
+        _mass(np.random.default_rng(lesion_seed ^ 0x3A55), image, drawn.glands, scale, top, right)
     return image
