@@ -194,7 +194,7 @@ def test_an_image_not_kept_leaves_no_anatomy_behind() -> None:
 
 def _slices(frames: int, **options: object) -> list[np.ndarray]:
     return [
-        mammo.synthesize_slice(41, f, frames, 256, 208, 12, np.uint16, **options)  # type: ignore[arg-type]
+        mammo.synthesize(41, 256, 208, 12, np.uint16, depth=(f, frames), **options)  # type: ignore[arg-type]
         for f in range(frames)
     ]
 
@@ -225,7 +225,7 @@ def test_a_slice_is_the_same_drawn_alone_or_among_the_others() -> None:
     among = _slices(12, laterality="R", calcifications=True, mass=True)
     for cache in (mammo._drawn_anatomy, mammo._drawn_plane):
         cache.cache_clear()
-    alone = mammo.synthesize_slice(
-        41, 5, 12, 256, 208, 12, np.uint16, laterality="R", calcifications=True, mass=True
+    alone = mammo.synthesize(
+        41, 256, 208, 12, np.uint16, laterality="R", calcifications=True, mass=True, depth=(5, 12)
     )
     assert np.array_equal(alone, among[5])

@@ -124,7 +124,7 @@ def _drawer(
     keep: bool = True,
 ) -> Callable[[int], np.ndarray]:
     """What draws frame ``i`` of ``frames`` of an image (MONOCHROME2), each frame on its own:
-    a mammogram's frames are slices through one breast (:func:`mammo.synthesize_slice`).
+    a mammogram's frames are slices through one breast (:func:`mammo.synthesize`'s ``depth``).
     ``keep`` False: nothing of a single frame's anatomy stays cached (see
     :func:`mammo.synthesize`)."""
     assert isinstance(seed, int)
@@ -136,12 +136,6 @@ def _drawer(
         anatomy_seed = (seed + sum(map(ord, name))) % 2**63
 
         def one(frame: int) -> np.ndarray:
-            if frames > 1:
-                return mammo.synthesize_slice(
-                    anatomy_seed, frame, frames, rows, cols, bits_stored, dtype,
-                    laterality=laterality, oblique=oblique, calcifications=bool(calcs),
-                    mass=bool(mass),
-                )  # fmt: skip
             return mammo.synthesize(
                 anatomy_seed,
                 rows,
@@ -153,6 +147,7 @@ def _drawer(
                 calcifications=bool(calcs),
                 mass=bool(mass),
                 keep=keep,
+                depth=(frame, frames) if frames > 1 else None,
             )
 
         return one

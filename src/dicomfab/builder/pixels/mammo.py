@@ -542,7 +542,7 @@ def _drawn_anatomy(seed: int, rows: int, cols: int, oblique: bool) -> _Drawn:
 
 SLICES_PER_PLANE = 8
 """A tomosynthesis object's tissue is drawn on a plane every this many slices (see
-:func:`synthesize_slice`)."""
+:func:`synthesize`'s ``depth``)."""
 
 
 @bounded_cache(maxsize=256, maxbytes=_CACHE_BYTES)
@@ -757,6 +757,7 @@ def synthesize(
     calcifications: bool = False,
     mass: bool = False,
     keep: bool = True,
+    depth: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """A rows × cols mammogram, values in [0, 2**bits_stored), MONOCHROME2 (dense is bright).
 
@@ -764,50 +765,23 @@ def synthesize(
     left for ``laterality`` L and on the right for R. ``dtype`` is uint8 or uint16. ``mass`` adds
     a spiculated mass (:func:`_mass`), placed from its own generator so that the anatomy and any
     calcifications are the same with or without it. ``keep`` False draws the anatomy without
-    caching it (an object drawn frame by frame, too large to hold, must not fill the cache)."""
-    if keep:
+    caching it (an object drawn frame by frame, too large to hold, must not fill the cache).
+
+    ``depth`` (frame, frames): slice ``frame`` of a tomosynthesis object through the breast of
+    ``seed``. Every slice has the breast's outline; its tissue is drawn on a plane every
+    :data:`SLICES_PER_PLANE` slices (plane 0 is the breast drawn without ``depth``) and each slice
+    blends the two planes around it, so that structures fade in and out from slice to slice; the
+    quantum noise is the slice's own. A lesion goes on from the nearer plane. Planes are cached
+    whatever ``keep`` says (one is 1/64 of a slice's pixels, one per several slices)."""
+    noise_seed = seed
+    if depth is not None:
+        frame, frames = depth
+        drawn = _drawn_slice(seed, frame, frames, rows, cols, oblique)
+        noise_seed = (seed + frame) % 2**63
+    elif keep:
         drawn = _drawn_anatomy(seed, rows, cols, oblique)
     else:
         drawn = _drawn_anatomy.__wrapped__(seed, rows, cols, oblique)
-    return _image(
-        drawn, seed, seed, rows, cols, bits_stored, dtype, laterality, calcifications, mass
-    )
-
-
-def synthesize_slice(
-    seed: int,
-    frame: int,
-    frames: int,
-    rows: int,
-    cols: int,
-    bits_stored: int,
-    dtype: type[np.unsignedinteger],
-    *,
-    laterality: str = "L",
-    oblique: bool = False,
-    calcifications: bool = False,
-    mass: bool = False,
-) -> np.ndarray:
-    """Slice ``frame`` of a tomosynthesis object of ``frames`` slices through the breast of
-    ``seed`` (values as :func:`synthesize`'s). Every slice has the breast's outline; its tissue
-    is drawn on a plane every :data:`SLICES_PER_PLANE` slices (plane 0 is the breast
-    :func:`synthesize` draws for ``seed``) and each slice blends the two planes around it, so
-    that structures fade in and out from slice to slice; the quantum noise is the slice's own.
-    A lesion goes on from the nearer plane, a mass at the same place in the slices that share
-    it. Planes are cached (a plane is 1/64 of a slice's pixels, one per several slices)."""
-    drawn = _drawn_slice(seed, frame, frames, rows, cols, oblique)
-    noise_seed = (seed + frame) % 2**63
-    return _image(
-        drawn, noise_seed, seed, rows, cols, bits_stored, dtype, laterality, calcifications, mass
-    )
-
-
-def _image(
-    drawn: _Drawn, noise_seed: int, lesion_seed: int, rows: int, cols: int, bits_stored: int,
-    dtype: type[np.unsignedinteger], laterality: str, calcifications: bool, mass: bool,
-) -> np.ndarray:  # fmt: skip
-    """The image of ``drawn``: quantised, widened to full resolution with quantum noise (from
-    ``noise_seed``), cut at the skin, mirrored for the right breast, lesions added."""
     top = (1 << bits_stored) - 1
     amplitude = min(max(1, top // 64), max(0, (top - 2) // 4))
     span = top - 2 * amplitude - 1  # level + noise stays <= top
@@ -827,5 +801,5 @@ def _image(
         rng.bit_generator.state = drawn.state
         _calcifications(rng, image, drawn.glands, scale, top, right)
     if mass:
-        _mass(np.random.default_rng(lesion_seed ^ 0x3A55), image, drawn.glands, scale, top, right)
+        _mass(np.random.default_rng(seed ^ 0x3A55), image, drawn.glands, scale, top, right)
     return image
