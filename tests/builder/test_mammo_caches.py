@@ -99,7 +99,7 @@ def test_a_cached_anatomy_is_read_only_and_equals_a_fresh_one() -> None:
         assert array.dtype == getattr(fresh, name).dtype
     assert drawn.state == fresh.state
     rng = np.random.default_rng(21)  # what synthesize drew before caching: shape, then anatomy
-    anatomy, glands = mammo._anatomy(rng, mammo._shape(rng, True), *mammo._coarse(832, 640))
+    anatomy, glands, _ = mammo._anatomy(rng, mammo._shape(rng, True), *mammo._coarse(832, 640))
     assert np.array_equal(drawn.anatomy, anatomy) and np.array_equal(drawn.glands, glands)
     assert drawn.state == rng.bit_generator.state
     assert drawn.nbytes == drawn.anatomy.nbytes + drawn.glands.nbytes + drawn.edge.nbytes
@@ -204,7 +204,7 @@ def _slices(frames: int, **options: object) -> list[np.ndarray]:
 def test_tomosynthesis_slices_go_through_one_breast(oblique: bool) -> None:
     """Every slice has the breast's outline; slice 0 is the 2D mammogram of the same seed; the
     tissue changes gradually with depth (neighbours alike, far slices not); only one plane of
-    tissue is drawn every SLICES_PER_PLANE slices."""
+    tissue is drawn every SLICES_PER_PLANE slices, each with the breast's density and muscle."""
     frames = 3 * mammo.SLICES_PER_PLANE + 1
     slices = _slices(frames, oblique=oblique)
     outline = slices[0] > 0
@@ -218,6 +218,10 @@ def test_tomosynthesis_slices_go_through_one_breast(oblique: bool) -> None:
     assert alike(slices[1], slices[2]) > alike(slices[0], slices[-1]) + 0.1
     assert len({s.tobytes() for s in slices}) == frames  # the quantum noise is each slice's own
     assert mammo._drawn_plane.cache_info().currsize == 4  # planes 0, 8, 16 and 24
+    breast = mammo._drawn_anatomy(41, 256, 208, oblique).traits  # density, pectoral muscle
+    planes = [mammo._drawn_plane(41, k, 256, 208, oblique) for k in range(4)]
+    assert all(plane.traits == breast for plane in planes)
+    assert (breast.muscle is not None) == oblique
 
 
 @pytest.mark.usefixtures("cold")

@@ -275,11 +275,21 @@ def _ridge_into(field: np.ndarray, width: float) -> np.ndarray:
     return np.multiply(field, field, out=field)
 
 
+@dataclass(frozen=True)
+class _Traits:
+    """What belongs to the whole breast, not to one plane of its tissue: the glandular density
+    and, in MLO, the pectoral muscle (width, height, bulge, wobble frequency and phase, level)."""
+
+    density: float
+    muscle: tuple[float, float, float, float, float, float] | None
+
+
 def _anatomy(
-    rng: np.random.Generator, shape: _Shape, rows: int, cols: int
-) -> tuple[np.ndarray, np.ndarray]:
+    rng: np.random.Generator, shape: _Shape, rows: int, cols: int, traits: _Traits | None = None
+) -> tuple[np.ndarray, np.ndarray, _Traits]:
     """Relative brightness in [0, 1] of a left breast on a ``rows`` × ``cols`` grid, and the
-    glandular map, both only as wide as the breast reaches (a multiple of 16 columns).
+    glandular map, both only as wide as the breast reaches (a multiple of 16 columns), and the
+    breast's traits: drawn from ``rng``, or ``traits`` (another plane of the same breast).
 
     Outside the outline the value is the skin's, so that enlarging it puts skin, not background,
     next to the edge; the caller cuts the outline at full resolution."""
@@ -421,7 +431,11 @@ def _anatomy(
 
     # the glandular fraction: the envelope modulated by multi-scale noise (flames elongated toward
     # the nipple, isotropic mottle, large-scale variation), saturating softly
-    density = float(rng.choice([0.1, 0.35, 0.6, 0.85], p=[0.12, 0.38, 0.38, 0.12]))
+    if traits is None:
+        density = float(rng.choice([0.1, 0.35, 0.6, 0.85], p=[0.12, 0.38, 0.38, 0.12]))
+    else:
+        density = traits.density
+    muscle_traits = None
     term = angle  # free: written into from here on
     noise = np.multiply(flames, f32(0.32), out=flames)
     noise += np.multiply(mid, f32(0.45), out=term)
@@ -480,10 +494,15 @@ def _anatomy(
     image += line  # skin line
 
     if shape.oblique:  # pectoral muscle: convex anterior edge, soft, brighter near the corner
-        width = rng.uniform(0.22, min(0.36, shape.top_x - 0.05))
-        height = rng.uniform(0.30, 0.45)
-        bulge = rng.uniform(0.15, 0.4)
-        wobble = (rng.uniform(10, 20), rng.uniform(0, 6))
+        brightness: float | None = None  # drawn below, in its turn
+        if traits is None or traits.muscle is None:
+            width = float(rng.uniform(0.22, min(0.36, shape.top_x - 0.05)))
+            height = float(rng.uniform(0.30, 0.45))
+            bulge = float(rng.uniform(0.15, 0.4))
+            wobble = (float(rng.uniform(10, 20)), float(rng.uniform(0, 6)))
+        else:
+            width, height, bulge, frequency, phase, brightness = traits.muscle
+            wobble = (frequency, phase)
         box_r = min(rows, int(height * rows) + 2)
         box_c = min(used, int(width * 1.1 * cols) + 6)
         ys = np.clip(yy[:box_r] / height, 0.0, 1.0)
@@ -493,7 +512,10 @@ def _anatomy(
         soft = _smoothstep(across * f32(1 / 0.015) + f32(0.35))
         fibres = _noise_at(rng, box_r, box_c, 1, 1.4, stretch=0.25)
         depth = np.minimum(np.maximum(across, 0.0) * f32(1 / 0.10), 1.0)
-        muscle = f32(rng.uniform(0.55, 0.64)) + f32(0.08) * depth + f32(0.03) * fibres
+        if brightness is None:
+            brightness = float(rng.uniform(0.55, 0.64))
+        muscle_traits = (width, height, bulge, wobble[0], wobble[1], brightness)
+        muscle = f32(brightness) + f32(0.08) * depth + f32(0.03) * fibres
         muscle = periphery + (muscle - periphery) * thickness[:box_r, :box_c]
         box = image[:box_r, :box_c]
         box += (muscle - box) * soft
@@ -501,7 +523,7 @@ def _anatomy(
 
     np.clip(image, 0.0, 1.0, out=image)
     np.copyto(image, f32(periphery + 0.1), where=outside)
-    return image, glands
+    return image, glands, _Traits(density, muscle_traits)
 
 
 def _coarse(rows: int, cols: int) -> tuple[int, int]:
@@ -518,6 +540,7 @@ class _Drawn:
     glands: np.ndarray  # coarse glandular map, read-only
     edge: np.ndarray  # the skin's column on each full-resolution row, read-only
     state: Mapping[str, Any]  # the generator's state after drawing: calcifications go on from it
+    traits: _Traits
 
     def __post_init__(self) -> None:
         for array in (self.anatomy, self.glands, self.edge):
@@ -534,10 +557,10 @@ def _drawn_anatomy(seed: int, rows: int, cols: int, oblique: bool) -> _Drawn:
     arguments). Cached: a reduced library holds a few hundred, a few hundred kB each."""
     rng = np.random.default_rng(seed)
     shape = _shape(rng, oblique)
-    anatomy, glands = _anatomy(rng, shape, *_coarse(rows, cols))
+    anatomy, glands, traits = _anatomy(rng, shape, *_coarse(rows, cols))
     edge = np.rint(shape.edge((np.arange(rows) + 0.5) / rows) * cols).astype(np.intp)
     edge = np.minimum(edge, cols)
-    return _Drawn(anatomy, glands, edge, rng.bit_generator.state)
+    return _Drawn(anatomy, glands, edge, rng.bit_generator.state, traits)
 
 
 SLICES_PER_PLANE = 8
@@ -548,16 +571,15 @@ SLICES_PER_PLANE = 8
 @bounded_cache(maxsize=256, maxbytes=_CACHE_BYTES)
 def _drawn_plane(seed: int, plane: int, rows: int, cols: int, oblique: bool) -> _Drawn:
     """Plane ``plane`` of the breast of ``seed`` in a tomosynthesis object: plane 0 is the
-    breast :func:`_drawn_anatomy` draws; the others have its outline and thickness and tissue
-    of their own (the generator continues from a second seed after the outline)."""
+    breast :func:`_drawn_anatomy` draws; the others have its outline, thickness, density and
+    pectoral muscle, and tissue of their own (drawn from a second seed)."""
+    first = _drawn_anatomy(seed, rows, cols, oblique)
     if plane == 0:
-        return _drawn_anatomy(seed, rows, cols, oblique)
-    rng = np.random.default_rng(seed)
-    shape = _shape(rng, oblique)
+        return first
+    shape = _shape(np.random.default_rng(seed), oblique)
     rng = np.random.default_rng([seed, plane])
-    anatomy, glands = _anatomy(rng, shape, *_coarse(rows, cols))
-    edge = _drawn_anatomy(seed, rows, cols, oblique).edge  # the same outline
-    return _Drawn(anatomy, glands, edge, rng.bit_generator.state)
+    anatomy, glands, _ = _anatomy(rng, shape, *_coarse(rows, cols), first.traits)
+    return _Drawn(anatomy, glands, first.edge, rng.bit_generator.state, first.traits)
 
 
 def _drawn_slice(seed: int, frame: int, frames: int, rows: int, cols: int, oblique: bool) -> _Drawn:
@@ -576,7 +598,7 @@ def _drawn_slice(seed: int, frame: int, frames: int, rows: int, cols: int, obliq
     glands = near.glands * (_F32(1.0) - w)
     glands += far.glands * w
     state = (near if weight < 0.5 else far).state  # lesions go on from the nearer plane
-    return _Drawn(anatomy, glands, near.edge, state)
+    return _Drawn(anatomy, glands, near.edge, state, near.traits)
 
 
 @bounded_cache(maxsize=32, maxbytes=_CACHE_BYTES)
