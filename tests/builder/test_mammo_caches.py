@@ -233,3 +233,11 @@ def test_a_slice_is_the_same_drawn_alone_or_among_the_others() -> None:
         41, 256, 208, 12, np.uint16, laterality="R", calcifications=True, mass=True, depth=(5, 12)
     )
     assert np.array_equal(alone, among[5])
+
+
+@pytest.mark.usefixtures("cold")
+def test_a_one_slice_object_is_the_2d_mammogram() -> None:
+    assert np.array_equal(
+        mammo.synthesize(41, 256, 208, 12, np.uint16, depth=(0, 1)),
+        mammo.synthesize(41, 256, 208, 12, np.uint16),
+    )

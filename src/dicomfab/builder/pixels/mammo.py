@@ -584,7 +584,7 @@ def _drawn_plane(seed: int, plane: int, rows: int, cols: int, oblique: bool) -> 
 
 def _drawn_slice(seed: int, frame: int, frames: int, rows: int, cols: int, oblique: bool) -> _Drawn:
     """Slice ``frame`` of ``frames``: the two planes around it blended by distance."""
-    planes = -(-(frames - 1) // SLICES_PER_PLANE) + 1
+    planes = max(2, -(-(frames - 1) // SLICES_PER_PLANE) + 1)
     position = frame * (planes - 1) / max(1, frames - 1)
     below = min(int(position), planes - 2)
     weight = position - below
