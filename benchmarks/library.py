@@ -25,6 +25,9 @@ without a journal (this VM's) the inode allocator skips every inode freed in the
 one by one, so each pass creates its files more slowly than on a fresh disk; ``--settle 61``
 waits that minute out after each deletion (about nine minutes more at ``--repeat 2``). Measured
 here: ratio 0.56 without, 0.57 with (library 18.8–19.9 s without, 14.5–16.9 s with).
+The library is bound by the CPU and the disk passes by the disk, so the ratio moves with the
+disk's speed of the day: a direct write of the same DICOM files took 7.0–7.3 s in one session
+and 10.2–10.7 s in the next on this VM, the library about 17–19 s in both.
 All output goes to a fresh folder (under ``--out``, default a temporary folder) removed at the end.
 """
 
