@@ -36,7 +36,7 @@ from dicomfab.errors import Issue, SpecError
 from dicomfab.output import direct
 from dicomfab.output.atomic import atomic_folder, resumable_folder
 from dicomfab.output.files import FileDigest, write_file
-from dicomfab.output.journal import Journal, Totals, entry_text
+from dicomfab.output.journal import Journal, MemoryJournal, Totals, entry_text
 from dicomfab.output.manifest import (
     InstanceEntry,
     Manifest,
@@ -757,7 +757,7 @@ def _fill(
     (temp / "dicoms").mkdir(exist_ok=True)
     (temp / "jsons").mkdir(exist_ok=True)
     whole = job.layout == "media" or job.finish is not None  # the manifest is read back whole
-    journal = Journal(temp, in_memory=whole and not resumable)
+    journal = MemoryJournal(temp) if whole and not resumable else Journal(temp)
     start, totals = journal.recover()  # the patients an interrupted generate finished
     if totals.instances and progress:
         progress(totals.instances)

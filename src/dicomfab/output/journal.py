@@ -86,25 +86,19 @@ def _finished(root: Path, entry: dict[str, Any]) -> bool:
 
 
 class Journal:
-    """``<root>/journal.jsonl``: appended to by the parent process only.
+    """``<root>/journal.jsonl``: appended to by the parent process only."""
 
-    ``in_memory``: the entries stay in a list instead (nothing is written, nothing can be
-    recovered), for a generate that cannot be resumed and reads its whole manifest back at the
-    end anyway (a scenario, a medium): a file per dataset, written, read back and deleted, cost
-    more than the entries' memory."""
-
-    def __init__(self, root: Path, *, in_memory: bool = False) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.path = root / JOURNAL
         self._file: IO[str] | None = None
-        self._kept: list[str] | None = [] if in_memory else None
 
     def recover(self) -> tuple[int, Totals]:
         """Keep the leading patients whose files are all there (the rest will be written
         again); returns how many, and their totals."""
         totals = Totals()
         keep = 0  # bytes of the journal that stay
-        if self._kept is None and self.path.exists():
+        if self.path.exists():
             with open(self.path, "rb") as journal:
                 for raw in journal:
                     try:
@@ -120,9 +114,6 @@ class Journal:
 
     def append(self, text: str) -> None:
         """One finished patient's entry (:func:`entry_text`), the next in patient order."""
-        if self._kept is not None:
-            self._kept.append(text)
-            return
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
         self._file.write(json.dumps(text, ensure_ascii=False) + "\n")
@@ -135,9 +126,6 @@ class Journal:
 
     def entries(self) -> Iterator[str]:
         """Every entry's text, in order."""
-        if self._kept is not None:
-            yield from self._kept
-            return
         self.close()
         if not self.path.exists():
             return
@@ -165,8 +153,27 @@ class Journal:
             out.write(tail)
 
     def remove(self) -> None:
-        if self._kept is not None:
-            self._kept.clear()
-            return
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+class MemoryJournal(Journal):
+    """The entries in a list, no file (nothing to recover): for a generate that cannot be
+    resumed and reads its whole manifest back at the end anyway (a scenario, a medium), where a
+    file per dataset, written, read back and deleted, cost more than the entries' memory."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._entries: list[str] = []
+
+    def recover(self) -> tuple[int, Totals]:
+        return 0, Totals()
+
+    def append(self, text: str) -> None:
+        self._entries.append(text)
+
+    def entries(self) -> Iterator[str]:
+        yield from self._entries
+
+    def remove(self) -> None:
+        self._entries.clear()

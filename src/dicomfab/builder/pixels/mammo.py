@@ -593,11 +593,14 @@ def _drawn_slice(seed: int, frame: int, frames: int, rows: int, cols: int, obliq
         return near
     far = _drawn_plane(seed, below + 1, rows, cols, oblique)
     w = _F32(weight)
-    anatomy = near.anatomy * (_F32(1.0) - w)
-    anatomy += far.anatomy * w
-    glands = near.glands * (_F32(1.0) - w)
-    glands += far.glands * w
+
+    def blend(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a * (_F32(1.0) - w)
+        out += b * w
+        return out
+
     state = (near if weight < 0.5 else far).state  # lesions go on from the nearer plane
+    anatomy, glands = blend(near.anatomy, far.anatomy), blend(near.glands, far.glands)
     return _Drawn(anatomy, glands, near.edge, state, near.traits)
 
 
