@@ -11,6 +11,8 @@ from typing import Any
 
 import pydicom
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dicomfab import OutputError, generate, parse_spec
 from dicomfab.builder.uids import uid_name
@@ -55,6 +57,44 @@ def test_confined_does_not_follow_a_symlink_out(tmp_path: Path) -> None:
     (root / "inner").mkdir()
     (root / "alias").symlink_to(root / "inner", target_is_directory=True)
     assert confined(root, "alias", "x") == (root / "inner" / "x").resolve()  # inside: fine
+
+
+_NAMES = ["dicoms", "file", "missing", "in_link", "out_link", "loop", "..", ".", "", "a/b", "x/.."]
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root holding a folder, a file, symlinks inside, outside and to themselves."""
+    top = tmp_path_factory.mktemp("planted")
+    root, outside = top / "root", top / "outside"
+    (root / "dicoms" / "a" / "b").mkdir(parents=True)
+    outside.mkdir()
+    (root / "dicoms" / "file").write_bytes(b"")
+    (root / "file").write_bytes(b"")
+    for folder in (root, root / "dicoms"):
+        (folder / "in_link").symlink_to(root / "dicoms", target_is_directory=True)
+        (folder / "out_link").symlink_to(outside, target_is_directory=True)
+        (folder / "loop").symlink_to(folder / "loop")
+    return root
+
+
+@given(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=5))
+@settings(max_examples=300, deadline=None)
+def test_confined_agrees_with_a_full_resolve(planted: Path, parts: list[str]) -> None:
+    """The short walk below the root (one lstat per name) gives what resolving the whole joined
+    path gives: the same path inside, the same refusal outside."""
+    base = planted.resolve()
+    try:
+        expected: Path | None = base.joinpath(*parts).resolve()
+    except RuntimeError:  # a symlink loop
+        expected = None
+    if expected is not None and expected != base and not expected.is_relative_to(base):
+        expected = None
+    try:
+        found: Path | None = confined(planted, *parts)
+    except (OutputError, RuntimeError):
+        found = None
+    assert found == expected
 
 
 @pytest.mark.parametrize(

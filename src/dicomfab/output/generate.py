@@ -229,7 +229,8 @@ def _build_and_write_unchecked(
     attributes = _attributes(encoded.dataset)  # with the lossy compression actually achieved
     folder, name = safe_component(inst.study.folder), safe_component(inst.file_name)
     path = confined(root, "dicoms", folder, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(path.parent):  # a stat: mkdir on a folder that exists costs far more
+        path.parent.mkdir(parents=True, exist_ok=True)
     return write_file(path, encoded), attributes
 
 

@@ -10,6 +10,7 @@ elsewhere therefore makes the write fail instead of following it.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from dicomfab.errors import OutputError
@@ -36,13 +37,37 @@ def confined(root: Path, *parts: str) -> Path:
     that leads outside ``root``. The returned path is the resolved one: write to it, not to the
     joined one."""
     base = root.resolve()
-    joined = base
     for part in parts:
-        if os.path.isabs(part) or Path(part).anchor:
+        if os.path.isabs(part) or os.path.splitdrive(part)[0]:
             raise OutputError(f"{part!r} is an absolute path: refusing to write outside {base}")
-        joined = joined / part
-    final = joined.resolve()
+    final = _plainly_below(base, parts)
+    if final is not None:
+        return final
+    final = base.joinpath(*parts).resolve()
     if final != base and not final.is_relative_to(base):
         shown = "/".join(parts)
         raise OutputError(f"{shown!r} leads outside {base} (to {final}): refusing to write there")
     return final
+
+
+def _plainly_below(base: Path, parts: tuple[str, ...]) -> Path | None:
+    """``base / parts…`` resolved, if no ``..`` and no symlink lies on the way below the resolved
+    ``base`` (so it is inside); None otherwise, or on another operating system than POSIX.
+
+    One ``lstat`` per name, up to the first that does not exist (what follows is taken as
+    written, as ``Path.resolve`` takes it). Each file the library writes passes here: resolving
+    its whole path again, every folder above the output too, was most of the cost of its path.
+    """
+    names = [name for part in parts for name in part.split("/") if name and name != "."]
+    if os.name != "posix" or ".." in names:
+        return None
+    path = str(base)
+    for at, name in enumerate(names):
+        path = f"{path}/{name}" if path != "/" else f"/{name}"
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return Path(path, *names[at + 1 :])
+        if stat.S_ISLNK(mode):
+            return None
+    return Path(path)

@@ -107,7 +107,7 @@ def _dtype(bits_allocated: object) -> type[np.unsignedinteger]:
 
 
 def _invert(array: np.ndarray, bits_stored: int) -> np.ndarray:
-    return ((1 << bits_stored) - 1 - array).astype(array.dtype)
+    return np.subtract(array.dtype.type((1 << bits_stored) - 1), array)  # one pass, same dtype
 
 
 def _drawer(
