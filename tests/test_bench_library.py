@@ -49,3 +49,16 @@ def test_the_disk_passes_write_every_file_of_the_library(
         for p in (tmp_path / "disk").rglob("*")
         if p.is_file()
     } == made
+
+
+def test_the_direct_pass_writes_each_file_at_its_exact_size(
+    library: ModuleType, tmp_path: Path
+) -> None:
+    """Whole blocks direct, the last partial block buffered: every size comes out exact."""
+    from disklimit import BLOCK, write_direct
+
+    sizes = [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17]
+    files = [(tmp_path / "disk" / str(i) / "f.dcm", size) for i, size in enumerate(sizes)]
+    seconds = write_direct(files)
+    assert seconds is not None and seconds > 0
+    assert [path.stat().st_size for path, _ in files] == sizes

@@ -70,6 +70,85 @@ def test_a_file_has_exactly_its_bytes_at_every_chunk_boundary(
     assert direct_opens == ([os.O_DIRECT] if size else [0])  # an empty file needs no write
 
 
+@pytest.mark.parametrize("size", [4097, 3 * 4096 + 1, 7 * 4096 + 11])
+def test_a_partial_last_block_is_written_buffered_not_padded_and_cut_back(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Direct writes cover whole blocks; the file's last partial block goes through the page
+    cache. No block past the end is written and cut back with ftruncate: cutting back reads the
+    block from the disk again, behind every write queued there."""
+    import fcntl
+
+    real = os.write
+    writes: list[tuple[bool, int]] = []  # (direct, length)
+
+    def spy(fd: int, data: Any) -> int:
+        writes.append((bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT), len(data)))
+        return real(fd, data)
+
+    def no_truncate(*args: Any) -> None:
+        raise AssertionError("ftruncate called")
+
+    monkeypatch.setattr(os, "write", spy)
+    monkeypatch.setattr(os, "ftruncate", no_truncate)
+    writer = direct.Writer()
+    data = _parts([size])[0]
+    writer.write(tmp_path / "f.dcm", [data])
+    writer.flush()
+    assert (tmp_path / "f.dcm").read_bytes() == data
+    assert sum(n for _, n in writes) == size  # nothing written past the end
+    assert all(n % direct.ALIGN == 0 for on, n in writes if on)
+    assert writes[-1] == (False, size % direct.ALIGN)
+    assert any(on for on, _ in writes)
+
+
+def test_a_close_that_fails_is_raised_by_flush_not_a_hang(
+    tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() can report a write that failed (EIO, a quota on a network file system): flush
+    raises it, and the writer goes on with the next file; it must not die and leave flush
+    waiting forever."""
+    import threading
+
+    real_open, real_close = os.open, os.close
+    failing: list[int] = []
+
+    def spy_open(path: Any, flags: int, *args: Any) -> int:
+        fd = real_open(path, flags, *args)
+        if Path(path).name == "f.dcm":
+            failing.append(fd)
+        return fd
+
+    def failing_close(fd: int) -> None:
+        real_close(fd)
+        if fd in failing:
+            failing.remove(fd)
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(os, "close", failing_close)
+    writer = direct.Writer()
+    writer.write(tmp_path / "f.dcm", _parts([7 * 4096 + 11]))
+    outcome: list[BaseException | None] = []
+
+    def flush() -> None:
+        try:
+            writer.flush()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=flush, daemon=True)
+    waiting.start()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive(), "flush hangs after a failed close"
+    assert isinstance(outcome[0], OSError) and outcome[0].errno == errno.EIO
+    writer.write(tmp_path / "g.dcm", [b"next"])
+    writer.flush()
+    assert (tmp_path / "g.dcm").read_bytes() == b"next"
+    writer.stop()
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -149,7 +228,7 @@ def test_a_file_system_refusing_a_direct_write_gets_the_rest_buffered(
 
     monkeypatch.setattr(os, "write", refuse_direct)
     writer = direct.Writer()
-    data = _parts([7 * 4096 + 11])[0]  # three chunks, the last one padded
+    data = _parts([7 * 4096 + 11])[0]  # three chunks, the last one ending in a partial block
     writer.write(tmp_path / "f.dcm", [data])
     writer.write(tmp_path / "g.dcm", [data[:100]])
     writer.flush()
