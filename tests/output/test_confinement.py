@@ -97,6 +97,26 @@ def test_confined_agrees_with_a_full_resolve(planted: Path, parts: list[str]) ->
     assert found == expected
 
 
+def test_a_name_that_cannot_be_looked_at_gets_the_full_resolve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An lstat that fails otherwise than "not there" (a folder without search permission)
+    leaves the decision to Path.resolve, as before the short walk."""
+    (tmp_path / "dicoms").mkdir()
+    real = os.lstat
+    refused: list[str] = []
+
+    def lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).endswith("/dicoms/x.dcm"):
+            refused.append(str(path))
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    assert confined(tmp_path, "dicoms", "x.dcm") == tmp_path.resolve() / "dicoms" / "x.dcm"
+    assert refused  # the short walk met it and handed over
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -68,6 +68,8 @@ def _plainly_below(base: Path, parts: tuple[str, ...]) -> Path | None:
             mode = os.lstat(path).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return Path(path, *names[at + 1 :])
+        except OSError:  # not allowed to look (EACCES, ELOOP, …): as resolve would decide
+            return None
         if stat.S_ISLNK(mode):
             return None
     return Path(path)
