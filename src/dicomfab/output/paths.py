@@ -63,7 +63,7 @@ def _plainly_below(base: Path, parts: tuple[str, ...]) -> Path | None:
         return None
     path = str(base)
     for at, name in enumerate(names):
-        path = f"{path}/{name}" if path != "/" else f"/{name}"
+        path = os.path.join(path, name)
         try:
             mode = os.lstat(path).st_mode
         except (FileNotFoundError, NotADirectoryError):
