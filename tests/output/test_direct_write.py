@@ -102,6 +102,35 @@ def test_a_partial_last_block_is_written_buffered_not_padded_and_cut_back(
     assert any(on for on, _ in writes)
 
 
+def test_a_full_size_mammogram_goes_to_the_disk_in_one_direct_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the real buffer size, a 3328 × 2560 × 16-bit image and its header are one direct
+    write of whole blocks and one buffered tail: the disk works on a write's requests together
+    and idles between two writes of a thread, so 8 MiB writes (three a file) reached less of
+    the disk limit than one (``benchmarks/generate.py``)."""
+    import fcntl
+
+    local = direct.LOCAL_FILE_SYSTEMS | {direct.file_system(tmp_path)}
+    monkeypatch.setattr(direct, "LOCAL_FILE_SYSTEMS", local)
+    real = os.write
+    writes: list[tuple[bool, int]] = []  # (direct, length)
+
+    def spy(fd: int, data: Any) -> int:
+        writes.append((bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT), len(data)))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", spy)
+    size = 3328 * 2560 * 2 + 1234
+    writer = direct.Writer()
+    data = _parts([size])[0]
+    writer.write(tmp_path / "full.dcm", [data[:1234], data[1234:]])
+    writer.flush()
+    writer.stop()
+    assert (tmp_path / "full.dcm").read_bytes() == data
+    assert writes == [(True, size - size % direct.ALIGN), (False, size % direct.ALIGN)]
+
+
 def test_a_close_that_fails_is_raised_by_flush_not_a_hang(
     tmp_path: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
