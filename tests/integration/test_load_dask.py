@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,10 @@ def _targets(tmp_path: Path, stack: OrthancStack) -> Path:
 def _command(out: Path, seed: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "dicomfab", "load", "--image-size", "small", "--seed",
             str(seed), "-o", str(out), "-q", *extra]  # fmt: skip
+
+
+def _load_folders_in_system_temp() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("dicomfab-load-*"))
 
 
 def _env() -> dict[str, str]:
@@ -197,9 +202,11 @@ def test_a_worker_that_dies_is_exit_3_and_its_studies_are_not_measured(
 
     config = _targets(tmp_path, orthanc_stack)
     out = tmp_path / "out"
+    before = _load_folders_in_system_temp()
     with local_dask_cluster(workers=2, pythonpath=SRC) as address:
         with Client(address, timeout=10, set_as_default=False) as client:
             pids = client.run(os.getpid)
+            scratch = client.run(lambda dask_worker: dask_worker.local_directory)
             info = client.scheduler_info(n_workers=-1)["workers"]
             names = {address: worker["name"] for address, worker in info.items()}
         victim = next(a for a, name in names.items() if name == "w1")
@@ -217,6 +224,10 @@ def test_a_worker_that_dies_is_exit_3_and_its_studies_are_not_measured(
                 proc.communicate()
     assert proc.returncode == 3, err
     assert "Traceback" not in err
+    # the killed worker's folder for the target's logs was in its Dask scratch space, inside
+    # the cluster's folder (removed with it), not in the system's temporary folder
+    assert _load_folders_in_system_temp() == before
+    assert not any(Path(folder).exists() for folder in scratch.values())
     data = json.loads((out / "load.json").read_text("utf-8"))
     assert "w1" in data["fault"] and "not measured" in data["fault"]
     lost = [s for s in data["studies"] if s["worker"] == "w1"]

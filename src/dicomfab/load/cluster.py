@@ -143,6 +143,19 @@ def _task_gone() -> Any:
     return gone
 
 
+def _scratch() -> str | None:
+    """The worker's own local directory (``dask worker --local-directory``), else the system's
+    temporary folder (not on a worker: tests). Dask removes a worker's directory when it closes
+    and purges those of workers that died when the next one starts, so a worker killed mid-load
+    leaves nothing of ours in the system's temporary folder."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().local_directory)
+    except Exception:  # not on a worker
+        return None
+
+
 def _run_share(job: ShareJob, stop: threading.Event) -> dict[str, Any]:
     from dicomfab.load.job import check_fresh, sending_parts
     from dicomfab.load.report import latency_histogram
@@ -161,7 +174,7 @@ def _run_share(job: ShareJob, stop: threading.Event) -> dict[str, Any]:
     study_uid = str(maker.template[0].header.StudyInstanceUID)
     study_uids = [maker.identity(i)[2][study_uid] for i in indices]
     # logs and tunnels of the target go to a folder of ours on this worker, removed after
-    with tempfile.TemporaryDirectory(prefix="dicomfab-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dicomfab-load-", dir=_scratch()) as tmp:
         work = Path(tmp)
         with open_target(
             job.target, job.targets, work, folder=work, study_uids=study_uids

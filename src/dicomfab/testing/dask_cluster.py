@@ -37,9 +37,12 @@ def local_dask_cluster(
     scheduler's address once every worker has joined; stop them all on exit. ``pythonpath`` is
     where the workers import dicomfab from (default: where this process does)."""
     src = pythonpath or Path(dicomfab.__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="dicomfab-dask-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
+        # the scratch space of the scheduler and the workers in our folder, not the system's:
+        # what a worker killed by a test leaves there goes with the folder
+        env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1",
+               "DASK_TEMPORARY_DIRECTORY": str(folder)}  # fmt: skip
         info = folder / "scheduler.json"
         start = [str(dask_command()), "scheduler", "--host", "127.0.0.1", "--port", "0"]
         stack.enter_context(
