@@ -11,6 +11,13 @@ temporary folder. It prints per size: peak RSS of the tree, the time from start 
 the wall time and files/s; then the ratio of the files/s of the largest size to the smallest
 (cost linear in the count: ratio within 10 %). Each target line says PASS or BELOW.
 
+Each timing ends with ``os.sync()``: the files are small, so they go through the page cache,
+and a run of seconds would otherwise leave its writeback out of its time while a run of minutes
+pays it as it goes. Each size's output stays until the end (then all is removed), so that no
+size creates its files among the inodes the previous one just freed. The sizes still run one
+after the other on a shared VM: a ratio far from 1 either way is often the machine's speed
+changing between them (rerun before reading it as a cost that grows with the count).
+
 Targets (issue 15): peak RSS < 512 MiB whatever the count; first file within 2 s; files/s of the
 sizes within 10 % of each other. ``--sizes 1000000`` is a long run: at the rate the smaller sizes
 print, 10^6 instances take 10^6 / (files/s) seconds (on this shared 2-core VM, hours).
@@ -105,10 +112,14 @@ def measure(instances: int, workers: int, root: Path) -> Measure:
         if first != first and _first_file(partial):
             first = time.perf_counter() - start
         time.sleep(0.05)
-    seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(f"dicomfab generate failed ({process.returncode})")
-    shutil.rmtree(out / f"scale{instances}")
+    os.sync()  # the files on disk: else a short run leaves its writeback out of its time
+    seconds = time.perf_counter() - start
+    # the output stays until the end, so that the next size does not create its files among
+    # inodes just freed (ext4 without a journal, as on the benchmarks' VM, skips an inode
+    # freed in the last 30 s, looking each one up)
+    (out / f"scale{instances}").rename(root / f"done{instances}")
     return Measure(instances, peak, first, seconds)
 
 
