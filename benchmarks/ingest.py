@@ -192,9 +192,9 @@ def find_ceiling(orthanc: Orthanc, folder: Path, files: list[Path], size: int) -
     return best_n, best
 
 
-def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> None:
-    """What ``dicomfab check --associations`` recommends for this Orthanc, beside the ceiling's
-    N (both are "how many associations does this target want")."""
+def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> int:
+    """What ``dicomfab check --associations`` recommends for this Orthanc, printed beside the
+    ceiling's N (both are "how many associations does this target want"), and returned."""
     from dicomfab.load.associations import check_maker, measure, stop_reason
     from dicomfab.load.template import generate_template
     from dicomfab.targets._dicomnet import DicomNode
@@ -209,6 +209,7 @@ def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> None:
         f"  check --associations recommends {result.recommended} associations; "
         f"the ceiling's N: {ceiling_n} storescu processes"
     )
+    return result.recommended
 
 
 def cpu_seconds() -> float:

@@ -7,14 +7,20 @@ Starts the integration stack (as ``benchmarks/ingest.py`` does), generates ``--s
 4-view MG study and measures the target's ceiling with it (:func:`ingest.find_ceiling`: N
 parallel ``storescu`` processes on shards of the files, N raised until the rate stops growing).
 Then, per pass: Orthanc is emptied and a load of ``--studies`` studies (the 4-view template,
-new UIDs per study, the same image size) is run over as many associations as the ceiling's
-storescu processes (or ``--associations``), at ``--over`` × the ceiling (open loop: the
+new UIDs per study, the same image size) is run over as many associations as ``dicomfab check
+--associations`` recommends for this Orthanc, measured in the same run (or ``--associations``),
+at ``--over`` × the ceiling (open loop: the
 sender is asked for more than the target can take, so what it sustains is what it can push),
 verified by the SQL profile every 0.5 s; the ceiling is measured again right after (the
 machine is shared: both numbers come from the same minute). Prints the sustained rate
 (instances acknowledged per second, first byte to last acknowledgement), its ratio to the
 ceiling (target ≥ 0.9: PASS / BELOW, printed, never asserted), latency percentiles and the
 sender's CPU seconds.
+
+Why the recommendation and not the ceiling's N: the storescu ceiling is N processes, and N
+associations in one sender process is not the same load. On 2026-12-07 the ceiling's N was 6-8,
+and 8 associations sustained 0.45-0.72 of the ceiling (studies stalled for seconds: p99 latency
+3.4 s) where 4, the recommendation, sustained 0.85-0.98 (p99 under 1 s).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from ingest import (  # noqa: E402
     PASSWORD,
     STORESCU,
     USER,
+    check_recommendation,
     empty,
     find_ceiling,
     instance_count,
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--over", type=float, default=1.5, help="load rate ÷ ceiling rate")
     parser.add_argument(
         "--associations", type=int, default=None,
-        help="the load's associations (default: as many as the ceiling's storescu processes)",
+        help="the load's associations (default: what check --associations recommends)",
     )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=2, help="load passes")
     args = parser.parse_args(argv)
@@ -100,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(files)} MG files ({args.size}, {size / MB:.0f} MB); Orthanc {orthanc.url}")
         folder = gen.path / "dicoms"
         n, _ = find_ceiling(orthanc, folder, files, size)
-        associations = args.associations or n
+        associations = args.associations or check_recommendation(orthanc, args.size, n)
         maker = StudyMaker(generate_template(args.size, work), seed=int(time.time()))
         node = DicomNode(orthanc.host, orthanc.dicom_port, orthanc.ae_title)
         verifier = orthanc_postgres_verifier(pg.host, pg.port, DATABASE, USER, PASSWORD)

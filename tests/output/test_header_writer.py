@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import warnings
+from io import BytesIO
 
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import dcmwrite
+from pydicom.filewriter import dcmwrite, write_dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     ExplicitVRBigEndian,
@@ -22,7 +23,7 @@ from dicomfab.builder import pixels
 from dicomfab.builder.dataset import build_dataset
 from dicomfab.builder.transfer import encode
 from dicomfab.builder.validation import writing_mode
-from dicomfab.output.header import _ambiguous, _fast, _Unsure, header_bytes
+from dicomfab.output.header import _ambiguous, _fast, _Unsure, dataset_bytes, header_bytes
 from dicomfab.scenarios import compose, load_profiles, scenarios
 
 
@@ -210,3 +211,60 @@ def test_library_headers_match_dcmwrite() -> None:
             assert got == _dcmwrite(twin)
     assert len(datasets) > 200
     assert fast > 0.9 * len(datasets)
+
+
+def _write_dataset(ds: Dataset, implicit: bool) -> bytes:
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit, True
+    write_dataset(buffer, ds)
+    return buffer.getvalue()
+
+
+def test_dataset_bytes_are_write_datasets_for_headers_read_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The header a load sends (a data set read from a file, its identity changed): what
+    write_dataset writes, in the syntax it was read with (most without its help) and in the
+    other one (its fallback)."""
+    from pydicom import dcmread
+
+    from dicomfab.output import header
+
+    fallbacks: list[bool] = []
+
+    def counted(*args: object) -> None:
+        fallbacks.append(True)
+        write_dataset(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(header, "write_dataset", counted)
+    compared = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for built in _instances(12):
+            data = _dcmwrite(built)
+            ds = dcmread(BytesIO(data), stop_before_pixels=True)
+            syntax = ds.file_meta.TransferSyntaxUID
+            if not syntax.is_little_endian or syntax.is_deflated:
+                continue
+            ds.file_meta = None
+            for _ in ds.iterall():  # every element parsed, as a load's working copy is
+                pass
+            ds.PatientID = "LD00000000000042"
+            for implicit in (syntax.is_implicit_VR, not syntax.is_implicit_VR):
+                twin = copy.deepcopy(ds)
+                assert dataset_bytes(ds, implicit) == _write_dataset(twin, implicit)
+                compared += 1
+    assert compared > 100
+    assert len(fallbacks) < 0.6 * compared  # the other syntax's half, and a few more
+
+
+def test_dataset_bytes_of_a_built_dataset_resolve_ambiguous_vrs_as_write_dataset() -> None:
+    """A data set never read (an ambiguous VR not resolved yet) goes to write_dataset, which
+    resolves it: the same bytes and the same changes."""
+    ds = _plain()
+    ds.PixelRepresentation = 1
+    ds.SmallestImagePixelValue = -5
+    ds["SmallestImagePixelValue"].VR = "US or SS"
+    twin = copy.deepcopy(ds)
+    assert dataset_bytes(ds, False) == _write_dataset(twin, False)
+    assert ds["SmallestImagePixelValue"].VR == twin["SmallestImagePixelValue"].VR == "SS"

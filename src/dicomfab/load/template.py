@@ -176,7 +176,11 @@ class StudyMaker:
         from pydicom.filewriter import write_dataset
         from pydicom.uid import UID
 
+        from dicomfab.output.header import dataset_bytes
+
         ts = UID(transfer_syntax)
+        if ts.is_little_endian and not ts.is_deflated:
+            return dataset_bytes(ds, ts.is_implicit_VR)  # pydicom's bytes, in less CPU
         fp = DicomBytesIO()
         fp.is_little_endian = ts.is_little_endian
         fp.is_implicit_VR = ts.is_implicit_VR

@@ -29,6 +29,7 @@ from pydicom.filewriter import (
     correct_ambiguous_vr_element,
     dcmwrite,
     write_data_element,
+    write_dataset,
 )
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
@@ -65,6 +66,26 @@ def header_bytes(ds: Dataset) -> bytes:
         buffer = DicomBytesIO()
         dcmwrite(buffer, ds, enforce_file_format=True)
         return buffer.getvalue()
+
+
+def dataset_bytes(ds: Dataset, implicit: bool) -> bytes:
+    """What pydicom's ``write_dataset`` writes for ``ds`` in a little-endian syntax (implicit or
+    explicit VR), without file meta: the header a C-STORE sends. Faster, for a data set read in
+    that encoding; ``write_dataset`` itself wherever it would change ``ds`` first (a data set
+    built in memory or read in another encoding or character set: VR correction), the
+    character set is not a plain one or an element was never parsed."""
+    charset = ds.get("SpecificCharacterSet")
+    plain = charset is None or (isinstance(charset, str) and charset in _PLAIN_CHARSETS)
+    same = ds.original_encoding == (implicit, True)
+    same = same and ds.original_character_set == ds._character_set
+    if plain and same and all(type(e) is DataElement for e in ds._dict.values()):
+        parts: list[bytes] = []
+        _dataset(parts, ds._dict, charset if charset is not None else default_encoding, implicit)
+        return b"".join(parts)
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit, True
+    write_dataset(buffer, ds)
+    return buffer.getvalue()
 
 
 def _fast(ds: Dataset) -> bytes:
