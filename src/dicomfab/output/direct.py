@@ -38,8 +38,9 @@ CHUNK = 32 << 20
 A direct write is split into requests the disk works on together (at the queue's
 ``max_sectors_kb``, 4 MiB on the benchmarks' VM), and the disk has none of this thread's between
 two writes: writing 17 MB files in 8 MiB writes reached 0.63-0.81 of the disk limit in
-``benchmarks/generate.py``, in one write 0.80-0.85. A buffer's pages are touched only as far as
-it is filled: smaller files cost no more memory."""
+``benchmarks/generate.py`` (median 0.75 over 6 runs), in one write 0.74-0.87 (median 0.82 over
+10). A buffer's pages are touched only as far as it is filled: smaller files cost no more
+memory."""
 BUFFERS = 3
 """Buffers per writer: one being written, the others being filled (the caller waits beyond)."""
 DIRECT_MIN = 1 << 20
