@@ -41,7 +41,7 @@ from dicomfab.testing.dask_cluster import local_dask_cluster
 
 
 def _spec(
-    name: str, seed: int, patients: int, rows: int, columns: int, syntax: str = "explicit-le"
+    name: str, seed: int, patients: int, rows: int, columns: int, syntax: str
 ) -> dict[str, object]:
     return {
         "name": name,
@@ -114,7 +114,8 @@ def main() -> int:
             for workers in (1, 2):  # both clusters up at once: an idle worker costs nothing
                 address = stack.enter_context(local_dask_cluster(workers=workers))
                 ex = stack.enter_context(dask_executor(address, shared=out))
-                generate(parse_spec(_spec(f"warm{workers}", 1, 2, 64, 64)), out, executor=ex)
+                warm = _spec(f"warm{workers}", 1, 2, 64, 64, args.transfer_syntax)
+                generate(parse_spec(warm), out, executor=ex)  # imports, codecs included
                 executors[workers] = ex
             runs = [("dask", 1), ("dask", 2)] + ([("local", 1), ("local", 2)] if args.local else [])
             for n in range(args.repeat):  # alternating, so that a change of load hits all

@@ -20,7 +20,7 @@ sender's CPU seconds.
 Why the recommendation and not the ceiling's N: the storescu ceiling is N processes, and N
 associations in one sender process is not the same load. On 2026-12-07 the ceiling's N was 6-8,
 and 8 associations sustained 0.45-0.72 of the ceiling (studies stalled for seconds: p99 latency
-3.4 s) where 4, the recommendation, sustained 0.85-0.98 (p99 under 1 s).
+3.4 s) where the recommended 3-6 sustained 0.80-1.03 (p99 under 1.6 s).
 """
 
 from __future__ import annotations

@@ -102,7 +102,10 @@ def measure(instances: int, workers: int, root: Path) -> Measure:
     }
     spec_path = root / f"scale{instances}.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    out = root / "out"
+    # a fresh folder per run, kept until the end, so that the next size does not create its
+    # files among inodes just freed (ext4 without a journal, as on the benchmarks' VM, skips
+    # each inode freed recently, looking it up, when it creates a file: see docs/scale.md)
+    out = Path(tempfile.mkdtemp(prefix="out-", dir=root))
     command = [sys.executable, "-m", "dicomfab", "generate", "-q", "-c", str(spec_path)]
     command += ["-o", str(out), "-j", str(workers)]
     partial = out / f".scale{instances}.partial"
@@ -118,12 +121,6 @@ def measure(instances: int, workers: int, root: Path) -> Measure:
         raise SystemExit(f"dicomfab generate failed ({process.returncode})")
     os.sync()  # the files on disk: else a short run leaves its writeback out of its time
     seconds = time.perf_counter() - start
-    # the output stays until the end, so that the next size does not create its files among
-    # inodes just freed (ext4 without a journal, as on the benchmarks' VM, skips each inode
-    # freed recently, looking it up, when it creates a file: see docs/scale.md)
-    done = root / "done"
-    done.mkdir(exist_ok=True)
-    (out / f"scale{instances}").rename(done / f"{len(list(done.iterdir()))}")
     return Measure(instances, peak, first, seconds)
 
 
@@ -137,7 +134,8 @@ def main() -> None:
     try:
         results = []
         # the smallest size again at the end: its mean brackets the larger ones in time
-        for size in args.sizes + args.sizes[:1] if len(args.sizes) > 1 else args.sizes:
+        order = args.sizes + args.sizes[:1] if len(args.sizes) > 1 else args.sizes
+        for size in order:
             m = measure(size, args.workers, root)
             results.append(m)
             print(

@@ -74,13 +74,12 @@ def dataset_bytes(ds: Dataset, implicit: bool) -> bytes:
     that encoding; ``write_dataset`` itself wherever it would change ``ds`` first (a data set
     built in memory or read in another encoding or character set: VR correction), the
     character set is not a plain one or an element was never parsed."""
-    charset = ds.get("SpecificCharacterSet")
-    plain = charset is None or (isinstance(charset, str) and charset in _PLAIN_CHARSETS)
+    encoding = _plain_encoding(ds)
     same = ds.original_encoding == (implicit, True)
     same = same and ds.original_character_set == ds._character_set
-    if plain and same and all(type(e) is DataElement for e in ds._dict.values()):
+    if encoding is not None and same and all(type(e) is DataElement for e in ds._dict.values()):
         parts: list[bytes] = []
-        _dataset(parts, ds._dict, charset if charset is not None else default_encoding, implicit)
+        _dataset(parts, ds._dict, encoding, implicit)
         return b"".join(parts)
     buffer = DicomBytesIO()
     buffer.is_implicit_VR, buffer.is_little_endian = implicit, True
@@ -103,8 +102,8 @@ def _fast(ds: Dataset) -> bytes:
         raise _Unsure
     if ds.original_encoding == (implicit, True):  # pydicom would skip the VR correction
         raise _Unsure
-    charset = ds.get("SpecificCharacterSet")
-    if charset is not None and not (isinstance(charset, str) and charset in _PLAIN_CHARSETS):
+    encoding = _plain_encoding(ds)
+    if encoding is None:
         raise _Unsure
 
     # as dcmwrite does; its walk over every element (sorted, at every depth) is only needed
@@ -119,8 +118,17 @@ def _fast(ds: Dataset) -> bytes:
         ds["PixelData"].is_undefined_length = compressed
     assert meta is not None  # it holds the syntax
     parts: list[bytes] = [b"\x00" * 128, b"DICM", *_file_meta(ds, meta)]
-    _dataset(parts, ds._dict, charset if charset is not None else default_encoding, implicit)
+    _dataset(parts, ds._dict, encoding, implicit)
     return b"".join(parts)
+
+
+def _plain_encoding(ds: Dataset) -> str | None:
+    """The Specific Character Set to write ``ds``'s text in (the default if it has none), or
+    None when it is not one this module writes itself."""
+    charset = ds.get("SpecificCharacterSet")
+    if charset is None:
+        return default_encoding
+    return charset if isinstance(charset, str) and charset in _PLAIN_CHARSETS else None
 
 
 @cache
