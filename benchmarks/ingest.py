@@ -195,7 +195,7 @@ def find_ceiling(orthanc: Orthanc, folder: Path, files: list[Path], size: int) -
 def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> int:
     """What ``dicomfab check --associations`` recommends for this Orthanc, printed beside the
     ceiling's N (both are "how many associations does this target want"), and returned."""
-    from dicomfab.load.associations import check_maker, measure, stop_reason
+    from dicomfab.load.associations import check_maker, measure
     from dicomfab.load.template import generate_template
     from dicomfab.targets._dicomnet import DicomNode
 
@@ -204,7 +204,10 @@ def check_recommendation(orthanc: Orthanc, size: str, ceiling_n: int) -> int:
     node = DicomNode(orthanc.host, orthanc.dicom_port, orthanc.ae_title)
     result = measure(node, maker, max_k=8, studies=8, timeout=30.0)
     rates = ", ".join(f"{'warm-up' if s.warmup else f'k={s.k}'} {s.rate:.1f}" for s in result.steps)
-    print(f"  check --associations: {rates} inst/s; stopped: {stop_reason(result.steps)}")
+    found = result.concurrency
+    served = "not measured" if found is None else (found.reason or f"all {found.served} tried")
+    print(f"  check --associations: served at once {result.served or '-'} ({served})")
+    print(f"  check --associations: {rates} inst/s; stopped: {result.stopped}")
     print(
         f"  check --associations recommends {result.recommended} associations; "
         f"the ceiling's N: {ceiling_n} storescu processes"

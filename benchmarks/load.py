@@ -18,9 +18,14 @@ ceiling (target ≥ 0.9: PASS / BELOW, printed, never asserted), latency percent
 sender's CPU seconds.
 
 Why the recommendation and not the ceiling's N: the storescu ceiling is N processes, and N
-associations in one sender process is not the same load. On 2026-12-07 the ceiling's N was 6-8,
-and 8 associations sustained 0.45-0.72 of the ceiling (studies stalled for seconds: p99 latency
-3.4 s) where the recommended 3-6 sustained 0.80-1.03 (p99 under 1.6 s).
+associations in one sender process is not the same load. This Orthanc serves 4 associations
+at once (``DicomThreadsCount``; the check's probe finds it): a fifth is accepted, but its
+requests wait for one of the 4 threads to give up an idle association (up to 1 s). N storescu
+processes lose nothing by it (each sends its shard, the ones waiting start later), a load
+does: on 2026-12-07 the ceiling's N was 6-8, and 8 associations sustained 0.45-0.72 of the
+ceiling (p99 latency 3.4 s). The check then recommended 3 (a burst at 3 came within 5 % of one
+at 4), which sustained 0.90-0.93; since it recommends the count the target serves at once
+when that count is as fast, 4, which sustained 1.00-1.02 (3 passes, p99 under 1 s).
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from dicomfab.load.associations import (
     MIN_GAIN,
     NEAR_BEST,
+    STALL_SECONDS,
     Step,
     combine,
     gains,
     ladder,
     recommend,
+    stalled,
     stop_reason,
     studies_for_step,
 )
@@ -53,6 +55,25 @@ def test_recommendation_is_the_smallest_k_near_the_best(values: list[float]) -> 
     chosen = values[ks.index(k)]
     assert chosen >= NEAR_BEST * best
     assert all(r < NEAR_BEST * best for kk, r in zip(ks, values, strict=False) if kk < k)
+
+
+def test_the_count_the_target_serves_at_once_is_recommended_when_near_the_best() -> None:
+    steps = [step(1, 30.0), step(2, 55.0), step(3, 64.0), step(4, 62.0)]
+    assert recommend(steps) == 3  # the smallest near the best
+    assert recommend(steps, served=4) == 4  # every thread the target has, at no loss
+    steps[-1] = step(4, 55.0)  # under 95 % of the best: the probe's count is not worth it
+    assert recommend(steps, served=4) == 3
+    assert recommend(steps[:3], served=4) == 3  # not measured
+    assert recommend([step(1, 30.0), step(2, 60.0, errors=1)], served=2) == 1
+
+
+def test_a_stall_is_a_wait_well_beyond_the_round_trip() -> None:
+    assert not stalled(0.004, 0.004)
+    assert not stalled(0.2, 0.004)
+    assert stalled(0.6, 0.004)  # Orthanc, 5 associations open against 4 threads
+    assert stalled(STALL_SECONDS + 0.021, 0.004)
+    assert not stalled(0.5, 0.06)  # a slow network's round trip raises the bar
+    assert stalled(0.9, 0.06)
 
 
 def test_recommendation_skips_steps_with_errors() -> None:

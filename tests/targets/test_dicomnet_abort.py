@@ -4,9 +4,11 @@ as a ResourceWarning in an unrelated test), and an association is one connection
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 import struct
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -105,3 +107,41 @@ def test_a_refused_connection_says_why_and_leaves_no_socket() -> None:
                 DicomNode("127.0.0.1", port, "PEER").associate(ae)
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_a_peer_that_never_answers_the_request_is_a_timeout_asked_once() -> None:
+    """A peer that accepts the connection and then says nothing (busy: it serves one
+    association at a time and another is open) is reported as such, after one ACSE timeout, and
+    asked only once (a quick abort is asked twice: see ``associate``)."""
+    from dicomfab.errors import TargetTimeoutError
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[socket.socket] = []
+    try:
+        ae = AE(ae_title="DICOMFAB")
+        ae.add_requested_context(VERIFICATION)
+        ae.acse_timeout = 0.5
+        ae.connection_timeout = 5
+
+        def accept_all() -> None:
+            listener.settimeout(5)
+            with contextlib.suppress(OSError):
+                while len(connections) < 2:
+                    connections.append(listener.accept()[0])
+
+        thread = threading.Thread(target=accept_all, daemon=True)
+        thread.start()
+        node = DicomNode("127.0.0.1", listener.getsockname()[1], "SILENT")
+        start = time.monotonic()
+        with pytest.raises(
+            TargetTimeoutError, match=r"no answer to the association request within 0\.5 s"
+        ):
+            node.associate(ae)
+        took = time.monotonic() - start
+    finally:
+        listener.close()
+        thread.join(10)
+        for connection in connections:
+            connection.close()
+    assert len(connections) == 1  # asked once
+    assert 0.45 <= took < 2.0

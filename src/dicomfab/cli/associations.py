@@ -75,6 +75,15 @@ def run_check(
         raise SystemExit(3)
 
 
+def served_line(found: Any) -> str:
+    """The probe's finding (:class:`dicomfab.load.associations.Concurrency`), in a line."""
+    if found.served is None:
+        return f"associations served at once: not measured ({found.reason})"
+    if not found.limited:
+        return f"associations served at once: all {found.served} tried"
+    return f"associations served at once: {found.served} ({found.reason})"
+
+
 def config_line(name: str, k: int) -> str:
     """Where the recommendation goes in dicomfab.toml: the target's ``ingest`` table."""
     return f'[targets.{name}] ingest = {{ kind = "cstore", …, associations = {k} }}'
@@ -122,15 +131,23 @@ def _print(
     errored = [s for s in result.steps if s.errors]
     if errored:
         lines.append(f"errors at k={errored[0].k}: {errored[0].first_error}")
+    found_at_once = result.concurrency
+    if found_at_once is not None:
+        lines.append(served_line(found_at_once))
     if result.stopped:
         lines.append(f"stopped: {result.stopped}")
     if k is None:
         lines.append("no recommendation: no step stored anything without errors")
     else:
         best = max(s.rate for s in result.steps if not s.warmup and not s.errors)
+        why = (
+            "every association the target serves at once"
+            if k == result.served
+            else "the smallest count"
+        )
         lines.append(
-            f"recommended: {k} association{'s' if k > 1 else ''} (the smallest count within "
-            f"95 % of the best measured rate, {best:.1f} instances/s)"
+            f"recommended: {k} association{'s' if k > 1 else ''} ({why}, within 95 % of the "
+            f"best measured rate, {best:.1f} instances/s)"
         )
         if name != EMBEDDED:
             where = f" in {config}" if config else ""

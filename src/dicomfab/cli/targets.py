@@ -53,8 +53,9 @@ def targets_command(config: Path | None, as_json: bool) -> None:
 @TARGETS_CONFIG_OPTION
 @click.option(
     "--associations", "measure", is_flag=True,
-    help="Then SEND short bursts of synthetic MG studies over 1, 2, 3, 4, 6, 8 … parallel "
-    "associations and recommend how many the target wants (C-STORE targets only).",
+    help="Then probe how many associations the target serves at once, SEND short bursts of "
+    "synthetic MG studies over 1, 2, 3, 4, 6, 8 … parallel associations and recommend how many "
+    "the target wants (C-STORE targets only).",
 )  # fmt: skip
 @click.option(
     "--max-associations", type=click.IntRange(1, 16), default=8, show_default=True,
@@ -89,13 +90,15 @@ def check_command(
     tunnel, C-FIND, QIDO-RS, the link relation); no data is sent unless --associations is given.
 
     \b
-    --associations SENDS DATA into the target: after the checks, a warm-up burst, then a short
-    burst of synthetic MG studies (new UIDs, pixels reused) at each of 1, 2, 3, 4, 6, 8 …
-    associations until the rate gains less than 5 % (or falls, or errors appear). It prints
-    instances/s per step and the smallest count within 95 % of the best, with the line for the
-    target's config. Every study sent belongs to the patient DICOMFAB^ASSOCIATION^CHECK, with a
-    PatientID starting with DFCHECK (printed): nothing is deleted afterwards, remove them from
-    the target yourself if you wish.
+    --associations SENDS DATA into the target: after the checks, a probe (C-ECHO only) of how
+    many associations the target serves at once, a warm-up burst, then a short burst of
+    synthetic MG studies (new UIDs, pixels reused) at each of 1, 2, 3, 4, 6, 8 … associations
+    until the rate gains less than 5 % (or falls, or errors appear), and never beyond the count
+    the target serves at once. It prints instances/s per step and recommends the smallest count
+    within 95 % of the best (or the count the target serves at once, when it is that near),
+    with the line for the target's config. Every study sent belongs to the patient
+    DICOMFAB^ASSOCIATION^CHECK, with a PatientID starting with DFCHECK (printed): nothing is
+    deleted afterwards, remove them from the target yourself if you wish.
 
     \b
     Exit codes: 0 every part answered (and the steps had no errors); 2 bad input (e.g.

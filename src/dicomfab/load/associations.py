@@ -1,12 +1,22 @@
 """How many parallel C-STORE associations a target wants (``dicomfab check --associations``).
 
-A warm-up burst at one association, then a short burst of synthetic MG instances at each k of
+First a probe (:func:`probe_concurrency`, no data sent): associations are opened one at a time,
+up to ``max_k``, and after each opening every one of them answers a C-ECHO. A target serves a
+limited number of associations at once (Orthanc: ``DicomThreadsCount``, 4 by default; a
+single-process SCP: one): one more than that is accepted but not served, and its C-ECHO waits
+for a thread to come free (Orthanc: about 1 s), or it is not accepted at all. The last count
+whose every C-ECHO came back promptly is the number the target serves at once; the ladder does
+not go beyond it (a step past it measures the waiting).
+
+Then a warm-up burst at one association, then a short burst of synthetic MG instances at each k of
 :func:`ladder` (1, 2, 3, 4, 6, 8 …): k associations are opened first (not timed), then k
 threads take the next instance from one shared list and send it on their own association with
 the direct P-DATA path (:mod:`dicomfab.targets._pdata`); the step's rate is the instances
 answered with success (or a warning) ÷ the time from the first byte to the last answer. The
 ladder stops at the first step whose gain over the previous one is under 5 % (or whose rate
-fell, or that had errors); the recommendation is the smallest k within 95 % of the best rate
+fell, or that had errors; bounded by the probe's count, it only stops for errors); the
+recommendation is the smallest k within 95 % of the best rate, or, when the probe found the
+number the target serves at once and that count reaches 95 % of the best rate, that number
 (:func:`recommend`).
 
 The instances are the load mode's template study (:mod:`dicomfab.load.template`: generated
@@ -35,6 +45,10 @@ MIN_GAIN = 0.05  # a step that adds less than this over the previous one ends th
 NEAR_BEST = 0.95  # the recommendation: the smallest k reaching this share of the best rate
 STOP_GRACE = 5.0  # seconds the sending threads get to end once the step is aborted
 LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+PROBE_TIMEOUT = 5.0  # seconds an association request or a C-ECHO of the probe may take
+STALL_SECONDS = 0.25  # a C-ECHO slower than this plus STALL_FACTOR × its time with one
+STALL_FACTOR = 5.0  # association open waited for the target to serve its association
+QUIET = 0.05  # seconds the probe's associations idle before each of its C-ECHOs
 
 
 @dataclass(frozen=True)
@@ -119,16 +133,128 @@ def stop_reason(steps: Sequence[Step]) -> str | None:
     return None
 
 
-def recommend(steps: Sequence[Step]) -> int | None:
+def recommend(steps: Sequence[Step], served: int | None = None) -> int | None:
     """The smallest k whose rate reaches :data:`NEAR_BEST` of the best one, among the measured
-    steps without errors (None when there is none, or nothing was stored)."""
+    steps without errors (None when there is none, or nothing was stored); but ``served``, the
+    number of associations the target serves at once, when its step reaches that share too.
+
+    Why ``served``: such a target serves each association on a thread of its own, and with
+    fewer associations than threads one of them idles while the others wait on the target's
+    database. Against Orthanc + PostgreSQL (4 DICOM threads) a burst at k = 3 and at k = 4 came
+    within 5 % of each other, but over a whole load 4 sustained 0.95-1.04 of the storescu
+    ceiling and 3 only 0.90-0.93 (``benchmarks/load.py``, 2026-12-07)."""
     clean = [s for s in measured(steps) if not s.errors]
     if not clean:
         return None
     best = max(s.rate for s in clean)
     if best <= 0:
         return None
-    return min(s.k for s in clean if s.rate >= NEAR_BEST * best)
+    near = [s.k for s in clean if s.rate >= NEAR_BEST * best]
+    return served if served in near else min(near)
+
+
+def stalled(seconds: float, alone: float) -> bool:
+    """Whether a C-ECHO that took ``seconds`` waited for the target to serve its association,
+    given ``alone``, the C-ECHO time with one association open (a slow network's round trip
+    raises the bar)."""
+    return seconds >= STALL_SECONDS + STALL_FACTOR * alone
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """What :func:`probe_concurrency` found: ``served``, the number of associations the target
+    serves at once (None: not measured, see ``reason``); ``limited``: association
+    ``served + 1`` waited or was refused (False: all ``served`` tried were served);
+    ``slowest``: the slowest C-ECHO (seconds) with 1, 2 … associations open."""
+
+    served: int | None
+    limited: bool
+    slowest: tuple[float, ...] = ()
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "served": self.served,
+            "limited": self.limited,
+            "slowest_echo_s": [round(t, 4) for t in self.slowest],
+            "reason": self.reason,
+        }
+
+
+def probe_concurrency(node: Any, max_k: int, timeout: float = PROBE_TIMEOUT) -> Concurrency:
+    """Open up to ``max_k`` associations (Verification only), one at a time; after each
+    opening, once the others are idle (:data:`QUIET` s), send two C-ECHOs on the newest one
+    (:data:`QUIET` s apart). Stop at the first count where one waited (:func:`stalled`) or the
+    association was not had. Every association is released (aborted when interrupted) before
+    this returns.
+
+    Why the newest, after a pause: a target whose N threads take associations in turn
+    (Orthanc's DICOM server: a thread waits up to 1 s for the next command of the association
+    it holds before it moves on to the next one) holds the N oldest while they idle, and the
+    newest one's request waits for a thread to give up an idle association (0.6 s measured
+    with 5 open against Orthanc's 4 threads). C-ECHOs sent in quick succession, or all at once,
+    keep every thread moving and never wait."""
+    from pynetdicom import build_context
+
+    from dicomfab.targets._dicomnet import abort, pause_reactor
+
+    contexts = [build_context("1.2.840.10008.1.1")]
+    held: list[Any] = []
+    slowest: list[float] = []
+    finished = False
+
+    def echo(assoc: Any) -> float | str:
+        """Seconds to the answer, or why there was none."""
+        time.sleep(QUIET)
+        start = time.perf_counter()
+        try:
+            pause_reactor(assoc)
+            status = assoc.send_c_echo()
+        except (RuntimeError, ValueError) as exc:  # no accepted context, a closed association
+            return str(exc)
+        if "Status" not in status:
+            return f"no answer within {timeout:g} s"
+        return time.perf_counter() - start
+
+    try:
+        for k in range(1, max_k + 1):
+            ae = node.ae(timeout, timeout)
+            # an idle association must outlive the probe (pynetdicom aborts one that saw no
+            # traffic for network_timeout: the first ones idle while the later ones are tried)
+            ae.network_timeout = None
+            try:
+                held.append(node.associate(ae, contexts))
+            except TargetError as exc:
+                finished = True
+                if k == 1:
+                    return Concurrency(None, False, (), f"no association: {exc}")
+                return Concurrency(k - 1, True, tuple(slowest), f"association {k}: {exc}")
+            answers = [echo(held[-1]), echo(held[-1])]
+            failed = next((a for a in answers if isinstance(a, str)), None)
+            if failed is not None:
+                finished = True
+                if k == 1:
+                    return Concurrency(None, False, (), f"C-ECHO not answered: {failed}")
+                return Concurrency(k - 1, True, tuple(slowest), f"with {k} open, C-ECHO: {failed}")
+            slowest.append(max(a for a in answers if isinstance(a, float)))
+            if stalled(slowest[-1], slowest[0]):
+                finished = True
+                return Concurrency(
+                    k - 1, True, tuple(slowest),
+                    f"with {k} open, a C-ECHO waited {slowest[-1]:.2f} s "
+                    f"({slowest[0] * 1000:.0f} ms with one)",
+                )  # fmt: skip
+        finished = True
+        return Concurrency(max_k, False, tuple(slowest), None)
+    finally:
+        for assoc in held:
+            try:
+                if finished and assoc.is_established:
+                    assoc.release()
+                else:
+                    abort(assoc)
+            except Exception:  # the peer is gone: nothing to close
+                pass
 
 
 # ── the check's studies ─────────────────────────────────────────────────────────────────────
@@ -292,13 +418,20 @@ class Measurement:
     instances_per_study: int
     instance_bytes: int  # the template's average encoded instance size
     steps: list[Step] = field(default_factory=list)
+    concurrency: Concurrency | None = None  # the probe's (None: not run)
     stopped: str | None = None  # why the ladder ended before max_k
     fault: str | None = None  # the target failed (cannot associate): exit 3
     interrupted: str | None = None  # "SIGINT" / "SIGTERM"
 
     @property
+    def served(self) -> int | None:
+        """How many associations the target serves at once, when the probe found its limit."""
+        found = self.concurrency
+        return found.served if found is not None and found.limited else None
+
+    @property
     def recommended(self) -> int | None:
-        return recommend(self.steps)
+        return recommend(self.steps, self.served)
 
     @property
     def errors(self) -> int:
@@ -316,6 +449,7 @@ class Measurement:
             "studies_per_step": self.studies,
             "instances_per_study": self.instances_per_study,
             "instance_bytes": self.instance_bytes,
+            "concurrency": None if self.concurrency is None else self.concurrency.as_dict(),
             "steps": rows,
             "stopped": self.stopped,
             "recommended": self.recommended,
@@ -349,13 +483,15 @@ def measure(
     studies: int,
     timeout: float,
     repeat: int = 1,
+    probe: bool = True,
     on_step: Callable[[Step, Measurement], None] | None = None,
     on_start: Callable[[Measurement], None] | None = None,
 ) -> Measurement:
-    """Run the warm-up and the ladder against ``node``, each k ``repeat`` times (its rate the
-    median; a burst with errors ends the repeats). A target that cannot be associated with
-    ends it with ``fault``; interrupted, the KeyboardInterrupt carries the measurement so far
-    (the steps completed) as ``measurement``."""
+    """Run the probe (:func:`probe_concurrency`, unless ``probe`` is False), the warm-up and
+    the ladder against ``node``, each k ``repeat`` times (its rate the median; a burst with
+    errors ends the repeats). A target that cannot be associated with ends it with ``fault``;
+    interrupted, the KeyboardInterrupt carries the measurement so far (the steps completed) as
+    ``measurement``."""
     from pynetdicom import build_context
 
     template = maker.template
@@ -371,9 +507,15 @@ def measure(
     if on_start is not None:
         on_start(result)
     next_study = 0
-    plan = [(1, max(1, studies // 2), True)]
-    plan += [(k, studies_for_step(studies, k, len(template)), False) for k in ladder(max_k)]
     try:
+        if probe:
+            result.concurrency = probe_concurrency(node, max_k)
+        bounded = result.served  # the ladder ends there, whatever the gains
+        plan = [(1, max(1, studies // 2), True)]
+        plan += [
+            (k, studies_for_step(studies, k, len(template)), False)
+            for k in ladder(bounded or max_k)
+        ]
         for k, count, warmup in plan:
             bursts: list[Step] = []
             for _ in range(1 if warmup else repeat):
@@ -396,9 +538,13 @@ def measure(
             result.steps.append(step)
             if on_step is not None:
                 on_step(step, result)
-            result.stopped = stop_reason(result.steps)
+            reason = stop_reason(result.steps)
+            if reason == "errors" or not bounded:
+                result.stopped = reason
             if result.stopped is not None or result.fault is not None:
                 break
+        if bounded and result.stopped is None and result.fault is None:
+            result.stopped = f"the target serves {bounded} associations at once"
     except KeyboardInterrupt as exc:
         exc.measurement = result  # type: ignore[attr-defined]
         raise

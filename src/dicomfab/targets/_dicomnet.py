@@ -224,6 +224,14 @@ def associate(
     assoc = request()
     if not opened:
         raise _connect_error(at, host, port, timeout, time.monotonic() - start)
+    acse = ae.acse_timeout
+    if assoc.is_aborted and acse is not None and time.monotonic() - start >= 0.9 * acse:
+        # connected, and no answer to the request: the peer is busy (e.g. it serves one
+        # association at a time and another one is open), not refusing
+        raise TargetTimeoutError(
+            f"association with {at} failed: no answer to the association request within "
+            f"{acse:g} s (is the peer busy with other associations?)"
+        )
     if assoc.is_aborted:
         # a peer that rejects and closes at once can make pynetdicom read the closed connection
         # before the A-ASSOCIATE-RJ (an abort without a reason): one more request tells which
