@@ -474,3 +474,77 @@ def test_the_rest_of_a_failed_file_is_not_a_second_failure(
     writer.write(tmp_path / "good.dcm", [b"g" * 5000])
     writer.flush()  # no EBADF from the failed file's second chunk
     assert (tmp_path / "good.dcm").read_bytes() == b"g" * 5000
+
+
+def test_a_notice_comes_once_the_files_before_it_are_written(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    writer = direct.Writer()
+    seen: list[tuple[BaseException | None, bytes, str]] = []
+    done = threading.Event()
+
+    def notice(failure: BaseException | None) -> None:
+        data = (tmp_path / "b.dcm").read_bytes()
+        seen.append((failure, data, threading.current_thread().name))
+        done.set()
+
+    writer.write(tmp_path / "a.dcm", [b"a" * 50_000])
+    writer.write(tmp_path / "b.dcm", [b"b" * 50_000])
+    writer.notify(notice)  # returns at once: the caller goes on
+    assert done.wait(30)
+    assert seen == [(None, b"b" * 50_000, "dicomfab-writer")]
+    writer.stop()
+
+
+def test_every_notice_after_a_failure_gets_it_until_a_flush(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    writer = direct.Writer()
+    got: list[BaseException | None] = []
+    writer.write(tmp_path / "missing" / "f.dcm", [b"x" * 10_000])
+    writer.notify(got.append)
+    writer._jobs.join()  # the failure has happened
+    with pytest.raises(FileNotFoundError):  # the caller gets it on its next write …
+        writer.write(tmp_path / "g.dcm", [b"y" * 10_000])
+    writer.write(tmp_path / "g.dcm", [b"y" * 10_000])
+    writer.notify(got.append)  # … and a notice after it still vouches for nothing
+    writer.flush()
+    assert len(got) == 2 and all(isinstance(f, FileNotFoundError) for f in got)
+    writer.write(tmp_path / "h.dcm", [b"z" * 10_000])  # after the flush: a clean slate
+    writer.notify(got.append)
+    writer.flush()
+    assert got[2] is None and (tmp_path / "h.dcm").read_bytes() == b"z" * 10_000
+    writer.stop()
+
+
+def test_a_notice_behind_discarded_files_says_so(tmp_path: Path, small_chunks: None) -> None:
+    writer = direct.Writer()
+    got: list[BaseException | None] = []
+    for i in range(100):
+        writer.write(tmp_path / f"{i}.dcm", [b"z" * 50_000])
+    writer.notify(got.append)
+    writer.discard()
+    assert len(got) == 1 and isinstance(got[0], direct.DiscardedError)
+    writer.stop()
+
+
+def test_without_the_writer_a_notice_comes_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DICOMFAB_DIRECT_IO", "off")
+    got: list[BaseException | None] = []
+    direct.notify(got.append)
+    assert got == [None]
+
+
+def test_written_without_waiting_leaves_the_thread_writing(
+    tmp_path: Path, small_chunks: None
+) -> None:
+    others = _writer_threads()
+    with direct.written(wait=False):
+        direct.writer().write(tmp_path / "w.dcm", [b"w" * 40_000])
+    got: list[BaseException | None] = []
+    direct.notify(got.append)
+    direct.writer().flush()
+    assert got == [None] and (tmp_path / "w.dcm").read_bytes() == b"w" * 40_000
+    assert len(_writer_threads() - others) == 1  # still running: the caller's to stop
+    direct.writer().stop()
+    assert _writer_threads() == others

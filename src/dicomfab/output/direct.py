@@ -14,6 +14,9 @@ and raises what failed; the generator calls it before it reports any file writte
 Used on Linux, for every file of at least :data:`DIRECT_MIN` bytes on a local disk file system
 (:data:`LOCAL_FILE_SYSTEMS`); other files are written buffered by the same thread (in the order
 given). A file system that refuses ``O_DIRECT`` (``EINVAL``) gets buffered writes from then on.
+A caller that must not wait for the disk (a worker of generate, which goes on building the next
+unit of work while the last one's files are written) asks for a notice instead
+(:func:`notify`): a callback the thread calls once everything handed over before is written.
 ``DICOMFAB_DIRECT_IO=off`` turns it all off: each file is then written at once, buffered, by the
 caller (:func:`enabled`). The bytes on disk are the same either way.
 """
@@ -26,7 +29,7 @@ import mmap
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,15 +96,30 @@ class _Chunk:
     total: int  # the file's size
 
 
+Notice = Callable[[BaseException | None], None]
+"""Called by the writer's thread with None when every file handed over before the notice is
+written and closed, or with what failed (see :meth:`Writer.notify`)."""
+
+
+class DiscardedError(RuntimeError):
+    """What a notice gets when the files before it were dropped by :meth:`Writer.discard`."""
+
+
+@dataclass
+class _Notice:
+    callback: Notice
+
+
 class Writer:
     """One thread writing the files handed to :meth:`write`, in order (see the module)."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._jobs: queue.Queue[_Chunk | None] = queue.Queue()
+        self._jobs: queue.Queue[_Chunk | _Notice | None] = queue.Queue()
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
         self._made = 0
-        self._failure: BaseException | None = None
+        self._failure: BaseException | None = None  # raised (and cleared) by the caller
+        self._failed: BaseException | None = None  # the first failure, for every later notice
         self._discarding = False
         self._direct_refused = False
         self._fd = -1  # the file being written
@@ -113,9 +131,7 @@ class Writer:
     def write(self, path: Path, parts: Iterable[bytes | bytearray | memoryview]) -> None:
         """Hand over the file ``path`` made of ``parts`` (copied before this returns)."""
         self._raise_failure()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="dicomfab-writer", daemon=True)
-            self._thread.start()
+        self._start()
         views = [memoryview(p).cast("B") for p in parts]
         total = sum(v.nbytes for v in views)
         if total == 0:
@@ -132,9 +148,18 @@ class Writer:
                     buffer, filled, first = self._buffer(), 0, False
         self._jobs.put(_Chunk(path, buffer, filled, first, True, total))
 
+    def notify(self, callback: Notice) -> None:
+        """Have the thread call ``callback`` once every file handed over before is written and
+        closed: with None, or with the first failure of this writer (every notice after a
+        failure gets it: nothing after one is vouched for), or a :class:`DiscardedError` when
+        :meth:`discard` dropped files before it. The caller goes on at once."""
+        self._start()
+        self._jobs.put(_Notice(callback))
+
     def flush(self) -> None:
         """Wait until every file handed over is written and closed; raise the first failure."""
         self._jobs.join()
+        self._failed = None  # reported here (the next notice vouches for what follows)
         self._raise_failure()
 
     def discard(self) -> None:
@@ -146,7 +171,7 @@ class Writer:
             self._close()  # a file cut short by the interruption: the thread is idle now
         finally:
             self._discarding = False
-            self._failure = None
+            self._failure = self._failed = None
 
     def stop(self) -> None:
         """End the thread once it has written what it was given (its buffers are kept for the
@@ -155,6 +180,11 @@ class Writer:
         if thread is not None:
             self._jobs.put(None)
             thread.join()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="dicomfab-writer", daemon=True)
+            self._thread.start()
 
     def _buffer(self) -> mmap.mmap:
         if self._free.empty() and self._made < BUFFERS:
@@ -175,19 +205,35 @@ class Writer:
             if chunk is None:  # stop()
                 self._jobs.task_done()
                 return
+            if isinstance(chunk, _Notice):
+                self._notify(chunk.callback)
+                self._jobs.task_done()
+                continue
             try:
                 if self._failure is None and not self._discarding:
                     self._write_chunk(chunk)
             except BaseException as exc:  # handed to the caller by flush() or write()
                 self._failure = exc
+                self._failed = self._failed or exc
             try:
                 if chunk.last or self._failure or self._discarding:
                     self._close()
             except BaseException as exc:  # close() can report a write that failed
                 self._failure = self._failure or exc
+                self._failed = self._failed or exc
             if chunk.buffer is not None:
                 self._free.put(chunk.buffer)
             self._jobs.task_done()  # whatever happened: flush() must not wait forever
+
+    def _notify(self, callback: Notice) -> None:
+        failure = self._failed
+        if failure is None and self._discarding:
+            failure = DiscardedError("the files before this notice were dropped (interrupted)")
+        try:
+            callback(failure)
+        except BaseException as exc:  # the caller's problem, raised on its next write or flush
+            self._failure = self._failure or exc
+            self._failed = self._failed or exc
 
     def _write_chunk(self, chunk: _Chunk) -> None:
         if chunk.first:
@@ -270,11 +316,24 @@ def flush() -> None:
         writer().flush()
 
 
+def notify(callback: Notice) -> None:
+    """Have ``callback`` called once this thread's files handed over are on disk (see
+    :meth:`Writer.notify`); at once when files are written by their caller (not enabled)."""
+    if enabled():
+        writer().notify(callback)
+    else:
+        callback(None)
+
+
 @contextlib.contextmanager
-def written() -> Iterator[None]:
+def written(wait: bool = True) -> Iterator[None]:
     """Around code that writes files with :func:`dicomfab.output.files.write_file`: on the way
     out every file is on disk (failures raised), or, on an error or interruption, what was not
-    written yet is dropped; the outermost one ends the writer's thread."""
+    written yet is dropped; the outermost one ends the writer's thread.
+
+    ``wait=False``: on the way out the files may still be being written, by a thread that goes
+    on (until the process ends): the caller asks for a :func:`notify` to learn when they are
+    written. An error or interruption still drops what was not written."""
     if not enabled():
         yield
         return
@@ -287,8 +346,9 @@ def written() -> Iterator[None]:
             with contextlib.suppress(BaseException):
                 writer().discard()
             raise
-        writer().flush()
+        if wait:
+            writer().flush()
     finally:
         _local.depth = depth
-        if depth == 0:
+        if depth == 0 and wait:
             writer().stop()

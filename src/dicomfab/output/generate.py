@@ -12,12 +12,17 @@ when interrupted, and finishes it later without writing again what was done.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
+import multiprocessing
 import os
+import pickle
+import queue
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,29 +324,69 @@ def _by_anatomy(patient: PatientPlan) -> dict[str, list[InstancePlan]]:
     return groups
 
 
-def write_unit(spec_json: str, root: str, unit: Unit) -> UnitResult:
+def write_unit(
+    spec_json: str, root: str, unit: Unit, ticket: int | None = None
+) -> UnitResult | None:
     """Build and write one unit of work (see :data:`Unit`): the entry point of a worker, of any
     ``concurrent.futures`` executor (picklable, self-contained; the result does not depend on
-    which process runs it). Whole patients get their records written too."""
+    which process runs it). Whole patients get their records written too. The files are on
+    disk before the result says so.
+
+    With ``ticket`` (only in a worker of generate's own pool, :func:`_acking_worker`), it
+    returns None as soon as the files are handed to the writer's thread, and that thread sends
+    ``(ticket, result)`` on the pool's queue once they are written (or ``(ticket, failure)``):
+    the worker builds its next unit meanwhile, and the disk never waits for it."""
     _tune_allocator()
+    with direct.written(wait=ticket is None):
+        result = _write_unit(spec_json, Path(root), unit)
+    if ticket is None:
+        return result
+    direct.notify(functools.partial(_acknowledge, ticket, result))
+    return None
+
+
+def _write_unit(spec_json: str, folder: Path, unit: Unit) -> UnitResult:
     start, stop, part = unit
-    folder = Path(root)
     if part is not None:
         chosen = _by_anatomy(_patient(spec_json, start)).get(part, [])
-        with direct.written():  # the files are on disk before the result says so
-            written = [(inst.path, *_build_and_write(inst, folder)) for inst in chosen]
+        written = [(inst.path, *_build_and_write(inst, folder)) for inst in chosen]
         return UnitResult(unit, [], written)
     done = []
-    with direct.written():
-        for index in range(start, stop):
-            patient = _patient(spec_json, index)
-            results = {
-                inst.path: _build_and_write(inst, folder)
-                for group in _by_anatomy(patient).values()
-                for inst in group
-            }
-            done.append(finish_patient(patient, results, folder, _records_mode(spec_json)))
+    for index in range(start, stop):
+        patient = _patient(spec_json, index)
+        results = {
+            inst.path: _build_and_write(inst, folder)
+            for group in _by_anatomy(patient).values()
+            for inst in group
+        }
+        done.append(finish_patient(patient, results, folder, _records_mode(spec_json)))
     return UnitResult(unit, done, [])
+
+
+_acks: Any = None
+"""In a worker of generate's own pool: the queue its writer's thread answers on (a
+``multiprocessing.Queue`` of ``(ticket, UnitResult | BaseException)``)."""
+
+
+def _acking_worker(acks: Any) -> None:
+    """Initializer of generate's own pool: :func:`quiet_worker`, and the queue of acknowledged
+    units (see :func:`write_unit`)."""
+    global _acks
+    quiet_worker()
+    _acks = acks
+
+
+def _acknowledge(ticket: int, result: UnitResult, failure: BaseException | None) -> None:
+    """The writer's notice for one unit (its thread): the result, or what failed, to the
+    parent. A failure goes as itself when it can be pickled, else as a RuntimeError saying it."""
+    if failure is None:
+        _acks.put((ticket, result))
+        return
+    try:
+        pickle.dumps(failure)
+    except Exception:
+        failure = RuntimeError(f"{type(failure).__name__}: {failure}")
+    _acks.put((ticket, failure))
 
 
 Results = dict[str, tuple[FileDigest | None, dict[str, Any]]]
@@ -470,6 +515,8 @@ class _Inline(Executor):
 
 #: the most instances one task of many whole patients takes (a bounded result to send back)
 UNIT_INSTANCES = 200
+#: seconds the parent waits for an acknowledged unit before it looks for failed workers
+ACK_POLL = 0.1
 #: tasks in flight (and results waiting for an earlier patient) per worker
 IN_FLIGHT = 3
 
@@ -526,7 +573,7 @@ class _Writer:
         self.waiting: dict[int, PatientDone] = {}  # finished before an earlier patient
         self.split: dict[int, tuple[PatientPlan, int, Results]] = {}  # plan, parts left, results
         self.totals = Totals()
-        self.pending: set[Future[UnitResult]] = set()  # submitted, not collected
+        self.pending: set[Future[UnitResult | None]] = set()  # submitted, not collected
 
     def anatomies(self, index: int) -> list[tuple[str, int]]:
         plan = self.patient(index)
@@ -564,11 +611,48 @@ class _Writer:
         while pending:
             self._collect(pending)
 
-    def _collect(self, pending: set[Future[UnitResult]]) -> None:
+    def _collect(self, pending: set[Future[UnitResult | None]]) -> None:
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in finished:
             pending.discard(future)
-            self.take(future.result())
+            result = future.result()
+            assert result is not None  # no ticket: the result itself
+            self.take(result)
+
+    def run_acked(
+        self, units: Iterator[Unit], pool: ProcessPoolExecutor, limit: int, acks: Any
+    ) -> None:
+        """As :meth:`run`, through generate's own pool (:func:`_acking_worker`): a unit is done
+        when its result comes back on ``acks``, its files on disk (:func:`write_unit`); its
+        future only tells what failed in the worker."""
+        outstanding: dict[int, Future[Any]] = {}
+        for ticket, unit in enumerate(units):
+            while len(outstanding) + len(self.waiting) >= limit and outstanding:
+                self._acknowledged(outstanding, pool, acks)
+            outstanding[ticket] = pool.submit(write_unit, self.spec_json, self.where, unit, ticket)
+        while outstanding:
+            self._acknowledged(outstanding, pool, acks)
+
+    def _acknowledged(self, outstanding: dict[int, Future[Any]], pool: Any, acks: Any) -> None:
+        """Take the next acknowledged unit; or, when none comes within :data:`ACK_POLL`,
+        raise what failed in a worker, or that a worker is gone (no acknowledgement can come
+        from it)."""
+        try:
+            ticket, answer = acks.get(timeout=ACK_POLL)
+        except queue.Empty:
+            for future in outstanding.values():
+                if future.done():
+                    future.result()  # raises the worker's failure
+            processes = (getattr(pool, "_processes", None) or {}).values()
+            if getattr(pool, "_broken", False) or any(p.exitcode is not None for p in processes):
+                raise BrokenProcessPool(
+                    "a worker process ended before the files it was writing were on disk"
+                ) from None
+            return
+        del outstanding[ticket]
+        if isinstance(answer, BaseException):
+            raise answer
+        self.take(answer)
 
 
 @dataclass(frozen=True)
@@ -604,9 +688,13 @@ def _write(
     else:
         patient = PatientPlanner(job.spec).patient
     own: ProcessPoolExecutor | None = None
+    acks: Any = None  # our own pool's queue of acknowledged units (write_unit)
     if executor is None:
         if workers > 1 and not small_job(sizes, start, patient):
-            own = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
+            acks = multiprocessing.Queue()
+            own = ProcessPoolExecutor(
+                max_workers=workers, initializer=_acking_worker, initargs=(acks,)
+            )
         else:
             workers = 1
         executor = own or _Inline()
@@ -617,7 +705,10 @@ def _write(
     inherited, _given = _given, (spec_json, job.plan) if job.plan is not None else None
     try:
         units = plan_units(sizes, start, workers, writer.anatomies)
-        writer.run(units, executor, IN_FLIGHT * workers)
+        if own is not None:
+            writer.run_acked(units, own, IN_FLIGHT * workers, acks)
+        else:
+            writer.run(units, executor, IN_FLIGHT * workers)
     except BaseException:
         if own is not None:
             stop_pool(own)  # before anyone removes the folder they write into
@@ -626,6 +717,8 @@ def _write(
         raise
     finally:
         _given = inherited
+        if acks is not None:
+            acks.close()
     if own is not None:
         own.shutdown()
 
@@ -762,7 +855,10 @@ def _fill(
     start, totals = journal.recover()  # the patients an interrupted generate finished
     if totals.instances and progress:
         progress(totals.instances)
-    _write(job, temp, journal, start, workers, executor, progress, totals)
+    try:
+        _write(job, temp, journal, start, workers, executor, progress, totals)
+    finally:
+        journal.close()  # also when interrupted or failed (its file is kept, or removed)
     uid_namespace = job.plan.uid_namespace if job.plan is not None else dataset_identity(job.spec)
     header = manifest_header(job.spec, uid_namespace)
     if whole:
