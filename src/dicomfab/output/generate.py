@@ -5,8 +5,11 @@ error never leaves a half-written dataset. Patients are planned and written one 
 bounded memory whatever their number: up to ``workers`` processes (or any executor) each take
 units of whole patients (so one patient's anatomy is drawn once and shared by its priors); the
 parent puts each finished patient in order into a journal, from which the manifest is streamed
-at the end (:mod:`dicomfab.output.journal`). A resumable generate keeps its temporary folder
-when interrupted, and finishes it later without writing again what was done.
+at the end (:mod:`dicomfab.output.journal`). A patient is journaled only once its files are on
+disk: a worker of generate's own pool hands its files to a writer thread and goes on with the
+next unit, and that thread acknowledges the unit to the parent once they are written
+(:func:`write_unit`). A resumable generate keeps its temporary folder when interrupted, and
+finishes it later without writing again what was done.
 """
 
 from __future__ import annotations
