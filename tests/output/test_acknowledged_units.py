@@ -6,7 +6,6 @@ dies then, fails the generate and the unit is never journaled; a resume then wri
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import signal
 import threading
@@ -21,6 +20,7 @@ from dicomfab import OutputError, generate, parse_spec
 from dicomfab.builder.plan import make_plan
 from dicomfab.output import direct
 from dicomfab.output import generate as generate_module
+from trees import file_hashes
 
 pytestmark = pytest.mark.skipif(not direct.enabled(), reason="needs the writer thread (Linux)")
 
@@ -41,14 +41,6 @@ def _spec() -> dict[str, Any]:
 def _last_file(spec: Any, patient: int) -> str:
     plan = make_plan(spec).patients[patient]
     return [i for s in plan.studies for se in s.series for i in se.instances][-1].file_name
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _journaled(out: Path) -> int:
@@ -110,38 +102,34 @@ def test_a_unit_returned_but_not_yet_written_is_not_journaled_when_interrupted(
     monkeypatch.undo()
     resumed = generate(spec, out, workers=2, resume=True)
     reference = generate(parse_spec(_spec()), tmp_path / "reference", workers=1)
-    assert _hashes(resumed.path) == _hashes(reference.path)
+    assert file_hashes(resumed.path) == file_hashes(reference.path)
 
 
-def test_a_write_failing_after_its_unit_returned_fails_the_generate(
-    tmp_path: Path, late_fault: Any
+def _disk_full() -> None:
+    time.sleep(DELAY)
+    raise OSError(errno.ENOSPC, "No space left on device (injected)")
+
+
+def _die() -> None:
+    time.sleep(DELAY)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised"),
+    [(_disk_full, OutputError), (_die, BrokenProcessPool)],
+    ids=["write-fails", "worker-dies"],
+)
+def test_a_fault_after_the_unit_returned_fails_the_generate(
+    tmp_path: Path, late_fault: Any, fault: Any, raised: type[BaseException]
 ) -> None:
+    """The unit's function has returned long before: the failure comes through the writer's
+    acknowledgement, or the parent finds the worker gone (not a wait for ever)."""
     spec, install = late_fault
-
-    def disk_full() -> None:
-        time.sleep(DELAY)
-        raise OSError(errno.ENOSPC, "No space left on device (injected)")
-
-    install(disk_full)
-    out = tmp_path / "out"
-    with pytest.raises(OutputError, match="injected"):
-        generate(spec, out, workers=2, resumable=True)
-    assert not (out / "acked").exists() and not (out / ".acked.partial").exists()
-
-
-def test_a_worker_dying_after_its_unit_returned_fails_the_generate(
-    tmp_path: Path, late_fault: Any
-) -> None:
-    spec, install = late_fault
-
-    def die() -> None:
-        time.sleep(DELAY)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    install(die)
+    install(fault)
     out = tmp_path / "out"
     start = time.monotonic()
-    with pytest.raises(BrokenProcessPool):
+    with pytest.raises(raised):
         generate(spec, out, workers=2, resumable=True)
-    assert time.monotonic() - start < 60  # found out, not waited for ever
+    assert time.monotonic() - start < 60
     assert not (out / "acked").exists() and not (out / ".acked.partial").exists()

@@ -4,7 +4,6 @@ error line; an interrupted ``generate --dask`` stops cleanly and leaves nothing 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
@@ -23,6 +22,7 @@ from dicomfab.errors import ClusterError, MissingExtra
 from dicomfab.output import distributed
 from dicomfab.output.distributed import dask_executor
 from dicomfab.testing.dask_cluster import local_dask_cluster
+from trees import file_hashes
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -60,14 +60,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 def _spec_file(tmp_path: Path) -> Path:
     path = tmp_path / "several.yaml"
     path.write_text(SPEC, encoding="utf-8")
@@ -84,7 +76,7 @@ def test_a_spec_on_the_cluster_is_byte_identical_to_a_local_run(
         "generate", "-o", "dask", "-c", str(spec), "--dask", dask_address, "-q", cwd=tmp_path
     )
     assert on_dask.returncode == 0, on_dask.stderr
-    expected, got = _hashes(tmp_path / "local"), _hashes(tmp_path / "dask")
+    expected, got = file_hashes(tmp_path / "local"), file_hashes(tmp_path / "dask")
     assert len([f for f in expected if f.endswith(".dcm")]) == 40
     assert "several/manifest.json" in expected and any(
         f.startswith("several/jsons/") for f in expected
@@ -106,7 +98,7 @@ def test_both_workers_build_and_the_api_takes_the_executor(
         ran = executor._client.run(lambda: token in distributed._running)
     assert list(ran.values()) == [True, True]
     assert result.manifest.to_json() == local.manifest.to_json()
-    assert _hashes(result.path) == _hashes(local.path)
+    assert file_hashes(result.path) == file_hashes(local.path)
 
 
 def test_scenarios_on_the_cluster_are_byte_identical(dask_address: str, tmp_path: Path) -> None:
@@ -116,9 +108,9 @@ def test_scenarios_on_the_cluster_are_byte_identical(dask_address: str, tmp_path
     assert local.returncode == 0, local.stderr
     on_dask = _cli("generate", "-o", "dask", *args, "--dask", dask_address, cwd=tmp_path)
     assert on_dask.returncode == 0, on_dask.stderr
-    expected = _hashes(tmp_path / "local")
+    expected = file_hashes(tmp_path / "local")
     assert len({f.split("/")[0] for f in expected}) == 3
-    assert _hashes(tmp_path / "dask") == expected
+    assert file_hashes(tmp_path / "dask") == expected
 
 
 def _closed_port() -> int:
@@ -261,7 +253,7 @@ def test_an_interrupted_dask_generate_stops_cleanly(
         assert resumed.returncode == 0, resumed.stderr
         local = _cli("generate", "-o", "local", "-c", str(spec), "-q", cwd=tmp_path)
         assert local.returncode == 0, local.stderr
-        assert _hashes(out / "big") == _hashes(tmp_path / "local" / "big")
+        assert file_hashes(out / "big") == file_hashes(tmp_path / "local" / "big")
 
 
 def _sizes(root: Path) -> dict[str, int]:
@@ -278,6 +270,6 @@ def test_run_generates_on_the_cluster(dask_address: str, tmp_path: Path) -> None
         done = _cli(*args, "--runs-dir", runs, "-q", *more, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         (run_dir,) = (tmp_path / runs).iterdir()
-        trees.append(_hashes(run_dir / "generated"))
+        trees.append(file_hashes(run_dir / "generated"))
     assert {f.split("/")[0] for f in trees[0]} == {"cu_private_tag", "pr_bits_mismatch"}
     assert trees[0] == trees[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,7 @@ import pytest
 from dicomfab import OutputError, SpecError, generate, parse_spec
 from dicomfab.output import generate as generate_module
 from dicomfab.output.files import file_digests
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+from trees import file_hashes
 
 
 def test_layout_manifest_and_records(make_dataset: Any, small_spec: dict[str, Any]) -> None:
@@ -122,9 +114,9 @@ def test_same_spec_and_seed_give_byte_identical_datasets(
     monkeypatch.setattr(generate_module, "SMALL_JOB", 0)  # workers=2 starts its pool
     first = generate(parse_spec(small_spec), tmp_path / "a", workers=1)
     second = generate(parse_spec(small_spec), tmp_path / "b", workers=2)
-    assert _hashes(first.path) == _hashes(second.path)
+    assert file_hashes(first.path) == file_hashes(second.path)
     other_seed = generate(parse_spec({**small_spec, "seed": 8}), tmp_path / "c")
-    assert _hashes(other_seed.path).keys() != _hashes(first.path).keys()
+    assert file_hashes(other_seed.path).keys() != file_hashes(first.path).keys()
 
 
 def test_existing_output_is_kept_unless_overwrite(

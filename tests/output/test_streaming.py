@@ -4,7 +4,6 @@ an interrupted generate finished with ``--resume`` (real SIGINT/SIGTERM on the C
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 import signal
@@ -25,6 +24,7 @@ from dicomfab.errors import Issue
 from dicomfab.output import generate as generate_module
 from dicomfab.output.manifest import Manifest
 from dicomfab.studyspec.loading import load_spec
+from trees import file_hashes
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "specs"
 SRC = Path(__file__).parents[2] / "src"
@@ -39,14 +39,6 @@ def _spec(count: int, **extra: Any) -> dict[str, Any]:
         "defaults": TINY,
         "patients": [{"count": count, "studies": [{"role": "current"}, {"role": "prior"}]}],
         **extra,
-    }
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
     }
 
 
@@ -68,7 +60,7 @@ def test_count_expands_exactly_like_separate_entries(tmp_path: Path) -> None:
     assert [p.patient_id for p in streamed] == [p.patient_id for p in a.patients]
     first = generate(counted, tmp_path / "counted", workers=2)
     second = generate(listed, tmp_path / "listed", workers=1)
-    assert _hashes(first.path) == _hashes(second.path)
+    assert file_hashes(first.path) == file_hashes(second.path)
     assert (first.patients, first.studies, first.instances) == (5, 8, 32)
 
 
@@ -161,7 +153,7 @@ def test_work_in_flight_is_bounded_and_any_executor_gives_the_same_bytes(
     assert pool.submitted > 3 * generate_module.IN_FLIGHT * 2
     assert pool.most <= generate_module.IN_FLIGHT * 2
     inline = generate(spec, tmp_path / "inline", workers=1)
-    assert _hashes(result.path) == _hashes(inline.path)
+    assert file_hashes(result.path) == file_hashes(inline.path)
 
 
 def _children(pid: int) -> set[int]:
@@ -239,7 +231,7 @@ def test_an_interrupted_generate_resumes_to_the_same_bytes(
             assert (out / "many" / relative).stat().st_mtime_ns == mtime
     assert str(first_file.relative_to(partial)) in {str(p.relative_to(partial)) for p in before}
     reference = generate(parse_spec(_spec(80)), tmp_path / "reference", workers=2)
-    assert _hashes(out / "many") == _hashes(reference.path)
+    assert file_hashes(out / "many") == file_hashes(reference.path)
 
 
 def test_overwrite_starts_an_interrupted_generate_again(tmp_path: Path) -> None:
